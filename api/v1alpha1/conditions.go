@@ -1,0 +1,102 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types of a Storefront. Every reconcile sets each of them, with the
+// generation it observed.
+const (
+	// ConditionDatabaseReady is True when the database has an endpoint and credentials
+	// the shop can use.
+	ConditionDatabaseReady = "DatabaseReady"
+	// ConditionCacheReady is True when the shared cache is ready, or when none is
+	// configured (reason CacheNotConfigured).
+	ConditionCacheReady = "CacheReady"
+	// ConditionSchemaMigrated is True when the migrations of spec.image succeeded.
+	ConditionSchemaMigrated = "SchemaMigrated"
+	// ConditionAvailable is True when the Deployment serves spec.image with its minimum
+	// number of ready replicas.
+	ConditionAvailable = "Available"
+	// ConditionReady is True when every other condition is True for the current
+	// generation.
+	ConditionReady = "Ready"
+)
+
+// Reasons of the conditions. They are stable identifiers for machines; the condition's
+// message carries the cause for humans.
+const (
+	// ReasonProvisioning: the data store is being created or is not available yet.
+	ReasonProvisioning = "Provisioning"
+	// ReasonProvisioningFailed: ACK reported ACK.Terminal; the message is ACK's. A spec
+	// change is needed.
+	ReasonProvisioningFailed = "ProvisioningFailed"
+	// ReasonProvisioningRetrying: ACK reported ACK.Recoverable and is retrying.
+	ReasonProvisioningRetrying = "ProvisioningRetrying"
+	// ReasonConnectionSecretNotFound: the Secret named by urlSecretRef or
+	// caBundleSecretRef does not exist or lacks the key.
+	ReasonConnectionSecretNotFound = "ConnectionSecretNotFound"
+	// ReasonInvalidConnectionSecret: the URL in the referenced Secret key does not parse
+	// as a URL of the expected scheme.
+	ReasonInvalidConnectionSecret = "InvalidConnectionSecret"
+	// ReasonDatabaseAvailable: the database is ready.
+	ReasonDatabaseAvailable = "DatabaseAvailable"
+	// ReasonCacheAvailable: the shared cache is ready.
+	ReasonCacheAvailable = "CacheAvailable"
+	// ReasonCacheNotConfigured: spec.cache is absent; the shop caches in-process only.
+	ReasonCacheNotConfigured = "CacheNotConfigured"
+	// ReasonWaitingForDatabase: nothing downstream starts before the database is ready.
+	ReasonWaitingForDatabase = "WaitingForDatabase"
+	// ReasonWaitingForCache: the workload waits for the configured cache.
+	ReasonWaitingForCache = "WaitingForCache"
+	// ReasonMigrationRunning: the migration Job of spec.image is running.
+	ReasonMigrationRunning = "MigrationRunning"
+	// ReasonMigrationSucceeded: the migrations of spec.image completed.
+	ReasonMigrationSucceeded = "MigrationSucceeded"
+	// ReasonMigrationFailed: the migration Job of spec.image failed; the previous image
+	// keeps serving. The message carries the Job's failure.
+	ReasonMigrationFailed = "MigrationFailed"
+	// ReasonWaitingForMigration: the Deployment waits for the migration of spec.image.
+	ReasonWaitingForMigration = "WaitingForMigration"
+	// ReasonRollingOut: the Deployment is rolling out or scaling up.
+	ReasonRollingOut = "RollingOut"
+	// ReasonDeploymentAvailable: the Deployment serves spec.image with enough ready pods.
+	ReasonDeploymentAvailable = "DeploymentAvailable"
+	// ReasonRolloutStuck: the Deployment exceeded its progress deadline.
+	ReasonRolloutStuck = "RolloutStuck"
+	// ReasonReconciled: everything is as the spec asks.
+	ReasonReconciled = "Reconciled"
+	// ReasonNotReady: at least one other condition is not True; the message names it.
+	ReasonNotReady = "NotReady"
+	// ReasonPaused: spec.paused is set; the operator changes nothing.
+	ReasonPaused = "Paused"
+	// ReasonDeleting: the Storefront is being deleted.
+	ReasonDeleting = "Deleting"
+	// ReasonReconcileError: the operator could not apply an object; the message says
+	// which and why.
+	ReasonReconcileError = "ReconcileError"
+)
+
+// Annotations and the finalizer on Storefronts.
+const (
+	// AnnotationRetryMigration re-runs a failed migration for the same image whenever its
+	// value changes.
+	AnnotationRetryMigration = "shop.storefront.dev/retry-migration"
+	// AnnotationRotateDBPassword creates the next versioned master-password Secret
+	// whenever its value changes.
+	AnnotationRotateDBPassword = "shop.storefront.dev/rotate-db-password"
+	// Finalizer holds a Storefront until its objects are removed in order.
+	Finalizer = "shop.storefront.dev/finalizer"
+)

@@ -1,0 +1,398 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// StorefrontSpec is the desired state of one online shop.
+type StorefrontSpec struct {
+	// Image is the shop's container image. The same image runs the schema migrations
+	// (`/shop migrate`) before the Deployment is moved to it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.trim() == self && !self.contains(' ')",message="image must not contain whitespace"
+	Image string `json:"image"`
+
+	// Replicas bounds the HorizontalPodAutoscaler of the shop.
+	// +kubebuilder:default={min:2,max:10,targetCPUUtilizationPercentage:70}
+	// +optional
+	Replicas ReplicasSpec `json:"replicas,omitempty"`
+
+	// Resources of the shop container. When empty the operator sets requests of
+	// 100m CPU / 128Mi memory and a 512Mi memory limit; CPU requests are what the
+	// HPA's utilisation target is measured against.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Currency is the ISO 4217 code every price of the shop is in. One currency per shop.
+	// +kubebuilder:default=EUR
+	// +optional
+	Currency Currency `json:"currency,omitempty"`
+
+	// Ingress exposes the shop to shoppers. Absent: no Ingress is created.
+	// +optional
+	Ingress *IngressSpec `json:"ingress,omitempty"`
+
+	// Database is where the shop keeps its data: exactly one of aurora or external.
+	Database DatabaseSpec `json:"database"`
+
+	// Cache is the shop's shared Redis-compatible cache. Absent: the shop uses only its
+	// in-process cache.
+	// +optional
+	Cache *CacheSpec `json:"cache,omitempty"`
+
+	// Catalog controls the shop's initial catalog.
+	// +kubebuilder:default={}
+	// +optional
+	Catalog CatalogSpec `json:"catalog,omitempty"`
+
+	// NetworkPolicy controls the NetworkPolicies the operator creates for the shop.
+	// +kubebuilder:default={}
+	// +optional
+	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
+
+	// Paused stops the operator from changing any of the shop's objects. Status is still
+	// reported, with phase Paused.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// ReplicasSpec bounds the shop's autoscaling.
+// +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.max >= self.min",message="max must be greater than or equal to min",fieldPath=".max"
+type ReplicasSpec struct {
+	// Min is the HPA's minReplicas. With 2 or more, a PodDisruptionBudget keeps one pod.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=2
+	// +optional
+	Min int32 `json:"min,omitempty"`
+
+	// Max is the HPA's maxReplicas.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=10
+	// +optional
+	Max int32 `json:"max,omitempty"`
+
+	// TargetCPUUtilizationPercentage is the HPA's average CPU utilisation target.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=70
+	// +optional
+	TargetCPUUtilizationPercentage int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+}
+
+// IngressSpec describes the Ingress in front of the shop.
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretName) || size(self.tlsSecretName) == 0 || (has(self.host) && size(self.host) > 0)",message="tlsSecretName requires host",fieldPath=".tlsSecretName"
+type IngressSpec struct {
+	// Host is the shop's public host name. Absent: the Ingress matches any host and
+	// status.url comes from the load balancer's address.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	Host string `json:"host,omitempty"`
+
+	// ClassName is the IngressClass. With `alb` the operator adds
+	// `alb.ingress.kubernetes.io/target-type: ip` unless the annotation is set.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ClassName string `json:"className,omitempty"`
+
+	// Annotations are copied onto the Ingress as given.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// TLSSecretName is the Secret holding the certificate for Host. Set: TLS is
+	// terminated at the Ingress and status.url is https.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+}
+
+// DatabaseSpec selects the shop's PostgreSQL database. Exactly one field is set, and the
+// kind cannot change after creation: moving a shop's data is not something a field edit
+// should trigger.
+// +kubebuilder:validation:XValidation:rule="has(self.aurora) != has(self.external)",message="exactly one of aurora or external must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.aurora) == has(oldSelf.aurora)",message="the database kind (aurora or external) cannot be changed after creation"
+type DatabaseSpec struct {
+	// Aurora provisions Aurora Serverless v2 PostgreSQL through ACK.
+	// +optional
+	Aurora *AuroraDatabase `json:"aurora,omitempty"`
+
+	// External uses an existing PostgreSQL server given by a postgres:// URL.
+	// +optional
+	External *ExternalStore `json:"external,omitempty"`
+}
+
+// AuroraDatabase is an Aurora Serverless v2 PostgreSQL cluster managed through ACK.
+// +kubebuilder:validation:XValidation:rule="!has(self.minCapacity) || !has(self.maxCapacity) || double(self.maxCapacity) >= double(self.minCapacity)",message="maxCapacity must be greater than or equal to minCapacity",fieldPath=".maxCapacity"
+type AuroraDatabase struct {
+	// EngineVersion is the aurora-postgresql engine version.
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	// +kubebuilder:default="16.6"
+	// +optional
+	EngineVersion string `json:"engineVersion,omitempty"`
+
+	// MinCapacity in Aurora capacity units (ACU), in half steps from 0 to 256.
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,3}(\.[05])?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) <= 256.0",message="minCapacity must be at most 256 ACU"
+	// +kubebuilder:default="0.5"
+	// +optional
+	MinCapacity string `json:"minCapacity,omitempty"`
+
+	// MaxCapacity in Aurora capacity units (ACU), in half steps from 1 to 256.
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,3}(\.[05])?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) >= 1.0 && double(self) <= 256.0",message="maxCapacity must be between 1 and 256 ACU"
+	// +kubebuilder:default="4"
+	// +optional
+	MaxCapacity string `json:"maxCapacity,omitempty"`
+
+	// SubnetIDs of the DB subnet group. Empty: the operator's --db-subnet-ids.
+	// +listType=set
+	// +optional
+	SubnetIDs []string `json:"subnetIDs,omitempty"`
+
+	// SecurityGroupIDs of the cluster. Empty: the operator's --db-security-group-ids.
+	// +listType=set
+	// +optional
+	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+
+	// CABundleSecretRef names a CA bundle to verify the database's certificate against
+	// (sslmode=verify-full). Absent: sslmode=require.
+	// +optional
+	CABundleSecretRef *SecretKeyRef `json:"caBundleSecretRef,omitempty"`
+
+	// DeletionPolicy says what happens to the database when the Storefront is deleted:
+	// Snapshot (a final snapshot, then delete), Retain (keep it) or Delete.
+	// +kubebuilder:default=Snapshot
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// ExternalStore is a data store the operator does not manage, reached through a URL kept
+// in a Secret.
+type ExternalStore struct {
+	// URLSecretRef names the Secret key holding the URL.
+	URLSecretRef SecretKeyRef `json:"urlSecretRef"`
+}
+
+// SecretKeyRef names one key of a Secret in the Storefront's namespace.
+type SecretKeyRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key within the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// DeletionPolicy says what happens to AWS data stores when their Storefront is deleted.
+// +kubebuilder:validation:Enum=Delete;Retain;Snapshot
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deletes the database without a final snapshot.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyRetain keeps the database in AWS; only the Kubernetes objects go.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicySnapshot takes a final snapshot, then deletes the database.
+	DeletionPolicySnapshot DeletionPolicy = "Snapshot"
+)
+
+// CacheSpec selects the shop's shared cache: at most one field is set.
+// +kubebuilder:validation:XValidation:rule="!(has(self.serverless) && has(self.external))",message="at most one of serverless or external may be set"
+type CacheSpec struct {
+	// Serverless provisions ElastiCache Serverless (valkey) through ACK.
+	// +optional
+	Serverless *ServerlessCache `json:"serverless,omitempty"`
+
+	// External uses an existing Redis-compatible server given by a redis:// or rediss:// URL.
+	// +optional
+	External *ExternalStore `json:"external,omitempty"`
+}
+
+// ServerlessCache is an ElastiCache Serverless cache (engine valkey) managed through ACK.
+type ServerlessCache struct {
+	// MaxDataStorageGB caps the cache's data storage, in GB.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5000
+	// +kubebuilder:default=5
+	// +optional
+	MaxDataStorageGB int32 `json:"maxDataStorageGB,omitempty"`
+
+	// MaxECPUPerSecond caps the cache's ElastiCache Processing Units per second.
+	// +kubebuilder:validation:Minimum=1000
+	// +kubebuilder:validation:Maximum=15000000
+	// +kubebuilder:default=5000
+	// +optional
+	MaxECPUPerSecond int32 `json:"maxECPUPerSecond,omitempty"`
+
+	// SubnetIDs of the cache. Empty: the operator's --cache-subnet-ids.
+	// +listType=set
+	// +optional
+	SubnetIDs []string `json:"subnetIDs,omitempty"`
+
+	// SecurityGroupIDs of the cache. Empty: the operator's --cache-security-group-ids.
+	// +listType=set
+	// +optional
+	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+}
+
+// CatalogSeed names the catalog the first migration loads.
+// +kubebuilder:validation:Enum=none;demo
+type CatalogSeed string
+
+const (
+	// CatalogSeedNone starts the shop with an empty catalog.
+	CatalogSeedNone CatalogSeed = "none"
+	// CatalogSeedDemo loads the demo catalog once, with the first migration.
+	CatalogSeedDemo CatalogSeed = "demo"
+)
+
+// CatalogSpec controls the shop's initial catalog.
+type CatalogSpec struct {
+	// Seed is passed to `shop migrate --seed`: none or demo.
+	// +kubebuilder:default=none
+	// +optional
+	Seed CatalogSeed `json:"seed,omitempty"`
+}
+
+// NetworkPolicySpec controls the shop's NetworkPolicies.
+type NetworkPolicySpec struct {
+	// Enabled creates a default-deny policy for the shop's pods with only the traffic
+	// the shop needs allowed.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// StorefrontPhase is a one-word summary of the Storefront's state; conditions say more.
+// +kubebuilder:validation:Enum=Provisioning;Migrating;RollingOut;Ready;Degraded;Deleting;Paused
+type StorefrontPhase string
+
+const (
+	// PhaseProvisioning: the database or cache is being created or is not ready.
+	PhaseProvisioning StorefrontPhase = "Provisioning"
+	// PhaseMigrating: the migration Job of the desired image runs.
+	PhaseMigrating StorefrontPhase = "Migrating"
+	// PhaseRollingOut: the Deployment is moving to the migrated image or scaling up.
+	PhaseRollingOut StorefrontPhase = "RollingOut"
+	// PhaseReady: every condition is True for the current generation.
+	PhaseReady StorefrontPhase = "Ready"
+	// PhaseDegraded: something failed and needs attention; conditions name it.
+	PhaseDegraded StorefrontPhase = "Degraded"
+	// PhaseDeleting: the finalizer is removing the shop's objects in order.
+	PhaseDeleting StorefrontPhase = "Deleting"
+	// PhasePaused: spec.paused is set; nothing is changed.
+	PhasePaused StorefrontPhase = "Paused"
+)
+
+// StorefrontStatus is the observed state of a Storefront.
+type StorefrontStatus struct {
+	// ObservedGeneration is the generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase summarises the conditions.
+	// +optional
+	Phase StorefrontPhase `json:"phase,omitempty"`
+
+	// Conditions: DatabaseReady, CacheReady, SchemaMigrated, Available and Ready.
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// URL is where shoppers reach the shop.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// Database is the endpoint the shop connects to.
+	// +optional
+	Database *EndpointStatus `json:"database,omitempty"`
+
+	// Cache is the endpoint of the shared cache, when there is one.
+	// +optional
+	Cache *EndpointStatus `json:"cache,omitempty"`
+
+	// ServedImage is the image the Deployment runs now.
+	// +optional
+	ServedImage string `json:"servedImage,omitempty"`
+
+	// MigratedImage is the image whose migrations last succeeded.
+	// +optional
+	MigratedImage string `json:"migratedImage,omitempty"`
+
+	// FailedImage is the image whose migration failed. It is not retried until the image
+	// or the shop.storefront.dev/retry-migration annotation changes.
+	// +optional
+	FailedImage string `json:"failedImage,omitempty"`
+
+	// Replicas is the Deployment's current number of pods.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// ReadyReplicas is the Deployment's number of ready pods.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+}
+
+// EndpointStatus is a host and port the shop connects to.
+type EndpointStatus struct {
+	// Endpoint is the host name or address.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Port is the TCP port.
+	// +optional
+	Port int32 `json:"port,omitempty"`
+}
+
+// Storefront is an online shop: its database, cache, schema migrations and web workload.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sf;sfs,categories=storefront
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.servedImage`,priority=0
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Storefront struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   StorefrontSpec   `json:"spec"`
+	Status StorefrontStatus `json:"status,omitempty"`
+}
+
+// StorefrontList is a list of Storefronts.
+// +kubebuilder:object:root=true
+type StorefrontList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Storefront `json:"items"`
+}

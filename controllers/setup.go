@@ -1,0 +1,62 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds the Storefront reconciler and its wiring.
+package controllers
+
+import (
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Options are the operator's settings, parsed from flags by main.go and built directly
+// by the envtest suites, the benchmark and hack/demo, so all of them run the same code.
+type Options struct {
+	// AWSRegion is written as the services.k8s.aws/region annotation on ACK objects.
+	AWSRegion string
+	// DBSubnetIDs and DBSecurityGroupIDs are the defaults for spec.database.aurora.
+	DBSubnetIDs        []string
+	DBSecurityGroupIDs []string
+	// CacheSubnetIDs and CacheSecurityGroupIDs are the defaults for spec.cache.serverless.
+	CacheSubnetIDs        []string
+	CacheSecurityGroupIDs []string
+	// IngressNamespace is the namespace (of the ingress controller) allowed to reach the
+	// shop port. IngressCIDRs are address blocks allowed too (the VPC CIDR for an ALB in
+	// IP mode). Neither set: the shop port is open to all.
+	IngressNamespace string
+	IngressCIDRs     []string
+	// MetricsNamespace is the namespace allowed to scrape the shop's metrics port.
+	MetricsNamespace string
+	// MaxConcurrentReconciles bounds parallel reconciles of Storefronts.
+	MaxConcurrentReconciles int
+}
+
+// Setup registers the Storefront controller with mgr.
+func Setup(mgr ctrl.Manager, opts Options) error {
+	if opts.MaxConcurrentReconciles <= 0 {
+		opts.MaxConcurrentReconciles = 1
+	}
+	r := &StorefrontReconciler{
+		Client:  mgr.GetClient(),
+		Scheme:  mgr.GetScheme(),
+		Options: opts,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Storefront controller: %w", err)
+	}
+	return nil
+}

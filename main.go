@@ -1,0 +1,126 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command storefront-operator runs the Storefront controller: flags in, controllers.Setup,
+// nothing else.
+package main
+
+import (
+	"flag"
+	"os"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/controllers"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr, watchNamespaces                string
+		dbSubnets, dbSGs, cacheSubnets, cacheSGs, ingressCIDRs string
+		leaderElect                                            bool
+		opts                                                   controllers.Options
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.StringVar(&opts.AWSRegion, "aws-region", "", "AWS region written as the services.k8s.aws/region annotation on ACK objects.")
+	flag.StringVar(&dbSubnets, "db-subnet-ids", "", "Comma-separated default subnet IDs for Aurora DB subnet groups.")
+	flag.StringVar(&dbSGs, "db-security-group-ids", "", "Comma-separated default security group IDs for Aurora clusters.")
+	flag.StringVar(&cacheSubnets, "cache-subnet-ids", "", "Comma-separated default subnet IDs for ElastiCache Serverless.")
+	flag.StringVar(&cacheSGs, "cache-security-group-ids", "", "Comma-separated default security group IDs for ElastiCache Serverless.")
+	flag.StringVar(&opts.IngressNamespace, "ingress-namespace", "", "Namespace of the ingress controller allowed to reach the shop port.")
+	flag.StringVar(&ingressCIDRs, "ingress-cidrs", "", "Comma-separated CIDRs allowed to reach the shop port (the VPC CIDR for an ALB in IP mode).")
+	flag.StringVar(&opts.MetricsNamespace, "metrics-namespace", "", "Namespace allowed to scrape the shop's metrics port.")
+	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Storefronts reconciled in parallel.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	opts.DBSubnetIDs = splitList(dbSubnets)
+	opts.DBSecurityGroupIDs = splitList(dbSGs)
+	opts.CacheSubnetIDs = splitList(cacheSubnets)
+	opts.CacheSecurityGroupIDs = splitList(cacheSGs)
+	opts.IngressCIDRs = splitList(ingressCIDRs)
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(shopv1alpha1.AddToScheme(scheme))
+
+	cacheOpts := cache.Options{}
+	if ns := splitList(watchNamespaces); len(ns) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, n := range ns {
+			cacheOpts.DefaultNamespaces[n] = cache.Config{}
+		}
+	}
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              "storefront-operator.shop.storefront.dev",
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOpts,
+	})
+	if err != nil {
+		setupLog.Error(err, "Unable to create manager")
+		os.Exit(1)
+	}
+	if err := controllers.Setup(mgr, opts); err != nil {
+		setupLog.Error(err, "Unable to set up controllers")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up ready check")
+		os.Exit(1)
+	}
+
+	setupLog.Info("Starting manager")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "Manager exited")
+		os.Exit(1)
+	}
+}
+
+// splitList parses a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

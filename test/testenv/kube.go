@@ -1,0 +1,91 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// RepoRoot returns the repository root: the nearest directory above this source file
+// holding go.mod.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			panic("testenv: go.mod not found above " + file)
+		}
+		dir = parent
+	}
+}
+
+// ACKCRDDir is where the suites load the ACK CRDs from (DESIGN §4): $ACK_CRDS_DIR; else
+// ../shared/ack-crds beside the checkout (the real CRDs); else the project's own minimal
+// CRDs in test/crds/ack. real reports whether the directory holds the real CRDs.
+func ACKCRDDir() (dir string, real bool, err error) {
+	if d := os.Getenv("ACK_CRDS_DIR"); d != "" {
+		if _, err := os.Stat(d); err != nil {
+			return "", false, fmt.Errorf("ACK_CRDS_DIR=%s: %w", d, err)
+		}
+		return d, filepath.Clean(d) != filepath.Join(RepoRoot(), "test", "crds", "ack"), nil
+	}
+	shared := filepath.Join(filepath.Dir(RepoRoot()), "shared", "ack-crds")
+	if st, err := os.Stat(shared); err == nil && st.IsDir() {
+		return shared, true, nil
+	}
+	return filepath.Join(RepoRoot(), "test", "crds", "ack"), false, nil
+}
+
+// StorefrontCRDDir is the directory of the generated Storefront CRD.
+func StorefrontCRDDir() string {
+	return filepath.Join(RepoRoot(), "config", "crd", "bases")
+}
+
+// KubebuilderAssets returns the directory of the envtest binaries: $KUBEBUILDER_ASSETS,
+// or bin/k8s/<version> as `make envtest` builds it. A missing binary is an error that
+// says how to build it.
+func KubebuilderAssets() (string, error) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		matches, _ := filepath.Glob(filepath.Join(RepoRoot(), "bin", "k8s", "1.*"))
+		if len(matches) > 0 {
+			dir = matches[len(matches)-1]
+		}
+	}
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if dir == "" || !isExecutable(filepath.Join(dir, b)) {
+			return "", errors.New("envtest binaries (kube-apiserver, etcd) not found: run `make envtest` " +
+				"(builds them from source into bin/k8s/) or set KUBEBUILDER_ASSETS")
+		}
+	}
+	return dir, nil
+}
+
+// NewEnvironment returns an envtest environment with the Storefront CRD and the ACK
+// CRDs (see ACKCRDDir) installed. The caller starts and stops it.
+func NewEnvironment() (*envtest.Environment, error) {
+	assets, err := KubebuilderAssets()
+	if err != nil {
+		return nil, err
+	}
+	ackDir, _, err := ACKCRDDir()
+	if err != nil {
+		return nil, err
+	}
+	return &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		CRDDirectoryPaths:        []string{StorefrontCRDDir(), ackDir},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+	}, nil
+}
