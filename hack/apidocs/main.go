@@ -296,7 +296,8 @@ func loadConstants(path string) ([]Constant, error) {
 				doc = strings.TrimPrefix(strings.TrimSpace(doc), name.Name)
 				doc = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(doc), ":"))
 				doc = strings.TrimPrefix(doc, "is ")
-				if doc != "" {
+				// Capitalise prose, not a leading field path such as spec.paused.
+				if first, _, _ := strings.Cut(doc, " "); doc != "" && !strings.Contains(first, ".") {
 					doc = strings.ToUpper(doc[:1]) + doc[1:]
 				}
 				out = append(out, Constant{Group: groupOf(name.Name), Name: name.Name, Value: val, Doc: oneLine(doc)})
