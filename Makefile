@@ -31,9 +31,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC manifests under config/.
+manifests: ## Generate the CRD and RBAC manifests under config/ (and copy them into the chart and docs).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory chart-sync api-docs
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
@@ -55,9 +56,9 @@ lint: vet ## Run go vet, check gofmt and terraform fmt.
 .PHONY: verify
 verify: manifests generate lint ## Regenerate and fail when the committed files differ.
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; exit 1; }
-	@if [ -n "$$(git status --porcelain -- api config controllers charts)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config controllers charts docs)" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- api config controllers charts; git --no-pager diff --stat; exit 1; fi
+		git status --porcelain -- api config controllers charts docs; git --no-pager diff --stat; exit 1; fi
 
 ##@ Test
 
@@ -79,3 +80,45 @@ build: ## Build the operator and the shop into bin/.
 .PHONY: run
 run: manifests generate ## Run the operator against the cluster of the current kubeconfig.
 	go run . --metrics-bind-address=:8082 --health-probe-bind-address=:8083
+
+##@ Delivery
+
+CHART_DIR ?= charts/storefront-operator
+# Image tags drop the v of a Git tag (v0.2.0 -> 0.2.0), as the chart's appVersion does.
+IMAGE_TAG ?= $(patsubst v%,%,$(VERSION))
+IMG ?= ghcr.io/storefront-operator/storefront-operator:$(IMAGE_TAG)
+SHOP_IMG ?= ghcr.io/storefront-operator/shop:$(IMAGE_TAG)
+CONTAINER_TOOL ?= docker
+# docker-build-multiarch builds for these platforms with buildx and pushes.
+PLATFORMS ?= linux/amd64,linux/arm64
+DOCKER_INSTALL_HINT := install Docker Engine (https://docs.docker.com/engine/install/, or apt-get install -y docker.io) on a machine that may run it, or set CONTAINER_TOOL=podman
+
+.PHONY: chart-sync
+chart-sync: ## Copy the generated CRD and RBAC rules into the Helm chart (run by manifests).
+	go run ./hack/chartsync
+
+.PHONY: api-docs
+api-docs: ## Generate docs/api-reference.md from the CRD (run by manifests).
+	go run ./hack/apidocs
+
+.PHONY: chart-package
+chart-package: ## Package the Helm chart into bin/charts/ with version and appVersion $(VERSION).
+	go run ./hack/chartpackage --chart $(CHART_DIR) --version $(VERSION) --out bin/charts
+
+.PHONY: docker-build
+docker-build: ## Build the operator image $(IMG) and the shop image $(SHOP_IMG) (needs a Docker engine).
+	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) not found: $(DOCKER_INSTALL_HINT)"; exit 1; }
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) -f Dockerfile .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(SHOP_IMG) -f shop/Dockerfile .
+
+.PHONY: docker-push
+docker-push: ## Push $(IMG) and $(SHOP_IMG) (after docker-build and a registry login).
+	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) not found: $(DOCKER_INSTALL_HINT)"; exit 1; }
+	$(CONTAINER_TOOL) push $(IMG)
+	$(CONTAINER_TOOL) push $(SHOP_IMG)
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push both images for $(PLATFORMS) with docker buildx.
+	@command -v docker >/dev/null || { echo "docker not found: $(DOCKER_INSTALL_HINT)"; exit 1; }
+	docker buildx build --push --platform $(PLATFORMS) --build-arg VERSION=$(VERSION) -t $(IMG) -f Dockerfile .
+	docker buildx build --push --platform $(PLATFORMS) --build-arg VERSION=$(VERSION) -t $(SHOP_IMG) -f shop/Dockerfile .
