@@ -68,8 +68,13 @@ func (c *MutationCounter) Wrap(base client.WithWatch) client.WithWatch {
 		return fmt.Sprintf("%T", obj)
 	}
 	applyKind := func(obj runtime.ApplyConfiguration) string {
-		if k, ok := obj.(interface{ GetKind() *string }); ok && k.GetKind() != nil {
-			return *k.GetKind()
+		switch k := obj.(type) {
+		case interface{ GetKind() *string }: // typed apply configurations
+			if k.GetKind() != nil {
+				return *k.GetKind()
+			}
+		case interface{ GetKind() string }: // client.ApplyConfigurationFromUnstructured
+			return k.GetKind()
 		}
 		return fmt.Sprintf("%T", obj)
 	}
