@@ -33,13 +33,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -232,9 +230,12 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("indexing storefronts by secret: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Our own status writes change neither generation nor annotations: no reconcile.
-		For(&shopv1alpha1.Storefront{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		// No predicate: our own status writes come back as events on purpose. A reconcile
+		// may have started from a cached Storefront older than our last status write;
+		// the event of that write reconciles again from the fresh object, so a status
+		// computed against a stale base is corrected. At rest nothing is written, so
+		// nothing comes back.
+		For(&shopv1alpha1.Storefront{}).
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Service{}).

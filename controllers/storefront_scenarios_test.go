@@ -29,7 +29,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -198,3 +200,157 @@ func eventReasons(g Gomega, ns string) []string {
 }
 
 var _ = appsv1.Deployment{}
+
+// Scenario 8: a Ready Storefront at rest costs no write: 20 forced reconciles, and
+// reconciles from watch events, make no create, update, patch (apply and status
+// included) or delete, and emit no Event.
+func TestReadyStorefrontAtRestWritesNothing(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{IngressNamespace: "ingress", IngressCIDRs: []string{"10.0.0.0/16"}, MetricsNamespace: "monitoring"})
+	g := NewWithT(t)
+	readyShop(t, ns, withExternalCache(), withIngress(shopv1alpha1.IngressSpec{
+		Host: "shop.acme.example", ClassName: "alb", Annotations: map[string]string{"example.com/team": "shop"}}))
+
+	ctx := context.Background()
+	req := reconcileRequest(ns)
+	// The stand-ins' last status writes may still be arriving: settle first.
+	g.Eventually(func() int {
+		op.counter.Reset()
+		_, err := op.reconciler.Reconcile(ctx, req)
+		g.Expect(err).NotTo(HaveOccurred())
+		return op.counter.Mutations()
+	}).WithTimeout(eventually).WithPolling(poll).Should(BeZero())
+
+	events := len(eventReasons(g, ns))
+	op.counter.Reset()
+	for range 20 {
+		_, err := op.reconciler.Reconcile(ctx, req)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(op.counter.Mutations()).To(BeZero(), "mutating requests at rest: %s", op.counter.MutationSummary())
+	g.Expect(op.counter.Count("get", "Deployment")).To(BeNumerically(">=", 20), "the reconciles did run")
+
+	// Reconciles through the watches: an unrelated annotation on the Storefront.
+	for i := range 5 {
+		updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+			if sf.Annotations == nil {
+				sf.Annotations = map[string]string{}
+			}
+			sf.Annotations["example.com/poke"] = string(rune('a' + i))
+		})
+	}
+	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero(),
+		"mutating requests at rest: %s", op.counter.MutationSummary())
+	g.Expect(eventReasons(g, ns)).To(HaveLen(events), "no Event at rest")
+}
+
+// Scenario 2a: without a cache the shop gets no REDIS_URL and CacheReady says why.
+func TestStorefrontWithoutCache(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	sf := readyShop(t, ns)
+
+	c := condition(sf, shopv1alpha1.ConditionCacheReady)
+	g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
+	g.Expect(sf.Status.Cache).To(BeNil())
+	conn := get(g, ns, "acme-connection", &corev1.Secret{})
+	g.Expect(conn.Data).NotTo(HaveKey(keyRedisURL))
+	g.Expect(envNames(deployment(g, ns).Spec.Template.Spec.Containers[0].Env)).NotTo(ContainElement(envRedisURL))
+	g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).To(ConsistOf(int32(5433), int32(53)))
+}
+
+// Scenario 2b: an invalid or missing connection Secret is reported, naming the Secret
+// and key and never the URL; the running shop is left alone.
+func TestInvalidConnectionSecret(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withExternalCache())
+	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
+
+	cases := []struct {
+		name, secret, url, reason string
+		phase                     shopv1alpha1.StorefrontPhase
+		condition                 string
+		wantInMessage             []string
+	}{
+		{"a MySQL URL", "acme-db", "mysql://shop:hunter2@db:3306/shop", shopv1alpha1.ReasonInvalidConnectionSecret,
+			shopv1alpha1.PhaseDegraded, shopv1alpha1.ConditionDatabaseReady, []string{"acme-db", "url", "mysql"}},
+		{"a URL without a host", "acme-db", "postgres://shop:hunter2@/shop", shopv1alpha1.ReasonInvalidConnectionSecret,
+			shopv1alpha1.PhaseDegraded, shopv1alpha1.ConditionDatabaseReady, []string{"acme-db", "url", "no host"}},
+		{"garbage", "acme-db", "post gres://shop:hunter2@:db", shopv1alpha1.ReasonInvalidConnectionSecret,
+			shopv1alpha1.PhaseDegraded, shopv1alpha1.ConditionDatabaseReady, []string{"acme-db", "url"}},
+		{"a bad port", "acme-db", "postgres://shop:hunter2@db:99999/shop", shopv1alpha1.ReasonInvalidConnectionSecret,
+			shopv1alpha1.PhaseDegraded, shopv1alpha1.ConditionDatabaseReady, []string{"acme-db", "url", "port"}},
+		{"an http cache URL", "acme-redis", "http://:hunter2@cache:6379", shopv1alpha1.ReasonInvalidConnectionSecret,
+			shopv1alpha1.PhaseDegraded, shopv1alpha1.ConditionCacheReady, []string{"acme-redis", "url", "redis://"}},
+		{"a bad redis database", "acme-redis", "redis://:hunter2@cache:6379/x", shopv1alpha1.ReasonInvalidConnectionSecret,
+			shopv1alpha1.PhaseDegraded, shopv1alpha1.ConditionCacheReady, []string{"acme-redis", "url"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			createURLSecret(t, ns, tc.secret, tc.url)
+			g.Eventually(func(g Gomega) {
+				sf := getStorefront(g, ns)
+				c := condition(sf, tc.condition)
+				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(c.Reason).To(Equal(tc.reason))
+				for _, w := range tc.wantInMessage {
+					g.Expect(c.Message).To(ContainSubstring(w))
+				}
+				g.Expect(c.Message).NotTo(ContainSubstring("hunter2"), "the password leaked into the condition")
+				g.Expect(sf.Status.Phase).To(Equal(tc.phase))
+			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+			g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).To(Equal(checksum), "pods were rolled")
+			createURLSecret(t, ns, "acme-db", dbURL)
+			createURLSecret(t, ns, "acme-redis", redisURL)
+			waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+		})
+	}
+
+	t.Run("a missing secret", func(t *testing.T) {
+		g := NewWithT(t)
+		g.Expect(k8sClient.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-redis", Namespace: ns}})).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			c := condition(getStorefront(g, ns), shopv1alpha1.ConditionCacheReady)
+			g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonConnectionSecretNotFound))
+			g.Expect(c.Message).To(ContainSubstring("acme-redis"))
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).To(Equal(checksum))
+	})
+}
+
+// Scenario 2c: a changed external URL is recomposed into the connection Secret and rolls
+// the pods through the checksum annotation.
+func TestSecretChangeRollsPods(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns)
+	before := deployment(g, ns)
+
+	const moved = "postgresql://shop:n3w@db2.example.internal:6432/shop"
+	createURLSecret(t, ns, "acme-db", moved)
+	g.Eventually(func(g Gomega) {
+		conn := get(g, ns, "acme-connection", &corev1.Secret{})
+		g.Expect(string(conn.Data[keyDatabaseURL])).To(Equal(moved))
+		d := deployment(g, ns)
+		g.Expect(d.Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(before.Spec.Template.Annotations[annotationConfigChecksum]))
+		g.Expect(d.Generation).To(BeNumerically(">", before.Generation))
+		g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).To(ContainElement(int32(6432)))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: "db2.example.internal", Port: 6432}))
+	g.Expect(migrationJobs(g, ns)).To(HaveLen(1), "a new URL re-runs no migration")
+}
+
+func reconcileRequest(ns string) ctrl.Request {
+	return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "acme"}}
+}
