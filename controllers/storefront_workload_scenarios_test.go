@@ -251,7 +251,19 @@ func TestReadyNeverReportedForUnobservedGeneration(t *testing.T) {
 		images[getStorefront(g, ns).Generation] = image
 		g.Eventually(func(g Gomega) { g.Expect(jobOf(g, ns, image)).NotTo(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 		collect()
+		// The Deployment controller lags: the new template is not observed yet.
+		standIns.SetRolloutsHeld(true)
 		standIns.SetJobOutcome(image, fake.JobSucceeds)
+		g.Eventually(func(g Gomega) {
+			g.Expect(servedImage(g, ns)).To(Equal(image))
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+		g.Consistently(func(g Gomega) {
+			sf := getStorefront(g, ns)
+			g.Expect(condition(sf, shopv1alpha1.ConditionReady).Status).NotTo(Equal(metav1.ConditionTrue),
+				"Ready while the Deployment controller has not observed the new template")
+			g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseRollingOut))
+		}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+		standIns.SetRolloutsHeld(false)
 		waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 		collect()
 	}

@@ -70,7 +70,7 @@ func (c *jobController) Reconcile(ctx context.Context, req reconcile.Request) (c
 
 // deploymentController plays the Deployment controller: every generation rolls out at
 // once (DeploymentRolledOut), or, with stuck rollouts, exceeds its progress deadline
-// (DeploymentStuck) while the old pods keep serving.
+// (DeploymentStuck) while the old pods keep serving; with held rollouts it writes nothing.
 type deploymentController struct{ s *StandIns }
 
 func (c *deploymentController) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
@@ -81,9 +81,13 @@ func (c *deploymentController) Reconcile(ctx context.Context, req reconcile.Requ
 	if !d.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	stuck, held := c.s.rollouts()
+	if held {
+		return ctrl.Result{}, nil
+	}
 	now := c.s.now()
 	want := DeploymentRolledOut(d, now)
-	if c.s.stuck() {
+	if stuck {
 		want = DeploymentStuck(d, now)
 	}
 	return ctrl.Result{}, updateStatus(ctx, c.s.client, d, &d.Status, want, deploymentManager)

@@ -63,6 +63,10 @@ type Options struct {
 	JobOutcome JobOutcome
 	// RolloutsStuck makes every new Deployment generation exceed its progress deadline.
 	RolloutsStuck bool
+	// RolloutsHeld makes the Deployment stand-in write no status at all, as a
+	// Deployment controller that has not caught up yet: status.observedGeneration stays
+	// behind metadata.generation.
+	RolloutsHeld bool
 	// HPAReplicas is the replica count the HPA stand-in recommends, clamped to each
 	// HPA's bounds; 0 means minReplicas.
 	HPAReplicas int32
@@ -79,6 +83,7 @@ type StandIns struct {
 	defaultJob    JobOutcome
 	jobByImage    map[string]JobOutcome
 	rolloutsStuck bool
+	rolloutsHeld  bool
 	hpaReplicas   int32
 
 	jobEvents, deploymentEvents, hpaEvents chan event.GenericEvent
@@ -94,6 +99,7 @@ func Start(ctx context.Context, cfg *rest.Config, opts Options) (*StandIns, erro
 		defaultJob:       opts.JobOutcome,
 		jobByImage:       map[string]JobOutcome{},
 		rolloutsStuck:    opts.RolloutsStuck,
+		rolloutsHeld:     opts.RolloutsHeld,
 		hpaReplicas:      opts.HPAReplicas,
 		jobEvents:        make(chan event.GenericEvent, 1024),
 		deploymentEvents: make(chan event.GenericEvent, 1024),
@@ -196,6 +202,15 @@ func (s *StandIns) SetRolloutsStuck(stuck bool) {
 	s.requeueAll(context.Background(), &appsv1.DeploymentList{}, s.deploymentEvents)
 }
 
+// SetRolloutsHeld stops (true) or resumes (false) the Deployment stand-in's status
+// writes; Deployments are reconsidered at once.
+func (s *StandIns) SetRolloutsHeld(held bool) {
+	s.mu.Lock()
+	s.rolloutsHeld = held
+	s.mu.Unlock()
+	s.requeueAll(context.Background(), &appsv1.DeploymentList{}, s.deploymentEvents)
+}
+
 // SetHPAReplicas sets the replica count the HPA stand-in recommends (0: minReplicas).
 func (s *StandIns) SetHPAReplicas(n int32) {
 	s.mu.Lock()
@@ -213,10 +228,10 @@ func (s *StandIns) jobOutcome(image string) JobOutcome {
 	return s.defaultJob
 }
 
-func (s *StandIns) stuck() bool {
+func (s *StandIns) rollouts() (stuck, held bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rolloutsStuck
+	return s.rolloutsStuck, s.rolloutsHeld
 }
 
 func (s *StandIns) recommendedReplicas() int32 {
