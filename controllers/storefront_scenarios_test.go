@@ -21,7 +21,6 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -198,7 +197,6 @@ func eventReasons(g Gomega, ns string) []string {
 	return out
 }
 
-var _ = appsv1.Deployment{}
 
 // Scenario 8: a Ready Storefront at rest costs no write: 20 forced reconciles, and
 // reconciles from watch events, make no create, update, patch (apply and status

@@ -18,16 +18,11 @@ package controllers
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -285,32 +280,6 @@ func TestReadyNeverReportedForUnobservedGeneration(t *testing.T) {
 	g.Expect(readyCount).To(BeNumerically(">", 0), "the watch saw the Ready statuses")
 }
 
-// Deletion: the finalizer removes what the Storefront owns (envtest has no garbage
-// collector, so this is the operator's own doing) and releases it; Secrets it only
-// reads are kept.
-func TestDeletionRemovesOwnedObjects(t *testing.T) {
-	ns := newNamespace(t)
-	startStandIns(t, ns, fake.Options{})
-	startOperator(t, ns, Options{})
-	g := NewWithT(t)
-	readyShop(t, ns, withExternalCache(), withIngress(shopv1alpha1.IngressSpec{Host: "shop.acme.example"}))
-
-	g.Expect(k8sClient.Delete(context.Background(), newStorefront(ns))).To(Succeed())
-	g.Eventually(func() bool { return absent(ns, "acme", &shopv1alpha1.Storefront{}) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
-	for name, obj := range map[string]client.Object{
-		"acme-shop/Deployment": &appsv1.Deployment{}, "acme-shop/Service": &corev1.Service{},
-		"acme-shop/Ingress": &networkingv1.Ingress{}, "acme-shop/HPA": &autoscalingv2.HorizontalPodAutoscaler{},
-		"acme-shop/PDB": &policyv1.PodDisruptionBudget{}, "acme-shop/NetworkPolicy": &networkingv1.NetworkPolicy{},
-		"acme-migrate/NetworkPolicy": &networkingv1.NetworkPolicy{}, "acme-shop/ServiceAccount": &corev1.ServiceAccount{},
-		"acme-connection/Secret": &corev1.Secret{}, "acme-app/Secret": &corev1.Secret{},
-	} {
-		g.Expect(absent(ns, strings.Split(name, "/")[0], obj)).To(BeTrue(), "%s is left", name)
-	}
-	g.Expect(migrationJobs(g, ns)).To(BeEmpty())
-	get(g, ns, "acme-db", &corev1.Secret{})
-	get(g, ns, "acme-redis", &corev1.Secret{})
-}
-
 // --watch-namespaces: an operator limited to one namespace leaves the others alone.
 func TestWatchNamespacesLimitTheOperator(t *testing.T) {
 	watched, other := newNamespace(t), newNamespace(t)
@@ -324,5 +293,4 @@ func TestWatchNamespacesLimitTheOperator(t *testing.T) {
 		g.Expect(sf.Status.Phase).To(BeEmpty())
 		g.Expect(migrationJobs(g, other)).To(BeEmpty())
 	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
-	_ = batchv1.Job{}
 }
