@@ -197,7 +197,6 @@ func eventReasons(g Gomega, ns string) []string {
 	return out
 }
 
-
 // Scenario 8: a Ready Storefront at rest costs no write: 20 forced reconciles, and
 // reconciles from watch events, make no create, update, patch (apply and status
 // included) or delete, and emit no Event.
