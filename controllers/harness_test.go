@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -69,8 +70,14 @@ type operatorRun struct {
 // when stop is called.
 func startOperator(t *testing.T, ns string, opts Options) *operatorRun {
 	t.Helper()
+	return startOperatorAs(t, cfg, ns, opts)
+}
+
+// startOperatorAs starts an operator that talks to the API server with restCfg.
+func startOperatorAs(t *testing.T, restCfg *rest.Config, ns string, opts Options) *operatorRun {
+	t.Helper()
 	counter := fake.NewMutationCounter()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
