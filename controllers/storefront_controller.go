@@ -95,6 +95,8 @@ type scope struct {
 	// deployment and ingress are the live objects, once the workload phase has them.
 	deployment *appsv1.Deployment
 	ingress    *networkingv1.Ingress
+	// err is what stopped the phases, reported by the Ready condition.
+	err error
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.
@@ -164,6 +166,7 @@ func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		result = earliest(result, res)
 	}
+	s.err = errors.Join(errs...)
 	res, err := r.reconcileStatus(ctx, s)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("status: %w", err))

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -31,6 +32,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/localcluster/fake"
@@ -147,6 +149,16 @@ func TestFreshStorefrontBecomesReady(t *testing.T) {
 		g.Expect(labelsOf).To(HaveKey(labelComponent))
 		g.Expect(labelsOf).To(HaveKeyWithValue(labelManagedBy, "storefront-operator"))
 	}
+
+	// The phase gauge counts this Storefront, in controller-runtime's registry.
+	g.Expect(testutil.ToFloat64(storefrontPhase.WithLabelValues(string(shopv1alpha1.PhaseReady)))).To(BeNumerically(">=", 1))
+	families, err := metrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	g.Expect(names).To(ContainElement("storefront_phase"))
 
 	// Events tell the story.
 	g.Eventually(func(g Gomega) {

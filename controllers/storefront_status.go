@@ -88,10 +88,14 @@ func (r *StorefrontReconciler) reconcileStatus(ctx context.Context, s *scope) (c
 	observeWorkload(&sf.Status, s.deployment)
 	sf.Status.URL = shopURL(sf.Spec.Ingress, s.ingress)
 
-	if sf.Spec.Paused {
+	switch {
+	case sf.Spec.Paused:
 		s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonPaused,
 			"spec.paused is set: the operator changes none of the shop's objects")
-	} else {
+	case s.err != nil:
+		// The phases after the failed one did not run: their conditions are not current.
+		s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonReconcileError, s.err.Error())
+	default:
 		setReady(sf)
 	}
 	sf.Status.ObservedGeneration = sf.Generation
