@@ -105,7 +105,7 @@ func (s *scope) cacheConfigured() bool {
 	return c != nil && (c.External != nil || c.Serverless != nil)
 }
 
-// storeReady reports whether every data store the shop needs is ready.
+// storesReady reports whether every data store the shop needs is ready.
 func (s *scope) storesReady() bool {
 	return s.database != nil && (s.cache != nil || !s.cacheConfigured())
 }

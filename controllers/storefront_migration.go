@@ -120,8 +120,13 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 	}
 	if !s.storesReady() || s.configChecksum == "" {
 		reason, msg := shopv1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating"
-		if s.database != nil {
+		switch {
+		case s.database != nil && !s.storesReady():
 			reason, msg = shopv1alpha1.ReasonWaitingForCache, "Waiting for the cache before migrating"
+		case s.database != nil:
+			// The Secrets were just created and are not in the cache yet; their
+			// events bring us back.
+			msg = "Waiting for the connection Secret before migrating"
 		}
 		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, reason, msg)
 		return ctrl.Result{}, nil
