@@ -21,8 +21,10 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -293,4 +295,30 @@ func TestWatchNamespacesLimitTheOperator(t *testing.T) {
 		g.Expect(sf.Status.Phase).To(BeEmpty())
 		g.Expect(migrationJobs(g, other)).To(BeEmpty())
 	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+}
+
+// What the spec no longer asks for goes: a removed cache leaves the connection Secret,
+// the pods' env and the egress; min replicas of 1 removes the PodDisruptionBudget.
+func TestSpecChangesRemoveWhatIsNoLongerWanted(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withExternalCache(), withReplicas(2, 5))
+	get(g, ns, "acme-shop", &policyv1.PodDisruptionBudget{})
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Cache = nil
+		sf.Spec.Replicas.Min = 1
+	})
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).NotTo(HaveKey(keyRedisURL))
+		g.Expect(envNames(deployment(g, ns).Spec.Template.Spec.Containers[0].Env)).NotTo(ContainElement(envRedisURL))
+		g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).NotTo(ContainElement(int32(6380)))
+		g.Expect(*get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{}).Spec.MinReplicas).To(Equal(int32(1)))
+		g.Expect(absent(ns, "acme-shop", &policyv1.PodDisruptionBudget{})).To(BeTrue())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
+	g.Expect(sf.Status.Cache).To(BeNil())
 }
