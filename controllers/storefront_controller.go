@@ -120,7 +120,7 @@ func (s *scope) setCondition(condType string, status bool, reason, message strin
 }
 
 // Reconcile brings one Storefront's objects to its spec.
-func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	sf := &shopv1alpha1.Storefront{}
 	if err := r.Get(ctx, req.NamespacedName, sf); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -155,25 +155,27 @@ func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if sf.Spec.Paused {
 		return r.reconcileStatus(ctx, s)
 	}
-	var errs []error
+	return r.runPhases(ctx, s)
+}
+
+// runPhases runs the phases in order, stopping at the first error, then the status
+// phase, which always runs so that the status reports what is known.
+func (r *StorefrontReconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var result ctrl.Result
 	for _, p := range r.phases() {
 		res, err := p.run(ctx, s)
 		if err != nil {
 			reconcileErrors.WithLabelValues(p.name).Inc()
-			errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
-			// Later phases build on this one; the status still reports what is known.
+			// Later phases build on this one.
+			s.err = fmt.Errorf("%s: %w", p.name, err)
 			break
 		}
 		result = earliest(result, res)
 	}
-	s.err = errors.Join(errs...)
 	res, err := r.reconcileStatus(ctx, s)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("status: %w", err))
-	}
-	if len(errs) > 0 {
+	if err = errors.Join(s.err, err); err != nil {
 		// controller-runtime requeues with backoff on error; a Result alongside is ignored.
-		return ctrl.Result{}, errors.Join(errs...)
+		return ctrl.Result{}, err
 	}
 	return earliest(result, res), nil
 }
