@@ -47,16 +47,25 @@ type Options struct {
 
 // Setup registers the Storefront controller with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	if opts.MaxConcurrentReconciles <= 0 {
-		opts.MaxConcurrentReconciles = 1
-	}
-	r := &StorefrontReconciler{
-		Client:  mgr.GetClient(),
-		Scheme:  mgr.GetScheme(),
-		Options: opts,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
+	if err := newStorefrontReconciler(mgr, opts).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Storefront controller: %w", err)
 	}
 	return nil
 }
+
+// newStorefrontReconciler builds the reconciler Setup registers.
+func newStorefrontReconciler(mgr ctrl.Manager, opts Options) *StorefrontReconciler {
+	if opts.MaxConcurrentReconciles <= 0 {
+		opts.MaxConcurrentReconciles = 1
+	}
+	return &StorefrontReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Options:   opts,
+		Recorder:  mgr.GetEventRecorder(eventReporter),
+	}
+}
+
+// eventReporter is the reportingController of the operator's Events.
+const eventReporter = "storefront-operator"

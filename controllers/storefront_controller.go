@@ -18,12 +18,28 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
@@ -31,31 +47,226 @@ import (
 // StorefrontReconciler reconciles Storefront objects.
 type StorefrontReconciler struct {
 	client.Client
-	Scheme  *runtime.Scheme
-	Options Options
+	// APIReader reads past the cache, for the rare reads of kinds we do not watch.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Options   Options
+	Recorder  recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=shop.storefront.dev,resources=storefronts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=shop.storefront.dev,resources=storefronts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=shop.storefront.dev,resources=storefronts/finalizers,verbs=update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// phase is one step of a reconcile. It sets the conditions it owns on s.sf and records
+// what later phases need in s. A phase that must wait returns a requeue or relies on a
+// watch; it never sleeps.
+type phase struct {
+	name string
+	run  func(ctx context.Context, s *scope) (ctrl.Result, error)
+}
+
+// phases are run in this order on every reconcile of a live Storefront.
+func (r *StorefrontReconciler) phases() []phase {
+	return []phase{
+		{"secrets", r.reconcileSecrets},
+		{"database", r.reconcileDatabase},
+		{"cache", r.reconcileCache},
+		{"connection", r.reconcileConnection},
+		{"migration", r.reconcileMigration},
+		{"workload", r.reconcileWorkload},
+		{"network", r.reconcileNetwork},
+	}
+}
+
+// scope is what the phases of one reconcile share. Each data store phase describes the
+// store as an endpoint, whatever provided it (an external URL here; ACK's status for
+// Aurora and ElastiCache), and later phases consume only that description.
+type scope struct {
+	sf *shopv1alpha1.Storefront
+	// database is the database the shop connects to; nil while it is not ready.
+	database *storeEndpoint
+	// cache is the shared cache; nil when none is configured or while it is not ready.
+	cache *storeEndpoint
+	// configChecksum is the hash of the connection and application Secrets, put on the
+	// pod template so that a change rolls the pods. Empty while the Secrets are not ready.
+	configChecksum string
+	// deployment and ingress are the live objects, once the workload phase has them.
+	deployment *appsv1.Deployment
+	ingress    *networkingv1.Ingress
+	// err is what stopped the phases, reported by the Ready condition.
+	err error
+}
+
+// cacheConfigured reports whether spec.cache asks for a shared cache.
+func (s *scope) cacheConfigured() bool {
+	c := s.sf.Spec.Cache
+	return c != nil && (c.External != nil || c.Serverless != nil)
+}
+
+// storesReady reports whether every data store the shop needs is ready.
+func (s *scope) storesReady() bool {
+	return s.database != nil && (s.cache != nil || !s.cacheConfigured())
+}
+
+// setCondition sets one condition for the Storefront's current generation.
+func (s *scope) setCondition(condType string, status bool, reason, message string) {
+	st := metav1ConditionFalse
+	if status {
+		st = metav1ConditionTrue
+	}
+	meta.SetStatusCondition(&s.sf.Status.Conditions, newCondition(condType, st, reason, message, s.sf.Generation))
+}
 
 // Reconcile brings one Storefront's objects to its spec.
-func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	sf := &shopv1alpha1.Storefront{}
 	if err := r.Get(ctx, req.NamespacedName, sf); err != nil {
 		if apierrors.IsNotFound(err) {
+			phaseMetrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
+		return ctrl.Result{}, fmt.Errorf("reading storefront: %w", err)
+	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("storefront", klog.KObj(sf)))
+
+	if !sf.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, sf)
+	}
+
+	if !controllerutil.ContainsFinalizer(sf, shopv1alpha1.Finalizer) {
+		log.FromContext(ctx).Info("Adding finalizer")
+		patch := client.MergeFromWithOptions(sf.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(sf, shopv1alpha1.Finalizer)
+		if err := r.Patch(ctx, sf, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	s := &scope{sf: sf}
+	before := sf.DeepCopy()
+	defer func() {
+		if err := r.writeStatus(ctx, before, sf); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	if sf.Spec.Paused {
+		return r.reconcileStatus(ctx, s)
+	}
+	return r.runPhases(ctx, s)
+}
+
+// runPhases runs the phases in order, stopping at the first error, then the status
+// phase, which always runs so that the status reports what is known.
+func (r *StorefrontReconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var result ctrl.Result
+	for _, p := range r.phases() {
+		res, err := p.run(ctx, s)
+		if err != nil {
+			reconcileErrors.WithLabelValues(p.name).Inc()
+			// Later phases build on this one.
+			s.err = fmt.Errorf("%s: %w", p.name, err)
+			break
+		}
+		result = earliest(result, res)
+	}
+	res, err := r.reconcileStatus(ctx, s)
+	if err = errors.Join(s.err, err); err != nil {
+		// controller-runtime requeues with backoff on error; a Result alongside is ignored.
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, nil
+	return earliest(result, res), nil
+}
+
+// earliest combines two results: the sooner requeue wins.
+func earliest(a, b ctrl.Result) ctrl.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
+		a.RequeueAfter = b.RequeueAfter
+	}
+	return a
+}
+
+// writeStatus patches the status when it changed, and emits an Event for every
+// condition that changed.
+func (r *StorefrontReconciler) writeStatus(ctx context.Context, before, sf *shopv1alpha1.Storefront) error {
+	phaseMetrics.set(client.ObjectKeyFromObject(sf), sf.Status.Phase)
+	if statusEqual(before.Status, sf.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, sf, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patching status: %w", err)
+	}
+	r.emitTransitionEvents(before, sf)
+	return nil
+}
+
+// resyncPeriod is how often a Storefront is reconciled without any event: a safety net,
+// since every object it depends on is watched.
+const resyncPeriod = 10 * time.Minute
+
+// indexSecretRefs indexes Storefronts by the names of the Secrets they reference, so a
+// change to such a Secret reconciles them at once.
+const indexSecretRefs = "spec.secretRefs"
+
+// referencedSecrets are the Secrets a Storefront reads but does not own.
+func referencedSecrets(sf *shopv1alpha1.Storefront) []string {
+	var names []string
+	if e := sf.Spec.Database.External; e != nil {
+		names = append(names, e.URLSecretRef.Name)
+	}
+	if a := sf.Spec.Database.Aurora; a != nil && a.CABundleSecretRef != nil {
+		names = append(names, a.CABundleSecretRef.Name)
+	}
+	if c := sf.Spec.Cache; c != nil && c.External != nil {
+		names = append(names, c.External.URLSecretRef.Name)
+	}
+	return names
 }
 
 // SetupWithManager registers the reconciler and its watches with mgr.
 func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &shopv1alpha1.Storefront{}, indexSecretRefs,
+		func(o client.Object) []string { return referencedSecrets(o.(*shopv1alpha1.Storefront)) }); err != nil {
+		return fmt.Errorf("indexing storefronts by secret: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
+		// No predicate: our own status writes come back as events on purpose. A reconcile
+		// may have started from a cached Storefront older than our last status write;
+		// the event of that write reconciles again from the fresh object, so a status
+		// computed against a stale base is corrected. At rest nothing is written, so
+		// nothing comes back.
 		For(&shopv1alpha1.Storefront{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&batchv1.Job{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.Ingress{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storefrontsReferencing)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("storefront").
 		Complete(r)
+}
+
+// storefrontsReferencing maps a Secret to the Storefronts that read it.
+func (r *StorefrontReconciler) storefrontsReferencing(ctx context.Context, secret client.Object) []reconcile.Request {
+	var list shopv1alpha1.StorefrontList
+	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{indexSecretRefs: secret.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "Listing Storefronts that reference a Secret", "secret", klog.KObj(secret))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
 }

@@ -351,6 +351,11 @@ type StorefrontStatus struct {
 	// +optional
 	FailedImage string `json:"failedImage,omitempty"`
 
+	// FailedRetry is the value the shop.storefront.dev/retry-migration annotation had
+	// when FailedImage's migration ran; another value re-runs it.
+	// +optional
+	FailedRetry string `json:"failedRetry,omitempty"`
+
 	// Replicas is the Deployment's current number of pods.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`

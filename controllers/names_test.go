@@ -1,0 +1,76 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+func storefrontNamed(name string) *shopv1alpha1.Storefront {
+	return &shopv1alpha1.Storefront{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shops"}}
+}
+
+func TestObjectNames(t *testing.T) {
+	long := strings.Repeat("a", 60)
+	cases := map[string]struct {
+		got, want string
+	}{
+		"a short name is <name>-<role>":    {objectName(storefrontNamed("acme"), roleShop), "acme-shop"},
+		"the connection secret":            {objectName(storefrontNamed("acme"), roleConnection), "acme-connection"},
+		"a migration job hashes the image": {migrationJobName(storefrontNamed("acme"), "shop:1.0"), "acme-migrate-" + shortHash("shop:1.0")},
+		"a long name keeps 54 characters and a hash": {objectName(storefrontNamed(long), roleConnection),
+			long[:54] + "-" + shortHash(long+"-connection")},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+			if len(tc.got) > 63 {
+				t.Errorf("%q is longer than 63 characters", tc.got)
+			}
+		})
+	}
+}
+
+func TestLongNamesStayDistinctAndShort(t *testing.T) {
+	a := storefrontNamed(strings.Repeat("x", 62))
+	b := storefrontNamed(strings.Repeat("x", 61) + "y")
+	for _, role := range []string{roleShop, roleConnection, roleApp, roleMigrate} {
+		na, nb := objectName(a, role), objectName(b, role)
+		if na == nb {
+			t.Errorf("%s: two Storefronts share the name %q", role, na)
+		}
+		if len(na) > 63 || len(nb) > 63 {
+			t.Errorf("%s: names over 63 characters: %q, %q", role, na, nb)
+		}
+		if strings.HasSuffix(strings.TrimSuffix(na, "-"+shortHash(a.Name+"-"+role)), "-") {
+			t.Errorf("%s: %q has a double dash", role, na)
+		}
+	}
+	if ja, jb := migrationJobName(a, "i:1"), migrationJobName(a, "i:2"); ja == jb || len(ja) > 63 {
+		t.Errorf("migration job names %q and %q must differ and fit in 63 characters", ja, jb)
+	}
+	if migrationJobName(a, "i:1") != migrationJobName(a, "i:1") {
+		t.Error("the migration job name of an image must be stable")
+	}
+}

@@ -1,0 +1,161 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+// deletionStep removes one group of objects. It reports done once they are all gone;
+// until then the Storefront keeps its finalizer and the watches bring us back as each
+// object goes.
+type deletionStep struct {
+	name string
+	run  func(ctx context.Context, s *scope) (done bool, err error)
+}
+
+// deletionSteps run in order: the workload first so that nothing uses the data stores
+// while they go, then (for ACK stores) the cache and the database, then the Secrets.
+func (r *StorefrontReconciler) deletionSteps() []deletionStep {
+	return []deletionStep{
+		{"workload", r.deleteWorkload},
+		{"secrets", r.deleteSecrets},
+	}
+}
+
+// reconcileDelete removes what the Storefront owns, step by step, then releases it.
+func (r *StorefrontReconciler) reconcileDelete(ctx context.Context, sf *shopv1alpha1.Storefront) (_ ctrl.Result, retErr error) {
+	if !controllerutil.ContainsFinalizer(sf, shopv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	s := &scope{sf: sf}
+	before := sf.DeepCopy()
+	released := false
+	defer func() {
+		if released {
+			phaseMetrics.forget(client.ObjectKeyFromObject(sf))
+			return
+		}
+		if err := r.writeStatus(ctx, before, sf); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	sf.Status.Phase = shopv1alpha1.PhaseDeleting
+	for _, step := range r.deletionSteps() {
+		done, err := step.run(ctx, s)
+		if err != nil {
+			reconcileErrors.WithLabelValues("delete-" + step.name).Inc()
+			s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonDeleting,
+				fmt.Sprintf("Deleting the %s: %v", step.name, err))
+			return ctrl.Result{}, fmt.Errorf("deleting the %s: %w", step.name, err)
+		}
+		if !done {
+			s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonDeleting,
+				fmt.Sprintf("Waiting for the %s to be deleted", step.name))
+			return ctrl.Result{}, nil
+		}
+	}
+	log.FromContext(ctx).Info("Removing finalizer")
+	patch := client.MergeFromWithOptions(sf.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(sf, shopv1alpha1.Finalizer)
+	if err := r.Patch(ctx, sf, patch); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
+	}
+	released = true
+	return ctrl.Result{}, nil
+}
+
+// deleteWorkload deletes the Ingress, autoscaler, Deployment, Service, NetworkPolicies
+// and migration Jobs (with their pods).
+func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bool, error) {
+	sf := s.sf
+	shop := objectName(sf, roleShop)
+	objs := []namedObject{
+		{&networkingv1.Ingress{}, shop},
+		{&autoscalingv2.HorizontalPodAutoscaler{}, shop},
+		{&policyv1.PodDisruptionBudget{}, shop},
+		{&appsv1.Deployment{}, shop},
+		{&corev1.Service{}, shop},
+		{&networkingv1.NetworkPolicy{}, shop},
+		{&networkingv1.NetworkPolicy{}, objectName(sf, roleMigrate)},
+	}
+	jobs := &batchv1.JobList{}
+	if err := r.List(ctx, jobs, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
+		return false, fmt.Errorf("listing migration jobs: %w", err)
+	}
+	for i := range jobs.Items {
+		objs = append(objs, namedObject{&jobs.Items[i], jobs.Items[i].Name})
+	}
+	return r.deleteAll(ctx, sf, objs)
+}
+
+// deleteSecrets deletes the generated Secrets and the ServiceAccount, last, since the
+// workload used them.
+func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (bool, error) {
+	sf := s.sf
+	return r.deleteAll(ctx, sf, []namedObject{
+		{&corev1.Secret{}, objectName(sf, roleConnection)},
+		{&corev1.Secret{}, objectName(sf, roleApp)},
+		{&corev1.ServiceAccount{}, objectName(sf, roleShop)},
+	})
+}
+
+type namedObject struct {
+	obj  client.Object
+	name string
+}
+
+// deleteAll deletes those of objs that the cache shows and sf controls, and reports
+// whether none is left.
+func (r *StorefrontReconciler) deleteAll(ctx context.Context, sf *shopv1alpha1.Storefront, objs []namedObject) (bool, error) {
+	done := true
+	for _, o := range objs {
+		if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: o.name}, o.obj); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return false, fmt.Errorf("reading %T %s: %w", o.obj, o.name, err)
+		}
+		if !metav1.IsControlledBy(o.obj, sf) {
+			continue
+		}
+		done = false
+		if !o.obj.GetDeletionTimestamp().IsZero() {
+			continue
+		}
+		if err := r.deleteOwned(ctx, sf, o.obj, o.name); err != nil {
+			return false, err
+		}
+	}
+	return done, nil
+}

@@ -1,0 +1,261 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/localcluster/fake"
+)
+
+// jobOf returns the migration Job of image, or nil.
+func jobOf(g Gomega, ns, image string) *batchv1.Job {
+	for _, j := range migrationJobs(g, ns) {
+		if j.Annotations[annotationImage] == image {
+			return &j
+		}
+	}
+	return nil
+}
+
+func setImage(t *testing.T, ns, image string) {
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = image })
+}
+
+func servedImage(g Gomega, ns string) string {
+	return containerImage(deployment(g, ns).Spec.Template.Spec.Containers, shopContainerName)
+}
+
+// Scenario 3: a new image gets its Job; the Deployment keeps the old image until the Job
+// completes, then rolls.
+func TestImageUpgradeWaitsForMigration(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withExternalCache())
+	oldGeneration := deployment(g, ns).Generation
+
+	standIns.SetJobOutcome(imageV2, fake.JobRuns)
+	setImage(t, ns, imageV2)
+	g.Eventually(func(g Gomega) {
+		job := jobOf(g, ns, imageV2)
+		g.Expect(job).NotTo(BeNil())
+		g.Expect(job.Name).To(Equal(migrationJobName(newStorefront(ns), imageV2)))
+		g.Expect(job.Status.Active).To(Equal(int32(1)))
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseMigrating))
+		g.Expect(condition(sf, shopv1alpha1.ConditionSchemaMigrated).Reason).To(Equal(shopv1alpha1.ReasonMigrationRunning))
+		g.Expect(condition(sf, shopv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		d := deployment(g, ns)
+		g.Expect(d.Generation).To(Equal(oldGeneration), "the Deployment was touched while the migration ran")
+		g.Expect(getStorefront(g, ns).Status.ServedImage).To(Equal(imageV1))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+
+	standIns.SetJobOutcome(imageV2, fake.JobSucceeds)
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(servedImage(g, ns)).To(Equal(imageV2))
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+	g.Expect(migrationJobs(g, ns)).To(HaveLen(2), "one Job per image")
+}
+
+// Scenario 4: a failed migration keeps the old image serving and says why; the Job's
+// TTL does not cause a re-run; the retry annotation does, whether or not the failed Job
+// still exists.
+func TestFailedMigration(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	ctx := context.Background()
+	readyShop(t, ns)
+
+	// v2's migration runs; its pod says why it fails; then the Job fails.
+	standIns.SetJobOutcome(imageV2, fake.JobRuns)
+	setImage(t, ns, imageV2)
+	var job *batchv1.Job
+	g.Eventually(func(g Gomega) { job = jobOf(g, ns, imageV2); g.Expect(job).NotTo(BeNil()) }).
+		WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	createFailedPod(t, job, "migration 0007_add_reviews failed: column \"rating\" already exists")
+	standIns.SetJobOutcome(imageV2, fake.JobFails)
+
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
+	g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonMigrationFailed))
+	g.Expect(c.Message).To(ContainSubstring("Job " + job.Name + " failed: BackoffLimitExceeded"))
+	g.Expect(c.Message).To(ContainSubstring(`column "rating" already exists`))
+	g.Expect(sf.Status.FailedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV1))
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV1))
+	g.Expect(servedImage(g, ns)).To(Equal(imageV1), "the old version keeps serving")
+	g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonWaitingForMigration))
+	g.Eventually(func(g Gomega) {
+		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonMigrationFailed))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	// The TTL controller deletes the finished Job: no re-run.
+	op.counter.Reset()
+	g.Expect(k8sClient.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+	g.Eventually(func(g Gomega) { g.Expect(jobOf(g, ns, imageV2)).To(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(jobOf(g, ns, imageV2)).To(BeNil(), "the failed migration was re-run")
+		sf := getStorefront(g, ns)
+		g.Expect(condition(sf, shopv1alpha1.ConditionSchemaMigrated).Message).To(ContainSubstring(`column "rating" already exists`))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	g.Expect(op.counter.Count("create", "Job")).To(BeZero())
+
+	// The retry annotation re-runs it.
+	standIns.SetJobOutcome(imageV2, fake.JobSucceeds)
+	retry(t, ns, "1")
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.FailedImage).To(BeEmpty())
+	g.Expect(jobOf(g, ns, imageV2).Annotations).To(HaveKeyWithValue(shopv1alpha1.AnnotationRetryMigration, "1"))
+
+	// A retry while the failed Job still exists replaces it.
+	standIns.SetJobOutcome(imageV3, fake.JobFails)
+	setImage(t, ns, imageV3)
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	g.Expect(sf.Status.FailedImage).To(Equal(imageV3))
+	failed := jobOf(g, ns, imageV3)
+	g.Expect(failed).NotTo(BeNil())
+	standIns.SetJobOutcome(imageV3, fake.JobSucceeds)
+	retry(t, ns, "2")
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV3))
+	g.Expect(jobOf(g, ns, imageV3).UID).NotTo(Equal(failed.UID), "the failed Job was replaced")
+}
+
+func retry(t *testing.T, ns, value string) {
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		if sf.Annotations == nil {
+			sf.Annotations = map[string]string{}
+		}
+		sf.Annotations[shopv1alpha1.AnnotationRetryMigration] = value
+	})
+}
+
+// createFailedPod creates a pod of job whose container terminated with message, as the
+// kubelet reports a failed migration (FallbackToLogsOnError).
+func createFailedPod(t *testing.T, job *batchv1.Job, message string) {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: job.Name + "-x1", Namespace: job.Namespace,
+			Labels: map[string]string{batchv1.JobNameLabel: job.Name},
+		},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(ctx, pod); err != nil {
+		t.Fatalf("creating pod: %v", err)
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: migrateContainerName, Image: job.Spec.Template.Spec.Containers[0].Image,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Reason: "Error", Message: "starting migration\n" + message + "\n",
+			StartedAt: metav1.NewTime(time.Now().Add(-time.Second)), FinishedAt: metav1.Now(),
+		}},
+	}}}
+	if err := k8sClient.Status().Update(ctx, pod); err != nil {
+		t.Fatalf("updating pod status: %v", err)
+	}
+}
+
+// warningReasons lists the reasons of Warning Events about Storefronts in ns.
+func warningReasons(g Gomega, ns string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "Storefront" && e.Type == corev1.EventTypeWarning {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
+
+// Scenario 5: a new image while a Job runs supersedes it: the old Job goes, the new one
+// runs.
+func TestNewImageSupersedesRunningMigration(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns)
+
+	standIns.SetJobOutcome(imageV2, fake.JobRuns)
+	standIns.SetJobOutcome(imageV3, fake.JobRuns)
+	setImage(t, ns, imageV2)
+	g.Eventually(func(g Gomega) { g.Expect(jobOf(g, ns, imageV2)).NotTo(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	setImage(t, ns, imageV3)
+	g.Eventually(func(g Gomega) {
+		g.Expect(jobOf(g, ns, imageV2)).To(BeNil(), "the superseded Job is still there")
+		g.Expect(jobOf(g, ns, imageV3)).NotTo(BeNil())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(servedImage(g, ns)).To(Equal(imageV1))
+
+	standIns.SetJobOutcome(imageV3, fake.JobSucceeds)
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV3))
+	g.Expect(jobOf(g, ns, imageV2)).To(BeNil())
+}
+
+// Scenario 6: an operator restarted while a migration runs finds the Job it created
+// (the name comes from the image) and creates no other.
+func TestRestartedOperatorCreatesNoDuplicateJob(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{JobOutcome: fake.JobRuns})
+	first := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	createURLSecret(t, ns, "acme-db", dbURL)
+	createStorefront(t, newStorefront(ns))
+
+	var job *batchv1.Job
+	g.Eventually(func(g Gomega) {
+		job = jobOf(g, ns, imageV1)
+		g.Expect(job).NotTo(BeNil())
+		g.Expect(job.Status.Active).To(Equal(int32(1)))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	first.stop()
+
+	second := startOperator(t, ns, Options{})
+	// The second operator has looked at the Storefront mid-migration.
+	g.Eventually(func() int { return second.counter.Count("list", "Job") }).WithTimeout(eventually).WithPolling(poll).Should(BeNumerically(">", 0))
+	standIns.SetJobOutcome(imageV1, fake.JobSucceeds)
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+
+	jobs := migrationJobs(g, ns)
+	g.Expect(jobs).To(HaveLen(1))
+	g.Expect(jobs[0].UID).To(Equal(job.UID))
+	g.Expect(second.counter.Count("create", "Job")).To(BeZero())
+	g.Expect(second.counter.Count("delete", "Job")).To(BeZero())
+}

@@ -1,0 +1,223 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
+
+// Keys of the Secrets the operator generates; the env var names the shop reads are in
+// storefront_workload.go.
+const (
+	keyJWTSecret     = "jwt-secret"
+	keyAdminEmail    = "admin-email"
+	keyAdminPassword = "admin-password"
+	keyDatabaseURL   = "DATABASE_URL"
+	keyRedisURL      = "REDIS_URL"
+)
+
+// alphanumerics are the characters of generated passwords: safe in URLs, shells and
+// every password policy we know of (RDS refuses /, " and @).
+const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// reconcileSecrets makes sure <name>-app exists with its three keys. Its values are
+// generated once and never rewritten: a missing key is added, an existing one is kept.
+func (r *StorefrontReconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	current := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, roleApp)}
+	err := r.Get(ctx, key, current)
+	switch {
+	case apierrors.IsNotFound(err):
+		secret, err := desiredAppSecret(sf, r.Scheme, nil)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		log.FromContext(ctx).Info("Creating application secret", "secret", klog.KObj(secret))
+		if err := r.Create(ctx, secret, client.FieldOwner(fieldOwner)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("creating secret %s: %w", secret.Name, err)
+		}
+		return ctrl.Result{}, nil
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("reading secret %s: %w", key.Name, err)
+	}
+	if missingAppKeys(current.Data) {
+		secret, err := desiredAppSecret(sf, r.Scheme, current.Data)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		log.FromContext(ctx).Info("Adding missing keys to application secret", "secret", klog.KObj(secret))
+		patch := client.MergeFromWithOptions(current.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		current.Data = secret.Data
+		if err := r.Patch(ctx, current, patch, client.FieldOwner(fieldOwner)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("patching secret %s: %w", key.Name, err)
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+func missingAppKeys(data map[string][]byte) bool {
+	for _, k := range []string{keyJWTSecret, keyAdminEmail, keyAdminPassword} {
+		if len(data[k]) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// desiredAppSecret is <name>-app with the values of existing kept and the missing ones
+// generated: a JWT signing key, the first admin's email and password.
+func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, existing map[string][]byte) (*corev1.Secret, error) {
+	data := map[string][]byte{}
+	for k, v := range existing {
+		data[k] = v
+	}
+	generate := map[string]func() (string, error){
+		keyJWTSecret:     func() (string, error) { return randomString(64) },
+		keyAdminPassword: func() (string, error) { return randomString(32) },
+		keyAdminEmail:    func() (string, error) { return adminEmail(sf), nil },
+	}
+	for k, gen := range generate {
+		if len(data[k]) > 0 {
+			continue
+		}
+		v, err := gen()
+		if err != nil {
+			return nil, fmt.Errorf("generating %s: %w", k, err)
+		}
+		data[k] = []byte(v)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: objectMeta(sf, objectName(sf, roleApp), roleApp),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	if err := controllerutil.SetControllerReference(sf, secret, scheme); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}
+
+// adminEmail is the first admin's login: at the shop's host when it has one.
+func adminEmail(sf *shopv1alpha1.Storefront) string {
+	if sf.Spec.Ingress != nil && sf.Spec.Ingress.Host != "" && sf.Spec.Ingress.Host[0] != '*' {
+		return "admin@" + sf.Spec.Ingress.Host
+	}
+	return "admin@" + sf.Name + "." + sf.Namespace + ".storefront.local"
+}
+
+// randomString returns n characters of alphanumerics from crypto/rand.
+func randomString(n int) (string, error) {
+	out := make([]byte, n)
+	max := big.NewInt(int64(len(alphanumerics)))
+	for i := range out {
+		k, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", err
+		}
+		out[i] = alphanumerics[k.Int64()]
+	}
+	return string(out), nil
+}
+
+// reconcileConnection composes <name>-connection from the endpoints the database and
+// cache phases found, whatever provided them. While a store is not ready the Secret is
+// left as it is, so running pods keep working.
+func (r *StorefrontReconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.storesReady() {
+		return ctrl.Result{}, nil
+	}
+	desired, err := desiredConnectionSecret(s.sf, r.Scheme, s.database, s.cache)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if _, err := r.applyObject(ctx, desired); err != nil {
+		return ctrl.Result{}, err
+	}
+	app := &corev1.Secret{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleApp)}, app); err != nil {
+		// Just created by the secrets phase and not in the cache yet: its Create
+		// event reconciles again.
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("reading secret %s: %w", objectName(s.sf, roleApp), err)
+	}
+	s.configChecksum = configChecksum(desired.Data, app.Data)
+	return ctrl.Result{}, nil
+}
+
+// desiredConnectionSecret is <name>-connection: DATABASE_URL, and REDIS_URL when there
+// is a shared cache.
+func desiredConnectionSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, db, cache *storeEndpoint) (*corev1.Secret, error) {
+	data := map[string][]byte{keyDatabaseURL: []byte(db.URL)}
+	if cache != nil {
+		data[keyRedisURL] = []byte(cache.URL)
+	}
+	secret := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(sf, objectName(sf, roleConnection), roleConnection),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	if err := controllerutil.SetControllerReference(sf, secret, scheme); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}
+
+// configChecksum hashes the data of the given Secrets in a stable order.
+func configChecksum(secrets ...map[string][]byte) string {
+	h := sha256.New()
+	for i, data := range secrets {
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(h, "secret %d\n", i)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s=%x\n", k, data[k])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// objectMeta is the metadata of an object of the given component.
+func objectMeta(sf *shopv1alpha1.Storefront, name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: sf.Namespace, Labels: labels(sf, component)}
+}

@@ -1,0 +1,510 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
+
+// The shop's process contract (DESIGN §3.1).
+const (
+	shopBinary        = "/shop"
+	shopContainerName = "shop"
+	componentShop     = "shop"
+
+	httpPortName    = "http"
+	httpPort        = 8080
+	metricsPortName = "metrics"
+	metricsPort     = 9090
+	servicePort     = 80
+
+	envDatabaseURL   = "DATABASE_URL"
+	envRedisURL      = "REDIS_URL"
+	envJWTSecret     = "JWT_SECRET"
+	envAdminEmail    = "ADMIN_EMAIL"
+	envAdminPassword = "ADMIN_PASSWORD"
+	envCurrency      = "SHOP_CURRENCY"
+	envHTTPAddr      = "HTTP_ADDR"
+	envMetricsAddr   = "METRICS_ADDR"
+	envShutdownDelay = "SHUTDOWN_DELAY"
+
+	// shutdownDelaySeconds is how long a terminating shop keeps serving while /readyz
+	// fails, so that load balancers stop sending to it; then it drains.
+	shutdownDelaySeconds = 10
+	// terminationGraceSeconds leaves the drain 20 seconds after the delay.
+	terminationGraceSeconds = shutdownDelaySeconds + 20
+	// progressDeadlineSeconds after which a rollout that makes no progress is stuck.
+	progressDeadlineSeconds = 600
+	// nonRootUID is the distroless "nonroot" user; set explicitly so that runAsNonRoot
+	// holds whatever the image's USER says.
+	nonRootUID = 65532
+	// albIngressClass gets pod (IP) targets: the NetworkPolicies then see the load
+	// balancer's VPC addresses (--ingress-cidrs) rather than node ports.
+	albIngressClass         = "alb"
+	albTargetTypeAnnotation = "alb.ingress.kubernetes.io/target-type"
+)
+
+// reconcileWorkload applies the shop's ServiceAccount, Service and Ingress, and, once an
+// image has been migrated, its Deployment, HPA and PodDisruptionBudget. It sets
+// Available from the live Deployment.
+func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	if !s.storesReady() || s.configChecksum == "" {
+		// Keep what runs: without a valid connection the pods cannot be rolled.
+		return ctrl.Result{}, r.observeDeployment(ctx, s)
+	}
+	for _, obj := range []client.Object{desiredServiceAccount(sf, r.Scheme), desiredService(sf, r.Scheme)} {
+		if _, err := r.applyObject(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if sf.Spec.Ingress != nil {
+		ing := desiredIngress(sf, r.Scheme)
+		if _, err := r.applyObject(ctx, ing); err != nil {
+			return ctrl.Result{}, err
+		}
+		s.ingress = ing
+	} else if err := r.deleteOwned(ctx, sf, &networkingv1.Ingress{}, objectName(sf, roleShop)); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	image := sf.Status.MigratedImage
+	if image == "" {
+		// Nothing has been migrated yet, so there is nothing the shop could serve.
+		return ctrl.Result{}, r.observeDeployment(ctx, s)
+	}
+	d := desiredDeployment(sf, r.Scheme, image, s.configChecksum, s.database, s.cache)
+	if _, err := r.applyObject(ctx, d); err != nil {
+		s.setCondition(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonReconcileError, err.Error())
+		return ctrl.Result{}, err
+	}
+	s.deployment = d
+	if _, err := r.applyObject(ctx, desiredHPA(sf, r.Scheme)); err != nil {
+		return ctrl.Result{}, err
+	}
+	if pdb := desiredPDB(sf, r.Scheme); pdb != nil {
+		if _, err := r.applyObject(ctx, pdb); err != nil {
+			return ctrl.Result{}, err
+		}
+	} else if err := r.deleteOwned(ctx, sf, &policyv1.PodDisruptionBudget{}, objectName(sf, roleShop)); err != nil {
+		return ctrl.Result{}, err
+	}
+	setAvailable(s)
+	return ctrl.Result{}, nil
+}
+
+// observeDeployment sets Available from the cached Deployment when the workload phase
+// does not apply it.
+func (r *StorefrontReconciler) observeDeployment(ctx context.Context, s *scope) error {
+	d := &appsv1.Deployment{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleShop)}, d)
+	switch {
+	case err == nil:
+		s.deployment = d
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading deployment: %w", err)
+	}
+	setAvailable(s)
+	return nil
+}
+
+// setAvailable sets the Available condition from s.deployment.
+func setAvailable(s *scope) {
+	ok, reason, msg := deploymentAvailability(s.sf, s.deployment)
+	s.setCondition(shopv1alpha1.ConditionAvailable, ok, reason, msg)
+}
+
+// deploymentAvailability says whether d serves spec.image with at least spec.replicas.min
+// available pods, judged only from a status the Deployment controller wrote for d's
+// current generation (a stale status says nothing about the new template).
+func deploymentAvailability(sf *shopv1alpha1.Storefront, d *appsv1.Deployment) (bool, string, string) {
+	if d == nil {
+		if sf.Status.MigratedImage == "" {
+			return false, shopv1alpha1.ReasonWaitingForMigration, "The Deployment is created once an image has been migrated"
+		}
+		return false, shopv1alpha1.ReasonRollingOut, "The Deployment does not exist yet"
+	}
+	name := d.Name
+	if d.Status.ObservedGeneration < d.Generation {
+		return false, shopv1alpha1.ReasonRollingOut,
+			fmt.Sprintf("Deployment %s: waiting for the rollout of generation %d to start", name, d.Generation)
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return false, shopv1alpha1.ReasonRolloutStuck, fmt.Sprintf("Deployment %s: %s", name, c.Message)
+		}
+	}
+	served := containerImage(d.Spec.Template.Spec.Containers, shopContainerName)
+	if served != sf.Spec.Image {
+		migrated := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionSchemaMigrated)
+		msg := fmt.Sprintf("Serving %s until the migrations of %s succeed", served, sf.Spec.Image)
+		if migrated != nil && migrated.Status == metav1.ConditionTrue {
+			return false, shopv1alpha1.ReasonRollingOut, fmt.Sprintf("Deployment %s: moving from %s to %s", name, served, sf.Spec.Image)
+		}
+		return false, shopv1alpha1.ReasonWaitingForMigration, msg
+	}
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	st := d.Status
+	if st.UpdatedReplicas < want || st.Replicas > st.UpdatedReplicas {
+		return false, shopv1alpha1.ReasonRollingOut,
+			fmt.Sprintf("Deployment %s: %d of %d pods updated", name, st.UpdatedReplicas, want)
+	}
+	if min := sf.Spec.Replicas.Min; st.AvailableReplicas < max(min, 1) {
+		return false, shopv1alpha1.ReasonRollingOut,
+			fmt.Sprintf("Deployment %s: %d of at least %d pods available", name, st.AvailableReplicas, max(min, 1))
+	}
+	return true, shopv1alpha1.ReasonDeploymentAvailable,
+		fmt.Sprintf("%d of %d pods serve %s", st.AvailableReplicas, want, served)
+}
+
+// deleteOwned deletes the named object of obj's kind when the cache shows it and the
+// Storefront controls it. Checking the cache first keeps a reconcile at rest free of
+// writes.
+func (r *StorefrontReconciler) deleteOwned(ctx context.Context, sf *shopv1alpha1.Storefront, obj client.Object, name string) error {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("reading %T %s: %w", obj, name, err)
+	}
+	if !metav1.IsControlledBy(obj, sf) || !obj.GetDeletionTimestamp().IsZero() {
+		return nil
+	}
+	log.FromContext(ctx).Info("Deleting object no longer wanted", "kind", fmt.Sprintf("%T", obj), "object", klog.KObj(obj))
+	if err := r.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %T %s: %w", obj, name, err)
+	}
+	return nil
+}
+
+// own sets sf as obj's controller; it fails only for objects of another namespace,
+// which we never build.
+func own(sf *shopv1alpha1.Storefront, obj client.Object, scheme *runtime.Scheme) {
+	if err := controllerutil.SetControllerReference(sf, obj, scheme); err != nil {
+		panic(fmt.Sprintf("owning %s: %v", obj.GetName(), err))
+	}
+}
+
+// desiredServiceAccount is the shop's identity: no API token mounted, the shop never
+// talks to Kubernetes.
+func desiredServiceAccount(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *corev1.ServiceAccount {
+	sa := &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   objectMeta(sf, objectName(sf, roleShop), componentShop),
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+	own(sf, sa, scheme)
+	return sa
+}
+
+// desiredService exposes the shop's HTTP port on 80 and its metrics port.
+func desiredService(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *corev1.Service {
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: objectMeta(sf, objectName(sf, roleShop), componentShop),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selectorLabels(sf, componentShop),
+			Ports: []corev1.ServicePort{
+				{Name: httpPortName, Port: servicePort, TargetPort: intstr.FromString(httpPortName), Protocol: corev1.ProtocolTCP},
+				{Name: metricsPortName, Port: metricsPort, TargetPort: intstr.FromString(metricsPortName), Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+	own(sf, svc, scheme)
+	return svc
+}
+
+// desiredIngress routes spec.ingress.host (any host when empty) to the Service.
+func desiredIngress(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *networkingv1.Ingress {
+	spec := sf.Spec.Ingress
+	meta := objectMeta(sf, objectName(sf, roleShop), componentShop)
+	if len(spec.Annotations) > 0 || spec.ClassName == albIngressClass {
+		meta.Annotations = map[string]string{}
+		for k, v := range spec.Annotations {
+			meta.Annotations[k] = v
+		}
+		if _, set := meta.Annotations[albTargetTypeAnnotation]; !set && spec.ClassName == albIngressClass {
+			meta.Annotations[albTargetTypeAnnotation] = "ip"
+		}
+	}
+	ing := &networkingv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: meta,
+		Spec: networkingv1.IngressSpec{
+			Rules: []networkingv1.IngressRule{{
+				Host: spec.Host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+					Paths: []networkingv1.HTTPIngressPath{{
+						Path:     "/",
+						PathType: ptr.To(networkingv1.PathTypePrefix),
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+							Name: objectName(sf, roleShop),
+							Port: networkingv1.ServiceBackendPort{Name: httpPortName},
+						}},
+					}},
+				}},
+			}},
+		},
+	}
+	if spec.ClassName != "" {
+		ing.Spec.IngressClassName = ptr.To(spec.ClassName)
+	}
+	if spec.TLSSecretName != "" {
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{spec.Host}, SecretName: spec.TLSSecretName}}
+	}
+	own(sf, ing, scheme)
+	return ing
+}
+
+// desiredDeployment runs `/shop serve` with image. spec.replicas is left out: the HPA
+// owns it, and an apply that set it would fight the autoscaler.
+func desiredDeployment(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image, checksum string, db, cache *storeEndpoint) *appsv1.Deployment {
+	env := append(shopEnv(sf, cache != nil),
+		secretEnv(envJWTSecret, objectName(sf, roleApp), keyJWTSecret, false),
+		corev1.EnvVar{Name: envHTTPAddr, Value: fmt.Sprintf(":%d", httpPort)},
+		corev1.EnvVar{Name: envMetricsAddr, Value: fmt.Sprintf(":%d", metricsPort)},
+		corev1.EnvVar{Name: envShutdownDelay, Value: fmt.Sprintf("%ds", shutdownDelaySeconds)},
+	)
+	container := corev1.Container{
+		Name:    shopContainerName,
+		Image:   image,
+		Command: []string{shopBinary},
+		Args:    []string{"serve"},
+		Ports: []corev1.ContainerPort{
+			{Name: httpPortName, ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
+			{Name: metricsPortName, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		Env:       env,
+		Resources: shopResources(sf),
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString(httpPortName)}},
+			PeriodSeconds:    5,
+			TimeoutSeconds:   2,
+			SuccessThreshold: 1,
+			FailureThreshold: 2,
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(httpPortName)}},
+			InitialDelaySeconds: 5,
+			PeriodSeconds:       10,
+			TimeoutSeconds:      2,
+			SuccessThreshold:    1,
+			FailureThreshold:    3,
+		},
+		SecurityContext:          containerSecurityContext(),
+		VolumeMounts:             shopVolumeMounts(db),
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	podLabels := labels(sf, componentShop)
+	spec := shopPodSpec(sf, corev1.RestartPolicyAlways, container, db)
+	spec.TerminationGracePeriodSeconds = ptr.To[int64](terminationGraceSeconds)
+	spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{
+		{MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)}},
+		{MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)}},
+	}
+	d := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(sf, objectName(sf, roleShop), componentShop),
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)},
+			// New pods are ready before old ones stop: a rollout drops no capacity.
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromString("25%")),
+				},
+			},
+			RevisionHistoryLimit:    ptr.To[int32](5),
+			ProgressDeadlineSeconds: ptr.To[int32](progressDeadlineSeconds),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      podLabels,
+					Annotations: map[string]string{annotationConfigChecksum: checksum},
+				},
+				Spec: spec,
+			},
+		},
+	}
+	own(sf, d, scheme)
+	return d
+}
+
+// desiredHPA scales the Deployment between spec.replicas.min and max on CPU.
+func desiredHPA(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *autoscalingv2.HorizontalPodAutoscaler {
+	target := sf.Spec.Replicas.TargetCPUUtilizationPercentage
+	if target == 0 {
+		target = 70 // the API's default, for objects built without the API server
+	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: objectMeta(sf, objectName(sf, roleShop), componentShop),
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: objectName(sf, roleShop)},
+			MinReplicas:    ptr.To(max(sf.Spec.Replicas.Min, 1)),
+			MaxReplicas:    max(sf.Spec.Replicas.Max, sf.Spec.Replicas.Min, 1),
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ResourceMetricSourceType,
+				Resource: &autoscalingv2.ResourceMetricSource{
+					Name: corev1.ResourceCPU,
+					Target: autoscalingv2.MetricTarget{
+						Type:               autoscalingv2.UtilizationMetricType,
+						AverageUtilization: ptr.To(target),
+					},
+				},
+			}},
+		},
+	}
+	own(sf, hpa, scheme)
+	return hpa
+}
+
+// desiredPDB keeps one pod through voluntary disruptions when there are two or more;
+// with one, a PDB would block node drains forever, so there is none (nil).
+func desiredPDB(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *policyv1.PodDisruptionBudget {
+	if sf.Spec.Replicas.Min < 2 {
+		return nil
+	}
+	pdb := &policyv1.PodDisruptionBudget{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: objectMeta(sf, objectName(sf, roleShop), componentShop),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(1)),
+			Selector:     &metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)},
+		},
+	}
+	own(sf, pdb, scheme)
+	return pdb
+}
+
+// shopEnv is the environment both the server and the migration need.
+func shopEnv(sf *shopv1alpha1.Storefront, withCache bool) []corev1.EnvVar {
+	env := []corev1.EnvVar{secretEnv(envDatabaseURL, objectName(sf, roleConnection), keyDatabaseURL, false)}
+	if withCache {
+		env = append(env, secretEnv(envRedisURL, objectName(sf, roleConnection), keyRedisURL, false))
+	}
+	currency := string(sf.Spec.Currency)
+	if currency == "" {
+		currency = "EUR"
+	}
+	return append(env, corev1.EnvVar{Name: envCurrency, Value: currency})
+}
+
+func secretEnv(name, secret, key string, optional bool) corev1.EnvVar {
+	ref := &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}
+	if optional {
+		ref.Optional = ptr.To(true)
+	}
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ref}}
+}
+
+// shopResources is spec.resources, or requests of 100m CPU / 128Mi and a 512Mi memory
+// limit when it is empty (the HPA's utilisation target needs a CPU request).
+func shopResources(sf *shopv1alpha1.Storefront) corev1.ResourceRequirements {
+	res := sf.Spec.Resources
+	if len(res.Requests) > 0 || len(res.Limits) > 0 || len(res.Claims) > 0 {
+		return *res.DeepCopy()
+	}
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("100m"),
+			corev1.ResourceMemory: resource.MustParse("128Mi"),
+		},
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+}
+
+// containerSecurityContext is the restricted Pod Security Standard.
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// Volumes of the shop's pods: /tmp is writable although the root filesystem is not, and
+// the database CA bundle is mounted when the database has one.
+const (
+	tmpVolume      = "tmp"
+	caBundleVolume = "database-ca"
+)
+
+func shopVolumeMounts(db *storeEndpoint) []corev1.VolumeMount {
+	mounts := []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}}
+	if db != nil && db.CABundle != nil {
+		mounts = append(mounts, corev1.VolumeMount{Name: caBundleVolume, MountPath: caBundleMountPath, ReadOnly: true})
+	}
+	return mounts
+}
+
+// shopPodSpec is what the shop's Deployment and migration Jobs share.
+func shopPodSpec(sf *shopv1alpha1.Storefront, restart corev1.RestartPolicy, container corev1.Container, db *storeEndpoint) corev1.PodSpec {
+	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	if db != nil && db.CABundle != nil {
+		volumes = append(volumes, corev1.Volume{Name: caBundleVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: db.CABundle.Name,
+			Items:      []corev1.KeyToPath{{Key: db.CABundle.Key, Path: db.CABundle.Key}},
+		}}})
+	}
+	return corev1.PodSpec{
+		ServiceAccountName:           objectName(sf, roleShop),
+		AutomountServiceAccountToken: ptr.To(false),
+		RestartPolicy:                restart,
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To[int64](nonRootUID),
+			RunAsGroup:     ptr.To[int64](nonRootUID),
+			FSGroup:        ptr.To[int64](nonRootUID),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{container},
+		Volumes:    volumes,
+	}
+}

@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+func TestDesiredDeployment(t *testing.T) {
+	db := &storeEndpoint{Host: "db", Port: 5432}
+	cases := map[string]struct {
+		db, cache  *storeEndpoint
+		resources  corev1.ResourceRequirements
+		wantEnv    []string
+		wantMounts []string
+		wantCPU    string
+	}{
+		"external stores with a cache": {db, &storeEndpoint{Port: 6379}, corev1.ResourceRequirements{},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{"/tmp"}, "100m"},
+		"no cache: no REDIS_URL": {db, nil, corev1.ResourceRequirements{},
+			[]string{envDatabaseURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{"/tmp"}, "100m"},
+		"a database CA bundle is mounted read-only": {&storeEndpoint{Port: 5432, CABundle: &shopv1alpha1.SecretKeyRef{Name: "rds-ca", Key: "ca.pem"}}, nil,
+			corev1.ResourceRequirements{},
+			[]string{envDatabaseURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{"/tmp", caBundleMountPath}, "100m"},
+		"resources given are used as given": {db, nil,
+			corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
+			[]string{envDatabaseURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{"/tmp"}, "250m"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			sf := storefrontNamed("acme")
+			sf.Spec.Currency = "SEK"
+			sf.Spec.Resources = tc.resources
+			d := desiredDeployment(sf, testScheme, imageV2, "sum", tc.db, tc.cache)
+			g.Expect(d.Name).To(Equal("acme-shop"))
+			g.Expect(d.Spec.Replicas).To(BeNil(), "the HPA owns spec.replicas")
+			g.Expect(d.Spec.Template.Annotations).To(HaveKeyWithValue(annotationConfigChecksum, "sum"))
+			g.Expect(d.Spec.Selector.MatchLabels).To(Equal(selectorLabels(sf, componentShop)))
+			g.Expect(d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue()).To(BeZero(), "a rollout keeps every serving pod until its replacement is ready")
+			pod := d.Spec.Template.Spec
+			c := pod.Containers[0]
+			g.Expect(c.Image).To(Equal(imageV2))
+			g.Expect(c.Args).To(Equal([]string{"serve"}))
+			g.Expect(envNames(c.Env)).To(Equal(tc.wantEnv))
+			g.Expect(envValue(c.Env, envCurrency)).To(Equal("SEK"))
+			g.Expect(envValue(c.Env, envHTTPAddr)).To(Equal(":8080"))
+			g.Expect(envValue(c.Env, envShutdownDelay)).To(Equal("10s"))
+			g.Expect(*pod.TerminationGracePeriodSeconds).To(BeNumerically(">", 10+5), "grace covers the shutdown delay and a drain")
+			var mounts []string
+			for _, m := range c.VolumeMounts {
+				mounts = append(mounts, m.MountPath)
+			}
+			g.Expect(mounts).To(Equal(tc.wantMounts))
+			g.Expect(c.Resources.Requests.Cpu().String()).To(Equal(tc.wantCPU))
+			g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+			g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+			g.Expect(c.Ports).To(ContainElement(HaveField("ContainerPort", int32(metricsPort))))
+			g.Expect(pod.SecurityContext.RunAsNonRoot).To(HaveValue(BeTrue()))
+			g.Expect(c.SecurityContext.Capabilities.Drop).To(ConsistOf(corev1.Capability("ALL")))
+		})
+	}
+}
+
+func TestDesiredIngress(t *testing.T) {
+	cases := map[string]struct {
+		spec       shopv1alpha1.IngressSpec
+		wantAnnots map[string]string
+		wantTLS    bool
+	}{
+		"alb gets IP targets": {shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example"},
+			map[string]string{albTargetTypeAnnotation: "ip"}, false},
+		"a target type set by the user is kept": {shopv1alpha1.IngressSpec{ClassName: "alb", Annotations: map[string]string{albTargetTypeAnnotation: "instance"}},
+			map[string]string{albTargetTypeAnnotation: "instance"}, false},
+		"another class gets the annotations as given": {shopv1alpha1.IngressSpec{ClassName: "nginx", Annotations: map[string]string{"a": "b"}},
+			map[string]string{"a": "b"}, false},
+		"no class and no annotations": {shopv1alpha1.IngressSpec{Host: "shop.example", TLSSecretName: "tls"}, nil, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			sf := storefrontNamed("acme")
+			sf.Spec.Ingress = &tc.spec
+			ing := desiredIngress(sf, testScheme)
+			g.Expect(ing.Annotations).To(Equal(tc.wantAnnots))
+			g.Expect(ing.Spec.Rules[0].Host).To(Equal(tc.spec.Host))
+			g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name).To(Equal("acme-shop"))
+			g.Expect(ing.Spec.TLS != nil).To(Equal(tc.wantTLS))
+			if tc.spec.ClassName != "" {
+				g.Expect(ing.Spec.IngressClassName).To(HaveValue(Equal(tc.spec.ClassName)))
+			}
+		})
+	}
+}
+
+func TestDesiredHPAAndPDB(t *testing.T) {
+	cases := map[string]struct {
+		min, max, target int32
+		wantPDB          bool
+		wantTarget       int32
+	}{
+		"two or more pods keep one through disruptions": {2, 10, 70, true, 70},
+		"one pod: a PDB would block node drains":        {1, 3, 50, false, 50},
+		"a target unset outside the API server":         {3, 3, 0, true, 70},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			sf := storefrontNamed("acme")
+			sf.Spec.Replicas = shopv1alpha1.ReplicasSpec{Min: tc.min, Max: tc.max, TargetCPUUtilizationPercentage: tc.target}
+			hpa := desiredHPA(sf, testScheme)
+			g.Expect(*hpa.Spec.MinReplicas).To(Equal(tc.min))
+			g.Expect(hpa.Spec.MaxReplicas).To(Equal(tc.max))
+			g.Expect(*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization).To(Equal(tc.wantTarget))
+			g.Expect(hpa.Spec.ScaleTargetRef.Name).To(Equal("acme-shop"))
+			pdb := desiredPDB(sf, testScheme)
+			g.Expect(pdb != nil).To(Equal(tc.wantPDB))
+			if pdb != nil {
+				g.Expect(pdb.Spec.MinAvailable.IntValue()).To(Equal(1))
+			}
+		})
+	}
+}
+
+func TestDeploymentAvailability(t *testing.T) {
+	live := func(image string, gen, observed int64, mutate func(*appsv1.DeploymentStatus)) *appsv1.Deployment {
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Generation: gen},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: shopContainerName, Image: image}}}}},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: observed, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2},
+		}
+		if mutate != nil {
+			mutate(&d.Status)
+		}
+		return d
+	}
+	migrated := metav1.Condition{Type: shopv1alpha1.ConditionSchemaMigrated, Status: metav1.ConditionTrue}
+	running := metav1.Condition{Type: shopv1alpha1.ConditionSchemaMigrated, Status: metav1.ConditionFalse}
+	cases := map[string]struct {
+		d          *appsv1.Deployment
+		migration  metav1.Condition
+		migratedTo string
+		want       bool
+		reason     string
+	}{
+		"no Deployment before the first migration": {nil, running, "", false, shopv1alpha1.ReasonWaitingForMigration},
+		"a new generation not observed yet":        {live(imageV1, 3, 2, nil), migrated, imageV1, false, shopv1alpha1.ReasonRollingOut},
+		"past its progress deadline": {live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) {
+			s.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+				Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "x" has timed out progressing.`}}
+		}), migrated, imageV1, false, shopv1alpha1.ReasonRolloutStuck},
+		"serving the old image while the new one migrates": {live(imageV0, 2, 2, nil), running, imageV0, false, shopv1alpha1.ReasonWaitingForMigration},
+		"old pods still terminating":                       {live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) { s.Replicas = 3 }), migrated, imageV1, false, shopv1alpha1.ReasonRollingOut},
+		"fewer available pods than min":                    {live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) { s.AvailableReplicas = 1 }), migrated, imageV1, false, shopv1alpha1.ReasonRollingOut},
+		"every pod serves the image":                       {live(imageV1, 2, 2, nil), migrated, imageV1, true, shopv1alpha1.ReasonDeploymentAvailable},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			sf := storefrontNamed("acme")
+			sf.Spec.Image = imageV1
+			sf.Spec.Replicas.Min = 2
+			sf.Status.MigratedImage = tc.migratedTo
+			sf.Status.Conditions = []metav1.Condition{tc.migration}
+			ok, reason, msg := deploymentAvailability(sf, tc.d)
+			if ok != tc.want || reason != tc.reason {
+				t.Errorf("got %v/%s (%s), want %v/%s", ok, reason, msg, tc.want, tc.reason)
+			}
+		})
+	}
+}
+
+const imageV0 = "registry.example.com/storefront/shop:0.9.0"

@@ -1,0 +1,322 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package fake holds status-only stand-ins for the Kubernetes controllers that envtest
+// does not run: the Job controller, the Deployment controller and the HPA controller.
+// They create no pods; they write the status fields and conditions the real controllers
+// write, field by field as documented on each function, so that an operator under test
+// sees what it would see in a cluster. The pure functions in this file compute those
+// statuses and are shared with the one-machine runtime (test/localcluster), which runs
+// real processes and reports them the same way.
+package fake
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// Reasons and messages the real controllers write (k8s.io/kubernetes pkg/controller/job
+// and pkg/controller/deployment/util), copied so that code matching them behaves alike.
+const (
+	JobReasonCompletionsReached   = "CompletionsReached"
+	JobMessageCompletionsReached  = "Reached expected number of succeeded pods"
+	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	JobMessageBackoffLimit        = "Job has reached the specified backoff limit"
+	JobReasonDeadlineExceeded     = "DeadlineExceeded"
+	JobMessageDeadlineExceeded    = "Job was active longer than specified deadline"
+
+	DeploymentReasonMinimumReplicasAvailable   = "MinimumReplicasAvailable"
+	DeploymentReasonMinimumReplicasUnavailable = "MinimumReplicasUnavailable"
+	DeploymentReasonNewRSAvailable             = "NewReplicaSetAvailable"
+	DeploymentReasonReplicaSetUpdated          = "ReplicaSetUpdated"
+	DeploymentReasonProgressDeadlineExceeded   = "ProgressDeadlineExceeded"
+)
+
+// JobRunning is the status of a Job whose one pod runs and is ready:
+//   - startTime: when the Job controller first saw the Job unsuspended (kept once set);
+//   - active: 1 pod, ready: 1, terminating: 0;
+//   - uncountedTerminatedPods: empty (the controller tracks pods with finalizers);
+//   - no conditions.
+func JobRunning(job *batchv1.Job, now time.Time) batchv1.JobStatus {
+	st := batchv1.JobStatus{
+		StartTime:               startTime(job, now),
+		Active:                  1,
+		Ready:                   ptr.To[int32](1),
+		Terminating:             ptr.To[int32](0),
+		Succeeded:               job.Status.Succeeded,
+		Failed:                  job.Status.Failed,
+		UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{},
+	}
+	return st
+}
+
+// JobComplete is the status of a Job whose pod succeeded:
+//   - startTime kept; completionTime: now (only successful Jobs have one);
+//   - active: 0, ready: 0, terminating: 0, succeeded: completions (default 1);
+//   - conditions: SuccessCriteriaMet=True, then Complete=True, both with reason
+//     CompletionsReached (since Kubernetes 1.31 the controller adds the first before the
+//     second, and the API server refuses Complete without it).
+func JobComplete(job *batchv1.Job, now time.Time) batchv1.JobStatus {
+	t := metav1.NewTime(now)
+	return batchv1.JobStatus{
+		StartTime:               startTime(job, now),
+		CompletionTime:          &t,
+		Active:                  0,
+		Ready:                   ptr.To[int32](0),
+		Terminating:             ptr.To[int32](0),
+		Succeeded:               ptr.Deref(job.Spec.Completions, 1),
+		Failed:                  job.Status.Failed,
+		UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{},
+		Conditions: []batchv1.JobCondition{
+			jobCondition(batchv1.JobSuccessCriteriaMet, JobReasonCompletionsReached, JobMessageCompletionsReached, now),
+			jobCondition(batchv1.JobComplete, JobReasonCompletionsReached, JobMessageCompletionsReached, now),
+		},
+	}
+}
+
+// JobFailed is the status of a Job that gave up, for reason and message
+// (JobReasonBackoffLimitExceeded after backoffLimit+1 failed pods, or
+// JobReasonDeadlineExceeded):
+//   - startTime kept; no completionTime;
+//   - active: 0, ready: 0, terminating: 0, failed: backoffLimit+1 for a backoff failure;
+//   - conditions: FailureTarget=True, then Failed=True, both with reason and message.
+func JobFailed(job *batchv1.Job, now time.Time, reason, message string) batchv1.JobStatus {
+	failed := job.Status.Failed
+	if reason == JobReasonBackoffLimitExceeded {
+		failed = ptr.Deref(job.Spec.BackoffLimit, 6) + 1
+	}
+	return batchv1.JobStatus{
+		StartTime:               startTime(job, now),
+		Active:                  0,
+		Ready:                   ptr.To[int32](0),
+		Terminating:             ptr.To[int32](0),
+		Succeeded:               job.Status.Succeeded,
+		Failed:                  failed,
+		UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{},
+		Conditions: []batchv1.JobCondition{
+			jobCondition(batchv1.JobFailureTarget, reason, message, now),
+			jobCondition(batchv1.JobFailed, reason, message, now),
+		},
+	}
+}
+
+// JobFinished reports whether the Job has a Complete or Failed condition: the real
+// controller never changes a finished Job's status again.
+func JobFinished(job *batchv1.Job) bool {
+	for _, c := range job.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func startTime(job *batchv1.Job, now time.Time) *metav1.Time {
+	if job.Status.StartTime != nil {
+		return job.Status.StartTime.DeepCopy()
+	}
+	t := metav1.NewTime(now)
+	return &t
+}
+
+func jobCondition(t batchv1.JobConditionType, reason, message string, now time.Time) batchv1.JobCondition {
+	return batchv1.JobCondition{
+		Type: t, Status: corev1.ConditionTrue, Reason: reason, Message: message,
+		LastProbeTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
+	}
+}
+
+// DeploymentReplicas is spec.replicas, which the API server defaults to 1.
+func DeploymentReplicas(d *appsv1.Deployment) int32 {
+	return ptr.Deref(d.Spec.Replicas, 1)
+}
+
+// DeploymentRolledOut is the status of a Deployment whose every pod runs the current
+// template and is ready:
+//   - observedGeneration: metadata.generation (the controller saw this spec);
+//   - replicas = updatedReplicas = readyReplicas = availableReplicas = spec.replicas,
+//     unavailableReplicas: 0;
+//   - Available=True (MinimumReplicasAvailable, "Deployment has minimum availability.");
+//   - Progressing=True (NewReplicaSetAvailable, `ReplicaSet "<name>-<hash>" has
+//     successfully progressed.`).
+//
+// Condition times are kept when a condition does not change, as the controller does.
+func DeploymentRolledOut(d *appsv1.Deployment, now time.Time) appsv1.DeploymentStatus {
+	n := DeploymentReplicas(d)
+	st := appsv1.DeploymentStatus{
+		ObservedGeneration: d.Generation,
+		Replicas:           n,
+		UpdatedReplicas:    n,
+		ReadyReplicas:      n,
+		AvailableReplicas:  n,
+	}
+	st.Conditions = []appsv1.DeploymentCondition{
+		deploymentCondition(d, appsv1.DeploymentAvailable, corev1.ConditionTrue,
+			DeploymentReasonMinimumReplicasAvailable, "Deployment has minimum availability.", now),
+		deploymentCondition(d, appsv1.DeploymentProgressing, corev1.ConditionTrue,
+			DeploymentReasonNewRSAvailable, fmt.Sprintf("ReplicaSet %q has successfully progressed.", ReplicaSetName(d)), now),
+	}
+	return st
+}
+
+// DeploymentStuck is the status of a Deployment whose new pods never become ready, after
+// progressDeadlineSeconds:
+//   - observedGeneration: metadata.generation;
+//   - the old pods keep serving: readyReplicas = availableReplicas = the previous
+//     availableReplicas (at most spec.replicas); the new ReplicaSet holds maxSurge pods
+//     (default 25%, rounded up), none ready: updatedReplicas = unavailableReplicas =
+//     surge, replicas = old + surge;
+//   - Available=True while the old pods meet spec.replicas - maxUnavailable, else False
+//     (MinimumReplicasUnavailable);
+//   - Progressing=False (ProgressDeadlineExceeded, `ReplicaSet "<name>-<hash>" has timed
+//     out progressing.`).
+func DeploymentStuck(d *appsv1.Deployment, now time.Time) appsv1.DeploymentStatus {
+	n := DeploymentReplicas(d)
+	old := min(d.Status.AvailableReplicas, n)
+	surge, unavailable := int32(1), int32(0)
+	if ru := d.Spec.Strategy.RollingUpdate; ru != nil {
+		if ru.MaxSurge != nil {
+			if v, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, int(n), true); err == nil {
+				surge = int32(v)
+			}
+		}
+		if ru.MaxUnavailable != nil {
+			if v, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, int(n), false); err == nil {
+				unavailable = int32(v)
+			}
+		}
+	}
+	surge = max(surge, 1)
+	st := appsv1.DeploymentStatus{
+		ObservedGeneration:  d.Generation,
+		Replicas:            old + surge,
+		UpdatedReplicas:     surge,
+		ReadyReplicas:       old,
+		AvailableReplicas:   old,
+		UnavailableReplicas: surge,
+	}
+	available := deploymentCondition(d, appsv1.DeploymentAvailable, corev1.ConditionTrue,
+		DeploymentReasonMinimumReplicasAvailable, "Deployment has minimum availability.", now)
+	if old < n-unavailable {
+		available = deploymentCondition(d, appsv1.DeploymentAvailable, corev1.ConditionFalse,
+			DeploymentReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability.", now)
+	}
+	st.Conditions = []appsv1.DeploymentCondition{
+		available,
+		deploymentCondition(d, appsv1.DeploymentProgressing, corev1.ConditionFalse,
+			DeploymentReasonProgressDeadlineExceeded, fmt.Sprintf("ReplicaSet %q has timed out progressing.", ReplicaSetName(d)), now),
+	}
+	return st
+}
+
+// ReplicaSetName is the name the Deployment controller gives the ReplicaSet of d's
+// current template: the Deployment's name and a hash of the template.
+func ReplicaSetName(d *appsv1.Deployment) string {
+	b, _ := json.Marshal(d.Spec.Template)
+	sum := sha256.Sum256(b)
+	return d.Name + "-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// deploymentCondition keeps the previous condition's times when its status, reason and
+// message are unchanged.
+func deploymentCondition(d *appsv1.Deployment, t appsv1.DeploymentConditionType, status corev1.ConditionStatus, reason, message string, now time.Time) appsv1.DeploymentCondition {
+	c := appsv1.DeploymentCondition{
+		Type: t, Status: status, Reason: reason, Message: message,
+		LastUpdateTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
+	}
+	for _, old := range d.Status.Conditions {
+		if old.Type != t {
+			continue
+		}
+		if old.Status == status {
+			c.LastTransitionTime = old.LastTransitionTime
+			if old.Reason == reason && old.Message == message {
+				c.LastUpdateTime = old.LastUpdateTime
+			}
+		}
+	}
+	return c
+}
+
+// HPADesiredReplicas clamps want (0: minReplicas) to the HPA's bounds, as the HPA
+// controller does with its recommendation.
+func HPADesiredReplicas(hpa *autoscalingv2.HorizontalPodAutoscaler, want int32) int32 {
+	lo := ptr.Deref(hpa.Spec.MinReplicas, 1)
+	if want == 0 {
+		want = lo
+	}
+	return min(max(want, lo), hpa.Spec.MaxReplicas)
+}
+
+// HPAScaled is the status of an HPA that scaled its target to desired pods, of which
+// current exist now:
+//   - observedGeneration: metadata.generation;
+//   - currentReplicas: current, desiredReplicas: desired;
+//   - lastScaleTime: now when desired differs from the previous desiredReplicas, else kept;
+//   - AbleToScale=True (ReadyForNewScale), ScalingActive=True (ValidMetricFound),
+//     ScalingLimited=False (DesiredWithinRange), or True (TooFewReplicas /
+//     TooManyReplicas) when desired sits on a bound.
+func HPAScaled(hpa *autoscalingv2.HorizontalPodAutoscaler, current, desired int32, now time.Time) autoscalingv2.HorizontalPodAutoscalerStatus {
+	st := autoscalingv2.HorizontalPodAutoscalerStatus{
+		ObservedGeneration: ptr.To(hpa.Generation),
+		CurrentReplicas:    current,
+		DesiredReplicas:    desired,
+		LastScaleTime:      hpa.Status.LastScaleTime.DeepCopy(),
+	}
+	if st.LastScaleTime == nil || hpa.Status.DesiredReplicas != desired {
+		t := metav1.NewTime(now)
+		st.LastScaleTime = &t
+	}
+	limited := hpaCondition(hpa, autoscalingv2.ScalingLimited, corev1.ConditionFalse, "DesiredWithinRange",
+		"the desired count is within the acceptable range", now)
+	switch {
+	case desired <= ptr.Deref(hpa.Spec.MinReplicas, 1):
+		limited = hpaCondition(hpa, autoscalingv2.ScalingLimited, corev1.ConditionTrue, "TooFewReplicas",
+			"the desired replica count is less than the minimum replica count", now)
+	case desired >= hpa.Spec.MaxReplicas:
+		limited = hpaCondition(hpa, autoscalingv2.ScalingLimited, corev1.ConditionTrue, "TooManyReplicas",
+			"the desired replica count is more than the maximum replica count", now)
+	}
+	st.Conditions = []autoscalingv2.HorizontalPodAutoscalerCondition{
+		hpaCondition(hpa, autoscalingv2.AbleToScale, corev1.ConditionTrue, "ReadyForNewScale",
+			"recommended size matches current size", now),
+		hpaCondition(hpa, autoscalingv2.ScalingActive, corev1.ConditionTrue, "ValidMetricFound",
+			"the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", now),
+		limited,
+	}
+	return st
+}
+
+func hpaCondition(hpa *autoscalingv2.HorizontalPodAutoscaler, t autoscalingv2.HorizontalPodAutoscalerConditionType, status corev1.ConditionStatus, reason, message string, now time.Time) autoscalingv2.HorizontalPodAutoscalerCondition {
+	c := autoscalingv2.HorizontalPodAutoscalerCondition{Type: t, Status: status, Reason: reason, Message: message, LastTransitionTime: metav1.NewTime(now)}
+	for _, old := range hpa.Status.Conditions {
+		if old.Type == t && old.Status == status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+	}
+	return c
+}

@@ -1,0 +1,172 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package fake
+
+import (
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func conditionTypes[T any](conds []T, typeOf func(T) string) []string {
+	var out []string
+	for _, c := range conds {
+		out = append(out, typeOf(c))
+	}
+	return out
+}
+
+func TestJobStatuses(t *testing.T) {
+	job := &batchv1.Job{Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](2)}}
+	jobType := func(c batchv1.JobCondition) string { return string(c.Type) }
+	cases := map[string]struct {
+		status        batchv1.JobStatus
+		active        int32
+		succeeded     int32
+		failed        int32
+		conditions    []string
+		completion    bool
+		finished      bool
+		wantCondition string
+	}{
+		"running":  {JobRunning(job, t0), 1, 0, 0, nil, false, false, ""},
+		"complete": {JobComplete(job, t0), 0, 1, 0, []string{"SuccessCriteriaMet", "Complete"}, true, true, JobReasonCompletionsReached},
+		"failed after the backoff limit": {JobFailed(job, t0, JobReasonBackoffLimitExceeded, JobMessageBackoffLimit), 0, 0, 3,
+			[]string{"FailureTarget", "Failed"}, false, true, JobReasonBackoffLimitExceeded},
+		"failed after the deadline": {JobFailed(job, t0, JobReasonDeadlineExceeded, JobMessageDeadlineExceeded), 0, 0, 0,
+			[]string{"FailureTarget", "Failed"}, false, true, JobReasonDeadlineExceeded},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := tc.status
+			if st.StartTime == nil || !st.StartTime.Time.Equal(t0) {
+				t.Errorf("startTime %v, want %v", st.StartTime, t0)
+			}
+			if st.Active != tc.active || st.Succeeded != tc.succeeded || st.Failed != tc.failed {
+				t.Errorf("active/succeeded/failed = %d/%d/%d, want %d/%d/%d", st.Active, st.Succeeded, st.Failed, tc.active, tc.succeeded, tc.failed)
+			}
+			if got := conditionTypes(st.Conditions, jobType); len(got) != len(tc.conditions) || (len(got) > 0 && (got[0] != tc.conditions[0] || got[1] != tc.conditions[1])) {
+				t.Errorf("conditions %v, want %v", got, tc.conditions)
+			}
+			if (st.CompletionTime != nil) != tc.completion {
+				t.Errorf("completionTime %v, want set=%v", st.CompletionTime, tc.completion)
+			}
+			if got := JobFinished(&batchv1.Job{Status: st}); got != tc.finished {
+				t.Errorf("finished %v, want %v", got, tc.finished)
+			}
+			for _, c := range st.Conditions {
+				if c.Reason != tc.wantCondition || c.Status != corev1.ConditionTrue {
+					t.Errorf("condition %+v, want True with reason %s", c, tc.wantCondition)
+				}
+			}
+		})
+	}
+	// A Job keeps the start time it was given.
+	started := job.DeepCopy()
+	started.Status.StartTime = ptr.To(metav1.NewTime(t0.Add(-time.Minute)))
+	if got := JobComplete(started, t0).StartTime.Time; !got.Equal(t0.Add(-time.Minute)) {
+		t.Errorf("startTime moved to %v", got)
+	}
+}
+
+func TestDeploymentStatuses(t *testing.T) {
+	deploy := func(replicas int32, surge string, available int32) *appsv1.Deployment {
+		s := intstr.FromString(surge)
+		return &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Generation: 4},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas), Strategy: appsv1.DeploymentStrategy{
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &s, MaxUnavailable: ptr.To(intstr.FromInt32(0))}}},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, AvailableReplicas: available},
+		}
+	}
+	cases := map[string]struct {
+		status                                appsv1.DeploymentStatus
+		replicas, updated, ready, available   int32
+		availableCondition, progressingReason string
+		progressing                           corev1.ConditionStatus
+	}{
+		"rolled out": {DeploymentRolledOut(deploy(3, "25%", 3), t0), 3, 3, 3, 3, "True", DeploymentReasonNewRSAvailable, corev1.ConditionTrue},
+		"stuck: 25% of 4 surges one pod, the old four serve": {DeploymentStuck(deploy(4, "25%", 4), t0), 5, 1, 4, 4, "True",
+			DeploymentReasonProgressDeadlineExceeded, corev1.ConditionFalse},
+		"stuck from nothing: not available": {DeploymentStuck(deploy(2, "50%", 0), t0), 1, 1, 0, 0, "False",
+			DeploymentReasonProgressDeadlineExceeded, corev1.ConditionFalse},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := tc.status
+			if st.ObservedGeneration != 4 {
+				t.Errorf("observedGeneration %d, want 4", st.ObservedGeneration)
+			}
+			if st.Replicas != tc.replicas || st.UpdatedReplicas != tc.updated || st.ReadyReplicas != tc.ready || st.AvailableReplicas != tc.available {
+				t.Errorf("replicas/updated/ready/available = %d/%d/%d/%d, want %d/%d/%d/%d",
+					st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, tc.replicas, tc.updated, tc.ready, tc.available)
+			}
+			if st.Conditions[0].Type != appsv1.DeploymentAvailable || string(st.Conditions[0].Status) != tc.availableCondition {
+				t.Errorf("Available %+v, want %s", st.Conditions[0], tc.availableCondition)
+			}
+			p := st.Conditions[1]
+			if p.Type != appsv1.DeploymentProgressing || p.Status != tc.progressing || p.Reason != tc.progressingReason {
+				t.Errorf("Progressing %+v, want %s/%s", p, tc.progressing, tc.progressingReason)
+			}
+		})
+	}
+
+	d := deploy(2, "25%", 2)
+	d.Status = DeploymentRolledOut(d, t0)
+	if again := DeploymentRolledOut(d, t0.Add(time.Hour)); !again.Conditions[1].LastUpdateTime.Time.Equal(t0) {
+		t.Error("an unchanged condition must keep its times, or the stand-in writes on every pass")
+	}
+}
+
+func TestHPA(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 6}}
+	cases := map[string]struct {
+		want, desired int32
+		limited       corev1.ConditionStatus
+		reason        string
+	}{
+		"no recommendation: min": {0, 2, corev1.ConditionTrue, "TooFewReplicas"},
+		"within range":           {4, 4, corev1.ConditionFalse, "DesiredWithinRange"},
+		"above max is clamped":   {9, 6, corev1.ConditionTrue, "TooManyReplicas"},
+		"below min is clamped":   {1, 2, corev1.ConditionTrue, "TooFewReplicas"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			d := HPADesiredReplicas(hpa, tc.want)
+			if d != tc.desired {
+				t.Fatalf("desired %d, want %d", d, tc.desired)
+			}
+			st := HPAScaled(hpa, 2, d, t0)
+			if st.CurrentReplicas != 2 || st.DesiredReplicas != d || st.LastScaleTime == nil {
+				t.Errorf("status %+v", st)
+			}
+			l := st.Conditions[2]
+			if l.Type != autoscalingv2.ScalingLimited || l.Status != tc.limited || l.Reason != tc.reason {
+				t.Errorf("ScalingLimited %+v, want %s/%s", l, tc.limited, tc.reason)
+			}
+		})
+	}
+}
