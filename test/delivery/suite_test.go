@@ -44,7 +44,7 @@ func kubeClient(t *testing.T) client.Client {
 		}
 		apiEnv = &envtest.Environment{BinaryAssetsDirectory: assets}
 		var cfg *rest.Config
-		if cfg, apiErr = apiEnv.Start(); apiErr != nil {
+		if cfg, apiErr = testenv.StartEnvironment(apiEnv); apiErr != nil {
 			return
 		}
 		apiClient, apiErr = client.New(cfg, client.Options{Scheme: scheme})

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -88,4 +89,15 @@ func NewEnvironment() (*envtest.Environment, error) {
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}, nil
+}
+
+// StartEnvironment starts env and, when that fails part-way, stops what did start: a
+// kube-apiserver or etcd left running would outlive the test binary.
+func StartEnvironment(env *envtest.Environment) (*rest.Config, error) {
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return cfg, nil
 }
