@@ -175,4 +175,3 @@ func SchemaReady(ctx context.Context, q interface {
 	}
 	return nil
 }
-
