@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -45,7 +46,14 @@ func (d Deps) cachedJSON(c *gin.Context, key string, load func(ctx context.Conte
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(v)
+		// Prices, names and descriptions are data, not HTML: no \u0026 escapes.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
 	}
 	var (
 		e   cache.Entry

@@ -44,8 +44,8 @@ const (
 	recordSeedSQL  = `INSERT INTO catalog_seeds (name) VALUES ($1)`
 	upsertCategory = `INSERT INTO categories (slug, name, description) VALUES ($1, $2, $3)
 ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug RETURNING id`
-	insertDemoProduct = `INSERT INTO products (category_id, slug, name, description, price_minor, currency, stock, image_url, attributes, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	insertDemoProduct = `INSERT INTO products (category_id, slug, name, description, price_minor, currency, stock, image_url, attributes, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 ON CONFLICT (slug) DO NOTHING`
 )
 
@@ -150,11 +150,12 @@ func Synthetic(ctx context.Context, conn *pgx.Conn, n int, currency string) ([]s
 			phrases[rng.IntN(len(phrases))], closings[rng.IntN(len(closings))])
 		attrs := map[string]any{"color": colors[rng.IntN(len(colors))], "material": strings.ToLower(mat), "weight_g": 50 + rng.IntN(5000)}
 		price := scalePrice(int64(199+rng.IntN(99800)), currency)
+		created := now.Add(-time.Duration(rng.IntN(365*24*3600)) * time.Second)
 		rows = append(rows, []any{catIDs[ci], slug, name, desc, price, currency, rng.IntN(500), ImageURL(catSlugs[ci]),
-			attrs, now.Add(-time.Duration(rng.IntN(365*24*3600)) * time.Second)})
+			attrs, created, created})
 	}
 	_, err := conn.CopyFrom(ctx, pgx.Identifier{"products"},
-		[]string{"category_id", "slug", "name", "description", "price_minor", "currency", "stock", "image_url", "attributes", "created_at"},
+		[]string{"category_id", "slug", "name", "description", "price_minor", "currency", "stock", "image_url", "attributes", "created_at", "updated_at"},
 		pgx.CopyFromRows(rows))
 	if err != nil {
 		return nil, fmt.Errorf("copying %d products: %w", n, err)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -74,8 +75,21 @@ func describe(c *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)
 }
 
-// Unwrap shortens pgx's connect errors, which repeat the host and user, to their cause.
+// Unwrap shortens pgx's connect errors, which repeat the host once per address tried, to
+// their cause: the server's message, or the network error.
 func Unwrap(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr
+	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		if inner := errors.Unwrap(ce); inner != nil {
