@@ -133,6 +133,17 @@ func New(opts Options) *Cache {
 	}
 }
 
+// redisLog sends go-redis's own messages (reconnection attempts while Redis is down) to
+// the JSON log at debug level instead of its plain-text stderr logger: the cache's
+// failures are already reported once per RetryAfter, at warn.
+type redisLog struct{}
+
+func (redisLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().DebugContext(ctx, "Redis client: "+fmt.Sprintf(format, v...))
+}
+
+func init() { redis.SetLogger(redisLog{}) }
+
 // OpenRedis returns a client for a redis:// or rediss:// URL (TLS with the system's
 // trust store), with short timeouts: the cache must never make a request slow.
 func OpenRedis(redisURL string) (*redis.Client, error) {
@@ -211,6 +222,7 @@ func (c *Cache) Invalidate(ctx context.Context) error {
 	c.pendingInvalidation.Store(true)
 	c.version.Add(1)
 	if err := c.publishInvalidation(ctx); err != nil {
+		c.observe("redis", "error")
 		c.markRedisDown()
 		return fmt.Errorf("publishing cache invalidation: %w", err)
 	}
@@ -264,6 +276,10 @@ func (c *Cache) Get(ctx context.Context, key string, load func(context.Context) 
 
 	// singleflight per key and version: concurrent misses share one load.
 	res, err, _ := c.group.Do(strconv.FormatInt(v, 10)+"|"+key, func() (any, error) {
+		// A flight that ended just before this one began may have stored the entry.
+		if le, ok := c.local.Get(key); ok && le.version == v && time.Now().Before(le.expires) {
+			return le.Entry, nil
+		}
 		body, err := load(ctx)
 		if err != nil {
 			return nil, err
@@ -272,6 +288,7 @@ func (c *Cache) Get(ctx context.Context, key string, load func(context.Context) 
 		c.storeLocal(key, e, v)
 		if c.redisUsable() {
 			if err := c.redisSet(ctx, key, e, v); err != nil {
+				c.observe("redis", "error")
 				c.markRedisDown()
 			}
 		}
@@ -303,6 +320,7 @@ func (c *Cache) redisUsable() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := c.publishInvalidation(ctx); err != nil {
+			c.observe("redis", "error")
 			c.markRedisDown()
 			return false
 		}

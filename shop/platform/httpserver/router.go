@@ -59,7 +59,7 @@ func NewRouter(opts RouterOptions) *gin.Engine {
 	// trusted for decisions, so no proxy headers are trusted.
 	_ = r.SetTrustedProxies(nil)
 	r.ContextWithFallback = true
-	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, bodyLimit(opts.BodyLimit), writeErrors)
+	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, writeErrors, bodyLimit(opts.BodyLimit))
 	r.NoRoute(func(c *gin.Context) {
 		Fail(c, apperr.ErrNotFound)
 	})
