@@ -143,11 +143,21 @@ func (s *PGStore) one(ctx context.Context, query string, arg any) (Product, erro
 // ScanProduct scans the ProductColumns of a row.
 func ScanProduct(r pgx.CollectableRow) (Product, error) {
 	var p Product
-	err := r.Scan(&p.ID, &p.Slug, &p.Name, &p.Description, &p.Price.Amount, &p.Price.Currency, &p.Stock,
-		&p.ImageURL, &p.Attributes, &p.CreatedAt, &p.UpdatedAt, &p.Category.Slug, &p.Category.Name)
+	err := r.Scan(ProductFields(&p)...)
+	NormalizeProduct(&p)
+	return p, err
+}
+
+// ProductFields are the scan targets of ProductColumns, for queries that select more.
+func ProductFields(p *Product) []any {
+	return []any{&p.ID, &p.Slug, &p.Name, &p.Description, &p.Price.Amount, &p.Price.Currency, &p.Stock,
+		&p.ImageURL, &p.Attributes, &p.CreatedAt, &p.UpdatedAt, &p.Category.Slug, &p.Category.Name}
+}
+
+// NormalizeProduct fixes up a scanned product: times in UTC, attributes never null.
+func NormalizeProduct(p *Product) {
 	if p.Attributes == nil {
 		p.Attributes = map[string]any{}
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	return p, err
 }

@@ -160,6 +160,11 @@ func Synthetic(ctx context.Context, conn *pgx.Conn, n int, currency string) ([]s
 	if err != nil {
 		return nil, fmt.Errorf("copying %d products: %w", n, err)
 	}
+	// After a bulk load: fresh statistics for the planner, and the GIN indexes' pending
+	// lists merged (until then every search scans the whole pending list).
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE products`); err != nil {
+		return nil, fmt.Errorf("vacuuming after the load: %w", err)
+	}
 	return sample, nil
 }
 

@@ -50,6 +50,12 @@ func ParseURL(databaseURL string) (*pgxpool.Config, error) {
 	if !strings.Contains(databaseURL, "connect_timeout") {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
+	// The catalog and search queries have optional filters ($1 IS NULL OR ...): a generic
+	// plan, which PostgreSQL may switch a prepared statement to, cannot use the right
+	// index for the filters actually given, so plan each execution with its values.
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	return cfg, nil
 }
 
