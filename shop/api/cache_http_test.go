@@ -193,3 +193,16 @@ func TestStartsWithRedisUnreachable(t *testing.T) {
 		t.Errorf("price %d", p)
 	}
 }
+
+func TestShopsSharingARedisKeepTheirOwnCatalogs(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	a := shoptest.Start(t, shoptest.Options{Demo: true, RedisURL: redisURL})
+	b := shoptest.Start(t, shoptest.Options{Demo: true, RedisURL: redisURL})
+	exec(t, b.DatabaseURL, `UPDATE products SET price_minor = 1 WHERE slug = 'cork-yoga-mat'`)
+	if p, _ := price(t, a, "cork-yoga-mat"); p != 6900 {
+		t.Fatalf("a: %d", p)
+	}
+	if p, cache := price(t, b, "cork-yoga-mat"); p != 1 || cache != "miss" {
+		t.Errorf("b read %d (X-Cache %s): another shop's cached entry", p, cache)
+	}
+}

@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,7 +69,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			logger.Warn("Cache unreachable at start; serving from the database until it answers", "error", err)
 		}
 	}
-	a.Cache = cache.New(cache.Options{Redis: a.Redis, Observer: a.Metrics, Logger: logger})
+	a.Cache = cache.New(cache.Options{Redis: a.Redis, Prefix: cachePrefix(pool), Observer: a.Metrics, Logger: logger})
 	a.Cache.Start(context.WithoutCancel(ctx))
 
 	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
@@ -129,6 +131,15 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer a.Close()
 	return a.Server().Serve(ctx)
+}
+
+// cachePrefix namespaces the Redis keys by database (host, port, name): the replicas of
+// one shop share their entries and invalidations, while two shops pointed at the same
+// Redis (as on a developer machine or in the demo) never see each other's catalogs.
+func cachePrefix(pool *pgxpool.Pool) string {
+	c := pool.Config().ConnConfig
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)))
+	return "shop:" + hex.EncodeToString(sum[:6]) + ":cache"
 }
 
 var errUsage = errors.New("usage")
