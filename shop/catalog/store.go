@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,12 +32,56 @@ ORDER BY c.name, c.id`
 const ProductColumns = `p.id, p.slug, p.name, p.description, p.price_minor, p.currency, p.stock,
 	p.image_url, p.attributes, p.created_at, p.updated_at, c.slug, c.name`
 
-// filterSQL is the list filter: $1 category slug, $2 min price, $3 max price (NULL = any).
-const filterSQL = `($1::text IS NULL OR c.slug = $1)
-	AND ($2::bigint IS NULL OR p.price_minor >= $2)
-	AND ($3::bigint IS NULL OR p.price_minor <= $3)`
+// Shape says which filters a query has. Each shape is its own statement holding only
+// its conditions (no "$1 IS NULL OR ..."), which the planner reads best.
+type Shape struct {
+	Price, Category bool
+}
 
-const countProductsSQL = `SELECT count(*) FROM products p JOIN categories c ON c.id = p.category_id WHERE ` + filterSQL
+// Shapes are every Shape.
+var Shapes = []Shape{{false, false}, {true, false}, {false, true}, {true, true}}
+
+// Shape returns the shape of f: a price condition when either bound is set.
+func (f Filter) Shape() Shape {
+	return Shape{Price: f.MinPrice != nil || f.MaxPrice != nil, Category: f.Category != ""}
+}
+
+// FilterSQL is the filter of shape sh as SQL whose parameters start at $first: the price
+// range ($first, $first+1) and then the category slug; "TRUE" without filters.
+func FilterSQL(first int, sh Shape) string {
+	var conds []string
+	if sh.Price {
+		conds = append(conds, fmt.Sprintf("p.price_minor BETWEEN $%d AND $%d", first, first+1))
+		first += 2
+	}
+	if sh.Category {
+		conds = append(conds, fmt.Sprintf("c.slug = $%d", first))
+	}
+	if len(conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// FilterArgs returns the parameters of FilterSQL for f (an absent price bound admits
+// every price).
+func FilterArgs(f Filter) []any {
+	var args []any
+	if f.MinPrice != nil || f.MaxPrice != nil {
+		lo, hi := int64(0), int64(math.MaxInt64)
+		if f.MinPrice != nil {
+			lo = *f.MinPrice
+		}
+		if f.MaxPrice != nil {
+			hi = *f.MaxPrice
+		}
+		args = append(args, lo, hi)
+	}
+	if f.Category != "" {
+		args = append(args, f.Category)
+	}
+	return args
+}
 
 // OrderBy maps the list sorts to their ORDER BY clauses (id breaks ties so pages are
 // stable). Search reuses it for the sorts other than relevance.
@@ -46,17 +92,27 @@ var OrderBy = map[Sort]string{
 	SortName:      "p.name ASC, p.id ASC",
 }
 
-// listProductsSQL holds one query per sort.
-var listProductsSQL = func() map[Sort]string {
-	m := map[Sort]string{}
-	for s, order := range OrderBy {
-		m[s] = `SELECT ` + ProductColumns + `
+// listKey names one list statement: a sort and a filter shape.
+type listKey struct {
+	sort  Sort
+	shape Shape
+}
+
+// listProductsSQL holds one statement per sort and filter shape: $1 limit, $2 offset,
+// then the filter from $3. countProductsSQL counts with the filter from $1.
+var listProductsSQL, countProductsSQL = func() (map[listKey]string, map[Shape]string) {
+	list, count := map[listKey]string{}, map[Shape]string{}
+	for _, sh := range Shapes {
+		count[sh] = `SELECT count(*) FROM products p JOIN categories c ON c.id = p.category_id WHERE ` + FilterSQL(1, sh)
+		for s, order := range OrderBy {
+			list[listKey{s, sh}] = `SELECT ` + ProductColumns + `
 FROM products p JOIN categories c ON c.id = p.category_id
-WHERE ` + filterSQL + `
+WHERE ` + FilterSQL(3, sh) + `
 ORDER BY ` + order + `
-LIMIT $4 OFFSET $5`
+LIMIT $1 OFFSET $2`
+		}
 	}
-	return m
+	return list, count
 }()
 
 const productByIDSQL = `SELECT ` + ProductColumns + ` FROM products p JOIN categories c ON c.id = p.category_id WHERE p.id = $1`
@@ -83,18 +139,10 @@ func (s *PGStore) Categories(ctx context.Context) ([]Category, error) {
 	return cs, nil
 }
 
-// FilterArgs returns the arguments $1..$3 of the list filter.
-func FilterArgs(f Filter) []any {
-	var cat *string
-	if f.Category != "" {
-		cat = &f.Category
-	}
-	return []any{cat, f.MinPrice, f.MaxPrice}
-}
-
 // ListProducts implements Store: the page and the total in one round trip.
 func (s *PGStore) ListProducts(ctx context.Context, q ListQuery) ([]Product, int64, error) {
-	query, ok := listProductsSQL[q.Sort]
+	sh := q.Shape()
+	query, ok := listProductsSQL[listKey{q.Sort, sh}]
 	if !ok {
 		return nil, 0, fmt.Errorf("unknown sort %q", q.Sort)
 	}
@@ -104,12 +152,12 @@ func (s *PGStore) ListProducts(ctx context.Context, q ListQuery) ([]Product, int
 		items []Product
 		total int64
 	)
-	batch.Queue(query, append(args, q.PerPage, q.Offset())...).Query(func(rows pgx.Rows) error {
+	batch.Queue(query, append([]any{q.PerPage, q.Offset()}, args...)...).Query(func(rows pgx.Rows) error {
 		var err error
 		items, err = pgx.CollectRows(rows, ScanProduct)
 		return err
 	})
-	batch.Queue(countProductsSQL, args...).QueryRow(func(row pgx.Row) error {
+	batch.Queue(countProductsSQL[sh], args...).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&total)
 	})
 	if err := s.pool.SendBatch(ctx, &batch).Close(); err != nil {

@@ -23,13 +23,13 @@ type PGStore struct {
 // NewPGStore returns a search store over pool.
 func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 
-// A search is one statement: the matches under the price filters are found once (the
+// A search is one statement: the matches under the price filter are found once (the
 // materialised CTE m: one GIN index scan), then counted by category for the facets and
 // filtered by category, sorted and cut for the page. Every row carries the facets; an
 // empty page returns no row, and facetsSQL answers alone.
 //
-// Parameters: $1 text, $2 category slug, $3 min price, $4 max price (NULL = any), $5
-// limit, $6 offset.
+// Parameters: $1 text, $2 limit, $3 offset, then the price range and the category slug
+// when the statement's filter shape has them (see catalog.Shape).
 type matcher struct {
 	// match selects the products matching $1; rank scores them (higher is better).
 	match, rank string
@@ -46,51 +46,75 @@ var (
 	}
 )
 
-const priceFilter = `($3::bigint IS NULL OR p.price_minor >= $3) AND ($4::bigint IS NULL OR p.price_minor <= $4)`
-
-func searchSQL(m matcher, sort catalog.Sort) string {
+func searchSQL(m matcher, sort catalog.Sort, sh catalog.Shape) string {
 	order := "m.rank DESC, m.id ASC"
 	outer := "page.rank DESC, p.id ASC"
 	if s, ok := catalog.OrderBy[sort]; ok {
 		order = strings.ReplaceAll(s, "p.", "m.")
 		outer = s
 	}
+	// The price range filters the matches (and so the facets); the category only the page.
+	price := catalog.FilterSQL(4, catalog.Shape{Price: sh.Price})
+	category := ""
+	if sh.Category {
+		n := 4
+		if sh.Price {
+			n = 6
+		}
+		category = fmt.Sprintf("WHERE c.slug = $%d", n)
+	}
 	return `WITH m AS MATERIALIZED (
 	SELECT p.id, p.category_id, p.price_minor, p.created_at, p.name, ` + m.rank + ` AS rank
 	FROM products p
-	WHERE ` + m.match + ` AND ` + priceFilter + `
+	WHERE ` + m.match + ` AND ` + price + `
 ), facets AS (
 	SELECT json_agg(json_build_object('slug', f.slug, 'count', f.n) ORDER BY f.n DESC, f.slug) AS facets
 	FROM (SELECT c.slug, count(*) AS n FROM m JOIN categories c ON c.id = m.category_id GROUP BY c.slug) f
 ), page AS (
 	SELECT m.id, m.rank FROM m JOIN categories c ON c.id = m.category_id
-	WHERE $2::text IS NULL OR c.slug = $2
+	` + category + `
 	ORDER BY ` + order + `
-	LIMIT $5 OFFSET $6
+	LIMIT $2 OFFSET $3
 )
 SELECT facets.facets, ` + catalog.ProductColumns + `
 FROM page JOIN products p ON p.id = page.id JOIN categories c ON c.id = p.category_id, facets
 ORDER BY ` + outer
 }
 
-// facetsSQL counts the matches by category alone: $1 text, $2 min price, $3 max price.
-func facetsSQL(m matcher) string {
+// facetsSQL counts the matches by category alone: $1 text, then the price range when
+// withPrice.
+func facetsSQL(m matcher, withPrice bool) string {
 	return `SELECT c.slug, count(*)
 FROM products p JOIN categories c ON c.id = p.category_id
-WHERE ` + m.match + ` AND ($2::bigint IS NULL OR p.price_minor >= $2) AND ($3::bigint IS NULL OR p.price_minor <= $3)
+WHERE ` + m.match + ` AND ` + catalog.FilterSQL(2, catalog.Shape{Price: withPrice}) + `
 GROUP BY c.slug
 ORDER BY count(*) DESC, c.slug`
 }
 
-// queries holds every statement, one per purpose, built once from constants.
+// queries holds every statement, one per purpose and filter shape, built once from
+// constants.
 var queries = func() map[string]string {
-	q := map[string]string{"fulltext facets": facetsSQL(fullText), "similar facets": facetsSQL(similar)}
+	q := map[string]string{}
+	for _, withPrice := range []bool{false, true} {
+		q[facetsKey("fulltext", withPrice)] = facetsSQL(fullText, withPrice)
+		q[facetsKey("similar", withPrice)] = facetsSQL(similar, withPrice)
+	}
 	for _, s := range Sorts {
-		q["fulltext "+string(s)] = searchSQL(fullText, s)
-		q["similar "+string(s)] = searchSQL(similar, s)
+		for _, sh := range catalog.Shapes {
+			q[queryKey("fulltext", s, sh)] = searchSQL(fullText, s, sh)
+			q[queryKey("similar", s, sh)] = searchSQL(similar, s, sh)
+		}
 	}
 	return q
 }()
+
+func queryKey(kind string, s catalog.Sort, sh catalog.Shape) string {
+	return fmt.Sprintf("%s %s %t %t", kind, s, sh.Price, sh.Category)
+}
+
+func facetsKey(kind string, withPrice bool) string {
+	return fmt.Sprintf("%s facets %t", kind, withPrice)
+}
 
 const setSimilarityThresholdSQL = `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`
 
@@ -118,12 +142,13 @@ func (s *PGStore) Similar(ctx context.Context, q Query) (items []catalog.Product
 }
 
 func run(ctx context.Context, db querier, kind string, q Query) ([]catalog.Product, []Facet, error) {
-	sql, ok := queries[kind+" "+string(q.Sort)]
+	sh := q.Shape()
+	sql, ok := queries[queryKey(kind, q.Sort, sh)]
 	if !ok {
 		return nil, nil, fmt.Errorf("unknown sort %q", q.Sort)
 	}
-	args := append([]any{q.Text}, catalog.FilterArgs(q.Filter)...)
-	rows, err := db.Query(ctx, sql, append(args, q.PerPage, q.Offset())...)
+	filter := catalog.FilterArgs(q.Filter)
+	rows, err := db.Query(ctx, sql, append([]any{q.Text, q.PerPage, q.Offset()}, filter...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -142,7 +167,11 @@ func run(ctx context.Context, db querier, kind string, q Query) ([]catalog.Produ
 	}
 	// An empty page (past the end, another category, or no match at all) carries no
 	// facets: count them alone.
-	rows, err = db.Query(ctx, queries[kind+" facets"], q.Text, q.MinPrice, q.MaxPrice)
+	facetArgs := []any{q.Text}
+	if sh.Price {
+		facetArgs = append(facetArgs, filter[0], filter[1])
+	}
+	rows, err = db.Query(ctx, queries[facetsKey(kind, sh.Price)], facetArgs...)
 	if err != nil {
 		return nil, nil, err
 	}
