@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -38,7 +39,7 @@ type matcher struct {
 var (
 	fullText = matcher{
 		match: `p.search_vector @@ websearch_to_tsquery('english', $1)`,
-		rank:  `ts_rank_cd(p.search_vector, websearch_to_tsquery('english', $1))`,
+		rank:  `ts_rank(p.search_vector, websearch_to_tsquery('english', $1))`,
 	}
 	similar = matcher{
 		match: `$1 <% p.name`,
@@ -152,10 +153,15 @@ func run(ctx context.Context, db querier, kind string, q Query) ([]catalog.Produ
 	if err != nil {
 		return nil, nil, err
 	}
-	var facets []Facet
+	// Every row repeats the facets; keep the first row's bytes and decode them once.
+	var facetsJSON []byte
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) {
 		var p catalog.Product
-		err := r.Scan(append([]any{&facets}, catalog.ProductFields(&p)...)...)
+		var raw []byte
+		err := r.Scan(append([]any{&raw}, catalog.ProductFields(&p)...)...)
+		if facetsJSON == nil {
+			facetsJSON = raw
+		}
 		catalog.NormalizeProduct(&p)
 		return p, err
 	})
@@ -163,6 +169,10 @@ func run(ctx context.Context, db querier, kind string, q Query) ([]catalog.Produ
 		return nil, nil, fmt.Errorf("reading results: %w", err)
 	}
 	if len(items) > 0 {
+		var facets []Facet
+		if err := json.Unmarshal(facetsJSON, &facets); err != nil {
+			return nil, nil, fmt.Errorf("reading facets: %w", err)
+		}
 		return items, facets, nil
 	}
 	// An empty page (past the end, another category, or no match at all) carries no
@@ -175,7 +185,7 @@ func run(ctx context.Context, db querier, kind string, q Query) ([]catalog.Produ
 	if err != nil {
 		return nil, nil, err
 	}
-	facets, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Facet, error) {
+	facets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Facet, error) {
 		var f Facet
 		err := r.Scan(&f.Slug, &f.Count)
 		return f, err
