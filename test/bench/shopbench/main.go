@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ import (
 )
 
 type options struct {
+	rounds      int
 	duration    time.Duration
 	warmup      time.Duration
 	concurrency int
@@ -60,8 +62,9 @@ func main() {
 		return
 	}
 	var o options
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measuring time per scenario")
-	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measuring time per scenario and round")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds over all scenarios; figures are medians over the rounds")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each scenario")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "concurrent keep-alive clients")
 	flag.IntVar(&o.products, "products", 10000, "synthetic products to seed")
 	flag.StringVar(&o.write, "write", "", "markdown file whose Shop section receives the results (e.g. docs/benchmarks.md)")
@@ -97,6 +100,8 @@ type scenario struct {
 	name string
 	// url returns the i-th request's URL.
 	url func(i int64) string
+	// clients overrides the concurrency when set.
+	clients int
 }
 
 // seq numbers the requests of the whole run, so the "unique queries" of the uncached
@@ -109,6 +114,37 @@ type result struct {
 	rps                float64
 	p50, p95, p99, max time.Duration
 	ratio              float64
+	// p99Min and p99Max are the extremes of p99 over the rounds.
+	p99Min, p99Max time.Duration
+}
+
+// median combines the rounds of one scenario: the median of each figure, the sum of
+// requests and errors, the largest maximum and the p99 spread.
+func median(rs []result) result {
+	out := rs[0]
+	mid := func(get func(r result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	out.rps = mid(func(r result) float64 { return r.rps })
+	out.p50 = time.Duration(mid(func(r result) float64 { return float64(r.p50) }))
+	out.p95 = time.Duration(mid(func(r result) float64 { return float64(r.p95) }))
+	out.p99 = time.Duration(mid(func(r result) float64 { return float64(r.p99) }))
+	out.requests, out.errors, out.max, out.p99Min, out.p99Max = 0, 0, 0, rs[0].p99, rs[0].p99
+	for _, r := range rs {
+		out.requests += r.requests
+		out.errors += r.errors
+		out.max = max(out.max, r.max)
+		out.p99Min, out.p99Max = min(out.p99Min, r.p99), max(out.p99Max, r.p99)
+	}
+	return out
 }
 
 func run(o options) error {
@@ -201,37 +237,45 @@ func run(o options) error {
 	shop := "http://" + shopAddr
 	terms := []string{"lamp", "oak", "kettle", "tent", "walnut", "headphones", "notebook", "ceramic", "linen", "backpack", "copper", "mat"}
 	scenarios := []scenario{
-		{"baseline: bare Gin, constant JSON", func(int64) string { return "http://" + baseAddr + "/baseline" }},
-		{"GET /api/v1/products?page=1 (cached)", func(int64) string { return shop + "/api/v1/products?page=1" }},
-		{"GET /api/v1/products/{slug} (cached, 100 slugs)", func(i int64) string { return shop + "/api/v1/products/" + slugs[i%int64(len(slugs))] }},
-		{"GET /api/v1/search, uncached (unique queries)", func(i int64) string {
+		{name: "baseline: bare Gin, constant JSON", url: func(int64) string { return "http://" + baseAddr + "/baseline" }},
+		{name: "GET /api/v1/products?page=1 (cached)", url: func(int64) string { return shop + "/api/v1/products?page=1" }},
+		{name: "GET /api/v1/products/{slug} (cached, 100 slugs)", url: func(i int64) string { return shop + "/api/v1/products/" + slugs[i%int64(len(slugs))] }},
+		{name: "GET /api/v1/search, uncached (unique queries)", url: func(i int64) string {
 			// max_price is above every price (so it filters nothing) and unique per request.
 			return fmt.Sprintf("%s/api/v1/search?q=%s&max_price=%d", shop, terms[i%int64(len(terms))], 100_000_000+i)
 		}},
-		{"GET /api/v1/search?q=lamp (cached)", func(int64) string { return shop + "/api/v1/search?q=lamp" }},
+		{name: "GET /api/v1/search?q=lamp (cached)", url: func(int64) string { return shop + "/api/v1/search?q=lamp" }},
 	}
 
-	var results []result
-	for _, sc := range scenarios {
-		step("%s: %s warm-up, %s measured, %d clients", sc.name, o.warmup, o.duration, o.concurrency)
-		r, err := measure(ctx, sc, o)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
 	// Not a target, an explanation: the uncached search once more with one client shows
 	// its latency without queueing behind the other clients' searches.
-	single := o
-	single.concurrency = 1
 	uncached := scenarios[3]
 	uncached.name += ", 1 client"
-	step("%s: %s warm-up, %s measured", uncached.name, o.warmup, o.duration)
-	r, err := measure(ctx, uncached, single)
-	if err != nil {
-		return err
+	uncached.clients = 1
+	scenarios = append(scenarios, uncached)
+
+	// Rounds run every scenario in turn; each figure reported is the median over the
+	// rounds, so a burst of load from elsewhere on the machine during one round does not
+	// decide the result. The p99 column shows the spread.
+	rounds := make([][]result, len(scenarios))
+	for round := 1; round <= o.rounds; round++ {
+		for i, sc := range scenarios {
+			oo := o
+			if sc.clients > 0 {
+				oo.concurrency = sc.clients
+			}
+			step("round %d/%d, %s: %s warm-up, %s measured, %d clients", round, o.rounds, sc.name, o.warmup, o.duration, oo.concurrency)
+			r, err := measure(ctx, sc, oo)
+			if err != nil {
+				return err
+			}
+			rounds[i] = append(rounds[i], r)
+		}
 	}
-	results = append(results, r)
+	results := make([]result, len(scenarios))
+	for i := range rounds {
+		results[i] = median(rounds[i])
+	}
 	for i := range results {
 		results[i].ratio = results[i].rps / results[0].rps
 	}
@@ -457,7 +501,11 @@ func scrapeCache(shop string) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	for _, sm := range cacheLine.FindAllStringSubmatch(string(b), -1) {
-		m[sm[1]+" "+sm[2]] = sm[3]
+		v, err := strconv.ParseFloat(sm[3], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", sm[0], err)
+		}
+		m[sm[1]+" "+sm[2]] = strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return m, nil
 }
@@ -490,13 +538,15 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseco
 func render(o options, rs []result, f facts) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis; "+
-		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback, %s warm-up and %s measured per scenario. "+
+		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback; %d rounds over all scenarios, "+
+		"each scenario %s warm-up and %s measured per round; figures are medians over the rounds (p99 range: lowest–highest round). "+
 		"The load generator, the shop, PostgreSQL and Redis share the same cores.\n\n",
-		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.warmup, o.duration)
-	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | max ms | errors |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
+	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s | %d |\n", r.scenario, r.rps, r.ratio, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.max), r.errors)
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s–%s | %s | %d | %d |\n", r.scenario, r.rps, r.ratio, ms(r.p50), ms(r.p95), ms(r.p99),
+			ms(r.p99Min), ms(r.p99Max), ms(r.max), r.requests, r.errors)
 	}
 	var keys []string
 	for k := range f.cache {
