@@ -360,7 +360,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if r := run(t, bin, "", []string{"DATABASE_URL=" + db}, "migrate", "--seed=demo"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	base, cmd, logs := serveProcess(t, bin, "DATABASE_URL="+db, "SHUTDOWN_DELAY=1s", "LOG_LEVEL=warn")
+	base, cmd, logs := serveProcess(t, bin, "DATABASE_URL="+db, "SHUTDOWN_DELAY=2s", "LOG_LEVEL=warn")
 
 	var outOfRotation atomic.Bool
 	var sent, failed, afterSignal atomic.Int64

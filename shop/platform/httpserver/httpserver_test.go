@@ -187,7 +187,7 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 	r.GET("/fast", func(c *gin.Context) { c.String(200, "ok") })
 
-	srv := &httpserver.Server{Addr: "127.0.0.1:0", Handler: r, Health: health, ShutdownDelay: 300 * time.Millisecond, Logger: slogJSON(io.Discard)}
+	srv := &httpserver.Server{Addr: "127.0.0.1:0", Handler: r, Health: health, ShutdownDelay: 2 * time.Second, Logger: slogJSON(io.Discard)}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
