@@ -67,8 +67,33 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s/ (cached).
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest.sh
 
 .PHONY: test
-test: envtest ## Run every test suite.
+test: envtest ## Run every test suite, then each fuzz target for FUZZTIME.
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
+	$(MAKE) fuzz
+
+# Fuzz targets run by `make fuzz` (and `make test`): space-separated ./pkg/path:FuzzName.
+FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
+FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run each of FUZZ_TARGETS for FUZZTIME (default 10s).
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		go test -run='^$$' -fuzz="^$${name}$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+##@ Benchmarks
+
+BENCH_SHOP_FLAGS ?=
+
+.PHONY: bench
+bench: bench-shop ## Run every benchmark (DESIGN §7).
+
+.PHONY: bench-shop
+bench-shop: ## Load-test the shop against a bare Gin baseline; writes docs/benchmarks.md (Shop).
+	go run ./test/bench/shopbench -write docs/benchmarks.md $(BENCH_SHOP_FLAGS)
 
 ##@ Build
 

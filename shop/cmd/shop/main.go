@@ -1,17 +1,116 @@
-// Command shop is the Storefront web shop: `shop serve`, `shop migrate`, `shop seed`
-// and `shop create-admin` (DESIGN §3.1).
+// Command shop is the Storefront web shop (DESIGN §3.1):
+//
+//	shop serve                          the HTTP server
+//	shop migrate [--seed=none|demo]     apply migrations, bootstrap the admin, load the demo catalog once
+//	shop seed --products N              add N synthetic products (COPY), for benchmarks
+//	shop create-admin --email E         create or promote an admin; the password is read from stdin
+//
+// Settings come from the environment: DATABASE_URL (required), REDIS_URL, JWT_SECRET
+// (required by serve), HTTP_ADDR, METRICS_ADDR, LOG_LEVEL, SHOP_CURRENCY, ADMIN_EMAIL,
+// ADMIN_PASSWORD, SHUTDOWN_DELAY. Failures print one line on stderr and exit non-zero.
 package main
 
 import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/storefront-operator/storefront/shop/app"
+	"github.com/storefront-operator/storefront/shop/platform/config"
+	"github.com/storefront-operator/storefront/shop/platform/logging"
 )
 
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+const usage = "usage: shop serve | migrate [--seed=none|demo] | seed --products N | create-admin --email E"
+
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: shop serve | migrate [--seed=none|demo] | seed --products N | create-admin --email E")
-		os.Exit(2)
+	if err := run(os.Args[1:], os.Stdin); err != nil {
+		// One line, whatever the error holds.
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		fmt.Fprintf(os.Stderr, "shop: %s\n", msg)
+		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "shop: %s: not built yet\n", os.Args[1])
-	os.Exit(2)
+}
+
+func run(args []string, stdin io.Reader) error {
+	if len(args) < 1 {
+		return errors.New(usage)
+	}
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(os.Stdout, cfg.LogLevel).With("version", version)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	switch cmd {
+	case "serve":
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return app.Serve(ctx, cfg, logger)
+	case "migrate":
+		seedFlag := fs.String("seed", "none", "none or demo: load the demo catalog once")
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		mode, err := app.ParseSeedMode(*seedFlag)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := app.Migrate(ctx, cfg, mode, logger); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	case "seed":
+		n := fs.Int("products", 0, "number of synthetic products to create")
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		if *n <= 0 {
+			return errors.New("seed: --products N with N > 0 is required")
+		}
+		_, err := app.SeedProducts(ctx, cfg, *n, logger)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		return nil
+	case "create-admin":
+		email := fs.String("email", "", "the admin's email")
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("create-admin: %w", err)
+		}
+		if *email == "" {
+			return errors.New("create-admin: --email is required (the password is read from stdin)")
+		}
+		password, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("create-admin: reading the password from stdin: %w", err)
+		}
+		created, err := app.CreateAdmin(ctx, cfg, *email, strings.TrimRight(password, "\r\n"))
+		if err != nil {
+			return fmt.Errorf("create-admin: %w", err)
+		}
+		if created {
+			fmt.Fprintf(os.Stdout, "created admin %s\n", strings.ToLower(strings.TrimSpace(*email)))
+		} else {
+			fmt.Fprintf(os.Stdout, "%s is now an admin with the new password\n", strings.ToLower(strings.TrimSpace(*email)))
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q; %s", cmd, usage)
+	}
 }

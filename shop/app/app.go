@@ -1,0 +1,163 @@
+// Package app wires the shop together from a config.Config: `shop serve`, the tests, the
+// benchmark and the pages all build the server through New, so what they run is what
+// production runs. It also holds the steps of the other subcommands (Migrate,
+// SeedProducts, CreateAdmin) so that they can be run in-process too.
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/storefront-operator/storefront/shop/api"
+	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/platform/cache"
+	"github.com/storefront-operator/storefront/shop/platform/config"
+	"github.com/storefront-operator/storefront/shop/platform/database"
+	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+	"github.com/storefront-operator/storefront/shop/platform/metrics"
+	"github.com/storefront-operator/storefront/shop/search"
+)
+
+// App is a running shop's parts.
+type App struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	DB      *pgxpool.Pool
+	Redis   *redis.Client // nil without REDIS_URL
+	Cache   *cache.Cache
+	Metrics *metrics.Metrics
+	Health  *httpserver.Health
+	Catalog *catalog.Service
+	Search  *search.Service
+	// Router is the HTTP handler with every route; later parts add theirs in New.
+	Router *gin.Engine
+}
+
+// New connects to the database (which must answer) and Redis (which need not), and
+// builds the router. Close releases what it opened.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Logger: logger, DB: pool, Metrics: metrics.New()}
+	a.Metrics.RegisterPool(pool)
+
+	if cfg.RedisURL != "" {
+		a.Redis, err = cache.OpenRedis(cfg.RedisURL)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		// Redis is not a dependency: a failed ping is logged and the shop starts anyway.
+		if err := a.Redis.Ping(ctx).Err(); err != nil {
+			logger.Warn("Cache unreachable at start; serving from the database until it answers", "error", err)
+		}
+	}
+	a.Cache = cache.New(cache.Options{Redis: a.Redis, Prefix: cachePrefix(pool), Observer: a.Metrics, Logger: logger})
+	a.Cache.Start(context.WithoutCancel(ctx))
+
+	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
+	a.Search = search.NewService(search.NewPGStore(pool))
+
+	a.Health = &httpserver.Health{Check: pool.Ping}
+	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics})
+	a.Health.Register(a.Router)
+	if cfg.MetricsAddr == "" {
+		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
+	}
+	api.Register(a.Router, api.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache})
+	return a, nil
+}
+
+// Handler is the shop's HTTP handler.
+func (a *App) Handler() http.Handler { return a.Router }
+
+// Invalidate drops every cached catalog response in every replica; call it after each
+// catalog change.
+func (a *App) Invalidate(ctx context.Context) error { return a.Cache.Invalidate(ctx) }
+
+// Server returns the HTTP server of `shop serve` for this app: HTTP_ADDR, METRICS_ADDR
+// and SHUTDOWN_DELAY from the config.
+func (a *App) Server() *httpserver.Server {
+	s := &httpserver.Server{
+		Addr:          a.Config.HTTPAddr,
+		Handler:       a.Router,
+		Health:        a.Health,
+		ShutdownDelay: a.Config.ShutdownDelay,
+		Logger:        a.Logger,
+	}
+	if a.Config.MetricsAddr != "" {
+		s.MetricsAddr = a.Config.MetricsAddr
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		s.MetricsHandler = mux
+	}
+	return s
+}
+
+// Close releases the app's connections.
+func (a *App) Close() {
+	a.Cache.Close()
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	a.DB.Close()
+}
+
+// Serve runs `shop serve` until ctx is done, then shuts down gracefully.
+func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if err := cfg.RequireServe(); err != nil {
+		return err
+	}
+	a, err := New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Server().Serve(ctx)
+}
+
+// cachePrefix namespaces the Redis keys by database (host, port, name): the replicas of
+// one shop share their entries and invalidations, while two shops pointed at the same
+// Redis (as on a developer machine or in the demo) never see each other's catalogs.
+func cachePrefix(pool *pgxpool.Pool) string {
+	c := pool.Config().ConnConfig
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)))
+	return "shop:" + hex.EncodeToString(sum[:6]) + ":cache"
+}
+
+var errUsage = errors.New("usage")
+
+// SeedMode says whether migrate loads the demo catalog.
+type SeedMode string
+
+// Seed modes of `shop migrate --seed`.
+const (
+	SeedNone SeedMode = "none"
+	SeedDemo SeedMode = "demo"
+)
+
+// ParseSeedMode validates a --seed value.
+func ParseSeedMode(s string) (SeedMode, error) {
+	switch m := SeedMode(s); m {
+	case SeedNone, SeedDemo:
+		return m, nil
+	}
+	return "", fmt.Errorf("--seed=%q: %w: want none or demo", s, errUsage)
+}

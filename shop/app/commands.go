@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/platform/config"
+	"github.com/storefront-operator/storefront/shop/platform/database"
+	"github.com/storefront-operator/storefront/shop/seed"
+)
+
+// MigrateResult says what Migrate did.
+type MigrateResult struct {
+	Applied      []int64
+	AdminCreated bool
+	DemoLoaded   bool
+}
+
+// Migrate is `shop migrate`: it applies the pending migrations under the advisory lock,
+// then, still serialised by the lock, creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD
+// when no admin exists and loads the demo catalog when mode is demo and it was never
+// loaded. Running it twice, or twice at once, does each thing once.
+func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog.Logger) (MigrateResult, error) {
+	var res MigrateResult
+	if err := cfg.RequireDatabase(); err != nil {
+		return res, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	applied, err := database.Migrate(ctx, cfg.DatabaseURL, logger)
+	res.Applied = applied
+	if err != nil {
+		return res, err
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return res, err
+	}
+	defer pool.Close()
+	err = database.WithAdvisoryLock(ctx, pool, func(tx pgx.Tx) error {
+		created, err := auth.EnsureAdmin(ctx, tx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return err
+		}
+		res.AdminCreated = created
+		if mode == SeedDemo {
+			loaded, err := seed.Demo(ctx, tx, cfg.Currency)
+			if err != nil {
+				return err
+			}
+			res.DemoLoaded = loaded
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	logger.Info("Migrated", "applied", len(res.Applied), "adminCreated", res.AdminCreated, "demoLoaded", res.DemoLoaded)
+	return res, nil
+}
+
+// SeedProducts is `shop seed --products N`: n synthetic products in one COPY. It returns
+// up to 100 of their slugs.
+func SeedProducts(ctx context.Context, cfg config.Config, n int, logger *slog.Logger) ([]string, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if err := database.SchemaReady(ctx, conn); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	slugs, err := seed.Synthetic(ctx, conn, n, cfg.Currency)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("Seeded synthetic products", "products", n, "seconds", time.Since(start).Seconds())
+	return slugs, nil
+}
+
+// CreateAdmin is `shop create-admin`: it creates the admin, or makes the user with that
+// email an admin with this password. It reports whether the user was new.
+func CreateAdmin(ctx context.Context, cfg config.Config, email, password string) (bool, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return false, err
+	}
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if err := database.SchemaReady(ctx, conn); err != nil {
+		return false, err
+	}
+	return auth.CreateAdmin(ctx, conn, email, password)
+}
+
+func connect(ctx context.Context, cfg config.Config) (*pgx.Conn, error) {
+	pc, err := database.ParseURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to database %s:%d/%s: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, database.Unwrap(err))
+	}
+	return conn, nil
+}

@@ -1,0 +1,137 @@
+// Package auth holds the shop's users. Part 1 provides what `shop migrate` and
+// `shop create-admin` need: password hashing and the admin bootstrap; registration,
+// login and tokens build on it.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+)
+
+// BcryptCost is the work factor of password hashes.
+const BcryptCost = 12
+
+// Password length limits: bcrypt reads at most 72 bytes.
+const (
+	MinPasswordLength = 8
+	MaxPasswordBytes  = 72
+)
+
+// Roles of a user.
+const (
+	RoleCustomer = "customer"
+	RoleAdmin    = "admin"
+)
+
+// HashPassword returns the bcrypt hash of password after checking its length.
+func HashPassword(password string) (string, error) {
+	if err := CheckPassword(password); err != nil {
+		return "", err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("hashing password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword validates a new password's length.
+func CheckPassword(password string) error {
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return apperr.Invalid("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength))
+	}
+	if len(password) > MaxPasswordBytes {
+		return apperr.Invalid("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes))
+	}
+	return nil
+}
+
+// NormalizeEmail trims and lower-cases an email address after checking its form.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 {
+		return "", apperr.Invalid("email", "must be an email address")
+	}
+	return e, nil
+}
+
+// Querier is what the bootstrap needs of a connection or transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const (
+	adminExistsSQL = `SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')`
+	insertAdminSQL = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'admin')
+ON CONFLICT (email) DO NOTHING`
+	upsertAdminSQL = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'admin')
+ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'
+RETURNING (xmax = 0)`
+)
+
+// EnsureAdmin creates an admin with email and password when no admin exists yet (the
+// bootstrap of `shop migrate`). It reports whether it created one. With no admin and an
+// empty email or password it does nothing. Run it under the migration lock so that two
+// processes cannot both create one.
+func EnsureAdmin(ctx context.Context, q Querier, email, password string) (bool, error) {
+	var exists bool
+	if err := q.QueryRow(ctx, adminExistsSQL).Scan(&exists); err != nil {
+		return false, fmt.Errorf("checking for an admin: %w", err)
+	}
+	if exists || email == "" || password == "" {
+		return false, nil
+	}
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return false, fmt.Errorf("ADMIN_EMAIL: %w", err)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return false, fmt.Errorf("ADMIN_PASSWORD: %w", err)
+	}
+	tag, err := q.Exec(ctx, insertAdminSQL, e, "Administrator", hash)
+	if err != nil {
+		return false, fmt.Errorf("creating the admin: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// A customer already has this email: promoting them silently would hand a
+		// stranger the shop, so refuse.
+		return false, fmt.Errorf("ADMIN_EMAIL %s belongs to an existing customer: %w", e, apperr.ErrConflict)
+	}
+	return true, nil
+}
+
+// CreateAdmin creates an admin with email and password, or makes the existing user with
+// that email an admin with this password (`shop create-admin`, run by hand). It reports
+// whether the user was new.
+func CreateAdmin(ctx context.Context, q Querier, email, password string) (bool, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return false, err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return false, err
+	}
+	var created bool
+	if err := q.QueryRow(ctx, upsertAdminSQL, e, "Administrator", hash).Scan(&created); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return false, fmt.Errorf("creating the admin: %s", pgErr.Message)
+		}
+		return false, fmt.Errorf("creating the admin: %w", err)
+	}
+	return created, nil
+}

@@ -1,0 +1,283 @@
+// Package catalog is the shop's product catalog: categories and products, listed with
+// filters, sorts and pagination, and looked up by id or slug. The JSON API (package api)
+// and the pages (package web) both call its Service.
+//
+// Product images are served by the pages under /static/img/products/<slug>.svg (or a
+// per-category picture, /static/img/categories/<category-slug>.svg); the demo catalog's
+// image_url values use exactly these relative URLs.
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+	"github.com/storefront-operator/storefront/shop/platform/money"
+)
+
+// Category is a product category with the number of products in it.
+type Category struct {
+	ID           int64  `json:"id"`
+	Slug         string `json:"slug"`
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	ProductCount int64  `json:"product_count"`
+}
+
+// CategoryRef is how a product names its category.
+type CategoryRef struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// Product is one product as shoppers see it.
+type Product struct {
+	ID          int64          `json:"id"`
+	Slug        string         `json:"slug"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Price       money.Money    `json:"price"`
+	Category    CategoryRef    `json:"category"`
+	Stock       int            `json:"stock"`
+	ImageURL    string         `json:"image_url"`
+	Attributes  map[string]any `json:"attributes"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// Sort orders a product list.
+type Sort string
+
+// The sorts of DESIGN §3.2. Search adds SortRelevance.
+const (
+	SortNewest    Sort = "newest"
+	SortPriceAsc  Sort = "price_asc"
+	SortPriceDesc Sort = "price_desc"
+	SortName      Sort = "name"
+	SortRelevance Sort = "relevance"
+)
+
+// ListSorts are the sorts of a product list, the first being the default.
+var ListSorts = []Sort{SortNewest, SortPriceAsc, SortPriceDesc, SortName}
+
+// Pagination limits.
+const (
+	DefaultPerPage = 20
+	MaxPerPage     = 100
+	MaxPage        = 10000
+	// MaxPrice bounds price filters (minor units); larger values are refused as out of range.
+	MaxPrice int64 = 1_000_000_000_000
+)
+
+// Filter restricts a product list.
+type Filter struct {
+	// Category is a category slug; empty means all.
+	Category string
+	MinPrice *int64
+	MaxPrice *int64
+}
+
+// ListQuery asks for one page of products.
+type ListQuery struct {
+	Filter
+	Sort    Sort
+	Page    int
+	PerPage int
+}
+
+// ProductPage is one page of a product list, in DESIGN §3.2's list envelope.
+type ProductPage struct {
+	Items   []Product `json:"items"`
+	Page    int       `json:"page"`
+	PerPage int       `json:"per_page"`
+	Total   int64     `json:"total"`
+}
+
+// Offset is the number of rows before the page.
+func (q ListQuery) Offset() int { return (q.Page - 1) * q.PerPage }
+
+// Key is a canonical form of q for cache keys: equal queries give equal keys.
+func (q ListQuery) Key() string {
+	var b strings.Builder
+	b.WriteString("c=")
+	b.WriteString(q.Category)
+	b.WriteString("&min=")
+	if q.MinPrice != nil {
+		b.WriteString(strconv.FormatInt(*q.MinPrice, 10))
+	}
+	b.WriteString("&max=")
+	if q.MaxPrice != nil {
+		b.WriteString(strconv.FormatInt(*q.MaxPrice, 10))
+	}
+	fmt.Fprintf(&b, "&sort=%s&page=%d&per_page=%d", q.Sort, q.Page, q.PerPage)
+	return b.String()
+}
+
+// ParseListQuery reads a list query from URL parameters (category, min_price, max_price,
+// sort, page, per_page), applies the defaults and validates it: the first of sorts is
+// the default sort and only sorts are accepted. Errors are an *apperr.ValidationError
+// naming each bad parameter. Unknown parameters are ignored.
+func ParseListQuery(v url.Values, sorts []Sort) (ListQuery, error) {
+	var f apperr.Fields
+	q := ListQuery{Sort: sorts[0], Page: 1, PerPage: DefaultPerPage}
+	q.Category = v.Get("category")
+	if q.Category != "" && !ValidSlug(q.Category) {
+		f.Add("category", "must be a category slug (lower-case letters, digits and dashes)")
+	}
+	q.MinPrice = parsePrice(v, "min_price", &f)
+	q.MaxPrice = parsePrice(v, "max_price", &f)
+	if q.MinPrice != nil && q.MaxPrice != nil && *q.MaxPrice < *q.MinPrice {
+		f.Add("max_price", "must be greater than or equal to min_price")
+	}
+	if s := v.Get("sort"); s != "" {
+		q.Sort = Sort(s)
+		if !contains(sorts, q.Sort) {
+			f.Add("sort", "must be one of "+joinSorts(sorts))
+		}
+	}
+	q.Page = parseInt(v, "page", 1, 1, MaxPage, &f)
+	q.PerPage = parseInt(v, "per_page", DefaultPerPage, 1, MaxPerPage, &f)
+	return q, f.Err()
+}
+
+func parsePrice(v url.Values, name string, f *apperr.Fields) *int64 {
+	s := v.Get(name)
+	if s == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > MaxPrice {
+		f.Add(name, fmt.Sprintf("must be an integer amount in minor units between 0 and %d", MaxPrice))
+		return nil
+	}
+	return &n
+}
+
+func parseInt(v url.Values, name string, def, lo, hi int, f *apperr.Fields) int {
+	s := v.Get(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		f.Add(name, fmt.Sprintf("must be an integer between %d and %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+// ValidSlug reports whether s is a well-formed slug: lower-case letters, digits and
+// single dashes, not all digits (so that an all-digit path segment is an id), at most
+// 120 characters.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > 120 || s[0] == '-' || s[len(s)-1] == '-' || !utf8.ValidString(s) {
+		return false
+	}
+	digits := true
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch >= 'a' && ch <= 'z':
+			digits = false
+		case ch >= '0' && ch <= '9':
+		case ch == '-':
+			digits = false
+			if s[i-1] == '-' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return !digits
+}
+
+func contains(sorts []Sort, s Sort) bool {
+	for _, x := range sorts {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func joinSorts(sorts []Sort) string {
+	parts := make([]string, len(sorts))
+	for i, s := range sorts {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Store is the catalog's persistence, implemented by *PGStore.
+type Store interface {
+	Categories(ctx context.Context) ([]Category, error)
+	ListProducts(ctx context.Context, q ListQuery) ([]Product, int64, error)
+	ProductByID(ctx context.Context, id int64) (Product, error)
+	ProductBySlug(ctx context.Context, slug string) (Product, error)
+}
+
+// Service answers catalog questions.
+type Service struct {
+	store Store
+}
+
+// NewService returns a catalog service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+// Categories lists every category with its product count, by name.
+func (s *Service) Categories(ctx context.Context) ([]Category, error) {
+	cs, err := s.store.Categories(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing categories: %w", err)
+	}
+	return cs, nil
+}
+
+// ListProducts returns one page of products (q as ParseListQuery returns it).
+func (s *Service) ListProducts(ctx context.Context, q ListQuery) (ProductPage, error) {
+	items, total, err := s.store.ListProducts(ctx, q)
+	if err != nil {
+		return ProductPage{}, fmt.Errorf("listing products: %w", err)
+	}
+	if items == nil {
+		items = []Product{}
+	}
+	return ProductPage{Items: items, Page: q.Page, PerPage: q.PerPage, Total: total}, nil
+}
+
+// Product returns the product whose id (all digits) or slug is idOrSlug; a malformed or
+// unknown one is apperr.ErrNotFound.
+func (s *Service) Product(ctx context.Context, idOrSlug string) (Product, error) {
+	var (
+		p   Product
+		err error
+	)
+	if id, perr := strconv.ParseInt(idOrSlug, 10, 64); perr == nil {
+		if id <= 0 {
+			return Product{}, fmt.Errorf("product %q: %w", idOrSlug, apperr.ErrNotFound)
+		}
+		p, err = s.store.ProductByID(ctx, id)
+	} else {
+		if !ValidSlug(idOrSlug) {
+			return Product{}, fmt.Errorf("product %q: %w", truncate(idOrSlug, 64), apperr.ErrNotFound)
+		}
+		p, err = s.store.ProductBySlug(ctx, idOrSlug)
+	}
+	if err != nil {
+		return Product{}, fmt.Errorf("product %q: %w", truncate(idOrSlug, 64), err)
+	}
+	return p, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

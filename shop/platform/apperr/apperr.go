@@ -1,0 +1,106 @@
+// Package apperr holds the errors that the shop's business packages return and that
+// exactly one place, the HTTP error middleware (see package problem), maps to status
+// codes. Business packages wrap these sentinels with context (fmt.Errorf("...: %w",
+// apperr.ErrNotFound)) and never know about HTTP.
+package apperr
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors. Each maps to one HTTP status in package problem.
+var (
+	// ErrNotFound: the thing asked for does not exist (or is not the caller's to see).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request collides with the current state (a duplicate email, slug...).
+	ErrConflict = errors.New("conflict")
+	// ErrOutOfStock: an order asks for more than the stock holds.
+	ErrOutOfStock = errors.New("out of stock")
+	// ErrForbidden: the caller is known but not allowed to do this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized: the caller is not authenticated (no, bad or revoked credentials).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrTooLarge: the request body exceeds the server's limit.
+	ErrTooLarge = errors.New("request body too large")
+)
+
+// FieldError names one invalid input field and says what is wrong with it. Field uses the
+// name the client sent: a query parameter (`per_page`) or a JSON path (`items[0].quantity`).
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError is returned when input is malformed or out of range. Status says which
+// HTTP status it maps to: 400 for malformed requests and bad query parameters (the
+// default), 422 for well-formed bodies that break a business rule.
+type ValidationError struct {
+	// Detail is a one-line summary for humans; empty means a generic one.
+	Detail string
+	Errors []FieldError
+	// Unprocessable selects 422 instead of 400.
+	Unprocessable bool
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid input")
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	for i, f := range e.Errors {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field)
+		b.WriteString(" ")
+		b.WriteString(f.Message)
+	}
+	return b.String()
+}
+
+// Fields collects field errors while validating several inputs; Err returns nil when
+// nothing was added, so validation code reads as a list of checks.
+type Fields struct {
+	errs []FieldError
+}
+
+// Add records that field is invalid.
+func (f *Fields) Add(field, message string) {
+	f.errs = append(f.errs, FieldError{Field: field, Message: message})
+}
+
+// Has reports whether field already has an error (to skip dependent checks).
+func (f *Fields) Has(field string) bool {
+	for _, e := range f.errs {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Err returns a 400 *ValidationError with the collected errors, or nil.
+func (f *Fields) Err() error {
+	if len(f.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Errors: f.errs}
+}
+
+// Unprocessable returns a 422 *ValidationError with the collected errors, or nil.
+func (f *Fields) Unprocessable() error {
+	if len(f.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Errors: f.errs, Unprocessable: true}
+}
+
+// Invalid is a shorthand for a 400 ValidationError about one field.
+func Invalid(field, message string) error {
+	return &ValidationError{Errors: []FieldError{{Field: field, Message: message}}}
+}

@@ -1,0 +1,113 @@
+// Package config reads the shop's settings from the environment (DESIGN §3.1). Every
+// subcommand uses the same Config; Validate checks what a given subcommand needs.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/storefront-operator/storefront/shop/platform/money"
+)
+
+// Config holds the shop's settings. The zero values of optional fields mean "off".
+type Config struct {
+	// DatabaseURL is a postgres:// URL; sslmode/sslrootcert in it configure TLS.
+	DatabaseURL string
+	// RedisURL is a redis:// or rediss:// URL; empty means in-process caching only.
+	RedisURL string
+	// JWTSecret signs the session tokens (required by serve).
+	JWTSecret string
+	// HTTPAddr is the listen address of the shop.
+	HTTPAddr string
+	// MetricsAddr, when set, is a separate listener for /metrics; otherwise /metrics is
+	// served on HTTPAddr.
+	MetricsAddr string
+	// LogLevel is debug, info, warn or error.
+	LogLevel slog.Level
+	// Currency is the ISO 4217 code every price of this shop is in.
+	Currency string
+	// AdminEmail and AdminPassword bootstrap the first admin during migrate.
+	AdminEmail    string
+	AdminPassword string
+	// ShutdownDelay is how long serve keeps serving with /readyz at 503 after SIGTERM,
+	// so that load balancers stop sending before the server drains.
+	ShutdownDelay time.Duration
+}
+
+// Defaults of DESIGN §3.1.
+const (
+	DefaultHTTPAddr      = ":8080"
+	DefaultCurrency      = "EUR"
+	DefaultShutdownDelay = 10 * time.Second
+)
+
+// FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests). It
+// reports every malformed variable at once, naming each.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:   strings.TrimSpace(getenv("DATABASE_URL")),
+		RedisURL:      strings.TrimSpace(getenv("REDIS_URL")),
+		JWTSecret:     getenv("JWT_SECRET"),
+		HTTPAddr:      orDefault(getenv("HTTP_ADDR"), DefaultHTTPAddr),
+		MetricsAddr:   strings.TrimSpace(getenv("METRICS_ADDR")),
+		Currency:      orDefault(getenv("SHOP_CURRENCY"), DefaultCurrency),
+		AdminEmail:    strings.TrimSpace(getenv("ADMIN_EMAIL")),
+		AdminPassword: getenv("ADMIN_PASSWORD"),
+		ShutdownDelay: DefaultShutdownDelay,
+	}
+	var errs []error
+	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", getenv("LOG_LEVEL")))
+	}
+	if v := strings.TrimSpace(getenv("SHUTDOWN_DELAY")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("SHUTDOWN_DELAY: %q is not a non-negative duration such as 10s", v))
+		}
+		c.ShutdownDelay = d
+	}
+	if !money.Valid(c.Currency) {
+		errs = append(errs, fmt.Errorf("SHOP_CURRENCY: %q is not an ISO 4217 currency code", c.Currency))
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("DATABASE_URL: not a postgres:// URL"))
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, errors.New("REDIS_URL: not a redis:// or rediss:// URL"))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// RequireDatabase checks what every subcommand needs.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required")
+	}
+	return nil
+}
+
+// RequireServe checks what serve needs beyond the database.
+func (c Config) RequireServe() error {
+	if err := c.RequireDatabase(); err != nil {
+		return err
+	}
+	if c.JWTSecret == "" {
+		return errors.New("JWT_SECRET is required by serve")
+	}
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v == "" {
+		return def
+	}
+	return v
+}

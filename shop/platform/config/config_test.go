@@ -1,0 +1,79 @@
+package config_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storefront-operator/storefront/shop/platform/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestFromEnv(t *testing.T) {
+	tests := map[string]struct {
+		env     map[string]string
+		check   func(t *testing.T, c config.Config)
+		wantErr []string
+	}{
+		"defaults apply when only the database is set": {
+			env: map[string]string{"DATABASE_URL": "postgres://u@h/db"},
+			check: func(t *testing.T, c config.Config) {
+				if c.HTTPAddr != ":8080" || c.Currency != "EUR" || c.ShutdownDelay != 10*time.Second || c.LogLevel != slog.LevelInfo || c.MetricsAddr != "" || c.RedisURL != "" {
+					t.Errorf("defaults = %+v", c)
+				}
+			},
+		},
+		"every variable is read": {
+			env: map[string]string{"DATABASE_URL": "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem", "REDIS_URL": "rediss://h:6379/0",
+				"JWT_SECRET": "s", "HTTP_ADDR": ":9000", "METRICS_ADDR": ":9090", "LOG_LEVEL": "debug", "SHOP_CURRENCY": "JPY",
+				"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "pw", "SHUTDOWN_DELAY": "1500ms"},
+			check: func(t *testing.T, c config.Config) {
+				if c.HTTPAddr != ":9000" || c.MetricsAddr != ":9090" || c.Currency != "JPY" || c.LogLevel != slog.LevelDebug ||
+					c.ShutdownDelay != 1500*time.Millisecond || c.AdminEmail != "a@example.com" || c.RedisURL != "rediss://h:6379/0" {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		"bad values are all reported by name": {
+			env:     map[string]string{"LOG_LEVEL": "loud", "SHUTDOWN_DELAY": "soon", "SHOP_CURRENCY": "XAU", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x"},
+			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c, err := config.FromEnv(env(tt.env))
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not name %s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestRequirements(t *testing.T) {
+	c, _ := config.FromEnv(env(nil))
+	if err := c.RequireDatabase(); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("RequireDatabase = %v", err)
+	}
+	c.DatabaseURL = "postgres://h/db"
+	if err := c.RequireServe(); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Errorf("RequireServe = %v", err)
+	}
+	c.JWTSecret = "x"
+	if err := c.RequireServe(); err != nil {
+		t.Errorf("RequireServe = %v", err)
+	}
+}

@@ -1,0 +1,107 @@
+package database_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storefront-operator/storefront/shop/platform/database"
+	"github.com/storefront-operator/storefront/test/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestParseURL(t *testing.T) {
+	tests := map[string]struct {
+		url     string
+		timeout time.Duration
+		plan    string
+		tls     bool
+	}{
+		"a bare URL gets a connect timeout and custom plans": {"postgres://u:p@db:5432/shop?sslmode=disable", 5 * time.Second, "force_custom_plan", false},
+		"the URL's own settings win":                         {"postgres://u@db/shop?sslmode=disable&connect_timeout=2&plan_cache_mode=auto", 2 * time.Second, "auto", false},
+		"sslmode=require turns TLS on":                       {"postgres://u@db/shop?sslmode=require", 5 * time.Second, "force_custom_plan", true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := database.ParseURL(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := cfg.ConnConfig
+			if c.ConnectTimeout != tt.timeout || c.RuntimeParams["plan_cache_mode"] != tt.plan || (c.TLSConfig != nil) != tt.tls {
+				t.Errorf("timeout %s, plan %q, TLS %v", c.ConnectTimeout, c.RuntimeParams["plan_cache_mode"], c.TLSConfig != nil)
+			}
+		})
+	}
+	_, err := database.ParseURL("postgres://u:s3cret@db:notaport/shop")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("a bad URL: %v", err)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbURL := testenv.PostgresURL(t)
+	applied, err := database.Migrate(ctx, dbURL, nil)
+	if err != nil || len(applied) == 0 || applied[0] != 1 {
+		t.Fatalf("first run applied %v, %v", applied, err)
+	}
+	applied, err = database.Migrate(ctx, dbURL, nil)
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("second run applied %v, %v", applied, err)
+	}
+	pool, err := database.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := database.SchemaReady(ctx, pool); err != nil {
+		t.Error(err)
+	}
+
+	t.Run("the schema enforces the catalog's invariants", func(t *testing.T) {
+		if _, err := pool.Exec(ctx, `INSERT INTO categories (slug, name) VALUES ('tools', 'Tools')`); err != nil {
+			t.Fatal(err)
+		}
+		insert := `INSERT INTO products (category_id, slug, name, description, price_minor, currency, stock)
+			SELECT id, $1, $2, $3, $4, 'EUR', $5 FROM categories WHERE slug = 'tools'`
+		if _, err := pool.Exec(ctx, insert, "claw-hammer", "Claw Hammer", "A forged steel hammer.", 2500, 3); err != nil {
+			t.Fatal(err)
+		}
+		for name, args := range map[string][]any{
+			"negative stock":    {"saw", "Saw", "", 100, -1},
+			"a duplicate slug":  {"claw-hammer", "Other", "", 100, 1},
+			"an all-digit slug": {"12345", "Digits", "", 100, 1},
+			"a negative price":  {"pliers", "Pliers", "", -5, 1},
+		} {
+			if _, err := pool.Exec(ctx, insert, args...); err == nil {
+				t.Errorf("%s was accepted", name)
+			}
+		}
+		var weights string
+		if err := pool.QueryRow(ctx, `SELECT search_vector::text FROM products WHERE slug = 'claw-hammer'`).Scan(&weights); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"'hammer':2A", "'tool':3B", "'steel':6C"} {
+			if !strings.Contains(weights, want) {
+				t.Errorf("search vector %s lacks %s", weights, want)
+			}
+		}
+		// Renaming the category re-weighs its products.
+		if _, err := pool.Exec(ctx, `UPDATE categories SET name = 'Hardware' WHERE slug = 'tools'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow(ctx, `SELECT search_vector::text FROM products WHERE slug = 'claw-hammer'`).Scan(&weights); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(weights, "'hardwar':3B") || strings.Contains(weights, "'tool'") {
+			t.Errorf("after the rename: %s", weights)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash) VALUES ('Mixed@Example.com', 'x')`); err == nil {
+			t.Error("a mixed-case email was stored")
+		}
+	})
+}

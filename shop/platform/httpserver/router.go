@@ -1,0 +1,207 @@
+// Package httpserver is the shop's HTTP platform: the Gin engine with its middleware
+// (request IDs, JSON access logs, metrics, panic recovery, security headers, body limit,
+// the one error-to-problem mapping), health endpoints, and a server with the graceful
+// shutdown of DESIGN §3.1.
+package httpserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+	"github.com/storefront-operator/storefront/shop/platform/logging"
+	"github.com/storefront-operator/storefront/shop/platform/metrics"
+	"github.com/storefront-operator/storefront/shop/platform/problem"
+)
+
+// RequestIDHeader carries the request ID in and out.
+const RequestIDHeader = "X-Request-ID"
+
+// DefaultBodyLimit is the largest request body accepted (1 MiB); larger ones get 413.
+const DefaultBodyLimit = 1 << 20
+
+// APIContentSecurityPolicy is the CSP of JSON responses: they load nothing and may not be
+// framed. The pages set their own policy on their routes.
+const APIContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// RouterOptions configure NewRouter.
+type RouterOptions struct {
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	// BodyLimit defaults to DefaultBodyLimit.
+	BodyLimit int64
+}
+
+func init() {
+	// Release mode: no debug route printing, no colour codes (set once for the process).
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// NewRouter returns a Gin engine with the shop's middleware installed. Handlers report
+// errors with Fail; the error middleware writes them as problem details.
+func NewRouter(opts RouterOptions) *gin.Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = DefaultBodyLimit
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// The shop sits behind a load balancer; the client address is only logged, never
+	// trusted for decisions, so no proxy headers are trusted.
+	_ = r.SetTrustedProxies(nil)
+	r.ContextWithFallback = true
+	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, writeErrors, bodyLimit(opts.BodyLimit))
+	r.NoRoute(func(c *gin.Context) {
+		Fail(c, apperr.ErrNotFound)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."))
+	})
+	return r
+}
+
+// Fail records err for the error middleware and stops the handler chain. Handlers return
+// right after calling it.
+func Fail(c *gin.Context, err error) {
+	_ = c.Error(err)
+	c.Abort()
+}
+
+// observe assigns the request ID, puts a logger carrying it into the request context, and
+// after the request records the metrics and one access log line.
+func observe(logger *slog.Logger, m *metrics.Metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		id := c.GetHeader(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Header(RequestIDHeader, id)
+		reqLogger := logger.With("request_id", id)
+		c.Request = c.Request.WithContext(logging.WithLogger(c.Request.Context(), reqLogger))
+
+		c.Next()
+
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Writer.Status()
+		d := time.Since(start)
+		if m != nil {
+			m.ObserveRequest(route, c.Request.Method, status, d)
+		}
+		level := slog.LevelInfo
+		switch route {
+		case "/healthz", "/readyz", "/metrics":
+			level = slog.LevelDebug // probes and scrapes would drown the log
+		}
+		if reqLogger.Enabled(c.Request.Context(), level) {
+			reqLogger.LogAttrs(c.Request.Context(), level, "Request",
+				slog.String("method", c.Request.Method),
+				slog.String("path", c.Request.URL.Path),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Int("bytes", c.Writer.Size()),
+				slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+				slog.String("remote", c.ClientIP()))
+		}
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recovery turns a panic into a logged internal error and a problem 500.
+func recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, compared as net/http does
+				panic(rec)
+			}
+			logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Handler panicked",
+				"panic", rec, "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				p, _ := problem.From(errors.New("panic"))
+				problem.Write(c.Writer, p)
+			}
+			c.Abort()
+		}()
+		c.Next()
+	}
+}
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", APIContentSecurityPolicy)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	c.Next()
+}
+
+// bodyLimit refuses declared oversized bodies at once and caps the others while they are
+// read (the JSON decoder then reports apperr.ErrTooLarge).
+func bodyLimit(limit int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > limit {
+			// Close the connection: the unread body would otherwise be drained.
+			c.Header("Connection", "close")
+			Fail(c, apperr.ErrTooLarge)
+			return
+		}
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		}
+		c.Next()
+	}
+}
+
+// writeErrors is the one place where handler errors become HTTP responses.
+func writeErrors(c *gin.Context) {
+	c.Next()
+	if len(c.Errors) == 0 || c.Writer.Written() {
+		return
+	}
+	err := c.Errors.Last().Err
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = apperr.ErrTooLarge
+	}
+	p, internal := problem.From(err)
+	if internal {
+		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Request failed",
+			"method", c.Request.Method, "route", c.FullPath(), "error", err)
+	}
+	problem.Write(c.Writer, p)
+}

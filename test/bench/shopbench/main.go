@@ -1,0 +1,613 @@
+// Command shopbench is the shop's load benchmark (make bench-shop, DESIGN §7). In one run
+// it starts throwaway PostgreSQL and Redis servers, builds the shop, migrates and seeds
+// 10,000 synthetic products, starts `shop serve` with Redis exactly as production runs
+// it, and a bare Gin handler returning constant JSON in a process with the same settings
+// (the baseline). It then measures each scenario for a fixed duration at a fixed
+// concurrency over keep-alive loopback connections and prints requests per second,
+// p50/p95/p99 latency and each scenario's throughput as a ratio to the baseline, and
+// writes the table into docs/benchmarks.md (the Shop section).
+//
+// Every request of the uncached search scenario has a unique query string (a max_price
+// above every price, different each time), so it misses both cache levels and runs the
+// full-text search in PostgreSQL; nothing in the shop knows it is being benchmarked.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+	"github.com/storefront-operator/storefront/test/testenv"
+)
+
+type options struct {
+	rounds      int
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	products    int
+	write       string
+	keep        bool
+}
+
+func main() {
+	// Re-executed as the baseline server: `shopbench -baseline-serve ADDR`.
+	if len(os.Args) == 3 && os.Args[1] == "-baseline-serve" {
+		if err := serveBaseline(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measuring time per scenario and round")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds over all scenarios; figures are medians over the rounds")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each scenario")
+	flag.IntVar(&o.concurrency, "concurrency", 4, "concurrent keep-alive clients")
+	flag.IntVar(&o.products, "products", 10000, "synthetic products to seed")
+	flag.StringVar(&o.write, "write", "", "markdown file whose Shop section receives the results (e.g. docs/benchmarks.md)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "shopbench:", err)
+		testenv.Stop()
+		os.Exit(1)
+	}
+	testenv.Stop()
+}
+
+// serveBaseline serves constant JSON with a bare Gin engine (release mode, no
+// middleware) behind the same http.Server settings as the shop.
+func serveBaseline(addr string) error {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.GET("/baseline", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"status": "ok", "service": "baseline"})
+	})
+	srv := httpserver.NewHTTPServer(r)
+	srv.Addr = addr
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type scenario struct {
+	name string
+	// url returns the i-th request's URL.
+	url func(i int64) string
+	// clients overrides the concurrency when set.
+	clients int
+}
+
+// seq numbers the requests of the whole run, so the "unique queries" of the uncached
+// scenario never repeat, not even across scenarios.
+var seq atomic.Int64
+
+type result struct {
+	scenario           string
+	requests, errors   int64
+	rps                float64
+	p50, p95, p99, max time.Duration
+	ratio              float64
+	// p99Min and p99Max are the extremes of p99 over the rounds.
+	p99Min, p99Max time.Duration
+}
+
+// median combines the rounds of one scenario: the median of each figure, the sum of
+// requests and errors, the largest maximum and the p99 spread.
+func median(rs []result) result {
+	out := rs[0]
+	mid := func(get func(r result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	out.rps = mid(func(r result) float64 { return r.rps })
+	out.p50 = time.Duration(mid(func(r result) float64 { return float64(r.p50) }))
+	out.p95 = time.Duration(mid(func(r result) float64 { return float64(r.p95) }))
+	out.p99 = time.Duration(mid(func(r result) float64 { return float64(r.p99) }))
+	out.requests, out.errors, out.max, out.p99Min, out.p99Max = 0, 0, 0, rs[0].p99, rs[0].p99
+	for _, r := range rs {
+		out.requests += r.requests
+		out.errors += r.errors
+		out.max = max(out.max, r.max)
+		out.p99Min, out.p99Max = min(out.p99Min, r.p99), max(out.p99Max, r.p99)
+	}
+	return out
+}
+
+func run(o options) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	root := testenv.RepoRoot()
+	work, err := os.MkdirTemp("", "shopbench-*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+
+	step("building the shop")
+	shopBin := filepath.Join(work, "shop")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", shopBin, "./shop/cmd/shop")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the shop: %w\n%s", err, out)
+	}
+
+	step("starting PostgreSQL and Redis")
+	pg, err := testenv.StartPostgres(ctx)
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	rd, err := testenv.StartRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer rd.Stop()
+	_, dbURL, err := pg.CreateDatabase(ctx)
+	if err != nil {
+		return err
+	}
+	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + rd.URL(0), "JWT_SECRET=bench-secret", "SHUTDOWN_DELAY=0s"}
+
+	step("migrating and seeding %d products", o.products)
+	if out, err := shopCmd(ctx, shopBin, env, "migrate").CombinedOutput(); err != nil {
+		return fmt.Errorf("migrate: %w\n%s", err, out)
+	}
+	seedStart := time.Now()
+	if out, err := shopCmd(ctx, shopBin, env, "seed", "--products", fmt.Sprint(o.products)).CombinedOutput(); err != nil {
+		return fmt.Errorf("seed: %w\n%s", err, out)
+	}
+	seedTime := time.Since(seedStart)
+	slugs, pgVersion, err := catalogFacts(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+
+	shopAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	shopLog, err := os.Create(filepath.Join(work, "shop.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shopLog.Close() }()
+	step("starting shop serve on %s (logs at info level, as in production)", shopAddr)
+	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr), "serve")
+	serve.Stdout, serve.Stderr = shopLog, shopLog
+	if err := serve.Start(); err != nil {
+		return err
+	}
+	defer stopProcess(serve)
+
+	baseAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	baseline := exec.CommandContext(ctx, self, "-baseline-serve", baseAddr)
+	baseline.Stderr = os.Stderr
+	if err := baseline.Start(); err != nil {
+		return err
+	}
+	defer stopProcess(baseline)
+
+	for _, u := range []string{"http://" + shopAddr + "/readyz", "http://" + baseAddr + "/baseline"} {
+		if err := waitReady(ctx, u); err != nil {
+			return err
+		}
+	}
+
+	shop := "http://" + shopAddr
+	terms := []string{"lamp", "oak", "kettle", "tent", "walnut", "headphones", "notebook", "ceramic", "linen", "backpack", "copper", "mat"}
+	scenarios := []scenario{
+		{name: "baseline: bare Gin, constant JSON", url: func(int64) string { return "http://" + baseAddr + "/baseline" }},
+		{name: "GET /api/v1/products?page=1 (cached)", url: func(int64) string { return shop + "/api/v1/products?page=1" }},
+		{name: "GET /api/v1/products/{slug} (cached, 100 slugs)", url: func(i int64) string { return shop + "/api/v1/products/" + slugs[i%int64(len(slugs))] }},
+		{name: "GET /api/v1/search, uncached (unique queries)", url: func(i int64) string {
+			// max_price is above every price (so it filters nothing) and unique per request.
+			return fmt.Sprintf("%s/api/v1/search?q=%s&max_price=%d", shop, terms[i%int64(len(terms))], 100_000_000+i)
+		}},
+		{name: "GET /api/v1/search?q=lamp (cached)", url: func(int64) string { return shop + "/api/v1/search?q=lamp" }},
+	}
+
+	// Not a target, an explanation: the uncached search once more with one client shows
+	// its latency without queueing behind the other clients' searches.
+	uncached := scenarios[3]
+	uncached.name += ", 1 client"
+	uncached.clients = 1
+	scenarios = append(scenarios, uncached)
+
+	// Rounds run every scenario in turn; each figure reported is the median over the
+	// rounds, so a burst of load from elsewhere on the machine during one round does not
+	// decide the result. The p99 column shows the spread.
+	rounds := make([][]result, len(scenarios))
+	for round := 1; round <= o.rounds; round++ {
+		for i, sc := range scenarios {
+			oo := o
+			if sc.clients > 0 {
+				oo.concurrency = sc.clients
+			}
+			step("round %d/%d, %s: %s warm-up, %s measured, %d clients", round, o.rounds, sc.name, o.warmup, o.duration, oo.concurrency)
+			r, err := measure(ctx, sc, oo)
+			if err != nil {
+				return err
+			}
+			rounds[i] = append(rounds[i], r)
+		}
+	}
+	results := make([]result, len(scenarios))
+	for i := range rounds {
+		results[i] = median(rounds[i])
+	}
+	for i := range results {
+		results[i].ratio = results[i].rps / results[0].rps
+	}
+	cacheStats, err := scrapeCache(shop)
+	if err != nil {
+		return err
+	}
+
+	report := render(o, results, facts{
+		cores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0), cpu: cpuModel(), goVersion: runtime.Version(),
+		pgVersion: pgVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
+	})
+	fmt.Println()
+	fmt.Println(report)
+	if o.write != "" {
+		path := o.write
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, path)
+		}
+		if err := writeSection(path, report); err != nil {
+			return err
+		}
+		step("wrote the Shop section of %s", path)
+	}
+	var failed []string
+	for _, r := range results {
+		if r.errors > 0 {
+			failed = append(failed, fmt.Sprintf("%s: %d errors", r.scenario, r.errors))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("requests failed: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+func step(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "shopbench: "+format+"\n", args...)
+}
+
+func shopCmd(ctx context.Context, bin string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+func stopProcess(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freeAddr() (string, error) {
+	p, err := testenv.FreePort()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p), nil
+}
+
+func waitReady(ctx context.Context, url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready within 30s", url)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a starting process
+	}
+}
+
+func catalogFacts(ctx context.Context, dbURL string) ([]string, string, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	rows, err := conn.Query(ctx, `SELECT slug FROM products ORDER BY id LIMIT 100`)
+	if err != nil {
+		return nil, "", err
+	}
+	slugs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, "", err
+	}
+	if len(slugs) == 0 {
+		return nil, "", errors.New("no products seeded")
+	}
+	var version string
+	if err := conn.QueryRow(ctx, `SHOW server_version`).Scan(&version); err != nil {
+		return nil, "", err
+	}
+	return slugs, version, nil
+}
+
+// measure runs sc with o.concurrency keep-alive clients: o.warmup unmeasured, then
+// o.duration measured.
+func measure(ctx context.Context, sc scenario, o options) (result, error) {
+	transport := &http.Transport{
+		MaxIdleConns:        o.concurrency * 2,
+		MaxIdleConnsPerHost: o.concurrency * 2,
+		IdleConnTimeout:     time.Minute,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+
+	var measuring atomic.Bool
+	stop := make(chan struct{})
+	lat := make([][]time.Duration, o.concurrency)
+	errs := make([]int64, o.concurrency)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < o.concurrency; w++ {
+		lat[w] = make([]time.Duration, 0, 1<<16)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				url := sc.url(seq.Add(1))
+				start := time.Now()
+				resp, err := client.Get(url)
+				ok := false
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					ok = err == nil && resp.StatusCode == http.StatusOK
+					if !ok && err == nil {
+						err = fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+					}
+				}
+				d := time.Since(start)
+				if !measuring.Load() {
+					continue
+				}
+				if !ok {
+					errs[w]++
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat[w] = append(lat[w], d)
+			}
+		}()
+	}
+	wait := func(d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := wait(o.warmup); err != nil {
+		close(stop)
+		wg.Wait()
+		return result{}, err
+	}
+	measuring.Store(true)
+	start := time.Now()
+	err := wait(o.duration)
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return result{}, err
+	}
+
+	var all []time.Duration
+	r := result{scenario: sc.name}
+	for w := range lat {
+		all = append(all, lat[w]...)
+		r.errors += errs[w]
+	}
+	if e, ok := firstErr.Load().(error); ok && e != nil {
+		step("  first error: %v", e)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	r.requests = int64(len(all)) + r.errors
+	r.rps = float64(len(all)) / elapsed.Seconds()
+	if len(all) > 0 {
+		pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
+		r.p50, r.p95, r.p99, r.max = pct(0.50), pct(0.95), pct(0.99), all[len(all)-1]
+	}
+	step("  %.0f req/s, p50 %s, p99 %s, %d errors", r.rps, r.p50, r.p99, r.errors)
+	return r, nil
+}
+
+var cacheLine = regexp.MustCompile(`(?m)^shop_cache_requests_total\{level="(\w+)",result="(\w+)"\} (\S+)$`)
+
+func scrapeCache(shop string) (map[string]string, error) {
+	resp, err := http.Get(shop + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, sm := range cacheLine.FindAllStringSubmatch(string(b), -1) {
+		v, err := strconv.ParseFloat(sm[3], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", sm[0], err)
+		}
+		m[sm[1]+" "+sm[2]] = strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return m, nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown"
+}
+
+type facts struct {
+	cores, gomaxprocs         int
+	cpu, goVersion, pgVersion string
+	seedTime                  time.Duration
+	cache                     map[string]string
+	date                      string
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
+
+func render(o options, rs []result, f facts) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis; "+
+		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback; %d rounds over all scenarios, "+
+		"each scenario %s warm-up and %s measured per round; figures are medians over the rounds (p99 range: lowest–highest round). "+
+		"The load generator, the shop, PostgreSQL and Redis share the same cores.\n\n",
+		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
+	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s–%s | %s | %d | %d |\n", r.scenario, r.rps, r.ratio, ms(r.p50), ms(r.p95), ms(r.p99),
+			ms(r.p99Min), ms(r.p99Max), ms(r.max), r.requests, r.errors)
+	}
+	var keys []string
+	for k := range f.cache {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+" "+f.cache[k])
+	}
+	fmt.Fprintf(&b, "\nCache lookups over the whole run (shop_cache_requests_total): %s.\n", strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "\nTargets (DESIGN §7): cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
+		"uncached search p99 < 10 ms — %s ms %s; errors — %s.\n",
+		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
+		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),
+		verdict(totalErrors(rs) == 0, fmt.Sprint(totalErrors(rs))))
+	return b.String()
+}
+
+func totalErrors(rs []result) int64 {
+	var n int64
+	for _, r := range rs {
+		n += r.errors
+	}
+	return n
+}
+
+func verdict(ok bool, v string) string {
+	mark := "(met)"
+	if !ok {
+		mark = "(MISSED)"
+	}
+	if v == "" {
+		return mark
+	}
+	return v + " " + mark
+}
+
+const (
+	beginMarker = "<!-- shop-bench:begin -->"
+	endMarker   = "<!-- shop-bench:end -->"
+)
+
+// writeSection replaces the generated part of the Shop section of path, creating the
+// file or the section when missing; the rest of the file is left alone.
+func writeSection(path, report string) error {
+	block := beginMarker + "\n" + report + endMarker
+	old, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		old = []byte("# Benchmarks\n\nResults of `make bench` (DESIGN §7), written by the harnesses.\n")
+	} else if err != nil {
+		return err
+	}
+	s := string(old)
+	if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
+		s = s[:i] + block + s[j+len(endMarker):]
+	} else {
+		s = strings.TrimRight(s, "\n") + "\n\n## Shop\n\n" + block + "\n"
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}

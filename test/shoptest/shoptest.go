@@ -1,0 +1,152 @@
+// Package shoptest builds shops for tests: a migrated throwaway database (optionally with
+// the demo catalog) and an app.App built exactly as `shop serve` builds it, served by a
+// real HTTP server on a loopback port.
+package shoptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/storefront-operator/storefront/shop/app"
+	"github.com/storefront-operator/storefront/shop/platform/config"
+	"github.com/storefront-operator/storefront/test/testenv"
+)
+
+// Options select what a test shop has.
+type Options struct {
+	// Demo loads the demo catalog.
+	Demo bool
+	// DatabaseURL reuses a migrated database (another shop's) instead of a new one.
+	DatabaseURL string
+	// RedisURL is the cache's Redis; empty means in-process cache only.
+	RedisURL string
+	// Log receives the shop's JSON logs (default: discarded).
+	Log io.Writer
+	// Config adjusts the configuration before the app is built.
+	Config func(*config.Config)
+}
+
+// Shop is a running test shop.
+type Shop struct {
+	App         *app.App
+	URL         string // http://127.0.0.1:port
+	DatabaseURL string
+	Client      *http.Client
+}
+
+// MigratedDatabase returns the URL of a new database with the schema applied (and the
+// demo catalog when demo is set).
+func MigratedDatabase(t testing.TB, demo bool) string {
+	t.Helper()
+	dbURL := testenv.PostgresURL(t)
+	mode := app.SeedNone
+	if demo {
+		mode = app.SeedDemo
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config(dbURL)
+	if _, err := app.Migrate(ctx, cfg, mode, Logger(nil)); err != nil {
+		t.Fatalf("migrating the test database: %v", err)
+	}
+	return dbURL
+}
+
+// Config is the configuration of a test shop on dbURL.
+func Config(dbURL string) config.Config {
+	cfg, err := config.FromEnv(func(k string) string {
+		switch k {
+		case "DATABASE_URL":
+			return dbURL
+		case "JWT_SECRET":
+			return "test-secret-test-secret-test-secret"
+		case "HTTP_ADDR":
+			return "127.0.0.1:0"
+		case "SHUTDOWN_DELAY":
+			return "0s"
+		}
+		return ""
+	})
+	if err != nil {
+		panic(err) // constant input
+	}
+	return cfg
+}
+
+// Logger returns a JSON logger writing to w, or a discarding one.
+func Logger(w io.Writer) *slog.Logger {
+	if w == nil {
+		w = io.Discard
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Start builds a shop with app.New and serves it on a loopback port until the test ends.
+func Start(t testing.TB, o Options) *Shop {
+	t.Helper()
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		dbURL = MigratedDatabase(t, o.Demo)
+	}
+	cfg := Config(dbURL)
+	cfg.RedisURL = o.RedisURL
+	if o.Config != nil {
+		o.Config(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, Logger(o.Log))
+	if err != nil {
+		cancel()
+		t.Fatalf("building the shop: %v", err)
+	}
+	srv := a.Server()
+	if err := srv.Listen(); err != nil {
+		cancel()
+		a.Close()
+		t.Fatalf("listening: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shop stopped with: %v", err)
+		}
+		a.Close()
+	})
+	return &Shop{App: a, URL: "http://" + srv.ListenAddr(), DatabaseURL: dbURL,
+		Client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Get sends a GET with optional headers (name, value pairs) and returns the response
+// with its body read.
+func (s *Shop) Get(t testing.TB, path string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return s.Do(t, req)
+}
+
+// Do sends req and returns the response with its body read.
+func (s *Shop) Do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", req.URL.Path, err)
+	}
+	return resp, body
+}
