@@ -36,6 +36,9 @@ import (
 	"github.com/storefront-operator/storefront/controllers"
 )
 
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
 func main() {
 	var (
 		metricsAddr, probeAddr, watchNamespaces                string
@@ -107,7 +110,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager")
+	setupLog.Info("Starting manager", "version", version)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		os.Exit(1)
