@@ -87,13 +87,18 @@ fuzz: ## Run each of FUZZ_TARGETS for FUZZTIME (default 10s).
 ##@ Benchmarks
 
 BENCH_SHOP_FLAGS ?=
+BENCH_OPERATOR_FLAGS ?=
 
 .PHONY: bench
-bench: bench-shop ## Run every benchmark (DESIGN §7).
+bench: bench-shop bench-operator ## Run every benchmark (DESIGN §7).
 
 .PHONY: bench-shop
 bench-shop: ## Load-test the shop against a bare Gin baseline; writes docs/benchmarks.md (Shop).
 	go run ./test/bench/shopbench -write docs/benchmarks.md $(BENCH_SHOP_FLAGS)
+
+.PHONY: bench-operator
+bench-operator: envtest ## 500 Storefronts on envtest with the stand-ins; writes docs/benchmarks.md (Operator).
+	go run ./test/bench/operatorbench -write docs/benchmarks.md $(BENCH_OPERATOR_FLAGS)
 
 ##@ Build
 
