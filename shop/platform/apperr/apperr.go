@@ -6,7 +6,9 @@ package apperr
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Each maps to one HTTP status in package problem.
@@ -23,7 +25,27 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrTooLarge: the request body exceeds the server's limit.
 	ErrTooLarge = errors.New("request body too large")
+	// ErrPaymentDeclined: the card was refused; nothing was charged or reserved.
+	ErrPaymentDeclined = errors.New("payment declined")
 )
+
+// ThrottledError says that the caller made too many attempts and may retry after
+// RetryAfter (429 with a Retry-After header).
+type ThrottledError struct {
+	// What names what is throttled, for the message ("login attempts for this email").
+	What       string
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many %s; retry in %d s", e.What, e.RetryAfterSeconds())
+}
+
+// RetryAfterSeconds is RetryAfter rounded up to whole seconds, at least 1.
+func (e *ThrottledError) RetryAfterSeconds() int {
+	s := int((e.RetryAfter + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
 
 // FieldError names one invalid input field and says what is wrong with it. Field uses the
 // name the client sent: a query parameter (`per_page`) or a JSON path (`items[0].quantity`).

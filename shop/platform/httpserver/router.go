@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -199,6 +200,14 @@ func writeErrors(c *gin.Context) {
 		err = apperr.ErrTooLarge
 	}
 	p, internal := problem.From(err)
+	var throttled *apperr.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+	case p.Status == http.StatusUnauthorized:
+		// RFC 6750 §3: a 401 names the scheme the client should use.
+		c.Header("WWW-Authenticate", `Bearer realm="shop"`)
+	}
 	if internal {
 		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Request failed",
 			"method", c.Request.Method, "route", c.FullPath(), "error", err)
