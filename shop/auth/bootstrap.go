@@ -23,7 +23,7 @@ const BcryptCost = 12
 
 // Password length limits: bcrypt reads at most 72 bytes.
 const (
-	MinPasswordLength = 8
+	MinPasswordLength = 10
 	MaxPasswordBytes  = 72
 )
 

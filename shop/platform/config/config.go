@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -36,6 +37,14 @@ type Config struct {
 	// ShutdownDelay is how long serve keeps serving with /readyz at 503 after SIGTERM,
 	// so that load balancers stop sending before the server drains.
 	ShutdownDelay time.Duration
+	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDRs) are the load balancers
+	// whose X-Forwarded-For names the client; the client address decides login
+	// throttling. Empty: the connection's peer is the client.
+	TrustedProxies []string
+	// PasswordCost is the bcrypt cost of the password hashes serve computes; 0 means
+	// auth.BcryptCost (12). It is deliberately not read from the environment: only tests
+	// lower it, because under the race detector one cost-12 hash takes seconds.
+	PasswordCost int
 }
 
 // Defaults of DESIGN §3.1.
@@ -69,6 +78,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SHUTDOWN_DELAY: %q is not a non-negative duration such as 10s", v))
 		}
 		c.ShutdownDelay = d
+	}
+	if v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				if net.ParseIP(p) == nil {
+					errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+					continue
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
 	}
 	if !money.Valid(c.Currency) {
 		errs = append(errs, fmt.Errorf("SHOP_CURRENCY: %q is not an ISO 4217 currency code", c.Currency))
