@@ -126,3 +126,8 @@ func (f *Fields) Unprocessable() error {
 func Invalid(field, message string) error {
 	return &ValidationError{Errors: []FieldError{{Field: field, Message: message}}}
 }
+
+// Unprocessable is a shorthand for a 422 ValidationError about one field.
+func Unprocessable(field, message string) error {
+	return &ValidationError{Errors: []FieldError{{Field: field, Message: message}}, Unprocessable: true}
+}
