@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -125,34 +124,8 @@ func (r RegisterRequest) Validate() (RegisterRequest, error) {
 		}
 	}
 	name := strings.TrimSpace(r.Name)
-	if msg := CheckText(name, 1, MaxNameLength); msg != "" {
-		f.Add("name", msg)
-	}
+	f.Text("name", name, 1, MaxNameLength)
 	return RegisterRequest{Email: email, Password: r.Password, Name: name}, f.Unprocessable()
-}
-
-// CheckText returns what is wrong with a free-text field that must hold between lo and
-// hi characters of valid UTF-8 without control characters (PostgreSQL refuses NUL, and
-// the others have no business in names and addresses), or "" when it is fine.
-func CheckText(s string, lo, hi int) string {
-	if !utf8.ValidString(s) {
-		return "must be valid UTF-8"
-	}
-	n := utf8.RuneCountInString(s)
-	switch {
-	case n < lo && lo == 1:
-		return "is required"
-	case n < lo:
-		return fmt.Sprintf("must be at least %d characters", lo)
-	case n > hi:
-		return fmt.Sprintf("must be at most %d characters", hi)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "must not contain control characters"
-		}
-	}
-	return ""
 }
 
 const (

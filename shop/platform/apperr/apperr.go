@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Each maps to one HTTP status in package problem.
@@ -130,4 +132,35 @@ func Invalid(field, message string) error {
 // Unprocessable is a shorthand for a 422 ValidationError about one field.
 func Unprocessable(field, message string) error {
 	return &ValidationError{Errors: []FieldError{{Field: field, Message: message}}, Unprocessable: true}
+}
+
+// CheckText returns what is wrong with a free-text field that must hold lo..hi
+// characters of valid UTF-8 without control characters (PostgreSQL refuses NUL, and the
+// others have no place in names and addresses), or "" when it is fine.
+func CheckText(s string, lo, hi int) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n < lo && lo == 1:
+		return "is required"
+	case n < lo:
+		return fmt.Sprintf("must be at least %d characters", lo)
+	case n > hi:
+		return fmt.Sprintf("must be at most %d characters", hi)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+// Text checks a free-text field with CheckText and records what is wrong with it.
+func (f *Fields) Text(field, value string, lo, hi int) {
+	if msg := CheckText(value, lo, hi); msg != "" {
+		f.Add(field, msg)
+	}
 }
