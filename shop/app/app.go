@@ -88,14 +88,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 
 	a.Revocations = auth.NewRevocations(pool, a.Redis, keyPrefix(pool)+":auth", logger)
 	a.Revocations.Start(context.WithoutCancel(ctx))
-	a.Auth, err = auth.NewService(pool, auth.Options{
-		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Revocations: a.Revocations, Observer: a.Metrics,
+	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
+		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
+		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{}),
 	})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.Cart = cart.NewService(pool, cfg.Currency)
+	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
 	a.Orders = orders.NewService(pool, orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Invalidator: a.Cache})
 	a.Admin = admin.NewService(pool, a.Catalog, cfg.Currency, a.Cache)
 

@@ -8,9 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
@@ -48,8 +45,8 @@ type Options struct {
 	TokenTTL time.Duration
 	// PasswordCost is the bcrypt cost of new hashes (BcryptCost when 0).
 	PasswordCost int
-	// Throttle limits failed logins (DefaultThrottleLimits when zero).
-	Throttle ThrottleLimits
+	// Throttle counts failed logins. Required.
+	Throttle *Throttle
 	// Revocations is where logouts are recorded. Required.
 	Revocations *Revocations
 	Observer    Observer
@@ -60,7 +57,7 @@ type Options struct {
 // Service registers users, signs them in and out, and verifies their tokens. The JSON
 // API and the pages (whose HttpOnly cookie carries the same token) both use it.
 type Service struct {
-	pool      *pgxpool.Pool
+	store     Store
 	tokens    *Tokens
 	revoked   *Revocations
 	throttle  *Throttle
@@ -75,16 +72,27 @@ type Service struct {
 // which emails have accounts.
 const dummyHash12 = "$2a$12$Smov77KM6sTOod/zz2KXp.Gq5SgidQZnfntJiB0bH6IQbcvKyGSpi"
 
-// NewService returns the auth service on pool.
-func NewService(pool *pgxpool.Pool, o Options) (*Service, error) {
+// Store is the accounts' persistence, implemented by *PGStore.
+type Store interface {
+	// CreateUser adds a customer; a taken email is apperr.ErrConflict.
+	CreateUser(ctx context.Context, email, name, passwordHash string) (int64, error)
+	// UserByEmail returns the account with email and its password hash; a missing one
+	// is apperr.ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (User, string, error)
+	// UserByID returns the account with id; a missing one is apperr.ErrNotFound.
+	UserByID(ctx context.Context, id int64) (User, error)
+}
+
+// NewService returns the auth service on store.
+func NewService(store Store, o Options) (*Service, error) {
 	tokens, err := NewTokens(o.Secret, o.TokenTTL, o.Now)
 	if err != nil {
 		return nil, err
 	}
-	if o.Revocations == nil {
-		return nil, errors.New("auth: Options.Revocations is required")
+	if o.Revocations == nil || o.Throttle == nil {
+		return nil, errors.New("auth: Options.Revocations and Options.Throttle are required")
 	}
-	s := &Service{pool: pool, tokens: tokens, revoked: o.Revocations, throttle: NewThrottle(pool, o.Throttle),
+	s := &Service{store: store, tokens: tokens, revoked: o.Revocations, throttle: o.Throttle,
 		cost: o.PasswordCost, observer: o.Observer, dummyHash: []byte(dummyHash12)}
 	if s.cost == 0 {
 		s.cost = BcryptCost
@@ -128,12 +136,6 @@ func (r RegisterRequest) Validate() (RegisterRequest, error) {
 	return RegisterRequest{Email: email, Password: r.Password, Name: name}, f.Unprocessable()
 }
 
-const (
-	insertUserSQL  = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'customer') RETURNING id`
-	userByEmailSQL = `SELECT id, email, name, role, password_hash FROM users WHERE email = $1`
-	userByIDSQL    = `SELECT id, email, name, role FROM users WHERE id = $1`
-)
-
 // Register creates a customer account and signs it in. An email that already has an
 // account is apperr.ErrConflict.
 func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, error) {
@@ -146,11 +148,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 		return Session{}, fmt.Errorf("hashing the password: %w", err)
 	}
 	u := User{Email: req.Email, Name: req.Name, Role: RoleCustomer}
-	if err := s.pool.QueryRow(ctx, insertUserSQL, u.Email, u.Name, string(hash)).Scan(&u.ID); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			return Session{}, fmt.Errorf("an account with this email already exists: %w", apperr.ErrConflict)
-		}
+	if u.ID, err = s.store.CreateUser(ctx, u.Email, u.Name, string(hash)); err != nil {
 		return Session{}, fmt.Errorf("creating the account: %w", err)
 	}
 	return s.IssueSession(u)
@@ -191,12 +189,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 		u    User
 		hash string
 	)
-	err := pgx.ErrNoRows
+	err := apperr.ErrNotFound
 	if email != "" {
-		err = s.pool.QueryRow(ctx, userByEmailSQL, email).Scan(&u.ID, &u.Email, &u.Name, &u.Role, &hash)
+		u, hash, err = s.store.UserByEmail(ctx, email)
 	}
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, apperr.ErrNotFound):
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(req.Password))
 	case err != nil:
 		return Session{}, fmt.Errorf("looking up the account: %w", err)
@@ -260,13 +258,9 @@ func (s *Service) Revoke(ctx context.Context, p Principal) error {
 
 // User returns the account with id; a missing one is apperr.ErrNotFound.
 func (s *Service) User(ctx context.Context, id int64) (User, error) {
-	var u User
-	err := s.pool.QueryRow(ctx, userByIDSQL, id).Scan(&u.ID, &u.Email, &u.Name, &u.Role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, fmt.Errorf("user %d: %w", id, apperr.ErrNotFound)
-	}
+	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
-		return User{}, fmt.Errorf("loading user %d: %w", id, err)
+		return User{}, fmt.Errorf("user %d: %w", id, err)
 	}
 	return u, nil
 }

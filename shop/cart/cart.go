@@ -6,12 +6,7 @@ package cart
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/money"
@@ -45,46 +40,32 @@ type Cart struct {
 	Total money.Money `json:"total"`
 }
 
+// Store is the carts' persistence, implemented by *PGStore.
+type Store interface {
+	// Lines returns userID's lines priced now, in the order they were added.
+	Lines(ctx context.Context, userID int64) ([]Line, error)
+	// Set inserts or replaces a line; found is false for an unknown product.
+	Set(ctx context.Context, userID, productID int64, quantity int) (found bool, err error)
+	// Remove deletes a line; found is false when it was not there.
+	Remove(ctx context.Context, userID, productID int64) (found bool, err error)
+	// Add adds quantities to the lines of the products that exist, each capped at max.
+	Add(ctx context.Context, userID int64, productIDs []int64, quantities []int32, max int) error
+}
+
 // Service manages carts.
 type Service struct {
-	pool     *pgxpool.Pool
+	store    Store
 	currency string
 }
 
-// NewService returns the cart service on pool for a shop selling in currency.
-func NewService(pool *pgxpool.Pool, currency string) *Service {
-	return &Service{pool: pool, currency: currency}
+// NewService returns the cart service on store for a shop selling in currency.
+func NewService(store Store, currency string) *Service {
+	return &Service{store: store, currency: currency}
 }
-
-const (
-	cartSQL = `SELECT p.id, p.slug, p.name, p.image_url, ci.quantity, p.price_minor, p.currency, p.stock
-FROM cart_items ci JOIN products p ON p.id = ci.product_id
-WHERE ci.user_id = $1
-ORDER BY ci.added_at, p.id`
-	// setSQL inserts or replaces a line; no row is written for an unknown product.
-	setSQL = `INSERT INTO cart_items (user_id, product_id, quantity)
-SELECT $1, p.id, $3 FROM products p WHERE p.id = $2
-ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity, updated_at = now()`
-	removeSQL = `DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2`
-	// mergeSQL adds quantities to the lines of existing products only, capped.
-	mergeSQL = `INSERT INTO cart_items (user_id, product_id, quantity)
-SELECT $1, p.id, m.quantity FROM unnest($2::bigint[], $3::integer[]) AS m (product_id, quantity)
-JOIN products p ON p.id = m.product_id
-ON CONFLICT (user_id, product_id) DO UPDATE
-SET quantity = LEAST(cart_items.quantity + EXCLUDED.quantity, $4), updated_at = now()`
-)
 
 // Get returns userID's cart at current prices.
 func (s *Service) Get(ctx context.Context, userID int64) (Cart, error) {
-	rows, err := s.pool.Query(ctx, cartSQL, userID)
-	if err != nil {
-		return Cart{}, fmt.Errorf("reading the cart: %w", err)
-	}
-	lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Line, error) {
-		var l Line
-		err := r.Scan(&l.ProductID, &l.Slug, &l.Name, &l.ImageURL, &l.Quantity, &l.UnitPrice.Amount, &l.UnitPrice.Currency, &l.Stock)
-		return l, err
-	})
+	lines, err := s.store.Lines(ctx, userID)
 	if err != nil {
 		return Cart{}, fmt.Errorf("reading the cart: %w", err)
 	}
@@ -111,21 +92,16 @@ func (s *Service) Set(ctx context.Context, userID, productID int64, quantity int
 		return Cart{}, apperr.Unprocessable("quantity", fmt.Sprintf("must be between 0 and %d (0 removes the line)", MaxQuantity))
 	}
 	if quantity == 0 {
-		if _, err := s.pool.Exec(ctx, removeSQL, userID, productID); err != nil {
+		if _, err := s.store.Remove(ctx, userID, productID); err != nil {
 			return Cart{}, fmt.Errorf("removing a cart line: %w", err)
 		}
 		return s.Get(ctx, userID)
 	}
-	tag, err := s.pool.Exec(ctx, setSQL, userID, productID, quantity)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		// The product was deleted between the SELECT and the INSERT.
-		tag, err = pgconn.CommandTag{}, nil
-	}
+	found, err := s.store.Set(ctx, userID, productID, quantity)
 	if err != nil {
 		return Cart{}, fmt.Errorf("setting a cart line: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !found {
 		return Cart{}, fmt.Errorf("product %d: %w", productID, apperr.ErrNotFound)
 	}
 	return s.Get(ctx, userID)
@@ -134,11 +110,11 @@ func (s *Service) Set(ctx context.Context, userID, productID int64, quantity int
 // Remove deletes productID's line and returns the cart; a line that is not in the cart
 // is apperr.ErrNotFound (whoever else's cart it may be in).
 func (s *Service) Remove(ctx context.Context, userID, productID int64) (Cart, error) {
-	tag, err := s.pool.Exec(ctx, removeSQL, userID, productID)
+	found, err := s.store.Remove(ctx, userID, productID)
 	if err != nil {
 		return Cart{}, fmt.Errorf("removing a cart line: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !found {
 		return Cart{}, fmt.Errorf("product %d is not in the cart: %w", productID, apperr.ErrNotFound)
 	}
 	return s.Get(ctx, userID)
@@ -146,8 +122,8 @@ func (s *Service) Remove(ctx context.Context, userID, productID int64) (Cart, er
 
 // Merge adds items (a guest cart) to userID's cart and returns it: quantities of the
 // same product are added, each line is capped at MaxQuantity, and items of unknown or
-// deleted products or with a quantity below 1 are skipped. It is one statement, so a
-// merge is never half applied.
+// deleted products or with a quantity below 1 are skipped. The store adds them in one
+// statement, so a merge is never half applied.
 func (s *Service) Merge(ctx context.Context, userID int64, items []Item) (Cart, error) {
 	sums := map[int64]int{}
 	var order []int64
@@ -165,7 +141,7 @@ func (s *Service) Merge(ctx context.Context, userID int64, items []Item) (Cart, 
 		for i, id := range order {
 			ids[i], qs[i] = id, int32(sums[id])
 		}
-		if _, err := s.pool.Exec(ctx, mergeSQL, userID, ids, qs, MaxQuantity); err != nil {
+		if err := s.store.Add(ctx, userID, ids, qs, MaxQuantity); err != nil {
 			return Cart{}, fmt.Errorf("merging into the cart: %w", err)
 		}
 	}
