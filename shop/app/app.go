@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		return nil, err
 	}
 	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
-	a.Orders = orders.NewService(pool, orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Invalidator: a.Cache})
+	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Invalidator: a.Cache})
 	a.Admin = admin.NewService(pool, a.Catalog, cfg.Currency, a.Cache)
 
 	a.Health = &httpserver.Health{Check: pool.Ping}
