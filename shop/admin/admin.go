@@ -14,10 +14,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
@@ -40,17 +36,39 @@ type Invalidator interface {
 	Invalidate(ctx context.Context) error
 }
 
+// ErrUnknownCategory is what Store returns for a product whose category slug names no
+// category.
+var ErrUnknownCategory = errors.New("unknown category")
+
+// Store is the catalog's write side, implemented by *PGStore. Slug collisions are
+// apperr.ErrConflict; a missing product or category is apperr.ErrNotFound.
+type Store interface {
+	CreateProduct(ctx context.Context, in ProductInput, attrs []byte) (int64, error)
+	UpdateProduct(ctx context.Context, id int64, in ProductInput, attrs []byte) error
+	// DeleteProductIfClosed deletes product id unless pending or paid orders hold it,
+	// and returns how many do.
+	DeleteProductIfClosed(ctx context.Context, id int64) (openOrders int64, err error)
+	SetStock(ctx context.Context, id int64, stock int) error
+	CreateCategory(ctx context.Context, in CategoryInput) (int64, error)
+	UpdateCategory(ctx context.Context, id int64, in CategoryInput) error
+	// DeleteCategoryIfEmpty deletes category id unless products are in it, and returns
+	// how many are.
+	DeleteCategoryIfEmpty(ctx context.Context, id int64) (products int64, err error)
+	Category(ctx context.Context, id int64) (catalog.Category, error)
+}
+
 // Service manages the catalog.
 type Service struct {
-	pool        *pgxpool.Pool
+	store       Store
 	catalog     *catalog.Service
 	currency    string
 	invalidator Invalidator
 }
 
-// NewService returns the admin service; cat reads products back in the shoppers' form.
-func NewService(pool *pgxpool.Pool, cat *catalog.Service, currency string, inv Invalidator) *Service {
-	return &Service{pool: pool, catalog: cat, currency: currency, invalidator: inv}
+// NewService returns the admin service on store; cat reads products back in the
+// shoppers' form, inv drops the cached responses after each change.
+func NewService(store Store, cat *catalog.Service, currency string, inv Invalidator) *Service {
+	return &Service{store: store, catalog: cat, currency: currency, invalidator: inv}
 }
 
 // ProductInput is a product as an admin writes it (POST and PUT replace all fields).
@@ -157,21 +175,6 @@ func checkImageURL(f *apperr.Fields, s string) {
 	}
 }
 
-const (
-	categoryIDSQL     = `SELECT id FROM categories WHERE slug = $1`
-	insertProductSQL  = `INSERT INTO products (category_id, slug, name, description, price_minor, currency, stock, image_url, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
-	updateProductSQL  = `UPDATE products SET category_id = $2, slug = $3, name = $4, description = $5, price_minor = $6, currency = $7, stock = $8, image_url = $9, attributes = $10, updated_at = now() WHERE id = $1`
-	lockProductSQL    = `SELECT id FROM products WHERE id = $1 FOR UPDATE`
-	openOrdersSQL     = `SELECT count(DISTINCT o.id) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.product_id = $1 AND o.status IN ('pending', 'paid')`
-	deleteProductSQL  = `DELETE FROM products WHERE id = $1`
-	setStockSQL       = `UPDATE products SET stock = $2, updated_at = now() WHERE id = $1`
-	insertCategorySQL = `INSERT INTO categories (slug, name, description) VALUES ($1, $2, $3) RETURNING id`
-	updateCategorySQL = `UPDATE categories SET slug = $2, name = $3, description = $4, updated_at = now() WHERE id = $1`
-	categorySQL       = `SELECT c.id, c.slug, c.name, c.description, (SELECT count(*) FROM products p WHERE p.category_id = c.id) FROM categories c WHERE c.id = $1`
-	deleteCategorySQL = `DELETE FROM categories WHERE id = $1`
-	categoryUseSQL    = `SELECT count(*) FROM products WHERE category_id = $1`
-)
-
 // CreateProduct adds a product. A taken slug is apperr.ErrConflict; an unknown category
 // is a 422 naming the field.
 func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (catalog.Product, error) {
@@ -179,17 +182,9 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (catalog.P
 	if err != nil {
 		return catalog.Product{}, err
 	}
-	var id int64
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		catID, err := categoryID(ctx, tx, in.Category)
-		if err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, insertProductSQL, catID, in.Slug, in.Name, in.Description, in.Price.Amount, in.Price.Currency, in.Stock, in.ImageURL, attrs).Scan(&id)
-		return conflict(err, "a product with slug "+in.Slug+" already exists")
-	})
+	id, err := s.store.CreateProduct(ctx, in, attrs)
 	if err != nil {
-		return catalog.Product{}, fmt.Errorf("creating product: %w", err)
+		return catalog.Product{}, fmt.Errorf("creating product: %w", categoryError(err, in.Category))
 	}
 	return s.changed(ctx, id)
 }
@@ -200,22 +195,8 @@ func (s *Service) UpdateProduct(ctx context.Context, id int64, in ProductInput) 
 	if err != nil {
 		return catalog.Product{}, err
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		catID, err := categoryID(ctx, tx, in.Category)
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, updateProductSQL, id, catID, in.Slug, in.Name, in.Description, in.Price.Amount, in.Price.Currency, in.Stock, in.ImageURL, attrs)
-		if err := conflict(err, "a product with slug "+in.Slug+" already exists"); err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("product %d: %w", id, apperr.ErrNotFound)
-		}
-		return nil
-	})
-	if err != nil {
-		return catalog.Product{}, fmt.Errorf("updating product: %w", err)
+	if err := s.store.UpdateProduct(ctx, id, in, attrs); err != nil {
+		return catalog.Product{}, fmt.Errorf("updating product %d: %w", id, categoryError(err, in.Category))
 	}
 	return s.changed(ctx, id)
 }
@@ -224,27 +205,12 @@ func (s *Service) UpdateProduct(ctx context.Context, id int64, in ProductInput) 
 // orders is refused with apperr.ErrConflict: cancelling those orders must be able to
 // put it back into stock. Set its stock to 0 to stop selling it.
 func (s *Service) DeleteProduct(ctx context.Context, id int64) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Locking the row first makes a checkout that is taking its stock finish (and
-		// its order visible) before the open orders are counted.
-		var got int64
-		if err := tx.QueryRow(ctx, lockProductSQL, id).Scan(&got); errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("product %d: %w", id, apperr.ErrNotFound)
-		} else if err != nil {
-			return err
-		}
-		var open int64
-		if err := tx.QueryRow(ctx, openOrdersSQL, id).Scan(&open); err != nil {
-			return err
-		}
-		if open > 0 {
-			return fmt.Errorf("product %d is in %d open (pending or paid) orders; set its stock to 0 instead: %w", id, open, apperr.ErrConflict)
-		}
-		_, err := tx.Exec(ctx, deleteProductSQL, id)
-		return err
-	})
+	open, err := s.store.DeleteProductIfClosed(ctx, id)
 	if err != nil {
-		return fmt.Errorf("deleting product: %w", err)
+		return fmt.Errorf("deleting product %d: %w", id, err)
+	}
+	if open > 0 {
+		return fmt.Errorf("product %d is in %d open (pending or paid) orders; set its stock to 0 instead: %w", id, open, apperr.ErrConflict)
 	}
 	s.invalidate(ctx)
 	return nil
@@ -258,12 +224,8 @@ func (s *Service) SetStock(ctx context.Context, id int64, in StockInput) (catalo
 	if *in.Stock < 0 || *in.Stock > MaxStock {
 		return catalog.Product{}, apperr.Unprocessable("stock", fmt.Sprintf("must be between 0 and %d", MaxStock))
 	}
-	tag, err := s.pool.Exec(ctx, setStockSQL, id, *in.Stock)
-	if err != nil {
-		return catalog.Product{}, fmt.Errorf("setting stock: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return catalog.Product{}, fmt.Errorf("product %d: %w", id, apperr.ErrNotFound)
+	if err := s.store.SetStock(ctx, id, *in.Stock); err != nil {
+		return catalog.Product{}, fmt.Errorf("setting the stock of product %d: %w", id, err)
 	}
 	return s.changed(ctx, id)
 }
@@ -273,13 +235,12 @@ func (s *Service) CreateCategory(ctx context.Context, in CategoryInput) (catalog
 	if err := in.Validate(); err != nil {
 		return catalog.Category{}, err
 	}
-	var id int64
-	err := s.pool.QueryRow(ctx, insertCategorySQL, in.Slug, in.Name, in.Description).Scan(&id)
-	if err := conflict(err, "a category with slug "+in.Slug+" already exists"); err != nil {
+	id, err := s.store.CreateCategory(ctx, in)
+	if err != nil {
 		return catalog.Category{}, fmt.Errorf("creating category: %w", err)
 	}
 	s.invalidate(ctx)
-	return s.category(ctx, id)
+	return s.store.Category(ctx, id)
 }
 
 // UpdateCategory replaces category id.
@@ -287,43 +248,24 @@ func (s *Service) UpdateCategory(ctx context.Context, id int64, in CategoryInput
 	if err := in.Validate(); err != nil {
 		return catalog.Category{}, err
 	}
-	tag, err := s.pool.Exec(ctx, updateCategorySQL, id, in.Slug, in.Name, in.Description)
-	if err := conflict(err, "a category with slug "+in.Slug+" already exists"); err != nil {
-		return catalog.Category{}, fmt.Errorf("updating category: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return catalog.Category{}, fmt.Errorf("category %d: %w", id, apperr.ErrNotFound)
+	if err := s.store.UpdateCategory(ctx, id, in); err != nil {
+		return catalog.Category{}, fmt.Errorf("updating category %d: %w", id, err)
 	}
 	s.invalidate(ctx)
-	return s.category(ctx, id)
+	return s.store.Category(ctx, id)
 }
 
 // DeleteCategory removes category id; one that still has products is apperr.ErrConflict.
 func (s *Service) DeleteCategory(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, deleteCategorySQL, id)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		var n int64
-		_ = s.pool.QueryRow(ctx, categoryUseSQL, id).Scan(&n)
-		return fmt.Errorf("category %d still has %d products; move or delete them first: %w", id, n, apperr.ErrConflict)
-	}
+	n, err := s.store.DeleteCategoryIfEmpty(ctx, id)
 	if err != nil {
-		return fmt.Errorf("deleting category: %w", err)
+		return fmt.Errorf("deleting category %d: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("category %d: %w", id, apperr.ErrNotFound)
+	if n > 0 {
+		return fmt.Errorf("category %d still has %d products; move or delete them first: %w", id, n, apperr.ErrConflict)
 	}
 	s.invalidate(ctx)
 	return nil
-}
-
-func (s *Service) category(ctx context.Context, id int64) (catalog.Category, error) {
-	var c catalog.Category
-	err := s.pool.QueryRow(ctx, categorySQL, id).Scan(&c.ID, &c.Slug, &c.Name, &c.Description, &c.ProductCount)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, fmt.Errorf("category %d: %w", id, apperr.ErrNotFound)
-	}
-	return c, err
 }
 
 // changed invalidates the cache after a product change and reads the product back.
@@ -343,20 +285,10 @@ func (s *Service) invalidate(ctx context.Context) {
 	}
 }
 
-func categoryID(ctx context.Context, tx pgx.Tx, slug string) (int64, error) {
-	var id int64
-	err := tx.QueryRow(ctx, categoryIDSQL, slug).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, apperr.Unprocessable("category", "no category has the slug "+slug)
-	}
-	return id, err
-}
-
-// conflict maps a unique violation to apperr.ErrConflict with msg.
-func conflict(err error, msg string) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fmt.Errorf("%s: %w", msg, apperr.ErrConflict)
+// categoryError turns the store's ErrUnknownCategory into a 422 naming the field.
+func categoryError(err error, slug string) error {
+	if errors.Is(err, ErrUnknownCategory) {
+		return apperr.Unprocessable("category", "no category has the slug "+slug)
 	}
 	return err
 }

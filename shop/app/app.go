@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
 	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Invalidator: a.Cache})
-	a.Admin = admin.NewService(pool, a.Catalog, cfg.Currency, a.Cache)
+	a.Admin = admin.NewService(admin.NewPGStore(pool), a.Catalog, cfg.Currency, a.Cache)
 
 	a.Health = &httpserver.Health{Check: pool.Ping}
 	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics, TrustedProxies: cfg.TrustedProxies})
