@@ -25,16 +25,16 @@ import (
 //     PostgreSQL answers until a replica has copied every live revocation back.
 //
 // A revocation written while Redis was unreachable is marked unsynced in PostgreSQL and
-// copied to Redis by the next sync (every SyncInterval, by any replica). Until then a
-// replica that reaches Redis and not PostgreSQL's copy could accept the token: the
-// window is at most SyncInterval after Redis comes back, and only for logouts made while
-// it was down.
+// copied to Redis by the next sync (every two seconds, by any replica). Until then a
+// replica that reads Redis (reachable again, data intact) could accept the token: the
+// window is at most one sync interval after Redis comes back, and only for logouts made
+// while it was unreachable.
 type Revocations struct {
 	pool   *pgxpool.Pool
 	redis  *redis.Client
 	prefix string
 	logger *slog.Logger
-	// SyncInterval is how often Start's loop copies unsynced revocations to Redis.
+	// syncInterval is how often Start's loop copies unsynced revocations to Redis.
 	syncInterval time.Duration
 
 	redisDownUntil atomic.Int64
@@ -82,7 +82,7 @@ func (r *Revocations) redisFailed(ctx context.Context, err error) {
 func (r *Revocations) Revoke(ctx context.Context, jti string, userID int64, expiresAt time.Time) error {
 	synced := false
 	if r.redisUsable() {
-		if err := r.redis.Set(ctx, r.key(jti), "1", time.Until(expiresAt)+clockSkew).Err(); err != nil {
+		if err := r.redis.Set(ctx, r.key(jti), "1", redisTTL(expiresAt)).Err(); err != nil {
 			r.redisFailed(ctx, err)
 		} else {
 			synced = true
@@ -197,7 +197,7 @@ func (r *Revocations) copyToRedis(ctx context.Context, query string, all bool) e
 	_, err = r.redis.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, v := range revs {
 			jtis[i] = v.jti
-			p.Set(ctx, r.key(v.jti), "1", time.Until(v.expires)+clockSkew)
+			p.Set(ctx, r.key(v.jti), "1", redisTTL(v.expires))
 		}
 		if all {
 			p.Set(ctx, r.loadedKey(), "1", 0)
@@ -213,4 +213,10 @@ func (r *Revocations) copyToRedis(ctx context.Context, query string, all bool) e
 		}
 	}
 	return nil
+}
+
+// redisTTL keeps a revocation in Redis until its token expires, plus the clock skew the
+// token checks allow; never 0, which Redis would take as "forever".
+func redisTTL(expires time.Time) time.Duration {
+	return max(time.Until(expires), 0) + clockSkew
 }
