@@ -154,6 +154,19 @@ func TestLogin(t *testing.T) {
 		}
 	})
 
+	t.Run("X-Forwarded-For from a peer that is not a trusted proxy is ignored", func(t *testing.T) {
+		direct := shoptest.Start(t, shoptest.Options{Config: func(c *config.Config) { c.TrustedProxies = nil }})
+		for i := 0; i < auth.DefaultThrottleLimits.PerIP; i++ {
+			resp, _ := call(t, direct, "POST", "/api/v1/auth/login", "", map[string]string{"email": "x" + strconv.Itoa(i) + "@example.com", "password": "password123"},
+				"X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
+			if resp.StatusCode != 401 {
+				t.Fatalf("attempt %d: %d", i, resp.StatusCode)
+			}
+		}
+		resp, body := call(t, direct, "POST", "/api/v1/auth/login", "", map[string]string{"email": "y@example.com", "password": "password123"}, "X-Forwarded-For", "192.0.2.99")
+		expectProblem(t, resp, body, 429, "")
+	})
+
 	t.Run("refused logins are counted in the metrics", func(t *testing.T) {
 		_, body := shop.Get(t, "/metrics")
 		for _, want := range []string{`shop_login_failures_total{reason="credentials"}`, `shop_login_failures_total{reason="throttled"}`} {
