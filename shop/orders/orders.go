@@ -399,3 +399,6 @@ func (s *Service) Transition(ctx context.Context, id int64, to Status) (Order, e
 	}
 	return s.AdminGet(ctx, id)
 }
+
+// String returns the status name.
+func (s Status) String() string { return string(s) }
