@@ -38,6 +38,7 @@ func TestRegister(t *testing.T) {
 		"malformed JSON is 400":                                  {body: `{"email":`, status: 400, field: "body"},
 		"an unknown field is 400":                                {body: `{"email":"u@example.com","password":"a long enough password","name":"U","role":"admin"}`, status: 400, field: "role"},
 		"a number where a string goes is 400":                    {body: `{"email":1,"password":"a long enough password","name":"U"}`, status: 400, field: "email"},
+		"a body over 1 MiB is 413":                               {body: `{"name":"` + strings.Repeat("n", 1<<20) + `"}`, status: 413},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
