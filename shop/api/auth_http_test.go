@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/test/shoptest"
 	"github.com/storefront-operator/storefront/test/testenv"
@@ -344,4 +346,36 @@ func TestLogoutRevokesEverywhere(t *testing.T) {
 			t.Errorf("%d revocations waiting for Redis, want 1", n)
 		}
 	})
+}
+
+// TestSessionServiceForThePages drives what the pages call for their HttpOnly cookie:
+// the same token as the API, issued, verified and revoked through auth.Service.
+func TestSessionServiceForThePages(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	ctx := context.Background()
+	u, _ := newUser(t, shop)
+	s, err := shop.App.Auth.IssueSession(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := shop.App.Auth.Verify(ctx, s.Token)
+	if err != nil || p.UserID != u.ID || p.Role != auth.RoleCustomer || !p.ExpiresAt.Equal(s.ExpiresAt) {
+		t.Fatalf("Verify = %+v, %v", p, err)
+	}
+	// The cookie's token works on the API too.
+	if resp, _ := call(t, shop, "GET", "/api/v1/auth/me", s.Token, nil); resp.StatusCode != 200 {
+		t.Errorf("the API refuses the pages' token: %d", resp.StatusCode)
+	}
+	if err := shop.App.Auth.Revoke(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shop.App.Auth.Verify(ctx, s.Token); !errors.Is(err, apperr.ErrUnauthorized) {
+		t.Errorf("Verify after Revoke = %v", err)
+	}
+	if resp, _ := call(t, shop, "GET", "/api/v1/auth/me", s.Token, nil); resp.StatusCode != 401 {
+		t.Errorf("the API accepts the revoked token: %d", resp.StatusCode)
+	}
+	if _, err := shop.App.Auth.Login(ctx, auth.LoginRequest{Email: u.Email, Password: "correct horse battery", ClientIP: "192.0.2.1"}); err != nil {
+		t.Errorf("Login for the pages: %v", err)
+	}
 }
