@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/storefront-operator/storefront/shop/cart"
+	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/test/shoptest"
+	"github.com/storefront-operator/storefront/test/testenv"
 )
 
 func TestPlaceOrder(t *testing.T) {
@@ -252,5 +254,32 @@ func TestOrdersAreTheirOwners(t *testing.T) {
 	})
 	if resp, _ := call(t, shop, "GET", "/api/v1/orders", "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("anonymous: %d", resp.StatusCode)
+	}
+}
+
+// TestOrdersRefreshCachedStock: product pages are cached, and an order changes the
+// stock they show; every replica shows the new stock within about a second.
+func TestOrdersRefreshCachedStock(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	a := shoptest.Start(t, shoptest.Options{Demo: true, RedisURL: redisURL})
+	b := shoptest.Start(t, shoptest.Options{DatabaseURL: a.DatabaseURL, RedisURL: redisURL})
+	_, token := newUser(t, a)
+	id := productID(t, a, "cork-yoga-mat")
+	stockOn := func(s *shoptest.Shop) (int, string) {
+		resp, body := s.Get(t, "/api/v1/products/cork-yoga-mat")
+		return decode[catalog.Product](t, body).Stock, resp.Header.Get("X-Cache")
+	}
+	before, _ := stockOn(a)
+	if _, cache := stockOn(b); cache != "hit" {
+		t.Fatalf("b's read is not cached: X-Cache %s", cache)
+	}
+	for i := 0; i < 3; i++ { // a burst: the last order's stock must show too
+		placeOrder(t, a, token, []map[string]any{item(id, 1)})
+	}
+	for name, s := range map[string]*shoptest.Shop{"a": a, "b": b} {
+		eventually(t, 5*time.Second, name+" shows the stock after the orders", func() bool {
+			st, _ := stockOn(s)
+			return st == before-3
+		})
 	}
 }

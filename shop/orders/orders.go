@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/storefront-operator/storefront/shop/cart"
@@ -91,8 +92,8 @@ type Observer interface {
 	OrderCancelled()
 }
 
-// Invalidator drops cached catalog responses (the response cache): a cancellation
-// restocks, which changes the products' stock.
+// Invalidator drops cached catalog responses (the response cache): orders and
+// cancellations change the products' stock, which product pages show.
 type Invalidator interface {
 	Invalidate(ctx context.Context) error
 }
@@ -105,6 +106,11 @@ type Options struct {
 	Payments    Payments
 	Observer    Observer
 	Invalidator Invalidator
+	// StockRefresh bounds how long cached catalog responses may show the stock from
+	// before an order (default 1s): placed orders invalidate the cache at most once per
+	// StockRefresh, the last of a burst included. One invalidation per order would
+	// empty the cache at checkout rates.
+	StockRefresh time.Duration
 	// Now is the clock for card expiry (time.Now when nil).
 	Now func() time.Time
 }
@@ -153,6 +159,10 @@ type Tx interface {
 type Service struct {
 	store Store
 	o     Options
+
+	mu          sync.Mutex
+	lastRefresh time.Time
+	refreshing  bool // a trailing invalidation is scheduled
 }
 
 // NewService returns the order service on store.
@@ -162,6 +172,9 @@ func NewService(store Store, o Options) *Service {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.StockRefresh <= 0 {
+		o.StockRefresh = time.Second
 	}
 	return &Service{store: store, o: o}
 }
@@ -214,8 +227,11 @@ func (s *Service) Place(ctx context.Context, userID int64, key string, req Reque
 		}
 		return Order{}, false, err
 	}
-	if claimed && s.o.Observer != nil {
-		s.o.Observer.OrderPlaced(total.Currency, total.Amount)
+	if claimed {
+		if s.o.Observer != nil {
+			s.o.Observer.OrderPlaced(total.Currency, total.Amount)
+		}
+		s.stockChanged(ctx)
 	}
 	o, err = s.store.Order(ctx, orderID, 0)
 	if err != nil {
@@ -390,14 +406,50 @@ func (s *Service) Transition(ctx context.Context, id int64, to Status) (Order, e
 		if s.o.Observer != nil {
 			s.o.Observer.OrderCancelled()
 		}
-		if s.o.Invalidator != nil {
-			if err := s.o.Invalidator.Invalidate(ctx); err != nil {
-				// The cache retries the invalidation itself (see cache.Invalidate).
-				logging.FromContext(ctx).WarnContext(ctx, "Cache invalidation after a restock failed", "error", err)
-			}
-		}
+		s.invalidate(ctx)
 	}
 	return s.AdminGet(ctx, id)
+}
+
+// stockChanged invalidates the response cache now if the last invalidation is at least
+// StockRefresh old, or else once when StockRefresh has passed.
+func (s *Service) stockChanged(ctx context.Context) {
+	if s.o.Invalidator == nil {
+		return
+	}
+	s.mu.Lock()
+	wait := s.o.StockRefresh - time.Since(s.lastRefresh)
+	switch {
+	case s.refreshing:
+		s.mu.Unlock()
+		return
+	case wait > 0:
+		s.refreshing = true
+		s.mu.Unlock()
+		time.AfterFunc(wait, func() {
+			s.mu.Lock()
+			s.refreshing, s.lastRefresh = false, time.Now()
+			s.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			s.invalidate(ctx)
+		})
+		return
+	}
+	s.lastRefresh = time.Now()
+	s.mu.Unlock()
+	// Outside the lock: the invalidation is a Redis round trip.
+	s.invalidate(ctx)
+}
+
+func (s *Service) invalidate(ctx context.Context) {
+	if s.o.Invalidator == nil {
+		return
+	}
+	if err := s.o.Invalidator.Invalidate(ctx); err != nil {
+		// The cache retries the invalidation itself (see cache.Invalidate).
+		logging.FromContext(ctx).WarnContext(ctx, "Cache invalidation after a stock change failed", "error", err)
+	}
 }
 
 // String returns the status name.
