@@ -74,6 +74,7 @@ test: envtest ## Run every test suite, then each fuzz target for FUZZTIME.
 # Fuzz targets run by `make fuzz` (and `make test`): space-separated ./pkg/path:FuzzName.
 FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
 FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
+FUZZ_TARGETS += ./shop/api:FuzzOrderRequest
 FUZZTIME ?= 10s
 
 .PHONY: fuzz
