@@ -69,6 +69,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/bench/benchdoc"
 	"github.com/storefront-operator/storefront/test/localcluster/fake"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
@@ -253,7 +254,7 @@ func run(o options) error {
 	fmt.Println()
 	fmt.Print(text)
 	if o.write != "" {
-		if err := writeSection(o.write, text); err != nil {
+		if err := benchdoc.WriteSection(o.write, "Operator", "operator-bench", text); err != nil {
 			return err
 		}
 		step("wrote the Operator section of %s", o.write)
@@ -648,33 +649,6 @@ func (r report) markdown() string {
 
 func mib(b int64) string {
 	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
-}
-
-const (
-	beginMarker = "<!-- operator-bench:begin -->"
-	endMarker   = "<!-- operator-bench:end -->"
-)
-
-// writeSection replaces the generated part of the Operator section of path, creating
-// the file or the section when missing; the rest of the file is left alone.
-func writeSection(path, report string) error {
-	block := beginMarker + "\n" + report + endMarker
-	old, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		old = []byte("# Benchmarks\n\nResults of `make bench` (DESIGN §7), written by the harnesses.\n")
-	} else if err != nil {
-		return err
-	}
-	s := string(old)
-	if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
-		s = s[:i] + block + s[j+len(endMarker):]
-	} else {
-		s = strings.TrimRight(s, "\n") + "\n\n## Operator\n\n" + block + "\n"
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
 }
 
 // cpuSample is CPU time in seconds: of the operator, of the API server and etcd (the

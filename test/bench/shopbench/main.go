@@ -39,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+	"github.com/storefront-operator/storefront/test/bench/benchdoc"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -320,7 +321,7 @@ func run(o options) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(root, path)
 		}
-		if err := writeSection(path, report); err != nil {
+		if err := benchdoc.WriteSection(path, "Shop", "shop-bench", report); err != nil {
 			return err
 		}
 		step("wrote the Shop section of %s", path)
@@ -634,31 +635,4 @@ func verdict(ok bool, v string) string {
 		return mark
 	}
 	return v + " " + mark
-}
-
-const (
-	beginMarker = "<!-- shop-bench:begin -->"
-	endMarker   = "<!-- shop-bench:end -->"
-)
-
-// writeSection replaces the generated part of the Shop section of path, creating the
-// file or the section when missing; the rest of the file is left alone.
-func writeSection(path, report string) error {
-	block := beginMarker + "\n" + report + endMarker
-	old, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		old = []byte("# Benchmarks\n\nResults of `make bench` (DESIGN §7), written by the harnesses.\n")
-	} else if err != nil {
-		return err
-	}
-	s := string(old)
-	if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
-		s = s[:i] + block + s[j+len(endMarker):]
-	} else {
-		s = strings.TrimRight(s, "\n") + "\n\n## Shop\n\n" + block + "\n"
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
 }
