@@ -25,6 +25,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/metrics"
 	"github.com/storefront-operator/storefront/shop/search"
+	"github.com/storefront-operator/storefront/shop/web"
 )
 
 // App is a running shop's parts.
@@ -82,6 +83,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	}
 	api.Register(a.Router, api.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache})
+	pages, err := web.New(web.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
+		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("building the pages: %w", err)
+	}
+	pages.Register(a.Router)
 	return a, nil
 }
 
