@@ -48,7 +48,7 @@ func (p *Pages) parseTemplates() (map[string]*template.Template, error) {
 
 func (p *Pages) funcs() template.FuncMap {
 	return template.FuncMap{
-		"money": func(m money.Money) string { return m.String() },
+		"money": formatMoney,
 		"asset": p.assets.URL,
 		"image": p.imageURL,
 		"stock": stockOf,
@@ -82,6 +82,33 @@ func (p *Pages) imageURL(u string) string {
 		return placeholderImage
 	}
 	return u
+}
+
+// formatMoney formats a price for English-speaking shoppers: the currency's symbol or
+// code (money.Money.String) with thousands grouped: €1,299.00, ¥24,900, CHF 12.50.
+func formatMoney(m money.Money) string {
+	s := m.String()
+	// Group the digits before the decimal point of the number part.
+	start := strings.IndexAny(s, "0123456789")
+	if start < 0 {
+		return s
+	}
+	end := start
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	whole := s[start:end]
+	if len(whole) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return s[:start] + b.String() + s[end:]
 }
 
 // LowStock is the stock at or below which a product shows "Only N left".
