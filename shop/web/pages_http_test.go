@@ -114,6 +114,11 @@ func TestCatalogPages(t *testing.T) {
 		},
 		"an unknown category is a 404":    {path: "/categories/no-such-category", status: 404, want: []string{"find that page"}},
 		"an unknown path is the HTML 404": {path: "/no/such/page", status: 404, want: []string{"find that page", "Audio"}},
+		"search text is escaped, never markup": {
+			path: "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", status: 200,
+			want:   []string{"Results for “&lt;script&gt;alert(1)&lt;/script&gt;”"},
+			absent: []string{"<script>alert"},
+		},
 		"the empty cart": {
 			path: "/cart", status: 200,
 			want: []string{"Your cart is empty"},
@@ -171,17 +176,46 @@ func queryRow(t *testing.T, shop *shoptest.Shop, sql string, args ...any) pgx.Ro
 	return shop.App.DB.QueryRow(context.Background(), sql, args...)
 }
 
-func TestAPIStaysJSON(t *testing.T) {
+func TestUnknownPathsAndMethods(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{})
 	v := newVisitor(t, shop)
-	p := v.get("/api/v1/nothing")
-	expectStatus(t, p, 404)
-	if ct := p.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("an unknown API path answers %q, want problem details", ct)
+	tests := map[string]struct {
+		method, path string
+		status       int
+		contentType  string
+	}{
+		"an unknown API path stays problem details":       {"GET", "/api/v1/nothing", 404, "application/problem+json"},
+		"a wrong method on the API stays problem details": {"DELETE", "/api/v1/categories", 405, "application/problem+json"},
+		"an unknown page is HTML":                         {"GET", "/nothing", 404, "text/html; charset=utf-8"},
+		"a wrong method on a page is HTML":                {"DELETE", "/cart", 405, "text/html; charset=utf-8"},
+		"a GET of a form's target is a 405 page":          {"GET", "/cart/items", 405, "text/html; charset=utf-8"},
 	}
-	if p.Header.Get("Content-Security-Policy") == web.ContentSecurityPolicy {
-		t.Error("the API got the pages' CSP")
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, shop.URL+tt.path, nil)
+			p := v.do(req)
+			expectStatus(t, p, tt.status)
+			if ct := p.Header.Get("Content-Type"); ct != tt.contentType {
+				t.Errorf("Content-Type %q, want %q", ct, tt.contentType)
+			}
+			isPage := strings.HasPrefix(tt.contentType, "text/html")
+			if (p.Header.Get("Content-Security-Policy") == web.ContentSecurityPolicy) != isPage {
+				t.Errorf("CSP %q", p.Header.Get("Content-Security-Policy"))
+			}
+			if isPage {
+				checkAccessibility(t, p.Body)
+			}
+		})
 	}
+
+	t.Run("HEAD of a static file", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodHead, shop.URL+"/static/img/placeholder.svg", nil)
+		p := v.do(req)
+		expectStatus(t, p, 200)
+		if p.Header.Get("ETag") == "" || p.Body != "" {
+			t.Errorf("ETag %q, body %d bytes", p.Header.Get("ETag"), len(p.Body))
+		}
+	})
 }
 
 func TestStaticAssets(t *testing.T) {

@@ -124,6 +124,18 @@ func (p *Pages) Register(r *gin.Engine) {
 	post.POST("/cart/items/:id/remove", p.removeCartItem)
 
 	r.NoRoute(p.noRoute)
+	r.NoMethod(p.noMethod)
+}
+
+// noMethod answers a known page path with the wrong method (DELETE /cart) with the HTML
+// 405 page; the API keeps its problem details.
+func (p *Pages) noMethod(c *gin.Context) {
+	if isAPIPath(c.Request.URL.Path) {
+		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."))
+		return
+	}
+	setSecurityHeaders(c)
+	p.errorPage(c, http.StatusMethodNotAllowed, nil)
 }
 
 // noRoute answers unknown paths: the HTML 404 page, except under the API, whose clients
@@ -208,6 +220,7 @@ var errorViews = map[int]errorView{
 	http.StatusUnauthorized:          {"Please log in", "You need to log in to see this page."},
 	http.StatusForbidden:             {"You can't do that here", "You don't have permission to see this page or do this."},
 	http.StatusNotFound:              {"We couldn't find that page", "The page may have moved, or the product is no longer sold. Try searching for it."},
+	http.StatusMethodNotAllowed:      {"That didn't work", "This page cannot be used that way. Go back and try again."},
 	http.StatusConflict:              {"That didn't work", "Something changed in the meantime. Reload the page and try again."},
 	http.StatusRequestEntityTooLarge: {"That was too much", "The form you sent was too large."},
 	http.StatusInternalServerError:   {"Something went wrong on our side", "We've logged the problem. Please try again in a moment."},
