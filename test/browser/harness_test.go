@@ -275,7 +275,8 @@ func (b *tab) fail(name string, err error) {
 	if mkErr := os.MkdirAll(dir, 0o755); mkErr == nil {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 		defer cancel()
-		if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(90)); serr == nil {
+		// Quality 100 makes chromedp capture a PNG.
+		if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
 			if os.WriteFile(base+".png", png, 0o644) == nil {
 				saved = append(saved, base+".png")
 			}
