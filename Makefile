@@ -78,6 +78,7 @@ test-browser: ## Run the pages' browser tests alone (needs chromium: apt-get ins
 # Fuzz targets run by `make fuzz` (and `make test`): space-separated ./pkg/path:FuzzName.
 FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
 FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
+FUZZ_TARGETS += ./shop/web:FuzzGuestCartCookie
 FUZZTIME ?= 10s
 
 .PHONY: fuzz
