@@ -78,6 +78,7 @@ test-browser: ## Run the pages' browser tests alone (needs chromium: apt-get ins
 # Fuzz targets run by `make fuzz` (and `make test`): space-separated ./pkg/path:FuzzName.
 FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
 FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
+FUZZ_TARGETS += ./shop/api:FuzzOrderRequest
 FUZZ_TARGETS += ./shop/web:FuzzGuestCartCookie
 FUZZTIME ?= 10s
 
@@ -92,13 +93,18 @@ fuzz: ## Run each of FUZZ_TARGETS for FUZZTIME (default 10s).
 ##@ Benchmarks
 
 BENCH_SHOP_FLAGS ?=
+BENCH_OPERATOR_FLAGS ?=
 
 .PHONY: bench
-bench: bench-shop ## Run every benchmark (DESIGN §7).
+bench: bench-shop bench-operator ## Run every benchmark (DESIGN §7).
 
 .PHONY: bench-shop
 bench-shop: ## Load-test the shop against a bare Gin baseline; writes docs/benchmarks.md (Shop).
 	go run ./test/bench/shopbench -write docs/benchmarks.md $(BENCH_SHOP_FLAGS)
+
+.PHONY: bench-operator
+bench-operator: envtest ## 500 Storefronts on envtest with the stand-ins; writes docs/benchmarks.md (Operator).
+	go run ./test/bench/operatorbench -write docs/benchmarks.md $(BENCH_OPERATOR_FLAGS)
 
 ##@ Build
 

@@ -36,6 +36,9 @@ import (
 	"github.com/storefront-operator/storefront/controllers"
 )
 
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
 func main() {
 	var (
 		metricsAddr, probeAddr, watchNamespaces                string
@@ -73,7 +76,11 @@ func main() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(shopv1alpha1.AddToScheme(scheme))
 
-	cacheOpts := cache.Options{}
+	cacheOpts := cache.Options{
+		// The operator never reads managedFields; a fleet's cached objects (ACK objects
+		// carry long ones) take much less memory without them.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 	if ns := splitList(watchNamespaces); len(ns) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, n := range ns {
@@ -81,7 +88,9 @@ func main() {
 		}
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restCfg := ctrl.GetConfigOrDie()
+	restCfg.QPS, restCfg.Burst = controllers.ClientQPS, controllers.ClientBurst
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
@@ -107,7 +116,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager")
+	setupLog.Info("Starting manager", "version", version)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		os.Exit(1)

@@ -44,6 +44,18 @@ const annotationAppliedHash = "shop.storefront.dev/applied-hash"
 // or unstructured; on return it holds the live object (the cached one when nothing was
 // written, the server's answer otherwise). changed reports whether a write happened.
 func (r *StorefrontReconciler) applyObject(ctx context.Context, desired client.Object) (changed bool, err error) {
+	return r.applyObjectAdopting(ctx, desired, nil)
+}
+
+// liveAdopter adjusts want, the content about to be compared and applied, to the live
+// object: where another writer (ACK writing back what AWS reports) holds a value that
+// already satisfies ours, want takes the live value, so that the operator neither
+// writes nor undoes it. The applied-hash annotation stays that of the desired content.
+type liveAdopter func(want, live *unstructured.Unstructured)
+
+// applyObjectAdopting is applyObject with adopt, when not nil, run on the content before
+// it is compared with the live object.
+func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired client.Object, adopt liveAdopter) (changed bool, err error) {
 	gvk, err := apiutil.GVKForObject(desired, r.Scheme)
 	if err != nil {
 		return false, err
@@ -64,12 +76,20 @@ func (r *StorefrontReconciler) applyObject(ctx context.Context, desired client.O
 	if u, ok := currentObj.(*unstructured.Unstructured); ok {
 		u.SetGroupVersionKind(gvk)
 	}
-	err = r.Get(ctx, client.ObjectKeyFromObject(desired), currentObj)
+	var reader client.Reader = r.Client
+	if _, ok := currentObj.(*unstructured.Unstructured); ok && r.ObjectCache != nil {
+		// The client reads unstructured objects live; the cache has them (watched).
+		reader = r.ObjectCache
+	}
+	err = reader.Get(ctx, client.ObjectKeyFromObject(desired), currentObj)
 	switch {
 	case err == nil:
 		have, err := toUnstructured(currentObj, r.Scheme)
 		if err != nil {
 			return false, err
+		}
+		if adopt != nil {
+			adopt(want, have)
 		}
 		if isSubset(want.Object, have.Object, "") == "" {
 			return false, copyInto(have, desired, r.Scheme)

@@ -76,10 +76,20 @@ func startOperator(t *testing.T, ns string, opts Options) *operatorRun {
 // startOperatorAs starts an operator that talks to the API server with restCfg.
 func startOperatorAs(t *testing.T, restCfg *rest.Config, ns string, opts Options) *operatorRun {
 	t.Helper()
+	return startOperatorFor(t, restCfg, []string{ns}, opts)
+}
+
+// startOperatorFor starts an operator that watches the given namespaces.
+func startOperatorFor(t *testing.T, restCfg *rest.Config, namespaces []string, opts Options) *operatorRun {
+	t.Helper()
 	counter := fake.NewMutationCounter()
+	watched := map[string]cache.Config{}
+	for _, ns := range namespaces {
+		watched[ns] = cache.Config{}
+	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 testScheme,
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Cache:                  cache.Options{DefaultNamespaces: watched},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		NewClient:              counter.NewClient,
@@ -121,11 +131,12 @@ func (o *operatorRun) stop() {
 	}
 }
 
-// startStandIns starts the Job, Deployment and HPA stand-ins for namespace ns.
+// startStandIns starts the Job, Deployment, HPA and ACK stand-ins for namespace ns (and
+// any more namespaces opts names).
 func startStandIns(t *testing.T, ns string, opts fake.Options) *fake.StandIns {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	opts.Namespaces = []string{ns}
+	opts.Namespaces = append(opts.Namespaces, ns)
 	s, err := fake.Start(ctx, cfg, opts)
 	if err != nil {
 		cancel()

@@ -39,6 +39,13 @@ const (
 	roleApp        = "app"        // the Secret with the generated application secrets
 )
 
+// Roles of the objects of an Aurora database and a serverless cache.
+const (
+	roleDatabase   = "database"    // the ACK DBSubnetGroup, DBCluster and DBInstance
+	roleCache      = "cache"       // the ACK ServerlessCache
+	roleDBPassword = "db-password" // the versioned master-password Secrets, <name>-db-password-v<N>
+)
+
 // Label keys (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/).
 const (
 	labelName      = "app.kubernetes.io/name"
@@ -80,6 +87,35 @@ func shortName(name string) string {
 	suffix := shortHash(name)
 	prefix := strings.TrimRight(name[:maxNameLength-len(suffix)-1], "-.")
 	return prefix + "-" + suffix
+}
+
+// awsPrefixLength is how much of sf-<namespace>-<name> an AWS identifier keeps.
+const awsPrefixLength = 40
+
+// awsIdentifier names the Storefront's AWS resources (DB subnet group, DB cluster and
+// instance, serverless cache). AWS names are unique per account and region, not per
+// namespace, so it comes from both: sf-<namespace>-<name>, lower-case, every run of
+// other characters than letters and digits made one hyphen, cut to 40 characters, then
+// "-" and 8 hex of sha256(<namespace>/<name>) so that two Storefronts never share it.
+// It starts with a letter, has no double or trailing hyphen and at most 49 characters:
+// valid for RDS identifiers (63) and ElastiCache names.
+func awsIdentifier(namespace, name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower("sf-" + namespace + "-" + name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			hyphen = false
+		} else if !hyphen {
+			b.WriteByte('-')
+			hyphen = true
+		}
+	}
+	prefix := b.String()
+	if len(prefix) > awsPrefixLength {
+		prefix = prefix[:awsPrefixLength]
+	}
+	return strings.TrimRight(prefix, "-") + "-" + shortHash(namespace+"/"+name)
 }
 
 // shortHash is the first 8 hex characters of sha256(s).

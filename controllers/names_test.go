@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,5 +73,35 @@ func TestLongNamesStayDistinctAndShort(t *testing.T) {
 	}
 	if migrationJobName(a, "i:1") != migrationJobName(a, "i:1") {
 		t.Error("the migration job name of an image must be stable")
+	}
+}
+
+func TestAWSIdentifier(t *testing.T) {
+	valid := regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	long := strings.Repeat("shop", 20)
+	cases := map[string]struct {
+		namespace, name, want string
+	}{
+		"a short name":                      {"shops", "acme", "sf-shops-acme-" + shortHash("shops/acme")},
+		"a long name is cut to 40":          {"shops", long, ("sf-shops-" + long)[:40] + "-" + shortHash("shops/"+long)},
+		"dots and runs of hyphens collapse": {"team--a", "acme.shop", "sf-team-a-acme-shop-" + shortHash("team--a/acme.shop")},
+		"a cut on a hyphen leaves none":     {"shops", strings.Repeat("a", 30) + "-bbbb", "sf-shops-" + strings.Repeat("a", 30) + "-" + shortHash("shops/"+strings.Repeat("a", 30)+"-bbbb")},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := awsIdentifier(tc.namespace, tc.name)
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if !valid.MatchString(got) || len(got) > 49 {
+				t.Errorf("%q is not a valid RDS and ElastiCache identifier of at most 49 characters", got)
+			}
+		})
+	}
+	if a, b := awsIdentifier("shops-a", "acme"), awsIdentifier("shops", "a-acme"); a == b {
+		t.Errorf("two Storefronts share the identifier %q", a)
+	}
+	if a, b := awsIdentifier("team-a", "acme"), awsIdentifier("team-b", "acme"); a == b {
+		t.Errorf("acme in two namespaces shares the identifier %q", a)
 	}
 }

@@ -45,6 +45,17 @@ type Options struct {
 	MaxConcurrentReconciles int
 }
 
+// Client rate limits for the operator's API client (main.go sets them on its
+// rest.Config). client-go's default of 5 requests per second (controller-runtime raises
+// it to 20, burst 30) paces a fleet to the limiter rather than to the API server: a
+// Storefront makes about 30 writes on its way to Ready, so 500 of them would take over
+// ten minutes at 20 per second. 100 per second with bursts of 200 lets the API server
+// set the pace and stays modest next to the ACK and kube controllers that share it.
+const (
+	ClientQPS   = 100
+	ClientBurst = 200
+)
+
 // Setup registers the Storefront controller with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := newStorefrontReconciler(mgr, opts).SetupWithManager(mgr); err != nil {
@@ -61,9 +72,13 @@ func newStorefrontReconciler(mgr ctrl.Manager, opts Options) *StorefrontReconcil
 	return &StorefrontReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
-		Options:   opts,
-		Recorder:  mgr.GetEventRecorder(eventReporter),
+		// Reading unstructured objects through the cache starts an informer for their
+		// kind; the controller watches the same kinds, so it is shared.
+		ObjectCache:  mgr.GetCache(),
+		ACKInstalled: servedACKKinds(mgr.GetRESTMapper()),
+		Scheme:       mgr.GetScheme(),
+		Options:      opts,
+		Recorder:     mgr.GetEventRecorder(eventReporter),
 	}
 }
 

@@ -19,8 +19,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -29,6 +34,12 @@ import (
 // reconcileCache finds the shared cache, if one is configured, and sets CacheReady.
 func (r *StorefrontReconciler) reconcileCache(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
+	if sf.Spec.Cache == nil || sf.Spec.Cache.Serverless == nil {
+		// A serverless cache no longer asked for goes.
+		if err := r.removeACKObject(ctx, sf, gvkServerlessCache, objectName(sf, roleCache)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	switch {
 	case !s.cacheConfigured():
 		sf.Status.Cache = nil
@@ -48,11 +59,85 @@ func (r *StorefrontReconciler) reconcileCache(ctx context.Context, s *scope) (ct
 		s.setCondition(shopv1alpha1.ConditionCacheReady, true, shopv1alpha1.ReasonCacheAvailable,
 			fmt.Sprintf("External cache at %s", hostPort(ep)))
 	default:
-		// ElastiCache Serverless through ACK is provisioned by the second part of the operator.
-		s.setCondition(shopv1alpha1.ConditionCacheReady, false, shopv1alpha1.ReasonProvisioning,
-			"ElastiCache Serverless caches are not supported by this version of the operator")
+		return r.reconcileServerlessCache(ctx, s)
 	}
 	return ctrl.Result{}, nil
+}
+
+// Settings of the ElastiCache Serverless cache.
+const (
+	cacheEngine             = "valkey"
+	cacheMajorEngineVersion = "8"
+	cacheStorageUnit        = "GB"
+)
+
+// reconcileServerlessCache provisions the cache through ACK. It is ready when ACK has
+// synced it, ElastiCache reports it available and it has an endpoint; the shop reaches
+// it with TLS (rediss://), the only way ElastiCache Serverless accepts, with
+// certificates that chain to public roots.
+func (r *StorefrontReconciler) reconcileServerlessCache(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	notReady := func(reason, msg string) (ctrl.Result, error) {
+		s.setCondition(shopv1alpha1.ConditionCacheReady, false, reason, msg)
+		return ctrl.Result{}, nil
+	}
+	if !r.ackKindInstalled(gvkServerlessCache) {
+		return notReady(shopv1alpha1.ReasonProvisioningFailed, ackNotInstalledMessage(gvkServerlessCache))
+	}
+	sc := sf.Spec.Cache.Serverless
+	desired := desiredServerlessCache(sf, r.Scheme, r.Options.AWSRegion,
+		firstNonEmpty(sc.SubnetIDs, r.Options.CacheSubnetIDs), firstNonEmpty(sc.SecurityGroupIDs, r.Options.CacheSecurityGroupIDs))
+	live, err := r.applyACK(ctx, desired)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	host, _, _ := unstructured.NestedString(live.Object, pathEndpointAddress...)
+	if st := readACKState(live, pathStatus, host); !st.Ready {
+		return notReady(st.Reason, st.Message)
+	}
+	port := nestedPort(live, pathEndpointPort...)
+	if port == 0 {
+		port = defaultRedisPort
+	}
+	ep := &storeEndpoint{Host: host, Port: port, URL: (&url.URL{Scheme: "rediss", Host: net.JoinHostPort(host, strconv.Itoa(int(port)))}).String()}
+	s.cache = ep
+	sf.Status.Cache = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port}
+	s.setCondition(shopv1alpha1.ConditionCacheReady, true, shopv1alpha1.ReasonCacheAvailable,
+		fmt.Sprintf("ElastiCache Serverless %s at %s", specField(live, "serverlessCacheName"), hostPort(ep)))
+	return ctrl.Result{}, nil
+}
+
+// desiredServerlessCache is the ElastiCache Serverless (valkey) cache with the spec's
+// usage limits; subnets and security groups are left to AWS's defaults when none are
+// given.
+func desiredServerlessCache(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, region string, subnets, securityGroups []string) *unstructured.Unstructured {
+	sc := sf.Spec.Cache.Serverless
+	u := newACKOwned(sf, scheme, gvkServerlessCache, roleCache, ackAnnotations(sf, gvkServerlessCache, region))
+	storage, ecpu := int64(sc.MaxDataStorageGB), int64(sc.MaxECPUPerSecond)
+	if storage == 0 {
+		storage = 5 // the API's defaults, for objects built without the API server
+	}
+	if ecpu == 0 {
+		ecpu = 5000
+	}
+	spec := map[string]any{
+		"serverlessCacheName": awsIdentifier(sf.Namespace, sf.Name),
+		"description":         fmt.Sprintf("Storefront %s/%s", sf.Namespace, sf.Name),
+		"engine":              cacheEngine,
+		"majorEngineVersion":  cacheMajorEngineVersion,
+		"cacheUsageLimits": map[string]any{
+			"dataStorage":   map[string]any{"maximum": storage, "unit": cacheStorageUnit},
+			"eCPUPerSecond": map[string]any{"maximum": ecpu},
+		},
+	}
+	if len(subnets) > 0 {
+		spec["subnetIDs"] = stringsToAny(subnets)
+	}
+	if len(securityGroups) > 0 {
+		spec["securityGroupIDs"] = stringsToAny(securityGroups)
+	}
+	u.Object["spec"] = spec
+	return u
 }
 
 // parseRedisURL accepts redis:// and rediss:// URLs with a host, and checks the rest

@@ -19,6 +19,8 @@ package controllers
 import (
 	"strings"
 	"testing"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
 
 func TestParseRedisURL(t *testing.T) {
@@ -49,6 +51,45 @@ func TestParseRedisURL(t *testing.T) {
 			}
 			if err != nil || host != tc.host || port != tc.port {
 				t.Errorf("got %q, %d, %v; want %q, %d", host, port, err, tc.host, tc.port)
+			}
+		})
+	}
+}
+
+func TestDesiredServerlessCache(t *testing.T) {
+	id := awsIdentifier("shops", "acme")
+	cases := map[string]struct {
+		limits             shopv1alpha1.ServerlessCache
+		subnets, sgs       []string
+		storage, ecpu      int64
+		hasSubnets, hasSGs bool
+	}{
+		"the spec's limits and the given networks": {shopv1alpha1.ServerlessCache{MaxDataStorageGB: 20, MaxECPUPerSecond: 20000},
+			[]string{"subnet-1"}, []string{"sg-1"}, 20, 20000, true, true},
+		"the API's defaults, AWS's networks": {shopv1alpha1.ServerlessCache{}, nil, nil, 5, 5000, false, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			sf := storefrontNamed("acme")
+			sf.Spec.Cache = &shopv1alpha1.CacheSpec{Serverless: &tc.limits}
+			u := desiredServerlessCache(sf, testScheme, "eu-west-1", tc.subnets, tc.sgs)
+			spec := u.Object["spec"].(map[string]any)
+			if spec["serverlessCacheName"] != id || spec["engine"] != "valkey" || spec["majorEngineVersion"] != "8" {
+				t.Errorf("spec %v", spec)
+			}
+			limits := spec["cacheUsageLimits"].(map[string]any)
+			storage := limits["dataStorage"].(map[string]any)
+			if storage["maximum"] != tc.storage || storage["unit"] != "GB" || limits["eCPUPerSecond"].(map[string]any)["maximum"] != tc.ecpu {
+				t.Errorf("limits %v", limits)
+			}
+			if _, ok := spec["subnetIDs"]; ok != tc.hasSubnets {
+				t.Errorf("subnetIDs set: %v", ok)
+			}
+			if _, ok := spec["securityGroupIDs"]; ok != tc.hasSGs {
+				t.Errorf("securityGroupIDs set: %v", ok)
+			}
+			if u.GetName() != "acme-cache" || u.GetAnnotations()[ackAnnotationDeletionPolicy] != "delete" {
+				t.Errorf("metadata %s %v", u.GetName(), u.GetAnnotations())
 			}
 		})
 	}

@@ -31,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,9 +50,14 @@ type StorefrontReconciler struct {
 	client.Client
 	// APIReader reads past the cache, for the rare reads of kinds we do not watch.
 	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Options   Options
-	Recorder  recorder.EventRecorder
+	// ObjectCache reads unstructured objects (the ACK kinds) from the manager's cache,
+	// which the client would read live.
+	ObjectCache client.Reader
+	// ACKInstalled says which ACK kinds the API server served at start-up; nil: all.
+	ACKInstalled map[schema.GroupVersionKind]bool
+	Scheme       *runtime.Scheme
+	Options      Options
+	Recorder     recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=shop.storefront.dev,resources=storefronts,verbs=get;list;watch;update;patch
@@ -77,6 +83,7 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"migration", r.reconcileMigration},
 		{"workload", r.reconcileWorkload},
 		{"network", r.reconcileNetwork},
+		{"passwords", r.finishPasswordRotation},
 	}
 }
 
@@ -89,6 +96,10 @@ type scope struct {
 	database *storeEndpoint
 	// cache is the shared cache; nil when none is configured or while it is not ready.
 	cache *storeEndpoint
+	// dbPasswords are the Aurora master password versions, oldest first, and
+	// dbPasswordInUse the one in the database URL (the one ACK last applied).
+	dbPasswords     []dbPassword
+	dbPasswordInUse *dbPassword
 	// configChecksum is the hash of the connection and application Secrets, put on the
 	// pod template so that a change rolls the pods. Empty while the Secrets are not ready.
 	configChecksum string
@@ -97,6 +108,8 @@ type scope struct {
 	ingress    *networkingv1.Ingress
 	// err is what stopped the phases, reported by the Ready condition.
 	err error
+	// waitingOn says what a deletion step waits for, when it can tell.
+	waitingOn string
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.
@@ -234,7 +247,7 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		func(o client.Object) []string { return referencedSecrets(o.(*shopv1alpha1.Storefront)) }); err != nil {
 		return fmt.Errorf("indexing storefronts by secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		// No predicate: our own status writes come back as events on purpose. A reconcile
 		// may have started from a cached Storefront older than our last status write;
 		// the event of that write reconciles again from the fresh object, so a status
@@ -250,14 +263,27 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storefrontsReferencing)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storefrontsReferencing))
+	for _, gvk := range ackKinds {
+		// Without ACK installed, Storefronts on external stores still work; those that
+		// need ACK say it is missing.
+		if !r.ackKindInstalled(gvk) {
+			mgr.GetLogger().Info("Not watching an ACK kind the API server does not serve", "kind", gvk.String())
+			continue
+		}
+		b = b.Owns(newACKObject(gvk))
+	}
+	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("storefront").
 		Complete(r)
 }
 
-// storefrontsReferencing maps a Secret to the Storefronts that read it.
+// storefrontsReferencing maps a Secret to the Storefronts that read it, and a master
+// password Secret (which may have no owner reference) to its Storefront.
 func (r *StorefrontReconciler) storefrontsReferencing(ctx context.Context, secret client.Object) []reconcile.Request {
+	if l := secret.GetLabels(); l[labelManagedBy] == fieldOwner && l[labelComponent] == roleDBPassword && l[labelInstance] != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: secret.GetNamespace(), Name: l[labelInstance]}}}
+	}
 	var list shopv1alpha1.StorefrontList
 	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
 		client.MatchingFields{indexSecretRefs: secret.GetName()}); err != nil {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -27,6 +28,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -75,10 +79,8 @@ func (r *StorefrontReconciler) reconcileDatabase(ctx context.Context, s *scope) 
 		sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: ep.Host, Port: ep.Port}
 		s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable,
 			fmt.Sprintf("External database at %s", hostPort(ep)))
-	default:
-		// Aurora through ACK is provisioned by the second part of the operator.
-		s.setCondition(shopv1alpha1.ConditionDatabaseReady, false, shopv1alpha1.ReasonProvisioning,
-			"Aurora databases are not supported by this version of the operator")
+	case sf.Spec.Database.Aurora != nil:
+		return r.reconcileAurora(ctx, s)
 	}
 	return ctrl.Result{}, nil
 }
@@ -169,4 +171,292 @@ func redactCause(msg, raw string) string {
 
 func hostPort(ep *storeEndpoint) string {
 	return fmt.Sprintf("%s:%d", ep.Host, ep.Port)
+}
+
+// Settings of the Aurora Serverless v2 database.
+const (
+	auroraEngine        = "aurora-postgresql"
+	auroraEngineMode    = "provisioned" // Serverless v2 runs in provisioned mode
+	auroraInstanceClass = "db.serverless"
+	auroraDatabaseName  = "shop"
+)
+
+// reconcileAurora provisions the database through ACK, in the order AWS needs it: the
+// master password Secret, the DBSubnetGroup, the DBCluster once the group is synced,
+// the DBInstance once the cluster is available. The database is ready when the cluster
+// and its instance are, and it is reached with the password ACK last applied, so that
+// during a rotation the connection Secret moves only once RDS has the new password.
+func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	aurora := sf.Spec.Database.Aurora
+	notReady := func(reason, msg string) (ctrl.Result, error) {
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, false, reason, msg)
+		return ctrl.Result{}, nil
+	}
+	for _, gvk := range []schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance} {
+		if !r.ackKindInstalled(gvk) {
+			return notReady(shopv1alpha1.ReasonProvisioningFailed, ackNotInstalledMessage(gvk))
+		}
+	}
+	subnets := firstNonEmpty(aurora.SubnetIDs, r.Options.DBSubnetIDs)
+	if len(subnets) == 0 {
+		return notReady(shopv1alpha1.ReasonProvisioningFailed,
+			"No subnets for the DB subnet group: set spec.database.aurora.subnetIDs or the operator's --db-subnet-ids")
+	}
+	if ref := aurora.CABundleSecretRef; ref != nil {
+		reason, msg, err := r.checkSecretKey(ctx, sf.Namespace, *ref)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if reason != "" {
+			return notReady(reason, msg)
+		}
+	}
+
+	passwords, newest, err := r.reconcilePasswords(ctx, sf)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.dbPasswords = passwords
+	if newest == nil {
+		return notReady(shopv1alpha1.ReasonProvisioning, "Creating the master password Secret "+
+			passwordSecretName(sf, nextVersion(passwords)))
+	}
+
+	group, err := r.applyACK(ctx, desiredDBSubnetGroup(sf, r.Scheme, r.Options.AWSRegion, subnets))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if st := readACKState(group, nil, noEndpoint); !st.Ready {
+		return notReady(st.Reason, st.Message)
+	}
+	sgs := firstNonEmpty(aurora.SecurityGroupIDs, r.Options.DBSecurityGroupIDs)
+	cluster, err := r.applyACK(ctx, desiredDBCluster(sf, r.Scheme, r.Options.AWSRegion, sgs, *newest))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	host, _, _ := unstructured.NestedString(cluster.Object, pathDBClusterEndpoint...)
+	clusterState := readACKState(cluster, pathStatus, host)
+
+	// The instance joins a cluster that exists: created once the cluster is available,
+	// kept applied afterwards (the cluster is briefly unavailable during changes).
+	instanceState := ackState{Reason: shopv1alpha1.ReasonProvisioning,
+		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", objectName(sf, roleDatabase), cluster.GetName())}
+	instance := desiredDBInstance(sf, r.Scheme, r.Options.AWSRegion)
+	exists, err := r.ackObjectExists(ctx, instance)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if exists || clusterState.Ready {
+		if instance, err = r.applyACK(ctx, instance); err != nil {
+			return ctrl.Result{}, err
+		}
+		address, _, _ := unstructured.NestedString(instance.Object, pathEndpointAddress...)
+		instanceState = readACKState(instance, pathDBInstanceStatus, address)
+	}
+	for _, st := range []ackState{clusterState, instanceState} {
+		if !st.Ready {
+			return notReady(st.Reason, st.Message)
+		}
+	}
+
+	applied := cluster.GetAnnotations()[rdsAnnotationLastAppliedSecret]
+	var inUse *dbPassword
+	for i := range passwords {
+		if passwords[i].ref() == applied {
+			inUse = &passwords[i]
+		}
+	}
+	if inUse == nil {
+		return notReady(shopv1alpha1.ReasonProvisioning, fmt.Sprintf(
+			"DBCluster %s: waiting for ACK to apply the master password %s", cluster.GetName(), newest.secret.Name))
+	}
+	// ACK writes the last-applied annotation, then the status of that sync: in between,
+	// the cluster shows the new password with the Synced condition of before the
+	// rotation. A rotated password counts once ACK reported Synced after it was made
+	// (ACK stamps the condition at every sync).
+	if inUse.version > 1 && !syncedAfter(cluster, inUse.secret.CreationTimestamp) {
+		return notReady(shopv1alpha1.ReasonProvisioning, fmt.Sprintf(
+			"DBCluster %s: waiting for ACK to report the cluster synced with the master password %s", cluster.GetName(), inUse.secret.Name))
+	}
+	port := nestedPort(cluster, pathDBClusterPort...)
+	if port == 0 {
+		port = defaultPostgresPort
+	}
+	s.database = &storeEndpoint{
+		Host:     host,
+		Port:     port,
+		URL:      auroraURL(host, port, string(inUse.secret.Data[keyDBPassword]), aurora.CABundleSecretRef),
+		CABundle: aurora.CABundleSecretRef,
+	}
+	s.dbPasswordInUse = inUse
+	sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port}
+	msg := fmt.Sprintf("Aurora cluster %s at %s", specField(cluster, "dbClusterIdentifier"), hostPort(s.database))
+	if inUse.version != newest.version {
+		msg += fmt.Sprintf("; waiting for ACK to apply the rotated password %s", newest.secret.Name)
+	}
+	s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable, msg)
+	return ctrl.Result{}, nil
+}
+
+// auroraURL is the shop's DATABASE_URL for the Aurora cluster: TLS always, verified
+// against the mounted CA bundle when there is one. The password is escaped.
+func auroraURL(host string, port int32, password string, ca *shopv1alpha1.SecretKeyRef) string {
+	q := url.Values{}
+	if ca != nil {
+		q.Set("sslmode", "verify-full")
+		q.Set("sslrootcert", caBundleMountPath+"/"+ca.Key)
+	} else {
+		q.Set("sslmode", "require")
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(dbMasterUsername, password),
+		Host:     net.JoinHostPort(host, strconv.Itoa(int(port))),
+		Path:     "/" + auroraDatabaseName,
+		RawQuery: q.Encode(),
+	}
+	return u.String()
+}
+
+// checkSecretKey reports whether the Secret and key ref names exist: "" when they do,
+// else the reason and message to report.
+func (r *StorefrontReconciler) checkSecretKey(ctx context.Context, namespace string, ref shopv1alpha1.SecretKeyRef) (reason, message string, err error) {
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return shopv1alpha1.ReasonConnectionSecretNotFound, fmt.Sprintf("Secret %s not found", ref.Name), nil
+		}
+		return "", "", fmt.Errorf("reading secret %s: %w", ref.Name, err)
+	}
+	if len(secret.Data[ref.Key]) == 0 {
+		return shopv1alpha1.ReasonConnectionSecretNotFound, fmt.Sprintf("Secret %s has no key %s", ref.Name, ref.Key), nil
+	}
+	return "", "", nil
+}
+
+// desiredDBSubnetGroup is the DB subnet group of the cluster.
+func desiredDBSubnetGroup(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, region string, subnets []string) *unstructured.Unstructured {
+	u := newACKOwned(sf, scheme, gvkDBSubnetGroup, roleDatabase, ackAnnotations(sf, gvkDBSubnetGroup, region))
+	u.Object["spec"] = map[string]any{
+		"name":        awsIdentifier(sf.Namespace, sf.Name),
+		"description": fmt.Sprintf("Storefront %s/%s", sf.Namespace, sf.Name),
+		"subnetIDs":   stringsToAny(subnets),
+	}
+	return u
+}
+
+// desiredDBCluster is the Aurora Serverless v2 PostgreSQL cluster, its master password
+// read by ACK from the password version given.
+func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, region string, securityGroups []string, password dbPassword) *unstructured.Unstructured {
+	a := sf.Spec.Database.Aurora
+	id := awsIdentifier(sf.Namespace, sf.Name)
+	annotations := ackAnnotations(sf, gvkDBCluster, region)
+	for k, v := range dbClusterSnapshotAnnotations(sf) {
+		annotations[k] = v
+	}
+	u := newACKOwned(sf, scheme, gvkDBCluster, roleDatabase, annotations)
+	spec := map[string]any{
+		"dbClusterIdentifier": id,
+		"engine":              auroraEngine,
+		"engineVersion":       orDefault(a.EngineVersion, "16.6"),
+		"engineMode":          auroraEngineMode,
+		"serverlessV2ScalingConfiguration": map[string]any{
+			"minCapacity": acu(a.MinCapacity, 0.5),
+			"maxCapacity": acu(a.MaxCapacity, 4),
+		},
+		"databaseName":   auroraDatabaseName,
+		"masterUsername": dbMasterUsername,
+		"masterUserPassword": map[string]any{
+			"namespace": password.secret.Namespace,
+			"name":      password.secret.Name,
+			"key":       keyDBPassword,
+		},
+		"dbSubnetGroupName": id,
+		"storageEncrypted":  true,
+	}
+	if len(securityGroups) > 0 {
+		spec["vpcSecurityGroupIDs"] = stringsToAny(securityGroups)
+	}
+	u.Object["spec"] = spec
+	return u
+}
+
+// desiredDBInstance is the cluster's one serverless writer instance.
+func desiredDBInstance(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, region string) *unstructured.Unstructured {
+	annotations := ackAnnotations(sf, gvkDBInstance, region)
+	// Aurora instances take no snapshot of their own (the cluster's final snapshot holds
+	// the data); saying so spares RDS a snapshot request it would refuse.
+	annotations[rdsAnnotationSkipFinalSnapshot] = "true"
+	u := newACKOwned(sf, scheme, gvkDBInstance, roleDatabase, annotations)
+	id := awsIdentifier(sf.Namespace, sf.Name)
+	u.Object["spec"] = map[string]any{
+		"dbInstanceIdentifier": id,
+		"dbInstanceClass":      auroraInstanceClass,
+		"engine":               auroraEngine,
+		"dbClusterIdentifier":  id,
+	}
+	return u
+}
+
+// dbClusterSnapshotAnnotations map the deletion policy to rds-controller's final
+// snapshot annotations. Snapshot and Retain ask for a final snapshot (under Retain ACK
+// deletes nothing, and should the retain annotation be removed the data is still kept);
+// Delete skips it.
+func dbClusterSnapshotAnnotations(sf *shopv1alpha1.Storefront) map[string]string {
+	if auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyDelete {
+		return map[string]string{rdsAnnotationSkipFinalSnapshot: "true"}
+	}
+	return map[string]string{
+		rdsAnnotationSkipFinalSnapshot: "false",
+		rdsAnnotationFinalSnapshotID:   finalSnapshotIdentifier(sf),
+	}
+}
+
+// finalSnapshotIdentifier names the cluster's final snapshot: the AWS identifier,
+// "-final-" and 8 hex of the Storefront's UID. A Storefront is deleted once, and one
+// created again under the same name has a new UID, so each deletion gets a snapshot name
+// of its own (RDS refuses one that exists). It is a valid snapshot identifier: a letter
+// first, no double or trailing hyphen, at most 64 characters.
+func finalSnapshotIdentifier(sf *shopv1alpha1.Storefront) string {
+	return awsIdentifier(sf.Namespace, sf.Name) + "-final-" + shortHash(string(sf.UID))
+}
+
+// acu parses a capacity in Aurora capacity units; the API validated it.
+func acu(s string, def float64) float64 {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+// nextVersion is the version the next password Secret gets.
+func nextVersion(passwords []dbPassword) int {
+	if n := len(passwords); n > 0 {
+		return passwords[n-1].version + 1
+	}
+	return 1
+}
+
+// specField reads a string field of an unstructured object's spec.
+func specField(u *unstructured.Unstructured, field string) string {
+	s, _, _ := unstructured.NestedString(u.Object, "spec", field)
+	return s
+}
+
+func firstNonEmpty(lists ...[]string) []string {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return nil
+}
+
+func stringsToAny(in []string) []any {
+	out := make([]any, len(in))
+	for i, s := range in {
+		out[i] = s
+	}
+	return out
 }

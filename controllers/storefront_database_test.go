@@ -17,10 +17,14 @@ limitations under the License.
 package controllers
 
 import (
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
@@ -92,5 +96,132 @@ func TestEndpointFromSecret(t *testing.T) {
 				t.Errorf("endpoint %+v", ep)
 			}
 		})
+	}
+}
+
+func auroraStorefront(change ...func(*shopv1alpha1.AuroraDatabase)) *shopv1alpha1.Storefront {
+	sf := storefrontNamed("acme")
+	sf.UID = "7a1c3e4f-0000-4000-8000-000000000001"
+	a := &shopv1alpha1.AuroraDatabase{EngineVersion: "16.6", MinCapacity: "0.5", MaxCapacity: "8", DeletionPolicy: shopv1alpha1.DeletionPolicySnapshot}
+	for _, c := range change {
+		c(a)
+	}
+	sf.Spec.Database.Aurora = a
+	return sf
+}
+
+func TestAuroraURL(t *testing.T) {
+	cases := map[string]struct {
+		password string
+		ca       *shopv1alpha1.SecretKeyRef
+		query    map[string]string
+	}{
+		"TLS required without a CA bundle": {"Abc123", nil, map[string]string{"sslmode": "require"}},
+		"verify-full against the mounted bundle": {"Abc123", &shopv1alpha1.SecretKeyRef{Name: "rds-ca", Key: "ca.pem"},
+			map[string]string{"sslmode": "verify-full", "sslrootcert": "/etc/storefront/database-ca/ca.pem"}},
+		"a password that needs escaping": {`p@ss/w:rd?#%`, nil, map[string]string{"sslmode": "require"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			raw := auroraURL("db.cluster-x.eu-west-1.rds.amazonaws.com", 5432, tc.password, tc.ca)
+			host, port, err := parsePostgresURL(raw)
+			if err != nil || host != "db.cluster-x.eu-west-1.rds.amazonaws.com" || port != 5432 {
+				t.Fatalf("the URL does not parse back: %q, %d, %v", host, port, err)
+			}
+			u, _ := url.Parse(raw)
+			if pw, _ := u.User.Password(); pw != tc.password || u.User.Username() != "storefront" || u.Path != "/shop" {
+				t.Errorf("user %q, password %q, path %q", u.User.Username(), pw, u.Path)
+			}
+			for k, v := range tc.query {
+				if got := u.Query().Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+}
+
+func TestDesiredAuroraObjects(t *testing.T) {
+	sf := auroraStorefront()
+	id := awsIdentifier("shops", "acme")
+	pw := dbPassword{version: 2, secret: &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-db-password-v2", Namespace: "shops"}}}
+	cluster := desiredDBCluster(sf, testScheme, "eu-west-1", []string{"sg-1"}, pw)
+	spec := cluster.Object["spec"].(map[string]any)
+	want := map[string]any{
+		"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned",
+		"databaseName": "shop", "masterUsername": "storefront", "dbSubnetGroupName": id, "storageEncrypted": true,
+	}
+	for k, v := range want {
+		if spec[k] != v {
+			t.Errorf("spec.%s = %v, want %v", k, spec[k], v)
+		}
+	}
+	scaling := spec["serverlessV2ScalingConfiguration"].(map[string]any)
+	if scaling["minCapacity"] != 0.5 || scaling["maxCapacity"] != 8.0 {
+		t.Errorf("scaling %v", scaling)
+	}
+	if ref := spec["masterUserPassword"].(map[string]any); ref["namespace"] != "shops" || ref["name"] != "acme-db-password-v2" || ref["key"] != "password" {
+		t.Errorf("masterUserPassword %v", ref)
+	}
+	if cluster.GetName() != "acme-database" || cluster.GetAnnotations()[ackAnnotationRegion] != "eu-west-1" || !metav1.IsControlledBy(cluster, sf) {
+		t.Errorf("metadata %s %v %v", cluster.GetName(), cluster.GetAnnotations(), cluster.GetOwnerReferences())
+	}
+	if _, set := desiredDBCluster(sf, testScheme, "", nil, pw).Object["spec"].(map[string]any)["vpcSecurityGroupIDs"]; set {
+		t.Error("no security groups: AWS's default, not an empty list")
+	}
+	if _, set := desiredDBCluster(sf, testScheme, "", nil, pw).GetAnnotations()[ackAnnotationRegion]; set {
+		t.Error("no region: ACK's default, not an empty annotation")
+	}
+	instance := desiredDBInstance(sf, testScheme, "")
+	if s := instance.Object["spec"].(map[string]any); s["dbInstanceClass"] != "db.serverless" || s["dbClusterIdentifier"] != id || s["dbInstanceIdentifier"] != id {
+		t.Errorf("instance spec %v", s)
+	}
+	group := desiredDBSubnetGroup(sf, testScheme, "", []string{"subnet-1", "subnet-2"})
+	if s := group.Object["spec"].(map[string]any); s["name"] != id || len(s["subnetIDs"].([]any)) != 2 {
+		t.Errorf("subnet group spec %v", s)
+	}
+}
+
+func TestDeletionAnnotations(t *testing.T) {
+	cases := map[string]struct {
+		policy              shopv1alpha1.DeletionPolicy
+		ackPolicy, skip     string
+		snapshot, keepsPass bool
+	}{
+		"Snapshot by default":               {"", "delete", "false", true, true},
+		"Snapshot":                          {shopv1alpha1.DeletionPolicySnapshot, "delete", "false", true, true},
+		"Retain asks for a snapshot anyway": {shopv1alpha1.DeletionPolicyRetain, "retain", "false", true, true},
+		"Delete skips it":                   {shopv1alpha1.DeletionPolicyDelete, "delete", "true", false, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			sf := auroraStorefront(func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = tc.policy })
+			for _, gvk := range []schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance} {
+				if got := ackAnnotations(sf, gvk, "")[ackAnnotationDeletionPolicy]; got != tc.ackPolicy {
+					t.Errorf("%s deletion policy %q, want %q", gvk.Kind, got, tc.ackPolicy)
+				}
+			}
+			if got := ackAnnotations(sf, gvkServerlessCache, "")[ackAnnotationDeletionPolicy]; got != "delete" {
+				t.Errorf("the cache holds only cached data and always goes, got %q", got)
+			}
+			a := dbClusterSnapshotAnnotations(sf)
+			if a[rdsAnnotationSkipFinalSnapshot] != tc.skip {
+				t.Errorf("skip-final-snapshot %q, want %q", a[rdsAnnotationSkipFinalSnapshot], tc.skip)
+			}
+			if id, set := a[rdsAnnotationFinalSnapshotID]; set != tc.snapshot || (set && id != finalSnapshotIdentifier(sf)) {
+				t.Errorf("final snapshot identifier %q (set %v)", id, set)
+			}
+			if keepsDatabase(sf) != tc.keepsPass {
+				t.Errorf("keepsDatabase %v", keepsDatabase(sf))
+			}
+		})
+	}
+	a, b := auroraStorefront(), auroraStorefront()
+	b.UID = "7a1c3e4f-0000-4000-8000-000000000002"
+	if finalSnapshotIdentifier(a) == finalSnapshotIdentifier(b) {
+		t.Error("a Storefront made again under the same name reuses the final snapshot identifier")
+	}
+	if id := finalSnapshotIdentifier(a); !regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`).MatchString(id) || len(id) > 255 {
+		t.Errorf("%q is not a valid snapshot identifier", id)
 	}
 }

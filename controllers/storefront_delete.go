@@ -28,6 +28,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -45,10 +46,16 @@ type deletionStep struct {
 }
 
 // deletionSteps run in order: the workload first so that nothing uses the data stores
-// while they go, then (for ACK stores) the cache and the database, then the Secrets.
+// while they go, then the ACK stores, each waiting for ACK to let go of the one before
+// (RDS refuses to delete a cluster that has instances, or a subnet group in use), then
+// the Secrets.
 func (r *StorefrontReconciler) deletionSteps() []deletionStep {
 	return []deletionStep{
 		{"workload", r.deleteWorkload},
+		{"cache", r.deleteServerlessCache},
+		{"database instance", r.deleteDBInstance},
+		{"database cluster", r.deleteDBCluster},
+		{"DB subnet group", r.deleteDBSubnetGroup},
 		{"secrets", r.deleteSecrets},
 	}
 }
@@ -80,8 +87,11 @@ func (r *StorefrontReconciler) reconcileDelete(ctx context.Context, sf *shopv1al
 			return ctrl.Result{}, fmt.Errorf("deleting the %s: %w", step.name, err)
 		}
 		if !done {
-			s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonDeleting,
-				fmt.Sprintf("Waiting for the %s to be deleted", step.name))
+			msg := fmt.Sprintf("Waiting for the %s to be deleted", step.name)
+			if s.waitingOn != "" {
+				msg += ": " + s.waitingOn
+			}
+			s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonDeleting, msg)
 			return ctrl.Result{}, nil
 		}
 	}
@@ -120,14 +130,118 @@ func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bo
 }
 
 // deleteSecrets deletes the generated Secrets and the ServiceAccount, last, since the
-// workload used them.
+// workload used them. The master password Secrets go only under the Delete policy;
+// under Retain and Snapshot they are released (no owner reference) and kept, so that
+// the kept database or snapshot can still be opened.
 func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (bool, error) {
 	sf := s.sf
-	return r.deleteAll(ctx, sf, []namedObject{
+	objs := []namedObject{
 		{&corev1.Secret{}, objectName(sf, roleConnection)},
 		{&corev1.Secret{}, objectName(sf, roleApp)},
 		{&corev1.ServiceAccount{}, objectName(sf, roleShop)},
-	})
+	}
+	passwords, err := r.listPasswords(ctx, sf)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range passwords {
+		// The policy may have changed while nothing reconciled (paused): settle the owner
+		// reference first, so that neither the finalizer nor the garbage collector
+		// deletes a password the policy keeps.
+		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret); err != nil {
+			return false, err
+		}
+		if !keepsDatabase(sf) {
+			objs = append(objs, namedObject{&corev1.Secret{}, p.secret.Name})
+		}
+	}
+	return r.deleteAll(ctx, sf, objs)
+}
+
+// deleteServerlessCache deletes the cache (whatever the policy: it holds only cached
+// data) and waits for ACK.
+func (r *StorefrontReconciler) deleteServerlessCache(ctx context.Context, s *scope) (bool, error) {
+	return r.deleteACKObject(ctx, s, gvkServerlessCache, objectName(s.sf, roleCache), nil)
+}
+
+// deleteDBInstance deletes the cluster's instance and waits for ACK.
+func (r *StorefrontReconciler) deleteDBInstance(ctx context.Context, s *scope) (bool, error) {
+	return r.deleteACKObject(ctx, s, gvkDBInstance, objectName(s.sf, roleDatabase),
+		map[string]string{rdsAnnotationSkipFinalSnapshot: "true"})
+}
+
+// deleteDBCluster deletes the cluster, after a final snapshot unless the policy is
+// Delete, and waits for ACK.
+func (r *StorefrontReconciler) deleteDBCluster(ctx context.Context, s *scope) (bool, error) {
+	return r.deleteACKObject(ctx, s, gvkDBCluster, objectName(s.sf, roleDatabase), dbClusterSnapshotAnnotations(s.sf))
+}
+
+// deleteDBSubnetGroup deletes the subnet group and waits for ACK.
+func (r *StorefrontReconciler) deleteDBSubnetGroup(ctx context.Context, s *scope) (bool, error) {
+	return r.deleteACKObject(ctx, s, gvkDBSubnetGroup, objectName(s.sf, roleDatabase), nil)
+}
+
+// deleteACKObject deletes one ACK object the Storefront controls, once its deletion
+// annotations (the policy, plus extra) say what the policy says: they are applied from
+// the start, but a Storefront paused or made by an older operator may lack them. It
+// reads past the cache, since it waits for ACK's finalizer, and reports done once the
+// object is gone; until then s.waitingOn says what ACK reports.
+func (r *StorefrontReconciler) deleteACKObject(ctx context.Context, s *scope, gvk schema.GroupVersionKind, name string, extra map[string]string) (bool, error) {
+	sf := s.sf
+	if !r.ackKindInstalled(gvk) {
+		return true, nil
+	}
+	obj := newACKObject(gvk)
+	if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, name, err)
+	}
+	if !metav1.IsControlledBy(obj, sf) {
+		return true, nil
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		s.waitingOn = fmt.Sprintf("ACK still holds %s %s", gvk.Kind, name)
+		if st := readACKState(obj, nil, noEndpoint); st.Reason == shopv1alpha1.ReasonProvisioningFailed || st.Reason == shopv1alpha1.ReasonProvisioningRetrying {
+			s.waitingOn += " (" + st.Message + ")"
+		}
+		return false, nil
+	}
+	want := map[string]string{ackAnnotationDeletionPolicy: ackDeletionPolicy(sf, gvk)}
+	for k, v := range extra {
+		want[k] = v
+	}
+	if current := obj.GetAnnotations(); !hasAll(current, want) {
+		patch := client.MergeFrom(obj.DeepCopy())
+		annotations := map[string]string{}
+		for k, v := range current {
+			annotations[k] = v
+		}
+		for k, v := range want {
+			annotations[k] = v
+		}
+		obj.SetAnnotations(annotations)
+		log.FromContext(ctx).Info("Setting the deletion annotations", "kind", gvk.Kind, "name", name, "annotations", want)
+		if err := r.Patch(ctx, obj, patch, client.FieldOwner(fieldOwner)); err != nil {
+			return false, fmt.Errorf("annotating %s %s for deletion: %w", gvk.Kind, name, err)
+		}
+	}
+	log.FromContext(ctx).Info("Deleting ACK object", "kind", gvk.Kind, "name", name, "deletionPolicy", want[ackAnnotationDeletionPolicy])
+	if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("deleting %s %s: %w", gvk.Kind, name, err)
+	}
+	s.waitingOn = fmt.Sprintf("ACK is deleting %s %s", gvk.Kind, name)
+	return false, nil
+}
+
+func hasAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 type namedObject struct {

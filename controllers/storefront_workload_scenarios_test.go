@@ -251,8 +251,11 @@ func TestReadyNeverReportedForUnobservedGeneration(t *testing.T) {
 		// The Deployment controller lags: the new template is not observed yet.
 		standIns.SetRolloutsHeld(true)
 		standIns.SetJobOutcome(image, fake.JobSucceeds)
+		// The Deployment is applied before the status of the same reconcile is
+		// written: wait for both.
 		g.Eventually(func(g Gomega) {
 			g.Expect(servedImage(g, ns)).To(Equal(image))
+			g.Expect(getStorefront(g, ns).Status.Phase).To(Equal(shopv1alpha1.PhaseRollingOut))
 		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 		g.Consistently(func(g Gomega) {
 			sf := getStorefront(g, ns)

@@ -13,7 +13,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/storefront-operator/storefront/shop/admin"
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/search"
@@ -27,7 +31,11 @@ type Deps struct {
 	Catalog *catalog.Service
 	Search  *search.Service
 	// Cache caches anonymous catalog and search responses; nil disables caching.
-	Cache *cache.Cache
+	Cache  *cache.Cache
+	Auth   *auth.Service
+	Cart   *cart.Service
+	Orders *orders.Service
+	Admin  *admin.Service
 }
 
 // Register adds every JSON API route to r: /api/v1/... and /api/openapi.json.
@@ -35,6 +43,10 @@ func Register(r gin.IRouter, d Deps) {
 	v1 := r.Group(Prefix)
 	registerCatalog(v1, d)
 	registerSearch(v1, d)
+	registerAuth(v1, d)
+	registerCart(v1, d)
+	registerOrders(v1, d)
+	registerAdmin(v1, d)
 	r.GET("/api/openapi.json", serveOpenAPI)
 }
 

@@ -64,6 +64,10 @@ func decodeError(err error) error {
 		return apperr.Invalid(field, "must be "+article(typ.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if !plainName(field) {
+			// The name cannot be echoed usefully (empty, spaces, binary, huge): name the body.
+			return apperr.Invalid("body", "has an unknown field")
+		}
 		return apperr.Invalid(field, "is not a known field")
 	default:
 		return apperr.Invalid("body", "is not valid JSON")
@@ -87,4 +91,19 @@ func article(kind string) string {
 		return "a number"
 	}
 	return "a " + kind
+}
+
+// plainName reports whether an unknown field's name is short and made of letters,
+// digits, '_', '-' and '.', so it can be echoed in a problem's errors.
+func plainName(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-' || ch == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -28,18 +28,20 @@ func TestDecodeJSON(t *testing.T) {
 		wantField   string
 		tooLarge    bool
 	}{
-		"a valid body decodes":                  {body: `{"items":[{"product_id":1,"quantity":2}],"note":"hi"}`},
-		"a missing content type is accepted":    {body: `{"note":"x"}`, contentType: "-"},
-		"malformed JSON names the body":         {body: `{"note":`, wantField: "body"},
-		"broken syntax names the body":          {body: `{"note" "x"}`, wantField: "body"},
-		"an unknown field is named":             {body: `{"nope":1}`, wantField: "nope"},
-		"a wrong type names the nested field":   {body: `{"items":[{"product_id":"seven","quantity":1}]}`, wantField: "items.product_id"},
-		"a string where a number goes is named": {body: `{"items":[{"product_id":1,"quantity":"2"}]}`, wantField: "items.quantity"},
-		"an empty body is required":             {body: ``, wantField: "body"},
-		"two JSON values are refused":           {body: `{"note":"a"}{"note":"b"}`, wantField: "body"},
-		"a form post is refused":                {body: `note=a`, contentType: "application/x-www-form-urlencoded", wantField: "body"},
-		"a body over the limit is too large":    {body: `{"note":"` + strings.Repeat("x", 200) + `"}`, limit: 64, tooLarge: true},
-		"problem+json media types are accepted": {body: `{"note":"x"}`, contentType: "application/merge-patch+json"},
+		"a valid body decodes":                        {body: `{"items":[{"product_id":1,"quantity":2}],"note":"hi"}`},
+		"a missing content type is accepted":          {body: `{"note":"x"}`, contentType: "-"},
+		"malformed JSON names the body":               {body: `{"note":`, wantField: "body"},
+		"broken syntax names the body":                {body: `{"note" "x"}`, wantField: "body"},
+		"an unknown field is named":                   {body: `{"nope":1}`, wantField: "nope"},
+		"an unknown empty field names the body":       {body: `{"":1}`, wantField: "body"},
+		"an unknown field with spaces names the body": {body: `{" a b ":1}`, wantField: "body"},
+		"a wrong type names the nested field":         {body: `{"items":[{"product_id":"seven","quantity":1}]}`, wantField: "items.product_id"},
+		"a string where a number goes is named":       {body: `{"items":[{"product_id":1,"quantity":"2"}]}`, wantField: "items.quantity"},
+		"an empty body is required":                   {body: ``, wantField: "body"},
+		"two JSON values are refused":                 {body: `{"note":"a"}{"note":"b"}`, wantField: "body"},
+		"a form post is refused":                      {body: `note=a`, contentType: "application/x-www-form-urlencoded", wantField: "body"},
+		"a body over the limit is too large":          {body: `{"note":"` + strings.Repeat("x", 200) + `"}`, limit: 64, tooLarge: true},
+		"problem+json media types are accepted":       {body: `{"note":"x"}`, contentType: "application/merge-patch+json"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

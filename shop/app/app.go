@@ -17,8 +17,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/storefront-operator/storefront/shop/admin"
 	"github.com/storefront-operator/storefront/shop/api"
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/shop/platform/database"
@@ -39,6 +43,13 @@ type App struct {
 	Health  *httpserver.Health
 	Catalog *catalog.Service
 	Search  *search.Service
+	Auth    *auth.Service
+	Cart    *cart.Service
+	Orders  *orders.Service
+	Admin   *admin.Service
+	// Revocations is the logged-out token list behind Auth (its sync loop runs until
+	// Close).
+	Revocations *auth.Revocations
 	// Router is the HTTP handler with every route; later parts add theirs in New.
 	Router *gin.Engine
 }
@@ -70,20 +81,36 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			logger.Warn("Cache unreachable at start; serving from the database until it answers", "error", err)
 		}
 	}
-	a.Cache = cache.New(cache.Options{Redis: a.Redis, Prefix: cachePrefix(pool), Observer: a.Metrics, Logger: logger})
+	a.Cache = cache.New(cache.Options{Redis: a.Redis, Prefix: keyPrefix(pool) + ":cache", Observer: a.Metrics, Logger: logger})
 	a.Cache.Start(context.WithoutCancel(ctx))
 
 	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
 	a.Search = search.NewService(search.NewPGStore(pool))
 
+	a.Revocations = auth.NewRevocations(pool, a.Redis, keyPrefix(pool)+":auth", logger)
+	a.Revocations.Start(context.WithoutCancel(ctx))
+	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
+		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
+		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{}),
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
+	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Invalidator: a.Cache})
+	a.Admin = admin.NewService(admin.NewPGStore(pool), a.Catalog, cfg.Currency, a.Cache)
+
 	a.Health = &httpserver.Health{Check: pool.Ping}
-	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics})
+	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics, TrustedProxies: cfg.TrustedProxies})
 	a.Health.Register(a.Router)
 	if cfg.MetricsAddr == "" {
 		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	}
-	api.Register(a.Router, api.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache})
+	api.Register(a.Router, api.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
+		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin})
 	pages, err := web.New(web.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
+		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
 		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger})
 	if err != nil {
 		a.Close()
@@ -121,6 +148,9 @@ func (a *App) Server() *httpserver.Server {
 
 // Close releases the app's connections.
 func (a *App) Close() {
+	if a.Revocations != nil {
+		a.Revocations.Close()
+	}
 	a.Cache.Close()
 	if a.Redis != nil {
 		_ = a.Redis.Close()
@@ -141,13 +171,14 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	return a.Server().Serve(ctx)
 }
 
-// cachePrefix namespaces the Redis keys by database (host, port, name): the replicas of
-// one shop share their entries and invalidations, while two shops pointed at the same
-// Redis (as on a developer machine or in the demo) never see each other's catalogs.
-func cachePrefix(pool *pgxpool.Pool) string {
+// keyPrefix namespaces the Redis keys by database (host, port, name): the replicas of
+// one shop share their cache entries, invalidations and token revocations, while two
+// shops pointed at the same Redis (as on a developer machine or in the demo) never see
+// each other's.
+func keyPrefix(pool *pgxpool.Pool) string {
 	c := pool.Config().ConnConfig
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)))
-	return "shop:" + hex.EncodeToString(sum[:6]) + ":cache"
+	return "shop:" + hex.EncodeToString(sum[:6])
 }
 
 var errUsage = errors.New("usage")

@@ -1,6 +1,11 @@
-// Package auth holds the shop's users. Part 1 provides what `shop migrate` and
-// `shop create-admin` need: password hashing and the admin bootstrap; registration,
-// login and tokens build on it.
+// Package auth holds the shop's users: registration, login (bcrypt, throttled per email
+// and per client address, unknown emails as slow as wrong passwords), session tokens
+// (HS256 JWTs with a jti) and their revocation at logout, roles, and the admin
+// bootstrap of `shop migrate` and `shop create-admin`.
+//
+// The JSON API sends the token as a bearer token; the pages keep the same token in an
+// HttpOnly cookie and use the same Service: IssueSession after their sign-in, Verify on
+// every request, Revoke at logout.
 package auth
 
 import (
@@ -23,7 +28,7 @@ const BcryptCost = 12
 
 // Password length limits: bcrypt reads at most 72 bytes.
 const (
-	MinPasswordLength = 8
+	MinPasswordLength = 10
 	MaxPasswordBytes  = 72
 )
 

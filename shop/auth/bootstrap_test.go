@@ -42,11 +42,11 @@ func TestCheckPassword(t *testing.T) {
 		password string
 		ok       bool
 	}{
-		"eight characters are enough":               {"abcdefgh", true},
-		"seven are too few":                         {"abcdefg", false},
+		"ten characters are enough":                 {"abcdefghij", true},
+		"nine are too few":                          {"abcdefghi", false},
 		"72 bytes are the most":                     {strings.Repeat("x", 72), true},
 		"73 bytes are too many":                     {strings.Repeat("x", 73), false},
-		"multi-byte characters count as characters": {"ééééééé€", true},
+		"multi-byte characters count as characters": {"ééééééééé€", true},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -40,9 +40,14 @@ func (p *Pages) saveGuestCart(c *gin.Context, g *GuestCart) {
 
 // cartLine is one line of the cart page.
 type cartLine struct {
-	Product   catalog.Product
+	ProductID int64
+	Slug      string
+	Name      string
+	ImageURL  string
+	UnitPrice money.Money
 	Quantity  int
 	LineTotal money.Money
+	StockN    int
 	Stock     stockState
 	// Error is the message next to the quantity field, Value what the shopper typed.
 	Error, Value string
@@ -59,8 +64,9 @@ type cartPage struct {
 	CanCheckout bool
 }
 
-// cartView builds the cart page from the guest cart with current catalog prices and
-// stock. Products that no longer exist are left out.
+// cartView builds the cart page: a signed-in shopper's cart from the cart service, a
+// guest's from the cookie, both at current catalog prices and stock. Products that no
+// longer exist are left out.
 func (p *Pages) cartView(c *gin.Context) (*cartPage, error) {
 	l, err := p.layout(c, "Your cart")
 	if err != nil {
@@ -68,33 +74,87 @@ func (p *Pages) cartView(c *gin.Context) (*cartPage, error) {
 	}
 	l.NoStore = true
 	page := &cartPage{layout: l, Total: money.New(0, p.currency), CanCheckout: true}
-	for _, line := range p.guestCart(c).Lines {
-		prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(line.ProductID, 10))
-		if errors.Is(err, apperr.ErrNotFound) {
-			page.Notice = "A product in your cart is no longer sold and was removed."
-			continue
-		}
+	if pr := principal(c); pr != nil {
+		crt, err := p.carts.Get(c.Request.Context(), pr.UserID)
 		if err != nil {
 			return nil, err
 		}
-		lt, err := prod.Price.Mul(int64(line.Quantity))
-		if err != nil {
-			return nil, err
+		page.Total = crt.Total
+		for _, it := range crt.Items {
+			page.Lines = append(page.Lines, cartLine{ProductID: it.ProductID, Slug: it.Slug, Name: it.Name, ImageURL: it.ImageURL,
+				UnitPrice: it.UnitPrice, Quantity: it.Quantity, LineTotal: it.LineTotal, StockN: it.Stock})
 		}
-		if page.Total, err = page.Total.Add(lt); err != nil {
-			return nil, err
+	} else {
+		for _, line := range p.guestCart(c).Lines {
+			prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(line.ProductID, 10))
+			if errors.Is(err, apperr.ErrNotFound) {
+				page.Notice = "A product in your cart is no longer sold and was removed."
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			lt, err := prod.Price.Mul(int64(line.Quantity))
+			if err != nil {
+				return nil, err
+			}
+			if page.Total, err = page.Total.Add(lt); err != nil {
+				return nil, err
+			}
+			page.Lines = append(page.Lines, cartLine{ProductID: prod.ID, Slug: prod.Slug, Name: prod.Name, ImageURL: prod.ImageURL,
+				UnitPrice: prod.Price, Quantity: line.Quantity, LineTotal: lt, StockN: prod.Stock})
 		}
-		cl := cartLine{Product: prod, Quantity: line.Quantity, LineTotal: lt, Stock: stockOf(prod.Stock), Value: strconv.Itoa(line.Quantity)}
-		if line.Quantity > prod.Stock {
-			cl.Error = stockMessage(prod.Stock)
+	}
+	for i := range page.Lines {
+		cl := &page.Lines[i]
+		cl.Stock, cl.Value = stockOf(cl.StockN), strconv.Itoa(cl.Quantity)
+		if cl.Quantity > cl.StockN {
+			cl.Error = stockMessage(cl.StockN)
 			page.CanCheckout = false
 		}
-		page.Lines = append(page.Lines, cl)
 	}
 	if len(page.Lines) == 0 {
 		page.CanCheckout = false
 	}
 	return page, nil
+}
+
+// inCart returns how many of product id the shopper's cart holds.
+func (p *Pages) inCart(c *gin.Context, id int64) (int, error) {
+	pr := principal(c)
+	if pr == nil {
+		return p.guestCart(c).Quantity(id), nil
+	}
+	crt, err := p.carts.Get(c.Request.Context(), pr.UserID)
+	if err != nil {
+		return 0, err
+	}
+	for _, it := range crt.Items {
+		if it.ProductID == id {
+			return it.Quantity, nil
+		}
+	}
+	return 0, nil
+}
+
+// setCartLine sets the quantity of product id in the shopper's cart (0 removes it): the
+// cart service for a signed-in shopper, the cookie for a guest. ok is false when a
+// guest's cart is full.
+func (p *Pages) setCartLine(c *gin.Context, id int64, qty int) (ok bool, err error) {
+	if pr := principal(c); pr != nil {
+		if qty == 0 {
+			_, err = p.carts.Remove(c.Request.Context(), pr.UserID, id)
+			return true, err
+		}
+		_, err = p.carts.Set(c.Request.Context(), pr.UserID, id, qty)
+		return true, err
+	}
+	g := p.guestCart(c)
+	if !g.Set(id, qty) {
+		return false, nil
+	}
+	p.saveGuestCart(c, g)
+	return true, nil
 }
 
 func stockMessage(stock int) string {
@@ -112,8 +172,8 @@ func (p *Pages) cart(c *gin.Context) {
 	}
 	if slug := c.Query("added"); slug != "" {
 		for _, l := range page.Lines {
-			if l.Product.Slug == slug {
-				page.Added = l.Product.Name
+			if l.Slug == slug {
+				page.Added = l.Name
 			}
 		}
 	}
@@ -138,8 +198,11 @@ func (p *Pages) addToCart(c *gin.Context) {
 		return
 	}
 	qty, msg := parseQuantity(c.DefaultPostForm("quantity", "1"), 1)
-	g := p.guestCart(c)
-	inCart := g.Quantity(prod.ID)
+	inCart, err := p.inCart(c, prod.ID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
 	if msg == "" && inCart+qty > prod.Stock {
 		msg = stockMessage(prod.Stock - inCart)
 		if inCart > 0 {
@@ -149,14 +212,23 @@ func (p *Pages) addToCart(c *gin.Context) {
 			msg = "This product is out of stock."
 		}
 	}
-	if msg == "" && !g.Set(prod.ID, inCart+qty) {
-		msg = fmt.Sprintf("Your cart is full (%d different products). Check out or remove something first.", MaxGuestCartLines)
+	if msg == "" && inCart+qty > MaxLineQuantity {
+		msg = fmt.Sprintf("At most %d of one product fit in the cart.", MaxLineQuantity)
+	}
+	if msg == "" {
+		ok, err := p.setCartLine(c, prod.ID, inCart+qty)
+		if err != nil {
+			p.fail(c, err)
+			return
+		}
+		if !ok {
+			msg = fmt.Sprintf("Your cart is full (%d different products). Check out or remove something first.", MaxGuestCartLines)
+		}
 	}
 	if msg != "" {
 		p.productWithError(c, prod, c.PostForm("quantity"), msg)
 		return
 	}
-	p.saveGuestCart(c, g)
 	c.Redirect(http.StatusSeeOther, "/cart?added="+url.QueryEscape(prod.Slug))
 }
 
@@ -172,7 +244,12 @@ func (p *Pages) productWithError(c *gin.Context, prod catalog.Product, typed, ms
 		return
 	}
 	l.NoStore = true
-	page := &productPage{layout: l, Product: prod, InCart: p.guestCart(c).Quantity(prod.ID),
+	inCart, err := p.inCart(c, prod.ID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	page := &productPage{layout: l, Product: prod, InCart: inCart,
 		MaxOrder: min(prod.Stock, MaxLineQuantity), Error: &productFormError{Message: msg, Value: typed}}
 	p.render(c, http.StatusUnprocessableEntity, "product", page)
 }
@@ -193,8 +270,12 @@ func (p *Pages) updateCartItem(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	g := p.guestCart(c)
-	if g.Quantity(id) == 0 {
+	inCart, err := p.inCart(c, id)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	if inCart == 0 {
 		p.fail(c, fmt.Errorf("cart item %d: %w", id, apperr.ErrNotFound))
 		return
 	}
@@ -214,8 +295,10 @@ func (p *Pages) updateCartItem(c *gin.Context) {
 		p.cartWithError(c, id, typed, msg)
 		return
 	}
-	g.Set(id, qty)
-	p.saveGuestCart(c, g)
+	if _, err := p.setCartLine(c, id, qty); err != nil {
+		p.fail(c, err)
+		return
+	}
 	c.Redirect(http.StatusSeeOther, "/cart")
 }
 
@@ -225,9 +308,16 @@ func (p *Pages) removeCartItem(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	g := p.guestCart(c)
-	g.Set(id, 0)
-	p.saveGuestCart(c, g)
+	if pr := principal(c); pr != nil {
+		if _, err := p.carts.Remove(c.Request.Context(), pr.UserID, id); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			p.fail(c, err)
+			return
+		}
+	} else {
+		g := p.guestCart(c)
+		g.Set(id, 0)
+		p.saveGuestCart(c, g)
+	}
 	c.Redirect(http.StatusSeeOther, "/cart")
 }
 
@@ -239,7 +329,7 @@ func (p *Pages) cartWithError(c *gin.Context, id int64, typed, msg string) {
 		return
 	}
 	for i := range page.Lines {
-		if page.Lines[i].Product.ID == id {
+		if page.Lines[i].ProductID == id {
 			page.Lines[i].Error, page.Lines[i].Value = msg, typed
 		}
 	}

@@ -309,9 +309,14 @@ type pageLink struct {
 	Gap     bool // an ellipsis between distant pages
 }
 
-// paginate links the pages of total results around page, keeping the query string.
+// paginate links the pages of total products around page, keeping the query string.
 func paginate(u *url.URL, page int, total int64) pagination {
-	pages := int((total + PerPage - 1) / PerPage)
+	return paginateBy(u, page, total, PerPage)
+}
+
+// paginateBy links the pages of total results, perPage a page, around page.
+func paginateBy(u *url.URL, page int, total int64, perPage int) pagination {
+	pages := int((total + int64(perPage) - 1) / int64(perPage))
 	pg := pagination{Total: pages}
 	if pages <= 1 {
 		return pg
@@ -370,7 +375,12 @@ func (p *Pages) product(c *gin.Context) {
 	}
 	l.Description = truncate(prod.Description, 160)
 	l.CurrentCategory = prod.Category.Slug
-	page := &productPage{layout: l, Product: prod, InCart: p.guestCart(c).Quantity(prod.ID)}
+	inCart, err := p.inCart(c, prod.ID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	page := &productPage{layout: l, Product: prod, InCart: inCart}
 	page.MaxOrder = min(prod.Stock, MaxLineQuantity)
 	p.render(c, http.StatusOK, "product", page)
 }

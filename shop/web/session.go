@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 )
 
@@ -101,7 +102,63 @@ func cookieValue(c *gin.Context, name string) string {
 const (
 	ctxCSRFSeed  = "web.csrfSeed"
 	ctxSetCookie = "web.setCookie"
+	ctxPrincipal = "web.principal"
+	// ctxSession is the session token as it stands after this request's changes
+	// (signed in, signed out, or an expired token dropped).
+	ctxSession = "web.session"
 )
+
+// session resolves the session cookie into the signed-in principal. A token that no
+// longer works (expired, revoked by a logout elsewhere, tampered with) is dropped: the
+// shopper simply browses signed out.
+func (p *Pages) session(c *gin.Context) {
+	token := cookieValue(c, SessionCookie)
+	if token == "" {
+		c.Next()
+		return
+	}
+	pr, err := p.auth.Verify(c.Request.Context(), token)
+	switch {
+	case err == nil:
+		c.Set(ctxPrincipal, &pr)
+	case errors.Is(err, apperr.ErrUnauthorized):
+		p.clearSession(c)
+	default:
+		p.fail(c, err)
+		return
+	}
+	c.Next()
+}
+
+// principal returns the signed-in shopper, or nil.
+func principal(c *gin.Context) *auth.Principal {
+	if v, ok := c.Get(ctxPrincipal); ok {
+		return v.(*auth.Principal)
+	}
+	return nil
+}
+
+// startSession sets the session cookie to the API token of s; it expires with the
+// token.
+func (p *Pages) startSession(c *gin.Context, s auth.Session) {
+	setCookie(c, SessionCookie, s.Token, time.Until(s.ExpiresAt))
+	c.Set(ctxSession, s.Token)
+}
+
+func (p *Pages) clearSession(c *gin.Context) {
+	setCookie(c, SessionCookie, "", -1)
+	c.Set(ctxSession, "")
+	c.Set(ctxPrincipal, (*auth.Principal)(nil))
+}
+
+// sessionBinding is the session the CSRF tokens of this response are bound to: the
+// session cookie as this request leaves it.
+func sessionBinding(c *gin.Context) string {
+	if v, ok := c.Get(ctxSession); ok {
+		return v.(string)
+	}
+	return cookieValue(c, SessionCookie)
+}
 
 var b64 = base64.RawURLEncoding
 
@@ -125,7 +182,7 @@ func (p *Pages) csrfToken(c *gin.Context) string {
 		setCookie(c, CSRFCookie, seed, 0)
 	}
 	c.Set(ctxCSRFSeed, seed)
-	return p.csrfMAC(seed, cookieValue(c, SessionCookie))
+	return p.csrfMAC(seed, sessionBinding(c))
 }
 
 func (p *Pages) csrfMAC(seed, session string) string {
@@ -160,6 +217,7 @@ func (p *Pages) checkCSRF(c *gin.Context) {
 		p.fail(c, errCSRF)
 		return
 	}
+	// The token was issued with the session cookie this request still carries.
 	want := p.csrfMAC(seed, cookieValue(c, SessionCookie))
 	if !hmac.Equal([]byte(got), []byte(want)) {
 		p.fail(c, errCSRF)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/storefront-operator/storefront/shop/platform/money"
 )
@@ -48,11 +49,14 @@ func (p *Pages) parseTemplates() (map[string]*template.Template, error) {
 
 func (p *Pages) funcs() template.FuncMap {
 	return template.FuncMap{
-		"money": formatMoney,
-		"asset": p.assets.URL,
-		"image": p.imageURL,
-		"stock": stockOf,
-		"attrs": attributes,
+		"money":      formatMoney,
+		"asset":      p.assets.URL,
+		"image":      p.imageURL,
+		"stock":      stockOf,
+		"attrs":      attributes,
+		"fieldAttrs": fieldAttrs,
+		"date":       func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
+		"title":      func(s string) string { return sentence(s)[:max(0, len(sentence(s))-1)] },
 		// dict builds the argument of a partial template: dict "Key" value ...
 		"dict": func(kv ...any) (map[string]any, error) {
 			if len(kv)%2 != 0 {

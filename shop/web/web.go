@@ -23,7 +23,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/storefront-operator/storefront/shop/admin"
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
@@ -51,6 +55,10 @@ const ShopName = "Storefront"
 type Deps struct {
 	Catalog *catalog.Service
 	Search  *search.Service
+	Auth    *auth.Service
+	Cart    *cart.Service
+	Orders  *orders.Service
+	Admin   *admin.Service
 	// Cache holds the catalog data of anonymous pages (nil: none); it is invalidated with
 	// the JSON API's entries on every catalog change.
 	Cache *cache.Cache
@@ -65,6 +73,10 @@ type Deps struct {
 type Pages struct {
 	catalog     *catalog.Service
 	search      *search.Service
+	auth        *auth.Service
+	carts       *cart.Service
+	orders      *orders.Service
+	admin       *admin.Service
 	cache       *cache.Cache
 	currency    string
 	keys        keys
@@ -91,6 +103,10 @@ func New(d Deps) (*Pages, error) {
 	p := &Pages{
 		catalog:     d.Catalog,
 		search:      d.Search,
+		auth:        d.Auth,
+		carts:       d.Cart,
+		orders:      d.Orders,
+		admin:       d.Admin,
 		cache:       d.Cache,
 		currency:    d.Currency,
 		keys:        k,
@@ -110,18 +126,49 @@ func (p *Pages) Register(r *gin.Engine) {
 	r.GET("/static/*path", p.securityHeaders, p.assets.serve)
 	r.HEAD("/static/*path", p.securityHeaders, p.assets.serve)
 
-	g := r.Group("/", p.securityHeaders, p.renderErrors)
+	g := r.Group("/", p.securityHeaders, p.renderErrors, p.session)
 	g.GET("/", p.home)
 	g.GET("/products", p.allProducts)
 	g.GET("/products/:slug", p.product)
 	g.GET("/categories/:slug", p.category)
 	g.GET("/search", p.searchPage)
 	g.GET("/cart", p.cart)
+	g.GET("/login", p.loginPage)
+	g.GET("/register", p.registerPage)
 
 	post := g.Group("/", p.checkCSRF)
 	post.POST("/cart/items", p.addToCart)
 	post.POST("/cart/items/:id", p.updateCartItem)
 	post.POST("/cart/items/:id/remove", p.removeCartItem)
+	post.POST("/login", p.login)
+	post.POST("/register", p.register)
+	post.POST("/logout", p.logout)
+
+	// Signed-in shoppers only; the others are sent to the login page and back.
+	user := g.Group("/", p.requireUser)
+	user.GET("/checkout", p.checkoutPage)
+	user.GET("/account", p.account)
+	user.GET("/account/orders/:id", p.accountOrder)
+	user.POST("/checkout", p.checkCSRF, p.checkout)
+
+	// Admins only: a customer gets the 403 page.
+	adm := g.Group("/admin", p.requireUser, p.requireAdmin)
+	adm.GET("", p.adminHome)
+	adm.GET("/products", p.adminProducts)
+	adm.GET("/products/new", p.adminNewProduct)
+	adm.GET("/products/:id", p.adminEditProduct)
+	adm.GET("/categories", p.adminCategories)
+	adm.GET("/orders", p.adminOrders)
+	adm.GET("/orders/:id", p.adminOrder)
+	admPost := adm.Group("", p.checkCSRF)
+	admPost.POST("/products", p.adminCreateProduct)
+	admPost.POST("/products/:id", p.adminUpdateProduct)
+	admPost.POST("/products/:id/stock", p.adminSetStock)
+	admPost.POST("/products/:id/delete", p.adminDeleteProduct)
+	admPost.POST("/categories", p.adminCreateCategory)
+	admPost.POST("/categories/:id", p.adminUpdateCategory)
+	admPost.POST("/categories/:id/delete", p.adminDeleteCategory)
+	admPost.POST("/orders/:id/status", p.adminSetOrderStatus)
 
 	r.NoRoute(p.noRoute)
 	r.NoMethod(p.noMethod)
@@ -218,6 +265,8 @@ type errorView struct {
 var errorViews = map[int]errorView{
 	http.StatusBadRequest:            {"That request didn't look right", "Something in the address or the form was not valid. Go back and try again."},
 	http.StatusUnauthorized:          {"Please log in", "You need to log in to see this page."},
+	http.StatusPaymentRequired:       {"The payment did not go through", "Your card was declined and nothing was charged."},
+	http.StatusTooManyRequests:       {"Too many attempts", "Please wait a moment and try again."},
 	http.StatusForbidden:             {"You can't do that here", "You don't have permission to see this page or do this."},
 	http.StatusNotFound:              {"We couldn't find that page", "The page may have moved, or the product is no longer sold. Try searching for it."},
 	http.StatusMethodNotAllowed:      {"That didn't work", "This page cannot be used that way. Go back and try again."},
@@ -279,6 +328,8 @@ type layout struct {
 	// Query fills the search box on the search page.
 	Query     string
 	CartCount int
+	// SignedIn and Admin decide the account links; AdminArea adds the admin navigation.
+	SignedIn, Admin, AdminArea bool
 	// NoStore marks pages that must never be stored (personal or one-off pages).
 	NoStore bool
 
@@ -293,8 +344,21 @@ func (l *layout) CSRFToken() string { return l.p.csrfToken(l.c) }
 // CSRFField is the name of the forms' token field.
 func (l *layout) CSRFField() string { return CSRFField }
 
+// bareLayout is the frame without the category navigation. The cart count of a
+// signed-in shopper is best effort: the header must not fail a page.
 func (p *Pages) bareLayout(c *gin.Context, title string) *layout {
-	return &layout{Title: title, p: p, c: c, CartCount: p.guestCart(c).Count()}
+	l := &layout{Title: title, p: p, c: c}
+	if pr := principal(c); pr != nil {
+		l.SignedIn, l.Admin = true, pr.IsAdmin()
+		if crt, err := p.carts.Get(c.Request.Context(), pr.UserID); err == nil {
+			for _, it := range crt.Items {
+				l.CartCount += it.Quantity
+			}
+		}
+		return l
+	}
+	l.CartCount = p.guestCart(c).Count()
+	return l
 }
 
 // layout returns the frame of a page titled title, with the category navigation.
@@ -335,7 +399,7 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 		c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 		return
 	}
-	if cookieValue(c, SessionCookie) != "" || c.GetBool(ctxSetCookie) {
+	if sessionBinding(c) != "" || c.GetBool(ctxSetCookie) {
 		h.Set("Cache-Control", "private, no-cache")
 	} else {
 		h.Set("Cache-Control", "no-cache")

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/storefront-operator/storefront/shop/app"
 	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/test/testenv"
@@ -74,6 +76,9 @@ func Config(dbURL string) config.Config {
 	if err != nil {
 		panic(err) // constant input
 	}
+	// Real bcrypt at its lowest cost: under the race detector one hash at the
+	// production cost (12) takes seconds. Tests of the production cost set it back to 0.
+	cfg.PasswordCost = bcrypt.MinCost
 	return cfg
 }
 

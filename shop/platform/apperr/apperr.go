@@ -6,7 +6,11 @@ package apperr
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Each maps to one HTTP status in package problem.
@@ -23,7 +27,27 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrTooLarge: the request body exceeds the server's limit.
 	ErrTooLarge = errors.New("request body too large")
+	// ErrPaymentDeclined: the card was refused; nothing was charged or reserved.
+	ErrPaymentDeclined = errors.New("payment declined")
 )
+
+// ThrottledError says that the caller made too many attempts and may retry after
+// RetryAfter (429 with a Retry-After header).
+type ThrottledError struct {
+	// What names what is throttled, for the message ("login attempts for this email").
+	What       string
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many %s; retry in %d s", e.What, e.RetryAfterSeconds())
+}
+
+// RetryAfterSeconds is RetryAfter rounded up to whole seconds, at least 1.
+func (e *ThrottledError) RetryAfterSeconds() int {
+	s := int((e.RetryAfter + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
 
 // FieldError names one invalid input field and says what is wrong with it. Field uses the
 // name the client sent: a query parameter (`per_page`) or a JSON path (`items[0].quantity`).
@@ -103,4 +127,40 @@ func (f *Fields) Unprocessable() error {
 // Invalid is a shorthand for a 400 ValidationError about one field.
 func Invalid(field, message string) error {
 	return &ValidationError{Errors: []FieldError{{Field: field, Message: message}}}
+}
+
+// Unprocessable is a shorthand for a 422 ValidationError about one field.
+func Unprocessable(field, message string) error {
+	return &ValidationError{Errors: []FieldError{{Field: field, Message: message}}, Unprocessable: true}
+}
+
+// CheckText returns what is wrong with a free-text field that must hold lo..hi
+// characters of valid UTF-8 without control characters (PostgreSQL refuses NUL, and the
+// others have no place in names and addresses), or "" when it is fine.
+func CheckText(s string, lo, hi int) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n < lo && lo == 1:
+		return "is required"
+	case n < lo:
+		return fmt.Sprintf("must be at least %d characters", lo)
+	case n > hi:
+		return fmt.Sprintf("must be at most %d characters", hi)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+// Text checks a free-text field with CheckText and records what is wrong with it.
+func (f *Fields) Text(field, value string, lo, hi int) {
+	if msg := CheckText(value, lo, hi); msg != "" {
+		f.Add(field, msg)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -36,7 +37,23 @@ type Config struct {
 	// ShutdownDelay is how long serve keeps serving with /readyz at 503 after SIGTERM,
 	// so that load balancers stop sending before the server drains.
 	ShutdownDelay time.Duration
+	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDRs or addresses) are the load
+	// balancers whose X-Forwarded-For names the client; the client address decides
+	// login throttling. Unset: DefaultTrustedProxies; "none": the peer is the client.
+	TrustedProxies []string
+	// PasswordCost is the bcrypt cost of the password hashes serve computes; 0 means
+	// auth.BcryptCost (12). It is deliberately not read from the environment: only tests
+	// lower it, because under the race detector one cost-12 hash takes seconds.
+	PasswordCost int
 }
+
+// DefaultTrustedProxies are the private and loopback networks: where a load balancer in
+// front of the shop connects from (an ALB in IP mode from the VPC, an ingress controller
+// from the cluster). Without them every client behind the load balancer would share its
+// address, and a few failed logins from anyone would throttle everyone's logins. Only
+// the rightmost X-Forwarded-For entries that such peers added are believed, so a client
+// cannot forge its address through a proxy that appends (as an ALB does).
+var DefaultTrustedProxies = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"}
 
 // Defaults of DESIGN §3.1.
 const (
@@ -69,6 +86,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SHUTDOWN_DELAY: %q is not a non-negative duration such as 10s", v))
 		}
 		c.ShutdownDelay = d
+	}
+	switch v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v {
+	case "":
+		c.TrustedProxies = DefaultTrustedProxies
+	case "none":
+	default:
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				if net.ParseIP(p) == nil {
+					errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+					continue
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
 	}
 	if !money.Valid(c.Currency) {
 		errs = append(errs, fmt.Errorf("SHOP_CURRENCY: %q is not an ISO 4217 currency code", c.Currency))

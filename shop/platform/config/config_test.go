@@ -20,7 +20,8 @@ func TestFromEnv(t *testing.T) {
 		"defaults apply when only the database is set": {
 			env: map[string]string{"DATABASE_URL": "postgres://u@h/db"},
 			check: func(t *testing.T, c config.Config) {
-				if c.HTTPAddr != ":8080" || c.Currency != "EUR" || c.ShutdownDelay != 10*time.Second || c.LogLevel != slog.LevelInfo || c.MetricsAddr != "" || c.RedisURL != "" {
+				if c.HTTPAddr != ":8080" || c.Currency != "EUR" || c.ShutdownDelay != 10*time.Second || c.LogLevel != slog.LevelInfo || c.MetricsAddr != "" || c.RedisURL != "" ||
+					len(c.TrustedProxies) != len(config.DefaultTrustedProxies) {
 					t.Errorf("defaults = %+v", c)
 				}
 			},
@@ -28,17 +29,28 @@ func TestFromEnv(t *testing.T) {
 		"every variable is read": {
 			env: map[string]string{"DATABASE_URL": "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem", "REDIS_URL": "rediss://h:6379/0",
 				"JWT_SECRET": "s", "HTTP_ADDR": ":9000", "METRICS_ADDR": ":9090", "LOG_LEVEL": "debug", "SHOP_CURRENCY": "JPY",
-				"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "pw", "SHUTDOWN_DELAY": "1500ms"},
+				"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "pw", "SHUTDOWN_DELAY": "1500ms", "TRUSTED_PROXIES": "10.1.0.0/16, 192.0.2.7"},
 			check: func(t *testing.T, c config.Config) {
+				if len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != "10.1.0.0/16" || c.TrustedProxies[1] != "192.0.2.7" {
+					t.Errorf("trusted proxies = %v", c.TrustedProxies)
+				}
 				if c.HTTPAddr != ":9000" || c.MetricsAddr != ":9090" || c.Currency != "JPY" || c.LogLevel != slog.LevelDebug ||
 					c.ShutdownDelay != 1500*time.Millisecond || c.AdminEmail != "a@example.com" || c.RedisURL != "rediss://h:6379/0" {
 					t.Errorf("config = %+v", c)
 				}
 			},
 		},
+		"TRUSTED_PROXIES=none trusts no proxy": {
+			env: map[string]string{"TRUSTED_PROXIES": "none"},
+			check: func(t *testing.T, c config.Config) {
+				if len(c.TrustedProxies) != 0 {
+					t.Errorf("trusted proxies = %v", c.TrustedProxies)
+				}
+			},
+		},
 		"bad values are all reported by name": {
-			env:     map[string]string{"LOG_LEVEL": "loud", "SHUTDOWN_DELAY": "soon", "SHOP_CURRENCY": "XAU", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x"},
-			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL"},
+			env:     map[string]string{"LOG_LEVEL": "loud", "SHUTDOWN_DELAY": "soon", "SHOP_CURRENCY": "XAU", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x", "TRUSTED_PROXIES": "10.0.0.0/33"},
+			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES"},
 		},
 	}
 	for name, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,6 +38,9 @@ type RouterOptions struct {
 	Metrics *metrics.Metrics
 	// BodyLimit defaults to DefaultBodyLimit.
 	BodyLimit int64
+	// TrustedProxies are the CIDRs or addresses of the load balancers whose
+	// X-Forwarded-For is believed (config TRUSTED_PROXIES); none by default.
+	TrustedProxies []string
 }
 
 func init() {
@@ -55,9 +59,10 @@ func NewRouter(opts RouterOptions) *gin.Engine {
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// The shop sits behind a load balancer; the client address is only logged, never
-	// trusted for decisions, so no proxy headers are trusted.
-	_ = r.SetTrustedProxies(nil)
+	// The client address is logged and decides login throttling (per client IP), so
+	// X-Forwarded-For is believed only from the configured load balancers: from anyone
+	// else it could be forged to dodge the throttle. The list is validated by config.
+	_ = r.SetTrustedProxies(opts.TrustedProxies)
 	r.ContextWithFallback = true
 	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, writeErrors, bodyLimit(opts.BodyLimit))
 	r.NoRoute(func(c *gin.Context) {
@@ -199,6 +204,14 @@ func writeErrors(c *gin.Context) {
 		err = apperr.ErrTooLarge
 	}
 	p, internal := problem.From(err)
+	var throttled *apperr.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+	case p.Status == http.StatusUnauthorized:
+		// RFC 6750 §3: a 401 names the scheme the client should use.
+		c.Header("WWW-Authenticate", `Bearer realm="shop"`)
+	}
 	if internal {
 		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Request failed",
 			"method", c.Request.Method, "route", c.FullPath(), "error", err)

@@ -20,6 +20,12 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	cache    *prometheus.CounterVec
+
+	ordersPlaced    *prometheus.CounterVec
+	ordersDeclined  prometheus.Counter
+	ordersCancelled prometheus.Counter
+	revenue         *prometheus.CounterVec
+	loginFailures   *prometheus.CounterVec
 }
 
 // New registers the shop's metrics, plus the Go runtime and process collectors, on a new
@@ -41,8 +47,28 @@ func New() *Metrics {
 			Name: "shop_cache_requests_total",
 			Help: "Response cache lookups by level (local, redis) and result (hit, miss, error).",
 		}, []string{"level", "result"}),
+		ordersPlaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shop_orders_placed_total",
+			Help: "Orders placed (paid), by currency.",
+		}, []string{"currency"}),
+		ordersDeclined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shop_orders_declined_total",
+			Help: "Checkouts refused because the card was declined.",
+		}),
+		ordersCancelled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shop_orders_cancelled_total",
+			Help: "Orders cancelled (and restocked).",
+		}),
+		revenue: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shop_revenue_minor_total",
+			Help: "Sum of the totals of placed orders in minor units (cents), by currency.",
+		}, []string{"currency"}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shop_login_failures_total",
+			Help: "Refused logins, by reason (credentials, throttled).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.cache,
+	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -59,6 +85,21 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 func (m *Metrics) CacheResult(level, result string) {
 	m.cache.WithLabelValues(level, result).Inc()
 }
+
+// OrderPlaced records a placed order of total minor units of currency.
+func (m *Metrics) OrderPlaced(currency string, total int64) {
+	m.ordersPlaced.WithLabelValues(currency).Inc()
+	m.revenue.WithLabelValues(currency).Add(float64(total))
+}
+
+// OrderDeclined records a checkout whose card was declined.
+func (m *Metrics) OrderDeclined() { m.ordersDeclined.Inc() }
+
+// OrderCancelled records a cancelled order.
+func (m *Metrics) OrderCancelled() { m.ordersCancelled.Inc() }
+
+// LoginFailed records a refused login: reason is "credentials" or "throttled".
+func (m *Metrics) LoginFailed(reason string) { m.loginFailures.WithLabelValues(reason).Inc() }
 
 // RegisterPool exports the statistics of a pgx pool.
 func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {

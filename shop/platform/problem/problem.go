@@ -39,7 +39,10 @@ func New(status int, kind, detail string) Problem {
 // such an error is shown as a plain 500 without its text (it may hold internals) and
 // should be logged by the caller.
 func From(err error) (p Problem, internal bool) {
-	var ve *apperr.ValidationError
+	var (
+		ve        *apperr.ValidationError
+		throttled *apperr.ThrottledError
+	)
 	switch {
 	case errors.As(err, &ve):
 		status, kind, detail := http.StatusBadRequest, "invalid-request", "The request has invalid parameters."
@@ -62,6 +65,10 @@ func From(err error) (p Problem, internal bool) {
 		return New(http.StatusUnauthorized, "unauthorized", err.Error()), false
 	case errors.Is(err, apperr.ErrForbidden):
 		return New(http.StatusForbidden, "forbidden", err.Error()), false
+	case errors.Is(err, apperr.ErrPaymentDeclined):
+		return New(http.StatusPaymentRequired, "payment-declined", err.Error()), false
+	case errors.As(err, &throttled):
+		return New(http.StatusTooManyRequests, "too-many-requests", err.Error()), false
 	case errors.Is(err, apperr.ErrTooLarge):
 		return New(http.StatusRequestEntityTooLarge, "too-large", err.Error()), false
 	default:

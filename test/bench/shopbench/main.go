@@ -98,8 +98,15 @@ func serveBaseline(addr string) error {
 
 type scenario struct {
 	name string
-	// url returns the i-th request's URL.
+	// url returns the i-th request's URL (a GET).
 	url func(i int64) string
+	// request, when set, builds the i-th request instead of url.
+	request func(i int64) (*http.Request, error)
+	// want is the status of a successful request (200 when 0).
+	want int
+	// succeeded counts every successful request, warm-up included (the checkout
+	// scenario compares it with the orders in the database).
+	succeeded *atomic.Int64
 	// clients overrides the concurrency when set.
 	clients int
 }
@@ -180,7 +187,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + rd.URL(0), "JWT_SECRET=bench-secret", "SHUTDOWN_DELAY=0s"}
+	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + rd.URL(0), "JWT_SECRET=" + benchSecret, "SHUTDOWN_DELAY=0s",
+		"ADMIN_EMAIL=" + benchAdminEmail, "ADMIN_PASSWORD=" + benchAdminPassword}
 
 	step("migrating and seeding %d products", o.products)
 	if out, err := shopCmd(ctx, shopBin, env, "migrate").CombinedOutput(); err != nil {
@@ -254,6 +262,13 @@ func run(o options) error {
 	uncached.clients = 1
 	scenarios = append(scenarios, uncached)
 
+	step("preparing the checkout: %d customers registered through the API, %d products restocked by the admin API", checkoutCustomers, checkoutProducts)
+	co, err := prepareCheckout(ctx, shop, dbURL)
+	if err != nil {
+		return err
+	}
+	scenarios = append(scenarios, co.scenario(shop))
+
 	// Rounds run every scenario in turn; each figure reported is the median over the
 	// rounds, so a burst of load from elsewhere on the machine during one round does not
 	// decide the result. The p99 column shows the spread.
@@ -283,10 +298,20 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	step("verifying the stock after the checkout scenario, then 200 concurrent buyers for the last %d units", contestUnits)
+	stockCheck, err := co.verify(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	contest, err := lastUnitsContest(ctx, shop, dbURL, co)
+	if err != nil {
+		return err
+	}
 
 	report := render(o, results, facts{
 		cores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0), cpu: cpuModel(), goVersion: runtime.Version(),
 		pgVersion: pgVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
+		stock: stockCheck, contest: contest,
 	})
 	fmt.Println()
 	fmt.Println(report)
@@ -308,6 +333,9 @@ func run(o options) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("requests failed: %s", strings.Join(failed, "; "))
+	}
+	if !stockCheck.exact() || !contest.exact() {
+		return fmt.Errorf("checkout left the stock inexact: %s; %s", stockCheck, contest)
 	}
 	return nil
 }
@@ -416,19 +444,38 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 					return
 				default:
 				}
-				url := sc.url(seq.Add(1))
+				i := seq.Add(1)
+				var (
+					req *http.Request
+					err error
+				)
+				if sc.request != nil {
+					req, err = sc.request(i)
+				} else {
+					req, err = http.NewRequest(http.MethodGet, sc.url(i), nil)
+				}
+				want := sc.want
+				if want == 0 {
+					want = http.StatusOK
+				}
 				start := time.Now()
-				resp, err := client.Get(url)
 				ok := false
+				var resp *http.Response
+				if err == nil {
+					resp, err = client.Do(req)
+				}
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					_ = resp.Body.Close()
-					ok = err == nil && resp.StatusCode == http.StatusOK
+					ok = err == nil && resp.StatusCode == want
 					if !ok && err == nil {
-						err = fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+						err = fmt.Errorf("%s %s: status %d", req.Method, req.URL, resp.StatusCode)
 					}
 				}
 				d := time.Since(start)
+				if ok && sc.succeeded != nil {
+					sc.succeeded.Add(1)
+				}
 				if !measuring.Load() {
 					continue
 				}
@@ -531,6 +578,8 @@ type facts struct {
 	seedTime                  time.Duration
 	cache                     map[string]string
 	date                      string
+	stock                     stockCheck
+	contest                   contestResult
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
@@ -558,10 +607,12 @@ func render(o options, rs []result, f facts) string {
 		parts = append(parts, k+" "+f.cache[k])
 	}
 	fmt.Fprintf(&b, "\nCache lookups over the whole run (shop_cache_requests_total): %s.\n", strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "\nCheckout: %s. Last items: %s.\n", f.stock, f.contest)
 	fmt.Fprintf(&b, "\nTargets (DESIGN §7): cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
-		"uncached search p99 < 10 ms — %s ms %s; errors — %s.\n",
+		"uncached search p99 < 10 ms — %s ms %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
 		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
 		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),
+		verdict(f.stock.exact(), fmt.Sprintf("%.0f orders/s", rs[len(rs)-1].rps)), verdict(f.contest.exact(), ""),
 		verdict(totalErrors(rs) == 0, fmt.Sprint(totalErrors(rs))))
 	return b.String()
 }

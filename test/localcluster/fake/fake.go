@@ -72,12 +72,22 @@ type Options struct {
 	HPAReplicas int32
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ACKDelay is how long the ACK stand-in's resources stay creating, modifying or
+	// deleting before they are available or gone (AWS takes minutes). Zero: one pass.
+	ACKDelay time.Duration
+	// AWSAccount is the account and default region of the ACK stand-in;
+	// DefaultAWSAccount when empty.
+	AWSAccount AWSAccount
 }
 
 // StandIns are running stand-ins for the Job, Deployment and HPA controllers.
 type StandIns struct {
 	client client.Client
-	now    func() time.Time
+	// apiReader reads past the cache, as ACK reads the Secrets it is given.
+	apiReader client.Reader
+	now       func() time.Time
+	acct      AWSAccount
+	ackDelay  time.Duration
 
 	mu            sync.Mutex
 	defaultJob    JobOutcome
@@ -85,6 +95,7 @@ type StandIns struct {
 	rolloutsStuck bool
 	rolloutsHeld  bool
 	hpaReplicas   int32
+	ack           ackMemory
 
 	jobEvents, deploymentEvents, hpaEvents chan event.GenericEvent
 	done                                   chan error
@@ -105,9 +116,15 @@ func Start(ctx context.Context, cfg *rest.Config, opts Options) (*StandIns, erro
 		deploymentEvents: make(chan event.GenericEvent, 1024),
 		hpaEvents:        make(chan event.GenericEvent, 1024),
 		done:             make(chan error, 1),
+		acct:             opts.AWSAccount,
+		ackDelay:         opts.ACKDelay,
+		ack:              newACKMemory(),
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.acct == (AWSAccount{}) {
+		s.acct = DefaultAWSAccount
 	}
 	cacheOpts := cache.Options{}
 	if len(opts.Namespaces) > 0 {
@@ -128,6 +145,7 @@ func Start(ctx context.Context, cfg *rest.Config, opts Options) (*StandIns, erro
 		return nil, fmt.Errorf("creating the stand-ins' manager: %w", err)
 	}
 	s.client = mgr.GetClient()
+	s.apiReader = mgr.GetAPIReader()
 	if err := s.setup(mgr); err != nil {
 		return nil, err
 	}
@@ -173,7 +191,7 @@ func (s *StandIns) setup(mgr manager.Manager) error {
 		Complete(&hpaController{s}); err != nil {
 		return fmt.Errorf("setting up the HPA stand-in: %w", err)
 	}
-	return nil
+	return s.setupACK(mgr)
 }
 
 // SetJobOutcome sets the outcome of the Jobs of image; Jobs still running are

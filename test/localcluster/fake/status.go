@@ -14,8 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package fake holds status-only stand-ins for the Kubernetes controllers that envtest
-// does not run: the Job controller, the Deployment controller and the HPA controller.
+// Package fake holds status-only stand-ins for the controllers that envtest does not
+// run: the Job controller, the Deployment controller, the HPA controller, and ACK's RDS
+// and ElastiCache controllers (ack.go, ack_controllers.go).
 // They create no pods; they write the status fields and conditions the real controllers
 // write, field by field as documented on each function, so that an operator under test
 // sees what it would see in a cluster. The pure functions in this file compute those

@@ -1,0 +1,665 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/localcluster/fake"
+)
+
+// ackOptions are the operator's AWS flags in the ACK scenarios.
+var ackOptions = Options{
+	AWSRegion:             "eu-central-1",
+	DBSubnetIDs:           []string{"subnet-0aaa", "subnet-0bbb"},
+	DBSecurityGroupIDs:    []string{"sg-0db1", "sg-0db2"},
+	CacheSubnetIDs:        []string{"subnet-0ccc", "subnet-0ddd"},
+	CacheSecurityGroupIDs: []string{"sg-0cache"},
+}
+
+// withAurora puts the Storefront on Aurora (policy Snapshot, the default), changed by
+// change.
+func withAurora(change ...func(*shopv1alpha1.AuroraDatabase)) storefrontOption {
+	return func(sf *shopv1alpha1.Storefront) {
+		a := &shopv1alpha1.AuroraDatabase{EngineVersion: "16.6", MinCapacity: "0.5", MaxCapacity: "4",
+			DeletionPolicy: shopv1alpha1.DeletionPolicySnapshot}
+		for _, c := range change {
+			c(a)
+		}
+		sf.Spec.Database = shopv1alpha1.DatabaseSpec{Aurora: a}
+	}
+}
+
+func withServerlessCache() storefrontOption {
+	return func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Cache = &shopv1alpha1.CacheSpec{Serverless: &shopv1alpha1.ServerlessCache{MaxDataStorageGB: 10, MaxECPUPerSecond: 10000}}
+	}
+}
+
+// ackObject reads an ACK object of ns fresh from the API server.
+func ackObject(g Gomega, ns string, gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
+	u := newACKObject(gvk)
+	g.Expect(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u)).To(Succeed())
+	return u
+}
+
+// ackAbsent reports whether the ACK object is gone.
+func ackAbsent(ns string, gvk schema.GroupVersionKind, name string) bool {
+	return apierrors.IsNotFound(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, newACKObject(gvk)))
+}
+
+// appliedSpecFields are the top-level spec fields the operator's field manager owns.
+func appliedSpecFields(g Gomega, u *unstructured.Unstructured) []string {
+	var fields []string
+	for _, mf := range u.GetManagedFields() {
+		if mf.Manager != fieldOwner || mf.Operation != metav1.ManagedFieldsOperationApply || mf.FieldsV1 == nil {
+			continue
+		}
+		var tree map[string]map[string]any
+		g.Expect(json.Unmarshal(mf.FieldsV1.Raw, &tree)).To(Succeed())
+		for k := range tree["f:spec"] {
+			fields = append(fields, k[len("f:"):])
+		}
+	}
+	sort.Strings(fields)
+	return fields
+}
+
+// specSubset is the object's spec restricted to keys.
+func specSubset(u *unstructured.Unstructured, keys []string) map[string]any {
+	spec, _ := u.Object["spec"].(map[string]any)
+	out := map[string]any{}
+	for _, k := range keys {
+		if v, ok := spec[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func keysOf(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// asJSON makes numbers and lists comparable whichever way they were decoded.
+func asJSON(g Gomega, v any) string {
+	b, err := json.Marshal(v)
+	g.Expect(err).NotTo(HaveOccurred())
+	var back any
+	g.Expect(json.Unmarshal(b, &back)).To(Succeed())
+	b, _ = json.Marshal(back)
+	return string(b)
+}
+
+// passwordOf reads version v of the Storefront's master password.
+func passwordOf(g Gomega, ns string, v int) string {
+	s := get(g, ns, passwordSecretName(newStorefront(ns), v), &corev1.Secret{})
+	return string(s.Data[keyDBPassword])
+}
+
+// ACK scenario 1: an Aurora + ElastiCache Serverless Storefront gets its four ACK
+// objects with exactly the fields the operator owns, ACK's write-backs left alone, and
+// becomes Ready with TLS URLs built from ACK's status.
+func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	id := awsIdentifier(ns, "acme")
+	g.Expect(id).To(MatchRegexp(`^sf-[a-z0-9-]+-[0-9a-f]{8}$`))
+
+	password := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+	g.Expect(string(password.Data[keyDBPassword])).To(MatchRegexp(`^[A-Za-z0-9]{32}$`))
+	g.Expect(password.Type).To(Equal(corev1.SecretTypeOpaque))
+	g.Expect(password.OwnerReferences).To(BeEmpty(), "under Snapshot the password outlives the Storefront")
+	g.Expect(password.Labels).To(HaveKeyWithValue(labelInstance, "acme"))
+
+	cases := map[string]struct {
+		gvk         schema.GroupVersionKind
+		name        string
+		spec        map[string]any
+		annotations map[string]string
+	}{
+		"the DB subnet group": {gvkDBSubnetGroup, "acme-database", map[string]any{
+			"name": id, "description": "Storefront " + ns + "/acme", "subnetIDs": []string{"subnet-0aaa", "subnet-0bbb"},
+		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete"}},
+		"the DB cluster": {gvkDBCluster, "acme-database", map[string]any{
+			"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned",
+			"serverlessV2ScalingConfiguration": map[string]any{"minCapacity": 0.5, "maxCapacity": 4},
+			"databaseName":                     "shop", "masterUsername": "storefront",
+			"masterUserPassword": map[string]any{"namespace": ns, "name": "acme-db-password-v1", "key": "password"},
+			"dbSubnetGroupName":  id, "vpcSecurityGroupIDs": []string{"sg-0db1", "sg-0db2"}, "storageEncrypted": true,
+		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete",
+			rdsAnnotationSkipFinalSnapshot: "false", rdsAnnotationFinalSnapshotID: id + "-final-" + shortHash(string(sf.UID))}},
+		"the DB instance": {gvkDBInstance, "acme-database", map[string]any{
+			"dbInstanceIdentifier": id, "dbInstanceClass": "db.serverless", "engine": "aurora-postgresql", "dbClusterIdentifier": id,
+		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete", rdsAnnotationSkipFinalSnapshot: "true"}},
+		"the serverless cache": {gvkServerlessCache, "acme-cache", map[string]any{
+			"serverlessCacheName": id, "description": "Storefront " + ns + "/acme", "engine": "valkey", "majorEngineVersion": "8",
+			"cacheUsageLimits": map[string]any{"dataStorage": map[string]any{"maximum": 10, "unit": "GB"}, "eCPUPerSecond": map[string]any{"maximum": 10000}},
+			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"},
+		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			u := ackObject(g, ns, tc.gvk, tc.name)
+			// The operator owns exactly its fields, but for ID lists ACK wrote back in
+			// AWS's order: an update takes their ownership, and the operator leaves them.
+			owned := appliedSpecFields(g, u)
+			g.Expect(tc.spec).To(HaveEach(Not(BeNil())))
+			for _, f := range owned {
+				g.Expect(tc.spec).To(HaveKey(f), "the operator owns %s", f)
+			}
+			for _, f := range keysOf(tc.spec) {
+				if !slices.Contains(owned, f) {
+					g.Expect(f).To(BeElementOf("subnetIDs", "vpcSecurityGroupIDs", "securityGroupIDs"), "the operator lost %s", f)
+				}
+			}
+			got := specSubset(u, keysOf(tc.spec))
+			for _, ids := range []string{"subnetIDs", "vpcSecurityGroupIDs", "securityGroupIDs"} {
+				// ACK writes these back in AWS's order; the set is what counts.
+				if l, ok := got[ids].([]any); ok {
+					sorted := append([]any(nil), l...)
+					sort.Slice(sorted, func(i, j int) bool { return sorted[i].(string) < sorted[j].(string) })
+					got[ids] = sorted
+				}
+			}
+			g.Expect(asJSON(g, got)).To(MatchJSON(asJSON(g, tc.spec)))
+			for k, v := range tc.annotations {
+				g.Expect(u.GetAnnotations()).To(HaveKeyWithValue(k, v))
+			}
+			g.Expect(metav1.IsControlledBy(u, sf)).To(BeTrue())
+			g.Expect(u.GetLabels()).To(HaveKeyWithValue(labelManagedBy, fieldOwner))
+			g.Expect(u.GetFinalizers()).To(ContainElement(ackFinalizer(tc.gvk)), "ACK manages it")
+		})
+	}
+
+	cluster := ackObject(g, ns, gvkDBCluster, "acme-database")
+	g.Expect(cluster.GetAnnotations()).To(HaveKeyWithValue(rdsAnnotationLastAppliedSecret, ns+"/acme-db-password-v1.password"))
+	g.Expect(cluster.Object["spec"]).To(HaveKey("port"), "ACK's write-backs are kept, not fought")
+	host, _, _ := unstructured.NestedString(cluster.Object, "status", "endpoint")
+	cache := ackObject(g, ns, gvkServerlessCache, "acme-cache")
+	cacheHost, _, _ := unstructured.NestedString(cache.Object, "status", "endpoint", "address")
+
+	conn := get(g, ns, "acme-connection", &corev1.Secret{})
+	u, err := url.Parse(string(conn.Data[keyDatabaseURL]))
+	g.Expect(err).NotTo(HaveOccurred())
+	pw, _ := u.User.Password()
+	g.Expect(u.Scheme).To(Equal("postgres"))
+	g.Expect(u.User.Username()).To(Equal("storefront"))
+	g.Expect(pw).To(Equal(string(password.Data[keyDBPassword])))
+	g.Expect(u.Host).To(Equal(host + ":5432"))
+	g.Expect(u.Path).To(Equal("/shop"))
+	g.Expect(u.Query().Get("sslmode")).To(Equal("require"))
+	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + cacheHost + ":6379"))
+
+	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: host, Port: 5432}))
+	g.Expect(sf.Status.Cache).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: cacheHost, Port: 6379}))
+	g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Reason).To(Equal(shopv1alpha1.ReasonDatabaseAvailable))
+	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheAvailable))
+	g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).To(ConsistOf(int32(5432), int32(6379), int32(53)))
+	g.Expect(deployment(g, ns).Spec.Template.Spec.Volumes).To(HaveLen(1), "no CA bundle, no CA volume")
+}
+
+// ACK scenario 1b: with caBundleSecretRef the URL verifies the server against the
+// mounted bundle; a missing bundle Secret is reported and nothing starts.
+func TestAuroraWithCABundleVerifiesTheServer(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) {
+		a.CABundleSecretRef = &shopv1alpha1.SecretKeyRef{Name: "rds-ca", Key: "ca.pem"}
+	})))
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonConnectionSecretNotFound))
+		g.Expect(c.Message).To(ContainSubstring("rds-ca"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(migrationJobs(g, ns)).To(BeEmpty())
+
+	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "rds-ca", Namespace: ns}, StringData: map[string]string{"ca.pem": "-----BEGIN CERTIFICATE-----\n"}}
+	g.Expect(k8sClient.Create(context.Background(), ca)).To(Succeed())
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	u, err := url.Parse(string(get(g, ns, "acme-connection", &corev1.Secret{}).Data[keyDatabaseURL]))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(u.Query().Get("sslmode")).To(Equal("verify-full"))
+	g.Expect(u.Query().Get("sslrootcert")).To(Equal("/etc/storefront/database-ca/ca.pem"))
+	pod := deployment(g, ns).Spec.Template.Spec
+	g.Expect(pod.Containers[0].VolumeMounts).To(ContainElement(corev1.VolumeMount{Name: "database-ca", MountPath: "/etc/storefront/database-ca", ReadOnly: true}))
+	g.Expect(pod.Volumes).To(ContainElement(HaveField("Secret.SecretName", "rds-ca")))
+}
+
+// ACK scenario 2: Synced=True with an RDS status of failed (ACK's terminal RDS state) is
+// not ready: the condition says why, the phase is Degraded, nothing starts; when RDS
+// recovers, so does the Storefront.
+func TestSyncedButFailedClusterIsNotReady(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	key := client.ObjectKey{Namespace: ns, Name: "acme-database"}
+	standIns.SetACKFault(fake.DBClusterGVK, key, fake.ACKFault{Status: "failed"})
+	createStorefront(t, newStorefront(ns, withAurora()))
+
+	g.Eventually(func(g Gomega) {
+		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+		synced, _ := ackConditionOf(cl, ackConditionSynced)
+		g.Expect(synced.Status).To(Equal("True"))
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Message).To(ContainSubstring("DBCluster acme-database"))
+		g.Expect(c.Message).To(ContainSubstring("failed"))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(migrationJobs(g, ns)).To(BeEmpty())
+	g.Expect(absent(ns, "acme-connection", &corev1.Secret{})).To(BeTrue())
+	g.Expect(ackAbsent(ns, gvkDBInstance, "acme-database")).To(BeTrue(), "no instance joins a cluster that is not available")
+
+	standIns.SetACKFault(fake.DBClusterGVK, key, fake.ACKFault{})
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+}
+
+// ACK scenario 3: ACK.Terminal gives ProvisioningFailed with ACK's message verbatim, and
+// ACK.Recoverable ProvisioningRetrying; both clear when ACK clears them.
+func TestACKTerminalAndRecoverableConditions(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+
+	cases := []struct {
+		name      string
+		gvk       schema.GroupVersionKind
+		object    string
+		fault     fake.ACKFault
+		condition string
+		reason    string
+		phase     shopv1alpha1.StorefrontPhase
+		message   string
+	}{
+		{"a terminal DB cluster", fake.DBClusterGVK, "acme-database",
+			fake.ACKFault{Terminal: "api error InvalidParameterCombination: Cannot upgrade aurora-postgresql from 16.6 to 12.1"},
+			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.PhaseDegraded,
+			"DBCluster acme-database: ACK: api error InvalidParameterCombination: Cannot upgrade aurora-postgresql from 16.6 to 12.1"},
+		{"a recoverable serverless cache", fake.ServerlessCacheGVK, "acme-cache",
+			fake.ACKFault{Recoverable: "api error ThrottlingException: Rate exceeded"},
+			shopv1alpha1.ConditionCacheReady, shopv1alpha1.ReasonProvisioningRetrying, shopv1alpha1.PhaseProvisioning,
+			"ServerlessCache acme-cache: ACK is retrying: api error ThrottlingException: Rate exceeded"},
+		{"a terminal DB instance", fake.DBInstanceGVK, "acme-database",
+			fake.ACKFault{Terminal: "api error StorageQuotaExceeded: quota exceeded"},
+			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.PhaseDegraded,
+			"DBInstance acme-database: ACK: api error StorageQuotaExceeded: quota exceeded"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			key := client.ObjectKey{Namespace: ns, Name: tc.object}
+			standIns.SetACKFault(tc.gvk, key, tc.fault)
+			g.Eventually(func(g Gomega) {
+				sf := getStorefront(g, ns)
+				c := condition(sf, tc.condition)
+				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(c.Reason).To(Equal(tc.reason))
+				g.Expect(c.Message).To(Equal(tc.message))
+				g.Expect(sf.Status.Phase).To(Equal(tc.phase))
+				g.Expect(condition(sf, shopv1alpha1.ConditionReady).Message).To(ContainSubstring(tc.message))
+			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+			// The running shop is left alone.
+			g.Expect(deployment(g, ns).Status.ReadyReplicas).To(BeNumerically(">", 0))
+
+			standIns.SetACKFault(tc.gvk, key, fake.ACKFault{})
+			waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+		})
+	}
+	g := NewWithT(t)
+	g.Eventually(func(g Gomega) {
+		g.Expect(eventReasons(g, ns)).To(ContainElements(shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.ReasonProvisioningRetrying))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}
+
+// ACK scenario 4: nothing downstream starts before the database is ready: no connection
+// Secret, no migration Job, no Deployment, no instance in a cluster still unavailable.
+func TestNothingStartsBeforeTheDatabaseIsReady(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	cluster := client.ObjectKey{Namespace: ns, Name: "acme-database"}
+	standIns.SetACKFault(fake.DBClusterGVK, cluster, fake.ACKFault{Recoverable: "api error InsufficientDBClusterCapacityFault: try again"})
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningRetrying))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseProvisioning))
+		g.Expect(condition(sf, shopv1alpha1.ConditionSchemaMigrated).Reason).To(Equal(shopv1alpha1.ReasonWaitingForDatabase))
+		g.Expect(migrationJobs(g, ns)).To(BeEmpty())
+		g.Expect(absent(ns, "acme-shop", &appsv1.Deployment{})).To(BeTrue())
+		g.Expect(absent(ns, "acme-connection", &corev1.Secret{})).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkDBInstance, "acme-database")).To(BeTrue())
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+
+	standIns.SetACKFault(fake.DBClusterGVK, cluster, fake.ACKFault{})
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(migrationJobs(g, ns)).To(HaveLen(1))
+}
+
+// ACK scenario 5: deletion under each policy puts the right annotations on each ACK
+// object, deletes them in order (cache, instance, cluster, subnet group), each only
+// once ACK let go of the one before, releases the Storefront, and keeps or deletes the
+// password Secrets as the policy says.
+func TestDeletionPolicies(t *testing.T) {
+	cases := map[string]struct {
+		policy        shopv1alpha1.DeletionPolicy
+		ackPolicy     string
+		skipSnapshot  string
+		snapshot      bool
+		keepsPassword bool
+	}{
+		"Snapshot takes a final snapshot and keeps the password": {shopv1alpha1.DeletionPolicySnapshot, "delete", "false", true, true},
+		"Retain keeps the database in AWS and the password":      {shopv1alpha1.DeletionPolicyRetain, "retain", "false", false, true},
+		"Delete deletes the database and the password":           {shopv1alpha1.DeletionPolicyDelete, "delete", "true", false, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ns := newNamespace(t)
+			standIns := startStandIns(t, ns, fake.Options{ACKDelay: 300 * time.Millisecond})
+			startOperator(t, ns, ackOptions)
+			g := NewWithT(t)
+			ctx := context.Background()
+			createStorefront(t, newStorefront(ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = tc.policy }), withServerlessCache()))
+			sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+			id := awsIdentifier(ns, "acme")
+			snapshotID := id + "-final-" + shortHash(string(sf.UID))
+			g.Expect(snapshotID).To(MatchRegexp(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`))
+			g.Expect(len(snapshotID)).To(BeNumerically("<=", 255))
+
+			password := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+			g.Expect(metav1.IsControlledBy(password, sf)).To(Equal(!tc.keepsPassword))
+			for _, k := range []schema.GroupVersionKind{gvkDBInstance, gvkDBCluster, gvkDBSubnetGroup} {
+				g.Expect(ackObject(g, ns, k, "acme-database").GetAnnotations()).To(HaveKeyWithValue(ackAnnotationDeletionPolicy, tc.ackPolicy), k.Kind)
+			}
+			g.Expect(ackObject(g, ns, gvkServerlessCache, "acme-cache").GetAnnotations()).To(
+				HaveKeyWithValue(ackAnnotationDeletionPolicy, "delete"), "the cache holds only cached data")
+			cl := ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()
+			g.Expect(cl).To(HaveKeyWithValue(rdsAnnotationSkipFinalSnapshot, tc.skipSnapshot))
+			if tc.skipSnapshot == "false" {
+				g.Expect(cl).To(HaveKeyWithValue(rdsAnnotationFinalSnapshotID, snapshotID))
+			}
+
+			// While ACK holds the cache, nothing after it is deleted.
+			standIns.HoldACKDeletions(true)
+			g.Expect(k8sClient.Delete(ctx, newStorefront(ns))).To(Succeed())
+			g.Eventually(func(g Gomega) {
+				g.Expect(ackObject(g, ns, gvkServerlessCache, "acme-cache").GetDeletionTimestamp()).NotTo(BeNil())
+				ready := condition(getStorefront(g, ns), shopv1alpha1.ConditionReady)
+				g.Expect(ready.Reason).To(Equal(shopv1alpha1.ReasonDeleting))
+				g.Expect(ready.Message).To(ContainSubstring("cache"))
+			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+			g.Consistently(func(g Gomega) {
+				g.Expect(ackObject(g, ns, gvkDBInstance, "acme-database").GetDeletionTimestamp()).To(BeNil())
+				g.Expect(ackObject(g, ns, gvkDBCluster, "acme-database").GetDeletionTimestamp()).To(BeNil())
+			}).WithTimeout(time.Second).WithPolling(poll).Should(Succeed())
+			g.Expect(absent(ns, "acme-shop", &appsv1.Deployment{})).To(BeTrue(), "the workload goes first")
+
+			standIns.HoldACKDeletions(false)
+			g.Eventually(func() bool { return absent(ns, "acme", &shopv1alpha1.Storefront{}) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+
+			deletions := standIns.ACKDeletions()
+			g.Expect(deletions).To(HaveLen(4))
+			var kinds []string
+			for i, d := range deletions {
+				kinds = append(kinds, d.Kind)
+				if d.Kind == "ServerlessCache" {
+					g.Expect(d.Policy).To(Equal("delete"))
+				} else {
+					g.Expect(d.Policy).To(Equal(tc.ackPolicy), d.Kind)
+				}
+				if i > 0 {
+					g.Expect(d.Requested).NotTo(BeTemporally("<", deletions[i-1].Released), "%s deleted before ACK let go of %s", d.Kind, deletions[i-1].Kind)
+				}
+				wantSnapshot := ""
+				if d.Kind == "DBCluster" && tc.snapshot {
+					wantSnapshot = snapshotID
+				}
+				g.Expect(d.FinalSnapshot).To(Equal(wantSnapshot), d.Kind)
+			}
+			g.Expect(kinds).To(Equal([]string{"ServerlessCache", "DBInstance", "DBCluster", "DBSubnetGroup"}))
+
+			if tc.keepsPassword {
+				kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+				g.Expect(kept.OwnerReferences).To(BeEmpty())
+				g.Expect(kept.Data[keyDBPassword]).To(Equal(password.Data[keyDBPassword]))
+			} else {
+				g.Expect(absent(ns, "acme-db-password-v1", &corev1.Secret{})).To(BeTrue())
+			}
+			g.Expect(absent(ns, "acme-connection", &corev1.Secret{})).To(BeTrue())
+		})
+	}
+}
+
+// ACK scenario 5b: a policy changed from Delete to Snapshot takes the owner reference
+// off the password Secrets, so the garbage collector cannot delete them.
+func TestDeletionPolicyChangeReleasesPasswords(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyDelete })))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(metav1.IsControlledBy(get(g, ns, "acme-db-password-v1", &corev1.Secret{}), sf)).To(BeTrue())
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicySnapshot
+	})
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, ns, "acme-db-password-v1", &corev1.Secret{}).OwnerReferences).To(BeEmpty())
+		cl := ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()
+		g.Expect(cl).To(HaveKeyWithValue(rdsAnnotationSkipFinalSnapshot, "false"))
+		g.Expect(cl).To(HaveKey(rdsAnnotationFinalSnapshotID))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+}
+
+// ACK scenario 6: password rotation end to end. The annotation makes v2 and points the
+// DBCluster at it; the connection Secret keeps v1 until ACK applied v2 and the cluster
+// is available again; then the pods roll and v1 is deleted.
+func TestPasswordRotation(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 2 * time.Second})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	v1 := passwordOf(g, ns, 1)
+	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
+	dbURLHas := func(g Gomega, password string) bool {
+		u, err := url.Parse(string(get(g, ns, "acme-connection", &corev1.Secret{}).Data[keyDatabaseURL]))
+		g.Expect(err).NotTo(HaveOccurred())
+		pw, _ := u.User.Password()
+		return pw == password
+	}
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRotateDBPassword: "2026-01"}
+	})
+	// ACK has the new reference and is resetting the password: the shop keeps v1.
+	g.Eventually(func(g Gomega) {
+		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+		ref, _, _ := unstructured.NestedString(cl.Object, "spec", "masterUserPassword", "name")
+		g.Expect(ref).To(Equal("acme-db-password-v2"))
+		st, _, _ := unstructured.NestedString(cl.Object, "status", "status")
+		g.Expect(st).To(Equal(fake.RDSStatusResettingMasterCredentials))
+		g.Expect(dbURLHas(g, v1)).To(BeTrue(), "the connection Secret moved before ACK applied the password")
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	v2 := passwordOf(g, ns, 2)
+	g.Expect(v2).NotTo(Equal(v1))
+	g.Expect(passwordOf(g, ns, 1)).To(Equal(v1), "a password is never rewritten")
+
+	g.Eventually(func(g Gomega) {
+		g.Expect(dbURLHas(g, v2)).To(BeTrue())
+		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(checksum), "the pods roll")
+		g.Expect(absent(ns, "acme-db-password-v1", &corev1.Secret{})).To(BeTrue(), "v1 is deleted after the rollout")
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Message).NotTo(ContainSubstring("waiting"))
+	g.Expect(ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()).To(HaveKeyWithValue(rdsAnnotationLastAppliedSecret, ns+"/acme-db-password-v2.password"))
+
+	// The same annotation value again changes nothing.
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Labels = map[string]string{"team": "shop"} })
+	g.Consistently(func() bool { return absent(ns, "acme-db-password-v3", &corev1.Secret{}) }).WithTimeout(quiet).WithPolling(poll).Should(BeTrue())
+}
+
+// ACK scenario 6b: two Storefronts named acme in two namespaces, one operator: their
+// AWS identifiers differ, and both become Ready.
+func TestSameNameInTwoNamespaces(t *testing.T) {
+	nsA, nsB := newNamespace(t), newNamespace(t)
+	startStandIns(t, nsA, fake.Options{Namespaces: []string{nsB}})
+	startOperatorFor(t, cfg, []string{nsA, nsB}, ackOptions)
+	g := NewWithT(t)
+	for _, ns := range []string{nsA, nsB} {
+		createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	}
+	ids := map[string]bool{}
+	hosts := map[string]bool{}
+	for _, ns := range []string{nsA, nsB} {
+		sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+		id, _, _ := unstructured.NestedString(cl.Object, "spec", "dbClusterIdentifier")
+		ids[id] = true
+		cache := ackObject(g, ns, gvkServerlessCache, "acme-cache")
+		name, _, _ := unstructured.NestedString(cache.Object, "spec", "serverlessCacheName")
+		ids[name+"/cache"] = true
+		hosts[sf.Status.Database.Endpoint] = true
+	}
+	g.Expect(ids).To(HaveLen(4), "AWS identifiers collide: %v", ids)
+	g.Expect(hosts).To(HaveLen(2))
+}
+
+// ACK scenario 7: a Ready Storefront on Aurora and ElastiCache Serverless at rest costs
+// no write, through forced reconciles and through watch events; ACK's write-backs
+// (IDs in another order, late-initialised fields) are not fought.
+func TestAuroraAtRestWritesNothing(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+
+	ctx := context.Background()
+	req := reconcileRequest(ns)
+	g.Eventually(func() int {
+		op.counter.Reset()
+		_, err := op.reconciler.Reconcile(ctx, req)
+		g.Expect(err).NotTo(HaveOccurred())
+		return op.counter.Mutations()
+	}).WithTimeout(eventually).WithPolling(poll).Should(BeZero())
+
+	events := len(eventReasons(g, ns))
+	op.counter.Reset()
+	for range 20 {
+		_, err := op.reconciler.Reconcile(ctx, req)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(op.counter.Mutations()).To(BeZero(), "mutating requests at rest: %s", op.counter.MutationSummary())
+	g.Expect(op.counter.Count("list", "Secret")).To(BeNumerically(">=", 20), "the reconciles did run")
+
+	for i := range 3 {
+		updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+			sf.Labels = map[string]string{"example.com/poke": string(rune('a' + i))}
+		})
+	}
+	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero(),
+		"mutating requests at rest: %s", op.counter.MutationSummary())
+	g.Expect(eventReasons(g, ns)).To(HaveLen(events), "no Event at rest")
+}
+
+// ACK scenario 1c: a serverless cache taken out of the spec is deleted, and the shop
+// goes on without REDIS_URL.
+func TestRemovedServerlessCacheIsDeleted(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Cache = nil })
+	g.Eventually(func(g Gomega) {
+		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
+		g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).NotTo(HaveKey(keyRedisURL))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
+	g.Expect(sf.Status.Cache).To(BeNil())
+}
+
+// ACK scenario 1d: an operator started where ACK is not installed says so on the
+// Storefronts that need it (and writes no ACK object), instead of failing to start.
+func TestAuroraWithoutACKSaysSo(t *testing.T) {
+	ns := newNamespace(t)
+	g := NewWithT(t)
+	r := &StorefrontReconciler{Client: k8sClient, APIReader: k8sClient, Scheme: testScheme, Options: ackOptions,
+		ACKInstalled: map[schema.GroupVersionKind]bool{}}
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	for range 2 { // the first adds the finalizer
+		_, err := r.Reconcile(context.Background(), reconcileRequest(ns))
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	sf := getStorefront(g, ns)
+	for _, c := range []string{shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ConditionCacheReady} {
+		cond := condition(sf, c)
+		g.Expect(cond.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed), c)
+		g.Expect(cond.Message).To(ContainSubstring("install ACK"), c)
+	}
+	g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+	g.Expect(ackAbsent(ns, gvkDBSubnetGroup, "acme-database")).To(BeTrue())
+	g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
+}

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/storefront-operator/storefront/shop/admin"
+	"github.com/storefront-operator/storefront/shop/orders"
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+)
+
+func registerAdmin(r gin.IRouter, d Deps) {
+	g := r.Group("/admin", d.requireUser, d.requireAdmin)
+	g.POST("/products", d.adminCreateProduct)
+	g.PUT("/products/:id", d.adminUpdateProduct)
+	g.DELETE("/products/:id", d.adminDeleteProduct)
+	g.PATCH("/products/:id/stock", d.adminSetStock)
+	g.POST("/categories", d.adminCreateCategory)
+	g.PUT("/categories/:id", d.adminUpdateCategory)
+	g.DELETE("/categories/:id", d.adminDeleteCategory)
+	g.GET("/orders", d.adminListOrders)
+	g.PATCH("/orders/:id", d.adminUpdateOrder)
+}
+
+func (d Deps) adminCreateProduct(c *gin.Context) {
+	var in admin.ProductInput
+	if err := DecodeJSON(c.Request, &in); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	p, err := d.Admin.CreateProduct(c.Request.Context(), in)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Header("Location", Prefix+"/products/"+strconv.FormatInt(p.ID, 10))
+	writeJSON(c, http.StatusCreated, p)
+}
+
+func (d Deps) adminUpdateProduct(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var in admin.ProductInput
+	if err := DecodeJSON(c.Request, &in); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	p, err := d.Admin.UpdateProduct(c.Request.Context(), id, in)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, p)
+}
+
+func (d Deps) adminDeleteProduct(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	if err := d.Admin.DeleteProduct(c.Request.Context(), id); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (d Deps) adminSetStock(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var in admin.StockInput
+	if err := DecodeJSON(c.Request, &in); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	p, err := d.Admin.SetStock(c.Request.Context(), id, in)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, p)
+}
+
+func (d Deps) adminCreateCategory(c *gin.Context) {
+	var in admin.CategoryInput
+	if err := DecodeJSON(c.Request, &in); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	cat, err := d.Admin.CreateCategory(c.Request.Context(), in)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusCreated, cat)
+}
+
+func (d Deps) adminUpdateCategory(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var in admin.CategoryInput
+	if err := DecodeJSON(c.Request, &in); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	cat, err := d.Admin.UpdateCategory(c.Request.Context(), id, in)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, cat)
+}
+
+func (d Deps) adminDeleteCategory(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	if err := d.Admin.DeleteCategory(c.Request.Context(), id); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// adminListOrders filters by status, user_id and email (exact, case-insensitive).
+func (d Deps) adminListOrders(c *gin.Context) {
+	var f apperr.Fields
+	q := orders.ListQuery{}
+	q.Page, q.PerPage = pageParams(c, &f)
+	if s := c.Query("status"); s != "" {
+		st, ok := orders.ParseStatus(s)
+		if !ok {
+			f.Add("status", "must be one of pending, paid, shipped, delivered, cancelled")
+		}
+		q.Status = st
+	}
+	if s := c.Query("user_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			f.Add("user_id", "must be a user id (a positive integer)")
+		}
+		q.UserID = id
+	}
+	if s := c.Query("email"); s != "" {
+		if msg := apperr.CheckText(s, 1, 254); msg != "" {
+			f.Add("email", msg)
+		}
+		q.Email = strings.ToLower(strings.TrimSpace(s))
+	}
+	if err := f.Err(); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	p, err := d.Orders.AdminList(c.Request.Context(), q)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, p)
+}
+
+// orderStatusRequest is the body of PATCH /admin/orders/{id}.
+type orderStatusRequest struct {
+	Status string `json:"status"`
+}
+
+func (d Deps) adminUpdateOrder(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	var req orderStatusRequest
+	if err := DecodeJSON(c.Request, &req); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	o, err := d.Orders.Transition(c.Request.Context(), id, orders.Status(req.Status))
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, o)
+}

@@ -1,0 +1,286 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+)
+
+// User is an account as the API shows it.
+type User struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+// Session is a signed-in user with their token.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      User      `json:"user"`
+}
+
+// MaxNameLength bounds a user's name (characters).
+const MaxNameLength = 200
+
+// Observer is told about refused logins; *metrics.Metrics implements it.
+type Observer interface {
+	// LoginFailed is called with "credentials" or "throttled".
+	LoginFailed(reason string)
+}
+
+// Options configure a Service.
+type Options struct {
+	// Secret signs the tokens (JWT_SECRET). Required.
+	Secret string
+	// TokenTTL is the token lifetime (DefaultTokenTTL when 0).
+	TokenTTL time.Duration
+	// PasswordCost is the bcrypt cost of new hashes (BcryptCost when 0).
+	PasswordCost int
+	// Throttle counts failed logins. Required.
+	Throttle *Throttle
+	// Revocations is where logouts are recorded. Required.
+	Revocations *Revocations
+	Observer    Observer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Service registers users, signs them in and out, and verifies their tokens. The JSON
+// API and the pages (whose HttpOnly cookie carries the same token) both use it.
+type Service struct {
+	store     Store
+	tokens    *Tokens
+	revoked   *Revocations
+	throttle  *Throttle
+	cost      int
+	dummyHash []byte
+	observer  Observer
+}
+
+// dummyHash12 is the bcrypt hash, at cost 12, of a random password nobody knows. Login
+// compares the password with it when the email has no account, so that an unknown email
+// costs the same bcrypt work as a wrong password and the response time does not tell
+// which emails have accounts.
+const dummyHash12 = "$2a$12$Smov77KM6sTOod/zz2KXp.Gq5SgidQZnfntJiB0bH6IQbcvKyGSpi"
+
+// Store is the accounts' persistence, implemented by *PGStore.
+type Store interface {
+	// CreateUser adds a customer; a taken email is apperr.ErrConflict.
+	CreateUser(ctx context.Context, email, name, passwordHash string) (int64, error)
+	// UserByEmail returns the account with email and its password hash; a missing one
+	// is apperr.ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (User, string, error)
+	// UserByID returns the account with id; a missing one is apperr.ErrNotFound.
+	UserByID(ctx context.Context, id int64) (User, error)
+}
+
+// NewService returns the auth service on store.
+func NewService(store Store, o Options) (*Service, error) {
+	tokens, err := NewTokens(o.Secret, o.TokenTTL, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	if o.Revocations == nil || o.Throttle == nil {
+		return nil, errors.New("auth: Options.Revocations and Options.Throttle are required")
+	}
+	s := &Service{store: store, tokens: tokens, revoked: o.Revocations, throttle: o.Throttle,
+		cost: o.PasswordCost, observer: o.Observer, dummyHash: []byte(dummyHash12)}
+	if s.cost == 0 {
+		s.cost = BcryptCost
+	}
+	if s.cost != BcryptCost {
+		// Only tests lower the cost; the dummy must cost what a real hash costs.
+		s.dummyHash, err = bcrypt.GenerateFromPassword([]byte("no account has this password"), s.cost)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Tokens returns the token signer (for tools and tests that mint tokens).
+func (s *Service) Tokens() *Tokens { return s.tokens }
+
+// RegisterRequest is what register needs.
+type RegisterRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+// Validate checks the request and returns it with the email normalised; failures are a
+// 422 naming each field.
+func (r RegisterRequest) Validate() (RegisterRequest, error) {
+	var f apperr.Fields
+	email, err := NormalizeEmail(r.Email)
+	if err != nil {
+		f.Add("email", "must be an email address such as ada@example.com")
+	}
+	if err := CheckPassword(r.Password); err != nil {
+		var ve *apperr.ValidationError
+		if errors.As(err, &ve) {
+			f.Add("password", ve.Errors[0].Message)
+		}
+	}
+	name := strings.TrimSpace(r.Name)
+	f.Text("name", name, 1, MaxNameLength)
+	return RegisterRequest{Email: email, Password: r.Password, Name: name}, f.Unprocessable()
+}
+
+// Register creates a customer account and signs it in. An email that already has an
+// account is apperr.ErrConflict.
+func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, error) {
+	req, err := req.Validate()
+	if err != nil {
+		return Session{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cost)
+	if err != nil {
+		return Session{}, fmt.Errorf("hashing the password: %w", err)
+	}
+	u := User{Email: req.Email, Name: req.Name, Role: RoleCustomer}
+	if u.ID, err = s.store.CreateUser(ctx, u.Email, u.Name, string(hash)); err != nil {
+		return Session{}, fmt.Errorf("creating the account: %w", err)
+	}
+	return s.IssueSession(u)
+}
+
+// LoginRequest is what login needs; ClientIP is the caller's address, for throttling.
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	ClientIP string `json:"-"`
+}
+
+// Login checks the credentials and returns a new session. Bad credentials (unknown email
+// or wrong password, indistinguishable in answer and in time) are apperr.ErrUnauthorized;
+// too many failures for the email or the client address are an *apperr.ThrottledError,
+// refused before any password work.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) {
+	var f apperr.Fields
+	if strings.TrimSpace(req.Email) == "" {
+		f.Add("email", "is required")
+	}
+	if req.Password == "" {
+		f.Add("password", "is required")
+	}
+	if err := f.Err(); err != nil {
+		return Session{}, err
+	}
+	email := strings.ToLower(strings.TrimSpace(req.Email))
+	if !utf8.ValidString(email) || strings.ContainsRune(email, 0) || len(email) > 254 {
+		// Cannot be an account's email; still costs a comparison below.
+		email = ""
+	}
+	if err := s.throttle.Check(ctx, email, req.ClientIP); err != nil {
+		s.observe("throttled")
+		return Session{}, err
+	}
+	var (
+		u    User
+		hash string
+	)
+	err := apperr.ErrNotFound
+	if email != "" {
+		u, hash, err = s.store.UserByEmail(ctx, email)
+	}
+	switch {
+	case errors.Is(err, apperr.ErrNotFound):
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(req.Password))
+	case err != nil:
+		return Session{}, fmt.Errorf("looking up the account: %w", err)
+	default:
+		err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password))
+	}
+	if err != nil {
+		s.observe("credentials")
+		if ferr := s.throttle.Fail(ctx, email, req.ClientIP); ferr != nil {
+			return Session{}, ferr
+		}
+		return Session{}, fmt.Errorf("wrong email or password: %w", apperr.ErrUnauthorized)
+	}
+	if err := s.throttle.Reset(ctx, email); err != nil {
+		return Session{}, err
+	}
+	return s.IssueSession(u)
+}
+
+func (s *Service) observe(reason string) {
+	if s.observer != nil {
+		s.observer.LoginFailed(reason)
+	}
+}
+
+// IssueSession signs a new token for u (login, register, and the pages after their own
+// sign-in flow).
+func (s *Service) IssueSession(u User) (Session, error) {
+	tok, p, err := s.tokens.Issue(u.ID, u.Role)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{Token: tok, ExpiresAt: p.ExpiresAt, User: u}, nil
+}
+
+// Verify checks a token (signature, algorithm, issuer, expiry) and that it was not
+// revoked, and returns its principal. Every refusal is apperr.ErrUnauthorized.
+func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
+	p, err := s.tokens.Parse(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	revoked, err := s.revoked.IsRevoked(ctx, p.TokenID)
+	if err != nil {
+		return Principal{}, fmt.Errorf("checking token revocation: %w", err)
+	}
+	if revoked {
+		return Principal{}, fmt.Errorf("token revoked: %w", apperr.ErrUnauthorized)
+	}
+	return p, nil
+}
+
+// Revoke makes p's token stop working on every replica until it would have expired
+// (logout).
+func (s *Service) Revoke(ctx context.Context, p Principal) error {
+	if err := s.revoked.Revoke(ctx, p.TokenID, p.UserID, p.ExpiresAt); err != nil {
+		return fmt.Errorf("revoking the token: %w", err)
+	}
+	return nil
+}
+
+// User returns the account with id; a missing one is apperr.ErrNotFound.
+func (s *Service) User(ctx context.Context, id int64) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// RequireAdmin checks, against the database rather than the token, that p is still an
+// admin: a demoted admin loses the admin API at once, not when the token expires.
+// Non-admins are apperr.ErrForbidden.
+func (s *Service) RequireAdmin(ctx context.Context, p Principal) error {
+	if !p.IsAdmin() {
+		return fmt.Errorf("admins only: %w", apperr.ErrForbidden)
+	}
+	u, err := s.User(ctx, p.UserID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return fmt.Errorf("the account no longer exists: %w", apperr.ErrUnauthorized)
+	}
+	if err != nil {
+		return err
+	}
+	if u.Role != RoleAdmin {
+		return fmt.Errorf("admins only: %w", apperr.ErrForbidden)
+	}
+	return nil
+}
