@@ -55,6 +55,7 @@ func (p *Pages) funcs() template.FuncMap {
 		"stock":      stockOf,
 		"attrs":      attributes,
 		"fieldAttrs": fieldAttrs,
+		"hasPrefix":  strings.HasPrefix,
 		"date":       func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 		"title":      func(s string) string { return sentence(s)[:max(0, len(sentence(s))-1)] },
 		// dict builds the argument of a partial template: dict "Key" value ...

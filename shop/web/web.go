@@ -330,6 +330,8 @@ type layout struct {
 	CartCount int
 	// SignedIn and Admin decide the account links; AdminArea adds the admin navigation.
 	SignedIn, Admin, AdminArea bool
+	// Path is the request's path, to mark the current navigation entry.
+	Path string
 	// NoStore marks pages that must never be stored (personal or one-off pages).
 	NoStore bool
 
@@ -347,7 +349,7 @@ func (l *layout) CSRFField() string { return CSRFField }
 // bareLayout is the frame without the category navigation. The cart count of a
 // signed-in shopper is best effort: the header must not fail a page.
 func (p *Pages) bareLayout(c *gin.Context, title string) *layout {
-	l := &layout{Title: title, p: p, c: c}
+	l := &layout{Title: title, p: p, c: c, Path: c.Request.URL.Path}
 	if pr := principal(c); pr != nil {
 		l.SignedIn, l.Admin = true, pr.IsAdmin()
 		if crt, err := p.carts.Get(c.Request.Context(), pr.UserID); err == nil {

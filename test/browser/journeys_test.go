@@ -34,6 +34,26 @@ func (b *tab) register(name, email string) {
 	b.expectText("h1", "Your account")
 }
 
+// login signs in through the header's Log in link and the form.
+func (b *tab) login(email string) {
+	b.t.Helper()
+	b.click("go to log in", `.account-nav a[href^="/login"]`, 200)
+	b.fill("#f-email", email)
+	b.fill("#f-password", password)
+	b.click("log in", "main form button[type=submit]", 200)
+	b.expectText("h1", "Your account")
+}
+
+// createAdmin creates the admin admin@example.com in shop's database.
+func createAdmin(t *testing.T, shop *shoptest.Shop) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := app.CreateAdmin(ctx, shoptest.Config(shop.DatabaseURL), "admin@example.com", password); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkout fills the checkout form and pays with card, expecting status.
 func (b *tab) checkout(card string, status int64) {
 	b.t.Helper()
@@ -147,11 +167,7 @@ func TestDeclinedCard(t *testing.T) {
 // TestAdminChangesStock: the admin sets a product's stock and shoppers see it.
 func TestAdminChangesStock(t *testing.T) {
 	shop := startShop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := app.CreateAdmin(ctx, shoptest.Config(shop.DatabaseURL), "admin@example.com", password); err != nil {
-		t.Fatal(err)
-	}
+	createAdmin(t, shop)
 	monitor := productIDOf(t, shop, "27-inch-4k-monitor") // first by name: on the first page
 
 	shopper := newTab(t, shop)
@@ -159,10 +175,8 @@ func TestAdminChangesStock(t *testing.T) {
 	shopper.expectText("#stock-state", "In stock")
 
 	b := newTab(t, shop)
-	b.open("/login", 200)
-	b.fill("#f-email", "admin@example.com")
-	b.fill("#f-password", password)
-	b.click("log in", "main form button[type=submit]", 200)
+	b.open("/", 200)
+	b.login("admin@example.com")
 	b.click("admin", `.account-nav a[href="/admin"]`, 200)
 	b.click("products", `main a[href="/admin/products"]`, 200)
 	b.fill("#stock-"+monitor, "2")

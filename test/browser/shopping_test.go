@@ -86,21 +86,50 @@ func TestBrowseSearchFilterAndGuestCart(t *testing.T) {
 	b.expectText(".cart-link", "1")
 }
 
-// TestPhoneLayout checks the pages at a phone's width: nothing wider than the screen.
+// TestPhoneLayout checks the pages at a phone's width, for a guest and signed in:
+// nothing wider than the screen, nothing in the header on top of something else.
 func TestPhoneLayout(t *testing.T) {
-	shop := shoptest.Start(t, shoptest.Options{Demo: true})
+	shop := startShop(t)
 	b := newTab(t, shop)
 	b.do("phone viewport", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
-	for _, path := range []string{"/", "/products", "/categories/outdoor?page=1", "/search?q=tent", "/products/ultralight-two-person-tent", "/cart", "/nothing-here"} {
-		status := int64(200)
-		if path == "/nothing-here" {
-			status = 404
-		}
+	check := func(path string, status int64) {
+		t.Helper()
 		b.open(path, status)
 		w := evaluate[[]int](b, "widths of "+path, `[document.documentElement.scrollWidth, window.innerWidth]`)
 		if w[0] > w[1] {
 			b.fail("width of "+path, errorf("the page is %dpx wide on a %dpx screen", w[0], w[1]))
 		}
+		overlaps := evaluate[[]string](b, "header of "+path, `(() => {
+			const parts = Array.from(document.querySelectorAll(".brand, .site-search, .account-nav li"));
+			const out = [];
+			for (let i = 0; i < parts.length; i++) for (let j = i + 1; j < parts.length; j++) {
+				const a = parts[i].getBoundingClientRect(), b = parts[j].getBoundingClientRect();
+				if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+					out.push(parts[i].textContent.trim() + " / " + parts[j].textContent.trim());
+			}
+			return out;
+		})()`)
+		if len(overlaps) > 0 {
+			b.fail("header of "+path, errorf("overlapping: %v", overlaps))
+		}
+	}
+	for _, path := range []string{"/", "/products", "/categories/outdoor?page=1", "/search?q=tent", "/products/ultralight-two-person-tent", "/cart", "/login", "/register"} {
+		check(path, 200)
+	}
+	check("/nothing-here", 404)
+	b.open("/", 200)
+	b.register("Ada Lovelace", "ada@example.com")
+	// Signed in, the header has more links: check at the narrowest common phone.
+	b.do("narrow viewport", chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile))
+	for _, path := range []string{"/", "/account", "/cart", "/products/ultralight-two-person-tent"} {
+		check(path, 200)
+	}
+	// An admin's header has the most links.
+	createAdmin(t, shop)
+	b.click("log out", `.account-nav form[action="/logout"] button`, 200)
+	b.login("admin@example.com")
+	for _, path := range []string{"/", "/admin/products", "/admin/orders", "/admin/categories", "/admin/products/new"} {
+		check(path, 200)
 	}
 }
 
