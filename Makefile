@@ -71,10 +71,15 @@ test: envtest ## Run every test suite, then each fuzz target for FUZZTIME.
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
 	$(MAKE) fuzz
 
+.PHONY: test-browser
+test-browser: ## Run the pages' browser tests alone (needs chromium: apt-get install -y chromium).
+	go test -count=1 ./test/browser/...
+
 # Fuzz targets run by `make fuzz` (and `make test`): space-separated ./pkg/path:FuzzName.
 FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
 FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
 FUZZ_TARGETS += ./shop/api:FuzzOrderRequest
+FUZZ_TARGETS += ./shop/web:FuzzGuestCartCookie
 FUZZTIME ?= 10s
 
 .PHONY: fuzz

@@ -29,6 +29,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/metrics"
 	"github.com/storefront-operator/storefront/shop/search"
+	"github.com/storefront-operator/storefront/shop/web"
 )
 
 // App is a running shop's parts.
@@ -108,6 +109,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	api.Register(a.Router, api.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
 		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin})
+	pages, err := web.New(web.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
+		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
+		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("building the pages: %w", err)
+	}
+	pages.Register(a.Router)
 	return a, nil
 }
 

@@ -1,0 +1,246 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/cart"
+	"github.com/storefront-operator/storefront/shop/orders"
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+)
+
+// requireUser sends a signed-out shopper to the login page, to come back here after.
+func (p *Pages) requireUser(c *gin.Context) {
+	if principal(c) != nil {
+		c.Next()
+		return
+	}
+	if c.Request.Method != http.MethodGet {
+		p.fail(c, fmt.Errorf("signing in is needed: %w", apperr.ErrUnauthorized))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+	c.Abort()
+}
+
+// requireAdmin lets admins through (checked against the database, so a demoted admin
+// loses access at once) and shows everyone else the 403 page.
+func (p *Pages) requireAdmin(c *gin.Context) {
+	if err := p.auth.RequireAdmin(c.Request.Context(), *principal(c)); err != nil {
+		p.fail(c, err)
+		return
+	}
+	c.Next()
+}
+
+// authPage is the login or the register page.
+type authPage struct {
+	*layout
+	Form *form
+	Next string
+	// MinPassword is the password rule shown on the register page.
+	MinPassword int
+}
+
+var (
+	loginFields    = []string{"email", "password"}
+	registerFields = []string{"name", "email", "password"}
+)
+
+func (p *Pages) authForm(c *gin.Context, status int, tmpl, title string, f *form) {
+	l, err := p.layout(c, title)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	l.NoStore = true
+	f.Values["password"] = "" // never sent back
+	next := c.Query("next")
+	if v := c.PostForm("next"); v != "" {
+		next = v
+	}
+	p.render(c, status, tmpl, &authPage{layout: l, Form: f, Next: safeNext(next, ""), MinPassword: auth.MinPasswordLength})
+}
+
+func (p *Pages) loginPage(c *gin.Context) {
+	if principal(c) != nil {
+		c.Redirect(http.StatusSeeOther, safeNext(c.Query("next"), "/account"))
+		return
+	}
+	p.authForm(c, http.StatusOK, "login", "Log in", newForm())
+}
+
+func (p *Pages) registerPage(c *gin.Context) {
+	if principal(c) != nil {
+		c.Redirect(http.StatusSeeOther, safeNext(c.Query("next"), "/account"))
+		return
+	}
+	p.authForm(c, http.StatusOK, "register", "Create an account", newForm())
+}
+
+// login signs in with the auth service, as the API's login does, and keeps the token in
+// the session cookie. The guest cart joins the account's cart.
+func (p *Pages) login(c *gin.Context) {
+	f := newForm().read(c, loginFields, "password")
+	s, err := p.auth.Login(c.Request.Context(), auth.LoginRequest{Email: f.Values["email"], Password: f.Values["password"], ClientIP: c.ClientIP()})
+	var throttled *apperr.ThrottledError
+	switch {
+	case err == nil:
+		p.signedIn(c, s)
+	case f.fieldErrors(err, nil):
+		p.authForm(c, http.StatusUnprocessableEntity, "login", "Log in", f)
+	case errors.Is(err, apperr.ErrUnauthorized):
+		f.Error = "The email or the password is wrong."
+		f.Errors["email"], f.Errors["password"] = "Check the email address.", "Check the password."
+		p.authForm(c, http.StatusUnauthorized, "login", "Log in", f)
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+		f.Error = fmt.Sprintf("Too many attempts. Try again in %d seconds.", throttled.RetryAfterSeconds())
+		p.authForm(c, http.StatusTooManyRequests, "login", "Log in", f)
+	default:
+		p.fail(c, err)
+	}
+}
+
+func (p *Pages) register(c *gin.Context) {
+	f := newForm().read(c, registerFields, "password")
+	s, err := p.auth.Register(c.Request.Context(), auth.RegisterRequest{Email: f.Values["email"], Password: f.Values["password"], Name: f.Values["name"]})
+	switch {
+	case err == nil:
+		p.signedIn(c, s)
+	case f.fieldErrors(err, nil):
+		p.authForm(c, http.StatusUnprocessableEntity, "register", "Create an account", f)
+	case errors.Is(err, apperr.ErrConflict):
+		f.Error = "Please correct the fields marked below."
+		f.Errors["email"] = "An account with this email already exists. Log in instead."
+		p.authForm(c, http.StatusConflict, "register", "Create an account", f)
+	default:
+		p.fail(c, err)
+	}
+}
+
+// signedIn starts the session, merges the guest cart into the account's cart (the cart
+// service adds the quantities) and goes where the shopper was heading.
+func (p *Pages) signedIn(c *gin.Context, s auth.Session) {
+	p.startSession(c, s)
+	if g := p.guestCart(c); len(g.Lines) > 0 {
+		items := make([]cart.Item, len(g.Lines))
+		for i, l := range g.Lines {
+			items[i] = cart.Item{ProductID: l.ProductID, Quantity: l.Quantity}
+		}
+		if _, err := p.carts.Merge(c.Request.Context(), s.User.ID, items); err != nil {
+			p.fail(c, err)
+			return
+		}
+		p.saveGuestCart(c, &GuestCart{})
+	}
+	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next"), "/account"))
+}
+
+// logout revokes the token (it stops working for the API too, on every replica) and
+// drops the cookie.
+func (p *Pages) logout(c *gin.Context) {
+	if pr := principal(c); pr != nil {
+		if err := p.auth.Revoke(c.Request.Context(), *pr); err != nil {
+			p.fail(c, err)
+			return
+		}
+	}
+	p.clearSession(c)
+	c.Redirect(http.StatusSeeOther, "/")
+}
+
+// OrdersPerPage is the number of orders on a page of the order history.
+const OrdersPerPage = 10
+
+type accountPage struct {
+	*layout
+	User   auth.User
+	Orders orders.Page
+	Pages  pagination
+}
+
+func (p *Pages) account(c *gin.Context) {
+	pr := principal(c)
+	l, err := p.layout(c, "Your account")
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	l.NoStore = true
+	u, err := p.auth.User(c.Request.Context(), pr.UserID)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	page := pageNumber(c)
+	list, err := p.orders.List(c.Request.Context(), pr.UserID, page, OrdersPerPage)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	p.render(c, http.StatusOK, "account", &accountPage{layout: l, User: u, Orders: list,
+		Pages: paginateBy(c.Request.URL, page, list.Total, OrdersPerPage)})
+}
+
+// pageNumber reads ?page=, 1 when absent or out of range.
+func pageNumber(c *gin.Context) int {
+	n, err := strconv.Atoi(c.Query("page"))
+	if err != nil || n < 1 || n > 10000 {
+		return 1
+	}
+	return n
+}
+
+type orderPage struct {
+	*layout
+	Order orders.Order
+	// Placed is set on the confirmation shown right after the checkout.
+	Placed bool
+	// Admin pages show the customer and the status transitions.
+	AdminView     bool
+	Transitions   []orders.Status
+	Notice, Error string
+}
+
+// pathID reads the :id of a route; anything but a positive integer is a 404.
+func pathID(c *gin.Context, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%s %q: %w", what, truncate(c.Param("id"), 32), apperr.ErrNotFound)
+	}
+	return id, nil
+}
+
+// accountOrder shows one of the shopper's orders (another's is a 404, as in the API);
+// right after the checkout it is the confirmation.
+func (p *Pages) accountOrder(c *gin.Context) {
+	id, err := pathID(c, "order")
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	o, err := p.orders.Get(c.Request.Context(), principal(c).UserID, id)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	placed := c.Query("placed") == "1"
+	title := fmt.Sprintf("Order %d", o.ID)
+	if placed {
+		title = "Thank you for your order"
+	}
+	l, err := p.layout(c, title)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	l.NoStore = true
+	p.render(c, http.StatusOK, "order", &orderPage{layout: l, Order: o, Placed: placed})
+}

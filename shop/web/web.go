@@ -1,0 +1,449 @@
+// Package web is the shop's storefront: server-rendered HTML pages for shoppers and the
+// admin (DESIGN §3.3), with their templates, stylesheet, script and images embedded. The
+// page handlers decode the form or query, call the same services as the JSON API and
+// render a template; they hold no business rules.
+//
+// The pages work without JavaScript (app.js only enhances them), carry a strict
+// Content-Security-Policy with no inline script or style, and keep their state in three
+// HttpOnly, SameSite=Lax cookies: the session (the API's bearer token), the CSRF seed
+// and the signed guest cart.
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/storefront-operator/storefront/shop/admin"
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/cart"
+	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/orders"
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
+	"github.com/storefront-operator/storefront/shop/platform/cache"
+	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+	"github.com/storefront-operator/storefront/shop/platform/logging"
+	"github.com/storefront-operator/storefront/shop/platform/problem"
+	"github.com/storefront-operator/storefront/shop/search"
+)
+
+// ContentSecurityPolicy is the CSP of every page: resources only from the shop itself,
+// no inline script or style (so no nonce is needed), forms posting only to the shop, no
+// framing, no <base> rewriting.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// HSTS is the Strict-Transport-Security header sent to clients that came over HTTPS.
+const HSTS = "max-age=31536000"
+
+// PerPage is the number of products on a listing page.
+const PerPage = 12
+
+// ShopName is the name in the header and the titles.
+const ShopName = "Storefront"
+
+// Deps are the services the pages call and the settings they need.
+type Deps struct {
+	Catalog *catalog.Service
+	Search  *search.Service
+	Auth    *auth.Service
+	Cart    *cart.Service
+	Orders  *orders.Service
+	Admin   *admin.Service
+	// Cache holds the catalog data of anonymous pages (nil: none); it is invalidated with
+	// the JSON API's entries on every catalog change.
+	Cache *cache.Cache
+	// Currency is the shop's ISO 4217 currency (price filters are typed in it).
+	Currency string
+	// Secret is JWT_SECRET; the CSRF and guest-cart keys are derived from it.
+	Secret string
+	Logger *slog.Logger
+}
+
+// Pages serves the storefront.
+type Pages struct {
+	catalog     *catalog.Service
+	search      *search.Service
+	auth        *auth.Service
+	carts       *cart.Service
+	orders      *orders.Service
+	admin       *admin.Service
+	cache       *cache.Cache
+	currency    string
+	keys        keys
+	assets      *assets
+	templates   map[string]*template.Template
+	crossOrigin *http.CrossOriginProtection
+	logger      *slog.Logger
+}
+
+// New builds the pages: it loads and fingerprints the static files and parses every
+// template, so a broken template stops the shop at start, not on a shopper's request.
+func New(d Deps) (*Pages, error) {
+	k, err := deriveKeys(d.Secret)
+	if err != nil {
+		return nil, err
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	p := &Pages{
+		catalog:     d.Catalog,
+		search:      d.Search,
+		auth:        d.Auth,
+		carts:       d.Cart,
+		orders:      d.Orders,
+		admin:       d.Admin,
+		cache:       d.Cache,
+		currency:    d.Currency,
+		keys:        k,
+		assets:      a,
+		crossOrigin: http.NewCrossOriginProtection(),
+		logger:      d.Logger,
+	}
+	if p.templates, err = p.parseTemplates(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Register adds the pages' routes to r, and makes unknown paths outside /api/ answer
+// with the HTML 404 page (the API keeps its problem details).
+func (p *Pages) Register(r *gin.Engine) {
+	r.GET("/static/*path", p.securityHeaders, p.assets.serve)
+	r.HEAD("/static/*path", p.securityHeaders, p.assets.serve)
+
+	g := r.Group("/", p.securityHeaders, p.renderErrors, p.session)
+	g.GET("/", p.home)
+	g.GET("/products", p.allProducts)
+	g.GET("/products/:slug", p.product)
+	g.GET("/categories/:slug", p.category)
+	g.GET("/search", p.searchPage)
+	g.GET("/cart", p.cart)
+	g.GET("/login", p.loginPage)
+	g.GET("/register", p.registerPage)
+
+	post := g.Group("/", p.checkCSRF)
+	post.POST("/cart/items", p.addToCart)
+	post.POST("/cart/items/:id", p.updateCartItem)
+	post.POST("/cart/items/:id/remove", p.removeCartItem)
+	post.POST("/login", p.login)
+	post.POST("/register", p.register)
+	post.POST("/logout", p.logout)
+
+	// Signed-in shoppers only; the others are sent to the login page and back.
+	user := g.Group("/", p.requireUser)
+	user.GET("/checkout", p.checkoutPage)
+	user.GET("/account", p.account)
+	user.GET("/account/orders/:id", p.accountOrder)
+	user.POST("/checkout", p.checkCSRF, p.checkout)
+
+	// Admins only: a customer gets the 403 page.
+	adm := g.Group("/admin", p.requireUser, p.requireAdmin)
+	adm.GET("", p.adminHome)
+	adm.GET("/products", p.adminProducts)
+	adm.GET("/products/new", p.adminNewProduct)
+	adm.GET("/products/:id", p.adminEditProduct)
+	adm.GET("/categories", p.adminCategories)
+	adm.GET("/orders", p.adminOrders)
+	adm.GET("/orders/:id", p.adminOrder)
+	admPost := adm.Group("", p.checkCSRF)
+	admPost.POST("/products", p.adminCreateProduct)
+	admPost.POST("/products/:id", p.adminUpdateProduct)
+	admPost.POST("/products/:id/stock", p.adminSetStock)
+	admPost.POST("/products/:id/delete", p.adminDeleteProduct)
+	admPost.POST("/categories", p.adminCreateCategory)
+	admPost.POST("/categories/:id", p.adminUpdateCategory)
+	admPost.POST("/categories/:id/delete", p.adminDeleteCategory)
+	admPost.POST("/orders/:id/status", p.adminSetOrderStatus)
+
+	r.NoRoute(p.noRoute)
+	r.NoMethod(p.noMethod)
+}
+
+// noMethod answers a known page path with the wrong method (DELETE /cart) with the HTML
+// 405 page; the API keeps its problem details.
+func (p *Pages) noMethod(c *gin.Context) {
+	if isAPIPath(c.Request.URL.Path) {
+		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."))
+		return
+	}
+	setSecurityHeaders(c)
+	p.errorPage(c, http.StatusMethodNotAllowed, nil)
+}
+
+// noRoute answers unknown paths: the HTML 404 page, except under the API, whose clients
+// expect problem details.
+func (p *Pages) noRoute(c *gin.Context) {
+	if isAPIPath(c.Request.URL.Path) {
+		httpserver.Fail(c, apperr.ErrNotFound)
+		return
+	}
+	setSecurityHeaders(c)
+	p.errorPage(c, http.StatusNotFound, nil)
+}
+
+func isAPIPath(path string) bool {
+	return strings.HasPrefix(path, "/api/") || path == "/api" || path == "/metrics" || path == "/healthz" || path == "/readyz"
+}
+
+// securityHeaders replaces the API's CSP with the pages' and adds HSTS behind TLS.
+// X-Content-Type-Options, Referrer-Policy and X-Frame-Options come from the router's
+// middleware.
+func (p *Pages) securityHeaders(c *gin.Context) {
+	setSecurityHeaders(c)
+	c.Next()
+}
+
+func setSecurityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if behindTLS(c.Request) {
+		h.Set("Strict-Transport-Security", HSTS)
+	}
+}
+
+// fail records err for renderErrors and stops the handler chain.
+func (p *Pages) fail(c *gin.Context, err error) { httpserver.Fail(c, err) }
+
+// renderErrors is the pages' one place where errors become responses: the HTML error
+// page with the status that package problem assigns (the JSON API's mapping), and a
+// logged 500 for anything unexpected, panics included.
+func (p *Pages) renderErrors(c *gin.Context) {
+	defer func() {
+		rec := recover()
+		if rec == nil {
+			return
+		}
+		if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, compared as net/http does
+			panic(rec)
+		}
+		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Page handler panicked",
+			"panic", rec, "stack", string(debug.Stack()))
+		if !c.Writer.Written() {
+			p.errorPage(c, http.StatusInternalServerError, nil)
+		}
+		c.Abort()
+	}()
+	c.Next()
+	if len(c.Errors) == 0 || c.Writer.Written() {
+		return
+	}
+	err := c.Errors.Last().Err
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = apperr.ErrTooLarge
+	}
+	prob, internal := problem.From(err)
+	if internal {
+		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Page failed",
+			"method", c.Request.Method, "route", c.FullPath(), "error", err)
+	}
+	p.errorPage(c, prob.Status, err)
+}
+
+// errorView is what the error page says for a status.
+type errorView struct {
+	Heading, Message string
+}
+
+var errorViews = map[int]errorView{
+	http.StatusBadRequest:            {"That request didn't look right", "Something in the address or the form was not valid. Go back and try again."},
+	http.StatusUnauthorized:          {"Please log in", "You need to log in to see this page."},
+	http.StatusPaymentRequired:       {"The payment did not go through", "Your card was declined and nothing was charged."},
+	http.StatusTooManyRequests:       {"Too many attempts", "Please wait a moment and try again."},
+	http.StatusForbidden:             {"You can't do that here", "You don't have permission to see this page or do this."},
+	http.StatusNotFound:              {"We couldn't find that page", "The page may have moved, or the product is no longer sold. Try searching for it."},
+	http.StatusMethodNotAllowed:      {"That didn't work", "This page cannot be used that way. Go back and try again."},
+	http.StatusConflict:              {"That didn't work", "Something changed in the meantime. Reload the page and try again."},
+	http.StatusRequestEntityTooLarge: {"That was too much", "The form you sent was too large."},
+	http.StatusInternalServerError:   {"Something went wrong on our side", "We've logged the problem. Please try again in a moment."},
+}
+
+type errorPage struct {
+	*layout
+	Status    int
+	View      errorView
+	RequestID string
+	Fields    []apperr.FieldError
+}
+
+// errorPage renders the friendly error page. Its navigation is best effort: when the
+// categories cannot be loaded (the database is down) the page is shown without them.
+func (p *Pages) errorPage(c *gin.Context, status int, err error) {
+	view, ok := errorViews[status]
+	if !ok {
+		view = errorViews[http.StatusInternalServerError]
+		if status < 500 {
+			view = errorViews[http.StatusBadRequest]
+		}
+	}
+	if errors.Is(err, errCSRF) {
+		view.Message = "This form has expired or did not come from this shop. Reload the page and try again."
+	}
+	data := &errorPage{Status: status, View: view, RequestID: c.Writer.Header().Get(httpserver.RequestIDHeader)}
+	var ve *apperr.ValidationError
+	if errors.As(err, &ve) {
+		data.Fields = ve.Errors
+	}
+	data.layout = p.bareLayout(c, view.Heading)
+	if cats, cerr := p.categories(c.Request.Context()); cerr == nil {
+		data.Categories = cats
+	}
+	data.NoStore = true
+	var buf bytes.Buffer
+	if terr := p.templates["error"].ExecuteTemplate(&buf, "layout", data); terr != nil {
+		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Rendering the error page failed", "error", terr)
+		c.Header("Cache-Control", "no-store")
+		c.Data(status, "text/plain; charset=utf-8", []byte(view.Heading+"\n"))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// layout is what every page's frame shows: the header with the search box, the
+// category navigation, the cart count, the account links.
+type layout struct {
+	Title       string
+	Description string
+	Categories  []catalog.Category
+	// CurrentCategory marks the navigation entry of the category page being shown.
+	CurrentCategory string
+	// Query fills the search box on the search page.
+	Query     string
+	CartCount int
+	// SignedIn and Admin decide the account links; AdminArea adds the admin navigation.
+	SignedIn, Admin, AdminArea bool
+	// Path is the request's path, to mark the current navigation entry.
+	Path string
+	// NoStore marks pages that must never be stored (personal or one-off pages).
+	NoStore bool
+
+	p *Pages
+	c *gin.Context
+}
+
+// CSRFToken returns the token for the page's forms (setting the CSRF cookie when the
+// browser has none): templates call it, so only pages with forms set the cookie.
+func (l *layout) CSRFToken() string { return l.p.csrfToken(l.c) }
+
+// CSRFField is the name of the forms' token field.
+func (l *layout) CSRFField() string { return CSRFField }
+
+// bareLayout is the frame without the category navigation. The cart count of a
+// signed-in shopper is best effort: the header must not fail a page.
+func (p *Pages) bareLayout(c *gin.Context, title string) *layout {
+	l := &layout{Title: title, p: p, c: c, Path: c.Request.URL.Path}
+	if pr := principal(c); pr != nil {
+		l.SignedIn, l.Admin = true, pr.IsAdmin()
+		if crt, err := p.carts.Get(c.Request.Context(), pr.UserID); err == nil {
+			for _, it := range crt.Items {
+				l.CartCount += it.Quantity
+			}
+		}
+		return l
+	}
+	l.CartCount = p.guestCart(c).Count()
+	return l
+}
+
+// layout returns the frame of a page titled title, with the category navigation.
+func (p *Pages) layout(c *gin.Context, title string) (*layout, error) {
+	l := p.bareLayout(c, title)
+	cats, err := p.categories(c.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	l.Categories = cats
+	return l, nil
+}
+
+func (p *Pages) categories(ctx context.Context) ([]catalog.Category, error) {
+	return cached(ctx, p.cache, "web:categories", p.catalog.Categories)
+}
+
+// render executes the page template name with data and writes it with status. A 200 page
+// that is not NoStore gets an ETag, and a request whose If-None-Match holds it gets 304:
+// anonymous pages are identical for everyone with the same cookies, so browsers and
+// caches revalidate instead of downloading again.
+func (p *Pages) render(c *gin.Context, status int, name string, data interface{ frame() *layout }) {
+	t, ok := p.templates[name]
+	if !ok {
+		p.fail(c, fmt.Errorf("no page template %q", name))
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		p.fail(c, fmt.Errorf("rendering page %s: %w", name, err))
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Add("Vary", "Cookie")
+	if status != http.StatusOK || data.frame().NoStore {
+		h.Set("Cache-Control", "no-store")
+		c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+		return
+	}
+	if sessionBinding(c) != "" || c.GetBool(ctxSetCookie) {
+		h.Set("Cache-Control", "private, no-cache")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	etag := cache.ETag(buf.Bytes())
+	h.Set("ETag", etag)
+	if etagMatches(c.GetHeader("If-None-Match"), etag) {
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+func (l *layout) frame() *layout { return l }
+
+// cached returns load's value from the response cache under key (JSON-encoded), loading
+// it on a miss. Without a cache it just loads.
+func cached[T any](ctx context.Context, c *cache.Cache, key string, load func(context.Context) (T, error)) (T, error) {
+	if c == nil {
+		return load(ctx)
+	}
+	var v T
+	e, _, err := c.Get(ctx, key, func(ctx context.Context) ([]byte, error) {
+		v, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	})
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(e.Body, &v); err != nil {
+		return v, fmt.Errorf("decoding cached %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
