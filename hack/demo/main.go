@@ -1,0 +1,211 @@
+// Command demo runs the whole system on this machine (DESIGN §5; `make demo`): a control
+// plane, the operator and real-process stand-ins for kubelet, the HPA, an ingress
+// controller and ACK (test/localcluster), then applies the sample Storefront and prints
+// one line per phase or condition change until it is Ready, then how to reach and
+// explore it. It keeps reporting changes until Ctrl-C, which stops and removes
+// everything.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/localcluster"
+	"github.com/storefront-operator/storefront/test/testenv"
+)
+
+func main() {
+	os.Exit(run(os.Stdout))
+}
+
+type options struct {
+	sample, kubeconfig, bin, dir string
+	ackDelay, timeout            time.Duration
+}
+
+func run(out io.Writer) int {
+	var o options
+	// A flag set of its own: controller-runtime registers -kubeconfig on the global one.
+	fs := flag.NewFlagSet("demo", flag.ExitOnError)
+	fs.StringVar(&o.sample, "sample", "config/samples/shop_v1alpha1_storefront.yaml", "Storefront manifest to apply")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "bin/demo.kubeconfig", "where to write the cluster's kubeconfig")
+	fs.StringVar(&o.bin, "bin", "bin", "directory of the shop and shop-badmigration binaries")
+	fs.StringVar(&o.dir, "dir", "", "keep the cluster's files (logs, certificates, snapshots) in this directory; default: a temporary one, removed on exit")
+	fs.DurationVar(&o.ackDelay, "ack-delay", 2*time.Second, "how long ACK resources stay creating before they are available")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up when the Storefront is not Ready by then")
+	_ = fs.Parse(os.Args[1:])
+
+	// The operator's and the stand-ins' logs go to files; client-go's own must not
+	// clutter the progress lines.
+	ctrl.SetLogger(logr.Discard())
+	klog.SetLogger(logr.Discard())
+
+	start := time.Now()
+	if err := checkPrerequisites(o); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fmt.Fprintln(out, "Starting a control plane (envtest), the operator and the stand-ins for kubelet, HPA, ingress and ACK ...")
+	c, err := localcluster.Start(ctx, localcluster.Options{
+		Dir:            o.dir,
+		KubeconfigPath: o.kubeconfig,
+		Images: localcluster.Images{
+			Shop:             filepath.Join(o.bin, "shop"),
+			ShopBadMigration: filepath.Join(o.bin, "shop-badmigration"),
+		},
+		ACKDelay: o.ackDelay,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		return 1
+	}
+	defer func() {
+		fmt.Fprintln(out, "\nStopping: the shop's processes, PostgreSQL, Redis, the operator and the control plane ...")
+		c.Stop()
+		if o.dir != "" {
+			fmt.Fprintf(out, "Stopped; every process is gone, the logs stay in %s.\n", o.dir)
+			return
+		}
+		fmt.Fprintln(out, "Stopped; every process and temporary directory is gone.")
+	}()
+	fmt.Fprintf(out, "[%6.1fs] control plane up, kubeconfig %s; logs under %s\n", time.Since(start).Seconds(), o.kubeconfig, c.Dir())
+
+	objs, err := c.Apply(ctx, o.sample)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		return 1
+	}
+	var sf *shopv1alpha1.Storefront
+	for _, u := range objs {
+		if u.GetKind() == "Storefront" {
+			sf = &shopv1alpha1.Storefront{}
+			sf.Namespace, sf.Name = u.GetNamespace(), u.GetName()
+		}
+	}
+	if sf == nil {
+		fmt.Fprintf(os.Stderr, "demo: %s holds no Storefront\n", o.sample)
+		return 1
+	}
+	fmt.Fprintf(out, "[%6.1fs] applied %s: Storefront %s/%s\n", time.Since(start).Seconds(), o.sample, sf.Namespace, sf.Name)
+
+	return watch(ctx, out, c, client.ObjectKeyFromObject(sf), start, o)
+}
+
+// watch prints every change of the Storefront until ctx ends, and the way in once it
+// is first Ready.
+func watch(ctx context.Context, out io.Writer, c *localcluster.Cluster, key client.ObjectKey, start time.Time, o options) int {
+	progress := localcluster.NewProgress(start)
+	deadline := time.Now().Add(o.timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	announced := false
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-tick.C:
+		}
+		sf := &shopv1alpha1.Storefront{}
+		if err := c.Client.Get(ctx, key, sf); err != nil {
+			if ctx.Err() != nil {
+				return 0
+			}
+			fmt.Fprintf(out, "reading the Storefront: %v\n", err)
+			continue
+		}
+		for _, line := range progress.Observe(sf, time.Now()) {
+			fmt.Fprintln(out, line)
+		}
+		if !announced && localcluster.ReadyNow(sf) {
+			announced = true
+			if err := announce(ctx, out, c, sf, time.Since(start), o); err != nil {
+				fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+				return 1
+			}
+		}
+		if !announced && time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "demo: the Storefront is not Ready after %s; logs under %s\n", o.timeout, c.Dir())
+			c.DumpLogs(os.Stderr, 20)
+			return 1
+		}
+	}
+}
+
+// announce prints where the shop is, its admin's credentials and what to try.
+func announce(ctx context.Context, out io.Writer, c *localcluster.Cluster, sf *shopv1alpha1.Storefront, took time.Duration, o options) error {
+	shopURL, err := c.StorefrontURL(ctx, sf.Namespace, sf.Name)
+	if err != nil {
+		return err
+	}
+	app := &corev1.Secret{}
+	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: sf.Name + "-app"}, app); err != nil {
+		return fmt.Errorf("reading the admin credentials: %w", err)
+	}
+	kc := "kubectl --kubeconfig " + o.kubeconfig
+	repo, _ := localcluster.ParseImage(sf.Spec.Image)
+	fmt.Fprintf(out, `
+Storefront %[1]s/%[2]s is Ready, %.1fs after the demo started.
+
+  Shop        %[4]s   (status.url says %[5]s: this machine's ingress proxy serves that host here)
+  Admin       %[6]s / %[7]s   (Secret %[1]s/%[2]s-app)
+  Kubeconfig  %[8]s
+  Logs        %[9]s   (pods/<namespace>/<pod>/, logs/, ack/)
+
+Try:
+  %[10]s -n %[1]s get storefronts,deployments,jobs,pods
+  %[10]s -n %[1]s describe storefront %[2]s
+  %[10]s -n %[1]s patch storefront %[2]s --type merge -p '{"spec":{"image":"%[11]s:1.5.0"}}'
+  curl -s '%[4]s/api/v1/search?q=coffee&per_page=3'
+
+A tag ending in -badmigration (%[11]s:1.5.1-badmigration) runs a migration that fails:
+the old version keeps serving. Changes keep showing here. Ctrl-C stops and removes everything.
+
+`, sf.Namespace, sf.Name, took.Seconds(), shopURL, sf.Status.URL,
+		app.Data["admin-email"], app.Data["admin-password"], o.kubeconfig, c.Dir(), kc, repo)
+	return nil
+}
+
+// checkPrerequisites fails at once, with the command that fixes it, when something the
+// demo runs is missing.
+func checkPrerequisites(o options) error {
+	var errs []error
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		errs = append(errs, fmt.Errorf("redis-server not found on $PATH: install it with `%s`", testenv.RedisInstall))
+	}
+	if _, err := testenv.FindPostgresBin(); err != nil {
+		errs = append(errs, err)
+	} else if _, err := localcluster.PgDumpPath(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := testenv.KubebuilderAssets(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, b := range []string{"shop", "shop-badmigration"} {
+		if _, err := os.Stat(filepath.Join(o.bin, b)); err != nil {
+			errs = append(errs, fmt.Errorf("%s not found: run `make demo`, which builds it", filepath.Join(o.bin, b)))
+		}
+	}
+	if _, err := os.Stat(o.sample); err != nil {
+		errs = append(errs, fmt.Errorf("the sample %s: %w (run the demo from the repository root)", o.sample, err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,28 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package localcluster
+
+// ControlPlanePIDs are the kube-apiserver and etcd processes of the cluster, for tests
+// that check none outlives it.
+func (c *Cluster) ControlPlanePIDs() []string {
+	return childrenIn(c.env.BinaryAssetsDirectory)
+}
+
+// TempDirs are the directories the cluster removes when it stops: its own and envtest's.
+func (c *Cluster) TempDirs() []string {
+	return []string{c.dir, c.guard.dir, c.env.ControlPlane.APIServer.CertDir, c.env.ControlPlane.Etcd.DataDir}
+}

@@ -1,0 +1,500 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package localcluster runs the whole system on one machine (DESIGN §5): a control plane
+// from the envtest binaries, the operator through controllers.Setup, and real-process
+// stand-ins for what a cluster and AWS would provide - a kubelet that runs pods as local
+// programs (Jobs and Deployments, with readiness probes and rolling updates), the HPA
+// controller, a reverse proxy for Services and Ingresses, and ACK backed by throwaway
+// PostgreSQL and Redis servers with TLS from a throwaway CA. `make demo` (hack/demo) and
+// the end-to-end suite (test/e2e) run on it.
+//
+// Stand-ins report status with the status-only stand-ins' functions of
+// test/localcluster/fake, so that an operator sees the same thing from both.
+package localcluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/controllers"
+	"github.com/storefront-operator/storefront/test/testenv"
+)
+
+// Options configure a local cluster. The zero value works from a checkout where `make
+// demo` (or the binaries it builds) has run.
+type Options struct {
+	// Dir holds the cluster's files: certificates, pod logs, the stand-ins' and the
+	// operator's logs. Empty: a temporary directory that Stop removes.
+	Dir string
+	// KubeconfigPath, when set, receives an admin kubeconfig for the API server
+	// (removed by Stop, since it points at nothing afterwards).
+	KubeconfigPath string
+	// Images maps container images to programs; empty fields default to bin/shop and
+	// bin/shop-badmigration in the repository.
+	Images Images
+	// Operator are the operator's settings. Empty subnet and security group lists get
+	// made-up IDs, as Terraform's outputs fill them in a real cluster.
+	Operator controllers.Options
+	// ACKDelay is how long ACK resources stay creating (or deleting) before they are
+	// available (or gone), so that the phases can be watched; AWS takes minutes.
+	ACKDelay time.Duration
+	// JobBackoff is the delay before a Job's second pod after a failure, doubling
+	// after each (the Job controller's is 10s); default 1s.
+	JobBackoff time.Duration
+	// ProbeInterval is the readiness probe period until a pod is first ready (default
+	// 100ms); afterwards probes run every second.
+	ProbeInterval time.Duration
+	// StopGrace bounds how long Stop waits for each process after SIGTERM before
+	// SIGKILL; default 2s.
+	StopGrace time.Duration
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// Client is an uncached client with the Storefront and the built-in kinds.
+	Client client.Client
+
+	opts       Options
+	dir        string
+	ownDir     bool
+	kubeconfig string
+	env        *envtest.Environment
+	ca         *throwawayCA
+	kubelet    *kubelet
+	ingress    *ingressController
+	ack        *ackPlayer
+	guard      *guard
+	logFiles   []*os.File
+
+	cancel   context.CancelFunc
+	managers sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// Scheme has the built-in kinds and the Storefront.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(shopv1alpha1.AddToScheme(s))
+	return s
+}
+
+// Start starts the control plane, installs the CRDs, and runs the operator and the
+// stand-ins. On error, whatever started is stopped again.
+func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if opts.JobBackoff == 0 {
+		opts.JobBackoff = time.Second
+	}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = 100 * time.Millisecond
+	}
+	if opts.StopGrace == 0 {
+		opts.StopGrace = 2 * time.Second
+	}
+	bin := filepath.Join(testenv.RepoRoot(), "bin")
+	if opts.Images.Shop == "" {
+		opts.Images.Shop = filepath.Join(bin, "shop")
+	}
+	if opts.Images.ShopBadMigration == "" {
+		opts.Images.ShopBadMigration = filepath.Join(bin, "shop-badmigration")
+	}
+	// Pods run in directories of their own.
+	for _, p := range []*string{&opts.Images.Shop, &opts.Images.ShopBadMigration} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
+	defaultIDs(&opts.Operator)
+
+	cl := &Cluster{opts: opts, dir: opts.Dir}
+	defer func() {
+		if err != nil {
+			cl.Stop()
+		}
+	}()
+	c = cl
+	if c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "localcluster-*"); err != nil {
+			return nil, err
+		}
+		c.ownDir = true
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return nil, err
+	}
+	// Pods and servers that run as another user (PostgreSQL as root) read from here.
+	if err := os.Chmod(c.dir, 0o755); err != nil {
+		return nil, err
+	}
+	guardDir, err := os.MkdirTemp("", "localcluster-guard-*")
+	if err != nil {
+		return nil, err
+	}
+	if c.guard, err = startGuard(guardDir); err != nil {
+		_ = os.RemoveAll(guardDir)
+		return nil, err
+	}
+	if err := c.guard.Remove(guardDir); err != nil {
+		return nil, err
+	}
+	if c.ownDir {
+		if err := c.guard.Remove(c.dir); err != nil {
+			return nil, err
+		}
+	}
+	if c.ca, err = newThrowawayCA(filepath.Join(c.dir, "tls")); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+
+	if c.env, err = testenv.NewEnvironment(); err != nil {
+		return nil, err
+	}
+	if c.Config, err = testenv.StartEnvironment(c.env); err != nil {
+		c.env = nil
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	if err := c.guard.Kill(childrenIn(c.env.BinaryAssetsDirectory)...); err != nil {
+		return nil, err
+	}
+	if err := c.guard.Remove(c.env.ControlPlane.APIServer.CertDir, c.env.ControlPlane.Etcd.DataDir); err != nil {
+		return nil, err
+	}
+	if opts.KubeconfigPath != "" {
+		if err := c.writeKubeconfig(opts.KubeconfigPath); err != nil {
+			return nil, err
+		}
+	}
+	scheme := Scheme()
+	if c.Client, err = client.New(c.Config, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	standInLog, err := c.fileLogger("localcluster.log")
+	if err != nil {
+		return nil, err
+	}
+	operatorLog, err := c.fileLogger("operator.log")
+	if err != nil {
+		return nil, err
+	}
+	standIns, err := c.newManager(scheme, standInLog)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.setupStandIns(runCtx, standIns, standInLog); err != nil {
+		return nil, err
+	}
+	operator, err := c.newManager(scheme, operatorLog)
+	if err != nil {
+		return nil, err
+	}
+	if err := controllers.Setup(operator, opts.Operator); err != nil {
+		return nil, err
+	}
+	for _, m := range []manager.Manager{standIns, operator} {
+		c.managers.Add(1)
+		go func() {
+			defer c.managers.Done()
+			if err := m.Start(runCtx); err != nil {
+				standInLog.Error(err, "Manager stopped")
+			}
+		}()
+	}
+	for _, m := range []manager.Manager{standIns, operator} {
+		syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		ok := m.GetCache().WaitForCacheSync(syncCtx)
+		cancel()
+		if !ok {
+			var logs strings.Builder
+			c.DumpLogs(&logs, 10)
+			return nil, fmt.Errorf("the managers' caches did not sync; the logs' last lines:\n%s", logs.String())
+		}
+	}
+	return c, nil
+}
+
+// defaultIDs fills the network settings the operator needs for ACK resources with
+// made-up IDs.
+func defaultIDs(o *controllers.Options) {
+	if o.AWSRegion == "" {
+		o.AWSRegion = "eu-west-1"
+	}
+	for _, f := range []struct {
+		ids *[]string
+		def []string
+	}{
+		{&o.DBSubnetIDs, []string{"subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"}},
+		{&o.DBSecurityGroupIDs, []string{"sg-0a1b2c3d4e5f60001"}},
+		{&o.CacheSubnetIDs, []string{"subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"}},
+		{&o.CacheSecurityGroupIDs, []string{"sg-0a1b2c3d4e5f60002"}},
+	} {
+		if len(*f.ids) == 0 {
+			*f.ids = f.def
+		}
+	}
+}
+
+func (c *Cluster) newManager(scheme *runtime.Scheme, log logr.Logger) (manager.Manager, error) {
+	return ctrl.NewManager(c.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Tests may run several clusters in one process, each registering the same names.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+}
+
+// setupStandIns registers the kubelet, Job, Deployment, HPA, ingress and ACK stand-ins.
+func (c *Cluster) setupStandIns(ctx context.Context, mgr manager.Manager, log logr.Logger) error {
+	cl := mgr.GetClient()
+	c.kubelet = &kubelet{
+		client: cl, reader: mgr.GetAPIReader(), images: c.opts.Images, caFile: c.ca.CAFile, dir: c.dir,
+		recorder: mgr.GetEventRecorder("kubelet"), log: log.WithName("kubelet"),
+		probeInterval: c.opts.ProbeInterval, restartBackoff: time.Second, pods: map[types.UID]*pod{},
+	}
+	jobEvents := make(chan event.GenericEvent, 1024)
+	deploymentEvents := make(chan event.GenericEvent, 1024)
+	c.kubelet.onChange = func(p *pod) {
+		o := p.Owner()
+		if o == nil {
+			return
+		}
+		meta := metav1.ObjectMeta{Namespace: p.Namespace(), Name: o.Name}
+		var ev event.GenericEvent
+		var ch chan event.GenericEvent
+		switch o.Kind {
+		case "Job":
+			ev, ch = event.GenericEvent{Object: &batchv1.Job{ObjectMeta: meta}}, jobEvents
+		case "Deployment":
+			ev, ch = event.GenericEvent{Object: &appsv1.Deployment{ObjectMeta: meta}}, deploymentEvents
+		default:
+			return
+		}
+		select {
+		case ch <- ev:
+		case <-ctx.Done():
+		}
+	}
+	onThisNode := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		p, ok := o.(*corev1.Pod)
+		return ok && p.Spec.NodeName == NodeName
+	})
+	if err := ctrl.NewControllerManagedBy(mgr).Named("kubelet").
+		For(&corev1.Pod{}, builder.WithPredicates(onThisNode)).
+		Complete(&podWatcher{client: cl, k: c.kubelet}); err != nil {
+		return fmt.Errorf("setting up the kubelet: %w", err)
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("job-controller").
+		For(&batchv1.Job{}).
+		WatchesRawSource(source.Channel(jobEvents, &handler.EnqueueRequestForObject{})).
+		Complete(&jobRunner{client: cl, k: c.kubelet, recorder: mgr.GetEventRecorder("job-controller"), backoff: c.opts.JobBackoff}); err != nil {
+		return fmt.Errorf("setting up the Job controller: %w", err)
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("deployment-controller").
+		For(&appsv1.Deployment{}).
+		WatchesRawSource(source.Channel(deploymentEvents, &handler.EnqueueRequestForObject{})).
+		Complete(&deploymentRunner{client: cl, k: c.kubelet, recorder: mgr.GetEventRecorder("deployment-controller"),
+			rolloutStart: map[types.UID]rollout{}}); err != nil {
+		return fmt.Errorf("setting up the Deployment controller: %w", err)
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("horizontal-pod-autoscaler").
+		For(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(hpasTargeting(cl))).
+		Complete(&hpaController{client: cl}); err != nil {
+		return fmt.Errorf("setting up the HPA controller: %w", err)
+	}
+	c.ingress = &ingressController{client: cl, k: c.kubelet, log: log.WithName("ingress"), proxies: map[types.NamespacedName]*ingressProxy{}}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("ingress-controller").
+		For(&networkingv1.Ingress{}).
+		Complete(c.ingress); err != nil {
+		return fmt.Errorf("setting up the ingress controller: %w", err)
+	}
+	return c.setupACK(ctx, mgr, log.WithName("ack"))
+}
+
+// Stop stops the operator and the stand-ins, every process (SIGTERM, then SIGKILL
+// after StopGrace), the data store servers and the control plane, and removes what it
+// created on disk. It is safe to call more than once.
+func (c *Cluster) Stop() {
+	c.stopOnce.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+			c.managers.Wait()
+		}
+		if c.kubelet != nil {
+			c.kubelet.StopAll(c.opts.StopGrace)
+		}
+		if c.ingress != nil {
+			c.ingress.CloseAll()
+		}
+		if c.ack != nil {
+			c.ack.Stop()
+		}
+		if c.env != nil {
+			_ = c.env.Stop()
+		}
+		c.guard.Stop()
+		for _, f := range c.logFiles {
+			_ = f.Close()
+		}
+		if c.kubeconfig != "" {
+			_ = os.Remove(c.kubeconfig)
+		}
+		if c.ownDir {
+			_ = os.RemoveAll(c.dir)
+		}
+	})
+}
+
+// Dir is the cluster's directory.
+func (c *Cluster) Dir() string { return c.dir }
+
+// CAFile is the throwaway CA's certificate, which the data stores' certificates chain to.
+func (c *Cluster) CAFile() string { return c.ca.CAFile }
+
+// KubeconfigPath is where the kubeconfig was written ("" when Options asked for none).
+func (c *Cluster) KubeconfigPath() string { return c.kubeconfig }
+
+// IngressURL is the address the Ingress ns/name is served at, or "" when it is not.
+func (c *Cluster) IngressURL(namespace, name string) string {
+	return c.ingress.URL(types.NamespacedName{Namespace: namespace, Name: name})
+}
+
+func (c *Cluster) writeKubeconfig(path string) error {
+	user, err := c.env.AddUser(envtest.User{Name: "localcluster-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("adding the kubeconfig user: %w", err)
+	}
+	b, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing the kubeconfig: %w", err)
+	}
+	c.kubeconfig = path
+	return c.guard.Remove(path)
+}
+
+func (c *Cluster) fileLogger(name string) (logr.Logger, error) {
+	f, err := os.OpenFile(filepath.Join(c.dir, "logs", name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return logr.Discard(), err
+	}
+	c.logFiles = append(c.logFiles, f)
+	return zap.New(zap.WriteTo(f), zap.UseDevMode(false)), nil
+}
+
+// LogFile is one process's log.
+type LogFile struct {
+	// Name says whose log it is: "pod shops/acme-shop-7d9c-x2b4q", "operator", ...
+	Name string
+	Path string
+}
+
+// Logs lists every log of the cluster: the operator's, the stand-ins', the data
+// stores', and each pod's, the pods' in order of name.
+func (c *Cluster) Logs() []LogFile {
+	logs := []LogFile{
+		{"operator", filepath.Join(c.dir, "logs", "operator.log")},
+		{"stand-ins", filepath.Join(c.dir, "logs", "localcluster.log")},
+	}
+	if c.ack != nil {
+		logs = append(logs, c.ack.Logs()...)
+	}
+	var pods []LogFile
+	_ = filepath.WalkDir(filepath.Join(c.dir, "pods"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".log") {
+			rel, _ := filepath.Rel(filepath.Join(c.dir, "pods"), filepath.Dir(path))
+			pods = append(pods, LogFile{Name: "pod " + filepath.ToSlash(rel), Path: path})
+		}
+		return nil
+	})
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return append(logs, pods...)
+}
+
+// DumpLogs writes the last lines of every log to w, for a failed test.
+func (c *Cluster) DumpLogs(w io.Writer, lines int) {
+	for _, l := range c.Logs() {
+		tail, err := tailLines(l.Path, lines)
+		if err != nil {
+			continue
+		}
+		_, _ = fmt.Fprintf(w, "----- %s (%s), last %d lines -----\n%s\n", l.Name, l.Path, lines, tail)
+	}
+}
+
+// tailLines is the last n lines of the file at path.
+func tailLines(path string, n int) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > n {
+		all = all[len(all)-n:]
+	}
+	return strings.Join(all, "\n"), nil
+}
