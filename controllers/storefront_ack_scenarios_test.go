@@ -593,22 +593,7 @@ func TestAuroraAtRestWritesNothing(t *testing.T) {
 	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 
-	ctx := context.Background()
-	req := reconcileRequest(ns)
-	g.Eventually(func() int {
-		op.counter.Reset()
-		_, err := op.reconciler.Reconcile(ctx, req)
-		g.Expect(err).NotTo(HaveOccurred())
-		return op.counter.Mutations()
-	}).WithTimeout(eventually).WithPolling(poll).Should(BeZero())
-
-	events := len(eventReasons(g, ns))
-	op.counter.Reset()
-	for range 20 {
-		_, err := op.reconciler.Reconcile(ctx, req)
-		g.Expect(err).NotTo(HaveOccurred())
-	}
-	g.Expect(op.counter.Mutations()).To(BeZero(), "mutating requests at rest: %s", op.counter.MutationSummary())
+	events := reconcileAtRest(g, op, ns)
 	g.Expect(op.counter.Count("list", "Secret")).To(BeNumerically(">=", 20), "the reconciles did run")
 
 	for i := range 3 {

@@ -208,8 +208,17 @@ func (r *StorefrontReconciler) writeStatus(ctx context.Context, before, sf *shop
 	if statusEqual(before.Status, sf.Status) {
 		return nil
 	}
-	if err := r.Status().Patch(ctx, sf, client.MergeFrom(before)); err != nil {
-		if apierrors.IsNotFound(err) {
+	// The optimistic lock refuses a status computed from a stale read (the cache can lag
+	// behind the operator's own last write): without it the stale status would overwrite
+	// the newer one and emit its transitions' Events a second time.
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	if err := r.Status().Patch(ctx, sf, patch); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err):
+			// The newer version's watch event reconciles it again; not a failure.
+			log.FromContext(ctx).V(1).Info("Status changed meanwhile; reconciling the newer version")
 			return nil
 		}
 		return fmt.Errorf("patching status: %w", err)
