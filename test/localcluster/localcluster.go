@@ -367,7 +367,7 @@ func (c *Cluster) setupStandIns(ctx context.Context, mgr manager.Manager, log lo
 		Complete(c.ingress); err != nil {
 		return fmt.Errorf("setting up the ingress controller: %w", err)
 	}
-	return c.setupACK(ctx, mgr, log.WithName("ack"))
+	return c.setupACK(mgr)
 }
 
 // Stop stops the operator and the stand-ins, every process (SIGTERM, then SIGKILL
