@@ -40,10 +40,10 @@ import (
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-// ackPlayer puts real servers behind ACK's rds-controller and elasticache-controller,
-// which test/localcluster/fake's ACK stand-in plays (as fake.Provisioner): each
-// DBCluster gets a throwaway PostgreSQL server with TLS, holding the database and the
-// master user (its password read from the referenced Secret, as ACK reads it); each
+// ackPlayer is the fake.Provisioner behind test/localcluster/fake's ACK stand-in, which
+// plays ACK's rds-controller and elasticache-controller here too: each DBCluster gets a
+// throwaway PostgreSQL server with TLS, holding the database and the master user (its
+// password from the referenced Secret, which the stand-in reads as ACK does); each
 // ServerlessCache a redis-server that accepts TLS only, as ElastiCache Serverless does.
 // The stand-in writes everything on the objects - finalizers, spec write-backs, status,
 // endpoints (these servers') and conditions. Deletion follows the objects'
@@ -92,6 +92,7 @@ type RetainedDatabase struct {
 // ackRetry is how soon a refused request is tried again.
 const ackRetry = 200 * time.Millisecond
 
+// setupACK runs fake's ACK stand-in on mgr with the ackPlayer behind it.
 func (c *Cluster) setupACK(mgr manager.Manager) error {
 	c.ack = &ackPlayer{
 		ca: c.ca, dir: filepath.Join(c.dir, "ack"), guard: c.guard,
@@ -165,6 +166,9 @@ func (a *ackPlayer) Logs() []LogFile {
 // Provision starts a DBCluster's PostgreSQL (with its database and master user) or a
 // ServerlessCache's Redis.
 func (a *ackPlayer) Provision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, masterPassword string) error {
+	if _, ok := a.Endpoint(gvk, obj); ok {
+		return nil // started before a write of the stand-in's failed
+	}
 	switch gvk {
 	case fake.DBClusterGVK:
 		db, err := a.startDatabase(ctx, specString(obj, "databaseName"), specString(obj, "masterUsername"), masterPassword)
