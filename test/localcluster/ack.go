@@ -18,7 +18,6 @@ package localcluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -30,60 +29,37 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/storefront-operator/storefront/test/localcluster/fake"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-// ackPlayer plays ACK's rds-controller and elasticache-controller with real servers:
-// each DBCluster gets a throwaway PostgreSQL server with TLS, holding the database and
-// the master user (its password read from the referenced Secret, as ACK reads it);
-// each ServerlessCache a redis-server that accepts TLS only, as ElastiCache Serverless
-// does. What it writes on the objects - finalizers, spec write-backs, status, endpoints
-// and conditions - comes from the status-only stand-in's functions (fake.DBCluster*,
-// fake.ServerlessCache*, ...), with the endpoints of these servers. Deletion follows the
-// objects' deletion-policy annotations: retain lets the object go and keeps the server
-// (its data stays reachable, see Cluster.RetainedDatabases); delete takes the final
-// snapshot the rds annotations ask for (a pg_dump file, see Cluster.Snapshots) and
-// stops the server.
+// ackPlayer is the fake.Provisioner behind test/localcluster/fake's ACK stand-in, which
+// plays ACK's rds-controller and elasticache-controller here too: each DBCluster gets a
+// throwaway PostgreSQL server with TLS, holding the database and the master user (its
+// password from the referenced Secret, which the stand-in reads as ACK does); each
+// ServerlessCache a redis-server that accepts TLS only, as ElastiCache Serverless does.
+// The stand-in writes everything on the objects - finalizers, spec write-backs, status,
+// endpoints (these servers') and conditions. Deletion follows the objects'
+// deletion-policy annotations: retain lets the object go and keeps the server (its data
+// stays reachable, see Cluster.RetainedDatabases); delete takes the final snapshot the
+// rds annotations ask for (a pg_dump file, see Cluster.Snapshots) and stops the server.
 type ackPlayer struct {
-	client client.Client
-	reader client.Reader
-	acct   fake.AWSAccount
-	delay  time.Duration
-	ca     *throwawayCA
-	dir    string
-	guard  *guard
-	log    logr.Logger
+	ca    *throwawayCA
+	dir   string
+	guard *guard
 
 	mu        sync.Mutex
-	state     map[types.UID]*ackObjectState
 	databases map[types.UID]*dbServer // by DBCluster
 	caches    map[types.UID]*cacheServer
 	retained  []RetainedDatabase
 	snapshots map[string]string // final snapshot identifier → dump file
-}
-
-// ackObjectState is what AWS would remember of one resource.
-type ackObjectState struct {
-	created   bool
-	syncedGen int64
-	busyUntil time.Time
-	busyWhat  string
 }
 
 // dbServer is the PostgreSQL server of one DBCluster.
@@ -113,45 +89,29 @@ type RetainedDatabase struct {
 	Database, User string
 }
 
-// ackKinds are the kinds played, with their controllers' field managers.
-var ackKinds = []struct {
-	gvk     schema.GroupVersionKind
-	manager string
-}{
-	{fake.DBSubnetGroupGVK, "ack-rds-controller"},
-	{fake.DBClusterGVK, "ack-rds-controller"},
-	{fake.DBInstanceGVK, "ack-rds-controller"},
-	{fake.ServerlessCacheGVK, "ack-elasticache-controller"},
-}
-
 // ackRetry is how soon a refused request is tried again.
 const ackRetry = 200 * time.Millisecond
 
-func (c *Cluster) setupACK(ctx context.Context, mgr manager.Manager, log logr.Logger) error {
+// setupACK runs fake's ACK stand-in on mgr with the ackPlayer behind it.
+func (c *Cluster) setupACK(mgr manager.Manager) error {
 	c.ack = &ackPlayer{
-		client: mgr.GetClient(), reader: mgr.GetAPIReader(), acct: fake.DefaultAWSAccount,
-		delay: c.opts.ACKDelay, ca: c.ca, dir: filepath.Join(c.dir, "ack"), guard: c.guard, log: log,
-		state: map[types.UID]*ackObjectState{}, databases: map[types.UID]*dbServer{},
-		caches: map[types.UID]*cacheServer{}, snapshots: map[string]string{},
+		ca: c.ca, dir: filepath.Join(c.dir, "ack"), guard: c.guard,
+		databases: map[types.UID]*dbServer{}, caches: map[types.UID]*cacheServer{}, snapshots: map[string]string{},
 	}
+	acct := fake.DefaultAWSAccount
 	if region := c.opts.Operator.AWSRegion; region != "" {
-		c.ack.acct.Region = region
+		acct.Region = region
 	}
 	if err := os.MkdirAll(filepath.Join(c.ack.dir, "snapshots"), 0o755); err != nil {
 		return err
 	}
-	for _, k := range ackKinds {
-		if _, err := mgr.GetRESTMapper().RESTMapping(k.gvk.GroupKind(), k.gvk.Version); err != nil {
-			return fmt.Errorf("the ACK CRD of %s is not installed: %w", k.gvk.Kind, err)
-		}
-		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(k.gvk)
-		if err := ctrl.NewControllerManagedBy(mgr).Named("ack-" + k.gvk.Kind).For(obj).
-			Complete(&ackController{a: c.ack, gvk: k.gvk, manager: k.manager}); err != nil {
-			return fmt.Errorf("setting up the %s stand-in: %w", k.gvk.Kind, err)
+	for _, gvk := range []schema.GroupVersionKind{fake.DBSubnetGroupGVK, fake.DBClusterGVK, fake.DBInstanceGVK, fake.ServerlessCacheGVK} {
+		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			return fmt.Errorf("the ACK CRD of %s is not installed: %w", gvk.Kind, err)
 		}
 	}
-	return nil
+	_, err := fake.SetupACK(mgr, fake.Options{ACKDelay: c.opts.ACKDelay, ACKRetry: ackRetry, AWSAccount: acct, Provisioner: c.ack})
+	return err
 }
 
 // RetainedDatabases lists the databases kept after their DBCluster was deleted with
@@ -203,461 +163,96 @@ func (a *ackPlayer) Logs() []LogFile {
 	return out
 }
 
-// ackController plays one ACK kind, as test/localcluster/fake's ACK stand-in does
-// (without its fault injection), with real servers behind the resources.
-type ackController struct {
-	a       *ackPlayer
-	gvk     schema.GroupVersionKind
-	manager string
-}
-
-func (c *ackController) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(c.gvk)
-	if err := c.a.client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// Provision starts a DBCluster's PostgreSQL (with its database and master user) or a
+// ServerlessCache's Redis.
+func (a *ackPlayer) Provision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, masterPassword string) error {
+	if _, ok := a.Endpoint(gvk, obj); ok {
+		return nil // started before a write of the stand-in's failed
 	}
-	if !obj.GetDeletionTimestamp().IsZero() {
-		return c.reconcileDelete(ctx, obj)
-	}
-	if !controllerutil.ContainsFinalizer(obj, fake.Finalizer(c.gvk)) {
-		patch := client.MergeFrom(obj.DeepCopy())
-		controllerutil.AddFinalizer(obj, fake.Finalizer(c.gvk))
-		if err := c.a.client.Patch(ctx, obj, patch, client.FieldOwner(c.manager)); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-	}
-	now := time.Now()
-	st := c.a.stateOf(obj.GetUID())
-	if !st.created {
-		terminal, recoverable, err := c.createRefusal(ctx, obj)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if terminal != "" || recoverable != "" {
-			base := map[string]any{"ackResourceMetadata": map[string]any{"ownerAccountID": c.a.acct.ID, "region": fake.Region(obj, c.a.acct)}}
-			if terminal != "" {
-				return ctrl.Result{}, c.writeStatus(ctx, obj, fake.WithTerminal(obj, base, terminal, now))
-			}
-			return ctrl.Result{RequeueAfter: ackRetry}, c.writeStatus(ctx, obj, fake.WithRecoverable(obj, base, recoverable, now))
-		}
-		// AWS starts creating: the status says creating at once, the server starts.
-		if err := c.writeStatus(ctx, obj, c.creatingStatus(obj, now)); err != nil {
-			return ctrl.Result{}, err
-		}
-		port, err := c.provision(ctx, obj)
-		if err != nil {
-			msg := err.Error()
-			c.a.log.Error(err, "Provisioning", "kind", c.gvk.Kind, "object", req.NamespacedName.String())
-			return ctrl.Result{RequeueAfter: time.Second}, c.writeStatus(ctx, obj,
-				fake.WithRecoverable(obj, c.creatingStatus(obj, now), msg, now))
-		}
-		if err := c.writeBack(ctx, obj, true, port); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-		c.a.mu.Lock()
-		st.created, st.syncedGen = true, obj.GetGeneration()
-		st.busyUntil, st.busyWhat = now.Add(c.a.delay), fake.RDSStatusCreating
-		c.a.mu.Unlock()
-	} else if obj.GetGeneration() != st.syncedGen {
-		what := fake.RDSStatusModifying
-		if c.gvk == fake.DBClusterGVK && obj.GetAnnotations()[fake.AnnotationLastAppliedSecret] != fake.LastAppliedSecretReference(obj) {
-			what = fake.RDSStatusResettingMasterCredentials
-			if err := c.resetMasterPassword(ctx, obj); err != nil {
-				return ctrl.Result{RequeueAfter: time.Second}, c.writeStatus(ctx, obj,
-					fake.WithRecoverable(obj, c.statusOf(ctx, obj, true, what, now), err.Error(), now))
-			}
-		}
-		if err := c.writeBack(ctx, obj, false, 0); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-		c.a.mu.Lock()
-		st.syncedGen = obj.GetGeneration()
-		if c.gvk != fake.DBSubnetGroupGVK {
-			// Into the next second at least, so that the Synced condition ending the
-			// change is later (a second's resolution) than anything before it.
-			st.busyUntil = later(now.Add(c.a.delay), now.Truncate(time.Second).Add(time.Second))
-			st.busyWhat = what
-		}
-		c.a.mu.Unlock()
-	}
-	c.a.mu.Lock()
-	busyUntil, busyWhat := st.busyUntil, st.busyWhat
-	c.a.mu.Unlock()
-	busy := now.Before(busyUntil)
-	if err := c.writeStatus(ctx, obj, c.statusOf(ctx, obj, busy, busyWhat, now)); err != nil {
-		return ctrl.Result{}, err
-	}
-	switch {
-	case busy:
-		return ctrl.Result{RequeueAfter: busyUntil.Sub(now)}, nil
-	case c.gvk == fake.DBInstanceGVK && c.clusterServer(ctx, obj) == nil:
-		return ctrl.Result{RequeueAfter: ackRetry}, nil // the instance waits for its cluster
-	}
-	return ctrl.Result{}, nil
-}
-
-func (a *ackPlayer) stateOf(uid types.UID) *ackObjectState {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	st, ok := a.state[uid]
-	if !ok {
-		st = &ackObjectState{}
-		a.state[uid] = st
-	}
-	return st
-}
-
-// creatingStatus is the status while AWS creates the resource.
-func (c *ackController) creatingStatus(obj *unstructured.Unstructured, now time.Time) map[string]any {
-	switch c.gvk {
-	case fake.DBSubnetGroupGVK:
-		return fake.DBSubnetGroupCompleteStatus(obj, c.a.acct, now)
+	switch gvk {
 	case fake.DBClusterGVK:
-		return fake.DBClusterCreatingStatus(obj, c.a.acct, now)
-	case fake.DBInstanceGVK:
-		return fake.DBInstanceCreatingStatus(obj, c.a.acct, now)
-	}
-	return fake.ServerlessCacheCreatingStatus(obj, c.a.acct, now)
-}
-
-// statusOf is the status of a created resource: busy (creating or modifying), or
-// available at its server's endpoint.
-func (c *ackController) statusOf(ctx context.Context, obj *unstructured.Unstructured, busy bool, what string, now time.Time) map[string]any {
-	acct := c.a.acct
-	switch c.gvk {
-	case fake.DBSubnetGroupGVK:
-		return fake.DBSubnetGroupCompleteStatus(obj, acct, now)
-	case fake.DBClusterGVK:
-		ep := c.a.databaseEndpoint(obj.GetUID())
-		switch {
-		case !busy:
-			return fake.DBClusterAvailableStatus(obj, acct, ep, now)
-		case what == fake.RDSStatusCreating:
-			return fake.DBClusterCreatingStatus(obj, acct, now)
-		}
-		return fake.DBClusterModifyingStatus(obj, acct, what, ep, now)
-	case fake.DBInstanceGVK:
-		// Available once created and its cluster is, on the cluster's server.
-		db := c.clusterServer(ctx, obj)
-		if busy || db == nil {
-			return fake.DBInstanceCreatingStatus(obj, acct, now)
-		}
-		return fake.DBInstanceAvailableStatus(obj, acct, db.endpoint, now)
-	}
-	ep := c.a.cacheEndpoint(obj.GetUID())
-	switch {
-	case !busy:
-		return fake.ServerlessCacheAvailableStatus(obj, acct, ep, now)
-	case what == fake.RDSStatusCreating:
-		return fake.ServerlessCacheCreatingStatus(obj, acct, now)
-	}
-	return fake.ServerlessCacheModifyingStatus(obj, acct, ep, now)
-}
-
-func (a *ackPlayer) databaseEndpoint(uid types.UID) fake.Endpoint {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if db, ok := a.databases[uid]; ok {
-		return db.endpoint
-	}
-	return fake.Endpoint{}
-}
-
-func (a *ackPlayer) cacheEndpoint(uid types.UID) fake.Endpoint {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c, ok := a.caches[uid]; ok {
-		return c.endpoint
-	}
-	return fake.Endpoint{}
-}
-
-// clusterServer is the server of a DB instance's cluster once that cluster is
-// available, or nil.
-func (c *ackController) clusterServer(ctx context.Context, instance *unstructured.Unstructured) *dbServer {
-	cl := c.cluster(ctx, instance)
-	if cl == nil {
-		return nil
-	}
-	if st, _, _ := unstructured.NestedString(cl.Object, "status", "status"); st != fake.RDSStatusAvailable {
-		return nil
-	}
-	c.a.mu.Lock()
-	defer c.a.mu.Unlock()
-	return c.a.databases[cl.GetUID()]
-}
-
-// cluster is the DBCluster a DBInstance names, or nil.
-func (c *ackController) cluster(ctx context.Context, instance *unstructured.Unstructured) *unstructured.Unstructured {
-	id := specString(instance, "dbClusterIdentifier")
-	var found *unstructured.Unstructured
-	_ = c.each(ctx, instance.GetNamespace(), fake.DBClusterGVK, func(u *unstructured.Unstructured) bool {
-		if specString(u, "dbClusterIdentifier") == id {
-			found = u
-			return true
-		}
-		return false
-	})
-	return found
-}
-
-// each calls match on the objects of kind gvk in ns until it returns true.
-func (c *ackController) each(ctx context.Context, ns string, gvk schema.GroupVersionKind, match func(*unstructured.Unstructured) bool) bool {
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err := c.a.client.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return false
-	}
-	for i := range list.Items {
-		if match(&list.Items[i]) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *ackController) created(u *unstructured.Unstructured) bool {
-	c.a.mu.Lock()
-	defer c.a.mu.Unlock()
-	st, ok := c.a.state[u.GetUID()]
-	return ok && st.created
-}
-
-// createRefusal is why AWS would refuse to create the resource now: terminal when the
-// master password Secret or key is missing, recoverable while what it needs does not
-// exist yet (the subnet group, the cluster).
-func (c *ackController) createRefusal(ctx context.Context, obj *unstructured.Unstructured) (terminal, recoverable string, err error) {
-	ns := obj.GetNamespace()
-	switch c.gvk {
-	case fake.DBClusterGVK:
-		if _, err := c.masterPassword(ctx, obj); err != nil {
-			if errors.Is(err, errSecretNotFound) {
-				return fake.SecretNotFoundMessage, "", nil
-			}
-			return "", "", err
-		}
-		group := specString(obj, "dbSubnetGroupName")
-		if !c.each(ctx, ns, fake.DBSubnetGroupGVK, func(u *unstructured.Unstructured) bool {
-			return specString(u, "name") == group && c.created(u)
-		}) {
-			return "", fmt.Sprintf("DBSubnetGroupNotFoundFault: DBSubnetGroup '%s' not found.", group), nil
-		}
-	case fake.DBInstanceGVK:
-		if cl := c.cluster(ctx, obj); cl == nil || !c.created(cl) {
-			return "", fmt.Sprintf("DBClusterNotFoundFault: DBCluster %s not found.", specString(obj, "dbClusterIdentifier")), nil
-		}
-	}
-	return "", "", nil
-}
-
-var errSecretNotFound = errors.New(fake.SecretNotFoundMessage)
-
-// masterPassword reads the password spec.masterUserPassword refers to, past the cache,
-// as ACK does.
-func (c *ackController) masterPassword(ctx context.Context, obj *unstructured.Unstructured) (string, error) {
-	ref, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "masterUserPassword")
-	ns := ref["namespace"]
-	if ns == "" {
-		ns = "default" // as the runtime's SecretValueFromReference
-	}
-	secret := &corev1.Secret{}
-	if err := c.a.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref["name"]}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", errSecretNotFound
-		}
-		return "", err
-	}
-	if len(secret.Data[ref["key"]]) == 0 {
-		return "", errSecretNotFound
-	}
-	return string(secret.Data[ref["key"]]), nil
-}
-
-// provision starts the resource's server: a DBCluster's PostgreSQL (with its database
-// and master user), a ServerlessCache's Redis. It returns the port to write back (0:
-// none).
-func (c *ackController) provision(ctx context.Context, obj *unstructured.Unstructured) (int64, error) {
-	switch c.gvk {
-	case fake.DBClusterGVK:
-		password, err := c.masterPassword(ctx, obj)
+		db, err := a.startDatabase(ctx, specString(obj, "databaseName"), specString(obj, "masterUsername"), masterPassword)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		db, err := c.a.startDatabase(ctx, specString(obj, "databaseName"), specString(obj, "masterUsername"), password)
-		if err != nil {
-			return 0, err
-		}
-		c.a.mu.Lock()
-		c.a.databases[obj.GetUID()] = db
-		c.a.mu.Unlock()
-		return db.endpoint.Port, nil
+		a.mu.Lock()
+		a.databases[obj.GetUID()] = db
+		a.mu.Unlock()
 	case fake.ServerlessCacheGVK:
-		cache, err := c.a.startCache(ctx)
+		cache, err := a.startCache(ctx)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		c.a.mu.Lock()
-		c.a.caches[obj.GetUID()] = cache
-		c.a.mu.Unlock()
+		a.mu.Lock()
+		a.caches[obj.GetUID()] = cache
+		a.mu.Unlock()
 	}
-	return 0, nil
+	return nil
 }
 
-// resetMasterPassword gives the master user the password of the Secret the cluster
-// refers to now.
-func (c *ackController) resetMasterPassword(ctx context.Context, obj *unstructured.Unstructured) error {
-	password, err := c.masterPassword(ctx, obj)
-	if err != nil {
-		return err
+// Endpoint is the server of a DBCluster or ServerlessCache.
+func (a *ackPlayer) Endpoint(gvk schema.GroupVersionKind, obj *unstructured.Unstructured) (fake.Endpoint, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch gvk {
+	case fake.DBClusterGVK:
+		if db, ok := a.databases[obj.GetUID()]; ok {
+			return db.endpoint, true
+		}
+	case fake.ServerlessCacheGVK:
+		if c, ok := a.caches[obj.GetUID()]; ok {
+			return c.endpoint, true
+		}
 	}
-	c.a.mu.Lock()
-	db := c.a.databases[obj.GetUID()]
-	c.a.mu.Unlock()
+	return fake.Endpoint{}, false
+}
+
+// ResetMasterPassword gives the master user the password of the Secret the cluster
+// refers to now.
+func (a *ackPlayer) ResetMasterPassword(ctx context.Context, obj *unstructured.Unstructured, password string) error {
+	a.mu.Lock()
+	db := a.databases[obj.GetUID()]
+	a.mu.Unlock()
 	if db == nil {
 		return errors.New("no database server for the cluster")
 	}
 	return db.exec(ctx, "ALTER ROLE "+pgx.Identifier{db.user}.Sanitize()+" PASSWORD "+quoteLiteral(password))
 }
 
-// reconcileDelete follows the object's deletion policy, then removes ACK's finalizer.
-func (c *ackController) reconcileDelete(ctx context.Context, obj *unstructured.Unstructured) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(obj, fake.Finalizer(c.gvk)) {
-		return ctrl.Result{}, nil
-	}
-	now := time.Now()
+// Deprovision keeps a retained DBCluster's server (recording its database), or takes
+// a deleted one's final snapshot when asked and stops its server (or a
+// ServerlessCache's).
+func (a *ackPlayer) Deprovision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, policy, snapshotID string) error {
 	uid := obj.GetUID()
-	st := c.a.stateOf(uid)
-	policy := fake.DeletionPolicy(obj)
-	if policy == "delete" && st.created {
-		if msg := c.deleteRefusal(ctx, obj); msg != "" {
-			cur, _ := obj.Object["status"].(map[string]any)
-			return ctrl.Result{RequeueAfter: ackRetry}, c.writeStatus(ctx, obj, fake.WithRecoverable(obj, cur, msg, now))
+	a.mu.Lock()
+	db, cache := a.databases[uid], a.caches[uid]
+	a.mu.Unlock()
+	switch {
+	case policy == "retain":
+		if db != nil {
+			a.mu.Lock()
+			a.retained = append(a.retained, RetainedDatabase{
+				Namespace: obj.GetNamespace(), Name: obj.GetName(), Identifier: specString(obj, "dbClusterIdentifier"),
+				Endpoint: db.endpoint, Database: db.database, User: db.user,
+			})
+			a.mu.Unlock()
 		}
-		c.a.mu.Lock()
-		until, deleting := st.busyUntil, st.busyWhat == fake.RDSStatusDeleting
-		if !deleting {
-			until = now.Add(c.a.delay)
-			st.busyUntil, st.busyWhat = until, fake.RDSStatusDeleting
-		}
-		c.a.mu.Unlock()
-		if !deleting && c.gvk != fake.DBSubnetGroupGVK {
-			if err := c.writeStatus(ctx, obj, c.deletingStatus(obj, now)); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-		if now.Before(until) {
-			return ctrl.Result{RequeueAfter: until.Sub(now)}, nil
-		}
-		if err := c.deprovision(ctx, obj); err != nil {
-			return ctrl.Result{}, err
-		}
-	} else if policy == "retain" {
-		c.a.retain(obj)
-	}
-	patch := client.MergeFrom(obj.DeepCopy())
-	controllerutil.RemoveFinalizer(obj, fake.Finalizer(c.gvk))
-	if err := c.a.client.Patch(ctx, obj, patch, client.FieldOwner(c.manager)); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	c.a.mu.Lock()
-	delete(c.a.state, uid)
-	c.a.mu.Unlock()
-	return ctrl.Result{}, nil
-}
-
-// deleteRefusal is why AWS would refuse to delete the resource now.
-func (c *ackController) deleteRefusal(ctx context.Context, obj *unstructured.Unstructured) string {
-	ns := obj.GetNamespace()
-	switch c.gvk {
-	case fake.DBClusterGVK:
-		id := specString(obj, "dbClusterIdentifier")
-		if c.each(ctx, ns, fake.DBInstanceGVK, func(u *unstructured.Unstructured) bool { return specString(u, "dbClusterIdentifier") == id }) {
-			return "InvalidDBClusterStateFault: Cluster cannot be deleted, it still contains DB instances in non-deleting state."
-		}
-		skip, snapshot, err := fake.FinalSnapshot(obj)
-		switch {
-		case err != nil:
-			return "InvalidParameterValue: " + err.Error()
-		case !skip && snapshot == "":
-			return "InvalidParameterCombination: FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
-		case !skip && c.a.snapshotTaken(snapshot):
-			return fmt.Sprintf("DBClusterSnapshotAlreadyExistsFault: Cannot create the cluster snapshot because one with the identifier %s already exists.", snapshot)
-		}
-	case fake.DBSubnetGroupGVK:
-		name := specString(obj, "name")
-		if c.each(ctx, ns, fake.DBClusterGVK, func(u *unstructured.Unstructured) bool { return specString(u, "dbSubnetGroupName") == name }) {
-			return fmt.Sprintf("InvalidDBSubnetGroupStateFault: Cannot delete the subnet group '%s' because at least one database cluster is still using it.", name)
-		}
-	}
-	return ""
-}
-
-func (c *ackController) deletingStatus(obj *unstructured.Unstructured, now time.Time) map[string]any {
-	switch c.gvk {
-	case fake.DBClusterGVK:
-		return fake.DBClusterDeletingStatus(obj, c.a.acct, now)
-	case fake.DBInstanceGVK:
-		return fake.DBInstanceDeletingStatus(obj, c.a.acct, now)
-	}
-	return fake.ServerlessCacheDeletingStatus(obj, c.a.acct, now)
-}
-
-// deprovision takes a DBCluster's final snapshot when asked, and stops its server (or
-// a ServerlessCache's).
-func (c *ackController) deprovision(ctx context.Context, obj *unstructured.Unstructured) error {
-	uid := obj.GetUID()
-	switch c.gvk {
-	case fake.DBClusterGVK:
-		c.a.mu.Lock()
-		db := c.a.databases[uid]
-		c.a.mu.Unlock()
-		if db == nil {
-			return nil
-		}
-		if skip, id, _ := fake.FinalSnapshot(obj); !skip {
-			if err := c.a.snapshot(ctx, db, id); err != nil {
-				return fmt.Errorf("taking the final snapshot %s: %w", id, err)
+		return nil
+	case gvk == fake.DBClusterGVK && db != nil:
+		if snapshotID != "" {
+			if err := a.snapshot(ctx, db, snapshotID); err != nil {
+				return fmt.Errorf("taking the final snapshot %s: %w", snapshotID, err)
 			}
 		}
 		db.pg.Stop()
-		c.a.mu.Lock()
-		delete(c.a.databases, uid)
-		c.a.mu.Unlock()
-	case fake.ServerlessCacheGVK:
-		c.a.mu.Lock()
-		cache := c.a.caches[uid]
-		delete(c.a.caches, uid)
-		c.a.mu.Unlock()
-		if cache != nil {
-			cache.redis.Stop()
-		}
+	case gvk == fake.ServerlessCacheGVK && cache != nil:
+		cache.redis.Stop()
 	}
+	a.mu.Lock()
+	delete(a.databases, uid)
+	delete(a.caches, uid)
+	a.mu.Unlock()
 	return nil
-}
-
-// retain records a retained DBCluster's database, whose server keeps running.
-func (a *ackPlayer) retain(obj *unstructured.Unstructured) {
-	if obj.GroupVersionKind() != fake.DBClusterGVK {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	db, ok := a.databases[obj.GetUID()]
-	if !ok {
-		return
-	}
-	a.retained = append(a.retained, RetainedDatabase{
-		Namespace: obj.GetNamespace(), Name: obj.GetName(), Identifier: specString(obj, "dbClusterIdentifier"),
-		Endpoint: db.endpoint, Database: db.database, User: db.user,
-	})
-}
-
-func (a *ackPlayer) snapshotTaken(id string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, ok := a.snapshots[id]
-	return ok
 }
 
 // snapshot dumps the cluster's database into snapshots/<id>.sql.
@@ -680,79 +275,6 @@ func (a *ackPlayer) snapshot(ctx context.Context, db *dbServer, id string) error
 	a.snapshots[id] = path
 	a.mu.Unlock()
 	return nil
-}
-
-// writeBack patches the spec fields AWS reports back (fake's write-backs; port is the
-// server's, when not 0) and, for a DB cluster, the last-applied secret reference.
-func (c *ackController) writeBack(ctx context.Context, obj *unstructured.Unstructured, creating bool, port int64) error {
-	var fields map[string]any
-	switch c.gvk {
-	case fake.DBSubnetGroupGVK:
-		fields = fake.DBSubnetGroupWriteBacks(obj)
-	case fake.DBClusterGVK:
-		fields = fake.DBClusterWriteBacks(obj, c.a.acct)
-		if port != 0 {
-			fields["port"] = port
-		}
-	case fake.DBInstanceGVK:
-		fields = fake.DBInstanceWriteBacks(obj, c.a.acct, c.cluster(ctx, obj))
-	default:
-		fields = fake.ServerlessCacheWriteBacks(obj, c.a.acct)
-	}
-	before := obj.DeepCopy()
-	changed := false
-	for k, v := range fields {
-		cur, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", k)
-		if found && !creating && k != "vpcSecurityGroupIDs" && k != "subnetIDs" && k != "securityGroupIDs" {
-			continue // after creation, only the lists AWS reorders are rewritten
-		}
-		if !found || !equality.Semantic.DeepEqual(cur, v) {
-			_ = unstructured.SetNestedField(obj.Object, v, "spec", k)
-			changed = true
-		}
-	}
-	if c.gvk == fake.DBClusterGVK {
-		if ref := fake.LastAppliedSecretReference(obj); obj.GetAnnotations()[fake.AnnotationLastAppliedSecret] != ref {
-			a := obj.GetAnnotations()
-			if a == nil {
-				a = map[string]string{}
-			}
-			a[fake.AnnotationLastAppliedSecret] = ref
-			obj.SetAnnotations(a)
-			changed = true
-		}
-	}
-	if !changed {
-		return nil
-	}
-	return c.a.client.Patch(ctx, obj, client.MergeFrom(before), client.FieldOwner(c.manager))
-}
-
-// writeStatus updates the status subresource when st differs from the object's.
-func (c *ackController) writeStatus(ctx context.Context, obj *unstructured.Unstructured, st map[string]any) error {
-	if cur, _ := obj.Object["status"].(map[string]any); equality.Semantic.DeepEqual(cur, normalize(st)) {
-		return nil
-	}
-	obj.Object["status"] = st
-	err := c.a.client.Status().Update(ctx, obj, client.FieldOwner(c.manager))
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		return nil // the next event brings the stand-in back
-	}
-	return err
-}
-
-// normalize makes st compare equal to the same content decoded from JSON.
-func normalize(st map[string]any) map[string]any {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return st
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(append(append([]byte(`{"apiVersion":"v1","kind":"X","status":`), b...), '}')); err != nil {
-		return st
-	}
-	m, _ := u.Object["status"].(map[string]any)
-	return m
 }
 
 // startDatabase starts a PostgreSQL server that requires TLS (with the throwaway CA's
@@ -939,13 +461,6 @@ func (a *ackPlayer) startCache(ctx context.Context) (*cacheServer, error) {
 	cache.logPath = cfg["logfile"]
 	_ = a.guard.Remove(filepath.Dir(cache.logPath))
 	return cache, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 func specString(obj *unstructured.Unstructured, field string) string {

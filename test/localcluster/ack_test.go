@@ -241,3 +241,43 @@ func TestACKServerlessCacheIsARedisThatTakesTLSOnly(t *testing.T) {
 	gone(g, fake.ServerlessCacheGVK, ns, "cache")
 	g.Expect(rc.Ping(ctx).Err()).To(HaveOccurred(), "the deleted cache's server is stopped")
 }
+
+func TestACKDBClusterAppliesANewMasterPasswordSecret(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	const before, after = "Aa1-not-a-real-password-before", "Aa1-not-a-real-password-after0"
+	createStrict(t,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "master-v1"}, StringData: map[string]string{"password": before}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "master-v2"}, StringData: map[string]string{"password": after}},
+		ackObject(fake.DBSubnetGroupGVK, ns, "group", nil, map[string]any{
+			"name": "group", "description": "test", "subnetIDs": []any{"subnet-1", "subnet-2"}}),
+		ackObject(fake.DBClusterGVK, ns, "db", nil, map[string]any{
+			"dbClusterIdentifier": "db-" + ns, "engine": "aurora-postgresql", "engineVersion": "16.6",
+			"databaseName": "shop", "masterUsername": "storefront", "dbSubnetGroupName": "group",
+			"masterUserPassword": map[string]any{"namespace": ns, "name": "master-v1", "key": "password"},
+		}),
+	)
+	db := available(g, fake.DBClusterGVK, ns, "db")
+	host, _, _ := unstructured.NestedString(db.Object, "status", "endpoint")
+	port, _, _ := unstructured.NestedInt64(db.Object, "spec", "port")
+
+	// As the operator rotates it: a new Secret, and the reference moved to it.
+	patch := client.MergeFrom(db.DeepCopy())
+	g.Expect(unstructured.SetNestedField(db.Object, "master-v2", "spec", "masterUserPassword", "name")).To(Succeed())
+	g.Expect(cluster.Client.Patch(ctx, db, patch)).To(Succeed())
+	// ACK resets the password before it records the reference it applied.
+	g.Eventually(func() string {
+		g.Expect(cluster.Client.Get(ctx, client.ObjectKeyFromObject(db), db)).To(Succeed())
+		return db.GetAnnotations()[fake.AnnotationLastAppliedSecret]
+	}, time.Minute, 50*time.Millisecond).Should(Equal(ns + "/master-v2.password"))
+	available(g, fake.DBClusterGVK, ns, "db")
+
+	conn, err := pgx.Connect(ctx, databaseURL(host, port, "storefront", after, "shop", "verify-full"))
+	g.Expect(err).NotTo(HaveOccurred(), "the new password lets the master user in")
+	_ = conn.Close(ctx)
+	if c, err := pgx.Connect(ctx, databaseURL(host, port, "storefront", before, "shop", "verify-full")); err == nil {
+		_ = c.Close(ctx)
+		t.Error("the old password still lets the master user in")
+	}
+}

@@ -23,7 +23,8 @@ limitations under the License.
 // the end-to-end suite (test/e2e) run on it.
 //
 // Stand-ins report status with the status-only stand-ins' functions of
-// test/localcluster/fake, so that an operator sees the same thing from both.
+// test/localcluster/fake, so that an operator sees the same thing from both; ACK runs
+// fake's own ACK controllers, with the servers behind them as a fake.Provisioner.
 package localcluster
 
 import (
@@ -367,7 +368,7 @@ func (c *Cluster) setupStandIns(ctx context.Context, mgr manager.Manager, log lo
 		Complete(c.ingress); err != nil {
 		return fmt.Errorf("setting up the ingress controller: %w", err)
 	}
-	return c.setupACK(ctx, mgr, log.WithName("ack"))
+	return c.setupACK(mgr)
 }
 
 // Stop stops the operator and the stand-ins, every process (SIGTERM, then SIGKILL

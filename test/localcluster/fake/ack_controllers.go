@@ -18,6 +18,7 @@ package fake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -49,6 +51,30 @@ type ACKFault struct {
 	Recoverable string
 	// Status forces the resource's own status (failed, say) while ACK says synced.
 	Status string
+}
+
+// Provisioner puts real resources behind the ACK stand-in's objects
+// (Options.Provisioner; test/localcluster runs servers). The stand-in keeps its state
+// machine and writes everything on the objects; it calls the Provisioner at the
+// moments AWS would act, never concurrently for one object. Kinds a Provisioner has no
+// resource for (DBSubnetGroup, DBInstance: an instance is served by its cluster) it
+// just accepts.
+type Provisioner interface {
+	// Provision creates obj's resource once AWS would accept it; masterPassword is a
+	// DBCluster's, read from its Secret ("" for other kinds). The status says creating
+	// meanwhile; an error is reported as ACK.Recoverable and provisioning retried.
+	Provision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, masterPassword string) error
+	// Endpoint is where the DBCluster's or ServerlessCache's resource listens (false:
+	// it has none); the status reports it, a DBCluster's port is written back, and a
+	// DBInstance is available on its cluster's once there is one.
+	Endpoint(gvk schema.GroupVersionKind, obj *unstructured.Unstructured) (Endpoint, bool)
+	// ResetMasterPassword gives a DBCluster's master user the password of the Secret it
+	// refers to now; an error is reported as ACK.Recoverable and the reset retried.
+	ResetMasterPassword(ctx context.Context, obj *unstructured.Unstructured, password string) error
+	// Deprovision is called before ACK lets go of a deleted obj: policy retain keeps
+	// the resource, delete removes it after taking the final snapshot snapshotID ("":
+	// none). An error keeps the finalizer, and the call is retried.
+	Deprovision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, policy, snapshotID string) error
 }
 
 // ACKDeletion records one ACK object the stand-in let go of, in the order it did.
@@ -226,7 +252,8 @@ func newUnstructured(gvk schema.GroupVersionKind) *unstructured.Unstructured {
 // updated). A deleted object follows its deletion policy: retain lets go at once;
 // delete waits for what AWS waits for (a cluster's instances, a subnet group's
 // clusters), takes the final snapshot the annotations ask for, is deleting for
-// ACKDelay, then lets go.
+// ACKDelay, then lets go. With a Provisioner, the resource is provisioned (status
+// creating) before it counts as created, and reports the Provisioner's endpoints.
 type ackController struct {
 	s       *StandIns
 	gvk     schema.GroupVersionKind
@@ -271,7 +298,18 @@ func (c *ackController) Reconcile(ctx context.Context, req reconcile.Request) (c
 				// checks again on its next event.
 				return ctrl.Result{}, c.writeStatus(ctx, obj, WithTerminal(obj, st, terminal, now))
 			}
-			return ctrl.Result{RequeueAfter: retryAfter}, c.writeStatus(ctx, obj, WithRecoverable(obj, st, recoverable, now))
+			return ctrl.Result{RequeueAfter: c.s.ackRetry}, c.writeStatus(ctx, obj, WithRecoverable(obj, st, recoverable, now))
+		}
+		if c.s.prov != nil {
+			// A server takes seconds to start: the status says creating meanwhile.
+			creating, _ := c.status(ctx, obj, true, RDSStatusCreating, now)
+			if err := c.writeStatus(ctx, obj, creating); err != nil {
+				return ctrl.Result{}, err
+			}
+			if err := c.provision(ctx, obj); err != nil {
+				log.FromContext(ctx).Error(err, "Provisioning")
+				return ctrl.Result{RequeueAfter: retryAfter}, c.writeStatus(ctx, obj, WithRecoverable(obj, creating, err.Error(), now))
+			}
 		}
 		if err := c.writeBack(ctx, obj, true); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -286,6 +324,10 @@ func (c *ackController) Reconcile(ctx context.Context, req reconcile.Request) (c
 		what := RDSStatusModifying
 		if c.gvk == DBClusterGVK && obj.GetAnnotations()[AnnotationLastAppliedSecret] != LastAppliedSecretReference(obj) {
 			what = RDSStatusResettingMasterCredentials
+			if err := c.resetMasterPassword(ctx, obj); err != nil {
+				st, _ := c.status(ctx, obj, true, what, now)
+				return ctrl.Result{RequeueAfter: retryAfter}, c.writeStatus(ctx, obj, WithRecoverable(obj, st, err.Error(), now))
+			}
 		}
 		if err := c.writeBack(ctx, obj, false); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -325,7 +367,51 @@ func (c *ackController) Reconcile(ctx context.Context, req reconcile.Request) (c
 	if busy {
 		return ctrl.Result{RequeueAfter: busyUntil.Sub(now)}, nil
 	}
+	if c.gvk == DBInstanceGVK && c.s.prov != nil {
+		if _, ok := c.instanceEndpoint(ctx, obj); !ok {
+			// No event says when the cluster's server is there; the instance polls.
+			return ctrl.Result{RequeueAfter: c.s.ackRetry}, nil
+		}
+	}
 	return ctrl.Result{}, nil
+}
+
+// provision has the Provisioner create the resource, a DBCluster with its master
+// password.
+func (c *ackController) provision(ctx context.Context, obj *unstructured.Unstructured) error {
+	password := ""
+	if c.gvk == DBClusterGVK {
+		var err error
+		if password, err = c.masterPassword(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return c.s.prov.Provision(ctx, c.gvk, obj, password)
+}
+
+// resetMasterPassword has the Provisioner apply the DBCluster's new master password.
+func (c *ackController) resetMasterPassword(ctx context.Context, obj *unstructured.Unstructured) error {
+	if c.s.prov == nil {
+		return nil
+	}
+	password, err := c.masterPassword(ctx, obj)
+	if err != nil {
+		return err
+	}
+	return c.s.prov.ResetMasterPassword(ctx, obj, password)
+}
+
+// endpoint is where a DBCluster or ServerlessCache is served: the Provisioner's
+// resource, else a made-up AWS hostname.
+func (c *ackController) endpoint(obj *unstructured.Unstructured) Endpoint {
+	if c.s.prov != nil {
+		ep, _ := c.s.prov.Endpoint(c.gvk, obj)
+		return ep
+	}
+	if c.gvk == DBClusterGVK {
+		return DBClusterEndpoint(obj, c.s.acct)
+	}
+	return ServerlessCacheEndpoint(obj, c.s.acct)
 }
 
 // status is the object's status: busy (creating or modifying) or available.
@@ -335,7 +421,7 @@ func (c *ackController) status(ctx context.Context, obj *unstructured.Unstructur
 	case DBSubnetGroupGVK:
 		return DBSubnetGroupCompleteStatus(obj, acct, now), nil
 	case DBClusterGVK:
-		ep := DBClusterEndpoint(obj, acct)
+		ep := c.endpoint(obj)
 		if !busy {
 			return DBClusterAvailableStatus(obj, acct, ep, now), nil
 		}
@@ -345,12 +431,16 @@ func (c *ackController) status(ctx context.Context, obj *unstructured.Unstructur
 		return DBClusterModifyingStatus(obj, acct, what, ep, now), nil
 	case DBInstanceGVK:
 		// The instance is available once it is created and its cluster is.
-		if busy || !c.clusterAvailable(ctx, obj) {
+		if busy {
 			return DBInstanceCreatingStatus(obj, acct, now), nil
 		}
-		return DBInstanceAvailableStatus(obj, acct, DBInstanceEndpoint(obj, acct), now), nil
+		ep, ok := c.instanceEndpoint(ctx, obj)
+		if !ok {
+			return DBInstanceCreatingStatus(obj, acct, now), nil
+		}
+		return DBInstanceAvailableStatus(obj, acct, ep, now), nil
 	default:
-		ep := ServerlessCacheEndpoint(obj, acct)
+		ep := c.endpoint(obj)
 		switch {
 		case !busy:
 			return ServerlessCacheAvailableStatus(obj, acct, ep, now), nil
@@ -369,20 +459,11 @@ func (c *ackController) createRefusal(ctx context.Context, obj *unstructured.Uns
 	ns := obj.GetNamespace()
 	switch c.gvk {
 	case DBClusterGVK:
-		ref, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "masterUserPassword")
-		secret := &corev1.Secret{}
-		refNS := ref["namespace"]
-		if refNS == "" {
-			refNS = "default" // as the runtime's SecretValueFromReference
-		}
-		if err := c.s.apiReader.Get(ctx, client.ObjectKey{Namespace: refNS, Name: ref["name"]}, secret); err != nil {
-			if apierrors.IsNotFound(err) {
+		if _, err := c.masterPassword(ctx, obj); err != nil {
+			if errors.Is(err, errSecretNotFound) {
 				return SecretNotFoundMessage, "", nil
 			}
 			return "", "", err
-		}
-		if len(secret.Data[ref["key"]]) == 0 || secret.Type != corev1.SecretTypeOpaque {
-			return SecretNotFoundMessage, "", nil
 		}
 		group := specString(obj, "dbSubnetGroupName")
 		found, err := c.exists(ctx, ns, DBSubnetGroupGVK, func(u *unstructured.Unstructured) bool {
@@ -403,6 +484,29 @@ func (c *ackController) createRefusal(ctx context.Context, obj *unstructured.Uns
 		return "", fmt.Sprintf("DBClusterNotFoundFault: DBCluster %s not found.", cluster), nil
 	}
 	return "", "", nil
+}
+
+var errSecretNotFound = errors.New(SecretNotFoundMessage)
+
+// masterPassword reads the password spec.masterUserPassword refers to, past the cache,
+// as ACK does.
+func (c *ackController) masterPassword(ctx context.Context, obj *unstructured.Unstructured) (string, error) {
+	ref, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "masterUserPassword")
+	ns := ref["namespace"]
+	if ns == "" {
+		ns = "default" // as the runtime's SecretValueFromReference
+	}
+	secret := &corev1.Secret{}
+	if err := c.s.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref["name"]}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", errSecretNotFound
+		}
+		return "", err
+	}
+	if len(secret.Data[ref["key"]]) == 0 || secret.Type != corev1.SecretTypeOpaque {
+		return "", errSecretNotFound
+	}
+	return string(secret.Data[ref["key"]]), nil
 }
 
 // deleteRefusal is why AWS would refuse to delete the resource now.
@@ -468,7 +572,7 @@ func (c *ackController) reconcileDelete(ctx context.Context, obj *unstructured.U
 				return ctrl.Result{}, err
 			}
 			st, _ := obj.Object["status"].(map[string]any)
-			return ctrl.Result{RequeueAfter: retryAfter}, c.writeStatus(ctx, obj, WithRecoverable(obj, st, msg, now))
+			return ctrl.Result{RequeueAfter: c.s.ackRetry}, c.writeStatus(ctx, obj, WithRecoverable(obj, st, msg, now))
 		}
 		c.s.mu.Lock()
 		until, deleting := c.s.ack.busyUntil[uid], c.s.ack.busyWhat[uid] == RDSStatusDeleting
@@ -489,6 +593,11 @@ func (c *ackController) reconcileDelete(ctx context.Context, obj *unstructured.U
 			if skip, id, _ := FinalSnapshot(obj); !skip {
 				snapshot = id
 			}
+		}
+	}
+	if c.s.prov != nil {
+		if err := c.s.prov.Deprovision(ctx, c.gvk, obj, policy, snapshot); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	patch := client.MergeFrom(obj.DeepCopy())
@@ -534,6 +643,11 @@ func (c *ackController) writeBack(ctx context.Context, obj *unstructured.Unstruc
 		fields = DBSubnetGroupWriteBacks(obj)
 	case DBClusterGVK:
 		fields = DBClusterWriteBacks(obj, c.s.acct)
+		if c.s.prov != nil {
+			if ep, ok := c.s.prov.Endpoint(c.gvk, obj); ok {
+				fields["port"] = ep.Port // the server's
+			}
+		}
 	case DBInstanceGVK:
 		fields = DBInstanceWriteBacks(obj, c.s.acct, c.cluster(ctx, obj))
 	default:
@@ -640,14 +754,20 @@ func (c *ackController) cluster(ctx context.Context, instance *unstructured.Unst
 	return nil
 }
 
-// clusterAvailable reports whether the instance's cluster is available.
-func (c *ackController) clusterAvailable(ctx context.Context, instance *unstructured.Unstructured) bool {
+// instanceEndpoint is where a DB instance is served once its cluster is available:
+// with a Provisioner on the cluster's resource (false until there is one).
+func (c *ackController) instanceEndpoint(ctx context.Context, instance *unstructured.Unstructured) (Endpoint, bool) {
 	cl := c.cluster(ctx, instance)
 	if cl == nil {
-		return false
+		return Endpoint{}, false
 	}
-	st, _, _ := unstructured.NestedString(cl.Object, "status", "status")
-	return st == RDSStatusAvailable
+	if st, _, _ := unstructured.NestedString(cl.Object, "status", "status"); st != RDSStatusAvailable {
+		return Endpoint{}, false
+	}
+	if c.s.prov != nil {
+		return c.s.prov.Endpoint(DBClusterGVK, cl)
+	}
+	return DBInstanceEndpoint(instance, c.s.acct), true
 }
 
 func later(a, b time.Time) time.Time {

@@ -75,9 +75,15 @@ type Options struct {
 	// ACKDelay is how long the ACK stand-in's resources stay creating, modifying or
 	// deleting before they are available or gone (AWS takes minutes). Zero: one pass.
 	ACKDelay time.Duration
+	// ACKRetry is how soon the ACK stand-in retries what AWS refused (a missing subnet
+	// group, a cluster that still has instances); zero: 1s.
+	ACKRetry time.Duration
 	// AWSAccount is the account and default region of the ACK stand-in;
 	// DefaultAWSAccount when empty.
 	AWSAccount AWSAccount
+	// Provisioner puts real resources behind the ACK objects (test/localcluster's
+	// servers); nil: status only, with made-up endpoints.
+	Provisioner Provisioner
 }
 
 // StandIns are running stand-ins for the Job, Deployment and HPA controllers.
@@ -88,6 +94,8 @@ type StandIns struct {
 	now       func() time.Time
 	acct      AWSAccount
 	ackDelay  time.Duration
+	ackRetry  time.Duration
+	prov      Provisioner
 
 	mu            sync.Mutex
 	defaultJob    JobOutcome
@@ -105,27 +113,10 @@ type StandIns struct {
 // that the operator under test can be stopped and started independently. It returns once
 // their caches are synced; they stop when ctx is cancelled (Wait waits for that).
 func Start(ctx context.Context, cfg *rest.Config, opts Options) (*StandIns, error) {
-	s := &StandIns{
-		now:              opts.Now,
-		defaultJob:       opts.JobOutcome,
-		jobByImage:       map[string]JobOutcome{},
-		rolloutsStuck:    opts.RolloutsStuck,
-		rolloutsHeld:     opts.RolloutsHeld,
-		hpaReplicas:      opts.HPAReplicas,
-		jobEvents:        make(chan event.GenericEvent, 1024),
-		deploymentEvents: make(chan event.GenericEvent, 1024),
-		hpaEvents:        make(chan event.GenericEvent, 1024),
-		done:             make(chan error, 1),
-		acct:             opts.AWSAccount,
-		ackDelay:         opts.ACKDelay,
-		ack:              newACKMemory(),
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.acct == (AWSAccount{}) {
-		s.acct = DefaultAWSAccount
-	}
+	s := newStandIns(opts)
+	s.jobEvents = make(chan event.GenericEvent, 1024)
+	s.deploymentEvents = make(chan event.GenericEvent, 1024)
+	s.hpaEvents = make(chan event.GenericEvent, 1024)
 	cacheOpts := cache.Options{}
 	if len(opts.Namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -156,6 +147,44 @@ func Start(ctx context.Context, cfg *rest.Config, opts Options) (*StandIns, erro
 		return nil, errors.New("the stand-ins' cache did not sync")
 	}
 	return s, nil
+}
+
+// SetupACK registers the ACK stand-in alone with mgr, a manager of the caller's
+// (test/localcluster runs it next to its own Job and Deployment controllers), for the
+// ACK kinds the API server serves. Of opts it uses Now, ACKDelay, ACKRetry, AWSAccount
+// and Provisioner. Of the result only the ACK methods apply; the caller runs mgr.
+func SetupACK(mgr manager.Manager, opts Options) (*StandIns, error) {
+	s := newStandIns(opts)
+	s.client = mgr.GetClient()
+	s.apiReader = mgr.GetAPIReader()
+	return s, s.setupACK(mgr)
+}
+
+func newStandIns(opts Options) *StandIns {
+	s := &StandIns{
+		now:           opts.Now,
+		defaultJob:    opts.JobOutcome,
+		jobByImage:    map[string]JobOutcome{},
+		rolloutsStuck: opts.RolloutsStuck,
+		rolloutsHeld:  opts.RolloutsHeld,
+		hpaReplicas:   opts.HPAReplicas,
+		done:          make(chan error, 1),
+		acct:          opts.AWSAccount,
+		ackDelay:      opts.ACKDelay,
+		ackRetry:      opts.ACKRetry,
+		prov:          opts.Provisioner,
+		ack:           newACKMemory(),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.acct == (AWSAccount{}) {
+		s.acct = DefaultAWSAccount
+	}
+	if s.ackRetry == 0 {
+		s.ackRetry = retryAfter
+	}
+	return s
 }
 
 // Wait blocks until the stand-ins stopped after their context was cancelled.
@@ -260,6 +289,9 @@ func (s *StandIns) recommendedReplicas() int32 {
 
 // requeueAll sends every cached object of list's kind to a controller's channel.
 func (s *StandIns) requeueAll(ctx context.Context, list client.ObjectList, ch chan<- event.GenericEvent) {
+	if ch == nil {
+		return // SetupACK's stand-ins have no such controller
+	}
 	if err := s.client.List(ctx, list); err != nil {
 		return
 	}

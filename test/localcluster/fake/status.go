@@ -21,7 +21,8 @@ limitations under the License.
 // write, field by field as documented on each function, so that an operator under test
 // sees what it would see in a cluster. The pure functions in this file compute those
 // statuses and are shared with the one-machine runtime (test/localcluster), which runs
-// real processes and reports them the same way.
+// real processes and reports them the same way; it runs the ACK controllers themselves
+// (SetupACK) with real servers behind them (Options.Provisioner).
 package fake
 
 import (
