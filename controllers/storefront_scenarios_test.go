@@ -209,7 +209,7 @@ func eventReasons(g Gomega, ns string) []string {
 	return out
 }
 
-// reconcileAtRest waits until a Ready Storefront is at rest - a reconcile writes nothing
+// reconcileAtRest waits until a Storefront is at rest - a reconcile writes nothing
 // and the Events of its last transitions have all arrived (the recorder posts them
 // asynchronously) - then forces 20 reconciles and expects no mutating request. It
 // returns the number of the Storefront's Events at rest.
