@@ -355,12 +355,14 @@ func (s *lifecycle) deleteRetain(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the Storefront gone", 2*time.Minute, func() (bool, string) {
-		err := cluster.Client.Get(ctx, s.key, &shopv1alpha1.Storefront{})
+		// Observe the object read here: a second read could already find it gone.
+		sf := &shopv1alpha1.Storefront{}
+		err := cluster.Client.Get(ctx, s.key, sf)
 		if apierrors.IsNotFound(err) {
 			return true, ""
 		}
 		if err == nil {
-			s.w.observe(storefront(t, s.key))
+			s.w.observe(sf)
 		}
 		return false, fmt.Sprint(err)
 	})
