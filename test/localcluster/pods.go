@@ -641,8 +641,11 @@ func (p *pod) writeStatusWith(ctx context.Context, edit func(*corev1.PodStatus))
 	p.status = st
 	p.mu.Unlock()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		// From the API server, not the cache: the first status write follows the Pod's
+		// creation at once, when the cache may not have it yet, and a NotFound there
+		// (taken for a deleted pod) would lose the Running status for good.
 		cur := &corev1.Pod{}
-		if err := p.k.client.Get(ctx, client.ObjectKeyFromObject(p.obj), cur); err != nil {
+		if err := p.k.reader.Get(ctx, client.ObjectKeyFromObject(p.obj), cur); err != nil {
 			return err
 		}
 		if cur.UID != p.obj.UID {
