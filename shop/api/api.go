@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -97,27 +96,10 @@ func (d Deps) cachedJSON(c *gin.Context, key string, load func(ctx context.Conte
 func writeEntity(c *gin.Context, e cache.Entry) {
 	c.Header("ETag", e.ETag)
 	c.Header("Cache-Control", "public, no-cache")
-	if etagMatches(c.GetHeader("If-None-Match"), e.ETag) {
+	if httpserver.ETagMatches(c.GetHeader("If-None-Match"), e.ETag) {
 		c.Status(http.StatusNotModified)
 		c.Writer.WriteHeaderNow()
 		return
 	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", e.Body)
-}
-
-// etagMatches implements If-None-Match's weak comparison (RFC 9110 §13.1.2).
-func etagMatches(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	if strings.TrimSpace(header) == "*" {
-		return true
-	}
-	want := strings.TrimPrefix(etag, "W/")
-	for _, t := range strings.Split(header, ",") {
-		if strings.TrimPrefix(strings.TrimSpace(t), "W/") == want {
-			return true
-		}
-	}
-	return false
 }

@@ -79,24 +79,3 @@ func TestDecodeJSON(t *testing.T) {
 		})
 	}
 }
-
-func TestETagMatches(t *testing.T) {
-	tests := map[string]struct {
-		header string
-		want   bool
-	}{
-		"no header":                   {"", false},
-		"the same tag":                {`"abc"`, true},
-		"a weak form of the same tag": {`W/"abc"`, true},
-		"one of a list":               {`"x", "abc"`, true},
-		"a different tag":             {`"abd"`, false},
-		"any tag":                     {`*`, true},
-	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := etagMatches(tt.header, `"abc"`); got != tt.want {
-				t.Errorf("etagMatches(%q) = %v", tt.header, got)
-			}
-		})
-	}
-}

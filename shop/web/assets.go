@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/storefront-operator/storefront/shop/platform/cache"
+	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 )
 
 //go:embed static
@@ -124,27 +125,10 @@ func (a *assets) serve(c *gin.Context) {
 		c.Header("Cache-Control", imageCacheControl)
 	}
 	c.Header("ETag", f.etag)
-	if etagMatches(c.GetHeader("If-None-Match"), f.etag) {
+	if httpserver.ETagMatches(c.GetHeader("If-None-Match"), f.etag) {
 		c.Status(http.StatusNotModified)
 		c.Writer.WriteHeaderNow()
 		return
 	}
 	c.Data(http.StatusOK, f.contentType, f.body)
-}
-
-// etagMatches implements If-None-Match's weak comparison (RFC 9110 §13.1.2).
-func etagMatches(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	if strings.TrimSpace(header) == "*" {
-		return true
-	}
-	want := strings.TrimPrefix(etag, "W/")
-	for _, t := range strings.Split(header, ",") {
-		if strings.TrimPrefix(strings.TrimSpace(t), "W/") == want {
-			return true
-		}
-	}
-	return false
 }

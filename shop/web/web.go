@@ -408,7 +408,7 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 	}
 	etag := cache.ETag(buf.Bytes())
 	h.Set("ETag", etag)
-	if etagMatches(c.GetHeader("If-None-Match"), etag) {
+	if httpserver.ETagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		c.Writer.WriteHeaderNow()
 		return
