@@ -17,19 +17,13 @@ limitations under the License.
 package controllers
 
 import (
-	"strings"
 	"testing"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
 
 func TestParseRedisURL(t *testing.T) {
-	cases := map[string]struct {
-		url      string
-		host     string
-		port     int32
-		errorHas string
-	}{
+	cases := map[string]urlCase{
 		"redis with a database":         {"redis://cache.example:6380/2", "cache.example", 6380, ""},
 		"rediss with a password":        {"rediss://:pw@cache.example", "cache.example", 6379, ""},
 		"rediss with user and password": {"rediss://shop:pw@cache.example:6379/0", "cache.example", 6379, ""},
@@ -37,23 +31,7 @@ func TestParseRedisURL(t *testing.T) {
 		"a database that is no number":  {"redis://:pw@cache.example/x", "", 0, "not a valid"},
 		"no host":                       {"redis:///0", "", 0, "no host"},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			host, port, err := parseRedisURL(tc.url)
-			if tc.errorHas != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.errorHas) {
-					t.Fatalf("error %v, want one containing %q", err, tc.errorHas)
-				}
-				if strings.Contains(err.Error(), "pw") {
-					t.Errorf("the error leaks the password: %v", err)
-				}
-				return
-			}
-			if err != nil || host != tc.host || port != tc.port {
-				t.Errorf("got %q, %d, %v; want %q, %d", host, port, err, tc.host, tc.port)
-			}
-		})
-	}
+	checkURLParser(t, parseRedisURL, cases)
 }
 
 func TestDesiredServerlessCache(t *testing.T) {

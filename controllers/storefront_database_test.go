@@ -30,12 +30,7 @@ import (
 )
 
 func TestParsePostgresURL(t *testing.T) {
-	cases := map[string]struct {
-		url      string
-		host     string
-		port     int32
-		errorHas string
-	}{
+	cases := map[string]urlCase{
 		"a full URL":                          {"postgres://shop:pw@db.example:6432/shop?sslmode=require", "db.example", 6432, ""},
 		"the postgresql scheme, default port": {"postgresql://shop:pw@db.example/shop", "db.example", 5432, ""},
 		"an upper-case scheme":                {"POSTGRES://db.example/shop", "db.example", 5432, ""},
@@ -47,9 +42,24 @@ func TestParsePostgresURL(t *testing.T) {
 		"not a URL":                           {"host=db.example user=shop", "", 0, "not a postgres"},
 		"an unparseable URL":                  {"postgres://shop:pw@db.example:port/shop", "", 0, "not a valid"},
 	}
+	checkURLParser(t, parsePostgresURL, cases)
+}
+
+// urlCase is a connection URL and what its parser must make of it: the host and port,
+// or an error containing errorHas.
+type urlCase struct {
+	url      string
+	host     string
+	port     int32
+	errorHas string
+}
+
+// checkURLParser runs parse on every case; an error must never show the password ("pw").
+func checkURLParser(t *testing.T, parse func(string) (string, int32, error), cases map[string]urlCase) {
+	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			host, port, err := parsePostgresURL(tc.url)
+			host, port, err := parse(tc.url)
 			if tc.errorHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errorHas) {
 					t.Fatalf("error %v, want one containing %q", err, tc.errorHas)
