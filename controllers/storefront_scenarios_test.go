@@ -365,8 +365,13 @@ func TestSecretChangeRollsPods(t *testing.T) {
 		g.Expect(d.Generation).To(BeNumerically(">", before.Generation))
 		g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).To(ContainElement(int32(6432)))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
-	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: "db2.example.internal", Port: 6432}))
+	// A Secret change leaves the generation as it is, so the phase alone cannot tell a
+	// status written before the change from one written after it: wait for the endpoint.
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: "db2.example.internal", Port: 6432}))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	g.Expect(migrationJobs(g, ns)).To(HaveLen(1), "a new URL re-runs no migration")
 }
 
