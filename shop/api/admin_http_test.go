@@ -89,13 +89,7 @@ func TestAdminProducts(t *testing.T) {
 	// Read the list once so that it is cached: creating a product must invalidate it.
 	_, before := shop.Get(t, "/api/v1/products?category=kitchen&per_page=100")
 
-	tests := []struct {
-		name, method, path string
-		body               any
-		status             int
-		field              string
-		check              func(t *testing.T, body []byte)
-	}{
+	tests := []adminCase{
 		{name: "a product is created", method: "POST", path: "/api/v1/admin/products", body: productInput("new-pan"), status: 201, check: func(t *testing.T, body []byte) {
 			p := decode[catalog.Product](t, body)
 			if p.ID == 0 || p.Slug != "new-pan" || p.Price.Amount != 1250 || p.Category.Slug != "kitchen" || p.Stock != 10 || p.Attributes["colour"] != "red" {
@@ -147,21 +141,7 @@ func TestAdminProducts(t *testing.T) {
 		{name: "the stock of a missing product is 404", method: "PATCH", path: "/api/v1/admin/products/987654321/stock", body: `{"stock":1}`, status: 404},
 		{name: "deleting a missing product is 404", method: "DELETE", path: "/api/v1/admin/products/987654321", status: 404},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, body := call(t, shop, tt.method, tt.path, admin, tt.body)
-			if tt.status >= 400 {
-				expectProblem(t, resp, body, tt.status, tt.field)
-				return
-			}
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d: %s", resp.StatusCode, body)
-			}
-			if tt.check != nil {
-				tt.check(t, body)
-			}
-		})
-	}
+	runAdminCases(t, shop, admin, tests)
 
 	t.Run("a product in an open order cannot be deleted until the order is done", func(t *testing.T) {
 		id := createProduct(t, shop, admin, "in-an-order")
@@ -195,13 +175,7 @@ func TestAdminCategories(t *testing.T) {
 	_, before := shop.Get(t, "/api/v1/categories")
 	var created catalog.Category
 
-	tests := []struct {
-		name, method, path string
-		body               any
-		status             int
-		field              string
-		check              func(t *testing.T, body []byte)
-	}{
+	tests := []adminCase{
 		{name: "a category is created", method: "POST", path: "/api/v1/admin/categories", body: `{"slug":"garden","name":"Garden","description":"Outside."}`, status: 201, check: func(t *testing.T, body []byte) {
 			created = decode[catalog.Category](t, body)
 			if created.ID == 0 || created.Slug != "garden" || created.Name != "Garden" || created.ProductCount != 0 {
@@ -228,21 +202,7 @@ func TestAdminCategories(t *testing.T) {
 		{name: "a category with products cannot be deleted", method: "DELETE", path: fmt.Sprintf("/api/v1/admin/categories/%d", kitchen), status: 409},
 		{name: "deleting a missing category is 404", method: "DELETE", path: "/api/v1/admin/categories/987654321", status: 404},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, body := call(t, shop, tt.method, tt.path, admin, tt.body)
-			if tt.status >= 400 {
-				expectProblem(t, resp, body, tt.status, tt.field)
-				return
-			}
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d: %s", resp.StatusCode, body)
-			}
-			if tt.check != nil {
-				tt.check(t, body)
-			}
-		})
-	}
+	runAdminCases(t, shop, admin, tests)
 	t.Run("an empty category is deleted", func(t *testing.T) {
 		if resp, body := call(t, shop, "DELETE", fmt.Sprintf("/api/v1/admin/categories/%d", created.ID), admin, nil); resp.StatusCode != 204 {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -347,4 +307,34 @@ func TestAdminOrders(t *testing.T) {
 		resp, body := call(t, shop, "PATCH", fmt.Sprintf("/api/v1/admin/orders/%d", c.ID), admin, `{}`)
 		expectProblem(t, resp, body, 422, "status")
 	})
+}
+
+// adminCase is one admin request and what it must answer: a problem with status (and
+// the field it names) for 4xx, else the status and whatever check verifies in the body.
+type adminCase struct {
+	name, method, path string
+	body               any
+	status             int
+	field              string
+	check              func(t *testing.T, body []byte)
+}
+
+// runAdminCases sends each case as admin, in order (later cases build on earlier ones).
+func runAdminCases(t *testing.T, shop *shoptest.Shop, admin string, tests []adminCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := call(t, shop, tt.method, tt.path, admin, tt.body)
+			if tt.status >= 400 {
+				expectProblem(t, resp, body, tt.status, tt.field)
+				return
+			}
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if tt.check != nil {
+				tt.check(t, body)
+			}
+		})
+	}
 }

@@ -18,7 +18,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -225,21 +224,9 @@ func (p *Pages) fail(c *gin.Context, err error) { httpserver.Fail(c, err) }
 // page with the status that package problem assigns (the JSON API's mapping), and a
 // logged 500 for anything unexpected, panics included.
 func (p *Pages) renderErrors(c *gin.Context) {
-	defer func() {
-		rec := recover()
-		if rec == nil {
-			return
-		}
-		if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, compared as net/http does
-			panic(rec)
-		}
-		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Page handler panicked",
-			"panic", rec, "stack", string(debug.Stack()))
-		if !c.Writer.Written() {
-			p.errorPage(c, http.StatusInternalServerError, nil)
-		}
-		c.Abort()
-	}()
+	defer httpserver.RecoverPanic(c, "Page handler panicked", func(c *gin.Context) {
+		p.errorPage(c, http.StatusInternalServerError, nil)
+	})
 	c.Next()
 	if len(c.Errors) == 0 || c.Writer.Written() {
 		return

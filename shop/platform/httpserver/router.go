@@ -145,24 +145,32 @@ func newRequestID() string {
 // recovery turns a panic into a logged internal error and a problem 500.
 func recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		defer func() {
-			rec := recover()
-			if rec == nil {
-				return
-			}
-			if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, compared as net/http does
-				panic(rec)
-			}
-			logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Handler panicked",
-				"panic", rec, "stack", string(debug.Stack()))
-			if !c.Writer.Written() {
-				p, _ := problem.From(errors.New("panic"))
-				problem.Write(c.Writer, p)
-			}
-			c.Abort()
-		}()
+		defer RecoverPanic(c, "Handler panicked", func(c *gin.Context) {
+			p, _ := problem.From(errors.New("panic"))
+			problem.Write(c.Writer, p)
+		})
 		c.Next()
 	}
+}
+
+// RecoverPanic, deferred in a middleware, logs a panic of the handlers after it with
+// its stack, answers with respond unless they wrote already, and aborts; the JSON API
+// answers a problem, the pages an HTML error page. http.ErrAbortHandler is re-raised,
+// as net/http expects.
+func RecoverPanic(c *gin.Context, msg string, respond func(*gin.Context)) {
+	rec := recover()
+	if rec == nil {
+		return
+	}
+	if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, compared as net/http does
+		panic(rec)
+	}
+	logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), msg,
+		"panic", rec, "stack", string(debug.Stack()))
+	if !c.Writer.Written() {
+		respond(c)
+	}
+	c.Abort()
 }
 
 func securityHeaders(c *gin.Context) {
