@@ -14,7 +14,8 @@ WORKDIR /workspace
 # Modules first: this layer is reused until go.mod or go.sum change.
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
-# The operator is main.go, api/ and controllers/ (DESIGN §1: it imports nothing from shop/).
+# The operator is main.go, api/ and controllers/: it imports nothing from shop/
+# (docs/architecture.md#dependency-rules).
 COPY main.go ./
 COPY api/ api/
 COPY controllers/ controllers/

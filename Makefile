@@ -12,9 +12,10 @@ ETCD_VERSION ?= 3.6.16
 # the same directory.
 KUBEBUILDER_ASSETS ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS
-# ACK CRDs used by the test suites: the real ones beside the checkout when present,
-# otherwise the suites fall back to test/crds/ack (DESIGN §4): empty when it is absent,
-# since testenv refuses a directory that does not exist.
+# ACK CRDs used by the test suites: the real ones at ../shared/ack-crds beside the
+# checkout when present (CI assembles them there with hack/ack-crds.sh), otherwise the
+# suites fall back to test/crds/ack (docs/architecture.md#ack-crds-in-tests). Empty when
+# the directory is absent, since testenv refuses a directory that does not exist.
 ACK_CRDS_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/ack-crds))
 export ACK_CRDS_DIR
 
@@ -99,7 +100,7 @@ fuzz: ## Run each of FUZZ_TARGETS for FUZZTIME (default 10s).
 DEMO_FLAGS ?=
 
 .PHONY: demo
-demo: envtest demo-build ## Run the whole system on this machine with the sample Storefront (DESIGN §5); Ctrl-C stops it.
+demo: envtest demo-build ## Run the whole system on this machine with the sample Storefront; Ctrl-C stops it.
 	bin/demo $(DEMO_FLAGS)
 
 .PHONY: demo-build
@@ -114,7 +115,7 @@ BENCH_SHOP_FLAGS ?=
 BENCH_OPERATOR_FLAGS ?=
 
 .PHONY: bench
-bench: bench-shop bench-operator ## Run every benchmark (DESIGN §7).
+bench: bench-shop bench-operator ## Run every benchmark (docs/architecture.md#performance-targets).
 
 .PHONY: bench-shop
 bench-shop: ## Load-test the shop against a bare Gin baseline; writes docs/benchmarks.md (Shop).

@@ -47,7 +47,7 @@ import (
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
 
-// The shop's process contract (DESIGN §3.1).
+// The shop's process contract (docs/architecture.md#the-shops-process-contract).
 const (
 	shopBinary        = "/shop"
 	shopContainerName = "shop"

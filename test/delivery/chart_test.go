@@ -252,7 +252,7 @@ func TestChartOperatorFlags(t *testing.T) {
 			wantArgs: []string{"--leader-elect", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
 				"--max-concurrent-reconciles=4", "--zap-log-level=info"},
 		},
-		"every flag of DESIGN §6 is fed from its camelCase value": {
+		"every operator flag is fed from its camelCase value": {
 			values: valuesFile(t, "full-values.yaml"),
 			wantArgs: []string{
 				"--leader-elect",
@@ -292,7 +292,7 @@ func TestChartOperatorFlags(t *testing.T) {
 			}
 		})
 	}
-	t.Run("every DESIGN §6 flag has a value", func(t *testing.T) {
+	t.Run("every operator flag has a value", func(t *testing.T) {
 		vals := loadChart(t).Values
 		for _, flagName := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect",
 			"watch-namespaces", "aws-region", "db-subnet-ids", "db-security-group-ids", "cache-subnet-ids",
