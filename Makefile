@@ -144,7 +144,10 @@ IMAGE_TAG ?= $(patsubst v%,%,$(VERSION))
 IMG ?= ghcr.io/storefront-operator/storefront-operator:$(IMAGE_TAG)
 SHOP_IMG ?= ghcr.io/storefront-operator/shop:$(IMAGE_TAG)
 CONTAINER_TOOL ?= docker
-# docker-build-multiarch builds for these platforms with buildx and pushes.
+# docker-build builds for PLATFORM, the nodes' architecture (hack/eks runs x86_64 nodes;
+# linux/arm64 for Graviton), whatever machine it runs on: the Dockerfiles cross-compile
+# for BuildKit's TARGETOS/TARGETARCH. docker-buildx builds and pushes all of PLATFORMS.
+PLATFORM ?= linux/amd64
 PLATFORMS ?= linux/amd64,linux/arm64
 DOCKER_INSTALL_HINT := install Docker Engine (https://docs.docker.com/engine/install/, or apt-get install -y docker.io) on a machine that may run it, or set CONTAINER_TOOL=podman
 
@@ -161,10 +164,10 @@ chart-package: ## Package the Helm chart into bin/charts/ with version and appVe
 	go run ./hack/chartpackage --chart $(CHART_DIR) --version $(VERSION) --out bin/charts
 
 .PHONY: docker-build
-docker-build: ## Build the operator image $(IMG) and the shop image $(SHOP_IMG) (needs a Docker engine).
+docker-build: ## Build the operator image $(IMG) and the shop image $(SHOP_IMG) for $(PLATFORM) (needs a Docker engine).
 	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) not found: $(DOCKER_INSTALL_HINT)"; exit 1; }
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) -f Dockerfile .
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(SHOP_IMG) -f shop/Dockerfile .
+	$(CONTAINER_TOOL) build --platform $(PLATFORM) --build-arg VERSION=$(VERSION) -t $(IMG) -f Dockerfile .
+	$(CONTAINER_TOOL) build --platform $(PLATFORM) --build-arg VERSION=$(VERSION) -t $(SHOP_IMG) -f shop/Dockerfile .
 
 .PHONY: docker-push
 docker-push: ## Push $(IMG) and $(SHOP_IMG) (after docker-build and a registry login).
