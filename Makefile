@@ -20,6 +20,17 @@ ACK_CRDS_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/ack-crds))
 export ACK_CRDS_DIR
 
 CONTROLLER_GEN ?= go tool controller-gen
+
+# Linters, built from their pinned Go modules into bin/tools/<name>/<version>/ (cached:
+# built once per version; CI caches bin/ too). Outside go.mod, so that their dependencies
+# never become the operator's.
+TOOLS_DIR ?= $(CURDIR)/bin/tools
+ACTIONLINT_VERSION ?= v1.7.12
+STATICCHECK_VERSION ?= v0.8.2
+GOVULNCHECK_VERSION ?= v1.9.0
+ACTIONLINT := $(TOOLS_DIR)/actionlint/$(ACTIONLINT_VERSION)/actionlint
+STATICCHECK := $(TOOLS_DIR)/staticcheck/$(STATICCHECK_VERSION)/staticcheck
+GOVULNCHECK := $(TOOLS_DIR)/govulncheck/$(GOVULNCHECK_VERSION)/govulncheck
 GO_TEST_FLAGS ?=
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -51,18 +62,39 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: vet ## Run go vet, check gofmt and terraform fmt.
+lint: vet $(STATICCHECK) ## Run go vet, staticcheck, and check gofmt and terraform fmt.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(STATICCHECK) ./...
 	@# fmt reads no provider settings; an empty CLI config keeps a missing ~/.terraformrc quiet.
 	@command -v terraform >/dev/null || { echo "terraform not found: install Terraform >= 1.5.7 (HashiCorp's apt repository: apt-get install terraform)"; exit 1; }
 	@TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive hack/eks
 
 .PHONY: verify
-verify: manifests generate lint ## Regenerate and fail when the committed files differ.
+verify: manifests generate lint actionlint ## Regenerate, lint, check the workflows, and fail when the committed files differ.
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; exit 1; }
 	@if [ -n "$$(git status --porcelain -- api config controllers charts docs)" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and commit:"; \
 		git status --porcelain -- api config controllers charts docs; git --no-pager diff --stat; exit 1; fi
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Check the GitHub Actions workflows with actionlint.
+	$(ACTIONLINT) -color=false
+
+.PHONY: vulncheck
+vulncheck: $(GOVULNCHECK) ## Report known vulnerabilities in the code's call graph (needs vuln.go.dev).
+	$(GOVULNCHECK) ./...
+
+.PHONY: tools
+tools: $(ACTIONLINT) $(STATICCHECK) ## Build the linters into bin/tools (make verify does when they are missing).
+
+$(ACTIONLINT):
+	GOBIN=$(@D) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(GOVULNCHECK):
+	GOBIN=$(@D) go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
 
 ##@ Test
 

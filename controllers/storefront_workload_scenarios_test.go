@@ -65,7 +65,7 @@ func TestHPAOwnsReplicas(t *testing.T) {
 	g.Expect(d.Spec.Replicas).To(Equal(ptr.To[int32](5)))
 	for _, mf := range d.ManagedFields {
 		if mf.Manager == fieldOwner {
-			g.Expect(string(mf.FieldsV1.Raw)).NotTo(ContainSubstring(`"f:replicas"`), "the operator owns spec.replicas")
+			g.Expect(string(mf.FieldsV1.GetRawBytes())).NotTo(ContainSubstring(`"f:replicas"`), "the operator owns spec.replicas")
 		}
 	}
 }
