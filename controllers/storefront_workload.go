@@ -86,7 +86,8 @@ const (
 )
 
 // Annotations of the AWS Load Balancer Controller, as its v2.13 documentation
-// (docs/guide/ingress/annotations.md) and source (pkg/annotations/constants.go) name them.
+// (docs/guide/ingress/annotations.md) and source (pkg/annotations/constants.go) name them;
+// why each is set: docs/architecture.md#ingress-on-an-alb.
 const (
 	// albTargetTypeAnnotation "ip" registers pod IPs: the NetworkPolicies then see the
 	// load balancer's addresses in the public subnets (--ingress-cidrs) rather than node

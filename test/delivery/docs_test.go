@@ -38,15 +38,19 @@ func TestDocsCoverTheOperatorsLife(t *testing.T) {
 	}{
 		"the architecture is drawn in mermaid": {"docs/architecture.md", []string{"```mermaid", "ACK", "enableNetworkPolicy"}},
 		"the EKS install goes step by step": {"docs/install-eks.md", []string{
-			"terraform apply -var-file=my.tfvars -target=module.vpc -target=module.eks", "make docker-build docker-push",
+			"-target=module.vpc -target=module.eks -target=aws_ecr_repository.images", "make docker-build docker-push",
+			"operator_repository_url", "shop_repository_url", "certificateARN", "elbv2.k8s.aws/pod-readiness-gate-inject=enabled",
 			"helm install storefront-operator charts/storefront-operator", "config/samples/shop_v1alpha1_storefront.yaml"}},
 		"the runbook covers retries, rotation, deletion and restore": {"docs/runbook.md", []string{
 			shopv1alpha1.AnnotationRetryMigration, shopv1alpha1.AnnotationRotateDBPassword,
 			string(shopv1alpha1.DeletionPolicySnapshot), string(shopv1alpha1.DeletionPolicyRetain), string(shopv1alpha1.DeletionPolicyDelete),
 			"restore-db-cluster-from-snapshot", shopv1alpha1.ConditionReady, shopv1alpha1.ReasonMigrationFailed}},
-		"troubleshooting names the failure reasons": {"docs/troubleshooting.md", []string{
+		"troubleshooting names the failure reasons and the Warning Events": {"docs/troubleshooting.md", []string{
 			shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.ReasonProvisioningRetrying, shopv1alpha1.ReasonConnectionSecretNotFound,
-			shopv1alpha1.ReasonRolloutStuck, shopv1alpha1.ReasonMigrationFailed}},
+			shopv1alpha1.ReasonRolloutStuck, shopv1alpha1.ReasonMigrationFailed,
+			"ShopPortOpenToCluster", "StoreEgressOpenToAnyAddress", "PodReadinessGateNotInjected"}},
+		"troubleshooting says how to see the HPA's metrics": {"docs/troubleshooting.md", []string{
+			"FailedGetResourceMetric", "kubectl -n shops describe hpa", "metrics.k8s.io", "metrics-server"}},
 		"the EKS README gives the apply order and the teardown": {"hack/eks/README.md", []string{"## Apply", "## Teardown", "terraform destroy"}},
 		"the README links the delivery docs":                    {"README.md", []string{"## Deploy to EKS", "docs/install-eks.md", "make docker-build"}},
 	}
