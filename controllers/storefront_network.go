@@ -82,9 +82,9 @@ func (r *StorefrontReconciler) networkSettings() networkSettings {
 const shopPortOpenNote = "The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."
 
 // reconcileNetwork applies the shop's and the migration's NetworkPolicies
-// (docs/architecture.md#network-isolation), or deletes
-// them when spec.networkPolicy.enabled is false. Their egress needs the data stores'
-// ports, so they wait for the stores.
+// (docs/architecture.md#network-isolation), or deletes them when
+// spec.networkPolicy.enabled is false. Their egress needs the data stores' ports, so they
+// wait for the stores.
 func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
 	if !ptr.Deref(sf.Spec.NetworkPolicy.Enabled, true) {
