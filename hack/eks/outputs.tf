@@ -54,7 +54,7 @@ output "shop_repository_url" {
 }
 
 output "ecr_login_command" {
-  description = "Logs Docker in to this account's ECR registry, for make docker-push."
+  description = "Logs Docker in to this account's ECR registry, for make docker-push: a pipeline, so run it with eval \"$(terraform output -raw ecr_login_command)\"."
   value       = "aws ecr get-login-password --region ${var.region} | docker login --username AWS --password-stdin ${split("/", aws_ecr_repository.images["operator"].repository_url)[0]}"
 }
 
