@@ -12,13 +12,25 @@ ETCD_VERSION ?= 3.6.16
 # the same directory.
 KUBEBUILDER_ASSETS ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS
-# ACK CRDs used by the test suites: the real ones beside the checkout when present,
-# otherwise the suites fall back to test/crds/ack (DESIGN §4): empty when it is absent,
-# since testenv refuses a directory that does not exist.
+# ACK CRDs used by the test suites: the real ones at ../shared/ack-crds beside the
+# checkout when present (CI assembles them there with hack/ack-crds.sh), otherwise the
+# suites fall back to test/crds/ack (docs/architecture.md#ack-crds-in-tests). Empty when
+# the directory is absent, since testenv refuses a directory that does not exist.
 ACK_CRDS_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/ack-crds))
 export ACK_CRDS_DIR
 
 CONTROLLER_GEN ?= go tool controller-gen
+
+# Linters, built from their pinned Go modules into bin/tools/<name>/<version>/ (cached:
+# built once per version; CI caches bin/ too). Outside go.mod, so that their dependencies
+# never become the operator's.
+TOOLS_DIR ?= $(CURDIR)/bin/tools
+ACTIONLINT_VERSION ?= v1.7.12
+STATICCHECK_VERSION ?= v0.8.2
+GOVULNCHECK_VERSION ?= v1.9.0
+ACTIONLINT := $(TOOLS_DIR)/actionlint/$(ACTIONLINT_VERSION)/actionlint
+STATICCHECK := $(TOOLS_DIR)/staticcheck/$(STATICCHECK_VERSION)/staticcheck
+GOVULNCHECK := $(TOOLS_DIR)/govulncheck/$(GOVULNCHECK_VERSION)/govulncheck
 GO_TEST_FLAGS ?=
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -50,18 +62,39 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: vet ## Run go vet, check gofmt and terraform fmt.
+lint: vet $(STATICCHECK) ## Run go vet, staticcheck, and check gofmt and terraform fmt.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(STATICCHECK) ./...
 	@# fmt reads no provider settings; an empty CLI config keeps a missing ~/.terraformrc quiet.
 	@command -v terraform >/dev/null || { echo "terraform not found: install Terraform >= 1.5.7 (HashiCorp's apt repository: apt-get install terraform)"; exit 1; }
 	@TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive hack/eks
 
 .PHONY: verify
-verify: manifests generate lint ## Regenerate and fail when the committed files differ.
+verify: manifests generate lint actionlint ## Regenerate, lint, check the workflows, and fail when the committed files differ.
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; exit 1; }
 	@if [ -n "$$(git status --porcelain -- api config controllers charts docs)" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and commit:"; \
 		git status --porcelain -- api config controllers charts docs; git --no-pager diff --stat; exit 1; fi
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Check the GitHub Actions workflows with actionlint.
+	$(ACTIONLINT) -color=false
+
+.PHONY: vulncheck
+vulncheck: $(GOVULNCHECK) ## Report known vulnerabilities in the code's call graph (needs vuln.go.dev).
+	$(GOVULNCHECK) ./...
+
+.PHONY: tools
+tools: $(ACTIONLINT) $(STATICCHECK) ## Build the linters into bin/tools (make verify does when they are missing).
+
+$(ACTIONLINT):
+	GOBIN=$(@D) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(GOVULNCHECK):
+	GOBIN=$(@D) go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
 
 ##@ Test
 
@@ -99,7 +132,7 @@ fuzz: ## Run each of FUZZ_TARGETS for FUZZTIME (default 10s).
 DEMO_FLAGS ?=
 
 .PHONY: demo
-demo: envtest demo-build ## Run the whole system on this machine with the sample Storefront (DESIGN §5); Ctrl-C stops it.
+demo: envtest demo-build ## Run the whole system on this machine with the sample Storefront; Ctrl-C stops it.
 	bin/demo $(DEMO_FLAGS)
 
 .PHONY: demo-build
@@ -114,7 +147,7 @@ BENCH_SHOP_FLAGS ?=
 BENCH_OPERATOR_FLAGS ?=
 
 .PHONY: bench
-bench: bench-shop bench-operator ## Run every benchmark (DESIGN §7).
+bench: bench-shop bench-operator ## Run every benchmark (docs/architecture.md#performance-targets).
 
 .PHONY: bench-shop
 bench-shop: ## Load-test the shop against a bare Gin baseline; writes docs/benchmarks.md (Shop).
@@ -143,7 +176,10 @@ IMAGE_TAG ?= $(patsubst v%,%,$(VERSION))
 IMG ?= ghcr.io/storefront-operator/storefront-operator:$(IMAGE_TAG)
 SHOP_IMG ?= ghcr.io/storefront-operator/shop:$(IMAGE_TAG)
 CONTAINER_TOOL ?= docker
-# docker-build-multiarch builds for these platforms with buildx and pushes.
+# docker-build builds for PLATFORM, the nodes' architecture (hack/eks runs x86_64 nodes;
+# linux/arm64 for Graviton), whatever machine it runs on: the Dockerfiles cross-compile
+# for BuildKit's TARGETOS/TARGETARCH. docker-buildx builds and pushes all of PLATFORMS.
+PLATFORM ?= linux/amd64
 PLATFORMS ?= linux/amd64,linux/arm64
 DOCKER_INSTALL_HINT := install Docker Engine (https://docs.docker.com/engine/install/, or apt-get install -y docker.io) on a machine that may run it, or set CONTAINER_TOOL=podman
 
@@ -160,10 +196,10 @@ chart-package: ## Package the Helm chart into bin/charts/ with version and appVe
 	go run ./hack/chartpackage --chart $(CHART_DIR) --version $(VERSION) --out bin/charts
 
 .PHONY: docker-build
-docker-build: ## Build the operator image $(IMG) and the shop image $(SHOP_IMG) (needs a Docker engine).
+docker-build: ## Build the operator image $(IMG) and the shop image $(SHOP_IMG) for $(PLATFORM) (needs a Docker engine).
 	@command -v $(CONTAINER_TOOL) >/dev/null || { echo "$(CONTAINER_TOOL) not found: $(DOCKER_INSTALL_HINT)"; exit 1; }
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) -f Dockerfile .
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(SHOP_IMG) -f shop/Dockerfile .
+	$(CONTAINER_TOOL) build --platform $(PLATFORM) --build-arg VERSION=$(VERSION) -t $(IMG) -f Dockerfile .
+	$(CONTAINER_TOOL) build --platform $(PLATFORM) --build-arg VERSION=$(VERSION) -t $(SHOP_IMG) -f shop/Dockerfile .
 
 .PHONY: docker-push
 docker-push: ## Push $(IMG) and $(SHOP_IMG) (after docker-build and a registry login).

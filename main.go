@@ -20,6 +20,7 @@ package main
 
 import (
 	"flag"
+	"net"
 	"os"
 	"strings"
 
@@ -43,6 +44,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, watchNamespaces                string
 		dbSubnets, dbSGs, cacheSubnets, cacheSGs, ingressCIDRs string
+		dbCIDRs, cacheCIDRs                                    string
 		leaderElect                                            bool
 		opts                                                   controllers.Options
 	)
@@ -56,7 +58,9 @@ func main() {
 	flag.StringVar(&cacheSubnets, "cache-subnet-ids", "", "Comma-separated default subnet IDs for ElastiCache Serverless.")
 	flag.StringVar(&cacheSGs, "cache-security-group-ids", "", "Comma-separated default security group IDs for ElastiCache Serverless.")
 	flag.StringVar(&opts.IngressNamespace, "ingress-namespace", "", "Namespace of the ingress controller allowed to reach the shop port.")
-	flag.StringVar(&ingressCIDRs, "ingress-cidrs", "", "Comma-separated CIDRs allowed to reach the shop port (the VPC CIDR for an ALB in IP mode).")
+	flag.StringVar(&ingressCIDRs, "ingress-cidrs", "", "Comma-separated CIDRs allowed to reach the shop port (the public subnets, for an ALB in IP mode).")
+	flag.StringVar(&dbCIDRs, "db-cidrs", "", "Comma-separated CIDRs of the database subnets: the only egress the shops get on the Aurora port (empty: any address).")
+	flag.StringVar(&cacheCIDRs, "cache-cidrs", "", "Comma-separated CIDRs of the cache subnets: the only egress the shops get on the ElastiCache port (empty: any address).")
 	flag.StringVar(&opts.MetricsNamespace, "metrics-namespace", "", "Namespace allowed to scrape the shop's metrics port.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Storefronts reconciled in parallel.")
 	zapOpts := zap.Options{Development: false}
@@ -71,6 +75,17 @@ func main() {
 	opts.CacheSubnetIDs = splitList(cacheSubnets)
 	opts.CacheSecurityGroupIDs = splitList(cacheSGs)
 	opts.IngressCIDRs = splitList(ingressCIDRs)
+	opts.DBCIDRs = splitList(dbCIDRs)
+	opts.CacheCIDRs = splitList(cacheCIDRs)
+	for flagName, cidrs := range map[string][]string{"ingress-cidrs": opts.IngressCIDRs, "db-cidrs": opts.DBCIDRs, "cache-cidrs": opts.CacheCIDRs} {
+		for _, c := range cidrs {
+			// A NetworkPolicy with a bad ipBlock would be refused for every shop.
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				setupLog.Error(err, "Invalid flag value", "flag", "--"+flagName, "value", c)
+				os.Exit(2)
+			}
+		}
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))

@@ -149,10 +149,6 @@ func startStandIns(t *testing.T, ns string, opts fake.Options) *fake.StandIns {
 // storefrontOption changes a Storefront fixture.
 type storefrontOption func(*shopv1alpha1.Storefront)
 
-func withImage(image string) storefrontOption {
-	return func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = image }
-}
-
 func withExternalCache() storefrontOption {
 	return func(sf *shopv1alpha1.Storefront) {
 		sf.Spec.Cache = &shopv1alpha1.CacheSpec{External: &shopv1alpha1.ExternalStore{

@@ -35,10 +35,15 @@ type Options struct {
 	CacheSubnetIDs        []string
 	CacheSecurityGroupIDs []string
 	// IngressNamespace is the namespace (of the ingress controller) allowed to reach the
-	// shop port. IngressCIDRs are address blocks allowed too (the VPC CIDR for an ALB in
-	// IP mode). Neither set: the shop port is open to all.
+	// shop port. IngressCIDRs are address blocks allowed too (the public subnets, where an
+	// ALB in IP mode connects from). Neither set: the shop port is open to all.
 	IngressNamespace string
 	IngressCIDRs     []string
+	// DBCIDRs and CacheCIDRs are the address blocks of the database and cache subnets,
+	// the only destinations the NetworkPolicies allow on the Aurora and ElastiCache
+	// ports. Empty: those ports are open to any address (a Warning Event says so).
+	DBCIDRs    []string
+	CacheCIDRs []string
 	// MetricsNamespace is the namespace allowed to scrape the shop's metrics port.
 	MetricsNamespace string
 	// MaxConcurrentReconciles bounds parallel reconciles of Storefronts.

@@ -97,7 +97,7 @@ spec:
 	}
 	a, c := got.Spec.Database.Aurora, got.Spec.Cache.Serverless
 	checks := map[string]struct{ got, want any }{
-		"database.aurora.engineVersion":     {a.EngineVersion, "16.6"},
+		"database.aurora.engineVersion":     {a.EngineVersion, ""}, // no default: Aurora picks its own
 		"database.aurora.minCapacity":       {a.MinCapacity, "0.5"},
 		"database.aurora.maxCapacity":       {a.MaxCapacity, "4"},
 		"database.aurora.deletionPolicy":    {a.DeletionPolicy, shopv1alpha1.DeletionPolicySnapshot},

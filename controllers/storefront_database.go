@@ -359,7 +359,6 @@ func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, regio
 	spec := map[string]any{
 		"dbClusterIdentifier": id,
 		"engine":              auroraEngine,
-		"engineVersion":       orDefault(a.EngineVersion, "16.6"),
 		"engineMode":          auroraEngineMode,
 		"serverlessV2ScalingConfiguration": map[string]any{
 			"minCapacity": acu(a.MinCapacity, 0.5),
@@ -377,6 +376,17 @@ func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, regio
 	}
 	if len(securityGroups) > 0 {
 		spec["vpcSecurityGroupIDs"] = stringsToAny(securityGroups)
+	}
+	// No version of our own: a pinned minor is retired by AWS on its own schedule, and
+	// then every new cluster would fail at create. Left out, Aurora picks its default
+	// version for the region (RDS API reference, CreateDBCluster: EngineVersion is not
+	// required), and ACK writes the version AWS reports back into spec.engineVersion
+	// (rds-controller generator.yaml: DBCluster EngineVersion late_initialize). A field
+	// we do not apply is neither compared nor owned by us, so that value is never fought;
+	// a version the user gives is compared through adoptACKWriteBacks, which accepts a
+	// later minor of the same major.
+	if a.EngineVersion != "" {
+		spec["engineVersion"] = a.EngineVersion
 	}
 	u.Object["spec"] = spec
 	return u

@@ -22,11 +22,15 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/onsi/gomega"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/localcluster/fake"
 )
 
 func TestParsePostgresURL(t *testing.T) {
@@ -234,4 +238,72 @@ func TestDeletionAnnotations(t *testing.T) {
 	if id := finalSnapshotIdentifier(a); !regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`).MatchString(id) || len(id) > 255 {
 		t.Errorf("%q is not a valid snapshot identifier", id)
 	}
+}
+
+func TestDBClusterEngineVersion(t *testing.T) {
+	pw := dbPassword{version: 1, secret: &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-db-password-v1", Namespace: "shops"}}}
+	tests := map[string]struct {
+		version string
+		// live is the spec.engineVersion ACK writes back (AWS's version).
+		live string
+		// wantApplied is what the operator applies ("" = the field is left out).
+		wantApplied string
+	}{
+		"empty is left out and ACK's late-initialised version is kept": {version: "", live: "16.6"},
+		"a full version is passed as given":                            {version: "16.6", live: "16.6", wantApplied: "16.6"},
+		"a major-only version is passed as given":                      {version: "16", live: "16.8", wantApplied: "16"},
+		"an automatic minor upgrade by AWS is kept":                    {version: "16.6", live: "16.9", wantApplied: "16.6"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			sf := auroraStorefront(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = tc.version })
+			want, err := applyContent(desiredDBCluster(sf, testScheme, "eu-west-1", nil, pw), testScheme)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, found, _ := unstructured.NestedString(want.Object, "spec", "engineVersion")
+			if got != tc.wantApplied || found != (tc.wantApplied != "") {
+				t.Fatalf("applied spec.engineVersion = %q (present %v), want %q", got, found, tc.wantApplied)
+			}
+			// The live object as ACK leaves it: our content plus AWS's version, written
+			// by ACK's field manager. Comparing it as applyObjectAdopting does must find
+			// nothing to write.
+			live := want.DeepCopy()
+			if err := unstructured.SetNestedField(live.Object, tc.live, "spec", "engineVersion"); err != nil {
+				t.Fatal(err)
+			}
+			adoptACKWriteBacks(want, live)
+			if field := isSubset(want.Object, live.Object, ""); field != "" {
+				t.Errorf("the operator would rewrite %s of a DBCluster at engine version %s", field, tc.live)
+			}
+		})
+	}
+	t.Run("an older version than asked for is corrected", func(t *testing.T) {
+		// The comparison must be able to find a difference, or the cases above prove nothing.
+		sf := auroraStorefront(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "16.6" })
+		want, _ := applyContent(desiredDBCluster(sf, testScheme, "eu-west-1", nil, pw), testScheme)
+		live := want.DeepCopy()
+		_ = unstructured.SetNestedField(live.Object, "16.4", "spec", "engineVersion")
+		adoptACKWriteBacks(want, live)
+		if isSubset(want.Object, live.Object, "") == "" {
+			t.Error("a live 16.4 satisfies a wanted 16.6")
+		}
+	})
+}
+
+// A Storefront without engineVersion: the DBCluster is created without one, ACK writes
+// back the version Aurora chose, and the operator keeps it - nothing is written at rest.
+func TestDefaultEngineVersionIsAuroras(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" })))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+
+	cluster := ackObject(g, ns, gvkDBCluster, "acme-database")
+	version, _, _ := unstructured.NestedString(cluster.Object, "spec", "engineVersion")
+	g.Expect(version).To(Equal(fake.DefaultAuroraPostgresVersion), "ACK's late-initialised version")
+	g.Expect(appliedSpecFields(g, cluster)).NotTo(ContainElement("engineVersion"), "the operator must not own the version it never set")
+	reconcileAtRest(g, op, ns)
 }

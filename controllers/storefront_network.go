@@ -18,9 +18,12 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -36,16 +39,52 @@ import (
 // NetworkPolicy can select a namespace by name.
 const namespaceNameLabel = "kubernetes.io/metadata.name"
 
+// The cluster DNS a shop may ask: CoreDNS in kube-system, labelled k8s-app: kube-dns as
+// Kubernetes' and EKS's CoreDNS deployments are.
+const (
+	dnsNamespace = "kube-system"
+	dnsPodLabel  = "k8s-app"
+	dnsPodValue  = "kube-dns"
+	dnsPort      = 53
+)
+
+// Reasons of the Warning Events about NetworkPolicies that let more through than the
+// operator's flags could restrict.
+const (
+	eventReasonShopPortOpen   = "ShopPortOpenToCluster"
+	eventReasonStorePortsOpen = "StoreEgressOpenToAnyAddress"
+)
+
 // networkSettings are the operator flags that shape the NetworkPolicies.
 type networkSettings struct {
 	IngressNamespace string
 	IngressCIDRs     []string
 	MetricsNamespace string
+	// DBCIDRs and CacheCIDRs hold the address blocks of the database and cache subnets:
+	// the only destinations of the Aurora and ElastiCache ports.
+	DBCIDRs    []string
+	CacheCIDRs []string
 }
 
-// reconcileNetwork applies the shop's and the migration's NetworkPolicies, or deletes
-// them when spec.networkPolicy.enabled is false. Their egress needs the data stores'
-// ports, so they wait for the stores.
+// networkSettings gathers the flags from the operator's options.
+func (r *StorefrontReconciler) networkSettings() networkSettings {
+	return networkSettings{
+		IngressNamespace: r.Options.IngressNamespace,
+		IngressCIDRs:     r.Options.IngressCIDRs,
+		MetricsNamespace: r.Options.MetricsNamespace,
+		DBCIDRs:          r.Options.DBCIDRs,
+		CacheCIDRs:       r.Options.CacheCIDRs,
+	}
+}
+
+// shopPortOpenNote is the sentence the Available condition carries while the shop port
+// is open to the whole cluster.
+const shopPortOpenNote = "The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."
+
+// reconcileNetwork applies the shop's and the migration's NetworkPolicies
+// (docs/architecture.md#network-isolation), or deletes them when
+// spec.networkPolicy.enabled is false. Their egress needs the data stores' ports, so they
+// wait for the stores.
 func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
 	if !ptr.Deref(sf.Spec.NetworkPolicy.Enabled, true) {
@@ -59,20 +98,60 @@ func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (
 	if !s.storesReady() {
 		return ctrl.Result{}, nil
 	}
-	settings := networkSettings{
-		IngressNamespace: r.Options.IngressNamespace,
-		IngressCIDRs:     r.Options.IngressCIDRs,
-		MetricsNamespace: r.Options.MetricsNamespace,
+	settings := r.networkSettings()
+	shop := desiredShopNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
+	changed, err := r.applyObject(ctx, shop)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	for _, np := range []*networkingv1.NetworkPolicy{
-		desiredShopNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache),
-		desiredMigrationNetworkPolicy(sf, r.Scheme, s.database, s.cache),
-	} {
-		if _, err := r.applyObject(ctx, np); err != nil {
-			return ctrl.Result{}, err
+	if _, err := r.applyObject(ctx, desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)); err != nil {
+		return ctrl.Result{}, err
+	}
+	open := openPolicyWarnings(sf, settings, s.database, s.cache)
+	if open.shopPort {
+		appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+	}
+	// Once per change of the policy, so that a shop at rest writes no Events.
+	if changed && r.Recorder != nil {
+		if open.shopPort {
+			r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonShopPortOpen, "Reconcile",
+				"NetworkPolicy %s: %s Set them (the load balancer's subnets for an ALB in IP mode) to restrict it.", shop.Name, shopPortOpenNote)
+		}
+		if len(open.stores) > 0 {
+			r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonStorePortsOpen, "Reconcile",
+				"NetworkPolicies %s and %s: egress open to any address on %s", shop.Name, objectName(sf, roleMigrate), strings.Join(open.stores, "; "))
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// openPolicy says what the policies leave open that flags could have restricted.
+type openPolicy struct {
+	// shopPort: the HTTP port admits the whole cluster.
+	shopPort bool
+	// stores: a sentence per data store port open to any address.
+	stores []string
+}
+
+func openPolicyWarnings(sf *shopv1alpha1.Storefront, settings networkSettings, db, cache *storeEndpoint) openPolicy {
+	var o openPolicy
+	o.shopPort = settings.IngressNamespace == "" && len(settings.IngressCIDRs) == 0
+	for _, st := range storeDestinations(sf, settings, db, cache) {
+		if len(st.cidrs) == 0 {
+			o.stores = append(o.stores, fmt.Sprintf("port %d (%s)", st.port, st.why))
+		}
+	}
+	return o
+}
+
+// appendConditionNote adds a sentence to a condition's message, keeping its status,
+// reason and transition time.
+func appendConditionNote(sf *shopv1alpha1.Storefront, condType, note string) {
+	c := meta.FindStatusCondition(sf.Status.Conditions, condType)
+	if c == nil || strings.HasSuffix(c.Message, note) {
+		return
+	}
+	c.Message = strings.TrimSpace(c.Message + " " + note)
 }
 
 // desiredShopNetworkPolicy denies all traffic of the shop's pods but: the HTTP port from
@@ -83,9 +162,7 @@ func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Schem
 	if settings.IngressNamespace != "" {
 		from = append(from, namespacePeer(settings.IngressNamespace))
 	}
-	for _, cidr := range settings.IngressCIDRs {
-		from = append(from, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-	}
+	from = append(from, ipBlockPeers(settings.IngressCIDRs)...)
 	ingress := []networkingv1.NetworkPolicyIngressRule{{Ports: tcpPorts(httpPort), From: from}}
 	if settings.MetricsNamespace != "" {
 		ingress = append(ingress, networkingv1.NetworkPolicyIngressRule{
@@ -100,7 +177,7 @@ func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Schem
 			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 			Ingress:     ingress,
-			Egress:      storeEgress(db, cache),
+			Egress:      storeEgress(sf, settings, db, cache),
 		},
 	}
 	own(sf, np, scheme)
@@ -108,38 +185,76 @@ func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Schem
 }
 
 // desiredMigrationNetworkPolicy gives migration pods the shop's egress and no ingress.
-func desiredMigrationNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, db, cache *storeEndpoint) *networkingv1.NetworkPolicy {
+func desiredMigrationNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, settings networkSettings, db, cache *storeEndpoint) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 		ObjectMeta: objectMeta(sf, objectName(sf, roleMigrate), componentMigration),
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentMigration)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Egress:      storeEgress(db, cache),
+			Egress:      storeEgress(sf, settings, db, cache),
 		},
 	}
 	own(sf, np, scheme)
 	return np
 }
 
-// storeEgress allows DNS, the database port and the cache port. The stores are reached
-// by host name, which a NetworkPolicy cannot match, so any address is allowed on those
-// ports.
-func storeEgress(db, cache *storeEndpoint) []networkingv1.NetworkPolicyEgressRule {
-	dns := []networkingv1.NetworkPolicyPort{
-		{Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(intstr.FromInt32(53))},
-		{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(53))},
-	}
-	rules := []networkingv1.NetworkPolicyEgressRule{{Ports: dns}}
-	var ports []int32
+// storeDestination is one data store's port and the address blocks it may be reached at
+// (none: any address, for the reason why).
+type storeDestination struct {
+	port  int32
+	cidrs []string
+	why   string
+}
+
+// storeDestinations are the database's and the cache's. The stores are reached by host
+// name, which a NetworkPolicy cannot match: an Aurora cluster or ElastiCache cache lives
+// in the data subnets the --db-cidrs and --cache-cidrs flags name; an external store
+// may be anywhere, so its port is open to any address.
+func storeDestinations(sf *shopv1alpha1.Storefront, settings networkSettings, db, cache *storeEndpoint) []storeDestination {
+	var out []storeDestination
 	if db != nil {
-		ports = append(ports, db.Port)
+		d := storeDestination{port: db.Port}
+		switch {
+		case sf.Spec.Database.Aurora == nil:
+			d.why = "the external database, whose address a NetworkPolicy cannot know"
+		case len(settings.DBCIDRs) == 0:
+			d.why = "the Aurora database: the operator has no --db-cidrs"
+		default:
+			d.cidrs = settings.DBCIDRs
+		}
+		out = append(out, d)
 	}
-	if cache != nil && (db == nil || cache.Port != db.Port) {
-		ports = append(ports, cache.Port)
+	if cache != nil {
+		d := storeDestination{port: cache.Port}
+		switch {
+		case sf.Spec.Cache == nil || sf.Spec.Cache.Serverless == nil:
+			d.why = "the external cache, whose address a NetworkPolicy cannot know"
+		case len(settings.CacheCIDRs) == 0:
+			d.why = "the ElastiCache cache: the operator has no --cache-cidrs"
+		default:
+			d.cidrs = settings.CacheCIDRs
+		}
+		out = append(out, d)
 	}
-	if len(ports) > 0 {
-		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(ports...)})
+	return out
+}
+
+// storeEgress allows DNS to the cluster's DNS pods only, and each data store's port to
+// its destinations.
+func storeEgress(sf *shopv1alpha1.Storefront, settings networkSettings, db, cache *storeEndpoint) []networkingv1.NetworkPolicyEgressRule {
+	rules := []networkingv1.NetworkPolicyEgressRule{{
+		Ports: []networkingv1.NetworkPolicyPort{
+			{Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(intstr.FromInt32(dnsPort))},
+			{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(dnsPort))},
+		},
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceNameLabel: dnsNamespace}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{dnsPodLabel: dnsPodValue}},
+		}},
+	}}
+	for _, d := range storeDestinations(sf, settings, db, cache) {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(d.port), To: ipBlockPeers(d.cidrs)})
 	}
 	return rules
 }
@@ -148,6 +263,14 @@ func tcpPorts(ports ...int32) []networkingv1.NetworkPolicyPort {
 	out := make([]networkingv1.NetworkPolicyPort, 0, len(ports))
 	for _, p := range ports {
 		out = append(out, networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(p))})
+	}
+	return out
+}
+
+func ipBlockPeers(cidrs []string) []networkingv1.NetworkPolicyPeer {
+	var out []networkingv1.NetworkPolicyPeer
+	for _, cidr := range cidrs {
+		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
 	}
 	return out
 }

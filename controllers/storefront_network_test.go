@@ -22,6 +22,12 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/localcluster/fake"
 )
 
 func TestDesiredShopNetworkPolicy(t *testing.T) {
@@ -34,11 +40,11 @@ func TestDesiredShopNetworkPolicy(t *testing.T) {
 		wantEgress  []int32
 	}{
 		"no flags: the shop port is open to all, metrics to none": {networkSettings{}, nil, 0, false, []int32{53, 5432}},
-		"an ingress namespace":                       {networkSettings{IngressNamespace: "ingress-nginx"}, nil, 1, false, []int32{53, 5432}},
-		"VPC CIDRs for an ALB in IP mode":            {networkSettings{IngressCIDRs: []string{"10.0.0.0/16", "10.1.0.0/16"}}, nil, 2, false, []int32{53, 5432}},
-		"a metrics namespace":                        {networkSettings{MetricsNamespace: "monitoring"}, nil, 0, true, []int32{53, 5432}},
-		"a cache on its own port":                    {networkSettings{}, &storeEndpoint{Port: 6380}, 0, false, []int32{53, 5432, 6380}},
-		"a cache on the database's port is one rule": {networkSettings{}, &storeEndpoint{Port: 5432}, 0, false, []int32{53, 5432}},
+		"an ingress namespace":                      {networkSettings{IngressNamespace: "ingress-nginx"}, nil, 1, false, []int32{53, 5432}},
+		"public subnet CIDRs for an ALB in IP mode": {networkSettings{IngressCIDRs: []string{"10.0.48.0/24", "10.0.49.0/24"}}, nil, 2, false, []int32{53, 5432}},
+		"a metrics namespace":                       {networkSettings{MetricsNamespace: "monitoring"}, nil, 0, true, []int32{53, 5432}},
+		"a cache on its own port":                   {networkSettings{}, &storeEndpoint{Port: 6380}, 0, false, []int32{53, 5432, 6380}},
+		"a cache on the database's port":            {networkSettings{}, &storeEndpoint{Port: 5432}, 0, false, []int32{53, 5432, 5432}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -60,9 +66,101 @@ func TestDesiredShopNetworkPolicy(t *testing.T) {
 	}
 }
 
+// The policies' egress, rule by rule, as the VPC CNI's policy agent would read them.
+func TestStoreEgress(t *testing.T) {
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	port := func(p corev1.Protocol, n int32) networkingv1.NetworkPolicyPort {
+		return networkingv1.NetworkPolicyPort{Protocol: &p, Port: ptr.To(intstr.FromInt32(n))}
+	}
+	dns := networkingv1.NetworkPolicyEgressRule{
+		Ports: []networkingv1.NetworkPolicyPort{port(udp, 53), port(tcp, 53)},
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+		}},
+	}
+	to := func(cidrs ...string) []networkingv1.NetworkPolicyPeer {
+		var out []networkingv1.NetworkPolicyPeer
+		for _, c := range cidrs {
+			out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+		}
+		return out
+	}
+	dataSubnets := networkSettings{
+		DBCIDRs:    []string{"10.0.52.0/24", "10.0.53.0/24", "10.0.54.0/24"},
+		CacheCIDRs: []string{"10.0.56.0/24", "10.0.57.0/24", "10.0.58.0/24"},
+	}
+	aurora := func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database = shopv1alpha1.DatabaseSpec{Aurora: &shopv1alpha1.AuroraDatabase{}}
+		sf.Spec.Cache = &shopv1alpha1.CacheSpec{Serverless: &shopv1alpha1.ServerlessCache{}}
+	}
+	external := func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database = shopv1alpha1.DatabaseSpec{External: &shopv1alpha1.ExternalStore{}}
+		sf.Spec.Cache = &shopv1alpha1.CacheSpec{External: &shopv1alpha1.ExternalStore{}}
+	}
+	db, cache := &storeEndpoint{Host: "db", Port: 5432}, &storeEndpoint{Host: "cache", Port: 6379}
+	cases := map[string]struct {
+		stores    func(*shopv1alpha1.Storefront)
+		settings  networkSettings
+		want      []networkingv1.NetworkPolicyEgressRule
+		wantStore []string // ports open to any address, as the Warning Event lists them
+	}{
+		"Aurora and ElastiCache with the data subnets' CIDRs: nothing else": {aurora, dataSubnets, []networkingv1.NetworkPolicyEgressRule{
+			dns,
+			{Ports: []networkingv1.NetworkPolicyPort{port(tcp, 5432)}, To: to("10.0.52.0/24", "10.0.53.0/24", "10.0.54.0/24")},
+			{Ports: []networkingv1.NetworkPolicyPort{port(tcp, 6379)}, To: to("10.0.56.0/24", "10.0.57.0/24", "10.0.58.0/24")},
+		}, nil},
+		"without the flags the store ports are open to any address": {aurora, networkSettings{}, []networkingv1.NetworkPolicyEgressRule{
+			dns,
+			{Ports: []networkingv1.NetworkPolicyPort{port(tcp, 5432)}},
+			{Ports: []networkingv1.NetworkPolicyPort{port(tcp, 6379)}},
+		}, []string{"port 5432 (the Aurora database: the operator has no --db-cidrs)", "port 6379 (the ElastiCache cache: the operator has no --cache-cidrs)"}},
+		"external stores may be anywhere": {external, dataSubnets, []networkingv1.NetworkPolicyEgressRule{
+			dns,
+			{Ports: []networkingv1.NetworkPolicyPort{port(tcp, 5432)}},
+			{Ports: []networkingv1.NetworkPolicyPort{port(tcp, 6379)}},
+		}, []string{"port 5432 (the external database, whose address a NetworkPolicy cannot know)", "port 6379 (the external cache, whose address a NetworkPolicy cannot know)"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			sf := storefrontNamed("acme")
+			tc.stores(sf)
+			for _, np := range []*networkingv1.NetworkPolicy{
+				desiredShopNetworkPolicy(sf, testScheme, tc.settings, db, cache),
+				desiredMigrationNetworkPolicy(sf, testScheme, tc.settings, db, cache),
+			} {
+				g.Expect(np.Spec.Egress).To(Equal(tc.want), np.Name)
+				if len(tc.settings.DBCIDRs) > 0 && sf.Spec.Database.Aurora != nil {
+					for _, r := range np.Spec.Egress {
+						g.Expect(r.To).NotTo(BeEmpty(), "%s: a rule open to any address although the flags are set", np.Name)
+						for _, p := range r.To {
+							g.Expect(p.IPBlock).To(Or(BeNil(), HaveField("CIDR", Not(Equal("0.0.0.0/0")))))
+						}
+					}
+				}
+			}
+			g.Expect(openPolicyWarnings(sf, tc.settings, db, cache).stores).To(Equal(tc.wantStore))
+		})
+	}
+}
+
+func TestOpenShopPortIsNoted(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(openPolicyWarnings(storefrontNamed("acme"), networkSettings{}, nil, nil).shopPort).To(BeTrue())
+	g.Expect(openPolicyWarnings(storefrontNamed("acme"), networkSettings{IngressCIDRs: []string{"10.0.48.0/24"}}, nil, nil).shopPort).To(BeFalse())
+	g.Expect(openPolicyWarnings(storefrontNamed("acme"), networkSettings{IngressNamespace: "ingress-nginx"}, nil, nil).shopPort).To(BeFalse())
+
+	sf := storefrontNamed("acme")
+	sf.Status.Conditions = []metav1.Condition{{Type: shopv1alpha1.ConditionAvailable, Status: metav1.ConditionTrue, Reason: "DeploymentAvailable", Message: "2 of 2 pods serve shop:1"}}
+	appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+	appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+	g.Expect(sf.Status.Conditions[0].Message).To(Equal("2 of 2 pods serve shop:1 The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."))
+}
+
 func TestDesiredMigrationNetworkPolicy(t *testing.T) {
 	g := NewWithT(t)
-	np := desiredMigrationNetworkPolicy(storefrontNamed("acme"), testScheme, &storeEndpoint{Port: 5432}, nil)
+	np := desiredMigrationNetworkPolicy(storefrontNamed("acme"), testScheme, networkSettings{}, &storeEndpoint{Port: 5432}, nil)
 	g.Expect(np.Name).To(Equal("acme-migrate"))
 	g.Expect(np.Spec.PodSelector.MatchLabels).To(HaveKeyWithValue(labelComponent, componentMigration))
 	g.Expect(np.Spec.Ingress).To(BeEmpty(), "nothing may connect to a migration")
@@ -75,4 +173,36 @@ func toAny(ports []int32) []any {
 		out[i] = p
 	}
 	return out
+}
+
+// The flags restrict the Aurora port to the database subnets; what stays open is said by
+// a Warning Event (once, not at rest) and, for the shop port, in the Available condition.
+func TestNetworkPolicyWarnings(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	opts := ackOptions
+	opts.DBCIDRs = []string{"10.0.52.0/24", "10.0.53.0/24"}
+	op := startOperator(t, ns, opts)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+
+	g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Message).To(HaveSuffix(shopPortOpenNote))
+	for _, name := range []string{"acme-shop", "acme-migrate"} {
+		np := get(g, ns, name, &networkingv1.NetworkPolicy{})
+		var db []string
+		for _, r := range np.Spec.Egress {
+			if r.Ports[0].Port.IntValue() == 5432 {
+				for _, p := range r.To {
+					db = append(db, p.IPBlock.CIDR)
+				}
+			}
+		}
+		g.Expect(db).To(Equal([]string{"10.0.52.0/24", "10.0.53.0/24"}), name)
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(eventReasons(g, ns)).To(ContainElements(eventReasonShopPortOpen, eventReasonStorePortsOpen))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	events := reconcileAtRest(g, op, ns)
+	g.Expect(eventReasons(g, ns)).To(HaveLen(events), "no Event at rest")
 }

@@ -47,7 +47,8 @@ func TestFreshStorefrontBecomesReady(t *testing.T) {
 	g := NewWithT(t)
 
 	sf := readyShop(t, ns, withExternalCache(), withReplicas(2, 5),
-		withIngress(shopv1alpha1.IngressSpec{Host: "shop.acme.example", ClassName: "alb", TLSSecretName: "acme-tls"}))
+		withIngress(shopv1alpha1.IngressSpec{Host: "shop.acme.example", ClassName: "alb",
+			CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"}))
 
 	g.Expect(sf.Finalizers).To(ContainElement(shopv1alpha1.Finalizer))
 	for _, tc := range []string{shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ConditionCacheReady,
@@ -124,7 +125,8 @@ func TestFreshStorefrontBecomesReady(t *testing.T) {
 	g.Expect(ing.Spec.IngressClassName).To(Equal(ptr.To("alb")))
 	g.Expect(ing.Annotations).To(HaveKeyWithValue("alb.ingress.kubernetes.io/target-type", "ip"))
 	g.Expect(ing.Spec.Rules[0].Host).To(Equal("shop.acme.example"))
-	g.Expect(ing.Spec.TLS[0].SecretName).To(Equal("acme-tls"))
+	g.Expect(ing.Annotations).To(HaveKeyWithValue("alb.ingress.kubernetes.io/certificate-arn", "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"))
+	g.Expect(ing.Spec.TLS).To(BeEmpty(), "an ALB takes its certificate from ACM")
 	hpa := get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{})
 	g.Expect(*hpa.Spec.MinReplicas).To(Equal(int32(2)))
 	g.Expect(hpa.Spec.MaxReplicas).To(Equal(int32(5)))

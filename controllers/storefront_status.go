@@ -174,15 +174,16 @@ func containerImage(containers []corev1.Container, name string) string {
 	return ""
 }
 
-// shopURL is where shoppers reach the shop: https (http without a TLS Secret) and the
-// Ingress host when one is set; otherwise the load balancer's address from the Ingress
-// status, with its port when one is given. No Ingress: no URL.
+// shopURL is where shoppers reach the shop: https when the Ingress really serves TLS
+// (ingressServesTLS), else http, and the Ingress host when one is set; otherwise the
+// load balancer's address from the Ingress status, with its port when one is given. No
+// Ingress: no URL.
 func shopURL(spec *shopv1alpha1.IngressSpec, ing *networkingv1.Ingress) string {
 	if spec == nil {
 		return ""
 	}
 	scheme := "http://"
-	if spec.TLSSecretName != "" {
+	if ingressServesTLS(spec) {
 		scheme = "https://"
 	}
 	if spec.Host != "" {

@@ -35,13 +35,16 @@ func TestShopURL(t *testing.T) {
 		ing  *networkingv1.Ingress
 		want string
 	}{
-		"no ingress: no URL":              {nil, nil, ""},
-		"a host with TLS is https":        {&shopv1alpha1.IngressSpec{Host: "shop.example", TLSSecretName: "tls"}, nil, "https://shop.example"},
-		"a host without TLS is http":      {&shopv1alpha1.IngressSpec{Host: "shop.example"}, lb(networkingv1.IngressLoadBalancerIngress{IP: "1.2.3.4"}), "http://shop.example"},
-		"no host and no address yet":      {&shopv1alpha1.IngressSpec{}, &networkingv1.Ingress{}, ""},
-		"the load balancer's host name":   {&shopv1alpha1.IngressSpec{}, lb(networkingv1.IngressLoadBalancerIngress{Hostname: "lb.example"}), "http://lb.example"},
-		"the load balancer's IP and port": {&shopv1alpha1.IngressSpec{}, lb(networkingv1.IngressLoadBalancerIngress{IP: "127.0.0.1", Ports: []networkingv1.IngressPortStatus{{Port: 8443}}}), "http://127.0.0.1:8443"},
-		"an IPv6 address":                 {&shopv1alpha1.IngressSpec{}, lb(networkingv1.IngressLoadBalancerIngress{IP: "fd00::1"}), "http://[fd00::1]"},
+		"no ingress: no URL":       {nil, nil, ""},
+		"a host with TLS is https": {&shopv1alpha1.IngressSpec{Host: "shop.example", TLSSecretName: "tls"}, nil, "https://shop.example"},
+		"an ALB with an ACM certificate is https": {&shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example",
+			CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}, nil, "https://shop.example"},
+		"an ALB without a certificate is http": {&shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example"}, nil, "http://shop.example"},
+		"a host without TLS is http":           {&shopv1alpha1.IngressSpec{Host: "shop.example"}, lb(networkingv1.IngressLoadBalancerIngress{IP: "1.2.3.4"}), "http://shop.example"},
+		"no host and no address yet":           {&shopv1alpha1.IngressSpec{}, &networkingv1.Ingress{}, ""},
+		"the load balancer's host name":        {&shopv1alpha1.IngressSpec{}, lb(networkingv1.IngressLoadBalancerIngress{Hostname: "lb.example"}), "http://lb.example"},
+		"the load balancer's IP and port":      {&shopv1alpha1.IngressSpec{}, lb(networkingv1.IngressLoadBalancerIngress{IP: "127.0.0.1", Ports: []networkingv1.IngressPortStatus{{Port: 8443}}}), "http://127.0.0.1:8443"},
+		"an IPv6 address":                      {&shopv1alpha1.IngressSpec{}, lb(networkingv1.IngressLoadBalancerIngress{IP: "fd00::1"}), "http://[fd00::1]"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -46,8 +47,9 @@ import (
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
-// The shop's process contract (DESIGN §3.1).
+// The shop's process contract (docs/architecture.md#the-shops-process-contract).
 const (
 	shopBinary        = "/shop"
 	shopContainerName = "shop"
@@ -79,11 +81,48 @@ const (
 	// nonRootUID is the distroless "nonroot" user; set explicitly so that runAsNonRoot
 	// holds whatever the image's USER says.
 	nonRootUID = 65532
-	// albIngressClass gets pod (IP) targets: the NetworkPolicies then see the load
-	// balancer's VPC addresses (--ingress-cidrs) rather than node ports.
-	albIngressClass         = "alb"
-	albTargetTypeAnnotation = "alb.ingress.kubernetes.io/target-type"
+	// albIngressClass is the AWS Load Balancer Controller's.
+	albIngressClass = "alb"
 )
+
+// Annotations of the AWS Load Balancer Controller, as its v2.13 documentation
+// (docs/guide/ingress/annotations.md) and source (pkg/annotations/constants.go) name them;
+// why each is set: docs/architecture.md#ingress-on-an-alb.
+const (
+	// albTargetTypeAnnotation "ip" registers pod IPs: the NetworkPolicies then see the
+	// load balancer's addresses in the public subnets (--ingress-cidrs) rather than node
+	// ports, and pod readiness gates work. The controller's default is instance.
+	albTargetTypeAnnotation = "alb.ingress.kubernetes.io/target-type"
+	// albSchemeAnnotation "internet-facing": the controller's default (its
+	// --default-load-balancer-scheme flag, pkg/config/controller_config.go) is internal,
+	// an ALB reachable from nowhere outside the VPC.
+	albSchemeAnnotation = "alb.ingress.kubernetes.io/scheme"
+	// albHealthCheckPathAnnotation "/readyz": the default is "/" (pkg/ingress/model_builder.go,
+	// defaultHealthCheckPathHTTP), a catalog page and a database query every 15 seconds
+	// that keeps answering while a pod shuts down.
+	albHealthCheckPathAnnotation = "alb.ingress.kubernetes.io/healthcheck-path"
+	// albTargetGroupAttributesAnnotation carries the deregistration delay (AWS's default
+	// is 300 seconds).
+	albTargetGroupAttributesAnnotation = "alb.ingress.kubernetes.io/target-group-attributes"
+	// albCertificateARNAnnotation names the ACM certificate of the HTTPS listener.
+	albCertificateARNAnnotation = "alb.ingress.kubernetes.io/certificate-arn"
+	// albListenPortsAnnotation defaults to HTTP 80 alone, or HTTPS 443 alone when a
+	// certificate is given (pkg/ingress/model_build_listener.go, computeIngressListenPorts).
+	albListenPortsAnnotation = "alb.ingress.kubernetes.io/listen-ports"
+	// albSSLRedirectAnnotation redirects HTTP to the HTTPS port it names.
+	albSSLRedirectAnnotation = "alb.ingress.kubernetes.io/ssl-redirect"
+	// albReadinessGateLabel on a namespace makes the controller's webhook inject a pod
+	// readiness gate per target group (docs/deploy/pod_readiness_gate.md): a rolling
+	// update then waits until the ALB sees the new pods healthy. The operator does not
+	// own namespaces, so it only warns when the label is missing.
+	albReadinessGateLabel = "elbv2.k8s.aws/pod-readiness-gate-inject"
+)
+
+// albDeregistrationDelaySeconds lets the ALB finish in-flight requests to a deregistered
+// pod for as long as the pod may live after SIGTERM: it keeps serving for SHUTDOWN_DELAY
+// while the ALB stops sending, then drains until terminationGracePeriodSeconds. AWS's
+// 300 seconds would keep a deleted pod's target draining long after the pod is gone.
+const albDeregistrationDelaySeconds = terminationGraceSeconds
 
 // reconcileWorkload applies the shop's ServiceAccount, Service and Ingress, and, once an
 // image has been migrated, its Deployment, HPA and PodDisruptionBudget. It sets
@@ -101,10 +140,14 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	}
 	if sf.Spec.Ingress != nil {
 		ing := desiredIngress(sf, r.Scheme)
-		if _, err := r.applyObject(ctx, ing); err != nil {
+		changed, err := r.applyObject(ctx, ing)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 		s.ingress = ing
+		if changed {
+			r.checkReadinessGateLabel(ctx, sf, ing)
+		}
 	} else if err := r.deleteOwned(ctx, sf, &networkingv1.Ingress{}, objectName(sf, roleShop)); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -260,14 +303,8 @@ func desiredService(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *corev1
 func desiredIngress(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *networkingv1.Ingress {
 	spec := sf.Spec.Ingress
 	meta := objectMeta(sf, objectName(sf, roleShop), componentShop)
-	if len(spec.Annotations) > 0 || spec.ClassName == albIngressClass {
-		meta.Annotations = map[string]string{}
-		for k, v := range spec.Annotations {
-			meta.Annotations[k] = v
-		}
-		if _, set := meta.Annotations[albTargetTypeAnnotation]; !set && spec.ClassName == albIngressClass {
-			meta.Annotations[albTargetTypeAnnotation] = "ip"
-		}
+	if a := ingressAnnotations(spec); len(a) > 0 {
+		meta.Annotations = a
 	}
 	ing := &networkingv1.Ingress{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
@@ -291,12 +328,73 @@ func desiredIngress(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *networ
 	if spec.ClassName != "" {
 		ing.Spec.IngressClassName = ptr.To(spec.ClassName)
 	}
-	if spec.TLSSecretName != "" {
+	// An ALB takes its certificate from ACM, never from a Secret (the API refuses
+	// tlsSecretName with class alb).
+	if spec.TLSSecretName != "" && spec.ClassName != albIngressClass {
 		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{spec.Host}, SecretName: spec.TLSSecretName}}
 	}
 	own(sf, ing, scheme)
 	return ing
 }
+
+// ingressAnnotations are spec.ingress.annotations, plus, for class alb, what makes the
+// ALB serve the shop from the internet (see the alb*Annotation constants) wherever the
+// user's annotations do not say otherwise.
+func ingressAnnotations(spec *shopv1alpha1.IngressSpec) map[string]string {
+	out := map[string]string{}
+	if spec.ClassName == albIngressClass {
+		out[albTargetTypeAnnotation] = "ip"
+		out[albSchemeAnnotation] = "internet-facing"
+		out[albHealthCheckPathAnnotation] = "/readyz"
+		out[albTargetGroupAttributesAnnotation] = fmt.Sprintf("deregistration_delay.timeout_seconds=%d", albDeregistrationDelaySeconds)
+		if spec.CertificateARN != "" {
+			out[albCertificateARNAnnotation] = spec.CertificateARN
+		}
+		if spec.CertificateARN != "" || spec.Annotations[albCertificateARNAnnotation] != "" {
+			out[albListenPortsAnnotation] = `[{"HTTP":80},{"HTTPS":443}]`
+			out[albSSLRedirectAnnotation] = "443"
+		}
+	}
+	for k, v := range spec.Annotations {
+		out[k] = v
+	}
+	return out
+}
+
+// ingressServesTLS reports whether the Ingress really terminates TLS: with class alb, an
+// HTTPS listener (a certificate from certificateARN or the annotation, or one the user's
+// listen-ports ask for, which the controller then discovers in ACM by host); with other
+// classes, a TLS Secret.
+func ingressServesTLS(spec *shopv1alpha1.IngressSpec) bool {
+	if spec.ClassName == albIngressClass {
+		return strings.Contains(ingressAnnotations(spec)[albListenPortsAnnotation], `"HTTPS"`)
+	}
+	return spec.TLSSecretName != ""
+}
+
+// checkReadinessGateLabel warns, with an Event, when an ALB with pod targets serves a
+// namespace without the label that injects pod readiness gates: without them a rolling
+// update may stop old pods before the ALB sends traffic to the new ones. It runs when the
+// Ingress was written, so a shop at rest reads nothing more.
+func (r *StorefrontReconciler) checkReadinessGateLabel(ctx context.Context, sf *shopv1alpha1.Storefront, ing *networkingv1.Ingress) {
+	if ptr.Deref(ing.Spec.IngressClassName, "") != albIngressClass || ing.Annotations[albTargetTypeAnnotation] != "ip" || r.Recorder == nil {
+		return
+	}
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: sf.Namespace}, ns); err != nil {
+		log.FromContext(ctx).Error(err, "Reading the namespace for its pod readiness gate label", "namespace", sf.Namespace)
+		return
+	}
+	if ns.Labels[albReadinessGateLabel] == "enabled" {
+		return
+	}
+	r.Recorder.Eventf(sf, ing, corev1.EventTypeWarning, eventReasonReadinessGateNotInjected, "Reconcile",
+		"Namespace %s lacks the label %s=enabled: the AWS Load Balancer Controller injects no pod readiness gates, so a rollout may stop old pods before the ALB sends traffic to new ones (kubectl label namespace %s %s=enabled)",
+		sf.Namespace, albReadinessGateLabel, sf.Namespace, albReadinessGateLabel)
+}
+
+// eventReasonReadinessGateNotInjected is the reason of checkReadinessGateLabel's Event.
+const eventReasonReadinessGateNotInjected = "PodReadinessGateNotInjected"
 
 // desiredDeployment runs `/shop serve` with image. spec.replicas is left out: the HPA
 // owns it, and an apply that set it would fight the autoscaler.

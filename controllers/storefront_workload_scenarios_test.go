@@ -65,7 +65,7 @@ func TestHPAOwnsReplicas(t *testing.T) {
 	g.Expect(d.Spec.Replicas).To(Equal(ptr.To[int32](5)))
 	for _, mf := range d.ManagedFields {
 		if mf.Manager == fieldOwner {
-			g.Expect(string(mf.FieldsV1.Raw)).NotTo(ContainSubstring(`"f:replicas"`), "the operator owns spec.replicas")
+			g.Expect(string(mf.FieldsV1.GetRawBytes())).NotTo(ContainSubstring(`"f:replicas"`), "the operator owns spec.replicas")
 		}
 	}
 }
@@ -147,13 +147,38 @@ func TestIngressAndURL(t *testing.T) {
 	setLB(networkingv1.IngressLoadBalancerIngress{IP: "127.0.0.1", Ports: []networkingv1.IngressPortStatus{{Port: 8443, Protocol: corev1.ProtocolTCP}}})
 	waitURL("http://127.0.0.1:8443")
 
+	// An ALB with an ACM certificate: internet-facing, health-checked on /readyz, HTTPS.
 	// An annotation dropped from the spec is dropped from the Ingress.
-	setIngress(&shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.acme.example", TLSSecretName: "acme-tls",
-		Annotations: map[string]string{"alb.ingress.kubernetes.io/target-type": "instance"}})
+	const cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"
+	setIngress(&shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.acme.example", CertificateARN: cert})
 	waitURL("https://shop.acme.example")
 	ing := get(g, ns, "acme-shop", &networkingv1.Ingress{})
 	g.Expect(ing.Annotations).NotTo(HaveKey("nginx.ingress.kubernetes.io/proxy-body-size"))
+	g.Expect(ing.Annotations).To(And(
+		HaveKeyWithValue("alb.ingress.kubernetes.io/scheme", "internet-facing"),
+		HaveKeyWithValue("alb.ingress.kubernetes.io/healthcheck-path", "/readyz"),
+		HaveKeyWithValue("alb.ingress.kubernetes.io/certificate-arn", cert),
+		HaveKeyWithValue("alb.ingress.kubernetes.io/listen-ports", `[{"HTTP":80},{"HTTPS":443}]`),
+		HaveKeyWithValue("alb.ingress.kubernetes.io/ssl-redirect", "443")))
+	g.Expect(ing.Spec.TLS).To(BeEmpty(), "an ALB takes no TLS Secret")
+	// The test namespace lacks the readiness gate label: a Warning Event says so.
+	g.Eventually(func(g Gomega) {
+		g.Expect(eventReasons(g, ns)).To(ContainElement("PodReadinessGateNotInjected"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	// The API server refuses a TLS Secret on an ALB, naming what to use instead.
+	sf = getStorefront(g, ns)
+	sf.Spec.Ingress = &shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.acme.example", TLSSecretName: "acme-tls"}
+	err := k8sClient.Update(context.Background(), sf)
+	g.Expect(err).To(MatchError(ContainSubstring("spec.ingress.tlsSecretName")))
+	g.Expect(err).To(MatchError(ContainSubstring("set certificateARN")))
+
+	setIngress(&shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.acme.example",
+		Annotations: map[string]string{"alb.ingress.kubernetes.io/target-type": "instance"}})
+	waitURL("http://shop.acme.example")
+	ing = get(g, ns, "acme-shop", &networkingv1.Ingress{})
 	g.Expect(ing.Annotations).To(HaveKeyWithValue("alb.ingress.kubernetes.io/target-type", "instance"), "a set target-type is kept")
+	g.Expect(ing.Annotations).NotTo(HaveKey("alb.ingress.kubernetes.io/certificate-arn"))
 
 	setIngress(nil)
 	waitURL("")

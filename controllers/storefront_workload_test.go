@@ -90,18 +90,69 @@ func TestDesiredDeployment(t *testing.T) {
 }
 
 func TestDesiredIngress(t *testing.T) {
+	// The AWS Load Balancer Controller's annotations and values, as its v2.13
+	// docs/guide/ingress/annotations.md spells them.
+	albDefaults := map[string]string{
+		"alb.ingress.kubernetes.io/target-type":             "ip",
+		"alb.ingress.kubernetes.io/scheme":                  "internet-facing",
+		"alb.ingress.kubernetes.io/healthcheck-path":        "/readyz",
+		"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
+	}
+	with := func(extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range albDefaults {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	const cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"
 	cases := map[string]struct {
 		spec       shopv1alpha1.IngressSpec
 		wantAnnots map[string]string
 		wantTLS    bool
+		wantHTTPS  bool
 	}{
-		"alb gets IP targets": {shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example"},
-			map[string]string{albTargetTypeAnnotation: "ip"}, false},
-		"a target type set by the user is kept": {shopv1alpha1.IngressSpec{ClassName: "alb", Annotations: map[string]string{albTargetTypeAnnotation: "instance"}},
-			map[string]string{albTargetTypeAnnotation: "instance"}, false},
-		"another class gets the annotations as given": {shopv1alpha1.IngressSpec{ClassName: "nginx", Annotations: map[string]string{"a": "b"}},
-			map[string]string{"a": "b"}, false},
-		"no class and no annotations": {shopv1alpha1.IngressSpec{Host: "shop.example", TLSSecretName: "tls"}, nil, true},
+		"alb serves the internet over HTTP, health-checked on /readyz": {spec: shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example"},
+			wantAnnots: albDefaults},
+		"alb with an ACM certificate listens on 80 and 443 and redirects to HTTPS": {
+			spec: shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example", CertificateARN: cert},
+			wantAnnots: with(map[string]string{
+				"alb.ingress.kubernetes.io/certificate-arn": cert,
+				"alb.ingress.kubernetes.io/listen-ports":    `[{"HTTP":80},{"HTTPS":443}]`,
+				"alb.ingress.kubernetes.io/ssl-redirect":    "443",
+			}),
+			wantHTTPS: true},
+		"a certificate given as the user's annotation also turns HTTPS on": {
+			spec: shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example", Annotations: map[string]string{"alb.ingress.kubernetes.io/certificate-arn": cert}},
+			wantAnnots: with(map[string]string{
+				"alb.ingress.kubernetes.io/certificate-arn": cert,
+				"alb.ingress.kubernetes.io/listen-ports":    `[{"HTTP":80},{"HTTPS":443}]`,
+				"alb.ingress.kubernetes.io/ssl-redirect":    "443",
+			}),
+			wantHTTPS: true},
+		"the user's annotations win": {
+			spec: shopv1alpha1.IngressSpec{ClassName: "alb", Annotations: map[string]string{
+				"alb.ingress.kubernetes.io/target-type": "instance", "alb.ingress.kubernetes.io/scheme": "internal",
+				"alb.ingress.kubernetes.io/healthcheck-path": "/healthz"}},
+			wantAnnots: with(map[string]string{
+				"alb.ingress.kubernetes.io/target-type": "instance", "alb.ingress.kubernetes.io/scheme": "internal",
+				"alb.ingress.kubernetes.io/healthcheck-path": "/healthz"})},
+		"listen ports of the user's without HTTPS mean no TLS": {
+			spec: shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.example", CertificateARN: cert,
+				Annotations: map[string]string{"alb.ingress.kubernetes.io/listen-ports": `[{"HTTP":8080}]`}},
+			wantAnnots: with(map[string]string{
+				"alb.ingress.kubernetes.io/certificate-arn": cert,
+				"alb.ingress.kubernetes.io/listen-ports":    `[{"HTTP":8080}]`,
+				"alb.ingress.kubernetes.io/ssl-redirect":    "443",
+			})},
+		"another class gets the annotations as given": {spec: shopv1alpha1.IngressSpec{ClassName: "nginx", Annotations: map[string]string{"a": "b"}},
+			wantAnnots: map[string]string{"a": "b"}},
+		"another class terminates TLS with the Secret": {spec: shopv1alpha1.IngressSpec{ClassName: "nginx", Host: "shop.example", TLSSecretName: "tls"},
+			wantTLS: true, wantHTTPS: true},
+		"no class and no annotations": {spec: shopv1alpha1.IngressSpec{Host: "shop.example", TLSSecretName: "tls"}, wantTLS: true, wantHTTPS: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -113,11 +164,22 @@ func TestDesiredIngress(t *testing.T) {
 			g.Expect(ing.Spec.Rules[0].Host).To(Equal(tc.spec.Host))
 			g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name).To(Equal("acme-shop"))
 			g.Expect(ing.Spec.TLS != nil).To(Equal(tc.wantTLS))
+			g.Expect(ingressServesTLS(&tc.spec)).To(Equal(tc.wantHTTPS))
 			if tc.spec.ClassName != "" {
 				g.Expect(ing.Spec.IngressClassName).To(HaveValue(Equal(tc.spec.ClassName)))
 			}
 		})
 	}
+	t.Run("the deregistration delay covers the pod's shutdown", func(t *testing.T) {
+		// SHUTDOWN_DELAY (serving while the ALB stops sending) plus the drain is the
+		// termination grace period; the ALB waits for in-flight requests as long.
+		g := NewWithT(t)
+		sf := storefrontNamed("acme")
+		d := desiredDeployment(sf, testScheme, "shop:1", "sum", &storeEndpoint{Host: "db", Port: 5432}, nil)
+		g.Expect(d.Spec.Template.Spec.TerminationGracePeriodSeconds).To(HaveValue(BeEquivalentTo(albDeregistrationDelaySeconds)))
+		g.Expect(d.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "SHUTDOWN_DELAY", Value: "10s"}))
+		g.Expect(albDeregistrationDelaySeconds).To(BeNumerically(">", shutdownDelaySeconds))
+	})
 }
 
 func TestDesiredHPAAndPDB(t *testing.T) {

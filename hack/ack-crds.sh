@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Assembles the real ACK CRDs that CI tests against (DESIGN §4: ../shared/ack-crds beside
-# the checkout) from checkouts of the ACK repositories at the commits in
+# Assembles the real ACK CRDs that CI tests against (../shared/ack-crds beside the
+# checkout, the Makefile's ACK_CRDS_DIR default; docs/architecture.md#ack-crds-in-tests) from checkouts of the ACK repositories at the commits in
 # hack/ack-crds.sha256's header, and verifies every file against its checksum there.
 # Third-party CRDs are never committed to this repository; CI fetches them instead.
 #

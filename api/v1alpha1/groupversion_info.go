@@ -25,8 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// api/ depends on apimachinery only (DESIGN §1), so the scheme builder is apimachinery's
-// rather than controller-runtime's.
+// api/ depends on apimachinery only (docs/architecture.md#dependency-rules), so the scheme
+// builder is apimachinery's rather than controller-runtime's.
 var (
 	// GroupVersion is the group and version of the Storefront API.
 	GroupVersion = schema.GroupVersion{Group: "shop.storefront.dev", Version: "v1alpha1"}

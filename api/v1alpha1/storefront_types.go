@@ -101,6 +101,10 @@ type ReplicasSpec struct {
 
 // IngressSpec describes the Ingress in front of the shop.
 // +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretName) || size(self.tlsSecretName) == 0 || (has(self.host) && size(self.host) > 0)",message="tlsSecretName requires host",fieldPath=".tlsSecretName"
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretName) || size(self.tlsSecretName) == 0 || !has(self.className) || self.className != 'alb'",message="tlsSecretName cannot be used with className alb: the AWS Load Balancer Controller ignores Ingress TLS Secrets and terminates TLS with ACM certificates; set certificateARN to the ARN of an ACM certificate for host instead",fieldPath=".tlsSecretName"
+// +kubebuilder:validation:XValidation:rule="!has(self.certificateARN) || size(self.certificateARN) == 0 || (has(self.className) && self.className == 'alb')",message="certificateARN is for className alb (an ACM certificate on the ALB); with another ingress class use tlsSecretName",fieldPath=".certificateARN"
+// +kubebuilder:validation:XValidation:rule="!has(self.certificateARN) || size(self.certificateARN) == 0 || (has(self.host) && size(self.host) > 0)",message="certificateARN requires host",fieldPath=".certificateARN"
+// +kubebuilder:validation:XValidation:rule="!has(self.certificateARN) || size(self.certificateARN) == 0 || !has(self.annotations) || !('alb.ingress.kubernetes.io/certificate-arn' in self.annotations)",message="set certificateARN or the alb.ingress.kubernetes.io/certificate-arn annotation, not both",fieldPath=".certificateARN"
 type IngressSpec struct {
 	// Host is the shop's public host name. Absent: the Ingress matches any host and
 	// status.url comes from the load balancer's address.
@@ -109,21 +113,35 @@ type IngressSpec struct {
 	// +optional
 	Host string `json:"host,omitempty"`
 
-	// ClassName is the IngressClass. With `alb` the operator adds
-	// `alb.ingress.kubernetes.io/target-type: ip` unless the annotation is set.
+	// ClassName is the IngressClass. With `alb` (the AWS Load Balancer Controller) the
+	// operator adds, unless the annotation is already given: `target-type: ip`,
+	// `scheme: internet-facing`, `healthcheck-path: /readyz`, a target group
+	// deregistration delay matching the shop's shutdown, and with certificateARN
+	// `certificate-arn`, `listen-ports` HTTP 80 and HTTPS 443 and `ssl-redirect: '443'`
+	// (all `alb.ingress.kubernetes.io/`).
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ClassName string `json:"className,omitempty"`
 
-	// Annotations are copied onto the Ingress as given.
+	// Annotations are copied onto the Ingress as given, and win over the ones the
+	// operator would add.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 
 	// TLSSecretName is the Secret holding the certificate for Host. Set: TLS is
-	// terminated at the Ingress and status.url is https.
+	// terminated at the Ingress and status.url is https. Not with className alb, whose
+	// controller ignores TLS Secrets: use certificateARN there.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
+
+	// CertificateARN is the ARN of an AWS Certificate Manager certificate for Host, for
+	// className alb: the ALB listens on HTTPS 443 with it, redirects HTTP 80 to HTTPS,
+	// and status.url is https. The certificate must be issued in the cluster's region.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$`
+	// +optional
+	CertificateARN string `json:"certificateARN,omitempty"`
 }
 
 // DatabaseSpec selects the shop's PostgreSQL database. Exactly one field is set, and the
@@ -144,9 +162,14 @@ type DatabaseSpec struct {
 // AuroraDatabase is an Aurora Serverless v2 PostgreSQL cluster managed through ACK.
 // +kubebuilder:validation:XValidation:rule="!has(self.minCapacity) || !has(self.maxCapacity) || double(self.maxCapacity) >= double(self.minCapacity)",message="maxCapacity must be greater than or equal to minCapacity",fieldPath=".maxCapacity"
 type AuroraDatabase struct {
-	// EngineVersion is the aurora-postgresql engine version.
+	// EngineVersion is the aurora-postgresql engine version, such as 16.6 (`aws rds
+	// describe-db-engine-versions --engine aurora-postgresql`). Empty: left out of the
+	// DBCluster, and Aurora creates the cluster with its default version for the region.
+	// A value is passed to RDS as given; RDS documents a major-only value (such as 16)
+	// for Aurora MySQL only, so give Aurora PostgreSQL a full version. Once the cluster
+	// exists, the version AWS reports (later minors after automatic upgrades) is kept.
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
-	// +kubebuilder:default="16.6"
+	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	EngineVersion string `json:"engineVersion,omitempty"`
 

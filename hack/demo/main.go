@@ -1,5 +1,5 @@
-// Command demo runs the whole system on this machine (DESIGN §5; `make demo`): a control
-// plane, the operator and real-process stand-ins for kubelet, the HPA, an ingress
+// Command demo runs the whole system on this machine (`make demo`;
+// docs/architecture.md#the-whole-system-on-one-machine): a control plane, the operator and real-process stand-ins for kubelet, the HPA, an ingress
 // controller and ACK (test/localcluster), then applies the sample Storefront and prints
 // one line per phase or condition change until it is Ready, then how to reach and
 // explore it. It keeps reporting changes until Ctrl-C, which stops and removes

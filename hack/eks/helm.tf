@@ -7,17 +7,23 @@ locals {
   operator_values = {
     replicaCount = var.operator_replicas
     image = {
-      repository = var.operator_image.repository
+      repository = local.operator_repository
       tag        = var.operator_image.tag
+      digest     = one(data.aws_ecr_image.operator[*].image_digest)
     }
     awsRegion             = var.region
     dbSubnetIds           = module.vpc.database_subnets
     dbSecurityGroupIds    = [aws_security_group.database.id]
     cacheSubnetIds        = module.vpc.elasticache_subnets
     cacheSecurityGroupIds = [aws_security_group.cache.id]
-    # The ALB targets pod IPs (the operator sets target-type ip) and connects from its
-    # addresses inside the VPC.
-    ingressCidrs     = [module.vpc.vpc_cidr_block]
+    # The internet-facing ALB lives in the public subnets and targets pod IPs (the
+    # operator sets target-type ip): its connections come from those subnets only, not
+    # from the whole VPC, where under the VPC CNI every pod has an address.
+    ingressCidrs = module.vpc.public_subnets_cidr_blocks
+    # Aurora and ElastiCache get their addresses in these subnets: the shops' egress on
+    # the database and cache ports goes there and nowhere else.
+    dbCidrs          = module.vpc.database_subnets_cidr_blocks
+    cacheCidrs       = module.vpc.elasticache_subnets_cidr_blocks
     watchNamespaces  = var.watch_namespaces
     metricsNamespace = var.metrics_namespace
   }

@@ -1,7 +1,7 @@
 # IAM roles for service accounts (IRSA), each trusted only by one ServiceAccount of this
 # cluster's OIDC provider. The Storefront operator itself has none: it never calls AWS.
 #
-# The ACK policies are least privilege for what the operator asks of ACK (DESIGN §2):
+# The ACK policies are least privilege for what the operator asks of ACK (docs/architecture.md#what-the-operator-creates):
 # Aurora DBSubnetGroup/DBCluster/DBInstance and ElastiCache ServerlessCache. The operator
 # names every AWS resource sf-<namespace>-<name>-<hash>, so writes are limited to names
 # starting with sf-; describing is not resource-scoped by AWS and stays on "*".

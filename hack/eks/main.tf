@@ -82,6 +82,11 @@ module "eks" {
   cluster_addons = {
     coredns    = {}
     kube-proxy = {}
+    # The resource metrics API (metrics.k8s.io) every shop's HorizontalPodAutoscaler reads
+    # CPU from; without it the HPAs report FailedGetResourceMetric and never scale. An EKS
+    # community add-on (https://docs.aws.amazon.com/eks/latest/userguide/community-addons.html),
+    # installed once the nodes exist.
+    metrics-server = {}
     vpc-cni = {
       # Configured before the nodes join, so no pod ever runs without policy enforcement.
       before_compute = true

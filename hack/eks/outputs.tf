@@ -24,8 +24,38 @@ output "vpc_id" {
 }
 
 output "vpc_cidr_block" {
-  description = "CIDR of the VPC: the operator's ingressCidrs."
+  description = "CIDR of the VPC."
   value       = module.vpc.vpc_cidr_block
+}
+
+output "public_subnet_cidrs" {
+  description = "CIDRs of the public subnets, where the internet-facing ALBs connect from: the operator's ingressCidrs."
+  value       = module.vpc.public_subnets_cidr_blocks
+}
+
+output "db_subnet_cidrs" {
+  description = "CIDRs of the database subnets: the operator's dbCidrs, the only egress the shops get on the Aurora port."
+  value       = module.vpc.database_subnets_cidr_blocks
+}
+
+output "cache_subnet_cidrs" {
+  description = "CIDRs of the cache subnets: the operator's cacheCidrs, the only egress the shops get on the ElastiCache port."
+  value       = module.vpc.elasticache_subnets_cidr_blocks
+}
+
+output "operator_repository_url" {
+  description = "ECR repository for the operator image: make docker-push IMG=<this>:<tag>."
+  value       = aws_ecr_repository.images["operator"].repository_url
+}
+
+output "shop_repository_url" {
+  description = "ECR repository for the shop image: make docker-push SHOP_IMG=<this>:<tag>, then spec.image of every Storefront."
+  value       = aws_ecr_repository.images["shop"].repository_url
+}
+
+output "ecr_login_command" {
+  description = "Logs Docker in to this account's ECR registry, for make docker-push: a pipeline, so run it with eval \"$(terraform output -raw ecr_login_command)\"."
+  value       = "aws ecr get-login-password --region ${var.region} | docker login --username AWS --password-stdin ${split("/", aws_ecr_repository.images["operator"].repository_url)[0]}"
 }
 
 output "db_subnet_ids" {

@@ -32,7 +32,7 @@ variable "kubernetes_version" {
 }
 
 variable "vpc_cidr" {
-  description = "CIDR of the VPC, /16 to /18. It is split over 3 availability zones into private (nodes, pods), public (load balancers, NAT), database and cache subnets, and allowed to reach the shops' pods (--ingress-cidrs) because the ALB sends traffic from inside the VPC in IP mode."
+  description = "CIDR of the VPC, /16 to /18. It is split over 3 availability zones into private (nodes, pods), public (load balancers, NAT), database and cache subnets; the shops' NetworkPolicies admit the public subnets (where the ALB connects from) and reach only the database and cache subnets."
   type        = string
   default     = "10.0.0.0/16"
 
@@ -80,19 +80,20 @@ variable "node_group" {
 }
 
 variable "operator_image" {
-  description = "The Storefront operator image. An empty tag installs the chart's appVersion."
+  description = "The Storefront operator image: tag is the one `make docker-build docker-push IMG=<repository>:<tag>` pushed (no image is published, so there is no default); repository defaults to the ECR repository this configuration creates (output operator_repository_url), where the apply checks that the tag exists before installing the chart."
   type = object({
-    repository = string
+    repository = optional(string, "")
     tag        = string
   })
-  default = {
-    repository = "ghcr.io/storefront-operator/storefront-operator"
-    tag        = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.operator_image.tag))
+    error_message = "operator_image.tag must be the image tag you pushed (make docker-push IMG=<repository>:<tag>), such as 0.2.0."
   }
 
   validation {
-    condition     = length(var.operator_image.repository) > 0 && can(regex("^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$", var.operator_image.tag))
-    error_message = "operator_image.repository must be set and operator_image.tag must be a valid image tag (or empty)."
+    condition     = can(regex("^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9._/-]+$", var.operator_image.repository)) || var.operator_image.repository == ""
+    error_message = "operator_image.repository must be an image repository such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/storefront/storefront-operator, or empty for the ECR repository created here."
   }
 }
 

@@ -1,4 +1,4 @@
-// Package api is the shop's JSON API under /api/v1 (DESIGN §3.2): one file per module,
+// Package api is the shop's JSON API under /api/v1 (docs/architecture.md#the-shops-http-api): one file per module,
 // each handler decoding and validating the request, calling the module's service and
 // encoding the answer. Errors go to httpserver.Fail, whose middleware is the one place
 // that turns them into problem details. The pages (package web) call the same services.

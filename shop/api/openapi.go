@@ -11,7 +11,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 )
 
-// openAPIYAML is the OpenAPI 3 description of every endpoint of DESIGN §3.2, including
+// openAPIYAML is the OpenAPI 3 description of every endpoint of the API (docs/architecture.md#the-shops-http-api), including
 // those that later parts register (auth, cart, orders, admin): it is the contract.
 //
 //go:embed openapi.yaml

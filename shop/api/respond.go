@@ -36,7 +36,7 @@ func pathID(c *gin.Context, name string) (int64, bool) {
 	return id, true
 }
 
-// pageParams reads page and per_page with the list limits of DESIGN §3.2.
+// pageParams reads page and per_page with the list limits of docs/architecture.md#the-shops-http-api.
 func pageParams(c *gin.Context, f *apperr.Fields) (page, perPage int) {
 	parse := func(name string, def, hi int) int {
 		s := c.Query(name)

@@ -53,7 +53,7 @@ type Product struct {
 // Sort orders a product list.
 type Sort string
 
-// The sorts of DESIGN §3.2. Search adds SortRelevance.
+// The sorts of the product lists (docs/architecture.md#the-shops-http-api). Search adds SortRelevance.
 const (
 	SortNewest    Sort = "newest"
 	SortPriceAsc  Sort = "price_asc"
@@ -90,7 +90,7 @@ type ListQuery struct {
 	PerPage int
 }
 
-// ProductPage is one page of a product list, in DESIGN §3.2's list envelope.
+// ProductPage is one page of a product list, in the API's list envelope (docs/architecture.md#the-shops-http-api).
 type ProductPage struct {
 	Items   []Product `json:"items"`
 	Page    int       `json:"page"`

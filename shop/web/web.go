@@ -1,5 +1,5 @@
 // Package web is the shop's storefront: server-rendered HTML pages for shoppers and the
-// admin (DESIGN §3.3), with their templates, stylesheet, script and images embedded. The
+// admin (docs/architecture.md#the-shops-pages), with their templates, stylesheet, script and images embedded. The
 // page handlers decode the form or query, call the same services as the JSON API and
 // render a template; they hold no business rules.
 //

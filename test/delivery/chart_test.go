@@ -89,9 +89,21 @@ func renderChart(t *testing.T, user map[string]any) ([]manifest, string) {
 	return all, notes
 }
 
+// testImage is an operator image as `make docker-push IMG=...` leaves it in a registry.
+var testImage = map[string]any{"repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/storefront-operator", "tag": "0.2.0"}
+
+// withImage is values plus the one value the chart cannot default: the operator image.
+func withImage(values map[string]any) map[string]any {
+	out := map[string]any{"image": testImage}
+	for k, v := range values {
+		out[k] = v
+	}
+	return out
+}
+
 var valueSets = map[string]func(t *testing.T) map[string]any{
-	"the chart renders with its default values": func(*testing.T) map[string]any { return nil },
-	"the chart renders with every value set":    func(t *testing.T) map[string]any { return valuesFile(t, "full-values.yaml") },
+	"the chart renders with its defaults and an image": func(*testing.T) map[string]any { return withImage(nil) },
+	"the chart renders with every value set":           func(t *testing.T) map[string]any { return valuesFile(t, "full-values.yaml") },
 }
 
 func TestChartObjectsDecode(t *testing.T) {
@@ -127,6 +139,46 @@ func TestChartObjectsDecode(t *testing.T) {
 	}
 }
 
+// No operator image is published: without one the chart refuses to install, saying how
+// to build it, instead of pointing at an image that does not exist.
+func TestChartRequiresAnImage(t *testing.T) {
+	ch := loadChart(t)
+	tests := map[string]struct {
+		values  map[string]any
+		wantErr string
+	}{
+		"no image at all":          {nil, "image.repository is required"},
+		"a repository without tag": {map[string]any{"image": map[string]any{"repository": "registry.example/storefront-operator"}}, "image.tag (or image.digest) is required"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			vals, err := renderValues(ch, tc.values)
+			if err != nil {
+				t.Fatalf("values: %v", err)
+			}
+			_, err = engine.Render(ch, vals)
+			if err == nil {
+				t.Fatal("the chart rendered without an operator image")
+			}
+			for _, want := range []string{tc.wantErr, "make docker-build docker-push IMG=", "docs/install-eks.md"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not say %q: %v", want, err)
+				}
+			}
+		})
+	}
+	t.Run("a digest stands for the tag", func(t *testing.T) {
+		digest := "sha256:" + strings.Repeat("ab", 32)
+		ms, _ := renderChart(t, map[string]any{"image": map[string]any{"repository": "registry.example/storefront-operator", "digest": digest}})
+		if got := containerOf(t, ms).Image; got != "registry.example/storefront-operator@"+digest {
+			t.Errorf("image %s", got)
+		}
+	})
+	if v, _ := loadChart(t).Values["image"].(map[string]any); v["repository"] != "" || v["tag"] != "" {
+		t.Errorf("values.yaml defaults the image to %v: no default may name an image that was never published", v)
+	}
+}
+
 func TestChartCRDEqualsConfigCRD(t *testing.T) {
 	for name, values := range valueSets {
 		t.Run(name, func(t *testing.T) {
@@ -146,7 +198,7 @@ func TestChartCRDEqualsConfigCRD(t *testing.T) {
 		})
 	}
 	t.Run("crds.install=false leaves the CRD out", func(t *testing.T) {
-		ms, _ := renderChart(t, map[string]any{"crds": map[string]any{"install": false}})
+		ms, _ := renderChart(t, withImage(map[string]any{"crds": map[string]any{"install": false}}))
 		if n := len(find(ms, "CustomResourceDefinition")); n != 0 {
 			t.Errorf("got %d CRDs", n)
 		}
@@ -216,7 +268,7 @@ func TestChartPodSecurityIsRestricted(t *testing.T) {
 	}
 	// The check above must be able to fail: a privileged container is not restricted.
 	t.Run("a privileged container is reported", func(t *testing.T) {
-		ms, _ := renderChart(t, map[string]any{"securityContext": map[string]any{"privileged": true}})
+		ms, _ := renderChart(t, withImage(map[string]any{"securityContext": map[string]any{"privileged": true}}))
 		d := only(t, ms, "Deployment").typed.(*appsv1.Deployment)
 		if v := restrictedViolations(t, d.Spec.Template.ObjectMeta, d.Spec.Template.Spec); !strings.Contains(v, "privileged") {
 			t.Errorf("want a privileged violation, got %q", v)
@@ -252,7 +304,7 @@ func TestChartOperatorFlags(t *testing.T) {
 			wantArgs: []string{"--leader-elect", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
 				"--max-concurrent-reconciles=4", "--zap-log-level=info"},
 		},
-		"every flag of DESIGN §6 is fed from its camelCase value": {
+		"every operator flag is fed from its camelCase value": {
 			values: valuesFile(t, "full-values.yaml"),
 			wantArgs: []string{
 				"--leader-elect",
@@ -265,7 +317,9 @@ func TestChartOperatorFlags(t *testing.T) {
 				"--cache-subnet-ids=subnet-0a1b2c3d4e5f60011,subnet-0a1b2c3d4e5f60012,subnet-0a1b2c3d4e5f60013",
 				"--cache-security-group-ids=sg-0a1b2c3d4e5f60002",
 				"--ingress-namespace=kube-system",
-				"--ingress-cidrs=10.0.0.0/16",
+				"--ingress-cidrs=10.0.48.0/24,10.0.49.0/24,10.0.50.0/24",
+				"--db-cidrs=10.0.52.0/24,10.0.53.0/24,10.0.54.0/24",
+				"--cache-cidrs=10.0.56.0/24,10.0.57.0/24,10.0.58.0/24",
 				"--metrics-namespace=monitoring",
 				"--max-concurrent-reconciles=8",
 				"--zap-log-level=debug",
@@ -276,7 +330,7 @@ func TestChartOperatorFlags(t *testing.T) {
 	known := operatorFlags(t)
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			ms, _ := renderChart(t, tc.values)
+			ms, _ := renderChart(t, withImage(tc.values))
 			c := containerOf(t, ms)
 			if !reflect.DeepEqual(c.Args, tc.wantArgs) {
 				t.Errorf("args\n got: %q\nwant: %q", c.Args, tc.wantArgs)
@@ -292,11 +346,11 @@ func TestChartOperatorFlags(t *testing.T) {
 			}
 		})
 	}
-	t.Run("every DESIGN §6 flag has a value", func(t *testing.T) {
+	t.Run("every operator flag has a value", func(t *testing.T) {
 		vals := loadChart(t).Values
 		for _, flagName := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect",
 			"watch-namespaces", "aws-region", "db-subnet-ids", "db-security-group-ids", "cache-subnet-ids",
-			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "metrics-namespace",
+			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "db-cidrs", "cache-cidrs", "metrics-namespace",
 			"max-concurrent-reconciles", "zap-log-level"} {
 			if _, ok := vals[camelCase(flagName)]; !ok {
 				t.Errorf("values.yaml has no %s for --%s", camelCase(flagName), flagName)
@@ -335,7 +389,7 @@ func TestChartProbesAndPorts(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			ms, _ := renderChart(t, tc.values)
+			ms, _ := renderChart(t, withImage(tc.values))
 			c := containerOf(t, ms)
 			ports := map[string]int32{}
 			for _, p := range c.Ports {

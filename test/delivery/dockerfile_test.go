@@ -70,6 +70,28 @@ func TestDockerfiles(t *testing.T) {
 				t.Errorf("final stage FROM %s, want gcr.io/distroless/static:nonroot", final.BaseName)
 			}
 
+			// Multi-platform: the builder runs on the build machine and cross-compiles
+			// for the platform BuildKit was asked for. BuildKit fills TARGETOS and
+			// TARGETARCH only for an ARG without a default; a default would win and put
+			// amd64 binaries into the arm64 image.
+			if builder.Platform != "$BUILDPLATFORM" {
+				t.Errorf("builder FROM --platform=%q, want $BUILDPLATFORM (cross-compiling, no emulation)", builder.Platform)
+			}
+			declared := map[string]bool{}
+			for _, a := range commandsOf[*instructions.ArgCommand](builder) {
+				for _, kv := range a.Args {
+					if kv.Key == "TARGETOS" || kv.Key == "TARGETARCH" {
+						declared[kv.Key] = true
+						if kv.Value != nil {
+							t.Errorf("ARG %s=%s: a default overrides the platform BuildKit sets", kv.Key, *kv.Value)
+						}
+					}
+				}
+			}
+			if !declared["TARGETOS"] || !declared["TARGETARCH"] {
+				t.Errorf("the builder declares %v; it must declare ARG TARGETOS and ARG TARGETARCH to see them", declared)
+			}
+
 			// The build: static, reproducible paths, version stamped.
 			var build string
 			for _, r := range commandsOf[*instructions.RunCommand](builder) {
@@ -77,7 +99,7 @@ func TestDockerfiles(t *testing.T) {
 					build = line
 				}
 			}
-			for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-ldflags", "-X main.version=${VERSION}",
+			for _, want := range []string{"CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}", "-trimpath", "-ldflags", "-X main.version=${VERSION}",
 				"-o /out/" + filepath.Base(tc.binary) + " " + tc.pkg} {
 				if !strings.Contains(build, want) {
 					t.Errorf("go build line lacks %q: %s", want, build)

@@ -82,7 +82,7 @@ func TestKustomizeDefaultBuildsTheOperator(t *testing.T) {
 // defaults, both must run the same pod and grant the same rights.
 func TestKustomizeAndChartInstallTheSameOperator(t *testing.T) {
 	kust := buildKustomize(t, "config/default")
-	chartObjs, _ := renderChart(t, nil)
+	chartObjs, _ := renderChart(t, withImage(nil))
 
 	kd := only(t, kust, "Deployment").typed.(*appsv1.Deployment)
 	cd := only(t, chartObjs, "Deployment").typed.(*appsv1.Deployment)

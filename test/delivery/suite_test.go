@@ -13,12 +13,14 @@ import (
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-// One control plane for the package (STYLE 12), started by the first test that needs it
-// so that the chart, Terraform and Dockerfile checks run without one. It starts without
-// CRDs: the install test creates the chart's own.
+// One control plane for the package, started by the first test that needs it so that
+// the chart, Terraform and Dockerfile checks run without one. It starts with the
+// Storefront CRD of config/crd/bases and the ACK CRDs (testenv.ACKCRDDir: the real ones
+// in CI), so that whatever is applied to it is checked against the schemas a cluster has.
 var (
 	apiOnce   sync.Once
 	apiEnv    *envtest.Environment
+	apiCfg    *rest.Config
 	apiClient client.Client
 	apiErr    error
 )
@@ -38,16 +40,13 @@ func TestMain(m *testing.M) {
 func kubeClient(t *testing.T) client.Client {
 	t.Helper()
 	apiOnce.Do(func() {
-		var assets string
-		if assets, apiErr = testenv.KubebuilderAssets(); apiErr != nil {
+		if apiEnv, apiErr = testenv.NewEnvironment(); apiErr != nil {
 			return
 		}
-		apiEnv = &envtest.Environment{BinaryAssetsDirectory: assets}
-		var cfg *rest.Config
-		if cfg, apiErr = testenv.StartEnvironment(apiEnv); apiErr != nil {
+		if apiCfg, apiErr = testenv.StartEnvironment(apiEnv); apiErr != nil {
 			return
 		}
-		apiClient, apiErr = client.New(cfg, client.Options{Scheme: scheme})
+		apiClient, apiErr = client.New(apiCfg, client.Options{Scheme: scheme})
 	})
 	if apiErr != nil {
 		t.Fatal(apiErr)

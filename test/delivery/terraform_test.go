@@ -466,7 +466,11 @@ func TestTerraformBootstrapsWhatTheOperatorNeeds(t *testing.T) {
 			"dbSecurityGroupIds":    "aws_security_group.database.id",
 			"cacheSubnetIds":        "module.vpc.elasticache_subnets",
 			"cacheSecurityGroupIds": "aws_security_group.cache.id",
-			"ingressCidrs":          "module.vpc.vpc_cidr_block",
+			// The ALB connects from the public subnets; the whole VPC would admit every
+			// pod of the cluster (the VPC CNI gives pods VPC addresses).
+			"ingressCidrs": "module.vpc.public_subnets_cidr_blocks",
+			"dbCidrs":      "module.vpc.database_subnets_cidr_blocks",
+			"cacheCidrs":   "module.vpc.elasticache_subnets_cidr_blocks",
 		}
 		for k, ref := range feeds {
 			e, ok := items[k]
@@ -479,12 +483,92 @@ func TestTerraformBootstrapsWhatTheOperatorNeeds(t *testing.T) {
 				t.Errorf("operator_values.%s = %s, want it fed from %s", k, src, ref)
 			}
 		}
-		for _, out := range []string{"db_subnet_ids", "db_security_group_id", "cache_subnet_ids", "cache_security_group_id", "vpc_cidr_block", "operator_values"} {
+		if rng := items["ingressCidrs"].Range(); strings.Contains(string(rng.SliceBytes(mustRead(t, rng.Filename))), "vpc_cidr_block") {
+			t.Error("ingressCidrs includes the VPC CIDR: under the VPC CNI that admits every pod of the cluster")
+		}
+		image := objectItems(t, items["image"])
+		for k, ref := range map[string]string{"repository": "local.operator_repository", "tag": "var.operator_image.tag", "digest": "data.aws_ecr_image.operator"} {
+			rng := image[k].Range()
+			if src := string(rng.SliceBytes(mustRead(t, rng.Filename))); !strings.Contains(src, ref) {
+				t.Errorf("operator_values.image.%s = %s, want it from %s", k, src, ref)
+			}
+		}
+		for _, out := range []string{"db_subnet_ids", "db_security_group_id", "cache_subnet_ids", "cache_security_group_id", "vpc_cidr_block",
+			"public_subnet_cidrs", "db_subnet_cidrs", "cache_subnet_cidrs", "operator_repository_url", "shop_repository_url", "operator_values"} {
 			if _, ok := c.outputs[out]; !ok {
 				t.Errorf("no output %s", out)
 			}
 		}
 	})
+}
+
+// Every HorizontalPodAutoscaler reads CPU from the resource metrics API, which only
+// metrics-server serves.
+func TestTerraformInstallsMetricsServer(t *testing.T) {
+	c := parseTerraform(t)
+	addons := objectItems(t, c.modules["eks"].Body.Attributes["cluster_addons"].Expr)
+	ms, ok := addons["metrics-server"]
+	if !ok {
+		t.Fatal("cluster_addons has no metrics-server: every HPA would report FailedGetResourceMetric")
+	}
+	// Installed before the nodes exist it could not be scheduled.
+	if v, ok := objectItems(t, ms)["before_compute"]; ok {
+		if b, _ := v.Value(nil); b.True() {
+			t.Error("metrics-server is installed before the node group")
+		}
+	}
+}
+
+// No image is published: Terraform creates the repositories the images are pushed to,
+// requires the operator's tag, and checks it exists before the chart pulls it.
+func TestTerraformImagesExistBeforeTheChartPullsThem(t *testing.T) {
+	c := parseTerraform(t)
+	repos, ok := c.resources["aws_ecr_repository.images"]
+	if !ok {
+		t.Fatal("no aws_ecr_repository.images")
+	}
+	if literal(repos, "image_tag_mutability") != "IMMUTABLE" {
+		t.Error("ECR tags must be immutable: a tag names one reviewed image")
+	}
+	fe := repos.Body.Attributes["for_each"].Expr.Range()
+	if src := string(fe.SliceBytes(mustRead(t, fe.Filename))); !strings.Contains(src, "local.images") {
+		t.Errorf("aws_ecr_repository.images for_each = %s, want local.images", src)
+	}
+	images := objectItems(t, c.locals["images"].Expr)
+	for key, name := range map[string]string{"operator": "storefront-operator", "shop": "shop"} {
+		v, ok := images[key]
+		if !ok {
+			t.Errorf("local.images has no %s repository", key)
+			continue
+		}
+		if got, _ := v.Value(nil); got.AsString() != name {
+			t.Errorf("local.images.%s = %s, want %s", key, got.AsString(), name)
+		}
+	}
+
+	v := c.variables["operator_image"]
+	if v == nil {
+		t.Fatal("no variable operator_image")
+	}
+	if _, hasDefault := v.Body.Attributes["default"]; hasDefault {
+		t.Error("operator_image has a default: no published image exists for it to name")
+	}
+	check, ok := c.data["aws_ecr_image.operator"]
+	if !ok {
+		t.Fatal("no data aws_ecr_image.operator: a missing tag would only show as ImagePullBackOff")
+	}
+	for attr, ref := range map[string]string{"repository_name": `aws_ecr_repository.images["operator"]`, "image_tag": "var.operator_image.tag"} {
+		rng := check.Body.Attributes[attr].Expr.Range()
+		if src := string(rng.SliceBytes(mustRead(t, rng.Filename))); !strings.Contains(src, ref) {
+			t.Errorf("data aws_ecr_image.operator %s = %s, want %s", attr, src, ref)
+		}
+	}
+	readme := string(mustRead(t, filepath.Join(eksDir(), "README.md")))
+	for _, want := range []string{"-target=aws_ecr_repository.images", "make docker-build docker-push IMG=", "SHOP_IMG=", "terraform output -raw ecr_login_command"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("hack/eks/README.md does not say %q", want)
+		}
+	}
 }
 
 func TestTerraformVariablesAreDocumentedAndValidated(t *testing.T) {
@@ -537,10 +621,12 @@ func TestTerraformVariablesAreDocumentedAndValidated(t *testing.T) {
 				t.Errorf("demo.tfvars: %s is not a literal: %s", name, diags.Error())
 			}
 		}
+		readme := string(mustRead(t, filepath.Join(eksDir(), "README.md")))
 		for name, b := range c.variables {
 			if _, hasDefault := b.Body.Attributes["default"]; !hasDefault {
-				if _, set := attrs[name]; !set {
-					t.Errorf("demo.tfvars does not set the required variable %s", name)
+				// What depends on the apply (the tag just pushed) comes from the command line.
+				if _, set := attrs[name]; !set && !strings.Contains(readme, "-var '"+name+"=") {
+					t.Errorf("neither demo.tfvars nor the README's apply command sets the required variable %s", name)
 				}
 			}
 		}

@@ -15,7 +15,7 @@ limitations under the License.
 */
 
 // Package e2e runs the whole system on one machine (test/localcluster) unattended and
-// asserts every step of a Storefront's life (issue 9, DESIGN §5): the sample becomes
+// asserts every step of a Storefront's life (docs/architecture.md#the-whole-system-on-one-machine): the sample becomes
 // Ready; a shopper registers, searches, fills a cart and pays through the ingress; an
 // upgrade migrates before any new replica serves and drops no request; a failing
 // migration leaves the old version serving and says why; a good tag recovers; and a

@@ -22,7 +22,7 @@ import (
 	"strings"
 )
 
-// Images maps container images to programs on this machine (DESIGN §5): an image whose
+// Images maps container images to programs on this machine (docs/architecture.md#the-whole-system-on-one-machine): an image whose
 // repository's last path segment is "shop" runs Shop, whatever its tag; a tag ending in
 // "-badmigration" runs ShopBadMigration, the shop built with -tags badmigration. An
 // image it does not map runs its command as given, from this machine's $PATH: the

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package localcluster runs the whole system on one machine (DESIGN §5): a control plane
+// Package localcluster runs the whole system on one machine (docs/architecture.md#the-whole-system-on-one-machine): a control plane
 // from the envtest binaries, the operator through controllers.Setup, and real-process
 // stand-ins for what a cluster and AWS would provide - a kubelet that runs pods as local
 // programs (Jobs and Deployments, with readiness probes and rolling updates), the HPA

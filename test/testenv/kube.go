@@ -29,7 +29,7 @@ func RepoRoot() string {
 	}
 }
 
-// ACKCRDDir is where the suites load the ACK CRDs from (DESIGN §4): $ACK_CRDS_DIR; else
+// ACKCRDDir is where the suites load the ACK CRDs from (docs/architecture.md#ack-crds-in-tests): $ACK_CRDS_DIR; else
 // ../shared/ack-crds beside the checkout (the real CRDs); else the project's own minimal
 // CRDs in test/crds/ack. real reports whether the directory holds the real CRDs.
 func ACKCRDDir() (dir string, real bool, err error) {

@@ -47,11 +47,17 @@ app.kubernetes.io/component: controller
 {{- end }}
 {{- end }}
 
+{{/*
+The operator image. None is published, so there is no default to fall back on: a
+default naming a missing image would end in ImagePullBackOff and a timed-out install.
+*/}}
 {{- define "storefront-operator.image" -}}
+{{- $build := "build and push the operator image with `make docker-build docker-push IMG=<registry>/storefront-operator:<tag> SHOP_IMG=<registry>/shop:<tag>` at the repository root (docs/install-eks.md), then install with --set image.repository=<registry>/storefront-operator --set image.tag=<tag>" }}
+{{- $repository := required (printf "image.repository is required: %s" $build) .Values.image.repository }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- printf "%s:%s" $repository (required (printf "image.tag (or image.digest) is required: %s" $build) .Values.image.tag) }}
 {{- end }}
 {{- end }}
 

@@ -1,4 +1,4 @@
-// Command shop is the Storefront web shop (DESIGN §3.1):
+// Command shop is the Storefront web shop (docs/architecture.md#the-shops-process-contract):
 //
 //	shop serve                          the HTTP server
 //	shop migrate [--seed=none|demo]     apply migrations, bootstrap the admin, load the demo catalog once

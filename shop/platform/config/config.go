@@ -1,4 +1,4 @@
-// Package config reads the shop's settings from the environment (DESIGN §3.1). Every
+// Package config reads the shop's settings from the environment (docs/architecture.md#the-shops-process-contract). Every
 // subcommand uses the same Config; Validate checks what a given subcommand needs.
 package config
 
@@ -55,7 +55,7 @@ type Config struct {
 // cannot forge its address through a proxy that appends (as an ALB does).
 var DefaultTrustedProxies = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"}
 
-// Defaults of DESIGN §3.1.
+// Defaults of the process contract.
 const (
 	DefaultHTTPAddr      = ":8080"
 	DefaultCurrency      = "EUR"

@@ -1,7 +1,7 @@
 // Package httpserver is the shop's HTTP platform: the Gin engine with its middleware
 // (request IDs, JSON access logs, metrics, panic recovery, security headers, body limit,
 // the one error-to-problem mapping), health endpoints, and a server with the graceful
-// shutdown of DESIGN §3.1.
+// shutdown of docs/architecture.md#the-shops-process-contract.
 package httpserver
 
 import (

@@ -75,7 +75,7 @@ func (h *Health) Register(r gin.IRoutes) {
 }
 
 // Server runs the shop's listener (and optionally a separate metrics listener) and shuts
-// down as DESIGN §3.1 says: readiness off, wait ShutdownDelay, drain.
+// down as the process contract (docs/architecture.md#the-shops-process-contract) says: readiness off, wait ShutdownDelay, drain.
 type Server struct {
 	Addr    string
 	Handler http.Handler

@@ -11,7 +11,7 @@ import (
 )
 
 // Money is an amount in minor units (cents for EUR, yen for JPY, fils for KWD) of Currency.
-// Its JSON form is DESIGN §3.2's {"amount": 1999, "currency": "EUR"}.
+// Its JSON form is the API's (docs/architecture.md#the-shops-http-api) {"amount": 1999, "currency": "EUR"}.
 type Money struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`

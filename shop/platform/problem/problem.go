@@ -19,7 +19,7 @@ const ContentType = "application/problem+json"
 // documented in the OpenAPI description.
 const typeBase = "https://storefront.dev/problems/"
 
-// Problem is an RFC 9457 problem details object, with DESIGN §3.2's `errors` extension for
+// Problem is an RFC 9457 problem details object, with the API's `errors` extension (docs/architecture.md#the-shops-http-api) for
 // validation failures.
 type Problem struct {
 	Type     string              `json:"type"`

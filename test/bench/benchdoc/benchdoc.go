@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-const header = "# Benchmarks\n\nResults of `make bench` (DESIGN §7), written by the harnesses.\n"
+const header = "# Benchmarks\n\nResults of `make bench` against the [targets](architecture.md#performance-targets), written by the harnesses.\n"
 
 // WriteSection replaces the generated block of section (e.g. "Shop") in the file at path
 // with report. The block is marked `<!-- <marker>:begin -->` … `<!-- <marker>:end -->`;

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command operatorbench measures the operator at scale (DESIGN §7): it starts a
+// Command operatorbench measures the operator at scale (docs/architecture.md#performance-targets): it starts a
 // kube-apiserver (envtest, with the Storefront and ACK CRDs) and the status-only
 // stand-ins of test/localcluster/fake (Jobs, Deployments, HPAs, ACK), builds the
 // operator from main.go and runs it as its own process with its generated RBAC, exactly

@@ -1,4 +1,4 @@
-// Command shopbench is the shop's load benchmark (make bench-shop, DESIGN §7). In one run
+// Command shopbench is the shop's load benchmark (make bench-shop; docs/architecture.md#performance-targets). In one run
 // it starts throwaway PostgreSQL and Redis servers, builds the shop, migrates and seeds
 // 10,000 synthetic products, starts `shop serve` with Redis exactly as production runs
 // it, and a bare Gin handler returning constant JSON in a process with the same settings
@@ -50,7 +50,6 @@ type options struct {
 	concurrency int
 	products    int
 	write       string
-	keep        bool
 }
 
 func main() {
@@ -609,7 +608,7 @@ func render(o options, rs []result, f facts) string {
 	}
 	fmt.Fprintf(&b, "\nCache lookups over the whole run (shop_cache_requests_total): %s.\n", strings.Join(parts, ", "))
 	fmt.Fprintf(&b, "\nCheckout: %s. Last items: %s.\n", f.stock, f.contest)
-	fmt.Fprintf(&b, "\nTargets (DESIGN §7): cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
+	fmt.Fprintf(&b, "\nTargets: cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
 		"uncached search p99 < 10 ms — %s ms %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
 		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
 		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),

@@ -481,8 +481,19 @@ func DBClusterWriteBacks(obj *unstructured.Unstructured, acct AWSAccount) map[st
 	if sgs := specStrings(obj, "vpcSecurityGroupIDs"); len(sgs) > 0 {
 		w["vpcSecurityGroupIDs"] = awsOrder(sgs)
 	}
+	// sdkCreate copies the created cluster's EngineVersion into the spec
+	// (rds-controller pkg/resource/db_cluster/sdk.go): without one in the request, the
+	// default version Aurora chose.
+	if specString(obj, "engineVersion") == "" {
+		w["engineVersion"] = DefaultAuroraPostgresVersion
+	}
 	return w
 }
+
+// DefaultAuroraPostgresVersion stands for the version Aurora picks when CreateDBCluster
+// names none (`aws rds describe-db-engine-versions --engine aurora-postgresql
+// --default-only`); AWS moves it over time.
+const DefaultAuroraPostgresVersion = "16.6"
 
 // DBInstanceWriteBacks are the spec fields rds-controller writes back after
 // CreateDBInstance for an instance of cluster (which may be nil): availabilityZone
