@@ -149,7 +149,7 @@ func TestOpenAPI(t *testing.T) {
 	})
 
 	t.Run("every reference resolves", func(t *testing.T) {
-		refs := regexp.MustCompile(`"\$ref":"#/components/([^/"]+)/([^"]+)"`).FindAllStringSubmatch(string(body), -1)
+		refs := regexp.MustCompile(`"\$ref":\s*"#/components/([^/"]+)/([^"]+)"`).FindAllStringSubmatch(string(body), -1)
 		if len(refs) < 20 {
 			t.Fatalf("only %d references", len(refs))
 		}
