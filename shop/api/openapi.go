@@ -94,7 +94,6 @@ var OpenAPIGo = OpenAPIFromGo{
 	},
 	Enums: map[string]any{
 		"OrderStatus": orders.Statuses,
-		"SearchMatch": []search.Match{search.MatchFullText, search.MatchSimilar},
 	},
 	Constants: map[string]any{
 		"ListSorts":         catalog.ListSorts,
@@ -108,6 +107,7 @@ var OpenAPIGo = OpenAPIFromGo{
 		// search.ParseQuery refuses raw text over four times MaxQueryLength before it
 		// collapses the whitespace and counts again.
 		"MaxQueryInputLength":  search.MaxQueryLength * 4,
+		"SearchMatches":        []search.Match{search.MatchFullText, search.MatchSimilar},
 		"Roles":                []string{auth.RoleCustomer, auth.RoleAdmin},
 		"MinPasswordLength":    auth.MinPasswordLength,
 		"MaxPasswordBytes":     auth.MaxPasswordBytes,
