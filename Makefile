@@ -38,9 +38,9 @@ manifests: ## Generate the CRD and RBAC manifests under config/ (and copy them i
 	$(MAKE) --no-print-directory chart-sync api-docs
 
 .PHONY: generate
-generate: ## Generate deepcopy code for the API types and the shop's OpenAPI document (shop/api/openapi.json).
+generate: ## Generate deepcopy code for the API types, the shop's OpenAPI document (shop/api/openapi.json) and its test client.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
-	go generate ./shop/api/...
+	go generate ./shop/api/... ./test/apiclient/...
 
 .PHONY: fmt
 fmt: ## Format the Go code.
@@ -60,9 +60,9 @@ lint: vet ## Run go vet, check gofmt and terraform fmt.
 .PHONY: verify
 verify: manifests generate lint ## Regenerate and fail when the committed files differ.
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; exit 1; }
-	@if [ -n "$$(git status --porcelain -- api config controllers charts docs shop/api)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config controllers charts docs shop/api test/apiclient)" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- api config controllers charts docs shop/api; git --no-pager diff --stat; exit 1; fi
+		git status --porcelain -- api config controllers charts docs shop/api test/apiclient; git --no-pager diff --stat; exit 1; fi
 
 ##@ Test
 

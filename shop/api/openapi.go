@@ -50,8 +50,8 @@ type OpenAPIFromGo struct {
 	// a rule of the service, not of the type, so openapi.yaml says it.
 	Requests map[string]any
 	// Enums name string types with a fixed set of values (the slice's element type is the
-	// enum type): wherever the type appears its schema lists the values, and the name is
-	// also a schema of its own.
+	// enum type): each is a schema of its own, listing the values, and a field of that
+	// type refers to it.
 	Enums map[string]any
 	// Constants replace a "${Name}" value anywhere in openapi.yaml, so that limits and
 	// lists the code defines (page sizes, text lengths, sorts) are not copied by hand.

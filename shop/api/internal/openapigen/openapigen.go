@@ -250,6 +250,7 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 		}
 	}
 	enums := map[reflect.Type][]any{}
+	enumNames := map[reflect.Type]string{}
 	out := map[string]*generated{}
 	for name, values := range from.Enums {
 		rv := reflect.ValueOf(values)
@@ -261,6 +262,7 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 			vs = append(vs, rv.Index(i).String())
 		}
 		enums[rv.Type().Elem()] = vs
+		enumNames[rv.Type().Elem()] = name
 		if _, dup := out[name]; dup {
 			return nil, fmt.Errorf("enum %s: the name is taken", name)
 		}
@@ -296,6 +298,12 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 				fields, err := jsonFields(t)
 				if err != nil {
 					return err
+				}
+				for _, f := range fields {
+					// An enum field refers to the enum's schema: one type for clients.
+					if name, ok := enumNames[f.typ]; ok {
+						s.Properties[f.name] = openapi3.NewSchemaRef("#/components/schemas/"+name, nil)
+					}
 				}
 				if !isRequest {
 					for _, f := range fields {
@@ -345,6 +353,7 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 type jsonField struct {
 	name      string
 	omitempty bool
+	typ       reflect.Type
 }
 
 // jsonFields lists the JSON fields of struct t as encoding/json writes them. An exported
@@ -373,7 +382,7 @@ func jsonFields(t reflect.Type) ([]jsonField, error) {
 				omit = true
 			}
 		}
-		out = append(out, jsonField{name: name, omitempty: omit})
+		out = append(out, jsonField{name: name, omitempty: omit, typ: f.Type})
 	}
 	return out, nil
 }
