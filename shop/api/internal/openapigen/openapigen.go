@@ -216,8 +216,6 @@ type generated struct {
 	schema map[string]any
 	// request: the schema describes a request body, whose required fields the source names.
 	request bool
-	// from names the Go type, for messages.
-	from string
 }
 
 var timeType = reflect.TypeFor[time.Time]()
@@ -226,6 +224,7 @@ var timeType = reflect.TypeFor[time.Time]()
 // types met inside another become references to their own schema; other structs inline.
 func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 	names := map[reflect.Type]string{}
+	types := map[string]reflect.Type{}
 	requests := map[reflect.Type]bool{}
 	add := func(name string, v any, request bool) error {
 		t := reflect.TypeOf(v)
@@ -235,7 +234,10 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 		if other, dup := names[t]; dup {
 			return fmt.Errorf("%s and %s are both %s", other, name, t)
 		}
-		names[t] = name
+		if _, dup := types[name]; dup {
+			return fmt.Errorf("two types are named %s", name)
+		}
+		names[t], types[name] = name, t
 		requests[t] = request
 		return nil
 	}
@@ -263,10 +265,10 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 		}
 		enums[rv.Type().Elem()] = vs
 		enumNames[rv.Type().Elem()] = name
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("enum %s: the name is taken", name)
+		if _, dup := types[name]; dup {
+			return nil, fmt.Errorf("enum %s: a type has that name", name)
 		}
-		out[name] = &generated{schema: map[string]any{"type": "string", "enum": vs}, from: rv.Type().Elem().String()}
+		out[name] = &generated{schema: map[string]any{"type": "string", "enum": vs}}
 	}
 
 	roots := make([]reflect.Type, 0, len(names))
@@ -329,14 +331,8 @@ func generateSchemas(from api.OpenAPIFromGo) (map[string]*generated, error) {
 			if err != nil {
 				return nil, err
 			}
-			m := v.(map[string]any)
-			var t reflect.Type
-			for tt, n := range names {
-				if n == name {
-					t = tt
-				}
-			}
-			g := &generated{schema: m, request: requests[t], from: t.String()}
+			t := types[name]
+			g := &generated{schema: v.(map[string]any), request: requests[t]}
 			if prev, ok := out[name]; ok {
 				// Met again inside another type: it must come out the same.
 				if !reflect.DeepEqual(prev.schema, g.schema) {
