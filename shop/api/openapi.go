@@ -18,9 +18,11 @@ import (
 )
 
 // The served OpenAPI 3.0.3 document, openapi.json, is generated: `go generate ./shop/api`
-// (part of `make generate`) merges the hand-written openapi.yaml (paths, parameters,
-// responses, descriptions) with the component schemas derived from OpenAPIGo. Never edit
-// openapi.json; a test fails when it is stale.
+// (part of `make generate`) merges the component schemas derived from OpenAPIGo with the
+// hand-written openapi.yaml, which keeps what no Go type describes: the paths, the
+// statuses each handler answers, headers, security, prose, formats and patterns, and
+// which request fields are required. Never edit openapi.json; a test fails when it is
+// stale.
 //
 //go:generate go run ./internal/openapigen/cmd -source openapi.yaml -out openapi.json
 
