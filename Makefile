@@ -50,8 +50,9 @@ manifests: ## Generate the CRD and RBAC manifests under config/ (and copy them i
 	$(MAKE) --no-print-directory chart-sync api-docs
 
 .PHONY: generate
-generate: ## Generate deepcopy code for the API types.
+generate: ## Generate deepcopy code for the API types, the shop's OpenAPI document (shop/api/openapi.json) and its test client.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	go generate ./shop/api/... ./test/apiclient/...
 
 .PHONY: fmt
 fmt: ## Format the Go code.
@@ -72,9 +73,9 @@ lint: vet $(STATICCHECK) ## Run go vet, staticcheck, and check gofmt and terrafo
 .PHONY: verify
 verify: manifests generate lint actionlint ## Regenerate, lint, check the workflows, and fail when the committed files differ.
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy; run 'go mod tidy'"; exit 1; }
-	@if [ -n "$$(git status --porcelain -- api config controllers charts docs)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config controllers charts docs shop/api test/apiclient)" ]; then \
 		echo "Generated files are stale; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- api config controllers charts docs; git --no-pager diff --stat; exit 1; fi
+		git status --porcelain -- api config controllers charts docs shop/api test/apiclient; git --no-pager diff --stat; exit 1; fi
 
 .PHONY: actionlint
 actionlint: $(ACTIONLINT) ## Check the GitHub Actions workflows with actionlint.

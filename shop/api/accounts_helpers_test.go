@@ -18,27 +18,38 @@ import (
 )
 
 // call sends method path with an optional bearer token, a JSON body (a string or []byte
-// is sent as is, anything else is marshalled) and extra headers (name, value pairs).
+// is sent as is, anything else is marshalled) and extra headers (name, value pairs),
+// through the shop's client, which checks the exchange against the OpenAPI document.
 func call(t testing.TB, shop *shoptest.Shop, method, path, token string, body any, headers ...string) (*http.Response, []byte) {
 	t.Helper()
-	var rd *bytes.Reader
-	switch b := body.(type) {
-	case nil:
-		rd = bytes.NewReader(nil)
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, shop.URL+path, rd)
+	req, err := newRequest(method, shop.URL+path, token, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return shop.Do(t, req)
+}
+
+// newRequest builds the request of call.
+func newRequest(method, url, token string, body any) (*http.Request, error) {
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -46,10 +57,7 @@ func call(t testing.TB, shop *shoptest.Shop, method, path, token string, body an
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	return shop.Do(t, req)
+	return req, nil
 }
 
 var userSeq atomic.Int64

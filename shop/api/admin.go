@@ -172,7 +172,7 @@ func (d Deps) adminListOrders(c *gin.Context) {
 
 // orderStatusRequest is the body of PATCH /admin/orders/{id}.
 type orderStatusRequest struct {
-	Status string `json:"status"`
+	Status orders.Status `json:"status"`
 }
 
 func (d Deps) adminUpdateOrder(c *gin.Context) {
@@ -185,7 +185,7 @@ func (d Deps) adminUpdateOrder(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
-	o, err := d.Orders.Transition(c.Request.Context(), id, orders.Status(req.Status))
+	o, err := d.Orders.Transition(c.Request.Context(), id, req.Status)
 	if err != nil {
 		httpserver.Fail(c, err)
 		return

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/storefront-operator/storefront/shop/api"
+	"github.com/storefront-operator/storefront/shop/api/internal/openapigen"
 	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/test/shoptest"
 )
@@ -148,20 +149,12 @@ func TestOpenAPI(t *testing.T) {
 		}
 	})
 
-	t.Run("every reference resolves", func(t *testing.T) {
-		refs := regexp.MustCompile(`"\$ref":"#/components/([^/"]+)/([^"]+)"`).FindAllStringSubmatch(string(body), -1)
-		if len(refs) < 20 {
-			t.Fatalf("only %d references", len(refs))
+	t.Run("the served document is the generated one, valid under kin-openapi", func(t *testing.T) {
+		if !bytes.Equal(body, api.OpenAPI()) {
+			t.Error("the shop serves another document than shop/api/openapi.json")
 		}
-		var missing []string
-		for _, m := range refs {
-			if _, ok := doc.Components[m[1]][m[2]]; !ok {
-				missing = append(missing, m[1]+"/"+m[2])
-			}
-		}
-		sort.Strings(missing)
-		if len(missing) > 0 {
-			t.Errorf("unresolved references: %v", missing)
+		if err := openapigen.Validate(body); err != nil {
+			t.Error(err)
 		}
 	})
 }

@@ -72,7 +72,7 @@ func TestConcurrentBuyersOfTheLastUnits(t *testing.T) {
 	exec(t, shop.DatabaseURL, `UPDATE products SET stock = $2 WHERE id = $1`, id, units)
 	tokens := buyers(t, shop, buyersN)
 	body, _ := json.Marshal(orderBody([]map[string]any{item(id, 1)}, orders.CardSuccess))
-	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: buyersN}}
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: shop.Contract.Transport(&http.Transport{MaxIdleConnsPerHost: buyersN})}
 
 	start := make(chan struct{})
 	statuses := make([]int, buyersN)
@@ -118,7 +118,7 @@ func TestConcurrentRequestsWithOneIdempotencyKey(t *testing.T) {
 	before := stockOf(t, shop, id)
 	body, _ := json.Marshal(orderBody([]map[string]any{item(id, 2)}, orders.CardSuccess))
 	key := newKey()
-	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	client := &http.Client{Timeout: time.Minute, Transport: shop.Contract.Transport(&http.Transport{MaxIdleConnsPerHost: n})}
 
 	start := make(chan struct{})
 	statuses, ids := make([]int, n), make([]int64, n)
@@ -167,7 +167,7 @@ func TestCancelRacingShip(t *testing.T) {
 	_, admin := newAdmin(t, shop)
 	_, customer := newUser(t, shop)
 	id := productID(t, shop, "foam-roller")
-	client := &http.Client{Timeout: time.Minute}
+	client := &http.Client{Timeout: time.Minute, Transport: shop.Contract.Transport(nil)}
 	patch := func(order int64, status string) (int, error) {
 		req, _ := http.NewRequest(http.MethodPatch, fmt.Sprintf("%s/api/v1/admin/orders/%d", shop.URL, order), bytes.NewReader([]byte(`{"status":"`+status+`"}`)))
 		req.Header.Set("Authorization", "Bearer "+admin)

@@ -5,6 +5,7 @@ package shoptest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -37,7 +38,11 @@ type Shop struct {
 	App         *app.App
 	URL         string // http://127.0.0.1:port
 	DatabaseURL string
-	Client      *http.Client
+	// Client checks every exchange against Contract: a request or answer that breaks
+	// the OpenAPI document fails the request (and so the test) with the reason.
+	Client *http.Client
+	// Contract is built from the document the shop serves at /api/openapi.json.
+	Contract *Contract
 }
 
 // MigratedDatabase returns the URL of a new database with the schema applied (and the
@@ -123,8 +128,27 @@ func Start(t testing.TB, o Options) *Shop {
 		}
 		a.Close()
 	})
-	return &Shop{App: a, URL: "http://" + srv.ListenAddr(), DatabaseURL: dbURL,
-		Client: &http.Client{Timeout: 30 * time.Second}}
+	url := "http://" + srv.ListenAddr()
+	contract, err := servedContract(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Shop{App: a, URL: url, DatabaseURL: dbURL, Contract: contract,
+		Client: &http.Client{Timeout: 30 * time.Second, Transport: contract.Transport(nil)}}
+}
+
+// servedContract builds the Contract from the document the shop at url serves.
+func servedContract(url string) (*Contract, error) {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url + "/api/openapi.json")
+	if err != nil {
+		return nil, fmt.Errorf("fetching the OpenAPI document: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	doc, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching the OpenAPI document: status %d, %v", resp.StatusCode, err)
+	}
+	return NewContract(doc)
 }
 
 // Get sends a GET with optional headers (name, value pairs) and returns the response
