@@ -47,7 +47,7 @@ func load(t *testing.T) *openapi3.T {
 	return doc
 }
 
-// publicOperations are the operations anyone may call (DESIGN §3.2 and the README's
+// publicOperations are the operations anyone may call (docs/architecture.md#the-shops-http-api and the README's
 // "who" column); every other one needs a bearer token.
 var publicOperations = []string{"healthz", "readyz", "metrics", "openapi", "listCategories", "listProducts", "getProduct", "search", "register", "login"}
 
