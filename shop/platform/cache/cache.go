@@ -213,16 +213,25 @@ func New(opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Start follows the shared version until Close: the invalidation channel, and a read of
-// the version every PollInterval (which also retries a failed publication). Without
-// Redis it does nothing.
+// Start subscribes to the invalidation channel and reads the shared version (waiting up
+// to a second for each), then follows both until Close: the channel, and a read of the
+// version every PollInterval (which also retries a failed publication). Without Redis it
+// does nothing.
 func (c *Cache) Start(ctx context.Context) {
 	ctx, c.stop = context.WithCancel(ctx)
 	if c.opts.Redis == nil {
 		return
 	}
+	sub := c.opts.Redis.Subscribe(ctx, c.channel)
+	wait, cancel := context.WithTimeout(ctx, time.Second)
+	if _, err := sub.Receive(wait); err != nil {
+		// go-redis subscribes again when Redis answers; the poll covers the meantime.
+		c.failed(ctx, "subscribing to cache invalidations", err)
+	}
+	cancel()
+	c.refresh(ctx)
 	c.wg.Add(2)
-	go c.follow(ctx)
+	go c.follow(ctx, sub)
 	go c.poll(ctx)
 }
 
@@ -236,9 +245,8 @@ func (c *Cache) Close() {
 	})
 }
 
-func (c *Cache) follow(ctx context.Context) {
+func (c *Cache) follow(ctx context.Context, sub *redis.PubSub) {
 	defer c.wg.Done()
-	sub := c.opts.Redis.Subscribe(ctx, c.channel)
 	defer func() { _ = sub.Close() }()
 	// go-redis resubscribes by itself after a connection loss; messages published in
 	// between are lost, which the poll makes up for.
@@ -263,12 +271,12 @@ func (c *Cache) poll(ctx context.Context) {
 	t := time.NewTicker(c.opts.PollInterval)
 	defer t.Stop()
 	for {
-		c.refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		c.refresh(ctx)
 	}
 }
 
