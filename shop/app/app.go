@@ -34,14 +34,16 @@ import (
 
 // App is a running shop's parts.
 type App struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	DB      *pgxpool.Pool
-	Redis   *cache.Redis // nil without REDIS_URL
-	Metrics *metrics.Metrics
-	Health  *httpserver.Health
-	Catalog *catalog.Service
-	Search  *search.Service
+	Config config.Config
+	Logger *slog.Logger
+	DB     *pgxpool.Pool
+	Redis  *cache.Redis // nil without REDIS_URL
+	// RedisPrefix starts every Redis key and channel of this shop (see keyPrefix).
+	RedisPrefix string
+	Metrics     *metrics.Metrics
+	Health      *httpserver.Health
+	Catalog     *catalog.Service
+	Search      *search.Service
 	// Cached is the one read-through cache of Catalog and Search, which the API and the
 	// pages read through.
 	Cached *catalogcache.Catalog
@@ -89,10 +91,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			logger.Warn("Cache unreachable at start; serving from the database until it answers", "error", err)
 		}
 	}
-	prefix := keyPrefix(pool)
+	a.RedisPrefix = keyPrefix(pool)
 	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
 	a.Search = search.NewService(search.NewPGStore(pool))
-	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: prefix + ":cache", Observer: a.Metrics, Logger: logger}
+	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: a.RedisPrefix + ":cache", Observer: a.Metrics, Logger: logger}
 	if a.Redis != nil {
 		copts.Redis = a.Redis
 	}

@@ -96,8 +96,22 @@ func NewCA(dir string) (*CA, error) {
 	return ca, nil
 }
 
-// Pool is a certificate pool holding the CA alone.
-func (ca *CA) Pool() *x509.CertPool { return ca.pool }
+// Pool is a certificate pool holding the CA alone (read from CAFile for a CA that
+// NewCA did not make; nil if it cannot be read).
+func (ca *CA) Pool() *x509.CertPool {
+	if ca.pool != nil {
+		return ca.pool
+	}
+	b, err := os.ReadFile(ca.CAFile)
+	if err != nil {
+		return nil
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil
+	}
+	return p
+}
 
 func serialNumber() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
