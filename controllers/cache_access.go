@@ -26,9 +26,10 @@ package controllers
 //     keys spread over the slots. A new user has no channel rights (Redis 7's
 //     acl-pubsub-default is resetchannels), so &shop:* is the only channel grant.
 //   - -@all, then one command at a time:
-//   - get, set, incr, publish, subscribe, unsubscribe: the cache's data commands
+//   - get, set, incr, publish, subscribe: the cache's data commands
 //     (shop/platform/cache): one GET or SET per entry, INCR and PUBLISH to invalidate,
-//     SUBSCRIBE to follow the other replicas.
+//     SUBSCRIBE to follow the other replicas (closing the connection ends it: no
+//     UNSUBSCRIBE).
 //   - hello: go-redis v9 opens every connection with HELLO 3 and the credentials
 //     (redis.go, baseClient.initConn); ping: its pub/sub health check
 //     (pubsub.go, PubSub.Ping) and the shop's start-up check.
@@ -36,9 +37,11 @@ package controllers
 //     ClusterSlots of go-redis's ClusterClient); command: go-redis's ClusterClient
 //     reads COMMAND once for its routing policies (osscluster.go, cmdsInfo).
 //
-// Not granted, because the shop never sends them: CLIENT SETNAME (no ClientName), CLIENT
+// The shop's tests run it against a server whose shop user has exactly this string and
+// check that nothing is refused and every grant is used (shop/api,
+// TestTheShopUsesExactlyItsAccessString). Not granted, because the shop never sends them: CLIENT SETNAME (no ClientName), CLIENT
 // SETINFO (DisableIdentity), CLIENT MAINT_NOTIFICATIONS (disabled), READONLY (no replica
 // reads), CLUSTER SHARDS/NODES/INFO and INFO (the slot map comes from CLUSTER SLOTS alone),
 // AUTH (HELLO carries the credentials), SELECT (cluster mode has one database), and
 // everything that reads or writes keys in bulk (KEYS, SCAN, MGET, DEL, FLUSHALL).
-const CacheUserAccessString = "on ~shop:* &shop:* -@all +get +set +incr +publish +subscribe +unsubscribe +ping +hello +command +cluster|slots"
+const CacheUserAccessString = "on ~shop:* &shop:* -@all +get +set +incr +publish +subscribe +ping +hello +command +cluster|slots"

@@ -26,7 +26,7 @@ import (
 // command the shop needs and the string lacks fails them with NOPERM; a change here is a
 // change of what every shop's cache user may do.
 func TestCacheUserAccessString(t *testing.T) {
-	const want = "on ~shop:* &shop:* -@all +get +set +incr +publish +subscribe +unsubscribe +ping +hello +command +cluster|slots"
+	const want = "on ~shop:* &shop:* -@all +get +set +incr +publish +subscribe +ping +hello +command +cluster|slots"
 	if CacheUserAccessString != want {
 		t.Errorf("CacheUserAccessString = %q\nwant                    %q", CacheUserAccessString, want)
 	}

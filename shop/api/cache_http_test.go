@@ -417,3 +417,59 @@ func TestWhatIsNotCached(t *testing.T) {
 		t.Errorf("Redis holds %d entries: %v", len(keys), keys)
 	}
 }
+
+// TestTheShopUsesExactlyItsAccessString: on a server whose shop user has exactly the
+// operator's access string (controllers.CacheUserAccessString), a shop's life (start,
+// reads, writes, invalidations, a second replica, stop) is refused nothing (ACL LOG
+// stays empty), and every command the string grants is used.
+func TestTheShopUsesExactlyItsAccessString(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := testenv.StartRedis(ctx, testenv.RedisOptions{}) // its own: it reads the server's statistics
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	admin := srv.Admin()
+	if err := admin.Do(ctx, "CONFIG", "RESETSTAT").Err(); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		a := shoptest.Start(t, shoptest.Options{Demo: true, RedisURL: srv.URL})
+		b := shoptest.Start(t, shoptest.Options{DatabaseURL: a.DatabaseURL, RedisURL: srv.URL})
+		for _, s := range []*shoptest.Shop{a, b, a} {
+			for _, p := range []string{"/api/v1/products/cork-yoga-mat", "/api/v1/categories", "/search?q=yoga", "/"} {
+				s.Get(t, p)
+			}
+		}
+		if err := a.App.Invalidate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, time.Second, "b follows the invalidation", func() bool {
+			_, c := price(t, b, "cork-yoga-mat")
+			return c == "miss"
+		})
+		a.App.Close()
+		b.App.Close()
+	}()
+	if log, err := admin.Do(ctx, "ACL", "LOG").Slice(); err != nil || len(log) != 0 {
+		t.Errorf("ACL LOG: %v %v; want nothing refused", log, err)
+	}
+	stats, err := admin.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := testenv.ShopAccessString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range strings.Fields(access) {
+		cmd, ok := strings.CutPrefix(rule, "+")
+		if !ok {
+			continue
+		}
+		if !strings.Contains(stats, "cmdstat_"+cmd+":calls=") {
+			t.Errorf("the access string grants %s, which the shop never sent:\n%s", cmd, stats)
+		}
+	}
+}
