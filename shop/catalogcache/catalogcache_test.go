@@ -92,11 +92,17 @@ func TestReadsAreTheServices(t *testing.T) {
 		direct func() (any, error)
 	}{
 		"categories": {
-			func() (any, []byte, bool, error) { r, err := f.cached.Categories(ctx); return r.Value, r.Body, r.Hit, err },
+			func() (any, []byte, bool, error) {
+				r, err := f.cached.Categories(ctx)
+				return r.Value, r.Body, r.Hit, err
+			},
 			func() (any, error) { cs, err := f.cat.Categories(ctx); return catalog.CategoryList{Items: cs}, err },
 		},
 		"a page of products": {
-			func() (any, []byte, bool, error) { r, err := f.cached.ListProducts(ctx, lq); return r.Value, r.Body, r.Hit, err },
+			func() (any, []byte, bool, error) {
+				r, err := f.cached.ListProducts(ctx, lq)
+				return r.Value, r.Body, r.Hit, err
+			},
 			func() (any, error) { return f.cat.ListProducts(ctx, lq) },
 		},
 		"a product": {
@@ -107,7 +113,10 @@ func TestReadsAreTheServices(t *testing.T) {
 			func() (any, error) { return f.cat.Product(ctx, "cork-yoga-mat") },
 		},
 		"a search": {
-			func() (any, []byte, bool, error) { r, err := f.cached.Search(ctx, sq); return r.Value, r.Body, r.Hit, err },
+			func() (any, []byte, bool, error) {
+				r, err := f.cached.Search(ctx, sq)
+				return r.Value, r.Body, r.Hit, err
+			},
 			func() (any, error) { return f.srch.Search(ctx, sq) },
 		},
 	} {
