@@ -382,3 +382,29 @@ func TestSessionServiceForThePages(t *testing.T) {
 		t.Errorf("Login for the pages: %v", err)
 	}
 }
+
+// TestTokenChecksCostNoQuery: a replica answers "not revoked" from memory, so an
+// authenticated request's only statements are its handler's (/auth/me: one account
+// lookup).
+func TestTokenChecksCostNoQuery(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{RedisURL: testenv.RedisURL(t)})
+	_, token := newUser(t, shop)
+	eventually(t, 5*time.Second, "the revocation list is loaded", shop.App.Revocations.Fresh)
+	const n = 20
+	mem, pg, queries := metric(t, shop, `shop_auth_revocation_checks_total{source="memory"}`),
+		metric(t, shop, `shop_auth_revocation_checks_total{source="postgres"}`), metric(t, shop, dbQueries)
+	for i := 0; i < n; i++ {
+		if resp, _ := call(t, shop, "GET", "/api/v1/auth/me", token, nil); resp.StatusCode != 200 {
+			t.Fatalf("me: %d", resp.StatusCode)
+		}
+	}
+	if d := metric(t, shop, `shop_auth_revocation_checks_total{source="memory"}`) - mem; d != n {
+		t.Errorf("%v checks answered from memory, want %d", d, n)
+	}
+	if d := metric(t, shop, `shop_auth_revocation_checks_total{source="postgres"}`) - pg; d != 0 {
+		t.Errorf("%v checks asked PostgreSQL, want 0", d)
+	}
+	if d := metric(t, shop, dbQueries) - queries; d != n {
+		t.Errorf("%v statements for %d requests, want %d (the account lookups)", d, n, n)
+	}
+}

@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Cached.Start(context.WithoutCancel(ctx))
 
 	a.Revocations = auth.NewRevocations(pool, logger)
+	a.Revocations.Observer = a.Metrics
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
 		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,

@@ -32,6 +32,8 @@ import (
 type Revocations struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	// Observer, when set, is told where each check was answered; set it before Start.
+	Observer RevocationObserver
 	// HeartbeatInterval and MaxStaleness are exported for tests; set them before Start.
 	HeartbeatInterval time.Duration
 	MaxStaleness      time.Duration
@@ -46,6 +48,12 @@ type Revocations struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 	once sync.Once
+}
+
+// RevocationObserver is told where each revocation check was answered: "memory" or
+// "postgres". *metrics.Metrics implements it.
+type RevocationObserver interface {
+	RevocationChecked(source string)
 }
 
 // revocationChannel is the NOTIFY channel of migration 00003's trigger.
@@ -90,16 +98,21 @@ func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	r.mu.RLock()
 	_, revoked := r.revoked[jti]
 	r.mu.RUnlock()
-	if revoked {
-		return true, nil
+	if revoked || r.Fresh() {
+		r.observe("memory")
+		return revoked, nil
 	}
-	if r.Fresh() {
-		return false, nil
-	}
+	r.observe("postgres")
 	if err := r.pool.QueryRow(ctx, isRevokedSQL, jti).Scan(&revoked); err != nil {
 		return false, err
 	}
 	return revoked, nil
+}
+
+func (r *Revocations) observe(source string) {
+	if r.Observer != nil {
+		r.Observer.RevocationChecked(source)
+	}
 }
 
 // Fresh reports whether the in-memory set can answer "not revoked": it held every
@@ -151,15 +164,17 @@ func (r *Revocations) follow(ctx context.Context) {
 	}
 }
 
-// listen takes a connection of its own, LISTENs, loads the live revocations, then reads
-// notifications and proves the connection every HeartbeatInterval, until an error.
+// listen opens a connection of its own (the pool's settings, without its tracer: the
+// heartbeats are not the requests' statements), LISTENs, loads the live revocations,
+// then reads notifications and proves the connection every HeartbeatInterval, until an
+// error.
 func (r *Revocations) listen(ctx context.Context) error {
-	pc, err := r.pool.Acquire(ctx)
+	cfg := r.pool.Config().ConnConfig.Copy()
+	cfg.Tracer = nil
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	// A listening connection must not go back to the pool: it is this loop's alone.
-	conn := pc.Hijack()
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	if _, err := conn.Exec(ctx, "LISTEN "+revocationChannel); err != nil {
 		return err

@@ -29,6 +29,7 @@ type Metrics struct {
 	revenue         *prometheus.CounterVec
 	loginFailures   *prometheus.CounterVec
 	queries         prometheus.Counter
+	revocations     *prometheus.CounterVec
 }
 
 // New registers the shop's metrics, plus the Go runtime and process collectors, on a new
@@ -72,10 +73,14 @@ func New() *Metrics {
 		}, []string{"reason"}),
 		queries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shop_db_queries_total",
-			Help: "SQL statements sent to PostgreSQL (transaction control included).",
+			Help: "SQL statements sent to PostgreSQL through the pool (transaction control included; not the revocation listener's heartbeats).",
 		}),
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shop_auth_revocation_checks_total",
+			Help: "Token revocation checks, by where they were answered (memory, postgres).",
+		}, []string{"source"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures, m.queries,
+	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures, m.queries, m.revocations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -107,6 +112,10 @@ func (m *Metrics) OrderCancelled() { m.ordersCancelled.Inc() }
 
 // LoginFailed records a refused login: reason is "credentials" or "throttled".
 func (m *Metrics) LoginFailed(reason string) { m.loginFailures.WithLabelValues(reason).Inc() }
+
+// RevocationChecked records a token revocation check answered from source (memory or
+// postgres).
+func (m *Metrics) RevocationChecked(source string) { m.revocations.WithLabelValues(source).Inc() }
 
 // QueryTracer counts the statements of the connections it is set on
 // (pgx.ConnConfig.Tracer) in shop_db_queries_total.
