@@ -284,9 +284,7 @@ func (p *Pages) readFilters(c *gin.Context, fixed url.Values, searching bool) (u
 		}
 	}
 	delete(errs, "per_page") // set by the pages, never by the shopper
-	if _, bad := errs["page"]; bad {
-		delete(errs, "page") // an out-of-range page just shows the first
-	}
+	delete(errs, "page")     // an out-of-range page just shows the first
 	return vals, form, errs
 }
 

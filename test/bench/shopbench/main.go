@@ -53,7 +53,6 @@ type options struct {
 	concurrency int
 	products    int
 	write       string
-	keep        bool
 }
 
 func main() {
