@@ -452,6 +452,29 @@ func TestOpenRedisRefusesBadURLsWithoutEchoingThem(t *testing.T) {
 	}
 }
 
+// TestAServerNamedByALoopbackAddress: the local cluster's ServerlessCache stand-in
+// announces 127.0.0.1 in CLUSTER SLOTS, which go-redis rewrites to ":port" (see
+// tlsDialer); TLS must still verify the URL's name.
+func TestAServerNamedByALoopbackAddress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := testenv.StartRedis(ctx, testenv.RedisOptions{Hostname: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	var obs counts
+	c := newCache(t, cache.Options{Redis: open(t, srv.URL), Prefix: prefix(), Observer: &obs})
+	var loads atomic.Int64
+	get(t, c, "k", loader(&loads, "v"))
+	if obs.get("redis miss") != 1 || obs.get("redis error") != 0 {
+		t.Errorf("Redis misses %d (want 1), errors %d (want 0)", obs.get("redis miss"), obs.get("redis error"))
+	}
+	if n, err := srv.Admin().Exists(ctx, c.RedisKey("k", c.Version())).Result(); err != nil || n != 1 {
+		t.Errorf("the entry is not in Redis: %d, %v", n, err)
+	}
+}
+
 // TestStandaloneServer: an external Redis (spec.cache.external) may have no cluster
 // support; that is the only reason this test runs a standalone server. The same client
 // maps it as one node holding every slot.

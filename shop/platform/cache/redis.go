@@ -106,11 +106,14 @@ func clusterSlots(seed *redis.Client, addr string) func(context.Context) ([]redi
 }
 
 // tlsDialer dials TLS with the host of each address as the server name: the nodes of a
-// cluster are named by CLUSTER SLOTS, not by the URL.
+// cluster are named by CLUSTER SLOTS, not by the URL. An address without a host keeps the
+// URL's: go-redis turns a loopback IP that CLUSTER SLOTS names into ":port" when the map
+// comes from a ClusterSlots function (osscluster.go, newClusterState and
+// replaceLoopbackHost, with no origin), and Go dials ":port" on the local system.
 func tlsDialer(base *tls.Config, timeout time.Duration) func(context.Context, string, string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		cfg := base.Clone()
-		if host, _, err := net.SplitHostPort(addr); err == nil && !cfg.InsecureSkipVerify {
+		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" && !cfg.InsecureSkipVerify {
 			cfg.ServerName = host
 		}
 		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}, Config: cfg}
