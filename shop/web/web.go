@@ -87,6 +87,9 @@ type Pages struct {
 // New builds the pages: it loads and fingerprints the static files and parses every
 // template, so a broken template stops the shop at start, not on a shopper's request.
 func New(d Deps) (*Pages, error) {
+	if d.Cached == nil {
+		return nil, errors.New("web: Deps.Cached (the catalog cache) is required")
+	}
 	k, err := deriveKeys(d.Secret)
 	if err != nil {
 		return nil, err

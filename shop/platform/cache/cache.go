@@ -149,7 +149,10 @@ type Cache struct {
 	published int64
 	stale     atomic.Bool
 
-	warnedAt atomic.Int64 // unix nanos of the last rejection or failure logged
+	// failedAt and rejectedAt (unix nanos) are when a failure and a rejection were last
+	// logged.
+	failedAt   atomic.Int64
+	rejectedAt atomic.Int64
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 	once     sync.Once
@@ -447,7 +450,7 @@ func (c *Cache) redisGet(ctx context.Context, key string, v int64, decode func([
 	}
 	if err != nil {
 		c.observe("redis", "rejected")
-		c.warn(ctx, "Refused a cache entry from Redis; loading from the database", "key", rkey, "reason", err)
+		c.warn(ctx, &c.rejectedAt, "Refused a cache entry from Redis; loading from the database", "key", rkey, "reason", err)
 		return Entry{}, false
 	}
 	c.observe("redis", "hit")
@@ -548,15 +551,15 @@ func (c *Cache) markDown() {
 // failed records a Redis failure: Redis is skipped for RetryAfter, and the failure logged.
 func (c *Cache) failed(ctx context.Context, what string, err error) {
 	c.markDown()
-	c.warn(ctx, "Cache unavailable: "+what, "error", err)
+	c.warn(ctx, &c.failedAt, "Cache unavailable: "+what, "error", err)
 }
 
-// warn logs at most once a minute: a flood of forged entries or a dead Redis must not
-// flood the log; the metric counts every one.
-func (c *Cache) warn(ctx context.Context, msg string, args ...any) {
+// warn logs at most once a minute per kind (at: when that kind was last logged): a flood
+// of forged entries or a dead Redis must not flood the log; the metric counts every one.
+func (c *Cache) warn(ctx context.Context, at *atomic.Int64, msg string, args ...any) {
 	now := time.Now().UnixNano()
-	last := c.warnedAt.Load()
-	if now-last < int64(time.Minute) || !c.warnedAt.CompareAndSwap(last, now) {
+	last := at.Load()
+	if now-last < int64(time.Minute) || !at.CompareAndSwap(last, now) {
 		return
 	}
 	c.opts.Logger.WarnContext(ctx, msg, args...)
