@@ -153,9 +153,9 @@ type Cache struct {
 	// logged.
 	failedAt   atomic.Int64
 	rejectedAt atomic.Int64
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
-	once     sync.Once
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+	once       sync.Once
 }
 
 type localEntry struct {

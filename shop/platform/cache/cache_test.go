@@ -1,10 +1,12 @@
 package cache_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -505,4 +507,40 @@ func TestStandaloneServer(t *testing.T) {
 	if obs.get("redis error") != 0 {
 		t.Errorf("%d Redis errors", obs.get("redis error"))
 	}
+}
+
+// TestRejectionsAreCountedAndLoggedOnce: every refused entry is counted, one line is
+// logged (a flood of forgeries must not flood the log).
+func TestRejectionsAreCountedAndLoggedOnce(t *testing.T) {
+	srv := testenv.SharedRedis(t)
+	rdb, p := open(t, srv.URL), prefix()
+	var obs counts
+	var log bytes.Buffer
+	var mu sync.Mutex
+	c := newCache(t, cache.Options{Redis: rdb, Prefix: p, Observer: &obs,
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))})
+	var loads atomic.Int64
+	for i := 0; i < 5; i++ {
+		key := "product/" + strconv.Itoa(i)
+		set(t, srv.Admin(), c.RedisKey(key, c.Version()), []byte("forged"))
+		if e, _ := get(t, c, key, loader(&loads, "real")); e.Value != "real" {
+			t.Fatalf("served %v", e.Value)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if obs.get("redis rejected") != 5 || strings.Count(log.String(), "Refused a cache entry") != 1 {
+		t.Errorf("%d rejections counted (want 5), logged:\n%s", obs.get("redis rejected"), log.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
