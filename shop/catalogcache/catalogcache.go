@@ -99,7 +99,7 @@ type Result[T any] struct {
 
 // Categories lists every category with its product count, by name.
 func (c *Catalog) Categories(ctx context.Context) (Result[catalog.CategoryList], error) {
-	return get(ctx, c, "categories", func(ctx context.Context) (catalog.CategoryList, bool, error) {
+	return get(ctx, c, format+"|categories", func(ctx context.Context) (catalog.CategoryList, bool, error) {
 		cs, err := c.catalog.Categories(ctx)
 		if cs == nil {
 			cs = []catalog.Category{}
@@ -110,7 +110,7 @@ func (c *Catalog) Categories(ctx context.Context) (Result[catalog.CategoryList],
 
 // ListProducts returns one page of products (q as catalog.ParseListQuery returns it).
 func (c *Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) (Result[catalog.ProductPage], error) {
-	return get(ctx, c, "products?"+q.Key(), func(ctx context.Context) (catalog.ProductPage, bool, error) {
+	return get(ctx, c, format+"|products?"+q.Key(), func(ctx context.Context) (catalog.ProductPage, bool, error) {
 		p, err := c.catalog.ListProducts(ctx, q)
 		return p, len(p.Items) > 0, err
 	})
@@ -120,10 +120,12 @@ func (c *Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) (Result
 // apperr.ErrNotFound (and not cached).
 func (c *Catalog) Product(ctx context.Context, idOrSlug string) (Result[catalog.Product], error) {
 	key := idOrSlug
-	if id, err := strconv.ParseInt(idOrSlug, 10, 64); err == nil {
-		key = strconv.FormatInt(id, 10) // "007" and "7" are one product
+	if allDigits(idOrSlug) { // checked first: a failed ParseInt allocates its error
+		if id, err := strconv.ParseInt(idOrSlug, 10, 64); err == nil {
+			key = strconv.FormatInt(id, 10) // "007" and "7" are one product
+		}
 	}
-	return get(ctx, c, "product/"+key, func(ctx context.Context) (catalog.Product, bool, error) {
+	return get(ctx, c, format+"|product/"+key, func(ctx context.Context) (catalog.Product, bool, error) {
 		p, err := c.catalog.Product(ctx, idOrSlug)
 		return p, true, err
 	})
@@ -132,16 +134,25 @@ func (c *Catalog) Product(ctx context.Context, idOrSlug string) (Result[catalog.
 // Search runs q (as search.ParseQuery returns it). Only full-text matches with results
 // are cached.
 func (c *Catalog) Search(ctx context.Context, q search.Query) (Result[search.Result], error) {
-	return get(ctx, c, "search?"+q.Key(), func(ctx context.Context) (search.Result, bool, error) {
+	return get(ctx, c, format+"|search?"+q.Key(), func(ctx context.Context) (search.Result, bool, error) {
 		r, err := c.search.Search(ctx, q)
 		return r, r.Match == search.MatchFullText && len(r.Items) > 0, err
 	})
 }
 
-// get reads key through the cache, loading it with load (which also says whether the
-// value may be cached).
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// get reads key (which starts with format) through the cache, loading it with load
+// (which also says whether the value may be cached).
 func get[T any](ctx context.Context, c *Catalog, key string, load func(context.Context) (T, bool, error)) (Result[T], error) {
-	e, hit, err := c.cache.Get(ctx, format+"|"+key, decode[T], func(ctx context.Context) (cache.Loaded, error) {
+	e, hit, err := c.cache.Get(ctx, key, decode[T], func(ctx context.Context) (cache.Loaded, error) {
 		v, cacheable, err := load(ctx)
 		if err != nil {
 			return cache.Loaded{}, err
