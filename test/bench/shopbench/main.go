@@ -1,4 +1,4 @@
-// Command shopbench is the shop's load benchmark (make bench-shop, DESIGN §7). In one run
+// Command shopbench is the shop's load benchmark (make bench-shop; docs/architecture.md#performance-targets). In one run
 // it starts throwaway PostgreSQL and Redis servers (Redis as ElastiCache Serverless
 // presents it: cluster mode, TLS, the shop's ACL user, the default user off), builds the
 // shop, migrates and seeds 10,000 synthetic products, starts `shop serve` with Redis
@@ -720,7 +720,7 @@ func render(o options, rs []result, f facts) string {
 	for _, i := range []int{1, 2, 4} {
 		cachedRedis = cachedRedis && rs[i].shop.redisHits > 0
 	}
-	fmt.Fprintf(&b, "\nTargets (DESIGN §7): cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
+	fmt.Fprintf(&b, "\nTargets: cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
 		"Redis hits in every cached scenario %s, Redis errors — %s; token checks ≤ 0.01 PostgreSQL queries per authenticated request — %s; "+
 		"uncached search p99 < 10 ms — %s ms %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
 		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
