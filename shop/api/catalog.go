@@ -13,9 +13,12 @@ func registerCatalog(r gin.IRouter, d Deps) {
 	r.GET("/products/:idOrSlug", d.getProduct)
 }
 
+// categoryList is the categories envelope the API answers.
+type categoryList = catalog.CategoryList
+
 func (d Deps) listCategories(c *gin.Context) {
 	r, err := d.Catalog.Categories(c.Request.Context())
-	cachedJSON(c, r, err)
+	cachedJSON[categoryList](c, r, err)
 }
 
 func (d Deps) listProducts(c *gin.Context) {
