@@ -1,6 +1,6 @@
 // Package admin is the shop's catalog management: products, categories and stock. Every
-// change invalidates the response cache (part 1's two-level cache) on every replica, so
-// shoppers see it at once. Order management for admins lives in package orders
+// change is raised as a catalog.Edited event, on which the shop's cache drops its entries
+// on every replica, so shoppers see it at once. Order management for admins lives in package orders
 // (AdminList, Transition); the JSON API and the admin pages call both.
 package admin
 
@@ -16,7 +16,6 @@ import (
 
 	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
-	"github.com/storefront-operator/storefront/shop/platform/logging"
 	"github.com/storefront-operator/storefront/shop/platform/money"
 )
 
@@ -30,11 +29,6 @@ const (
 	// MaxStock keeps stock inside PostgreSQL's integer.
 	MaxStock = 1_000_000_000
 )
-
-// Invalidator drops every cached catalog response in every replica.
-type Invalidator interface {
-	Invalidate(ctx context.Context) error
-}
 
 // ErrUnknownCategory is what Store returns for a product whose category slug names no
 // category.
@@ -59,16 +53,16 @@ type Store interface {
 
 // Service manages the catalog.
 type Service struct {
-	store       Store
-	catalog     *catalog.Service
-	currency    string
-	invalidator Invalidator
+	store    Store
+	catalog  *catalog.Service
+	currency string
+	listener catalog.ChangeListener
 }
 
 // NewService returns the admin service on store; cat reads products back in the
-// shoppers' form, inv drops the cached responses after each change.
-func NewService(store Store, cat *catalog.Service, currency string, inv Invalidator) *Service {
-	return &Service{store: store, catalog: cat, currency: currency, invalidator: inv}
+// shoppers' form, listener is told about each change (nil: nobody is).
+func NewService(store Store, cat *catalog.Service, currency string, listener catalog.ChangeListener) *Service {
+	return &Service{store: store, catalog: cat, currency: currency, listener: listener}
 }
 
 // ProductInput is a product as an admin writes it (POST and PUT replace all fields).
@@ -268,20 +262,16 @@ func (s *Service) DeleteCategory(ctx context.Context, id int64) error {
 	return nil
 }
 
-// changed invalidates the cache after a product change and reads the product back.
+// changed raises the change and reads the product back, fresh from the database.
 func (s *Service) changed(ctx context.Context, id int64) (catalog.Product, error) {
 	s.invalidate(ctx)
 	return s.catalog.Product(ctx, strconv.FormatInt(id, 10))
 }
 
+// invalidate raises catalog.Edited: the change is committed.
 func (s *Service) invalidate(ctx context.Context) {
-	if s.invalidator == nil {
-		return
-	}
-	if err := s.invalidator.Invalidate(ctx); err != nil {
-		// The change is committed; the cache has already dropped this replica's entries
-		// and stops trusting Redis until the invalidation reaches it (cache.Invalidate).
-		logging.FromContext(ctx).WarnContext(ctx, "Cache invalidation after a catalog change failed", "error", err)
+	if s.listener != nil {
+		s.listener.CatalogChanged(ctx, catalog.Edited)
 	}
 }
 

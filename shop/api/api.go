@@ -5,9 +5,6 @@
 package api
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -15,11 +12,10 @@ import (
 	"github.com/storefront-operator/storefront/shop/admin"
 	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/cart"
-	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/catalogcache"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
-	"github.com/storefront-operator/storefront/shop/search"
 )
 
 // Prefix is the path prefix of the versioned JSON API.
@@ -27,14 +23,12 @@ const Prefix = "/api/v1"
 
 // Deps are the services the handlers call.
 type Deps struct {
-	Catalog *catalog.Service
-	Search  *search.Service
-	// Cache caches anonymous catalog and search responses; nil disables caching.
-	Cache  *cache.Cache
-	Auth   *auth.Service
-	Cart   *cart.Service
-	Orders *orders.Service
-	Admin  *admin.Service
+	// Catalog answers the catalog and search reads, through the shop's one cache.
+	Catalog *catalogcache.Catalog
+	Auth    *auth.Service
+	Cart    *cart.Service
+	Orders  *orders.Service
+	Admin   *admin.Service
 }
 
 // Register adds every JSON API route to r: /api/v1/... and /api/openapi.json.
@@ -49,45 +43,20 @@ func Register(r gin.IRouter, d Deps) {
 	r.GET("/api/openapi.json", serveOpenAPI)
 }
 
-// cachedJSON answers a cacheable GET: the JSON of load's value, from the response cache
-// under key when present, with an ETag and 304 for a matching If-None-Match.
-func (d Deps) cachedJSON(c *gin.Context, key string, load func(ctx context.Context) (any, error)) {
-	loadBody := func(ctx context.Context) ([]byte, error) {
-		v, err := load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		// Prices, names and descriptions are data, not HTML: no \u0026 escapes.
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	}
-	var (
-		e   cache.Entry
-		hit bool
-		err error
-	)
-	if d.Cache != nil {
-		e, hit, err = d.Cache.Get(c.Request.Context(), key, loadBody)
-	} else {
-		var body []byte
-		body, err = loadBody(c.Request.Context())
-		e = cache.NewEntry(body)
-	}
+// cachedJSON answers a catalog GET with the JSON that the cached catalog returned, with
+// its ETag (304 for a matching If-None-Match) and X-Cache saying whether it came from the
+// cache.
+func cachedJSON[T any](c *gin.Context, r catalogcache.Result[T], err error) {
 	if err != nil {
 		httpserver.Fail(c, err)
 		return
 	}
-	if hit {
+	if r.Hit {
 		c.Header("X-Cache", "hit")
 	} else {
 		c.Header("X-Cache", "miss")
 	}
-	writeEntity(c, e)
+	writeEntity(c, cache.Entry{Body: r.Body, ETag: r.ETag})
 }
 
 // writeEntity sends body with its ETag, or 304 when the client has it already. Clients

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/storefront-operator/storefront/shop/catalog"
@@ -15,16 +13,12 @@ func registerCatalog(r gin.IRouter, d Deps) {
 	r.GET("/products/:idOrSlug", d.getProduct)
 }
 
-// categoryList is the categories envelope.
-type categoryList struct {
-	Items []catalog.Category `json:"items"`
-}
+// categoryList is the categories envelope the API answers.
+type categoryList = catalog.CategoryList
 
 func (d Deps) listCategories(c *gin.Context) {
-	d.cachedJSON(c, "categories", func(ctx context.Context) (any, error) {
-		cs, err := d.Catalog.Categories(ctx)
-		return categoryList{Items: cs}, err
-	})
+	r, err := d.Catalog.Categories(c.Request.Context())
+	cachedJSON[categoryList](c, r, err)
 }
 
 func (d Deps) listProducts(c *gin.Context) {
@@ -33,14 +27,11 @@ func (d Deps) listProducts(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
-	d.cachedJSON(c, "products?"+q.Key(), func(ctx context.Context) (any, error) {
-		return d.Catalog.ListProducts(ctx, q)
-	})
+	r, err := d.Catalog.ListProducts(c.Request.Context(), q)
+	cachedJSON(c, r, err)
 }
 
 func (d Deps) getProduct(c *gin.Context) {
-	idOrSlug := c.Param("idOrSlug")
-	d.cachedJSON(c, "product/"+idOrSlug, func(ctx context.Context) (any, error) {
-		return d.Catalog.Product(ctx, idOrSlug)
-	})
+	r, err := d.Catalog.Product(c.Request.Context(), c.Param("idOrSlug"))
+	cachedJSON(c, r, err)
 }

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
@@ -19,7 +17,6 @@ func (d Deps) search(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
-	d.cachedJSON(c, "search?"+q.Key(), func(ctx context.Context) (any, error) {
-		return d.Search.Search(ctx, q)
-	})
+	r, err := d.Catalog.Search(c.Request.Context(), q)
+	cachedJSON(c, r, err)
 }

@@ -15,13 +15,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/storefront-operator/storefront/shop/admin"
 	"github.com/storefront-operator/storefront/shop/api"
 	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/catalogcache"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/config"
@@ -34,20 +34,24 @@ import (
 
 // App is a running shop's parts.
 type App struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	DB      *pgxpool.Pool
-	Redis   *redis.Client // nil without REDIS_URL
-	Cache   *cache.Cache
-	Metrics *metrics.Metrics
-	Health  *httpserver.Health
-	Catalog *catalog.Service
-	Search  *search.Service
-	Auth    *auth.Service
-	Cart    *cart.Service
-	Orders  *orders.Service
-	Admin   *admin.Service
-	// Revocations is the logged-out token list behind Auth (its sync loop runs until
+	Config config.Config
+	Logger *slog.Logger
+	DB     *pgxpool.Pool
+	Redis  *cache.Redis // nil without REDIS_URL
+	// RedisPrefix starts every Redis key and channel of this shop (see keyPrefix).
+	RedisPrefix string
+	Metrics     *metrics.Metrics
+	Health      *httpserver.Health
+	Catalog     *catalog.Service
+	Search      *search.Service
+	// Cached is the one read-through cache of Catalog and Search, which the API and the
+	// pages read through.
+	Cached *catalogcache.Catalog
+	Auth   *auth.Service
+	Cart   *cart.Service
+	Orders *orders.Service
+	Admin  *admin.Service
+	// Revocations is the logged-out token list behind Auth (it follows PostgreSQL until
 	// Close).
 	Revocations *auth.Revocations
 	// Router is the HTTP handler with every route; later parts add theirs in New.
@@ -63,15 +67,21 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if logger == nil {
 		logger = slog.Default()
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL)
+	m := metrics.New()
+	pcfg, err := database.ParseURL(cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: pool, Metrics: metrics.New()}
+	pcfg.ConnConfig.Tracer = m.QueryTracer()
+	pool, err := database.OpenConfig(ctx, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Logger: logger, DB: pool, Metrics: m}
 	a.Metrics.RegisterPool(pool)
 
 	if cfg.RedisURL != "" {
-		a.Redis, err = cache.OpenRedis(cfg.RedisURL)
+		a.Redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisRootCAs)
 		if err != nil {
 			pool.Close()
 			return nil, err
@@ -81,13 +91,22 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			logger.Warn("Cache unreachable at start; serving from the database until it answers", "error", err)
 		}
 	}
-	a.Cache = cache.New(cache.Options{Redis: a.Redis, Prefix: keyPrefix(pool) + ":cache", Observer: a.Metrics, Logger: logger})
-	a.Cache.Start(context.WithoutCancel(ctx))
-
+	a.RedisPrefix = keyPrefix(pool)
 	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
 	a.Search = search.NewService(search.NewPGStore(pool))
+	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: a.RedisPrefix + ":cache", Observer: a.Metrics, Logger: logger}
+	if a.Redis != nil {
+		copts.Redis = a.Redis
+	}
+	a.Cached, err = catalogcache.New(a.Catalog, a.Search, catalogcache.Options{Cache: copts})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Cached.Start(context.WithoutCancel(ctx))
 
-	a.Revocations = auth.NewRevocations(pool, a.Redis, keyPrefix(pool)+":auth", logger)
+	a.Revocations = auth.NewRevocations(pool, logger)
+	a.Revocations.Observer = a.Metrics
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
 		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
@@ -98,8 +117,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		return nil, err
 	}
 	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
-	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Invalidator: a.Cache})
-	a.Admin = admin.NewService(admin.NewPGStore(pool), a.Catalog, cfg.Currency, a.Cache)
+	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Catalog: a.Cached})
+	a.Admin = admin.NewService(admin.NewPGStore(pool), a.Catalog, cfg.Currency, a.Cached)
 
 	a.Health = &httpserver.Health{Check: pool.Ping}
 	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics, TrustedProxies: cfg.TrustedProxies})
@@ -107,9 +126,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if cfg.MetricsAddr == "" {
 		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	}
-	api.Register(a.Router, api.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
-		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin})
-	pages, err := web.New(web.Deps{Catalog: a.Catalog, Search: a.Search, Cache: a.Cache,
+	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin})
+	pages, err := web.New(web.Deps{Catalog: a.Catalog, Cached: a.Cached,
 		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
 		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger})
 	if err != nil {
@@ -123,9 +141,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 // Handler is the shop's HTTP handler.
 func (a *App) Handler() http.Handler { return a.Router }
 
-// Invalidate drops every cached catalog response in every replica; call it after each
-// catalog change.
-func (a *App) Invalidate(ctx context.Context) error { return a.Cache.Invalidate(ctx) }
+// Invalidate drops every cached catalog entry in every replica now (for changes made
+// behind the services' back, as tests do in SQL).
+func (a *App) Invalidate(ctx context.Context) error { return a.Cached.Invalidate(ctx) }
 
 // Server returns the HTTP server of `shop serve` for this app: HTTP_ADDR, METRICS_ADDR
 // and SHUTDOWN_DELAY from the config.
@@ -151,7 +169,9 @@ func (a *App) Close() {
 	if a.Revocations != nil {
 		a.Revocations.Close()
 	}
-	a.Cache.Close()
+	if a.Cached != nil {
+		a.Cached.Close()
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
@@ -172,9 +192,11 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 }
 
 // keyPrefix namespaces the Redis keys by database (host, port, name): the replicas of
-// one shop share their cache entries, invalidations and token revocations, while two
-// shops pointed at the same Redis (as on a developer machine or in the demo) never see
-// each other's.
+// one shop share their cache entries and invalidations, while two shops pointed at the
+// same Redis (as on a developer machine or in the demo) never see each other's. It starts
+// with "shop:", as the operator's access string for the shop's ElastiCache user expects
+// (controllers.CacheUserAccessString: ~shop:* &shop:*), and has no hash tag, so the keys
+// spread over the slots.
 func keyPrefix(pool *pgxpool.Pool) string {
 	c := pool.Config().ConnConfig
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)))

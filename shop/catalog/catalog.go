@@ -29,6 +29,11 @@ type Category struct {
 	ProductCount int64  `json:"product_count"`
 }
 
+// CategoryList is the categories in the list envelope.
+type CategoryList struct {
+	Items []Category `json:"items"`
+}
+
 // CategoryRef is how a product names its category.
 type CategoryRef struct {
 	Slug string `json:"slug"`
@@ -212,6 +217,24 @@ func joinSorts(sorts []Sort) string {
 		parts[i] = string(s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Change is a change to the catalog that copies of it (the cache) must follow. Package
+// admin and package orders raise them; package catalogcache listens.
+type Change int
+
+const (
+	// Edited: products or categories were created, changed or deleted. Copies drop
+	// every entry at once.
+	Edited Change = iota + 1
+	// StockMoved: orders took or returned stock. Copies may show the stock from before
+	// for a bounded time, so that checkouts do not empty them.
+	StockMoved
+)
+
+// ChangeListener is told about catalog changes; *catalogcache.Catalog implements it.
+type ChangeListener interface {
+	CatalogChanged(ctx context.Context, ch Change)
 }
 
 // Store is the catalog's persistence, implemented by *PGStore.

@@ -12,12 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/storefront-operator/storefront/shop/cart"
+	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
-	"github.com/storefront-operator/storefront/shop/platform/logging"
 	"github.com/storefront-operator/storefront/shop/platform/money"
 )
 
@@ -92,25 +91,16 @@ type Observer interface {
 	OrderCancelled()
 }
 
-// Invalidator drops cached catalog responses (the response cache): orders and
-// cancellations change the products' stock, which product pages show.
-type Invalidator interface {
-	Invalidate(ctx context.Context) error
-}
-
 // Options configure a Service.
 type Options struct {
 	// Currency is the shop's currency; every order is in it.
 	Currency string
 	// Payments charges the cards (MockPayments when nil).
-	Payments    Payments
-	Observer    Observer
-	Invalidator Invalidator
-	// StockRefresh bounds how long cached catalog responses may show the stock from
-	// before an order (default 1s): placed orders invalidate the cache at most once per
-	// StockRefresh, the last of a burst included. One invalidation per order would
-	// empty the cache at checkout rates.
-	StockRefresh time.Duration
+	Payments Payments
+	Observer Observer
+	// Catalog is told when orders move stock (catalog.StockMoved), so that copies of
+	// the catalog (the cache) follow; nil: nobody is.
+	Catalog catalog.ChangeListener
 	// Now is the clock for card expiry (time.Now when nil).
 	Now func() time.Time
 }
@@ -159,10 +149,6 @@ type Tx interface {
 type Service struct {
 	store Store
 	o     Options
-
-	mu          sync.Mutex
-	lastRefresh time.Time
-	refreshing  bool // a trailing invalidation is scheduled
 }
 
 // NewService returns the order service on store.
@@ -172,9 +158,6 @@ func NewService(store Store, o Options) *Service {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.StockRefresh <= 0 {
-		o.StockRefresh = time.Second
 	}
 	return &Service{store: store, o: o}
 }
@@ -406,49 +389,15 @@ func (s *Service) Transition(ctx context.Context, id int64, to Status) (Order, e
 		if s.o.Observer != nil {
 			s.o.Observer.OrderCancelled()
 		}
-		s.invalidate(ctx)
+		s.stockChanged(ctx)
 	}
 	return s.AdminGet(ctx, id)
 }
 
-// stockChanged invalidates the response cache now if the last invalidation is at least
-// StockRefresh old, or else once when StockRefresh has passed.
+// stockChanged tells the catalog's listener that orders moved stock.
 func (s *Service) stockChanged(ctx context.Context) {
-	if s.o.Invalidator == nil {
-		return
-	}
-	s.mu.Lock()
-	wait := s.o.StockRefresh - time.Since(s.lastRefresh)
-	switch {
-	case s.refreshing:
-		s.mu.Unlock()
-		return
-	case wait > 0:
-		s.refreshing = true
-		s.mu.Unlock()
-		time.AfterFunc(wait, func() {
-			s.mu.Lock()
-			s.refreshing, s.lastRefresh = false, time.Now()
-			s.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			s.invalidate(ctx)
-		})
-		return
-	}
-	s.lastRefresh = time.Now()
-	s.mu.Unlock()
-	// Outside the lock: the invalidation is a Redis round trip.
-	s.invalidate(ctx)
-}
-
-func (s *Service) invalidate(ctx context.Context) {
-	if s.o.Invalidator == nil {
-		return
-	}
-	if err := s.o.Invalidator.Invalidate(ctx); err != nil {
-		// The cache retries the invalidation itself (see cache.Invalidate).
-		logging.FromContext(ctx).WarnContext(ctx, "Cache invalidation after a stock change failed", "error", err)
+	if s.o.Catalog != nil {
+		s.o.Catalog.CatalogChanged(ctx, catalog.StockMoved)
 	}
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,14 +31,12 @@ func (p *Pages) home(c *gin.Context) {
 		return
 	}
 	l.Description = "Headphones, cameras, cookware, coffee, outdoor kit, books, fitness and office gear."
-	featured, err := cached(c.Request.Context(), p.cache, "web:featured", func(ctx context.Context) (catalog.ProductPage, error) {
-		return p.catalog.ListProducts(ctx, catalog.ListQuery{Sort: catalog.SortNewest, Page: 1, PerPage: FeaturedCount})
-	})
+	featured, err := p.cached.ListProducts(c.Request.Context(), catalog.ListQuery{Sort: catalog.SortNewest, Page: 1, PerPage: FeaturedCount})
 	if err != nil {
 		p.fail(c, err)
 		return
 	}
-	p.render(c, http.StatusOK, "home", &homePage{layout: l, Featured: featured.Items})
+	p.render(c, http.StatusOK, "home", &homePage{layout: l, Featured: featured.Value.Items})
 }
 
 // listingPage is the page of a product list: all products, a category, or a search.
@@ -130,13 +127,12 @@ func (p *Pages) listing(c *gin.Context, cat *catalog.Category) {
 		p.fail(c, err) // readFilters already removed what ParseListQuery refuses
 		return
 	}
-	res, err := cached(c.Request.Context(), p.cache, "web:products?"+q.Key(), func(ctx context.Context) (catalog.ProductPage, error) {
-		return p.catalog.ListProducts(ctx, q)
-	})
+	cached, err := p.cached.ListProducts(c.Request.Context(), q)
 	if err != nil {
 		p.fail(c, err)
 		return
 	}
+	res := cached.Value
 	page.Products, page.Total = res.Items, res.Total
 	page.Sorts = sortOptions(catalog.ListSorts, q.Sort)
 	page.number(q)
@@ -168,13 +164,12 @@ func (p *Pages) searchPage(c *gin.Context) {
 	}
 	l.Title = "Search: " + q.Text
 	page.Heading = fmt.Sprintf("Results for “%s”", form.Q)
-	res, err := cached(c.Request.Context(), p.cache, "web:search?"+q.Key(), func(ctx context.Context) (search.Result, error) {
-		return p.search.Search(ctx, q)
-	})
+	cached, err := p.cached.Search(c.Request.Context(), q)
 	if err != nil {
 		p.fail(c, err)
 		return
 	}
+	res := cached.Value
 	page.Products, page.Total, page.Similar = res.Items, res.Total, res.Match == search.MatchSimilar
 	page.Sorts = sortOptions(search.Sorts, q.Sort)
 	page.number(q.ListQuery)

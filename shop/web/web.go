@@ -12,7 +12,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -26,13 +25,13 @@ import (
 	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/catalogcache"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
 	"github.com/storefront-operator/storefront/shop/platform/problem"
-	"github.com/storefront-operator/storefront/shop/search"
 )
 
 // ContentSecurityPolicy is the CSP of every page: resources only from the shop itself,
@@ -52,15 +51,16 @@ const ShopName = "Storefront"
 
 // Deps are the services the pages call and the settings they need.
 type Deps struct {
+	// Catalog reads fresh from the database: the product page (whose stock decides
+	// whether it can be added), the cart and the admin pages.
 	Catalog *catalog.Service
-	Search  *search.Service
-	Auth    *auth.Service
-	Cart    *cart.Service
-	Orders  *orders.Service
-	Admin   *admin.Service
-	// Cache holds the catalog data of anonymous pages (nil: none); it is invalidated with
-	// the JSON API's entries on every catalog change.
-	Cache *cache.Cache
+	// Cached reads the catalog and searches through the shop's one cache, as the JSON API
+	// does: the home, listing, search pages and the navigation.
+	Cached *catalogcache.Catalog
+	Auth   *auth.Service
+	Cart   *cart.Service
+	Orders *orders.Service
+	Admin  *admin.Service
 	// Currency is the shop's ISO 4217 currency (price filters are typed in it).
 	Currency string
 	// Secret is JWT_SECRET; the CSRF and guest-cart keys are derived from it.
@@ -71,12 +71,11 @@ type Deps struct {
 // Pages serves the storefront.
 type Pages struct {
 	catalog     *catalog.Service
-	search      *search.Service
+	cached      *catalogcache.Catalog
 	auth        *auth.Service
 	carts       *cart.Service
 	orders      *orders.Service
 	admin       *admin.Service
-	cache       *cache.Cache
 	currency    string
 	keys        keys
 	assets      *assets
@@ -88,6 +87,9 @@ type Pages struct {
 // New builds the pages: it loads and fingerprints the static files and parses every
 // template, so a broken template stops the shop at start, not on a shopper's request.
 func New(d Deps) (*Pages, error) {
+	if d.Cached == nil {
+		return nil, errors.New("web: Deps.Cached (the catalog cache) is required")
+	}
 	k, err := deriveKeys(d.Secret)
 	if err != nil {
 		return nil, err
@@ -101,12 +103,11 @@ func New(d Deps) (*Pages, error) {
 	}
 	p := &Pages{
 		catalog:     d.Catalog,
-		search:      d.Search,
+		cached:      d.Cached,
 		auth:        d.Auth,
 		carts:       d.Cart,
 		orders:      d.Orders,
 		admin:       d.Admin,
-		cache:       d.Cache,
 		currency:    d.Currency,
 		keys:        k,
 		assets:      a,
@@ -362,7 +363,8 @@ func (p *Pages) layout(c *gin.Context, title string) (*layout, error) {
 }
 
 func (p *Pages) categories(ctx context.Context) ([]catalog.Category, error) {
-	return cached(ctx, p.cache, "web:categories", p.catalog.Categories)
+	r, err := p.cached.Categories(ctx)
+	return r.Value.Items, err
 }
 
 // render executes the page template name with data and writes it with status. A 200 page
@@ -404,29 +406,6 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 }
 
 func (l *layout) frame() *layout { return l }
-
-// cached returns load's value from the response cache under key (JSON-encoded), loading
-// it on a miss. Without a cache it just loads.
-func cached[T any](ctx context.Context, c *cache.Cache, key string, load func(context.Context) (T, error)) (T, error) {
-	if c == nil {
-		return load(ctx)
-	}
-	var v T
-	e, _, err := c.Get(ctx, key, func(ctx context.Context) ([]byte, error) {
-		v, err := load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(v)
-	})
-	if err != nil {
-		return v, err
-	}
-	if err := json.Unmarshal(e.Body, &v); err != nil {
-		return v, fmt.Errorf("decoding cached %s: %w", key, err)
-	}
-	return v, nil
-}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -424,42 +424,50 @@ func quoteLiteral(s string) string {
 	return string(append(out, '\''))
 }
 
-// startCache starts a redis-server that accepts TLS only, as ElastiCache Serverless does.
+// startCache starts a redis-server shaped like an ElastiCache Serverless endpoint: cluster
+// mode with one node holding every slot and announcing the endpoint's name in CLUSTER
+// SLOTS (cluster-announce-hostname, cluster-preferred-endpoint-type hostname), TLS only,
+// its certificate from the cluster's CA. The default user stays on without a password
+// until the operator creates the shop's ElastiCache user (REDIS_URL carries no
+// credentials yet); testenv's servers already have that user.
 func (a *ackPlayer) startCache(ctx context.Context) (*cacheServer, error) {
-	port, err := testenv.FreePort()
+	r, err := testenv.StartRedis(ctx, testenv.RedisOptions{
+		CA:       &testenv.CA{CAFile: a.ca.CAFile, CertFile: a.ca.CertFile, KeyFile: a.ca.KeyFile},
+		Hostname: podIP, OpenDefaultUser: true,
+	})
 	if err != nil {
 		return nil, err
 	}
-	r, err := testenv.StartRedis(ctx, "--port", "0", "--tls-port", strconv.Itoa(port),
-		"--tls-cert-file", a.ca.CertFile, "--tls-key-file", a.ca.KeyFile, "--tls-ca-cert-file", a.ca.CAFile,
-		"--tls-auth-clients", "no")
-	if err != nil {
-		return nil, err
-	}
-	cache := &cacheServer{redis: r, endpoint: fake.Endpoint{Address: podIP, Port: int64(port)}}
+	cache := &cacheServer{redis: r, endpoint: fake.Endpoint{Address: podIP, Port: int64(r.Port)}, logPath: r.LogPath}
 	if bin, err := exec.LookPath("redis-server"); err == nil {
 		_ = a.guard.Kill(childrenIn(filepath.Dir(bin))...)
 	}
-	// What the shop will do: rediss:// verified against the CA.
-	opts, err := redis.ParseURL(fmt.Sprintf("rediss://%s:%d/0", podIP, port))
+	_ = a.guard.Remove(filepath.Dir(cache.logPath))
+	// What the shop will do: rediss:// verified against the CA, in cluster mode.
+	roots, err := a.ca.pool()
 	if err != nil {
 		r.Stop()
 		return nil, err
 	}
-	opts.TLSConfig.RootCAs, err = a.ca.pool()
+	addr := podIP + ":" + strconv.Itoa(r.Port)
+	opts, err := redis.ParseClusterURL("rediss://" + addr)
 	if err != nil {
 		r.Stop()
 		return nil, err
 	}
-	rc := redis.NewClient(opts)
+	opts.TLSConfig.RootCAs, opts.DisableIdentity = roots, true
+	rc := redis.NewClusterClient(opts)
 	defer func() { _ = rc.Close() }()
-	cfg, err := rc.ConfigGet(ctx, "logfile").Result()
+	//lint:ignore SA1019 CLUSTER SLOTS is what ElastiCache Serverless documents and the shop reads
+	slots, err := rc.ClusterSlots(ctx).Result()
 	if err != nil {
 		r.Stop()
 		return nil, fmt.Errorf("reaching redis-server with TLS: %w", err)
 	}
-	cache.logPath = cfg["logfile"]
-	_ = a.guard.Remove(filepath.Dir(cache.logPath))
+	if len(slots) != 1 || slots[0].Start != 0 || slots[0].End != 16383 || slots[0].Nodes[0].Addr != addr {
+		r.Stop()
+		return nil, fmt.Errorf("redis-server's CLUSTER SLOTS is %+v, want 0-16383 on %s", slots, addr)
+	}
 	return cache, nil
 }
 

@@ -25,7 +25,8 @@ type Options struct {
 	Demo bool
 	// DatabaseURL reuses a migrated database (another shop's) instead of a new one.
 	DatabaseURL string
-	// RedisURL is the cache's Redis; empty means in-process cache only.
+	// RedisURL is the cache's Redis (testenv.RedisURL, a server of testenv's: its
+	// certificate is trusted); empty means in-process cache only.
 	RedisURL string
 	// Log receives the shop's JSON logs (default: discarded).
 	Log io.Writer
@@ -104,6 +105,13 @@ func Start(t testing.TB, o Options) *Shop {
 	}
 	cfg := Config(dbURL)
 	cfg.RedisURL = o.RedisURL
+	if o.RedisURL != "" {
+		ca, err := testenv.TestCA()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RedisRootCAs = ca.Pool()
+	}
 	if o.Config != nil {
 		o.Config(&cfg)
 	}

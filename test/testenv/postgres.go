@@ -8,8 +8,9 @@
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
 // then call PostgresURL(t) or RedisURL(t) in a test. Servers start on first use and stop
-// when the test binary ends. TEST_DATABASE_URL and TEST_REDIS_URL point the helpers at
-// existing servers instead.
+// when the test binary ends. TEST_DATABASE_URL points the PostgreSQL helpers at an
+// existing server instead; Redis is always a throwaway server of testenv's, shaped like
+// ElastiCache Serverless (see RedisOptions).
 package testenv
 
 import (

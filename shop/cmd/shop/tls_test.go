@@ -66,8 +66,9 @@ func writeCA(t *testing.T, dir string) (caPath, certPath, keyPath string) {
 }
 
 // TestTLSToTheDataStores runs migrate and serve against a PostgreSQL that requires TLS
-// (sslmode=verify-full with sslrootcert) and a TLS-only Redis (rediss://) whose CA is
-// trusted through SSL_CERT_FILE alone: no shop setting is involved.
+// (sslmode=verify-full with sslrootcert) and a TLS-only cluster-mode Redis with an ACL
+// user (rediss://shop:<password>@localhost:<port>) whose CA is trusted through
+// SSL_CERT_FILE alone: no shop setting is involved.
 func TestTLSToTheDataStores(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -125,14 +126,13 @@ func TestTLSToTheDataStores(t *testing.T) {
 	u.RawQuery = q.Encode()
 	tlsURL := u.String()
 
-	tlsPort, _ := testenv.FreePort()
-	rd, err := testenv.StartRedis(ctx, "--port", "0", "--tls-port", fmt.Sprint(tlsPort),
-		"--tls-cert-file", certPath, "--tls-key-file", keyPath, "--tls-ca-cert-file", caPath, "--tls-auth-clients", "no")
+	// What ElastiCache Serverless presents: cluster mode, TLS only, an ACL user.
+	rd, err := testenv.StartRedis(ctx, testenv.RedisOptions{CA: &testenv.CA{CAFile: caPath, CertFile: certPath, KeyFile: keyPath}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(rd.Stop)
-	redisURL := fmt.Sprintf("rediss://127.0.0.1:%d/0", tlsPort)
+	redisURL := rd.URL
 
 	// Migrate waits for the reload to take effect: retry briefly.
 	var r result

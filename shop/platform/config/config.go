@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +19,15 @@ import (
 type Config struct {
 	// DatabaseURL is a postgres:// URL; sslmode/sslrootcert in it configure TLS.
 	DatabaseURL string
-	// RedisURL is a redis:// or rediss:// URL; empty means in-process caching only.
+	// RedisURL is a redis:// or rediss:// URL; empty means in-process caching only. The
+	// shop speaks cluster mode to it (ElastiCache Serverless), or standalone when the
+	// server has no cluster support (shop/platform/cache.OpenRedis).
 	RedisURL string
+	// RedisRootCAs replaces the system trust store for rediss:// (nil: the system's,
+	// SSL_CERT_FILE honoured). It is deliberately not read from the environment: only
+	// tests that run the shop in-process set it, since the system store is read once per
+	// process.
+	RedisRootCAs *x509.CertPool
 	// JWTSecret signs the session tokens (required by serve).
 	JWTSecret string
 	// HTTPAddr is the listen address of the shop.

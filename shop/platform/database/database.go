@@ -66,6 +66,12 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig connects a pool configured by ParseURL (and adjusted by the caller, e.g.
+// with a tracer) and checks that the database answers.
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening database pool: %w", err)

@@ -3,10 +3,12 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +28,8 @@ type Metrics struct {
 	ordersCancelled prometheus.Counter
 	revenue         *prometheus.CounterVec
 	loginFailures   *prometheus.CounterVec
+	queries         prometheus.Counter
+	revocations     *prometheus.CounterVec
 }
 
 // New registers the shop's metrics, plus the Go runtime and process collectors, on a new
@@ -45,7 +49,7 @@ func New() *Metrics {
 		}, []string{"route", "method", "status"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shop_cache_requests_total",
-			Help: "Response cache lookups by level (local, redis) and result (hit, miss, error).",
+			Help: "Catalog cache lookups by level (local, redis) and result (hit, miss, error; rejected: a Redis entry that failed authentication).",
 		}, []string{"level", "result"}),
 		ordersPlaced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shop_orders_placed_total",
@@ -67,8 +71,16 @@ func New() *Metrics {
 			Name: "shop_login_failures_total",
 			Help: "Refused logins, by reason (credentials, throttled).",
 		}, []string{"reason"}),
+		queries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shop_db_queries_total",
+			Help: "SQL statements sent to PostgreSQL through the pool (transaction control included; not the revocation listener's heartbeats).",
+		}),
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shop_auth_revocation_checks_total",
+			Help: "Token revocation checks, by where they were answered (memory, postgres).",
+		}, []string{"source"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures,
+	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures, m.queries, m.revocations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,6 +112,23 @@ func (m *Metrics) OrderCancelled() { m.ordersCancelled.Inc() }
 
 // LoginFailed records a refused login: reason is "credentials" or "throttled".
 func (m *Metrics) LoginFailed(reason string) { m.loginFailures.WithLabelValues(reason).Inc() }
+
+// RevocationChecked records a token revocation check answered from source (memory or
+// postgres).
+func (m *Metrics) RevocationChecked(source string) { m.revocations.WithLabelValues(source).Inc() }
+
+// QueryTracer counts the statements of the connections it is set on
+// (pgx.ConnConfig.Tracer) in shop_db_queries_total.
+func (m *Metrics) QueryTracer() pgx.QueryTracer { return queryCounter{m.queries} }
+
+type queryCounter struct{ n prometheus.Counter }
+
+func (q queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Inc()
+	return ctx
+}
+
+func (queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // RegisterPool exports the statistics of a pgx pool.
 func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {

@@ -1,11 +1,14 @@
 // Command shopbench is the shop's load benchmark (make bench-shop; docs/architecture.md#performance-targets). In one run
-// it starts throwaway PostgreSQL and Redis servers, builds the shop, migrates and seeds
-// 10,000 synthetic products, starts `shop serve` with Redis exactly as production runs
-// it, and a bare Gin handler returning constant JSON in a process with the same settings
-// (the baseline). It then measures each scenario for a fixed duration at a fixed
+// it starts throwaway PostgreSQL and Redis servers (Redis as ElastiCache Serverless
+// presents it: cluster mode, TLS, the shop's ACL user, the default user off), builds the
+// shop, migrates and seeds 10,000 synthetic products, starts `shop serve` with Redis
+// exactly as production runs it, and a bare Gin handler returning constant JSON in a
+// process with the same settings (the baseline). It then measures each scenario for a fixed duration at a fixed
 // concurrency over keep-alive loopback connections and prints requests per second,
-// p50/p95/p99 latency and each scenario's throughput as a ratio to the baseline, and
-// writes the table into docs/benchmarks.md (the Shop section).
+// p50/p95/p99 latency, each scenario's throughput as a ratio to the baseline, and what
+// the shop's metrics say of each measured window (Redis hits and errors, SQL statements
+// and token checks answered by PostgreSQL per request), and writes the table into
+// docs/benchmarks.md (the Shop section).
 //
 // Every request of the uncached search scenario has a unique query string (a max_price
 // above every price, different each time), so it misses both cache levels and runs the
@@ -116,8 +119,10 @@ type scenario struct {
 var seq atomic.Int64
 
 type result struct {
-	scenario           string
-	requests, errors   int64
+	scenario         string
+	requests, errors int64
+	// shop is what the shop's metrics moved by over the measured windows.
+	shop               windowStats
 	rps                float64
 	p50, p95, p99, max time.Duration
 	ratio              float64
@@ -145,7 +150,9 @@ func median(rs []result) result {
 	out.p95 = time.Duration(mid(func(r result) float64 { return float64(r.p95) }))
 	out.p99 = time.Duration(mid(func(r result) float64 { return float64(r.p99) }))
 	out.requests, out.errors, out.max, out.p99Min, out.p99Max = 0, 0, 0, rs[0].p99, rs[0].p99
+	out.shop = windowStats{}
 	for _, r := range rs {
+		out.shop.add(r.shop)
 		out.requests += r.requests
 		out.errors += r.errors
 		out.max = max(out.max, r.max)
@@ -178,16 +185,24 @@ func run(o options) error {
 		return err
 	}
 	defer pg.Stop()
-	rd, err := testenv.StartRedis(ctx)
+	rd, err := testenv.StartRedis(ctx, testenv.RedisOptions{})
 	if err != nil {
 		return err
 	}
 	defer rd.Stop()
+	redisVersion := "unknown"
+	if info, err := rd.Admin().Info(ctx, "server").Result(); err == nil {
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+				redisVersion = v
+			}
+		}
+	}
 	_, dbURL, err := pg.CreateDatabase(ctx)
 	if err != nil {
 		return err
 	}
-	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + rd.URL(0), "JWT_SECRET=" + benchSecret, "SHUTDOWN_DELAY=0s",
+	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + rd.URL, "SSL_CERT_FILE=" + rd.CA.CAFile, "JWT_SECRET=" + benchSecret, "SHUTDOWN_DELAY=0s",
 		"ADMIN_EMAIL=" + benchAdminEmail, "ADMIN_PASSWORD=" + benchAdminPassword}
 
 	step("migrating and seeding %d products", o.products)
@@ -243,6 +258,7 @@ func run(o options) error {
 	}
 
 	shop := "http://" + shopAddr
+	shopMetrics = shop + "/metrics"
 	terms := []string{"lamp", "oak", "kettle", "tent", "walnut", "headphones", "notebook", "ceramic", "linen", "backpack", "copper", "mat"}
 	scenarios := []scenario{
 		{name: "baseline: bare Gin, constant JSON", url: func(int64) string { return "http://" + baseAddr + "/baseline" }},
@@ -267,6 +283,14 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	scenarios = append(scenarios, scenario{name: "GET /api/v1/auth/me (authenticated: token check, account lookup)",
+		request: func(i int64) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, shop+"/api/v1/auth/me", nil)
+			if err == nil {
+				req.Header.Set("Authorization", "Bearer "+co.customers[i%int64(len(co.customers))])
+			}
+			return req, err
+		}})
 	scenarios = append(scenarios, co.scenario(shop))
 
 	// Rounds run every scenario in turn; each figure reported is the median over the
@@ -310,7 +334,7 @@ func run(o options) error {
 
 	report := render(o, results, facts{
 		cores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0), cpu: cpuModel(), goVersion: runtime.Version(),
-		pgVersion: pgVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
+		pgVersion: pgVersion, redisVersion: redisVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
 		stock: stockCheck, contest: contest,
 	})
 	fmt.Println()
@@ -503,19 +527,21 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 		wg.Wait()
 		return result{}, err
 	}
+	before, serr := scrapeMetrics()
 	measuring.Store(true)
 	start := time.Now()
 	err := wait(o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	after, aerr := scrapeMetrics()
 	close(stop)
 	wg.Wait()
-	if err != nil {
+	if err = errors.Join(err, serr, aerr); err != nil {
 		return result{}, err
 	}
 
 	var all []time.Duration
-	r := result{scenario: sc.name}
+	r := result{scenario: sc.name, shop: delta(before, after)}
 	for w := range lat {
 		all = append(all, lat[w]...)
 		r.errors += errs[w]
@@ -530,8 +556,74 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 		pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
 		r.p50, r.p95, r.p99, r.max = pct(0.50), pct(0.95), pct(0.99), all[len(all)-1]
 	}
-	step("  %.0f req/s, p50 %s, p99 %s, %d errors", r.rps, r.p50, r.p99, r.errors)
+	step("  %.0f req/s, p50 %s, p99 %s, %d errors; Redis %.0f hits %.0f errors; %.3f SQL statements and %.4f PostgreSQL token checks per request",
+		r.rps, r.p50, r.p99, r.errors, r.shop.redisHits, r.shop.redisErrors, r.shop.perRequest(r.shop.sql, r.requests), r.shop.perRequest(r.shop.pgChecks, r.requests))
 	return r, nil
+}
+
+// shopMetrics is the shop's /metrics URL.
+var shopMetrics string
+
+// windowStats is what the shop's counters moved by while a scenario was measured.
+type windowStats struct {
+	redisHits, redisErrors, redisRejected float64
+	sql, pgChecks, memChecks              float64
+}
+
+func (w *windowStats) add(o windowStats) {
+	w.redisHits += o.redisHits
+	w.redisErrors += o.redisErrors
+	w.redisRejected += o.redisRejected
+	w.sql += o.sql
+	w.pgChecks += o.pgChecks
+	w.memChecks += o.memChecks
+}
+
+func (windowStats) perRequest(v float64, requests int64) float64 {
+	if requests == 0 {
+		return 0
+	}
+	return v / float64(requests)
+}
+
+// The series windowStats reads.
+const (
+	seriesRedisHits     = `shop_cache_requests_total{level="redis",result="hit"}`
+	seriesRedisErrors   = `shop_cache_requests_total{level="redis",result="error"}`
+	seriesRedisRejected = `shop_cache_requests_total{level="redis",result="rejected"}`
+	seriesSQL           = `shop_db_queries_total`
+	seriesPGChecks      = `shop_auth_revocation_checks_total{source="postgres"}`
+	seriesMemChecks     = `shop_auth_revocation_checks_total{source="memory"}`
+)
+
+func delta(before, after map[string]float64) windowStats {
+	d := func(k string) float64 { return after[k] - before[k] }
+	return windowStats{redisHits: d(seriesRedisHits), redisErrors: d(seriesRedisErrors), redisRejected: d(seriesRedisRejected),
+		sql: d(seriesSQL), pgChecks: d(seriesPGChecks), memChecks: d(seriesMemChecks)}
+}
+
+var sampleLine = regexp.MustCompile(`(?m)^(shop_[a-z_]+(?:\{[^}]*\})?) (\S+)$`)
+
+// scrapeMetrics reads every shop_ sample of the shop's /metrics.
+func scrapeMetrics() (map[string]float64, error) {
+	resp, err := http.Get(shopMetrics)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]float64{}
+	for _, sm := range sampleLine.FindAllStringSubmatch(string(b), -1) {
+		v, err := strconv.ParseFloat(sm[2], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", sm[0], err)
+		}
+		m[sm[1]] = v
+	}
+	return m, nil
 }
 
 var cacheLine = regexp.MustCompile(`(?m)^shop_cache_requests_total\{level="(\w+)",result="(\w+)"\} (\S+)$`)
@@ -575,6 +667,7 @@ func cpuModel() string {
 type facts struct {
 	cores, gomaxprocs         int
 	cpu, goVersion, pgVersion string
+	redisVersion              string
 	seedTime                  time.Duration
 	cache                     map[string]string
 	date                      string
@@ -586,17 +679,18 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseco
 
 func render(o options, rs []result, f facts) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis; "+
+	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis %s in cluster mode over TLS with the shop's ACL user (as ElastiCache Serverless presents it); "+
 		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback; %d rounds over all scenarios, "+
 		"each scenario %s warm-up and %s measured per round; figures are medians over the rounds (p99 range: lowest–highest round). "+
 		"The load generator, the shop, PostgreSQL and Redis share the same cores.\n\n",
-		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
-	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
+	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors | Redis hits | Redis errors | SQL / request |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s–%s | %s | %d | %d |\n", r.scenario, r.rps, r.ratio, ms(r.p50), ms(r.p95), ms(r.p99),
-			ms(r.p99Min), ms(r.p99Max), ms(r.max), r.requests, r.errors)
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s–%s | %s | %d | %d | %.0f | %.0f | %.3f |\n", r.scenario, r.rps, r.ratio, ms(r.p50), ms(r.p95), ms(r.p99),
+			ms(r.p99Min), ms(r.p99Max), ms(r.max), r.requests, r.errors, r.shop.redisHits, r.shop.redisErrors, r.shop.perRequest(r.shop.sql, r.requests))
 	}
+	fmt.Fprintln(&b, "\nRedis hits, Redis errors and SQL statements are the shop's counters over the measured windows (shop_cache_requests_total, shop_db_queries_total): a cached read is served from the in-process level first, so Redis hits are the reads whose local entry had expired (2 s) or was dropped by an invalidation.")
 	var keys []string
 	for k := range f.cache {
 		keys = append(keys, k)
@@ -607,11 +701,32 @@ func render(o options, rs []result, f facts) string {
 		parts = append(parts, k+" "+f.cache[k])
 	}
 	fmt.Fprintf(&b, "\nCache lookups over the whole run (shop_cache_requests_total): %s.\n", strings.Join(parts, ", "))
+	var authReqs int64
+	var pgChecks float64
+	for _, r := range rs {
+		if r.shop.memChecks+r.shop.pgChecks > 0 {
+			authReqs += r.requests
+			pgChecks += r.shop.pgChecks
+		}
+	}
+	authPG := windowStats{}.perRequest(pgChecks, authReqs)
+	fmt.Fprintf(&b, "\nAuthenticated requests (the /auth/me and checkout scenarios, %d requests): %.4f PostgreSQL queries per request for the token check (shop_auth_revocation_checks_total{source=\"postgres\"}; the revocations are held in memory and followed by LISTEN/NOTIFY).\n", authReqs, authPG)
 	fmt.Fprintf(&b, "\nCheckout: %s. Last items: %s.\n", f.stock, f.contest)
+	cachedRedis := true
+	var redisErrs float64
+	for _, r := range rs {
+		redisErrs += r.shop.redisErrors
+	}
+	for _, i := range []int{1, 2, 4} {
+		cachedRedis = cachedRedis && rs[i].shop.redisHits > 0
+	}
 	fmt.Fprintf(&b, "\nTargets: cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
+		"Redis hits in every cached scenario %s, Redis errors — %s; token checks ≤ 0.01 PostgreSQL queries per authenticated request — %s; "+
 		"uncached search p99 < 10 ms — %s ms %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
 		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
-		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),
+		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), verdict(cachedRedis, ""), verdict(redisErrs == 0, fmt.Sprint(redisErrs)),
+		verdict(authReqs > 0 && authPG <= 0.01, fmt.Sprintf("%.4f", authPG)),
+		ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),
 		verdict(f.stock.exact(), fmt.Sprintf("%.0f orders/s", rs[len(rs)-1].rps)), verdict(f.contest.exact(), ""),
 		verdict(totalErrors(rs) == 0, fmt.Sprint(totalErrors(rs))))
 	return b.String()
