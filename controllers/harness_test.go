@@ -37,7 +37,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 // Waiting in the scenario tests: generous for a loaded 2-core machine, polled often.

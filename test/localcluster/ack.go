@@ -36,11 +36,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-// ackPlayer is the fake.Provisioner behind test/localcluster/fake's ACK stand-in, which
+// ackPlayer is the fake.Provisioner behind test/fake's ACK stand-in, which
 // plays ACK's rds-controller and elasticache-controller here too: each DBCluster gets a
 // throwaway PostgreSQL server with TLS, holding the database and the master user (its
 // password from the referenced Secret, which the stand-in reads as ACK does); each

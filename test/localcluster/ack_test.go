@@ -36,7 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storefront-operator/storefront/test/localcluster"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 // ackObject builds an ACK object as the operator writes one.

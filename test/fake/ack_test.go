@@ -31,7 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 var acct = fake.AWSAccount{ID: "123456789012", Region: "eu-west-1"}
