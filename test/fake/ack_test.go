@@ -24,17 +24,15 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storefront-operator/storefront/test/fake"
 )
 
-var acct = fake.AWSAccount{ID: "123456789012", Region: "eu-west-1"}
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // ackObj is an ACK object with the given spec and annotations.
 func ackObj(gvk schema.GroupVersionKind, name string, spec map[string]any, annotations map[string]string) *unstructured.Unstructured {
@@ -47,110 +45,205 @@ func ackObj(gvk schema.GroupVersionKind, name string, spec map[string]any, annot
 	return u
 }
 
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// conditionOf returns type → "status|reason|message" of the status's conditions.
-func conditionsOf(st map[string]any) map[string]string {
-	out := map[string]string{}
-	conds, _ := st["conditions"].([]any)
-	for _, c := range conds {
-		m := c.(map[string]any)
-		s := func(k string) string { v, _ := m[k].(string); return v }
-		out[s("type")] = s("status") + "|" + s("reason") + "|" + s("message")
-	}
-	return out
+// awsAt is an AWS whose clock is *now.
+func awsAt(now *time.Time, delay time.Duration) *fake.AWS {
+	return fake.NewAWS(func() time.Time { return *now }, delay, nil)
 }
 
-func TestACKStatuses(t *testing.T) {
-	cluster := ackObj(fake.DBClusterGVK, "acme-database", map[string]any{"dbClusterIdentifier": "sf-shops-acme-1a2b3c4d",
-		"dbSubnetGroupName": "sf-shops-acme-1a2b3c4d", "vpcSecurityGroupIDs": []any{"sg-1"}}, map[string]string{fake.AnnotationRegion: "eu-central-1"})
-	instance := ackObj(fake.DBInstanceGVK, "acme-database", map[string]any{"dbInstanceIdentifier": "sf-shops-acme-1a2b3c4d"}, nil)
-	cache := ackObj(fake.ServerlessCacheGVK, "acme-cache", map[string]any{"serverlessCacheName": "sf-shops-acme-1a2b3c4d", "majorEngineVersion": "8"}, nil)
-	group := ackObj(fake.DBSubnetGroupGVK, "acme-database", map[string]any{"name": "sf-shops-acme-1a2b3c4d", "subnetIDs": []any{"subnet-1", "subnet-2"}}, nil)
-	clusterEP := fake.DBClusterEndpoint(cluster, acct)
+func key(kind, id string) fake.AWSKey {
+	return fake.AWSKey{Account: "123456789012", Region: "eu-central-1", Kind: kind, ID: id}
+}
+
+// What the controllers write in the status from what AWS returns, field by field
+// (sdk.go sdkFind of each kind; setStatusDefaults for ackResourceMetadata).
+func TestDescribedStatus(t *testing.T) {
+	now := t0
+	aws := awsAt(&now, time.Minute)
+	mustCreate := func(k fake.AWSKey, spec map[string]any, password string) {
+		t.Helper()
+		if _, err := aws.Create(k, spec, password, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(key("DBSubnetGroup", "sf-shops-acme"), map[string]any{"name": "sf-shops-acme", "subnetIDs": []any{"subnet-1", "subnet-2"}}, "")
+	mustCreate(key("DBCluster", "sf-shops-acme"), map[string]any{"dbClusterIdentifier": "sf-shops-acme", "engine": "aurora-postgresql",
+		"engineVersion": "16.6", "dbSubnetGroupName": "sf-shops-acme", "vpcSecurityGroupIDs": []any{"sg-1"}}, "pw")
+	mustCreate(key("ServerlessCache", "sf-shops-acme"), map[string]any{"serverlessCacheName": "sf-shops-acme", "majorEngineVersion": "8"}, "")
+	creating := map[string]map[string]any{}
+	for _, r := range aws.Resources() {
+		creating[r.Key.Kind] = fake.DescribedStatus(r)
+	}
+	now = now.Add(time.Minute)
+	mustCreate(key("DBInstance", "sf-shops-acme"), map[string]any{"dbInstanceIdentifier": "sf-shops-acme", "dbClusterIdentifier": "sf-shops-acme"}, "")
+	now = now.Add(time.Minute)
+	available := map[string]map[string]any{}
+	for _, r := range aws.Resources() {
+		available[r.Key.Kind] = fake.DescribedStatus(r)
+	}
+	md := func(arn string) map[string]any {
+		return map[string]any{"arn": arn, "ownerAccountID": "123456789012", "region": "eu-central-1", "partition": "aws"}
+	}
+	clusterHost := "sf-shops-acme.cluster-" // + 12 characters of the account and region
 	cases := map[string]struct {
-		status     map[string]any
-		ownField   string
-		own        string
-		conditions map[string]string
-		arn        string
+		got  map[string]any
+		want map[string]any
 	}{
-		"a complete DB subnet group": {fake.DBSubnetGroupCompleteStatus(group, acct, t0), "subnetGroupStatus", "Complete",
-			map[string]string{fake.ConditionSynced: "True||" + fake.SyncedMessage}, "arn:aws:rds:eu-west-1:123456789012:subgrp:sf-shops-acme-1a2b3c4d"},
-		"a creating DB cluster": {fake.DBClusterCreatingStatus(cluster, acct, t0), "status", "creating",
-			map[string]string{fake.ConditionSynced: "False||"}, "arn:aws:rds:eu-central-1:123456789012:cluster:sf-shops-acme-1a2b3c4d"},
-		"an available DB cluster": {fake.DBClusterAvailableStatus(cluster, acct, clusterEP, t0), "status", "available",
-			map[string]string{fake.ConditionSynced: "True||"}, "arn:aws:rds:eu-central-1:123456789012:cluster:sf-shops-acme-1a2b3c4d"},
-		"a DB cluster resetting its password": {fake.DBClusterModifyingStatus(cluster, acct, fake.RDSStatusResettingMasterCredentials, clusterEP, t0),
-			"status", "resetting-master-credentials", map[string]string{fake.ConditionSynced: "False||"}, ""},
-		"a deleting DB cluster": {fake.DBClusterDeletingStatus(cluster, acct, t0), "status", "deleting", map[string]string{fake.ConditionSynced: "False||"}, ""},
-		"a creating DB instance": {fake.DBInstanceCreatingStatus(instance, acct, t0), "dbInstanceStatus", "creating",
-			map[string]string{fake.ConditionSynced: "False||"}, "arn:aws:rds:eu-west-1:123456789012:db:sf-shops-acme-1a2b3c4d"},
-		"an available DB instance": {fake.DBInstanceAvailableStatus(instance, acct, fake.DBInstanceEndpoint(instance, acct), t0), "dbInstanceStatus", "available",
-			map[string]string{fake.ConditionSynced: "True||" + fake.SyncedMessage}, ""},
-		"a creating serverless cache": {fake.ServerlessCacheCreatingStatus(cache, acct, t0), "status", "creating",
-			map[string]string{fake.ConditionSynced: "False||" + fake.NotSyncedMessage}, "arn:aws:elasticache:eu-west-1:123456789012:serverlesscache:sf-shops-acme-1a2b3c4d"},
-		"an available serverless cache": {fake.ServerlessCacheAvailableStatus(cache, acct, fake.ServerlessCacheEndpoint(cache, acct), t0), "status", "available",
-			map[string]string{fake.ConditionSynced: "True||" + fake.SyncedMessage}, ""},
-		"a terminal DB cluster is reported synced": {fake.WithTerminal(cluster, fake.DBClusterCreatingStatus(cluster, acct, t0), "api error InvalidParameterValue: no", t0),
-			"status", "creating", map[string]string{fake.ConditionTerminal: "True||api error InvalidParameterValue: no",
-				fake.ConditionSynced: "True|" + fake.TerminalReason + "|" + fake.SyncedMessage}, ""},
-		"a recoverable serverless cache is not synced": {fake.WithRecoverable(cache, fake.ServerlessCacheCreatingStatus(cache, acct, t0), "ThrottlingException", t0),
-			"status", "creating", map[string]string{fake.ConditionRecoverable: "True||ThrottlingException",
-				fake.ConditionSynced: "False|ThrottlingException|" + fake.NotSyncedMessage}, ""},
-		"a failed DB instance that ACK calls synced": {fake.WithOwnStatus(instance, fake.DBInstanceCreatingStatus(instance, acct, t0), "failed", t0),
-			"dbInstanceStatus", "failed", map[string]string{fake.ConditionSynced: "True||"}, ""},
+		"a DB subnet group, at once complete": {available["DBSubnetGroup"], map[string]any{
+			"ackResourceMetadata": md("arn:aws:rds:eu-central-1:123456789012:subgrp:sf-shops-acme"),
+			"subnetGroupStatus":   "Complete", "vpcID": available["DBSubnetGroup"]["vpcID"],
+			"subnets": []any{
+				map[string]any{"subnetIdentifier": "subnet-2", "subnetStatus": "Active", "subnetAvailabilityZone": map[string]any{"name": "eu-central-1a"}},
+				map[string]any{"subnetIdentifier": "subnet-1", "subnetStatus": "Active", "subnetAvailabilityZone": map[string]any{"name": "eu-central-1b"}},
+			},
+		}},
+		"a creating DB cluster": {creating["DBCluster"], map[string]any{
+			"ackResourceMetadata": md("arn:aws:rds:eu-central-1:123456789012:cluster:sf-shops-acme"),
+			"status":              "creating", "endpoint": creating["DBCluster"]["endpoint"], "readerEndpoint": creating["DBCluster"]["readerEndpoint"],
+			"hostedZoneID": creating["DBCluster"]["hostedZoneID"], "dbClusterResourceID": creating["DBCluster"]["dbClusterResourceID"],
+			"dbSubnetGroup": "sf-shops-acme", "clusterCreateTime": "2026-01-02T03:04:05Z", "multiAZ": false, "iamDatabaseAuthenticationEnabled": false,
+			"vpcSecurityGroups": []any{map[string]any{"vpcSecurityGroupID": "sg-1", "status": "active"}},
+		}},
+		"a creating serverless cache has no endpoint": {creating["ServerlessCache"], map[string]any{
+			"ackResourceMetadata": md("arn:aws:elasticache:eu-central-1:123456789012:serverlesscache:sf-shops-acme"),
+			"status":              "creating", "createTime": "2026-01-02T03:04:05Z",
+		}},
+		"an available DB instance": {available["DBInstance"], map[string]any{
+			"ackResourceMetadata": md("arn:aws:rds:eu-central-1:123456789012:db:sf-shops-acme"),
+			"dbInstanceStatus":    "available", "dbiResourceID": available["DBInstance"]["dbiResourceID"], "instanceCreateTime": "2026-01-02T03:05:05Z",
+			"endpoint": available["DBInstance"]["endpoint"],
+		}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if got := tc.status[tc.ownField]; got != tc.own {
-				t.Errorf("%s = %v, want %q", tc.ownField, got, tc.own)
-			}
-			got := conditionsOf(tc.status)
-			if len(got) != len(tc.conditions) {
-				t.Errorf("conditions %v, want %v", got, tc.conditions)
-			}
-			for k, v := range tc.conditions {
-				if got[k] != v {
-					t.Errorf("%s = %q, want %q", k, got[k], v)
-				}
-			}
-			md, _ := tc.status["ackResourceMetadata"].(map[string]any)
-			if md["ownerAccountID"] != acct.ID || md["region"] == "" {
-				t.Errorf("ackResourceMetadata %v", md)
-			}
-			if tc.arn != "" && md["arn"] != tc.arn {
-				t.Errorf("arn %v, want %s", md["arn"], tc.arn)
+			if !equality.Semantic.DeepEqual(tc.got, tc.want) {
+				t.Errorf("status\n got %s\nwant %s", asJSON(tc.got), asJSON(tc.want))
 			}
 		})
 	}
+	if ep, _ := creating["DBCluster"]["endpoint"].(string); !strings.HasPrefix(ep, clusterHost) || !strings.HasSuffix(ep, ".eu-central-1.rds.amazonaws.com") {
+		t.Errorf("cluster endpoint %q", ep)
+	}
+	if ep := available["ServerlessCache"]["endpoint"].(map[string]any); !regexp.MustCompile(`^sf-shops-acme-[a-z0-9]{6}\.serverless\.euc1\.cache\.amazonaws\.com$`).MatchString(ep["address"].(string)) || ep["port"] != int64(6379) {
+		t.Errorf("cache endpoint %v", ep)
+	}
+	if v := available["ServerlessCache"]["fullEngineVersion"]; v != "8.0" {
+		t.Errorf("fullEngineVersion %v", v)
+	}
 }
 
-func TestACKEndpoints(t *testing.T) {
-	cluster := ackObj(fake.DBClusterGVK, "c", map[string]any{"dbClusterIdentifier": "sf-shops-acme-1a2b3c4d"}, nil)
-	withPort := ackObj(fake.DBClusterGVK, "c", map[string]any{"dbClusterIdentifier": "x", "port": int64(6543)}, nil)
-	instance := ackObj(fake.DBInstanceGVK, "i", map[string]any{"dbInstanceIdentifier": "sf-shops-acme-1a2b3c4d"}, nil)
-	cache := ackObj(fake.ServerlessCacheGVK, "s", map[string]any{"serverlessCacheName": "sf-shops-acme-1a2b3c4d"},
-		map[string]string{fake.AnnotationRegion: "ap-southeast-2"})
-	cases := map[string]struct {
-		ep      fake.Endpoint
-		pattern string
-		port    int64
+// The texts AWS SDK for Go v2 errors have: smithy.GenericAPIError "api error <code>:
+// <message>" for codes without a type, "<code>: <message>" for modeled faults, wrapped
+// in the operation error.
+func TestAPIErrorTexts(t *testing.T) {
+	now := t0
+	aws := awsAt(&now, 0)
+	_, err := aws.Create(key("DBInstance", "i"), map[string]any{"dbClusterIdentifier": "missing"}, "", nil)
+	var e *fake.APIError
+	if !errorsAs(err, &e) {
+		t.Fatalf("%v", err)
+	}
+	if got := e.APIMessage(); got != "DBClusterNotFoundFault: DBCluster missing not found." {
+		t.Errorf("APIMessage %q", got)
+	}
+	if got := err.Error(); got != "operation error RDS: CreateDBInstance, https response error StatusCode: 404, "+
+		"RequestID: 00000000-0000-4000-8000-000000000000, DBClusterNotFoundFault: DBCluster missing not found." {
+		t.Errorf("Error %q", got)
+	}
+	if got := fake.NewAPIError("InvalidParameterValue", "x").APIMessage(); got != "api error InvalidParameterValue: x" {
+		t.Errorf("generic APIMessage %q", got)
+	}
+}
+
+func errorsAs(err error, target **fake.APIError) bool {
+	e, ok := err.(*fake.APIError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// What AWS refuses, and what it does with time.
+func TestAWSLifecycle(t *testing.T) {
+	now := t0
+	aws := awsAt(&now, time.Minute)
+	ctx := context.Background()
+	code := func(err error) string {
+		if e, ok := err.(*fake.APIError); ok {
+			return e.Code
+		}
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want string
 	}{
-		"a cluster writer endpoint":   {fake.DBClusterEndpoint(cluster, acct), `^sf-shops-acme-1a2b3c4d\.cluster-[a-z0-9]{12}\.eu-west-1\.rds\.amazonaws\.com$`, 5432},
-		"a cluster on spec.port":      {fake.DBClusterEndpoint(withPort, acct), `^x\.cluster-`, 6543},
-		"an instance endpoint":        {fake.DBInstanceEndpoint(instance, acct), `^sf-shops-acme-1a2b3c4d\.[a-z0-9]{12}\.eu-west-1\.rds\.amazonaws\.com$`, 5432},
-		"a serverless cache in apse2": {fake.ServerlessCacheEndpoint(cache, acct), `^sf-shops-acme-1a2b3c4d-[a-z0-9]{6}\.serverless\.apse2\.cache\.amazonaws\.com$`, 6379},
+		{"a cluster without its subnet group", func() error {
+			_, err := aws.Create(key("DBCluster", "c"), map[string]any{"engine": "aurora-postgresql", "engineVersion": "16.6", "dbSubnetGroupName": "g"}, "pw", nil)
+			return err
+		}, "DBSubnetGroupNotFoundFault"},
+		{"the subnet group", func() error {
+			_, err := aws.Create(key("DBSubnetGroup", "G"), map[string]any{"subnetIDs": []any{"s-1"}}, "", nil)
+			return err
+		}, ""},
+		{"a cluster of an unknown version", func() error {
+			_, err := aws.Create(key("DBCluster", "c"), map[string]any{"engine": "aurora-postgresql", "engineVersion": "10.4", "dbSubnetGroupName": "g"}, "pw", nil)
+			return err
+		}, "InvalidParameterCombination"},
+		{"a cluster without a password", func() error {
+			_, err := aws.Create(key("DBCluster", "c"), map[string]any{"engine": "aurora-postgresql", "dbSubnetGroupName": "g"}, "", nil)
+			return err
+		}, "InvalidParameterValue"},
+		{"the cluster", func() error {
+			_, err := aws.Create(key("DBCluster", "C"), map[string]any{"engine": "aurora-postgresql", "engineVersion": "16.6", "dbSubnetGroupName": "G"}, "pw", nil)
+			return err
+		}, ""},
+		{"the same identifier in another case", func() error {
+			_, err := aws.Create(key("DBCluster", "c"), map[string]any{"engine": "aurora-postgresql", "dbSubnetGroupName": "g"}, "pw", nil)
+			return err
+		}, "DBClusterAlreadyExistsFault"},
+		{"a modify while creating", func() error {
+			_, err := aws.Modify(ctx, key("DBCluster", "c"), map[string]any{"backupRetentionPeriod": int64(2)}, nil)
+			return err
+		}, "InvalidDBClusterStateFault"},
+		{"an instance", func() error {
+			_, err := aws.Create(key("DBInstance", "i"), map[string]any{"dbClusterIdentifier": "c"}, "", nil)
+			return err
+		}, ""},
+		{"a downgrade", func() error {
+			now = now.Add(time.Minute)
+			_, err := aws.Modify(ctx, key("DBCluster", "c"), map[string]any{"engineVersion": "15.4"}, nil)
+			return err
+		}, "InvalidParameterCombination"},
+		{"deleting the subnet group a cluster uses", func() error { return aws.Delete(key("DBSubnetGroup", "g"), fake.DeleteParams{}) }, "InvalidDBSubnetGroupStateFault"},
+		{"deleting a cluster with an instance", func() error { return aws.Delete(key("DBCluster", "c"), fake.DeleteParams{SkipFinalSnapshot: true}) }, "InvalidDBClusterStateFault"},
+		{"deleting the instance", func() error { return aws.Delete(key("DBInstance", "i"), fake.DeleteParams{SkipFinalSnapshot: true}) }, ""},
+		{"deleting the cluster without a snapshot identifier", func() error { return aws.Delete(key("DBCluster", "c"), fake.DeleteParams{}) }, "InvalidParameterCombination"},
+		{"deleting the cluster while its instance deletes", func() error {
+			id := "c-final"
+			return aws.Delete(key("DBCluster", "c"), fake.DeleteParams{FinalSnapshotID: &id})
+		}, ""},
+		{"deleting it again", func() error { return aws.Delete(key("DBCluster", "c"), fake.DeleteParams{SkipFinalSnapshot: true}) }, "InvalidDBClusterStateFault"},
+		{"deleting the subnet group while the cluster deletes", func() error { return aws.Delete(key("DBSubnetGroup", "g"), fake.DeleteParams{}) }, "InvalidDBSubnetGroupStateFault"},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			if !regexp.MustCompile(tc.pattern).MatchString(tc.ep.Address) || tc.ep.Port != tc.port {
-				t.Errorf("endpoint %+v, want %s:%d", tc.ep, tc.pattern, tc.port)
-			}
-		})
+	for _, s := range steps {
+		if got := code(s.do()); got != s.want {
+			t.Fatalf("%s: %q, want %q", s.name, got, s.want)
+		}
+	}
+	if r, ok := aws.Get(key("DBCluster", "C")); !ok || r.Status != "deleting" {
+		t.Errorf("the deleting cluster: %v %+v", ok, r)
+	}
+	if _, ok := aws.Get(key("DBSubnetGroup", "g")); !ok {
+		t.Error("the subnet group is gone")
 	}
 }
 
+// The adoption fields and the deletion annotations, as the runtime and rds-controller
+// read them (pkg/runtime/util.go, rds pkg/util/annotations.go ParseDeletionAnnotations).
 func TestACKDeletionAnnotations(t *testing.T) {
 	cases := map[string]struct {
 		annotations map[string]string
@@ -161,6 +254,7 @@ func TestACKDeletionAnnotations(t *testing.T) {
 	}{
 		"none: delete, skip the snapshot": {nil, "delete", true, "", false},
 		"retain":                          {map[string]string{fake.AnnotationDeletionPolicy: "retain"}, "retain", true, "", false},
+		"a value ACK does not know":       {map[string]string{fake.AnnotationDeletionPolicy: "Delete"}, "Delete", true, "", false},
 		"a final snapshot": {map[string]string{fake.AnnotationSkipFinalSnapshot: "false", fake.AnnotationFinalSnapshotID: "snap-1"},
 			"delete", false, "snap-1", false},
 		"not a boolean": {map[string]string{fake.AnnotationSkipFinalSnapshot: "maybe"}, "delete", false, "", true},
@@ -177,159 +271,72 @@ func TestACKDeletionAnnotations(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestACKWriteBacks(t *testing.T) {
-	cluster := ackObj(fake.DBClusterGVK, "c", map[string]any{"dbClusterIdentifier": "x", "engine": "aurora-postgresql", "engineVersion": "16.6",
-		"dbSubnetGroupName": "x", "vpcSecurityGroupIDs": []any{"sg-a", "sg-b"},
-		"masterUserPassword": map[string]any{"namespace": "shops", "name": "acme-db-password-v1", "key": "password"}}, nil)
-	w := fake.DBClusterWriteBacks(cluster, acct)
-	if w["port"] != int64(5432) || w["vpcSecurityGroupIDs"].([]any)[0] != "sg-b" {
-		t.Errorf("cluster write-backs %v", w)
-	}
-	if got := fake.LastAppliedSecretReference(cluster); got != "shops/acme-db-password-v1.password" {
+	if got := fake.LastAppliedSecretReference(ackObj(fake.DBClusterGVK, "c", map[string]any{
+		"masterUserPassword": map[string]any{"namespace": "shops", "name": "acme-db-password-v1", "key": "password"}}, nil)); got != "shops/acme-db-password-v1.password" {
 		t.Errorf("last applied %q", got)
-	}
-	iw := fake.DBInstanceWriteBacks(ackObj(fake.DBInstanceGVK, "i", map[string]any{}, nil), acct, cluster)
-	if iw["engineVersion"] != "16.6" || iw["dbParameterGroupName"] != "default.aurora-postgresql16" || iw["dbSubnetGroupName"] != "x" {
-		t.Errorf("instance write-backs %v", iw)
-	}
-	gw := fake.DBSubnetGroupWriteBacks(ackObj(fake.DBSubnetGroupGVK, "g", map[string]any{"subnetIDs": []any{"subnet-a", "subnet-b"}}, nil))
-	if ids := gw["subnetIDs"].([]any); ids[0] != "subnet-b" || ids[1] != "subnet-a" {
-		t.Errorf("subnet IDs in AWS's order %v", ids)
-	}
-	sw := fake.ServerlessCacheWriteBacks(ackObj(fake.ServerlessCacheGVK, "s", map[string]any{}, nil), acct)
-	if sgs := sw["securityGroupIDs"].([]any); len(sgs) != 1 || !strings.HasPrefix(sgs[0].(string), "sg-") {
-		t.Errorf("AWS's default security group %v", sgs)
 	}
 	if fake.Finalizer(fake.DBInstanceGVK) != "finalizers.rds.services.k8s.aws/DBInstance" {
 		t.Error(fake.Finalizer(fake.DBInstanceGVK))
 	}
 }
 
-// The ACK stand-in against a real API server: it manages the objects, refuses what AWS
-// would refuse, and deletes in the order AWS allows.
+// The ACK stand-in against a real API server, a database's whole life: write-backs,
+// the instance's cluster, the deletion order AWS imposes, the final snapshot.
 func TestACKStandInAgainstTheAPIServer(t *testing.T) {
-	ns := namespace(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := fake.Start(ctx, cfg, fake.Options{Namespaces: []string{ns}, AWSAccount: acct})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = s.Wait() }()
-	create := func(gvk schema.GroupVersionKind, name string, spec map[string]any, annotations map[string]string) {
-		t.Helper()
-		u := ackObj(gvk, name, spec, annotations)
-		u.SetNamespace(ns)
-		u.SetCreationTimestamp(metav1.Time{})
-		if err := k8sClient.Create(ctx, u, client.FieldValidation("Strict")); err != nil {
-			t.Fatalf("creating %s %s: %v", gvk.Kind, name, err)
-		}
-	}
-	read := func(gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(gvk)
-		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			t.Fatal(err)
-		}
-		return u
-	}
-	condition := func(gvk schema.GroupVersionKind, name, condType string) string {
-		u := read(gvk, name)
-		if u == nil {
-			return "gone"
-		}
-		st, _ := u.Object["status"].(map[string]any)
-		return conditionsOf(st)[condType]
-	}
+	g := newGolden(t, goldenOptions())
+	g.subnetGroup("db", nil)
+	g.secret("db-password", "0123456789abcdef")
+	g.create(fake.DBClusterGVK, "db", map[string]string{fake.AnnotationSkipFinalSnapshot: "false", fake.AnnotationFinalSnapshotID: "sf-db-final-1"},
+		map[string]any{"dbClusterIdentifier": "sf-db", "engine": "aurora-postgresql", "engineVersion": "16.6", "dbSubnetGroupName": "db",
+			"vpcSecurityGroupIDs": []any{"sg-a", "sg-b"}, "masterUserPassword": map[string]any{"namespace": g.ns, "name": "db-password", "key": "password"}})
+	cl := g.waitConditions(fake.DBClusterGVK, "db", availableClusterWant)
+	g.create(fake.DBInstanceGVK, "db", nil, map[string]any{"dbInstanceIdentifier": "sf-db", "dbInstanceClass": "db.serverless",
+		"engine": "aurora-postgresql", "dbClusterIdentifier": "sf-db"})
+	in := g.waitConditions(fake.DBInstanceGVK, "db", availableInstWant)
 
-	// A cluster whose password Secret is missing is terminal, reported synced.
-	create(fake.DBSubnetGroupGVK, "db", map[string]any{"name": "sf-db", "description": "d", "subnetIDs": []any{"subnet-a", "subnet-b"}}, nil)
-	password := map[string]any{"namespace": ns, "name": "db-password", "key": "password"}
-	create(fake.DBClusterGVK, "db", map[string]any{"dbClusterIdentifier": "sf-db", "engine": "aurora-postgresql", "engineVersion": "16.6",
-		"dbSubnetGroupName": "sf-db", "masterUserPassword": password}, map[string]string{
-		fake.AnnotationSkipFinalSnapshot: "false", fake.AnnotationFinalSnapshotID: "sf-db-final-1"})
-	waitFor(t, "a terminal cluster", func() bool {
-		return condition(fake.DBClusterGVK, "db", fake.ConditionTerminal) == "True||"+fake.SecretNotFoundMessage &&
-			condition(fake.DBClusterGVK, "db", fake.ConditionSynced) == "True|"+fake.TerminalReason+"|"+fake.SyncedMessage
-	})
-	// An instance of a cluster AWS does not have is refused, and retried.
-	create(fake.DBInstanceGVK, "db", map[string]any{"dbInstanceIdentifier": "sf-db", "dbInstanceClass": "db.serverless",
-		"engine": "aurora-postgresql", "dbClusterIdentifier": "sf-db"}, nil)
-	waitFor(t, "a recoverable instance", func() bool {
-		return strings.HasPrefix(condition(fake.DBInstanceGVK, "db", fake.ConditionRecoverable), "True||DBClusterNotFoundFault")
-	})
-
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-password", Namespace: ns}, Type: corev1.SecretTypeOpaque,
-		StringData: map[string]string{"password": "0123456789abcdef"}}
-	if err := k8sClient.Create(ctx, secret); err != nil {
-		t.Fatal(err)
-	}
-	s.SetACKFault(fake.DBClusterGVK, client.ObjectKey{Namespace: ns, Name: "db"}, fake.ACKFault{}) // an event, as a spec change would be
-	waitFor(t, "the cluster and its instance available", func() bool {
-		cl, in := read(fake.DBClusterGVK, "db"), read(fake.DBInstanceGVK, "db")
-		st, _, _ := unstructured.NestedString(cl.Object, "status", "status")
-		ist, _, _ := unstructured.NestedString(in.Object, "status", "dbInstanceStatus")
-		return st == "available" && ist == "available"
-	})
-	cl := read(fake.DBClusterGVK, "db")
-	if cl.GetAnnotations()[fake.AnnotationLastAppliedSecret] != ns+"/db-password.password" {
-		t.Errorf("last-applied-secret-reference %q", cl.GetAnnotations()[fake.AnnotationLastAppliedSecret])
+	if got := cl.GetAnnotations()[fake.AnnotationLastAppliedSecret]; got != g.ns+"/db-password.password" {
+		t.Errorf("last-applied-secret-reference %q", got)
 	}
 	if port, _, _ := unstructured.NestedInt64(cl.Object, "spec", "port"); port != 5432 {
 		t.Errorf("spec.port written back: %d", port)
 	}
+	if sgs, _, _ := unstructured.NestedStringSlice(cl.Object, "spec", "vpcSecurityGroupIDs"); strings.Join(sgs, ",") != "sg-b,sg-a" {
+		t.Errorf("security groups written back in AWS's order: %v", sgs)
+	}
+	if ids, _, _ := unstructured.NestedStringSlice(g.get(fake.DBSubnetGroupGVK, "db").Object, "spec", "subnetIDs"); strings.Join(ids, ",") != "subnet-1,subnet-2" {
+		t.Errorf("subnet IDs: %v (a reordering alone is no change to write back)", ids)
+	}
+	if got := in.GetAnnotations()[fake.AnnotationLastAppliedSecret]; got != "" {
+		t.Errorf("instance's last-applied-secret-reference %q, want empty", got)
+	}
 	for _, k := range []schema.GroupVersionKind{fake.DBSubnetGroupGVK, fake.DBClusterGVK, fake.DBInstanceGVK} {
-		if u := read(k, "db"); !slices.Contains(u.GetFinalizers(), fake.Finalizer(k)) {
+		if u := g.get(k, "db"); !slices.Contains(u.GetFinalizers(), fake.Finalizer(k)) {
 			t.Errorf("%s has no ACK finalizer: %v", k.Kind, u.GetFinalizers())
 		}
 	}
-	if ids, _, _ := unstructured.NestedStringSlice(read(fake.DBSubnetGroupGVK, "db").Object, "spec", "subnetIDs"); strings.Join(ids, ",") != "subnet-b,subnet-a" {
-		t.Errorf("subnet IDs written back in AWS's order: %v", ids)
-	}
 
-	// Deleting the cluster first waits for its instance, as RDS does.
-	if err := k8sClient.Delete(ctx, read(fake.DBClusterGVK, "db")); err != nil {
-		t.Fatal(err)
-	}
+	// Deleting the cluster first: AWS refuses while the instance is there.
+	g.delete(fake.DBClusterGVK, "db")
 	waitFor(t, "the cluster refused while it has an instance", func() bool {
-		return strings.HasPrefix(condition(fake.DBClusterGVK, "db", fake.ConditionRecoverable), "True||InvalidDBClusterStateFault")
+		return strings.HasPrefix(conditions(g.get(fake.DBClusterGVK, "db"))[fake.ConditionRecoverable], "True||InvalidDBClusterStateFault")
 	})
-	for _, k := range []schema.GroupVersionKind{fake.DBInstanceGVK, fake.DBSubnetGroupGVK} {
-		if err := k8sClient.Delete(ctx, read(k, "db")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	g.delete(fake.DBInstanceGVK, "db")
+	g.delete(fake.DBSubnetGroupGVK, "db")
 	waitFor(t, "everything deleted", func() bool {
-		return read(fake.DBInstanceGVK, "db") == nil && read(fake.DBClusterGVK, "db") == nil && read(fake.DBSubnetGroupGVK, "db") == nil
+		return g.get(fake.DBInstanceGVK, "db") == nil && g.get(fake.DBClusterGVK, "db") == nil && g.get(fake.DBSubnetGroupGVK, "db") == nil
 	})
 	var kinds []string
-	snapshot := ""
-	for _, d := range s.ACKDeletions() {
+	for _, d := range g.s.ACKDeletions() {
 		kinds = append(kinds, d.Kind)
-		if d.Kind == "DBCluster" {
-			snapshot = d.FinalSnapshot
+		if d.Kind == "DBCluster" && d.FinalSnapshot != "sf-db-final-1" {
+			t.Errorf("final snapshot %q", d.FinalSnapshot)
 		}
 	}
-	if strings.Join(kinds, ",") != "DBInstance,DBCluster,DBSubnetGroup" || snapshot != "sf-db-final-1" {
-		t.Errorf("deletions %v, final snapshot %q", kinds, snapshot)
+	if strings.Join(kinds, ",") != "DBInstance,DBCluster,DBSubnetGroup" {
+		t.Errorf("deletions %v", kinds)
 	}
-
-	// Retain lets go at once, without touching AWS.
-	create(fake.ServerlessCacheGVK, "cache", map[string]any{"serverlessCacheName": "sf-cache", "engine": "valkey"},
-		map[string]string{fake.AnnotationDeletionPolicy: "retain"})
-	waitFor(t, "the cache available", func() bool {
-		return condition(fake.ServerlessCacheGVK, "cache", fake.ConditionSynced) == "True||"+fake.SyncedMessage
-	})
-	if err := k8sClient.Delete(ctx, read(fake.ServerlessCacheGVK, "cache")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the cache let go", func() bool { return read(fake.ServerlessCacheGVK, "cache") == nil })
-	last := s.ACKDeletions()[len(s.ACKDeletions())-1]
-	if last.Kind != "ServerlessCache" || last.Policy != "retain" {
-		t.Errorf("last deletion %+v", last)
+	waitFor(t, "AWS done", func() bool { return len(g.s.AWS().Resources()) == 0 })
+	if snaps := g.s.AWS().Snapshots(); len(snaps) != 1 || snaps[0].ID != "sf-db-final-1" {
+		t.Errorf("snapshots %v", snaps)
 	}
 }

@@ -16,8 +16,9 @@ limitations under the License.
 
 package fake_test
 
-// The golden tests' access to the old stand-in, for the one run that records their
-// failures against it.
+// The golden tests' access to the stand-in's knobs and to its AWS. (When the golden
+// tests were written, a version of this file for the old stand-in ran them once to
+// record that each failed there.)
 
 import (
 	"time"
@@ -28,33 +29,48 @@ import (
 	"github.com/storefront-operator/storefront/test/fake"
 )
 
+// goldenOptions are quick: ACK's 30-second requeue is 200ms, its 10-hour resync 300ms
+// (so a state AWS takes without a call is seen), AWS takes 200ms to change.
 func goldenOptions() fake.Options {
-	return fake.Options{ACKRetry: 200 * time.Millisecond}
+	return fake.Options{ACKRetry: 200 * time.Millisecond, ACKResync: 300 * time.Millisecond, ACKDelay: 200 * time.Millisecond}
 }
 
+// deletingOptions are goldenOptions where AWS takes d.
 func deletingOptions(d time.Duration) fake.Options {
-	return fake.Options{ACKRetry: 200 * time.Millisecond, ACKDelay: d}
+	o := goldenOptions()
+	o.ACKDelay = d
+	return o
 }
 
 func deploymentOptions(ns string, delay time.Duration) fake.Options {
-	return fake.Options{Namespaces: []string{ns}}
+	return fake.Options{Namespaces: []string{ns}, DeploymentDelay: delay}
 }
 
-func forceAWSStatus(s *fake.StandIns, gvk schema.GroupVersionKind, key client.ObjectKey, id, status string) {
-	s.SetACKFault(gvk, key, fake.ACKFault{Status: status})
+func forceAWSStatus(s *fake.StandIns, gvk schema.GroupVersionKind, _ client.ObjectKey, id, status string) {
+	s.AWS().SetStatus(gvk.Kind, id, status)
 }
 
-func refuseModify(s *fake.StandIns, gvk schema.GroupVersionKind, key client.ObjectKey, id, code, message string) {
-	s.SetACKFault(gvk, key, fake.ACKFault{Terminal: "api error " + code + ": " + message})
+func refuseModify(s *fake.StandIns, gvk schema.GroupVersionKind, _ client.ObjectKey, id, code, message string) {
+	s.AWS().Refuse(gvk.Kind, fake.OpModify, id, fake.NewAPIError(code, message))
 }
 
-func allowModify(s *fake.StandIns, gvk schema.GroupVersionKind, key client.ObjectKey, id string) {
-	s.SetACKFault(gvk, key, fake.ACKFault{})
+func allowModify(s *fake.StandIns, gvk schema.GroupVersionKind, _ client.ObjectKey, id string) {
+	s.AWS().Allow(gvk.Kind, fake.OpModify, id)
 }
 
-// The old stand-in has no AWS of its own.
-func awsStatus(s *fake.StandIns, gvk schema.GroupVersionKind, region, id string) string { return "" }
+// awsStatus is the own status AWS reports for the resource, "" when it has none.
+func awsStatus(s *fake.StandIns, gvk schema.GroupVersionKind, region, id string) string {
+	r, ok := s.AWS().Get(fake.AWSKey{Account: testAccount, Region: region, Kind: gvk.Kind, ID: id})
+	if !ok {
+		return ""
+	}
+	return r.Status
+}
 
 func awsField(s *fake.StandIns, gvk schema.GroupVersionKind, region, id, field string) any {
-	return nil
+	r, ok := s.AWS().Get(fake.AWSKey{Account: testAccount, Region: region, Kind: gvk.Kind, ID: id})
+	if !ok {
+		return nil
+	}
+	return r.Spec[field]
 }
