@@ -418,7 +418,10 @@ func (c *ackController) release(ctx context.Context, u *unstructured.Unstructure
 	c.mu.Lock()
 	requested := c.requested[u.GetUID()]
 	c.mu.Unlock()
-	d := ACKDeletion{Kind: c.gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
+	call := &ackCall{s: c.s, account: c.getOwnerAccountID(u), region: c.getRegion(u)}
+	key := call.key(c.gvk.Kind, u, c.rm.idField())
+	key.ID = normalizeID(key.Kind, key.ID)
+	d := ACKDeletion{Kind: c.gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Resource: key,
 		Policy: policy, FinalSnapshot: snapshot, Requested: requested, Released: c.s.now()}
 	c.s.mu.Lock()
 	c.s.deletions = append(c.s.deletions, d)

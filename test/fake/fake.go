@@ -132,6 +132,8 @@ type StandIns struct {
 // ACKDeletion records one ACK object the ACK stand-in let go of, in the order it did.
 type ACKDeletion struct {
 	Kind, Namespace, Name string
+	// Resource is the AWS resource the object stood for.
+	Resource AWSKey
 	// Policy is the deletion policy it followed: delete or retain (any value of the
 	// annotation but delete retains).
 	Policy string
