@@ -132,11 +132,15 @@ func (o *operatorRun) stop() {
 }
 
 // startStandIns starts the Job, Deployment, HPA and ACK stand-ins for namespace ns (and
-// any more namespaces opts names).
+// any more namespaces opts names). ACK's 30-second requeue of what is not synced is
+// 200ms here unless opts say otherwise.
 func startStandIns(t *testing.T, ns string, opts fake.Options) *fake.StandIns {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	opts.Namespaces = append(opts.Namespaces, ns)
+	if opts.ACKRetry == 0 {
+		opts.ACKRetry = 200 * time.Millisecond
+	}
 	s, err := fake.Start(ctx, cfg, opts)
 	if err != nil {
 		cancel()
