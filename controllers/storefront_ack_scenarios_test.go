@@ -87,7 +87,7 @@ func appliedSpecFields(g Gomega, u *unstructured.Unstructured) []string {
 			continue
 		}
 		var tree map[string]map[string]any
-		g.Expect(json.Unmarshal(mf.FieldsV1.Raw, &tree)).To(Succeed())
+		g.Expect(json.Unmarshal(mf.FieldsV1.GetRawBytes(), &tree)).To(Succeed())
 		for k := range tree["f:spec"] {
 			fields = append(fields, k[len("f:"):])
 		}
