@@ -14,15 +14,15 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package fake holds status-only stand-ins for the controllers that envtest does not
-// run: the Job controller, the Deployment controller, the HPA controller, and ACK's RDS
-// and ElastiCache controllers (ack.go, ack_controllers.go).
-// They create no pods; they write the status fields and conditions the real controllers
-// write, field by field as documented on each function, so that an operator under test
-// sees what it would see in a cluster. The pure functions in this file compute those
-// statuses and are shared with the one-machine runtime (test/localcluster), which runs
-// real processes and reports them the same way; it runs the ACK controllers themselves
-// (SetupACK) with real servers behind them (Options.Provisioner).
+// Package fake holds stand-ins for what envtest does not run: status-only Job,
+// Deployment and HPA controllers (controllers.go, status.go), and ACK's rds and
+// elasticache controllers, reproduced from the runtime's and the controllers' source
+// (ack_runtime.go, ack_managers.go) over a fake AWS (aws.go). The Kubernetes stand-ins
+// create no pods; they write the status fields and conditions the real controllers
+// write, field by field as documented on each function. It is the lower layer of the
+// test stand-ins: the envtest suites and the benchmark run it alone (Start), the
+// one-machine runtime (test/localcluster) runs its ACK stand-in (SetupACK) with real
+// servers behind the AWS (Options.Provisioner). Nothing here imports test/localcluster.
 package fake
 
 import (
