@@ -417,15 +417,18 @@ func (a *AWS) Describe(key AWSKey) (AWSResource, error) {
 
 // Create is CreateDBSubnetGroup, CreateDBCluster, CreateDBInstance or
 // CreateServerlessCache with the fields of spec (a DBCluster's master password
-// apart) and tags.
+// apart) and tags. With a Provisioner, a DB cluster's or serverless cache's server is
+// started within the call (it answers with the server's port, as RDS answers with the
+// cluster's); the resource is creating meanwhile, and a failure is an InternalFailure.
 func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tags map[string]string) (AWSResource, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	key.ID = normalizeID(key.Kind, key.ID)
 	if e := a.refusal(OpCreate, key); e != nil {
+		a.mu.Unlock()
 		return AWSResource{}, call(e, OpCreate, key.Kind)
 	}
 	if e := a.createRefusal(key, spec, masterPassword); e != nil {
+		a.mu.Unlock()
 		return AWSResource{}, call(e, OpCreate, key.Kind)
 	}
 	now := a.now()
@@ -437,52 +440,43 @@ func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tag
 	default:
 		r.busyStatus, r.busyUntil, r.Status = RDSStatusCreating, now.Add(a.delay), RDSStatusCreating
 	}
-	if a.prov == nil {
-		switch key.Kind {
-		case DBClusterGVK.Kind:
-			r.Endpoint = &Endpoint{Address: dbClusterHost(key, a.account(key)), Port: specPort(r.Spec, 5432)}
-		case DBInstanceGVK.Kind:
-			r.Endpoint = &Endpoint{Address: dbInstanceHost(key, a.account(key)), Port: 5432}
-		case ServerlessCacheGVK.Kind:
-			ep := serverlessCacheEndpoint(key, a.account(key))
-			r.Endpoint = &ep
-		}
-	} else if key.Kind == DBClusterGVK.Kind || key.Kind == ServerlessCacheGVK.Kind {
-		r.provisioned = false
-		req := ProvisionRequest{Key: key, MasterPassword: masterPassword,
-			Database: specString2(spec, "databaseName"), MasterUsername: specString2(spec, "masterUsername")}
-		go a.provision(r, req)
+	serves := key.Kind == DBClusterGVK.Kind || key.Kind == ServerlessCacheGVK.Kind
+	switch {
+	case a.prov != nil && serves:
+		r.provisioned = false // the key is taken meanwhile
+	case key.Kind == DBClusterGVK.Kind:
+		r.Endpoint = &Endpoint{Address: dbClusterHost(key, a.account(key)), Port: specPort(r.Spec, 5432)}
+	case key.Kind == DBInstanceGVK.Kind:
+		r.Endpoint = &Endpoint{Address: dbInstanceHost(key, a.account(key)), Port: 5432}
+	case key.Kind == ServerlessCacheGVK.Kind:
+		ep := serverlessCacheEndpoint(key, a.account(key))
+		r.Endpoint = &ep
 	}
 	a.resources[key] = r
+	ctx := a.ctx
+	a.mu.Unlock()
+	if a.prov == nil || !serves {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return r.copy(), nil
+	}
+	ep, err := a.prov.Provision(ctx, ProvisionRequest{Key: key, MasterPassword: masterPassword,
+		Database: specString2(spec, "databaseName"), MasterUsername: specString2(spec, "masterUsername")})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		delete(a.resources, key)
+		log.FromContext(ctx).Error(err, "Provisioning the server of an AWS resource", "resource", key.String())
+		return AWSResource{}, call(NewAPIError("InternalFailure", "The request processing has failed because of an unknown error."), OpCreate, key.Kind)
+	}
+	r.Endpoint, r.provisioned = &ep, true
+	if key.Kind == DBClusterGVK.Kind {
+		r.Spec["port"] = ep.Port
+	}
 	return r.copy(), nil
 }
 
 func (a *AWS) account(key AWSKey) AWSAccount { return AWSAccount{ID: key.Account, Region: key.Region} }
-
-// provision has the Provisioner start r's server, retrying until it does or AWS stops.
-func (a *AWS) provision(r *awsResource, req ProvisionRequest) {
-	a.mu.Lock()
-	ctx := a.ctx
-	a.mu.Unlock()
-	for {
-		ep, err := a.prov.Provision(ctx, req)
-		if err == nil {
-			a.mu.Lock()
-			r.Endpoint, r.provisioned = &ep, true
-			if r.Key.Kind == DBClusterGVK.Kind {
-				r.Spec["port"] = ep.Port
-			}
-			a.mu.Unlock()
-			return
-		}
-		log.FromContext(ctx).Error(err, "Provisioning the server of an AWS resource", "resource", req.Key.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
 
 // createRefusal is why AWS refuses a create call.
 func (a *AWS) createRefusal(key AWSKey, spec map[string]any, masterPassword string) *APIError {
