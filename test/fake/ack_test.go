@@ -240,6 +240,10 @@ func TestAWSLifecycle(t *testing.T) {
 	if _, ok := aws.Get(key("DBSubnetGroup", "g")); !ok {
 		t.Error("the subnet group is gone")
 	}
+	r, err := aws.Create(key("DBCluster", "v"), map[string]any{"engine": "aurora-postgresql", "dbSubnetGroupName": "g"}, "pw", nil)
+	if err != nil || r.Spec["engineVersion"] != "16.6" {
+		t.Errorf("a cluster created without a version: %v, engineVersion %v, want Aurora's default 16.6", err, r.Spec["engineVersion"])
+	}
 }
 
 // The adoption fields and the deletion annotations, as the runtime and rds-controller

@@ -706,13 +706,20 @@ func awsSpec(key AWSKey, spec map[string]any) map[string]any {
 	return out
 }
 
+// DefaultAuroraPostgresVersion stands for the version Aurora picks when CreateDBCluster
+// names none (`aws rds describe-db-engine-versions --engine aurora-postgresql
+// --default-only`); AWS moves it over time.
+const DefaultAuroraPostgresVersion = "16.6"
+
 // dbClusterDefaults are the settings RDS gives an Aurora cluster that were not
-// asked for: three availability zones of the region, backups kept a day,
+// asked for: the default engine version, three availability zones of the region, backups kept a day,
 // copyTagsToSnapshot and deletionProtection false, the aws/rds KMS key (the
 // operator asks for storageEncrypted), networkType IPV4, port 5432, the backup and
-// maintenance windows, storageType aurora.
+// maintenance windows. (storageType aurora, the default, DescribeDBClusters does not
+// return: rds-controller's delta.go says so.)
 func dbClusterDefaults(key AWSKey, acct AWSAccount) map[string]any {
 	return map[string]any{
+		"engineVersion":              DefaultAuroraPostgresVersion,
 		"availabilityZones":          []any{key.Region + "a", key.Region + "b", key.Region + "c"},
 		"backupRetentionPeriod":      int64(1),
 		"copyTagsToSnapshot":         false,
@@ -722,7 +729,6 @@ func dbClusterDefaults(key AWSKey, acct AWSAccount) map[string]any {
 		"port":                       int64(5432),
 		"preferredBackupWindow":      "02:30-03:00",
 		"preferredMaintenanceWindow": "sun:04:00-sun:04:30",
-		"storageType":                "aurora",
 	}
 }
 
