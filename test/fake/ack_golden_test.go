@@ -236,11 +236,11 @@ func (g *golden) availableCluster(annotations map[string]string) *unstructured.U
 	return g.waitSynced(fake.DBClusterGVK, "golden-db")
 }
 
-// Row "Terminal error", on create. runtime pkg/runtime/reconciler.go createResource (only
+// Row "Terminal error", on create. runtime@95428e7 pkg/runtime/reconciler.go createResource (only
 // an AWS error unmanages the resource, and manager.go onError has turned a terminal one
 // into ackerr.Terminal: the finalizer stays) and ensureConditions (a terminal reconcile
 // error with no Synced from a hook: Synced False, NotSyncedMessage, reason
-// ackerr.Terminal; Ready False from ACK.Terminal); rds pkg/resource/db_cluster/sdk.go
+// ackerr.Terminal; Ready False from ACK.Terminal); rds-controller@8b3f5f2 pkg/resource/db_cluster/sdk.go
 // updateConditions and terminalAWSError (InvalidParameterCombination is terminal).
 func TestGoldenTerminalOnCreate(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -257,10 +257,10 @@ func TestGoldenTerminalOnCreate(t *testing.T) {
 	}
 }
 
-// Row "Terminal error", on update: the read hook's Synced is kept. rds
+// Row "Terminal error", on update: the read hook's Synced is kept. rds-controller@8b3f5f2
 // pkg/resource/db_cluster/sdk.go sdkFind (Synced True for an available cluster),
 // custom_update.go customUpdate (ModifyDBCluster refused), sdk.go updateConditions;
-// runtime pkg/runtime/reconciler.go ensureConditions (Synced set by a hook is kept; Ready
+// runtime@95428e7 pkg/runtime/reconciler.go ensureConditions (Synced set by a hook is kept; Ready
 // from ACK.Terminal).
 func TestGoldenTerminalOnUpdateKeepsTheReadHooksSynced(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -278,10 +278,10 @@ func TestGoldenTerminalOnUpdateKeepsTheReadHooksSynced(t *testing.T) {
 	}
 }
 
-// Row "Recoverable error": Synced Unknown. runtime pkg/runtime/reconciler.go
+// Row "Recoverable error": Synced Unknown. runtime@95428e7 pkg/runtime/reconciler.go
 // ensureConditions (a non-terminal reconcile error: Synced Unknown, UnknownSyncedMessage,
 // the error as reason), createResource (an AWS error unmanages the object, until the
-// next attempt marks it managed again) and HandleReconcileError (requeued); rds
+// next attempt marks it managed again) and HandleReconcileError (requeued); rds-controller@8b3f5f2
 // pkg/resource/db_instance/sdk.go updateConditions (ACK.Recoverable with the AWS error).
 func TestGoldenRecoverableIsSyncedUnknown(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -301,7 +301,7 @@ func TestGoldenRecoverableIsSyncedUnknown(t *testing.T) {
 }
 
 // Row "DBCluster not available": Synced False whenever the cluster is not available.
-// rds pkg/resource/db_cluster/sdk.go sdkFind (SetSynced False unless clusterAvailable)
+// rds-controller@8b3f5f2 pkg/resource/db_cluster/sdk.go sdkFind (SetSynced False unless clusterAvailable)
 // and custom_update.go customUpdate (a cluster that is not available is not modified,
 // so a failed cluster never gets ACK.Terminal); runtime ensureConditions (Ready from Synced).
 func TestGoldenDBClusterNotAvailableIsNotSynced(t *testing.T) {
@@ -316,7 +316,7 @@ func TestGoldenDBClusterNotAvailableIsNotSynced(t *testing.T) {
 	}
 }
 
-// Row "Terminal clears": only after a spec change. runtime pkg/runtime/reconciler.go
+// Row "Terminal clears": only after a spec change. runtime@95428e7 pkg/runtime/reconciler.go
 // BindControllerManager (predicate.GenerationChangedPredicate: a label or annotation
 // change does not reconcile), HandleReconcileError (ackerr.Terminal is not requeued) and
 // Sync/resetConditions (the next reconcile starts from no condition).
@@ -349,8 +349,8 @@ func TestGoldenTerminalClearsOnlyAfterASpecChange(t *testing.T) {
 }
 
 // Row "delete": the finalizer goes once AWS accepted the delete call, and AWS goes on
-// deleting. runtime pkg/runtime/reconciler.go deleteResource (rm.Delete returns, then
-// setResourceUnmanaged); elasticache pkg/resource/serverless_cache/sdk.go sdkDelete
+// deleting. runtime@95428e7 pkg/runtime/reconciler.go deleteResource (rm.Delete returns, then
+// setResourceUnmanaged); elasticache-controller@a99ef75 pkg/resource/serverless_cache/sdk.go sdkDelete
 // (DeleteServerlessCache, no requeue while deleting).
 func TestGoldenDeleteReleasesTheFinalizerOnceAWSAcceptedTheCall(t *testing.T) {
 	g := newGolden(t, deletingOptions(5*time.Second))
@@ -365,8 +365,8 @@ func TestGoldenDeleteReleasesTheFinalizerOnceAWSAcceptedTheCall(t *testing.T) {
 }
 
 // Row "delete": whether a subnet group is still in use is AWS's answer, not the
-// Kubernetes objects'. runtime pkg/runtime/reconciler.go deleteResource (an error of
-// rm.Delete keeps the finalizer; HandleReconcileError requeues); rds
+// Kubernetes objects'. runtime@95428e7 pkg/runtime/reconciler.go deleteResource (an error of
+// rm.Delete keeps the finalizer; HandleReconcileError requeues); rds-controller@8b3f5f2
 // pkg/resource/db_subnet_group/sdk.go sdkDelete and updateConditions (ACK.Recoverable
 // with DeleteDBSubnetGroup's error).
 func TestGoldenSubnetGroupInUseIsAWSsAnswer(t *testing.T) {
@@ -387,7 +387,7 @@ func TestGoldenSubnetGroupInUseIsAWSsAnswer(t *testing.T) {
 	waitFor(t, "the subnet group deleted once AWS deleted the cluster", func() bool { return g.get(fake.DBSubnetGroupGVK, "golden-group") == nil })
 }
 
-// NotManagedReason is runtime pkg/condition/condition.go's, verbatim.
+// NotManagedReason is runtime@95428e7 pkg/condition/condition.go's, verbatim.
 const notManagedReason = "This resource already exists but is not managed by ACK. " +
 	"To bring the resource under ACK management, you should explicitly adopt " +
 	"the resource by enabling the ResourceAdoption feature gate and populating " +
@@ -402,7 +402,7 @@ func (g *golden) retainedGroup() {
 	waitFor(g.t, "the retained group's object gone", func() bool { return g.get(fake.DBSubnetGroupGVK, "golden-group") == nil })
 }
 
-// Row "create, identifier already exists": Terminal "Resource already exists". runtime
+// Row "create, identifier already exists": Terminal "Resource already exists". runtime@95428e7
 // pkg/runtime/reconciler.go Sync (ReadOne finds the resource, so no create) and
 // updateResource/failOnResourceUnmanaged (NotManagedMessage, NotManagedReason,
 // ackerr.Terminal); ensureConditions.
@@ -424,9 +424,9 @@ func TestGoldenAlreadyExistsIsTerminal(t *testing.T) {
 }
 
 // Adoption, policy adopt: the existing resource is adopted and the object's spec takes
-// AWS's values. runtime pkg/runtime/reconciler.go Sync (needAdoption, handlePopulation,
+// AWS's values. runtime@95428e7 pkg/runtime/reconciler.go Sync (needAdoption, handlePopulation,
 // setResourceManagedAndAdopted, patchResourceMetadataAndSpec), pkg/runtime/util.go
-// GetAdoptionPolicy/ExtractAdoptionFields; rds pkg/resource/db_subnet_group/resource.go
+// GetAdoptionPolicy/ExtractAdoptionFields; rds-controller@8b3f5f2 pkg/resource/db_subnet_group/resource.go
 // PopulateResourceFromAnnotation (field "name").
 func TestGoldenAdoptionAdopt(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -449,7 +449,7 @@ func TestGoldenAdoptionAdopt(t *testing.T) {
 	}
 }
 
-// Adoption, policy adopt-or-create without a resource in AWS: created. runtime
+// Adoption, policy adopt-or-create without a resource in AWS: created. runtime@95428e7
 // pkg/runtime/reconciler.go Sync (ReadOne NotFound under adopt-or-create: createResource)
 // and handlePopulation (adopt-or-create without adoption-fields takes the spec).
 func TestGoldenAdoptOrCreateCreates(t *testing.T) {
@@ -466,7 +466,7 @@ func TestGoldenAdoptOrCreateCreates(t *testing.T) {
 }
 
 // Adoption, policy adopt, nothing in AWS: no status is written and nothing is created.
-// runtime pkg/runtime/reconciler.go Sync (ackerr.AdoptedResourceNotFound with a nil
+// runtime@95428e7 pkg/runtime/reconciler.go Sync (ackerr.AdoptedResourceNotFound with a nil
 // latest) and HandleReconcileError (no status patch without latest; requeued).
 func TestGoldenAdoptWithoutAResourceWritesNothing(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -480,7 +480,7 @@ func TestGoldenAdoptWithoutAResourceWritesNothing(t *testing.T) {
 }
 
 // Adoption, bad annotations: ACK.Terminal alone (ensureConditions runs on a nil
-// latest). runtime pkg/runtime/reconciler.go Sync (GetAdoptionPolicy and
+// latest). runtime@95428e7 pkg/runtime/reconciler.go Sync (GetAdoptionPolicy and
 // handlePopulation errors: WithTerminalCondition, ackerr.Terminal), pkg/runtime/util.go
 // GetAdoptionPolicy, ExtractAdoptionFields.
 func TestGoldenAdoptionAnnotationErrorsAreTerminal(t *testing.T) {
@@ -497,10 +497,10 @@ func TestGoldenAdoptionAnnotationErrorsAreTerminal(t *testing.T) {
 	})
 }
 
-// Row "missing master-password Secret", on create: Recoverable, retried. rds
+// Row "missing master-password Secret", on create: Recoverable, retried. rds-controller@8b3f5f2
 // pkg/resource/db_cluster/sdk.go newCreateRequestPayload (SecretValueFromReference's
 // error wrapped in ackrequeue.Needed) and updateConditions (not ackerr.SecretNotFound
-// itself, so ACK.Recoverable); runtime pkg/runtime/reconciler.go SecretValueFromReference
+// itself, so ACK.Recoverable); runtime@95428e7 pkg/runtime/reconciler.go SecretValueFromReference
 // (ackerr.SecretNotFound), createResource (not an AWS error: the finalizer stays).
 func TestGoldenMissingSecretOnCreateIsRecoverable(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -518,7 +518,7 @@ func TestGoldenMissingSecretOnCreateIsRecoverable(t *testing.T) {
 	g.waitConditions(fake.DBClusterGVK, "golden-db", availableClusterWant)
 }
 
-// Row "missing master-password Secret", on update: Terminal, and sticky. rds
+// Row "missing master-password Secret", on update: Terminal, and sticky. rds-controller@8b3f5f2
 // pkg/resource/db_cluster/custom_update.go newCustomUpdateRequestPayload (the error of
 // SecretValueFromReference returned as is), sdk.go updateConditions (ackerr.SecretNotFound
 // is terminal); runtime HandleReconcileError (not requeued) and the generation-changed
@@ -551,7 +551,7 @@ func TestGoldenMissingSecretOnUpdateIsTerminalAndSticky(t *testing.T) {
 }
 
 // Row "region annotation changed": nothing, and after a spec change a failure before
-// any status is written. runtime pkg/runtime/reconciler.go Reconcile (regionDrifted:
+// any status is written. runtime@95428e7 pkg/runtime/reconciler.go Reconcile (regionDrifted:
 // ackerr.NewTerminalError returned before rm.ReadOne and HandleReconcileError), getRegion
 // (status.ackResourceMetadata.region first), BindControllerManager (the annotation alone
 // does not reconcile).
@@ -589,12 +589,12 @@ func TestGoldenRegionChangeWritesNothing(t *testing.T) {
 }
 
 // Row "Ready, ACK.LateInitialized, partition": what an available resource of each kind
-// shows. runtime pkg/runtime/reconciler.go ensureConditions (Ready mirrors Synced) and
-// lateInitializeResource; rds pkg/resource/db_cluster/manager.go LateInitialize
+// shows. runtime@95428e7 pkg/runtime/reconciler.go ensureConditions (Ready mirrors Synced) and
+// lateInitializeResource; rds-controller@8b3f5f2 pkg/resource/db_cluster/manager.go LateInitialize
 // (lateInitializeFieldNames NetworkType: ACK.LateInitialized), IsSynced (true: Synced
 // from the read hook, without a message), pkg/resource/db_instance/sdk.go sdkFind (no
 // Synced when available: IsSynced, SyncedMessage), sdk.go setStatusDefaults (partition);
-// elasticache pkg/resource/serverless_cache/manager.go IsSynced (status available) and
+// elasticache-controller@a99ef75 pkg/resource/serverless_cache/manager.go IsSynced (status available) and
 // lateInitializeFieldNames (none).
 func TestGoldenConditionsAndMetadataOfAvailableResources(t *testing.T) {
 	g := newGolden(t, goldenOptions())
@@ -622,7 +622,7 @@ func TestGoldenConditionsAndMetadataOfAvailableResources(t *testing.T) {
 	}
 }
 
-// Row "unknown deletion-policy value": anything but delete retains. runtime
+// Row "unknown deletion-policy value": anything but delete retains. runtime@95428e7
 // pkg/runtime/reconciler.go reconcile (deleteResource only when getDeletionPolicy ==
 // DeletionPolicyDelete, else setResourceUnmanaged) and getDeletionPolicy (the
 // annotation's value as is).
@@ -643,10 +643,10 @@ func TestGoldenUnknownDeletionPolicyRetains(t *testing.T) {
 	}
 }
 
-// Row "empty Secret-reference namespace": the object's own. runtime
+// Row "empty Secret-reference namespace": the object's own. runtime@95428e7
 // pkg/runtime/reconciler.go SecretValueFromReference (the resourceNamespace of the
 // context) and pkg/runtime/resource_reference.go ValidateCrossNamespaceReferenceString
-// (an empty namespace is the owner's); rds pkg/resource/db_cluster/hooks.go
+// (an empty namespace is the owner's); rds-controller@8b3f5f2 pkg/resource/db_cluster/hooks.go
 // getLastAppliedSecretReferenceString ("<namespace>/<name>.<key>" as written).
 func TestGoldenEmptySecretNamespaceIsTheObjectsOwn(t *testing.T) {
 	g := newGolden(t, goldenOptions())

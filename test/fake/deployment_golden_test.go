@@ -63,10 +63,13 @@ func firstStatusOf(t *testing.T, key client.ObjectKey, since time.Time) (*appsv1
 // ran. kubernetes@v1.37.2 pkg/controller/deployment/deployment_controller.go
 // syncDeployment (isScalingEvent: dc.sync), sync.go sync and calculateStatus (a scale
 // writes observedGeneration, the counts of the ReplicaSets and Available from
-// availableReplicas >= replicas - maxUnavailable; it leaves Progressing alone), progress.go
-// syncRolloutStatus (a new template: Progressing ReplicaSetUpdated "is progressing", then
+// availableReplicas >= replicas - maxUnavailable; it leaves Progressing alone),
+// getNewReplicaSet (a new template: Progressing NewReplicaSetCreated "Created new
+// replica set", the new ReplicaSet at min(replicas, replicas + maxSurge - old pods)),
+// progress.go syncRolloutStatus (then ReplicaSetUpdated "is progressing", then
 // NewReplicaSetAvailable "has successfully progressed"), util/deployment_util.go
-// SetDeploymentCondition (same status and reason: the condition is kept as it was).
+// SetDeploymentCondition (same status and reason: the condition is kept as it was),
+// ResolveFenceposts (maxSurge rounded up, maxUnavailable down).
 func TestGoldenDeploymentScaleIsNotARollout(t *testing.T) {
 	const delay = time.Second
 	ns := namespace(t)
