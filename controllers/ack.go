@@ -171,7 +171,8 @@ func (c ackCondition) text() string {
 // readACKState judges an ACK object. statusPath is its own status field (nil when the
 // kind has none, like DBSubnetGroup); endpoint is its endpoint as read by the caller ("-"
 // when the kind has none). Terminal wins over Recoverable, which wins over the rest;
-// Synced alone is never ready, since ACK reports terminal RDS states as synced.
+// Synced alone is never ready, since ACK keeps a Synced=True of its read beside a
+// Terminal of a refused update, and an unknown Synced means ACK is retrying.
 func readACKState(obj *unstructured.Unstructured, statusPath []string, endpoint string) ackState {
 	what := obj.GetKind() + " " + obj.GetName()
 	if c, ok := ackConditionOf(obj, ackConditionTerminal); ok && c.Status == "True" {
@@ -191,6 +192,10 @@ func readACKState(obj *unstructured.Unstructured, statusPath []string, endpoint 
 	switch {
 	case !found:
 		return ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: fmt.Sprintf("%s: waiting for ACK to create it", what)}
+	case synced.Status == "Unknown":
+		// The runtime's ensureConditions: a reconcile error that is not terminal; ACK
+		// retries. Its reason holds the error.
+		return ackState{Reason: shopv1alpha1.ReasonProvisioningRetrying, Message: fmt.Sprintf("%s: ACK is retrying: %s", what, orDefault(synced.Reason, synced.Message))}
 	case synced.Status != "True":
 		msg := fmt.Sprintf("%s: not synced yet", what)
 		if own != "" {

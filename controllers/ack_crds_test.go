@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -88,38 +88,28 @@ func checkACKObjectsStrict(t *testing.T, c client.Client) {
 		desiredDBInstance(sf, testScheme, "eu-central-1"),
 		desiredServerlessCache(sf, testScheme, "eu-central-1", []string{"subnet-c"}, []string{"sg-c"}),
 	}
-	acct := fake.DefaultAWSAccount
-	now := time.Now()
+	// What ACK writes back: the fields the stand-in's AWS returns (sdkFind, sdkCreate),
+	// and the statuses it builds from them, with every condition it writes.
+	aws := fake.NewAWS(nil, 0, nil)
+	conditions := []any{}
+	for _, t := range []string{fake.ConditionSynced, fake.ConditionTerminal, fake.ConditionRecoverable, fake.ConditionReady, fake.ConditionLateInitialized} {
+		conditions = append(conditions, map[string]any{"type": t, "status": "True", "reason": "r", "message": "m", "lastTransitionTime": "2026-01-02T03:04:05Z"})
+	}
 	for _, desired := range objects {
 		kind := desired.GetKind()
 		obj := desired.DeepCopy()
 		if err := c.Create(ctx, obj, strict); err != nil {
 			t.Fatalf("creating %s with the operator's fields: %v", kind, err)
 		}
-		// What ACK writes back into the spec.
-		var writeBacks map[string]any
-		var statuses []map[string]any
-		switch kind {
-		case "DBSubnetGroup":
-			writeBacks = fake.DBSubnetGroupWriteBacks(obj)
-			statuses = []map[string]any{fake.DBSubnetGroupCompleteStatus(obj, acct, now)}
-		case "DBCluster":
-			writeBacks = fake.DBClusterWriteBacks(obj, acct)
-			ep := fake.DBClusterEndpoint(obj, acct)
-			statuses = []map[string]any{fake.DBClusterCreatingStatus(obj, acct, now), fake.DBClusterAvailableStatus(obj, acct, ep, now),
-				fake.DBClusterModifyingStatus(obj, acct, fake.RDSStatusResettingMasterCredentials, ep, now), fake.DBClusterDeletingStatus(obj, acct, now)}
-		case "DBInstance":
-			writeBacks = fake.DBInstanceWriteBacks(obj, acct, objects[1])
-			statuses = []map[string]any{fake.DBInstanceCreatingStatus(obj, acct, now),
-				fake.DBInstanceAvailableStatus(obj, acct, fake.DBInstanceEndpoint(obj, acct), now), fake.DBInstanceDeletingStatus(obj, acct, now)}
-		default:
-			writeBacks = fake.ServerlessCacheWriteBacks(obj, acct)
-			ep := fake.ServerlessCacheEndpoint(obj, acct)
-			statuses = []map[string]any{fake.ServerlessCacheCreatingStatus(obj, acct, now), fake.ServerlessCacheAvailableStatus(obj, acct, ep, now),
-				fake.ServerlessCacheModifyingStatus(obj, acct, ep, now), fake.ServerlessCacheDeletingStatus(obj, acct, now)}
+		idField := map[string]string{"DBSubnetGroup": "name", "DBCluster": "dbClusterIdentifier", "DBInstance": "dbInstanceIdentifier",
+			"ServerlessCache": "serverlessCacheName"}[kind]
+		key := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: kind, ID: specField(obj, idField)}
+		res, err := aws.Create(key, obj.Object["spec"].(map[string]any), "password", nil)
+		if err != nil {
+			t.Fatalf("%s: the stand-in's AWS refused it: %v", kind, err)
 		}
 		before := obj.DeepCopy()
-		for k, v := range writeBacks {
+		for k, v := range res.Spec {
 			if err := unstructured.SetNestedField(obj.Object, v, "spec", k); err != nil {
 				t.Fatal(err)
 			}
@@ -127,9 +117,10 @@ func checkACKObjectsStrict(t *testing.T, c client.Client) {
 		if err := c.Patch(ctx, obj, client.MergeFrom(before), strict); err != nil {
 			t.Fatalf("%s: ACK's write-backs: %v", kind, err)
 		}
-		statuses = append(statuses, fake.WithTerminal(obj, statuses[0], "api error InvalidParameterValue: x", now),
-			fake.WithRecoverable(obj, statuses[0], "ThrottlingException", now), fake.WithOwnStatus(obj, statuses[0], "failed", now))
-		for i, st := range statuses {
+		available, _ := aws.Get(key)
+		for i, r := range []fake.AWSResource{res, available} {
+			st := fake.DescribedStatus(r)
+			st["conditions"] = conditions
 			obj.Object["status"] = st
 			if err := c.Status().Update(ctx, obj, strict); err != nil {
 				t.Fatalf("%s: status %d: %v", kind, i, err)

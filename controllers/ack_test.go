@@ -77,6 +77,13 @@ func TestReadACKState(t *testing.T) {
 			pathStatus, "", false, shopv1alpha1.ReasonProvisioningFailed, "ACK: kubernetes secret not found"},
 		"recoverable": {map[string]any{"conditions": []any{cond(ackConditionRecoverable, "True", "message", "ThrottlingException"),
 			cond(ackConditionSynced, "False")}}, pathStatus, "", false, shopv1alpha1.ReasonProvisioningRetrying, "ACK is retrying: ThrottlingException"},
+		"synced unknown: ACK retries an error (runtime ensureConditions)": {map[string]any{"status": "available", "conditions": []any{
+			cond(ackConditionSynced, "Unknown", "reason", "adopted resource, requeuing to check for updates",
+				"message", "Unable to determine if desired resource state matches latest observed state")}},
+			pathStatus, "x", false, shopv1alpha1.ReasonProvisioningRetrying, "ACK is retrying: adopted resource, requeuing to check for updates"},
+		"terminal beside the read's Synced=True of an available cluster": {map[string]any{"status": "available", "endpoint": "x", "conditions": []any{
+			synced, cond(ackConditionTerminal, "True", "message", "api error InvalidParameterCombination: no")}},
+			pathStatus, "x", false, shopv1alpha1.ReasonProvisioningFailed, "ACK: api error InvalidParameterCombination: no"},
 		"terminal wins over recoverable": {map[string]any{"conditions": []any{cond(ackConditionRecoverable, "True", "message", "later"),
 			cond(ackConditionTerminal, "True", "message", "never")}}, pathStatus, "", false, shopv1alpha1.ReasonProvisioningFailed, "ACK: never"},
 		"a cleared terminal condition": {map[string]any{"status": "available", "conditions": []any{cond(ackConditionTerminal, "False"), synced}},

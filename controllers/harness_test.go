@@ -37,7 +37,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 // Waiting in the scenario tests: generous for a loaded 2-core machine, polled often.
@@ -132,11 +132,15 @@ func (o *operatorRun) stop() {
 }
 
 // startStandIns starts the Job, Deployment, HPA and ACK stand-ins for namespace ns (and
-// any more namespaces opts names).
+// any more namespaces opts names). ACK's 30-second requeue of what is not synced is
+// 200ms here unless opts say otherwise.
 func startStandIns(t *testing.T, ns string, opts fake.Options) *fake.StandIns {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	opts.Namespaces = append(opts.Namespaces, ns)
+	if opts.ACKRetry == 0 {
+		opts.ACKRetry = 200 * time.Millisecond
+	}
 	s, err := fake.Start(ctx, cfg, opts)
 	if err != nil {
 		cancel()

@@ -79,16 +79,22 @@ func TestLongNamesStayDistinctAndShort(t *testing.T) {
 	}
 }
 
+// AWS identifiers are durable primary keys: a change to their derivation would make ACK
+// create new, empty clusters and caches beside the old ones while every other test
+// passed. The expected values are literals, computed once outside this code (the
+// prefix by hand, the suffix with `printf %s shops/acme | sha256sum | cut -c1-8`).
 func TestAWSIdentifier(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	long := strings.Repeat("shop", 20)
 	cases := map[string]struct {
 		namespace, name, want string
 	}{
-		"a short name":                      {"shops", "acme", "sf-shops-acme-" + shortHash("shops/acme")},
-		"a long name is cut to 40":          {"shops", long, ("sf-shops-" + long)[:40] + "-" + shortHash("shops/"+long)},
-		"dots and runs of hyphens collapse": {"team--a", "acme.shop", "sf-team-a-acme-shop-" + shortHash("team--a/acme.shop")},
-		"a cut on a hyphen leaves none":     {"shops", strings.Repeat("a", 30) + "-bbbb", "sf-shops-" + strings.Repeat("a", 30) + "-" + shortHash("shops/"+strings.Repeat("a", 30)+"-bbbb")},
+		"a short name":                      {"shops", "acme", "sf-shops-acme-7cbb1ef7"},
+		"the same name in other namespaces": {"team-a", "acme", "sf-team-a-acme-9201d5e7"},
+		"and another":                       {"team-b", "acme", "sf-team-b-acme-904efe3f"},
+		"a dot becomes a hyphen":            {"prod", "acme.eu", "sf-prod-acme-eu-a7eb4d02"},
+		"a long name is cut to 40":          {"shops", strings.Repeat("shop", 20), "sf-shops-shopshopshopshopshopshopshopsho-e180f6a5"},
+		"dots and runs of hyphens collapse": {"team--a", "acme.shop", "sf-team-a-acme-shop-c937ef1b"},
+		"a cut on a hyphen leaves none":     {"shops", strings.Repeat("a", 30) + "-bbbb", "sf-shops-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-01598357"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -104,7 +110,13 @@ func TestAWSIdentifier(t *testing.T) {
 	if a, b := awsIdentifier("shops-a", "acme"), awsIdentifier("shops", "a-acme"); a == b {
 		t.Errorf("two Storefronts share the identifier %q", a)
 	}
-	if a, b := awsIdentifier("team-a", "acme"), awsIdentifier("team-b", "acme"); a == b {
-		t.Errorf("acme in two namespaces shares the identifier %q", a)
+}
+
+// The final snapshot's identifier names a snapshot that outlives the Storefront.
+func TestFinalSnapshotIdentifier(t *testing.T) {
+	sf := storefrontNamed("acme")
+	sf.UID = "7a1c3e4f-0000-4000-8000-000000000003"
+	if got, want := finalSnapshotIdentifier(sf), "sf-shops-acme-7cbb1ef7-final-f7aacef2"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 // The operator works with nothing but the ClusterRole generated from its

@@ -36,7 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 // ackOptions are the operator's AWS flags in the ACK scenarios.
@@ -269,22 +269,23 @@ func TestAuroraWithCABundleVerifiesTheServer(t *testing.T) {
 	g.Expect(pod.Volumes).To(ContainElement(HaveField("Secret.SecretName", "rds-ca")))
 }
 
-// ACK scenario 2: Synced=True with an RDS status of failed (ACK's terminal RDS state) is
-// not ready: the condition says why, the phase is Degraded, nothing starts; when RDS
-// recovers, so does the Storefront.
-func TestSyncedButFailedClusterIsNotReady(t *testing.T) {
+// ACK scenario 2: a cluster RDS reports failed is not ready: the condition says why,
+// the phase is Degraded, nothing starts; when RDS recovers, so does the Storefront. (ACK
+// reports it Synced=False, from rds-controller's read hook: a cluster that is not
+// available is never synced; it never gets ACK.Terminal, since customUpdate does not
+// modify a cluster that is not available.)
+func TestFailedClusterIsNotReady(t *testing.T) {
 	ns := newNamespace(t)
 	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	key := client.ObjectKey{Namespace: ns, Name: "acme-database"}
-	standIns.SetACKFault(fake.DBClusterGVK, key, fake.ACKFault{Status: "failed"})
+	standIns.AWS().SetStatus(fake.DBClusterGVK.Kind, awsIdentifier(ns, "acme"), "failed")
 	createStorefront(t, newStorefront(ns, withAurora()))
 
 	g.Eventually(func(g Gomega) {
 		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
 		synced, _ := ackConditionOf(cl, ackConditionSynced)
-		g.Expect(synced.Status).To(Equal("True"))
+		g.Expect(synced.Status).To(Equal("False"))
 		sf := getStorefront(g, ns)
 		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
@@ -297,47 +298,57 @@ func TestSyncedButFailedClusterIsNotReady(t *testing.T) {
 	g.Expect(absent(ns, "acme-connection", &corev1.Secret{})).To(BeTrue())
 	g.Expect(ackAbsent(ns, gvkDBInstance, "acme-database")).To(BeTrue(), "no instance joins a cluster that is not available")
 
-	standIns.SetACKFault(fake.DBClusterGVK, key, fake.ACKFault{})
+	standIns.AWS().SetStatus(fake.DBClusterGVK.Kind, awsIdentifier(ns, "acme"), "")
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }
 
 // ACK scenario 3: ACK.Terminal gives ProvisioningFailed with ACK's message verbatim, and
-// ACK.Recoverable ProvisioningRetrying; both clear when ACK clears them.
+// ACK.Recoverable ProvisioningRetrying; both clear when ACK clears them. As with the
+// real ACK, each comes from a call AWS answers: a terminal error from a change AWS
+// refuses (a downgrade), seen at once and cleared only by the next spec change; a
+// recoverable one from a throttled read, seen when ACK next reads (its resync, short
+// here) and cleared when it retries; a failed instance from its own status.
 func TestACKTerminalAndRecoverableConditions(t *testing.T) {
 	ns := newNamespace(t)
-	standIns := startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{ACKResync: time.Second})
 	startOperator(t, ns, ackOptions)
 	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	id := awsIdentifier(ns, "acme")
+	engineVersion := func(v string) func() {
+		return func() {
+			updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Database.Aurora.EngineVersion = v })
+		}
+	}
 
 	cases := []struct {
-		name      string
-		gvk       schema.GroupVersionKind
-		object    string
-		fault     fake.ACKFault
-		condition string
-		reason    string
-		phase     shopv1alpha1.StorefrontPhase
-		message   string
+		name        string
+		fault, heal func()
+		condition   string
+		reason      string
+		phase       shopv1alpha1.StorefrontPhase
+		message     string
 	}{
-		{"a terminal DB cluster", fake.DBClusterGVK, "acme-database",
-			fake.ACKFault{Terminal: "api error InvalidParameterCombination: Cannot upgrade aurora-postgresql from 16.6 to 12.1"},
+		{"a terminal DB cluster", engineVersion("12.1"), engineVersion("16.6"),
 			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.PhaseDegraded,
 			"DBCluster acme-database: ACK: api error InvalidParameterCombination: Cannot upgrade aurora-postgresql from 16.6 to 12.1"},
-		{"a recoverable serverless cache", fake.ServerlessCacheGVK, "acme-cache",
-			fake.ACKFault{Recoverable: "api error ThrottlingException: Rate exceeded"},
+		{"a recoverable serverless cache",
+			func() {
+				standIns.AWS().Refuse(fake.ServerlessCacheGVK.Kind, fake.OpDescribe, id, fake.NewAPIError("ThrottlingException", "Rate exceeded"))
+			},
+			func() { standIns.AWS().Allow(fake.ServerlessCacheGVK.Kind, fake.OpDescribe, id) },
 			shopv1alpha1.ConditionCacheReady, shopv1alpha1.ReasonProvisioningRetrying, shopv1alpha1.PhaseProvisioning,
 			"ServerlessCache acme-cache: ACK is retrying: api error ThrottlingException: Rate exceeded"},
-		{"a terminal DB instance", fake.DBInstanceGVK, "acme-database",
-			fake.ACKFault{Terminal: "api error StorageQuotaExceeded: quota exceeded"},
+		{"a failed DB instance",
+			func() { standIns.AWS().SetStatus(fake.DBInstanceGVK.Kind, id, "failed") },
+			func() { standIns.AWS().SetStatus(fake.DBInstanceGVK.Kind, id, "") },
 			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.PhaseDegraded,
-			"DBInstance acme-database: ACK: api error StorageQuotaExceeded: quota exceeded"},
+			"DBInstance acme-database: AWS reports status failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			key := client.ObjectKey{Namespace: ns, Name: tc.object}
-			standIns.SetACKFault(tc.gvk, key, tc.fault)
+			tc.fault()
 			g.Eventually(func(g Gomega) {
 				sf := getStorefront(g, ns)
 				c := condition(sf, tc.condition)
@@ -350,7 +361,7 @@ func TestACKTerminalAndRecoverableConditions(t *testing.T) {
 			// The running shop is left alone.
 			g.Expect(deployment(g, ns).Status.ReadyReplicas).To(BeNumerically(">", 0))
 
-			standIns.SetACKFault(tc.gvk, key, fake.ACKFault{})
+			tc.heal()
 			waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 		})
 	}
@@ -367,8 +378,8 @@ func TestNothingStartsBeforeTheDatabaseIsReady(t *testing.T) {
 	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	cluster := client.ObjectKey{Namespace: ns, Name: "acme-database"}
-	standIns.SetACKFault(fake.DBClusterGVK, cluster, fake.ACKFault{Recoverable: "api error InsufficientDBClusterCapacityFault: try again"})
+	id := awsIdentifier(ns, "acme")
+	standIns.AWS().Refuse(fake.DBClusterGVK.Kind, fake.OpCreate, id, fake.NewAPIError("InsufficientDBClusterCapacityFault", "try again"))
 	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
 
 	g.Eventually(func(g Gomega) {
@@ -385,7 +396,7 @@ func TestNothingStartsBeforeTheDatabaseIsReady(t *testing.T) {
 		g.Expect(ackAbsent(ns, gvkDBInstance, "acme-database")).To(BeTrue())
 	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 
-	standIns.SetACKFault(fake.DBClusterGVK, cluster, fake.ACKFault{})
+	standIns.AWS().Allow(fake.DBClusterGVK.Kind, fake.OpCreate, id)
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(migrationJobs(g, ns)).To(HaveLen(1))
 }

@@ -27,7 +27,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 func TestDesiredShopNetworkPolicy(t *testing.T) {

@@ -31,38 +31,37 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-// ackPlayer is the fake.Provisioner behind test/localcluster/fake's ACK stand-in, which
-// plays ACK's rds-controller and elasticache-controller here too: each DBCluster gets a
-// throwaway PostgreSQL server with TLS, holding the database and the master user (its
-// password from the referenced Secret, which the stand-in reads as ACK does); each
-// ServerlessCache a redis-server that accepts TLS only, as ElastiCache Serverless does.
-// The stand-in writes everything on the objects - finalizers, spec write-backs, status,
-// endpoints (these servers') and conditions. Deletion follows the objects'
-// deletion-policy annotations: retain lets the object go and keeps the server (its data
-// stays reachable, see Cluster.RetainedDatabases); delete takes the final snapshot the
-// rds annotations ask for (a pg_dump file, see Cluster.Snapshots) and stops the server.
+// ackPlayer is the fake.Provisioner behind test/fake's ACK stand-in, which plays ACK's
+// rds-controller and elasticache-controller here too, over test/fake's AWS: each DB
+// cluster AWS creates gets a throwaway PostgreSQL server with TLS, holding the database
+// and the master user (its password from the referenced Secret, which the stand-in
+// reads as ACK does); each serverless cache a redis-server that accepts TLS only, as
+// ElastiCache Serverless does. The servers belong to the AWS resources (account,
+// region, identifier), not to the objects: a retained cluster keeps its server after
+// its object is gone (Cluster.RetainedDatabases), and an object that adopts it is
+// served by that server, data included. AWS calls Deprovision once it is done
+// deleting: the final snapshot the rds annotations asked for (a pg_dump file, see
+// Cluster.Snapshots), then the server stops.
 type ackPlayer struct {
-	ca    *throwawayCA
-	dir   string
-	guard *guard
+	ca       *throwawayCA
+	dir      string
+	guard    *guard
+	standIns *fake.StandIns
 
 	mu        sync.Mutex
-	databases map[types.UID]*dbServer // by DBCluster
-	caches    map[types.UID]*cacheServer
-	retained  []RetainedDatabase
+	databases map[fake.AWSKey]*dbServer
+	caches    map[fake.AWSKey]*cacheServer
 	snapshots map[string]string // final snapshot identifier → dump file
 }
 
-// dbServer is the PostgreSQL server of one DBCluster.
+// dbServer is the PostgreSQL server of one DB cluster.
 type dbServer struct {
 	pg       *testenv.Postgres
 	endpoint fake.Endpoint
@@ -71,7 +70,7 @@ type dbServer struct {
 	logPath  string
 }
 
-// cacheServer is the redis-server of one ServerlessCache.
+// cacheServer is the redis-server of one serverless cache.
 type cacheServer struct {
 	redis    *testenv.Redis
 	endpoint fake.Endpoint
@@ -89,14 +88,15 @@ type RetainedDatabase struct {
 	Database, User string
 }
 
-// ackRetry is how soon a refused request is tried again.
+// ackRetry stands for the ACK runtime's 30-second requeue of a resource that is not
+// synced (fake.Options.ACKRetry).
 const ackRetry = 200 * time.Millisecond
 
-// setupACK runs fake's ACK stand-in on mgr with the ackPlayer behind it.
+// setupACK runs fake's ACK stand-in on mgr with the ackPlayer behind its AWS.
 func (c *Cluster) setupACK(mgr manager.Manager) error {
 	c.ack = &ackPlayer{
 		ca: c.ca, dir: filepath.Join(c.dir, "ack"), guard: c.guard,
-		databases: map[types.UID]*dbServer{}, caches: map[types.UID]*cacheServer{}, snapshots: map[string]string{},
+		databases: map[fake.AWSKey]*dbServer{}, caches: map[fake.AWSKey]*cacheServer{}, snapshots: map[string]string{},
 	}
 	acct := fake.DefaultAWSAccount
 	if region := c.opts.Operator.AWSRegion; region != "" {
@@ -110,16 +110,34 @@ func (c *Cluster) setupACK(mgr manager.Manager) error {
 			return fmt.Errorf("the ACK CRD of %s is not installed: %w", gvk.Kind, err)
 		}
 	}
-	_, err := fake.SetupACK(mgr, fake.Options{ACKDelay: c.opts.ACKDelay, ACKRetry: ackRetry, AWSAccount: acct, Provisioner: c.ack})
+	s, err := fake.SetupACK(mgr, fake.Options{ACKDelay: c.opts.ACKDelay, ACKRetry: ackRetry, AWSAccount: acct, Provisioner: c.ack})
+	c.ack.standIns = s
 	return err
 }
 
+// ACK is the ACK stand-in, with its AWS.
+func (c *Cluster) ACK() *fake.StandIns { return c.ack.standIns }
+
 // RetainedDatabases lists the databases kept after their DBCluster was deleted with
-// the retain policy.
+// the retain policy (any value but delete), whose resource AWS still holds.
 func (c *Cluster) RetainedDatabases() []RetainedDatabase {
-	c.ack.mu.Lock()
-	defer c.ack.mu.Unlock()
-	return append([]RetainedDatabase(nil), c.ack.retained...)
+	var out []RetainedDatabase
+	for _, d := range c.ack.standIns.ACKDeletions() {
+		if d.Kind != fake.DBClusterGVK.Kind || d.Policy == "delete" {
+			continue
+		}
+		if _, ok := c.ack.standIns.AWS().Get(d.Resource); !ok {
+			continue
+		}
+		c.ack.mu.Lock()
+		db := c.ack.databases[d.Resource]
+		c.ack.mu.Unlock()
+		if db != nil {
+			out = append(out, RetainedDatabase{Namespace: d.Namespace, Name: d.Name, Identifier: d.Resource.ID,
+				Endpoint: db.endpoint, Database: db.database, User: db.user})
+		}
+	}
+	return out
 }
 
 // Snapshots maps the final snapshots taken of deleted DBClusters to their dump files.
@@ -137,7 +155,7 @@ func (c *Cluster) Snapshots() map[string]string {
 func (a *ackPlayer) Stop() {
 	a.mu.Lock()
 	dbs, caches := a.databases, a.caches
-	a.databases, a.caches = map[types.UID]*dbServer{}, map[types.UID]*cacheServer{}
+	a.databases, a.caches = map[fake.AWSKey]*dbServer{}, map[fake.AWSKey]*cacheServer{}
 	a.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, db := range dbs {
@@ -163,94 +181,63 @@ func (a *ackPlayer) Logs() []LogFile {
 	return out
 }
 
-// Provision starts a DBCluster's PostgreSQL (with its database and master user) or a
-// ServerlessCache's Redis.
-func (a *ackPlayer) Provision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, masterPassword string) error {
-	if _, ok := a.Endpoint(gvk, obj); ok {
-		return nil // started before a write of the stand-in's failed
-	}
-	switch gvk {
-	case fake.DBClusterGVK:
-		db, err := a.startDatabase(ctx, specString(obj, "databaseName"), specString(obj, "masterUsername"), masterPassword)
+// Provision starts a DB cluster's PostgreSQL (with its database and master user) or a
+// serverless cache's Redis.
+func (a *ackPlayer) Provision(ctx context.Context, r fake.ProvisionRequest) (fake.Endpoint, error) {
+	switch r.Key.Kind {
+	case fake.DBClusterGVK.Kind:
+		db, err := a.startDatabase(ctx, r.Database, r.MasterUsername, r.MasterPassword)
 		if err != nil {
-			return err
+			return fake.Endpoint{}, err
 		}
 		a.mu.Lock()
-		a.databases[obj.GetUID()] = db
+		a.databases[r.Key] = db
 		a.mu.Unlock()
-	case fake.ServerlessCacheGVK:
+		return db.endpoint, nil
+	case fake.ServerlessCacheGVK.Kind:
 		cache, err := a.startCache(ctx)
 		if err != nil {
-			return err
+			return fake.Endpoint{}, err
 		}
 		a.mu.Lock()
-		a.caches[obj.GetUID()] = cache
+		a.caches[r.Key] = cache
 		a.mu.Unlock()
+		return cache.endpoint, nil
 	}
-	return nil
+	return fake.Endpoint{}, fmt.Errorf("no server for a %s", r.Key.Kind)
 }
 
-// Endpoint is the server of a DBCluster or ServerlessCache.
-func (a *ackPlayer) Endpoint(gvk schema.GroupVersionKind, obj *unstructured.Unstructured) (fake.Endpoint, bool) {
+// ResetMasterPassword gives the master user a new password.
+func (a *ackPlayer) ResetMasterPassword(ctx context.Context, key fake.AWSKey, user, password string) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch gvk {
-	case fake.DBClusterGVK:
-		if db, ok := a.databases[obj.GetUID()]; ok {
-			return db.endpoint, true
-		}
-	case fake.ServerlessCacheGVK:
-		if c, ok := a.caches[obj.GetUID()]; ok {
-			return c.endpoint, true
-		}
-	}
-	return fake.Endpoint{}, false
-}
-
-// ResetMasterPassword gives the master user the password of the Secret the cluster
-// refers to now.
-func (a *ackPlayer) ResetMasterPassword(ctx context.Context, obj *unstructured.Unstructured, password string) error {
-	a.mu.Lock()
-	db := a.databases[obj.GetUID()]
+	db := a.databases[key]
 	a.mu.Unlock()
 	if db == nil {
 		return errors.New("no database server for the cluster")
 	}
-	return db.exec(ctx, "ALTER ROLE "+pgx.Identifier{db.user}.Sanitize()+" PASSWORD "+quoteLiteral(password))
+	return db.exec(ctx, "ALTER ROLE "+pgx.Identifier{user}.Sanitize()+" PASSWORD "+quoteLiteral(password))
 }
 
-// Deprovision keeps a retained DBCluster's server (recording its database), or takes
-// a deleted one's final snapshot when asked and stops its server (or a
-// ServerlessCache's).
-func (a *ackPlayer) Deprovision(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, policy, snapshotID string) error {
-	uid := obj.GetUID()
+// Deprovision takes a deleted DB cluster's final snapshot when asked and stops its
+// server, or a serverless cache's.
+func (a *ackPlayer) Deprovision(ctx context.Context, key fake.AWSKey, finalSnapshot string) error {
 	a.mu.Lock()
-	db, cache := a.databases[uid], a.caches[uid]
+	db, cache := a.databases[key], a.caches[key]
 	a.mu.Unlock()
-	switch {
-	case policy == "retain":
-		if db != nil {
-			a.mu.Lock()
-			a.retained = append(a.retained, RetainedDatabase{
-				Namespace: obj.GetNamespace(), Name: obj.GetName(), Identifier: specString(obj, "dbClusterIdentifier"),
-				Endpoint: db.endpoint, Database: db.database, User: db.user,
-			})
-			a.mu.Unlock()
-		}
-		return nil
-	case gvk == fake.DBClusterGVK && db != nil:
-		if snapshotID != "" {
-			if err := a.snapshot(ctx, db, snapshotID); err != nil {
-				return fmt.Errorf("taking the final snapshot %s: %w", snapshotID, err)
+	if db != nil {
+		if finalSnapshot != "" {
+			if err := a.snapshot(ctx, db, finalSnapshot); err != nil {
+				return fmt.Errorf("taking the final snapshot %s: %w", finalSnapshot, err)
 			}
 		}
 		db.pg.Stop()
-	case gvk == fake.ServerlessCacheGVK && cache != nil:
+	}
+	if cache != nil {
 		cache.redis.Stop()
 	}
 	a.mu.Lock()
-	delete(a.databases, uid)
-	delete(a.caches, uid)
+	delete(a.databases, key)
+	delete(a.caches, key)
 	a.mu.Unlock()
 	return nil
 }
@@ -469,9 +456,4 @@ func (a *ackPlayer) startCache(ctx context.Context) (*cacheServer, error) {
 		return nil, fmt.Errorf("redis-server's CLUSTER SLOTS is %+v, want 0-16383 on %s", slots, addr)
 	}
 	return cache, nil
-}
-
-func specString(obj *unstructured.Unstructured, field string) string {
-	s, _, _ := unstructured.NestedString(obj.Object, "spec", field)
-	return s
 }

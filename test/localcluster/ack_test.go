@@ -35,8 +35,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/storefront-operator/storefront/test/fake"
 	"github.com/storefront-operator/storefront/test/localcluster"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
 )
 
 // ackObject builds an ACK object as the operator writes one.
@@ -174,19 +174,85 @@ func TestACKDBClusterIsARealDatabaseThatFollowsItsDeletionPolicy(t *testing.T) {
 	g.Expect(v).To(Equal("still here"))
 	_ = conn.Close(ctx)
 
-	// Delete takes the final snapshot the annotations ask for, then stops the server.
+	// Delete: ACK lets go once AWS accepted the call; AWS then takes the final snapshot
+	// the annotations ask for and stops the server.
 	g.Expect(cluster.Client.Delete(ctx, dropped)).To(Succeed())
 	gone(g, fake.DBClusterGVK, ns, "dropped")
-	dump := cluster.Snapshots()["final-"+ns]
-	g.Expect(dump).NotTo(BeEmpty())
+	var dump string
+	g.Eventually(func() string { dump = cluster.Snapshots()["final-"+ns]; return dump }, time.Minute, 50*time.Millisecond).ShouldNot(BeEmpty())
 	b, err := os.ReadFile(dump)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(b)).To(ContainSubstring("in the final snapshot"))
-	_, err = pgx.Connect(ctx, databaseURL(dhost, dport, "storefront", password, "shop", "require"))
-	g.Expect(err).To(HaveOccurred(), "the deleted cluster's server is stopped")
+	g.Eventually(func() error {
+		c, err := pgx.Connect(ctx, databaseURL(dhost, dport, "storefront", password, "shop", "require"))
+		if err == nil {
+			_ = c.Close(ctx)
+		}
+		return err
+	}, time.Minute, 50*time.Millisecond).Should(HaveOccurred(), "the deleted cluster's server is stopped")
 }
 
-func TestACKRefusesWhatAWSWould(t *testing.T) {
+// A retained cluster adopted by a new object (services.k8s.aws/adoption-policy adopt)
+// is the same database, rows included; ACK then applies the new object's master
+// password, which it has never applied (no last-applied-secret-reference).
+func TestACKAdoptedClusterIsTheSameDatabase(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	const before, after = "Aa1-not-a-real-password-before", "Aa1-not-a-real-password-after0"
+	id := "adopted-" + ns
+	spec := func(secret string) map[string]any {
+		return map[string]any{
+			"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned",
+			"databaseName": "shop", "masterUsername": "storefront", "dbSubnetGroupName": "group", "storageEncrypted": true,
+			"masterUserPassword": map[string]any{"namespace": ns, "name": secret, "key": "password"},
+		}
+	}
+	createStrict(t,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "master-v1"}, StringData: map[string]string{"password": before}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "master-v2"}, StringData: map[string]string{"password": after}},
+		ackObject(fake.DBSubnetGroupGVK, ns, "group", nil, map[string]any{"name": "group", "description": "test", "subnetIDs": []any{"subnet-1", "subnet-2"}}),
+		ackObject(fake.DBClusterGVK, ns, "first", map[string]string{fake.AnnotationDeletionPolicy: "retain"}, spec("master-v1")),
+	)
+	first := available(g, fake.DBClusterGVK, ns, "first")
+	host, _, _ := unstructured.NestedString(first.Object, "status", "endpoint")
+	port, _, _ := unstructured.NestedInt64(first.Object, "spec", "port")
+	conn, err := pgx.Connect(ctx, databaseURL(host, port, "storefront", before, "shop", "verify-full"))
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = conn.Exec(ctx, `CREATE TABLE orders (id int); INSERT INTO orders VALUES (42)`)
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = conn.Close(ctx)
+	g.Expect(cluster.Client.Delete(ctx, first)).To(Succeed())
+	gone(g, fake.DBClusterGVK, ns, "first")
+
+	createStrict(t, ackObject(fake.DBClusterGVK, ns, "second", map[string]string{
+		fake.AnnotationAdoptionPolicy: "adopt", fake.AnnotationAdoptionFields: `{"dbClusterIdentifier": "` + id + `"}`,
+	}, spec("master-v2")))
+	g.Eventually(func() string {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(fake.DBClusterGVK)
+		if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "second"}, u); err != nil {
+			return err.Error()
+		}
+		return u.GetAnnotations()[fake.AnnotationAdopted] + " " + u.GetAnnotations()[fake.AnnotationLastAppliedSecret]
+	}, time.Minute, 50*time.Millisecond).Should(Equal("true " + ns + "/master-v2.password"))
+	second := available(g, fake.DBClusterGVK, ns, "second")
+	shost, _, _ := unstructured.NestedString(second.Object, "status", "endpoint")
+	sport, _, _ := unstructured.NestedInt64(second.Object, "spec", "port")
+	g.Expect(fmt.Sprintf("%s:%d", shost, sport)).To(Equal(fmt.Sprintf("%s:%d", host, port)), "the same server")
+
+	conn, err = pgx.Connect(ctx, databaseURL(shost, sport, "storefront", after, "shop", "verify-full"))
+	g.Expect(err).NotTo(HaveOccurred(), "the adopting object's password is applied")
+	defer func() { _ = conn.Close(ctx) }()
+	var v int
+	g.Expect(conn.QueryRow(ctx, `SELECT id FROM orders`).Scan(&v)).To(Succeed())
+	g.Expect(v).To(Equal(42))
+}
+
+// A DBCluster whose master password Secret is missing: ACK retries (rds-controller
+// sdk.go newCreateRequestPayload wraps ackerr.SecretNotFound in ackrequeue.Needed, so
+// updateConditions makes it ACK.Recoverable).
+func TestACKRetriesWithoutTheSecret(t *testing.T) {
 	g := NewWithT(t)
 	ns := namespace(t)
 	createStrict(t, ackObject(fake.DBClusterGVK, ns, "no-secret", nil, map[string]any{
@@ -206,7 +272,7 @@ func TestACKRefusesWhatAWSWould(t *testing.T) {
 			parts = append(parts, fmt.Sprintf("%s=%s %v", m["type"], m["status"], m["message"]))
 		}
 		return strings.Join(parts, "; ")
-	}, time.Minute, 50*time.Millisecond).Should(ContainSubstring(fake.ConditionTerminal + "=True " + fake.SecretNotFoundMessage))
+	}, time.Minute, 50*time.Millisecond).Should(ContainSubstring(fake.ConditionRecoverable + "=True " + fake.SecretNotFoundMessage))
 }
 
 func TestACKServerlessCacheIsARedisThatTakesTLSOnly(t *testing.T) {
@@ -239,7 +305,8 @@ func TestACKServerlessCacheIsARedisThatTakesTLSOnly(t *testing.T) {
 
 	g.Expect(cluster.Client.Delete(ctx, u)).To(Succeed())
 	gone(g, fake.ServerlessCacheGVK, ns, "cache")
-	g.Expect(rc.Ping(ctx).Err()).To(HaveOccurred(), "the deleted cache's server is stopped")
+	g.Eventually(func() error { return rc.Ping(ctx).Err() }, time.Minute, 50*time.Millisecond).Should(HaveOccurred(),
+		"the deleted cache's server is stopped once AWS is done deleting")
 }
 
 func TestACKDBClusterAppliesANewMasterPasswordSecret(t *testing.T) {

@@ -23,7 +23,7 @@ limitations under the License.
 // the end-to-end suite (test/e2e) run on it.
 //
 // Stand-ins report status with the status-only stand-ins' functions of
-// test/localcluster/fake, so that an operator sees the same thing from both; ACK runs
+// test/fake, so that an operator sees the same thing from both; ACK runs
 // fake's own ACK controllers, with the servers behind them as a fake.Provisioner.
 package localcluster
 

@@ -16,7 +16,7 @@ limitations under the License.
 
 // Command operatorbench measures the operator at scale (docs/architecture.md#performance-targets): it starts a
 // kube-apiserver (envtest, with the Storefront and ACK CRDs) and the status-only
-// stand-ins of test/localcluster/fake (Jobs, Deployments, HPAs, ACK), builds the
+// stand-ins of test/fake (Jobs, Deployments, HPAs, ACK), builds the
 // operator from main.go and runs it as its own process with its generated RBAC, exactly
 // as it is deployed, then applies N Aurora + ElastiCache Serverless Storefronts and
 // reports:
@@ -70,7 +70,7 @@ import (
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/bench/benchdoc"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 

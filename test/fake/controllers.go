@@ -18,6 +18,9 @@ package fake
 
 import (
 	"context"
+	"regexp"
+	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -25,17 +28,21 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
-// Field managers of the stand-ins' writes, named after the real controllers'.
+// Field managers of the stand-ins' writes, the one set for every stand-in: the real
+// controllers' names. kube-controller-manager's controllers write as
+// "kube-controller-manager" (the API server takes the manager from the user agent's
+// first part); the ACK controllers are named after their service accounts.
 const (
-	jobManager        = "job-controller"
-	deploymentManager = "deployment-controller"
-	hpaManager        = "horizontal-pod-autoscaler"
+	FieldManagerKubeControllerManager = "kube-controller-manager"
+	FieldManagerACKRDS                = "ack-rds-controller"
+	FieldManagerACKElastiCache        = "ack-elasticache-controller"
 )
 
 // jobController plays the Job controller: a new Job first runs (JobRunning); on the next
@@ -65,13 +72,32 @@ func (c *jobController) Reconcile(ctx context.Context, req reconcile.Request) (c
 			want = JobFailed(job, now, JobReasonBackoffLimitExceeded, JobMessageBackoffLimit)
 		}
 	}
-	return ctrl.Result{}, updateStatus(ctx, c.s.client, job, &job.Status, want, jobManager)
+	return ctrl.Result{}, UpdateStatus(ctx, c.s.client, job, &job.Status, want, FieldManagerKubeControllerManager)
 }
 
-// deploymentController plays the Deployment controller: every generation rolls out at
-// once (DeploymentRolledOut), or, with stuck rollouts, exceeds its progress deadline
-// (DeploymentStuck) while the old pods keep serving; with held rollouts it writes nothing.
-type deploymentController struct{ s *StandIns }
+// deploymentController plays the Deployment controller, a step at a time with
+// Options.DeploymentDelay between the change of a generation and each status it writes
+// (DeploymentSteps): a scale (the template unchanged) touches only the counts, Available
+// and observedGeneration; a new template is a rollout to DeploymentRolledOut, or, with
+// stuck rollouts, to DeploymentStuck; with held rollouts it writes nothing.
+type deploymentController struct {
+	s *StandIns
+
+	mu    sync.Mutex
+	steps map[types.UID]*deploymentChange
+}
+
+// deploymentChange is a generation on its way through DeploymentSteps.
+type deploymentChange struct {
+	generation int64
+	seen       time.Time
+	prev       appsv1.DeploymentStatus
+	rollout    bool
+	// rolledOut: the last step was written, and was not stuck. A rollout that
+	// finished stays finished when rollouts get stuck later; a stuck one rolls out
+	// when they no longer are.
+	rolledOut bool
+}
 
 func (c *deploymentController) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	d := &appsv1.Deployment{}
@@ -79,6 +105,9 @@ func (c *deploymentController) Reconcile(ctx context.Context, req reconcile.Requ
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !d.DeletionTimestamp.IsZero() {
+		c.mu.Lock()
+		delete(c.steps, d.UID)
+		c.mu.Unlock()
 		return ctrl.Result{}, nil
 	}
 	stuck, held := c.s.rollouts()
@@ -86,11 +115,55 @@ func (c *deploymentController) Reconcile(ctx context.Context, req reconcile.Requ
 		return ctrl.Result{}, nil
 	}
 	now := c.s.now()
-	want := DeploymentRolledOut(d, now)
-	if stuck {
-		want = DeploymentStuck(d, now)
+	c.mu.Lock()
+	ch := c.steps[d.UID]
+	if ch == nil || ch.generation != d.Generation {
+		ch = &deploymentChange{generation: d.Generation, seen: now, prev: *d.Status.DeepCopy(),
+			rollout: d.Status.ObservedGeneration == 0 || currentReplicaSet(d) != ReplicaSetName(d)}
+		c.steps[d.UID] = ch
 	}
-	return ctrl.Result{}, updateStatus(ctx, c.s.client, d, &d.Status, want, deploymentManager)
+	c.mu.Unlock()
+
+	if ch.rolledOut {
+		return ctrl.Result{}, nil
+	}
+	base := d.DeepCopy()
+	base.Status = ch.prev
+	steps := DeploymentSteps(base, ch.rollout, stuck, ch.seen, c.s.deploymentDelay)
+	due := len(steps)
+	if delay := c.s.deploymentDelay; delay > 0 {
+		due = min(int(now.Sub(ch.seen)/delay), len(steps))
+	}
+	if due == len(steps) && !stuck && equality.Semantic.DeepEqual(d.Status, steps[due-1]) {
+		c.mu.Lock()
+		ch.rolledOut = true
+		c.mu.Unlock()
+		return ctrl.Result{}, nil
+	}
+	if due > 0 {
+		if err := UpdateStatus(ctx, c.s.client, d, &d.Status, steps[due-1], FieldManagerKubeControllerManager); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if due < len(steps) {
+		return ctrl.Result{RequeueAfter: ch.seen.Add(time.Duration(due+1) * c.s.deploymentDelay).Sub(now)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// replicaSetInMessage finds the ReplicaSet a Progressing message names.
+var replicaSetInMessage = regexp.MustCompile(`(?:ReplicaSet|replica set) "([^"]+)"`)
+
+// currentReplicaSet is the ReplicaSet d's Progressing condition is about, "" when none.
+func currentReplicaSet(d *appsv1.Deployment) string {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			if m := replicaSetInMessage.FindStringSubmatch(c.Message); m != nil {
+				return m[1]
+			}
+		}
+	}
+	return ""
 }
 
 // hpaController plays the HPA controller: it scales the target Deployment through its
@@ -115,12 +188,16 @@ func (c *hpaController) Reconcile(ctx context.Context, req reconcile.Request) (c
 	desired := HPADesiredReplicas(hpa, c.s.recommendedReplicas())
 	if DeploymentReplicas(d) != desired {
 		scale := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: desired}}
-		if err := c.s.client.SubResource("scale").Update(ctx, d, client.WithSubResourceBody(scale)); err != nil {
+		if err := c.s.client.SubResource("scale").Update(ctx, d, client.WithSubResourceBody(scale),
+			client.FieldOwner(FieldManagerKubeControllerManager)); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+			}
 			return ctrl.Result{}, err
 		}
 	}
 	want := HPAScaled(hpa, d.Status.Replicas, desired, c.s.now())
-	return ctrl.Result{}, updateStatus(ctx, c.s.client, hpa, &hpa.Status, want, hpaManager)
+	return ctrl.Result{}, UpdateStatus(ctx, c.s.client, hpa, &hpa.Status, want, FieldManagerKubeControllerManager)
 }
 
 // hpasTargeting maps a Deployment to the HPAs that scale it.
@@ -138,9 +215,10 @@ func (s *StandIns) hpasTargeting(ctx context.Context, d client.Object) []reconci
 	return reqs
 }
 
-// updateStatus writes want into *current and updates obj's status subresource, unless
-// nothing changed; a conflict retries through the next event.
-func updateStatus[T any](ctx context.Context, c client.Client, obj client.Object, current *T, want T, manager string) error {
+// UpdateStatus writes want into *current and updates obj's status subresource as
+// manager, unless nothing changed, as the Kubernetes controllers do (UpdateStatus after
+// a DeepEqual); a conflict or a deleted object is left to the next event.
+func UpdateStatus[T any](ctx context.Context, c client.Client, obj client.Object, current *T, want T, manager string) error {
 	if equality.Semantic.DeepEqual(*current, want) {
 		return nil
 	}

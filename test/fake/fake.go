@@ -28,6 +28,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -35,10 +37,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
@@ -67,35 +71,51 @@ type Options struct {
 	// Deployment controller that has not caught up yet: status.observedGeneration stays
 	// behind metadata.generation.
 	RolloutsHeld bool
+	// DeploymentDelay is how long each step of a rollout or a scale takes before the
+	// Deployment stand-in reports it (the controller's reaction, pods created, pods
+	// ready); 0 means DefaultDeploymentDelay, a negative value no delay at all.
+	DeploymentDelay time.Duration
 	// HPAReplicas is the replica count the HPA stand-in recommends, clamped to each
 	// HPA's bounds; 0 means minReplicas.
 	HPAReplicas int32
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// ACKDelay is how long the ACK stand-in's resources stay creating, modifying or
-	// deleting before they are available or gone (AWS takes minutes). Zero: one pass.
+	// ACKDelay is how long the stand-in's AWS takes to create, modify and delete a
+	// resource (minutes, in AWS). A DB subnet group changes at once.
 	ACKDelay time.Duration
-	// ACKRetry is how soon the ACK stand-in retries what AWS refused (a missing subnet
-	// group, a cluster that still has instances); zero: 1s.
+	// ACKRetry stands for requeue.DefaultRequeueAfterDuration, the 30 seconds after
+	// which the ACK runtime looks again at a resource that is not synced; the
+	// controllers' other requeue durations (5s, 10s) are scaled alike, and
+	// controller-runtime's backoff after errors is capped at it. Zero: 1s.
 	ACKRetry time.Duration
+	// ACKResync is the runtime's resync period of a synced resource (10 hours by
+	// default, which the stand-in keeps when this is zero).
+	ACKResync time.Duration
 	// AWSAccount is the account and default region of the ACK stand-in;
 	// DefaultAWSAccount when empty.
 	AWSAccount AWSAccount
-	// Provisioner puts real resources behind the ACK objects (test/localcluster's
-	// servers); nil: status only, with made-up endpoints.
+	// Provisioner puts real servers behind the stand-in's AWS (test/localcluster);
+	// nil: status only, with made-up endpoints.
 	Provisioner Provisioner
 }
 
-// StandIns are running stand-ins for the Job, Deployment and HPA controllers.
+// DefaultDeploymentDelay is the Deployment stand-in's delay per step when Options leave
+// it zero.
+const DefaultDeploymentDelay = 100 * time.Millisecond
+
+// StandIns are running stand-ins for the Job, Deployment and HPA controllers and
+// ACK's controllers, with the AWS behind them.
 type StandIns struct {
 	client client.Client
-	// apiReader reads past the cache, as ACK reads the Secrets it is given.
-	apiReader client.Reader
-	now       func() time.Time
-	acct      AWSAccount
-	ackDelay  time.Duration
-	ackRetry  time.Duration
-	prov      Provisioner
+	// apiReader reads past the cache, as ACK reads its objects and the Secrets it is
+	// given.
+	apiReader       client.Reader
+	now             func() time.Time
+	acct            AWSAccount
+	ackRetry        time.Duration
+	ackResync       time.Duration
+	deploymentDelay time.Duration
+	aws             *AWS
 
 	mu            sync.Mutex
 	defaultJob    JobOutcome
@@ -103,10 +123,26 @@ type StandIns struct {
 	rolloutsStuck bool
 	rolloutsHeld  bool
 	hpaReplicas   int32
-	ack           ackMemory
+	deletions     []ACKDeletion
 
 	jobEvents, deploymentEvents, hpaEvents chan event.GenericEvent
 	done                                   chan error
+}
+
+// ACKDeletion records one ACK object the ACK stand-in let go of, in the order it did.
+type ACKDeletion struct {
+	Kind, Namespace, Name string
+	// Resource is the AWS resource the object stood for.
+	Resource AWSKey
+	// Policy is the deletion policy it followed: delete or retain (any value of the
+	// annotation but delete retains).
+	Policy string
+	// FinalSnapshot is the final snapshot a DB cluster's deletion asked for, "" when none.
+	FinalSnapshot string
+	// Requested is when the stand-in first saw the object deleted; Released when it
+	// removed its finalizer (for delete: once AWS accepted the call; AWS goes on
+	// deleting, see AWS.Deletions).
+	Requested, Released time.Time
 }
 
 // Start runs the stand-ins against the API server of cfg in a manager of their own, so
@@ -150,9 +186,9 @@ func Start(ctx context.Context, cfg *rest.Config, opts Options) (*StandIns, erro
 }
 
 // SetupACK registers the ACK stand-in alone with mgr, a manager of the caller's
-// (test/localcluster runs it next to its own Job and Deployment controllers), for the
-// ACK kinds the API server serves. Of opts it uses Now, ACKDelay, ACKRetry, AWSAccount
-// and Provisioner. Of the result only the ACK methods apply; the caller runs mgr.
+// (test/localcluster runs it next to its own controllers), for the ACK kinds the API
+// server serves. Of opts it uses Now, ACKDelay, ACKRetry, ACKResync, AWSAccount and
+// Provisioner. Of the result only the ACK methods apply; the caller runs mgr.
 func SetupACK(mgr manager.Manager, opts Options) (*StandIns, error) {
 	s := newStandIns(opts)
 	s.client = mgr.GetClient()
@@ -162,18 +198,17 @@ func SetupACK(mgr manager.Manager, opts Options) (*StandIns, error) {
 
 func newStandIns(opts Options) *StandIns {
 	s := &StandIns{
-		now:           opts.Now,
-		defaultJob:    opts.JobOutcome,
-		jobByImage:    map[string]JobOutcome{},
-		rolloutsStuck: opts.RolloutsStuck,
-		rolloutsHeld:  opts.RolloutsHeld,
-		hpaReplicas:   opts.HPAReplicas,
-		done:          make(chan error, 1),
-		acct:          opts.AWSAccount,
-		ackDelay:      opts.ACKDelay,
-		ackRetry:      opts.ACKRetry,
-		prov:          opts.Provisioner,
-		ack:           newACKMemory(),
+		now:             opts.Now,
+		defaultJob:      opts.JobOutcome,
+		jobByImage:      map[string]JobOutcome{},
+		rolloutsStuck:   opts.RolloutsStuck,
+		rolloutsHeld:    opts.RolloutsHeld,
+		hpaReplicas:     opts.HPAReplicas,
+		done:            make(chan error, 1),
+		acct:            opts.AWSAccount,
+		ackRetry:        opts.ACKRetry,
+		ackResync:       opts.ACKResync,
+		deploymentDelay: opts.DeploymentDelay,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -182,9 +217,43 @@ func newStandIns(opts Options) *StandIns {
 		s.acct = DefaultAWSAccount
 	}
 	if s.ackRetry == 0 {
-		s.ackRetry = retryAfter
+		s.ackRetry = time.Second
 	}
+	if s.ackResync == 0 {
+		s.ackResync = defaultResyncPeriod
+	}
+	switch {
+	case s.deploymentDelay == 0:
+		s.deploymentDelay = DefaultDeploymentDelay
+	case s.deploymentDelay < 0:
+		s.deploymentDelay = 0
+	}
+	s.aws = NewAWS(s.now, opts.ACKDelay, opts.Provisioner)
 	return s
+}
+
+// AWS is the stand-in's AWS, for tests to look into and to make refuse calls.
+func (s *StandIns) AWS() *AWS { return s.aws }
+
+// scaled is a requeue duration of the real controllers in the stand-in's time:
+// requeue.DefaultRequeueAfterDuration (30s) becomes Options.ACKRetry, others in
+// proportion.
+func (s *StandIns) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(s.ackRetry) * float64(d) / float64(defaultRequeueAfter))
+}
+
+// HoldACKDeletions makes the stand-in's AWS refuse (true) or accept again (false)
+// every delete call, as AWS refuses to delete a resource in a state that does not
+// allow it: ACK keeps the finalizer of an object deleted meanwhile and retries.
+func (s *StandIns) HoldACKDeletions(hold bool) {
+	s.aws.holdDeletes(hold)
+}
+
+// ACKDeletions lists the ACK objects the stand-in let go of, in order.
+func (s *StandIns) ACKDeletions() []ACKDeletion {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ACKDeletion(nil), s.deletions...)
 }
 
 // Wait blocks until the stand-ins stopped after their context was cancelled.
@@ -210,7 +279,7 @@ func (s *StandIns) setup(mgr manager.Manager) error {
 	if err := ctrl.NewControllerManagedBy(mgr).Named("fake-deployment").
 		For(&appsv1.Deployment{}).
 		WatchesRawSource(source.Channel(s.deploymentEvents, &handler.EnqueueRequestForObject{})).
-		Complete(&deploymentController{s}); err != nil {
+		Complete(&deploymentController{s: s, steps: map[types.UID]*deploymentChange{}}); err != nil {
 		return fmt.Errorf("setting up the Deployment stand-in: %w", err)
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("fake-hpa").
@@ -221,6 +290,43 @@ func (s *StandIns) setup(mgr manager.Manager) error {
 		return fmt.Errorf("setting up the HPA stand-in: %w", err)
 	}
 	return s.setupACK(mgr)
+}
+
+// setupACK registers a reconciler per ACK kind the API server serves, as the
+// runtime's BindControllerManager does: For the kind, with the generation-changed
+// predicate (so a change of labels, annotations or status alone does not reconcile),
+// and a runnable that gives the AWS its context.
+func (s *StandIns) setupACK(mgr manager.Manager) error {
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		s.aws.run(ctx)
+		<-ctx.Done()
+		return nil
+	})); err != nil {
+		return err
+	}
+	for _, k := range ackManagers {
+		gvk := schema.GroupVersionKind{Group: "rds.services.k8s.aws", Version: "v1alpha1", Kind: k.kind}
+		if k.kind == ServerlessCacheGVK.Kind {
+			gvk = ServerlessCacheGVK
+		}
+		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			continue // no CRD, nothing to play
+		}
+		c := &ackController{s: s, gvk: gvk, rm: k.rm, manager: k.manager,
+			failures: map[types.UID]int{}, requested: map[types.UID]time.Time{}}
+		err := ctrl.NewControllerManagedBy(mgr).Named("fake-ack-" + k.kind).
+			For(newUnstructured(gvk)).
+			WithEventFilter(predicate.GenerationChangedPredicate{}).
+			// The controllers' default is one at a time (--reconcile-default-max-concurrent-syncs);
+			// a fleet of objects goes faster with a few, and each object is still
+			// reconciled by one worker at a time.
+			WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+			Complete(c)
+		if err != nil {
+			return fmt.Errorf("setting up the %s stand-in: %w", k.kind, err)
+		}
+	}
+	return nil
 }
 
 // SetJobOutcome sets the outcome of the Jobs of image; Jobs still running are

@@ -14,15 +14,15 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package fake holds status-only stand-ins for the controllers that envtest does not
-// run: the Job controller, the Deployment controller, the HPA controller, and ACK's RDS
-// and ElastiCache controllers (ack.go, ack_controllers.go).
-// They create no pods; they write the status fields and conditions the real controllers
-// write, field by field as documented on each function, so that an operator under test
-// sees what it would see in a cluster. The pure functions in this file compute those
-// statuses and are shared with the one-machine runtime (test/localcluster), which runs
-// real processes and reports them the same way; it runs the ACK controllers themselves
-// (SetupACK) with real servers behind them (Options.Provisioner).
+// Package fake holds stand-ins for what envtest does not run: status-only Job,
+// Deployment and HPA controllers (controllers.go, status.go), and ACK's rds and
+// elasticache controllers, reproduced from the runtime's and the controllers' source
+// (ack_runtime.go, ack_managers.go) over a fake AWS (aws.go). The Kubernetes stand-ins
+// create no pods; they write the status fields and conditions the real controllers
+// write, field by field as documented on each function. It is the lower layer of the
+// test stand-ins: the envtest suites and the benchmark run it alone (Start), the
+// one-machine runtime (test/localcluster) runs its ACK stand-in (SetupACK) with real
+// servers behind the AWS (Options.Provisioner). Nothing here imports test/localcluster.
 package fake
 
 import (
@@ -30,12 +30,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -157,6 +159,156 @@ func DeploymentReplicas(d *appsv1.Deployment) int32 {
 	return ptr.Deref(d.Spec.Replicas, 1)
 }
 
+// Progressing reasons and messages of a rollout (pkg/controller/deployment/util
+// NewReplicaSetReason, ReplicaSetUpdatedReason; progress.go syncRolloutStatus).
+const (
+	DeploymentReasonNewReplicaSetCreated = "NewReplicaSetCreated"
+)
+
+// DeploymentSteps are the statuses the Deployment controller writes, in order, after
+// the change of d's spec that made its generation, d.Status being the status before
+// the change (kubernetes@v1.37.2 pkg/controller/deployment). Every step has
+// observedGeneration = generation.
+//
+// A scale (rollout false: the template is the one already rolled out) goes through
+// sync and calculateStatus only: first the ReplicaSet is scaled while its status still
+// counts the old pods (replicas, updated, ready, available as before; unavailable the
+// difference to the new spec), then, scaling up, the new pods exist (replicas = updated
+// = spec.replicas) before they are ready, then all are. Available is True when
+// availableReplicas >= spec.replicas - maxUnavailable (MinimumReplicasAvailable), else
+// False (MinimumReplicasUnavailable); Progressing is left as it was, reason, message
+// and times.
+//
+// A rollout (a new template) creates the new ReplicaSet (Progressing True
+// NewReplicaSetCreated, `Created new replica set "<name>"`, with
+// min(spec.replicas, spec.replicas + maxSurge - old pods) replicas, none created yet),
+// then its pods exist (Progressing ReplicaSetUpdated, `ReplicaSet "<name>" is
+// progressing.`), then it is done (DeploymentRolledOut) or, stuck, times out
+// (DeploymentStuck). A Progressing condition that stays True keeps its
+// lastTransitionTime.
+//
+// Step k (from 1) is written at start + k*delay, and its new conditions carry that
+// time: the steps are a function of their arguments, the same on every call.
+func DeploymentSteps(d *appsv1.Deployment, rollout, stuck bool, start time.Time, delay time.Duration) []appsv1.DeploymentStatus {
+	n := DeploymentReplicas(d)
+	cur := d.DeepCopy()
+	var steps []appsv1.DeploymentStatus
+	now := start.Add(delay)
+	step := func(replicas, updated, ready, available, unavailable int32, progressing *appsv1.DeploymentCondition) {
+		st := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: updated,
+			ReadyReplicas: ready, AvailableReplicas: available, UnavailableReplicas: max(unavailable, 0),
+			CollisionCount: cur.Status.CollisionCount, Conditions: slices.Clone(cur.Status.Conditions)}
+		setDeploymentCondition(&st, availableCondition(cur, available, now))
+		if progressing != nil {
+			setProgressing(&st, *progressing)
+		}
+		if len(steps) > 0 && equality.Semantic.DeepEqual(steps[len(steps)-1], st) {
+			return
+		}
+		steps = append(steps, st)
+		cur.Status = st
+		now = now.Add(delay)
+	}
+	prev := d.Status
+	if !rollout {
+		step(prev.Replicas, prev.UpdatedReplicas, prev.ReadyReplicas, prev.AvailableReplicas, n-prev.AvailableReplicas, nil)
+		if n > prev.Replicas {
+			step(n, n, prev.ReadyReplicas, prev.AvailableReplicas, n-prev.AvailableReplicas, nil)
+		}
+		step(n, n, n, n, 0, nil)
+		return steps
+	}
+	surge, _ := rollingFenceposts(d)
+	newRS := max(min(n, n+surge-prev.Replicas), 0)
+	rs := ReplicaSetName(d)
+	unavailable := prev.Replicas + newRS - prev.AvailableReplicas
+	progressing := func(reason, message string) *appsv1.DeploymentCondition {
+		return &appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: reason,
+			Message: message, LastUpdateTime: conditionTime(now), LastTransitionTime: conditionTime(now)}
+	}
+	step(prev.Replicas, 0, prev.ReadyReplicas, prev.AvailableReplicas, unavailable,
+		progressing(DeploymentReasonNewReplicaSetCreated, fmt.Sprintf("Created new replica set %q", rs)))
+	step(prev.Replicas+newRS, newRS, prev.ReadyReplicas, prev.AvailableReplicas, unavailable,
+		progressing(DeploymentReasonReplicaSetUpdated, fmt.Sprintf("ReplicaSet %q is progressing.", rs)))
+	if stuck {
+		steps = append(steps, DeploymentStuck(cur, now))
+	} else {
+		steps = append(steps, DeploymentRolledOut(cur, now))
+	}
+	return steps
+}
+
+// rollingFenceposts are maxSurge (rounded up) and maxUnavailable (rounded down) of
+// spec.replicas, defaults 25%, maxUnavailable 1 when both are 0
+// (deploymentutil.ResolveFenceposts).
+func rollingFenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
+	n := int(DeploymentReplicas(d))
+	quarter := intstr.FromString("25%")
+	ms, mu := &quarter, &quarter
+	if ru := d.Spec.Strategy.RollingUpdate; ru != nil {
+		if ru.MaxSurge != nil {
+			ms = ru.MaxSurge
+		}
+		if ru.MaxUnavailable != nil {
+			mu = ru.MaxUnavailable
+		}
+	}
+	s, _ := intstr.GetScaledValueFromIntOrPercent(ms, n, true)
+	u, _ := intstr.GetScaledValueFromIntOrPercent(mu, n, false)
+	if s == 0 && u == 0 {
+		u = 1
+	}
+	return int32(s), int32(min(u, n))
+}
+
+// availableCondition is calculateStatus's Available condition for d with available
+// pods.
+func availableCondition(d *appsv1.Deployment, available int32, now time.Time) appsv1.DeploymentCondition {
+	_, unavailable := rollingFenceposts(d)
+	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType || DeploymentReplicas(d) == 0 {
+		unavailable = 0
+	}
+	c := appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+		Reason: DeploymentReasonMinimumReplicasAvailable, Message: "Deployment has minimum availability.",
+		LastUpdateTime: conditionTime(now), LastTransitionTime: conditionTime(now)}
+	if available < DeploymentReplicas(d)-unavailable {
+		c.Status, c.Reason, c.Message = corev1.ConditionFalse, DeploymentReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability."
+	}
+	return c
+}
+
+// setDeploymentCondition is deploymentutil.SetDeploymentCondition: a condition of the
+// same status and reason is kept as it is; one of the same status keeps its
+// lastTransitionTime.
+func setDeploymentCondition(st *appsv1.DeploymentStatus, c appsv1.DeploymentCondition) {
+	i := slices.IndexFunc(st.Conditions, func(o appsv1.DeploymentCondition) bool { return o.Type == c.Type })
+	if i >= 0 {
+		old := st.Conditions[i]
+		if old.Status == c.Status && old.Reason == c.Reason {
+			return
+		}
+		if old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		st.Conditions = slices.Delete(st.Conditions, i, i+1)
+	}
+	st.Conditions = append(st.Conditions, c)
+}
+
+// setProgressing is syncRolloutStatus's update of Progressing: a True condition keeps
+// its lastTransitionTime, and ReplicaSetUpdated replaces even a condition of the same
+// reason (to move lastUpdateTime).
+func setProgressing(st *appsv1.DeploymentStatus, c appsv1.DeploymentCondition) {
+	i := slices.IndexFunc(st.Conditions, func(o appsv1.DeploymentCondition) bool { return o.Type == c.Type })
+	if i >= 0 {
+		if st.Conditions[i].Status == corev1.ConditionTrue {
+			c.LastTransitionTime = st.Conditions[i].LastTransitionTime
+		}
+		st.Conditions = slices.Delete(st.Conditions, i, i+1)
+	}
+	st.Conditions = append(st.Conditions, c)
+}
+
 // DeploymentRolledOut is the status of a Deployment whose every pod runs the current
 // template and is ready:
 //   - observedGeneration: metadata.generation (the controller saw this spec);
@@ -166,7 +318,7 @@ func DeploymentReplicas(d *appsv1.Deployment) int32 {
 //   - Progressing=True (NewReplicaSetAvailable, `ReplicaSet "<name>-<hash>" has
 //     successfully progressed.`).
 //
-// Condition times are kept when a condition does not change, as the controller does.
+// Conditions keep their times as deploymentutil.SetDeploymentCondition does.
 func DeploymentRolledOut(d *appsv1.Deployment, now time.Time) appsv1.DeploymentStatus {
 	n := DeploymentReplicas(d)
 	st := appsv1.DeploymentStatus{
@@ -175,13 +327,13 @@ func DeploymentRolledOut(d *appsv1.Deployment, now time.Time) appsv1.DeploymentS
 		UpdatedReplicas:    n,
 		ReadyReplicas:      n,
 		AvailableReplicas:  n,
+		CollisionCount:     d.Status.CollisionCount,
+		Conditions:         slices.Clone(d.Status.Conditions),
 	}
-	st.Conditions = []appsv1.DeploymentCondition{
-		deploymentCondition(d, appsv1.DeploymentAvailable, corev1.ConditionTrue,
-			DeploymentReasonMinimumReplicasAvailable, "Deployment has minimum availability.", now),
-		deploymentCondition(d, appsv1.DeploymentProgressing, corev1.ConditionTrue,
-			DeploymentReasonNewRSAvailable, fmt.Sprintf("ReplicaSet %q has successfully progressed.", ReplicaSetName(d)), now),
-	}
+	setDeploymentCondition(&st, availableCondition(d, n, now))
+	setDeploymentCondition(&st, appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue,
+		Reason: DeploymentReasonNewRSAvailable, Message: fmt.Sprintf("ReplicaSet %q has successfully progressed.", ReplicaSetName(d)),
+		LastUpdateTime: conditionTime(now), LastTransitionTime: conditionTime(now)})
 	return st
 }
 
@@ -199,19 +351,7 @@ func DeploymentRolledOut(d *appsv1.Deployment, now time.Time) appsv1.DeploymentS
 func DeploymentStuck(d *appsv1.Deployment, now time.Time) appsv1.DeploymentStatus {
 	n := DeploymentReplicas(d)
 	old := min(d.Status.AvailableReplicas, n)
-	surge, unavailable := int32(1), int32(0)
-	if ru := d.Spec.Strategy.RollingUpdate; ru != nil {
-		if ru.MaxSurge != nil {
-			if v, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, int(n), true); err == nil {
-				surge = int32(v)
-			}
-		}
-		if ru.MaxUnavailable != nil {
-			if v, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, int(n), false); err == nil {
-				unavailable = int32(v)
-			}
-		}
-	}
+	surge, _ := rollingFenceposts(d)
 	surge = max(surge, 1)
 	st := appsv1.DeploymentStatus{
 		ObservedGeneration:  d.Generation,
@@ -220,48 +360,28 @@ func DeploymentStuck(d *appsv1.Deployment, now time.Time) appsv1.DeploymentStatu
 		ReadyReplicas:       old,
 		AvailableReplicas:   old,
 		UnavailableReplicas: surge,
+		CollisionCount:      d.Status.CollisionCount,
+		Conditions:          slices.Clone(d.Status.Conditions),
 	}
-	available := deploymentCondition(d, appsv1.DeploymentAvailable, corev1.ConditionTrue,
-		DeploymentReasonMinimumReplicasAvailable, "Deployment has minimum availability.", now)
-	if old < n-unavailable {
-		available = deploymentCondition(d, appsv1.DeploymentAvailable, corev1.ConditionFalse,
-			DeploymentReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability.", now)
-	}
-	st.Conditions = []appsv1.DeploymentCondition{
-		available,
-		deploymentCondition(d, appsv1.DeploymentProgressing, corev1.ConditionFalse,
-			DeploymentReasonProgressDeadlineExceeded, fmt.Sprintf("ReplicaSet %q has timed out progressing.", ReplicaSetName(d)), now),
-	}
+	setDeploymentCondition(&st, availableCondition(d, old, now))
+	setDeploymentCondition(&st, appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+		Reason: DeploymentReasonProgressDeadlineExceeded, Message: fmt.Sprintf("ReplicaSet %q has timed out progressing.", ReplicaSetName(d)),
+		LastUpdateTime: conditionTime(now), LastTransitionTime: conditionTime(now)})
 	return st
 }
 
+// conditionTime is t as the API server keeps it: to the second.
+func conditionTime(t time.Time) metav1.Time {
+	return metav1.NewTime(t).Rfc3339Copy()
+}
+
 // ReplicaSetName is the name the Deployment controller gives the ReplicaSet of d's
-// current template: the Deployment's name and a hash of the template.
+// current template: the Deployment's name and a hash of the template (the stand-in's
+// hash, not the controller's pod-template-hash).
 func ReplicaSetName(d *appsv1.Deployment) string {
 	b, _ := json.Marshal(d.Spec.Template)
 	sum := sha256.Sum256(b)
 	return d.Name + "-" + hex.EncodeToString(sum[:])[:10]
-}
-
-// deploymentCondition keeps the previous condition's times when its status, reason and
-// message are unchanged.
-func deploymentCondition(d *appsv1.Deployment, t appsv1.DeploymentConditionType, status corev1.ConditionStatus, reason, message string, now time.Time) appsv1.DeploymentCondition {
-	c := appsv1.DeploymentCondition{
-		Type: t, Status: status, Reason: reason, Message: message,
-		LastUpdateTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
-	}
-	for _, old := range d.Status.Conditions {
-		if old.Type != t {
-			continue
-		}
-		if old.Status == status {
-			c.LastTransitionTime = old.LastTransitionTime
-			if old.Reason == reason && old.Message == message {
-				c.LastUpdateTime = old.LastUpdateTime
-			}
-		}
-	}
-	return c
 }
 
 // HPADesiredReplicas clamps want (0: minReplicas) to the HPA's bounds, as the HPA
