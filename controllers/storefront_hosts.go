@@ -39,9 +39,9 @@ import (
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
 
-// Host ownership (docs/multi-tenancy.md#host-ownership). An Ingress host is unique in a
-// cluster in practice (ingress controllers and ALBs route a host to one backend), but
-// the API server does not enforce it, so two Storefronts may name the same
+// Host ownership (docs/architecture.md#many-teams-on-one-cluster). An Ingress host is
+// unique in a cluster in practice (ingress controllers and ALBs route a host to one
+// backend), but the API server does not enforce it, so two Storefronts may name the same
 // spec.ingress.host, in the same namespace or in two. One of them owns the host and has
 // its Ingress; the others have none and say who owns it (Ready=False, HostConflict)
 // until the owner lets go of it: it is deleted, or names another host.

@@ -542,3 +542,25 @@ func runOperator(ctx context.Context, t *testing.T, ns string) (stop func()) {
 		}
 	}
 }
+
+// The platform team's guide documents every value of the policy, the reason a host
+// conflict reports, and is linked from the README and the architecture.
+func TestMultiTenancyGuide(t *testing.T) {
+	guide := readDoc(t, "docs/multi-tenancy.md")
+	for key := range loadChart(t).Values["admissionPolicy"].(map[string]any) {
+		if !strings.Contains(guide, "`"+key+"`") && !strings.Contains(guide, "admissionPolicy."+key) {
+			t.Errorf("docs/multi-tenancy.md does not document admissionPolicy.%s", key)
+		}
+	}
+	for _, want := range []string{"## Namespaces per team", "## The admission policy", "## Host ownership",
+		"## What the operator's RBAC allows", "## What a tenant can still do", shopv1alpha1.ReasonHostConflict, "--watch-namespaces"} {
+		if !strings.Contains(guide, want) {
+			t.Errorf("docs/multi-tenancy.md does not say %q", want)
+		}
+	}
+	for _, doc := range []string{"README.md", "docs/architecture.md"} {
+		if !strings.Contains(readDoc(t, doc), "multi-tenancy.md") {
+			t.Errorf("%s does not link docs/multi-tenancy.md", doc)
+		}
+	}
+}
