@@ -89,11 +89,14 @@ func policyObjects(t *testing.T, ms []manifest) (*corev1.ConfigMap, *admissionre
 
 func TestChartRendersTheAdmissionPolicyOnlyWhenEnabled(t *testing.T) {
 	t.Run("off by default", func(t *testing.T) {
-		ms, _ := renderChart(t, withImage(nil))
+		ms, notes := renderChart(t, withImage(nil))
 		for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ConfigMap"} {
 			if found := find(ms, kind); len(found) != 0 {
 				t.Errorf("%v rendered with the policy off", found)
 			}
+		}
+		if strings.Contains(notes, "admission policy") {
+			t.Errorf("NOTES.txt speaks of an admission policy that is off:\n%s", notes)
 		}
 		if v := loadChart(t).Values["admissionPolicy"].(map[string]any)["enabled"]; v != false {
 			t.Errorf("values.yaml admissionPolicy.enabled = %v, want false", v)
@@ -101,8 +104,11 @@ func TestChartRendersTheAdmissionPolicyOnlyWhenEnabled(t *testing.T) {
 	})
 
 	t.Run("enabled, one value renders the policy, its binding and its parameters", func(t *testing.T) {
-		ms, _ := renderChart(t, policyValues())
+		ms, notes := renderChart(t, policyValues())
 		cm, vap, binding := policyObjects(t, ms)
+		if want := "its parameters are the ConfigMap\n" + releaseNamespace + "/" + policyName; !strings.Contains(notes, want) {
+			t.Errorf("NOTES.txt does not name the policy's parameters (%q):\n%s", want, notes)
+		}
 		wantData := map[string]string{
 			"allowedDomains":               "shops.example.com\n{namespace}.teams.example.com",
 			"allowedIngressAnnotations":    "alb.ingress.kubernetes.io/healthcheck-*\nalb.ingress.kubernetes.io/wafv2-acl-arn",
