@@ -108,6 +108,9 @@ type scope struct {
 	ingress    *networkingv1.Ingress
 	// err is what stopped the phases, reported by the Ready condition.
 	err error
+	// hostConflict says which Storefront owns the host this one names, when another
+	// does (storefront_hosts.go).
+	hostConflict string
 	// waitingOn says what a deletion step waits for, when it can tell.
 	waitingOn string
 }
@@ -281,6 +284,9 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			continue
 		}
 		b = b.Owns(newACKObject(gvk))
+	}
+	if err := r.watchHostClaims(mgr, b); err != nil {
+		return err
 	}
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("storefront").

@@ -62,6 +62,7 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonMigrationFailed:         true,
 	shopv1alpha1.ReasonRolloutStuck:            true,
 	shopv1alpha1.ReasonReconcileError:          true,
+	shopv1alpha1.ReasonHostConflict:            true,
 }
 
 // reconcileStatus is the last phase: it summarises the other conditions into Ready and
@@ -100,6 +101,7 @@ func (r *StorefrontReconciler) reconcileStatus(ctx context.Context, s *scope) (c
 	}
 	sf.Status.ObservedGeneration = sf.Generation
 	sf.Status.Phase = summarisePhase(sf)
+	reportHostConflict(s)
 	return ctrl.Result{RequeueAfter: resyncPeriod}, nil
 }
 

@@ -138,7 +138,11 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 			return ctrl.Result{}, err
 		}
 	}
-	if sf.Spec.Ingress != nil {
+	ownsHost, err := r.claimHost(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if sf.Spec.Ingress != nil && ownsHost {
 		ing := desiredIngress(sf, r.Scheme)
 		changed, err := r.applyObject(ctx, ing)
 		if err != nil {

@@ -87,6 +87,10 @@ const (
 	// ReasonReconcileError: the operator could not apply an object; the message says
 	// which and why.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonHostConflict: another Storefront owns spec.ingress.host (its Ingress serves
+	// it, or it claimed the host first); this one gets no Ingress until that one is
+	// deleted or names another host. The message names the owner.
+	ReasonHostConflict = "HostConflict"
 )
 
 // Annotations and the finalizer on Storefronts.

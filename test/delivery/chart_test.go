@@ -120,7 +120,8 @@ func TestChartObjectsDecode(t *testing.T) {
 				if m.typed == nil && m.u.GetKind() != "ServiceMonitor" {
 					t.Errorf("%v: kind not known to client-go or apiextensions", m)
 				}
-				namespaced := !slices.Contains([]string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}, m.u.GetKind())
+				namespaced := !slices.Contains([]string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+					"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}, m.u.GetKind())
 				if namespaced && m.u.GetNamespace() != releaseNamespace {
 					t.Errorf("%v: namespace %q, want the release namespace", m, m.u.GetNamespace())
 				}
