@@ -32,7 +32,7 @@ import (
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/controllers"
-	"github.com/storefront-operator/storefront/test/localcluster/fake"
+	"github.com/storefront-operator/storefront/test/fake"
 )
 
 // policyTestLabel marks the namespaces the tests bind the policy to (the chart's
