@@ -21,10 +21,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 )
 
 func TestImageMapping(t *testing.T) {
@@ -118,65 +114,6 @@ func TestExpand(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if got := expand(tc.in, vars); got != tc.want {
 				t.Errorf("expand(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestMatchRule(t *testing.T) {
-	backend := func(svc string) networkingv1.IngressBackend {
-		return networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: svc, Port: networkingv1.ServiceBackendPort{Name: "http"}}}
-	}
-	rule := func(host string, paths ...networkingv1.HTTPIngressPath) networkingv1.IngressRule {
-		return networkingv1.IngressRule{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}}
-	}
-	path := func(p string, typ networkingv1.PathType, svc string) networkingv1.HTTPIngressPath {
-		return networkingv1.HTTPIngressPath{Path: p, PathType: ptr.To(typ), Backend: backend(svc)}
-	}
-	def := backend("default")
-	ing := &networkingv1.Ingress{Spec: networkingv1.IngressSpec{DefaultBackend: &def, Rules: []networkingv1.IngressRule{
-		rule("shop.example", path("/", networkingv1.PathTypePrefix, "shop"), path("/api", networkingv1.PathTypePrefix, "api")),
-		rule("", path("/exact", networkingv1.PathTypeExact, "exact")),
-	}}}
-	for name, tc := range map[string]struct{ host, path, want string }{
-		"the host's longest prefix wins":                    {"shop.example", "/api/v1/products", "api"},
-		"a prefix matches whole segments only":              {"shop.example", "/apis", "shop"},
-		"the host matches with a port":                      {"shop.example:8443", "/", "shop"},
-		"a rule for any host serves other hosts":            {"127.0.0.1:40000", "/exact", "exact"},
-		"an exact path does not match below it":             {"127.0.0.1:40000", "/exact/more", "shop"},
-		"the proxy's address falls back to the host's rule": {"127.0.0.1:40000", "/api/v1/categories", "api"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			got := matchRule(ing, tc.host, tc.path)
-			if got == nil || got.Service == nil || got.Service.Name != tc.want {
-				t.Errorf("matchRule(%q, %q) = %+v, want service %s", tc.host, tc.path, got, tc.want)
-			}
-		})
-	}
-	empty := &networkingv1.Ingress{Spec: networkingv1.IngressSpec{DefaultBackend: &def}}
-	if got := matchRule(empty, "x", "/"); got == nil || got.Service.Name != "default" {
-		t.Errorf("an Ingress without rules should use its default backend, got %+v", got)
-	}
-}
-
-func TestRollingParams(t *testing.T) {
-	for name, tc := range map[string]struct {
-		strategy               appsv1.DeploymentStrategy
-		replicas               int32
-		wantSurge, wantUnavail int32
-	}{
-		"the defaults are 25% up and 25% down": {appsv1.DeploymentStrategy{}, 4, 1, 1},
-		"25% of 2 surges one and keeps both":   {appsv1.DeploymentStrategy{}, 2, 1, 0},
-		"the operator's maxUnavailable 0 keeps every pod": {
-			appsv1.DeploymentStrategy{RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(0))}}, 2, 1, 0},
-		"both zero would stall, so one may go": {
-			appsv1.DeploymentStrategy{RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(0))}}, 2, 0, 1},
-	} {
-		t.Run(name, func(t *testing.T) {
-			d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Strategy: tc.strategy}}
-			surge, unavail := rollingParams(d, tc.replicas)
-			if surge != tc.wantSurge || unavail != tc.wantUnavail {
-				t.Errorf("rollingParams = %d, %d; want %d, %d", surge, unavail, tc.wantSurge, tc.wantUnavail)
 			}
 		})
 	}
