@@ -373,14 +373,14 @@ func (w *podWorker) generateStatus(cur *corev1.Pod) corev1.PodStatus {
 	phase := podPhase(&cur.Spec, statuses, terminal)
 	old := cur.Status
 	st := corev1.PodStatus{
-		Phase:             phase,
+		Phase:              phase,
 		ObservedGeneration: cur.Generation,
-		HostIP:            podIP,
-		HostIPs:           []corev1.HostIP{{IP: podIP}},
-		StartTime:         &w.startTime,
-		QOSClass:          old.QOSClass,
-		ContainerStatuses: statuses,
-		NominatedNodeName: old.NominatedNodeName,
+		HostIP:             podIP,
+		HostIPs:            []corev1.HostIP{{IP: podIP}},
+		StartTime:          &w.startTime,
+		QOSClass:           old.QOSClass,
+		ContainerStatuses:  statuses,
+		NominatedNodeName:  old.NominatedNodeName,
 	}
 	if w.ip.IsValid() {
 		st.PodIP, st.PodIPs = w.ip.String(), []corev1.PodIP{{IP: w.ip.String()}}
@@ -453,7 +453,9 @@ func (w *podWorker) generateStatus(cur *corev1.Pod) corev1.PodStatus {
 		}
 	}
 	st.Conditions = append(st.Conditions, sandbox, initialized, ready, containersReady)
-	sort.SliceStable(st.Conditions, func(i, j int) bool { return podConditionOrder(st.Conditions[i].Type) < podConditionOrder(st.Conditions[j].Type) })
+	sort.SliceStable(st.Conditions, func(i, j int) bool {
+		return podConditionOrder(st.Conditions[i].Type) < podConditionOrder(st.Conditions[j].Type)
+	})
 	return st
 }
 

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
 )
 
 func TestImageMapping(t *testing.T) {
