@@ -30,7 +30,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -79,8 +78,9 @@ import (
 //     but some are unhealthy, all of those get requests (fail open); with none, 503.
 //   - A deregistered target gets no new request; requests in flight go on.
 //   - Every request goes to one target, once: no retry, whatever the method. A target
-//     that refuses the connection or breaks it is a 502; one that does not answer
-//     within the idle timeout (60 s) a 504.
+//     that refuses the connection or breaks it is a 502; one that cannot be reached
+//     within the connection timeout (10 s: a pod whose sandbox is gone) or does not
+//     answer within the idle timeout (60 s) a 504.
 //
 // Not reproduced: TLS listeners, authentication, conditions and transforms annotations,
 // weighted target groups beyond a single one, IngressGroups (group.name), target-type
@@ -226,11 +226,13 @@ func (a *albController) ensure(key types.NamespacedName) (*loadBalancer, error) 
 	}
 	lb := &loadBalancer{a: a, key: key, port: ln.Addr().(*net.TCPAddr).Port, targetGroups: map[string]*targetGroup{}}
 	lb.transport = &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		DisableKeepAlives:     true,
 		ResponseHeaderTimeout: albIdleTimeout,
 	}
 	lb.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// The ALB's connection timeout to a target.
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
 		return a.net.DialContext(ctx, network, addr)
 	}
 	lb.proxy = &httputil.ReverseProxy{
@@ -772,7 +774,7 @@ func (lb *loadBalancer) proxyError(w http.ResponseWriter, r *http.Request, err e
 	target, _ := r.Context().Value(targetKey{}).(string)
 	lb.a.log.Info("Target failed", "ingress", lb.key.String(), "target", target, "path", r.URL.Path, "error", err.Error())
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
 		albError(w, http.StatusGatewayTimeout)
 		return
 	}

@@ -254,6 +254,11 @@ func (c *container) runInstance(ctx context.Context, cmd *exec.Cmd) bool {
 	terminating := false
 	select {
 	case <-proc.Exited():
+		// An exit the kubelet did not cause is noticed at the next relist.
+		select {
+		case <-w.k.relist.Next():
+		case <-w.terminate:
+		}
 	case reason := <-c.kill:
 		c.killProcess(proc, reason)
 	case <-w.terminate:

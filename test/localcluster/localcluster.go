@@ -118,6 +118,9 @@ type Cluster struct {
 	logFiles   []*os.File
 	// controlPlane are kube-controller-manager and kube-scheduler.
 	controlPlane []*process
+	// transport is HTTPClient's, shared so that its connections are reused.
+	transport     *http.Transport
+	transportOnce sync.Once
 
 	cancel   context.CancelFunc
 	managers sync.WaitGroup
@@ -396,6 +399,9 @@ func (c *Cluster) Stop() {
 		if c.alb != nil {
 			c.alb.CloseAll()
 		}
+		if c.transport != nil {
+			c.transport.CloseIdleConnections()
+		}
 		if c.ack != nil {
 			c.ack.Stop()
 		}
@@ -435,17 +441,22 @@ func (c *Cluster) IngressURL(namespace, name string) string {
 // it is. The load balancers match the Host strictly: a request to a load balancer's
 // bare address matches no host rule.
 func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
-	var d net.Dialer
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if host, _, err := net.SplitHostPort(addr); err == nil {
-				if lb := c.alb.addressFor(host); lb != "" {
-					addr = lb
+	c.transportOnce.Do(func() {
+		var d net.Dialer
+		c.transport = &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if host, _, err := net.SplitHostPort(addr); err == nil {
+					if lb := c.alb.addressFor(host); lb != "" {
+						addr = lb
+					}
 				}
-			}
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
+				return d.DialContext(ctx, network, addr)
+			},
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     30 * time.Second,
+		}
+	})
+	return &http.Client{Timeout: timeout, Transport: c.transport}
 }
 
 func (c *Cluster) writeKubeconfig(path string) error {

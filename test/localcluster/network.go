@@ -18,12 +18,15 @@ package localcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -34,6 +37,10 @@ import (
 // would hand out. The API server refuses loopback addresses in EndpointSlices
 // (ValidateEndpointIP in pkg/apis/core/validation), so pods cannot simply be 127.0.0.1.
 const PodCIDR = "10.244.0.0/16"
+
+// unreachableDialTimeout bounds a dial to a pod address nobody holds when the caller
+// set no deadline (Linux gives up on a SYN after about two minutes).
+const unreachableDialTimeout = 2 * time.Minute
 
 // podNetwork stands in for the pod network of a CNI plugin: it gives each pod an
 // address of PodCIDR and each of the pod's declared container ports a free port on
@@ -142,9 +149,20 @@ func (n *podNetwork) Resolve(addr string) (target string, ok bool, err error) {
 	return hp.String(), true, nil
 }
 
-// DialContext dials addr, a pod address through its loopback port.
+// DialContext dials addr, a pod address through its loopback port. An address no
+// pod holds answers nothing: the dial waits for ctx to end and times out, as a SYN to
+// a torn-down pod sandbox does.
 func (n *podNetwork) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	target, _, err := n.Resolve(addr)
+	if errors.Is(err, syscall.EHOSTUNREACH) {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, unreachableDialTimeout)
+			defer cancel()
+		}
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+	}
 	if err != nil {
 		return nil, err
 	}
