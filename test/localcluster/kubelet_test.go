@@ -204,7 +204,7 @@ echo ok`
 				SecurityContext: &corev1.PodSecurityContext{RunAsUser: uid, RunAsGroup: uid, FSGroup: uid, RunAsNonRoot: ptr.To(true)},
 				Containers: []corev1.Container{{
 					Name: "main", Image: "busybox", Command: []string{"sh", "-c", script},
-					Env: []corev1.EnvVar{{Name: "WANT_MODE", Value: wantMode}, {Name: "WANT_UID", Value: wantUID}, {Name: "WANT_GID", Value: wantGID}},
+					Env:          []corev1.EnvVar{{Name: "WANT_MODE", Value: wantMode}, {Name: "WANT_UID", Value: wantUID}, {Name: "WANT_GID", Value: wantGID}},
 					VolumeMounts: []corev1.VolumeMount{{Name: "ca", MountPath: "/etc/db", ReadOnly: true}},
 				}},
 				Volumes: []corev1.Volume{{Name: "ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
