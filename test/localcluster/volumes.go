@@ -457,45 +457,40 @@ type pathRewriter struct {
 	mounts []volumeMount
 }
 
-// Rewrite replaces each mount path found in s at a path boundary, raw or URL-escaped.
+// Rewrite replaces each mount path found in s, raw or URL-escaped, where it starts a
+// path: at the start of s or after a separator, and followed by the end, a slash (raw
+// or escaped) or a character that cannot be part of a path. It reads s once, so that a
+// replacement is never rewritten again (a mount at /tmp inside a directory under /tmp).
 func (r pathRewriter) Rewrite(s string) string {
+	type form struct{ from, to string }
+	var forms []form
 	for _, m := range r.mounts {
-		for _, form := range []struct{ from, to string }{
-			{m.MountPath, m.HostPath},
-			{url.QueryEscape(m.MountPath), url.QueryEscape(m.HostPath)},
-		} {
-			s = replacePathPrefix(s, form.from, form.to)
+		if m.MountPath == "" || m.MountPath == "/" {
+			continue
 		}
-	}
-	return s
-}
-
-// replacePathPrefix replaces from with to wherever from starts a path: at the start of
-// s or after a separator, and followed by the end, a slash (raw or escaped) or a
-// character that cannot be part of a path.
-func replacePathPrefix(s, from, to string) string {
-	if from == "" || from == "/" || from == "%2F" {
-		return s
+		forms = append(forms, form{m.MountPath, m.HostPath}, form{url.QueryEscape(m.MountPath), url.QueryEscape(m.HostPath)})
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		j := strings.Index(s[i:], from)
-		if j < 0 {
-			b.WriteString(s[i:])
-			break
+		replaced := false
+		if i == 0 || strings.ContainsRune("=:;, \"'(", rune(s[i-1])) {
+			// Longest mount first: r.mounts is sorted so.
+			for _, f := range forms {
+				end := i + len(f.from)
+				if !strings.HasPrefix(s[i:], f.from) {
+					continue
+				}
+				if end == len(s) || s[end] == '/' || strings.HasPrefix(s[end:], "%2F") || strings.ContainsRune("&;:, \"')", rune(s[end])) {
+					b.WriteString(f.to)
+					i, replaced = end, true
+					break
+				}
+			}
 		}
-		j += i
-		end := j + len(from)
-		startOK := j == 0 || strings.ContainsRune("=:;, \"'(", rune(s[j-1]))
-		endOK := end == len(s) || s[end] == '/' || strings.HasPrefix(s[end:], "%2F") ||
-			strings.ContainsRune("&;:, \"')", rune(s[end]))
-		b.WriteString(s[i:j])
-		if startOK && endOK {
-			b.WriteString(to)
-		} else {
-			b.WriteString(from)
+		if !replaced {
+			b.WriteByte(s[i])
+			i++
 		}
-		i = end
 	}
 	return b.String()
 }
