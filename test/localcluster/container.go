@@ -148,7 +148,23 @@ func (c *container) isStarted() bool {
 	return c.started
 }
 
-// exitCode is the last instance's exit code, and whether there was one.
+// runningID is the running instance's container ID ("" when none runs).
+func (c *container) runningID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Running == nil {
+		return ""
+	}
+	return c.id
+}
+
+// runningPID is the running instance's process (group) ID.
+func (c *container) runningPID() (int, bool) {
+	pid, err := strconv.Atoi(strings.TrimPrefix(c.runningID(), "localcluster://"))
+	return pid, err == nil
+}
+
+// lastExit is the last instance's exit code, and whether there was one.
 func (c *container) lastExit() (code int32, finishedAt time.Time, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -192,6 +192,17 @@ func (k *kubelet) worker(key types.NamespacedName) *podWorker {
 	return nil
 }
 
+// allWorkers are the pods the kubelet runs.
+func (k *kubelet) allWorkers() []*podWorker {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]*podWorker, 0, len(k.workers))
+	for _, w := range k.workers {
+		out = append(out, w)
+	}
+	return out
+}
+
 // StopAll kills every pod's containers (SIGTERM, then SIGKILL after grace) without
 // writing their status, as when the node goes away, and waits for them.
 func (k *kubelet) StopAll(grace time.Duration) {

@@ -113,6 +113,7 @@ type Cluster struct {
 	ca         *throwawayCA
 	kubelet    *kubelet
 	alb        *albController
+	metrics    *metricsServer
 	ack        *ackPlayer
 	guard      *guard
 	logFiles   []*os.File
@@ -211,6 +212,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	configureAPIServer(c.env)
+	aggregation, err := configureAggregation(c.env, filepath.Join(c.dir, "tls", "aggregation"))
+	if err != nil {
+		return nil, err
+	}
 	if c.Config, err = testenv.StartEnvironment(c.env); err != nil {
 		c.env = nil
 		return nil, fmt.Errorf("starting the control plane: %w", err)
@@ -259,6 +264,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.setupStandIns(runCtx, standIns, standInLog); err != nil {
+		return nil, err
+	}
+	if c.metrics, err = startMetricsServer(c.kubelet, aggregation); err != nil {
+		return nil, fmt.Errorf("starting the metrics server: %w", err)
+	}
+	if err := c.metrics.register(ctx, c.Client, aggregation.servingCA); err != nil {
 		return nil, err
 	}
 	operator, err := c.newManager(scheme, operatorLog, cache.Options{})
@@ -399,6 +410,7 @@ func (c *Cluster) Stop() {
 		if c.alb != nil {
 			c.alb.CloseAll()
 		}
+		c.metrics.Stop()
 		if c.transport != nil {
 			c.transport.CloseIdleConnections()
 		}
