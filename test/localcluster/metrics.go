@@ -417,7 +417,7 @@ func (m *metricsServer) writeNodes(w http.ResponseWriter, name string) {
 		items = append(items, map[string]any{
 			"metadata":  map[string]any{"name": NodeName},
 			"timestamp": metav1.Now(), "window": metav1.Duration{Duration: window.Round(time.Second)},
-			"usage":     map[string]any{"cpu": cpu.String(), "memory": memory.String()},
+			"usage": map[string]any{"cpu": cpu.String(), "memory": memory.String()},
 		})
 	}
 	if name != "" {
