@@ -1,7 +1,8 @@
 // Command demo runs the whole system on this machine (DESIGN §5; `make demo`): a control
 // plane of the real Kubernetes programs (kube-apiserver, etcd, kube-controller-manager,
 // kube-scheduler), the operator, and stand-ins for what cannot run here - a kubelet that
-// runs pods as local processes, the AWS Load Balancer Controller with its ALBs, and ACK
+// runs pods as local processes, metrics-server, the AWS Load Balancer Controller with
+// its ALBs, and ACK
 // (test/localcluster) - then applies the sample Storefront and prints one line per
 // phase or condition change until it is Ready, then how to reach and explore it. It
 // keeps reporting changes until Ctrl-C, which stops and removes everything.
@@ -67,7 +68,7 @@ func run(out io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Fprintln(out, "Starting kube-apiserver, etcd, kube-controller-manager, kube-scheduler, the operator and the stand-ins for the kubelet, the ALB and ACK ...")
+	fmt.Fprintln(out, "Starting kube-apiserver, etcd, kube-controller-manager, kube-scheduler, the operator and the stand-ins for the kubelet, metrics-server, the ALB and ACK ...")
 	c, err := localcluster.Start(ctx, localcluster.Options{
 		Dir:            o.dir,
 		KubeconfigPath: o.kubeconfig,
@@ -201,6 +202,7 @@ Storefront %[1]s/%[2]s is Ready, %.1fs after the demo started; its load balancer
 Try:
   %[11]s -n %[1]s get storefronts,deployments,replicasets,jobs,pods,endpointslices
   %[11]s -n %[1]s describe storefront %[2]s
+  %[11]s -n %[1]s top pods
   %[11]s -n %[1]s patch storefront %[2]s --type merge -p '{"spec":{"image":"%[12]s:1.5.0"}}'
   %[13]s '%[5]s/api/v1/search?q=coffee&per_page=3'
 
