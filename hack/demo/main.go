@@ -226,7 +226,9 @@ func checkPrerequisites(o options) error {
 	} else if _, err := localcluster.PgDumpPath(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := testenv.KubebuilderAssets(); err != nil {
+	if dir, err := testenv.KubebuilderAssets(); err != nil {
+		errs = append(errs, err)
+	} else if err := localcluster.ControlPlaneBinaries(dir); err != nil {
 		errs = append(errs, err)
 	}
 	for _, b := range []string{"shop", "shop-badmigration"} {

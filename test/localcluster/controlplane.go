@@ -68,8 +68,9 @@ func configureAPIServer(env *envtest.Environment) {
 	args.Disable("disable-admission-plugins")
 }
 
-// controlPlaneBinaries checks that the controller manager and the scheduler are there.
-func controlPlaneBinaries(dir string) error {
+// ControlPlaneBinaries checks that the controller manager and the scheduler are in dir
+// (the envtest directory), and says how to build them when they are not.
+func ControlPlaneBinaries(dir string) error {
 	var missing []string
 	for _, b := range []string{kubeControllerManager, kubeScheduler} {
 		if st, err := os.Stat(filepath.Join(dir, b)); err != nil || st.Mode()&0o111 == 0 {
@@ -88,7 +89,7 @@ func controlPlaneBinaries(dir string) error {
 // Their logs go to logs/.
 func (c *Cluster) startControllers() error {
 	bin := c.env.BinaryAssetsDirectory
-	if err := controlPlaneBinaries(bin); err != nil {
+	if err := ControlPlaneBinaries(bin); err != nil {
 		return err
 	}
 	kcmConfig, err := c.userKubeconfig("system:kube-controller-manager", nil)

@@ -208,7 +208,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if c.env, err = testenv.NewEnvironment(); err != nil {
 		return nil, err
 	}
-	if err := controlPlaneBinaries(c.env.BinaryAssetsDirectory); err != nil {
+	if err := ControlPlaneBinaries(c.env.BinaryAssetsDirectory); err != nil {
 		return nil, err
 	}
 	configureAPIServer(c.env)
