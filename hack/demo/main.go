@@ -1,4 +1,4 @@
-// Command demo runs the whole system on this machine (DESIGN §5; `make demo`): a control
+// Command demo runs the whole system on this machine (`make demo`): a control
 // plane of the real Kubernetes programs (kube-apiserver, etcd, kube-controller-manager,
 // kube-scheduler), the operator, and stand-ins for what cannot run here - a kubelet that
 // runs pods as local processes, metrics-server, the AWS Load Balancer Controller with

@@ -180,18 +180,6 @@ func (k *kubelet) deletePodObject(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// worker returns the worker of the pod at namespace/name, if the kubelet runs it.
-func (k *kubelet) worker(key types.NamespacedName) *podWorker {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, w := range k.workers {
-		if w.key == key {
-			return w
-		}
-	}
-	return nil
-}
-
 // allWorkers are the pods the kubelet runs.
 func (k *kubelet) allWorkers() []*podWorker {
 	k.mu.Lock()

@@ -14,11 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package localcluster runs the whole system on one machine (DESIGN §5): a control
+// Package localcluster runs the whole system on one machine: a control
 // plane of the real Kubernetes v1.37.2 programs (kube-apiserver and etcd through
 // envtest, kube-controller-manager and kube-scheduler beside them), the operator
 // through controllers.Setup, and stand-ins for what cannot run here - a kubelet that
-// runs the pods bound to its node as local processes (kubelet.go), the AWS Load
+// runs the pods bound to its node as local processes (kubelet.go), metrics-server from
+// the process table (metrics.go), the AWS Load
 // Balancer Controller and its ALBs (alb.go), and ACK backed by throwaway PostgreSQL and
 // Redis servers with TLS from a throwaway CA (ack.go). `make demo` (hack/demo) and the
 // end-to-end suite (test/e2e) run on it.

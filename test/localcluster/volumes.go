@@ -37,7 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Volumes (DESIGN §5 in docs/architecture.md, "The whole system on one machine").
+// Volumes.
 //
 // Each volume of a pod is materialised in a directory of its own under the pod's
 // directory, laid out as the kubelet lays it out: Secret, ConfigMap, projected and
