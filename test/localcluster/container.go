@@ -183,11 +183,14 @@ func (c *container) run() {
 	ctx := context.Background()
 	w := c.w
 	bo := crashLoopBackOff{initial: w.k.restartBackoff, max: w.k.maxBackoff}
+	// backedOff is the exit whose back-off has been served: a start that fails on its
+	// configuration does not make the same exit count twice.
+	var backedOff time.Time
 	for {
 		if w.terminating() {
 			return
 		}
-		if code, finishedAt, ok := c.lastExit(); ok {
+		if code, finishedAt, ok := c.lastExit(); ok && !finishedAt.Equal(backedOff) {
 			if !shouldRestart(&c.spec, &w.spec().Spec, code) {
 				c.mu.Lock()
 				c.finished = true
@@ -195,6 +198,7 @@ func (c *container) run() {
 				w.statusChanged()
 				return
 			}
+			backedOff = finishedAt
 			if delay := bo.Next(finishedAt, time.Now()); delay > 0 {
 				msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", delay, c.spec.Name, formatPod(w.spec()))
 				c.setWaiting("CrashLoopBackOff", msg)
