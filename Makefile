@@ -100,7 +100,7 @@ $(GOVULNCHECK):
 ##@ Test
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s/ (cached).
+envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kube-scheduler into bin/k8s/ (cached).
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest.sh
 
 .PHONY: test

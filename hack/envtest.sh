@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds the envtest control plane (kube-apiserver, etcd) from their Go modules, because
-# no prebuilt envtest download is reachable from this environment. The result is cached
-# under bin/k8s/<version>/: a second run only checks the stamp and exits.
+# no prebuilt envtest download is reachable from this environment, and the
+# kube-controller-manager and kube-scheduler the local cluster (test/localcluster) runs
+# beside it. The result is cached under bin/k8s/<version>/: a second run only checks the
+# stamp and exits.
 #
 # Usage: hack/envtest.sh [--print-dir]
-#   K8S_VERSION  (default 1.37.2)   kube-apiserver from k8s.io/kubernetes v$K8S_VERSION
+#   K8S_VERSION  (default 1.37.2)   kube-apiserver, kube-controller-manager and
+#                                   kube-scheduler from k8s.io/kubernetes v$K8S_VERSION
 #   ETCD_VERSION (default 3.6.16)   etcd from go.etcd.io/etcd/server/v3
-# On an ordinary machine `setup-envtest use $K8S_VERSION` gives the same binaries.
+# On an ordinary machine `setup-envtest use $K8S_VERSION` gives kube-apiserver and etcd;
+# the other two come from the same release (dl.k8s.io/v$K8S_VERSION/bin/linux/amd64/).
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-1.37.2}
@@ -16,14 +20,20 @@ STAGING_VERSION=0.${K8S_VERSION#1.}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/bin/k8s/$K8S_VERSION"
 stamp="$out/.stamp"
-want="kube-apiserver=$K8S_VERSION etcd=$ETCD_VERSION go=$(go env GOVERSION)"
+k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler)
+want="kubernetes=$K8S_VERSION(${k8s_cmds[*]}) etcd=$ETCD_VERSION go=$(go env GOVERSION)"
 
 if [[ "${1:-}" == "--print-dir" ]]; then
   echo "$out"
   exit 0
 fi
 
-if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+have_all() {
+  local b
+  for b in "${k8s_cmds[@]}" etcd; do [[ -x "$out/$b" ]] || return 1; done
+}
+
+if have_all && [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "envtest binaries up to date in $out"
   exit 0
 fi
@@ -31,15 +41,17 @@ fi
 mkdir -p "$out"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOWORK=off
 
-build_apiserver() {
-  local work="$root/bin/k8s-build/kube-apiserver"
+# build_kubernetes builds every command of k8s_cmds in one `go build`, so that the
+# packages they share compile once.
+build_kubernetes() {
+  local work="$root/bin/k8s-build/kubernetes"
   mkdir -p "$work"
   # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
   # ./staging paths that do not exist in the module zip; map each one to its release.
   local gomod
   gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   {
-    echo "module storefront.local/envtest-kube-apiserver"
+    echo "module storefront.local/envtest-kubernetes"
     echo
     echo "go $(go env GOVERSION | sed 's/^go//; s/\.[0-9]*$//')"
     echo
@@ -49,25 +61,31 @@ build_apiserver() {
     sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\t\1 => \1 v'"$STAGING_VERSION"'#p' "$gomod"
     echo ")"
   } >"$work/go.mod"
-  cat >"$work/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
-GO
+  {
+    echo "//go:build tools"
+    echo
+    echo "package tools"
+    echo
+    echo "import ("
+    local c
+    for c in "${k8s_cmds[@]}"; do echo "	_ \"k8s.io/kubernetes/cmd/$c\""; done
+    echo ")"
+  } >"$work/tools.go"
+  local pkgs=()
+  local c
+  for c in "${k8s_cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   local pkg=k8s.io/component-base/version
   local date
   date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   (
     cd "$work"
     go mod tidy -e >/dev/null 2>&1 || true
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION"
-    go build -trimpath -o "$out/kube-apiserver" -ldflags "-s -w \
+    go get "${pkgs[@]/%/@v$K8S_VERSION}"
+    go build -trimpath -o "$out/" -ldflags "-s -w \
       -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${STAGING_VERSION#0.} \
       -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date \
       -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION" \
-      k8s.io/kubernetes/cmd/kube-apiserver
+      "${pkgs[@]}"
   )
 }
 
@@ -89,11 +107,11 @@ GOMOD
 }
 
 start=$(date +%s)
-echo "Building kube-apiserver v$K8S_VERSION from k8s.io/kubernetes (several minutes the first time)"
-build_apiserver
+echo "Building ${k8s_cmds[*]} v$K8S_VERSION from k8s.io/kubernetes (several minutes the first time)"
+build_kubernetes
 echo "Building etcd v$ETCD_VERSION from go.etcd.io/etcd/server/v3"
 build_etcd
 echo "$want" >"$stamp"
-"$out/kube-apiserver" --version
+for b in "${k8s_cmds[@]}"; do "$out/$b" --version; done
 "$out/etcd" --version | head -1
 echo "envtest binaries ready in $out ($(( $(date +%s) - start ))s)"

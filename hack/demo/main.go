@@ -1,9 +1,12 @@
 // Command demo runs the whole system on this machine (`make demo`;
-// docs/architecture.md#the-whole-system-on-one-machine): a control plane, the operator and real-process stand-ins for kubelet, the HPA, an ingress
-// controller and ACK (test/localcluster), then applies the sample Storefront and prints
-// one line per phase or condition change until it is Ready, then how to reach and
-// explore it. It keeps reporting changes until Ctrl-C, which stops and removes
-// everything.
+// docs/architecture.md#the-whole-system-on-one-machine): a control
+// plane of the real Kubernetes programs (kube-apiserver, etcd, kube-controller-manager,
+// kube-scheduler), the operator, and stand-ins for what cannot run here - a kubelet that
+// runs pods as local processes, metrics-server, the AWS Load Balancer Controller with
+// its ALBs, and ACK
+// (test/localcluster) - then applies the sample Storefront and prints one line per
+// phase or condition change until it is Ready, then how to reach and explore it. It
+// keeps reporting changes until Ctrl-C, which stops and removes everything.
 package main
 
 import (
@@ -12,10 +15,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,7 +69,7 @@ func run(out io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Fprintln(out, "Starting a control plane (envtest), the operator and the stand-ins for kubelet, HPA, ingress and ACK ...")
+	fmt.Fprintln(out, "Starting kube-apiserver, etcd, kube-controller-manager, kube-scheduler, the operator and the stand-ins for the kubelet, metrics-server, the ALB and ACK ...")
 	c, err := localcluster.Start(ctx, localcluster.Options{
 		Dir:            o.dir,
 		KubeconfigPath: o.kubeconfig,
@@ -150,11 +155,36 @@ func watch(ctx context.Context, out io.Writer, c *localcluster.Cluster, key clie
 	}
 }
 
-// announce prints where the shop is, its admin's credentials and what to try.
+// announce prints where the shop is, its admin's credentials and what to try, once
+// its load balancer serves it (targets are registered a few seconds after the pods are
+// ready, as on AWS).
 func announce(ctx context.Context, out io.Writer, c *localcluster.Cluster, sf *shopv1alpha1.Storefront, took time.Duration, o options) error {
-	shopURL, err := c.StorefrontURL(ctx, sf.Namespace, sf.Name)
+	lb, err := c.StorefrontURL(ctx, sf.Namespace, sf.Name)
 	if err != nil {
 		return err
+	}
+	shopURL, reach, curl := lb, "", "curl -s"
+	if ing := sf.Spec.Ingress; ing != nil && ing.Host != "" {
+		// The ALB answers for its host only: DNS would point the host at it.
+		shopURL = "http://" + ing.Host
+		lbHostPort := strings.TrimPrefix(lb, "http://")
+		reach = fmt.Sprintf("   (its ALB stand-in listens on %s and answers for %s only)", lbHostPort, ing.Host)
+		curl = fmt.Sprintf("curl -s --connect-to %s:80:%s", ing.Host, lbHostPort)
+	}
+	served := time.Now()
+	httpc := c.HTTPClient(5 * time.Second)
+	for deadline := time.Now().Add(time.Minute); ; {
+		resp, err := httpc.Get(shopURL + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the load balancer does not serve %s: %v", shopURL, err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the load balancer with a deadline
 	}
 	app := &corev1.Secret{}
 	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: sf.Name + "-app"}, app); err != nil {
@@ -163,24 +193,25 @@ func announce(ctx context.Context, out io.Writer, c *localcluster.Cluster, sf *s
 	kc := "kubectl --kubeconfig " + o.kubeconfig
 	repo, _ := localcluster.ParseImage(sf.Spec.Image)
 	fmt.Fprintf(out, `
-Storefront %[1]s/%[2]s is Ready, %.1fs after the demo started.
+Storefront %[1]s/%[2]s is Ready, %.1fs after the demo started; its load balancer serves it %.1fs later.
 
-  Shop        %[4]s   (status.url says %[5]s: this machine's ingress proxy serves that host here)
-  Admin       %[6]s / %[7]s   (Secret %[1]s/%[2]s-app)
-  Kubeconfig  %[8]s
-  Logs        %[9]s   (pods/<namespace>/<pod>/, logs/, ack/)
+  Shop        %[5]s%[6]s
+  Admin       %[7]s / %[8]s   (Secret %[1]s/%[2]s-app)
+  Kubeconfig  %[9]s
+  Logs        %[10]s   (pods/<namespace>/<pod>/, logs/, ack/)
 
 Try:
-  %[10]s -n %[1]s get storefronts,deployments,jobs,pods
-  %[10]s -n %[1]s describe storefront %[2]s
-  %[10]s -n %[1]s patch storefront %[2]s --type merge -p '{"spec":{"image":"%[11]s:1.5.0"}}'
-  curl -s '%[4]s/api/v1/search?q=coffee&per_page=3'
+  %[11]s -n %[1]s get storefronts,deployments,replicasets,jobs,pods,endpointslices
+  %[11]s -n %[1]s describe storefront %[2]s
+  %[11]s -n %[1]s top pods
+  %[11]s -n %[1]s patch storefront %[2]s --type merge -p '{"spec":{"image":"%[12]s:1.5.0"}}'
+  %[13]s '%[5]s/api/v1/search?q=coffee&per_page=3'
 
-A tag ending in -badmigration (%[11]s:1.5.1-badmigration) runs a migration that fails:
+A tag ending in -badmigration (%[12]s:1.5.1-badmigration) runs a migration that fails:
 the old version keeps serving. Changes keep showing here. Ctrl-C stops and removes everything.
 
-`, sf.Namespace, sf.Name, took.Seconds(), shopURL, sf.Status.URL,
-		app.Data["admin-email"], app.Data["admin-password"], o.kubeconfig, c.Dir(), kc, repo)
+`, sf.Namespace, sf.Name, took.Seconds(), time.Since(served).Seconds(), shopURL, reach,
+		app.Data["admin-email"], app.Data["admin-password"], o.kubeconfig, c.Dir(), kc, repo, curl)
 	return nil
 }
 
@@ -196,7 +227,9 @@ func checkPrerequisites(o options) error {
 	} else if _, err := localcluster.PgDumpPath(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := testenv.KubebuilderAssets(); err != nil {
+	if dir, err := testenv.KubebuilderAssets(); err != nil {
+		errs = append(errs, err)
+	} else if err := localcluster.ControlPlaneBinaries(dir); err != nil {
 		errs = append(errs, err)
 	}
 	for _, b := range []string{"shop", "shop-badmigration"} {

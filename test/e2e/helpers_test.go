@@ -172,51 +172,94 @@ func (a *shopAPI) call(t *testing.T, method, path string, body any, out any, hea
 	return resp.StatusCode, string(raw)
 }
 
-// probe sends requests through the ingress in a loop and counts what fails, as a
-// shopper would notice it during a rollout.
+// probe sends requests through the load balancer in a loop and counts what fails, as
+// a shopper would notice it during a rollout: readers browse the catalog, and a
+// writer, signed in, keeps changing the quantity of a line of its cart.
 type probe struct {
 	requests, failures atomic.Int64
+	writes             atomic.Int64
 	mu                 sync.Mutex
 	failed             []string
 	stop               chan struct{}
 	wg                 sync.WaitGroup
 }
 
-func startProbe(base string, workers int) *probe {
+// cartWriter is the shopper whose cart the probe's writer changes.
+type cartWriter struct {
+	token     string
+	productID int64
+}
+
+func startProbe(base string, readers int, w *cartWriter) *probe {
 	p := &probe{stop: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := cluster.HTTPClient(10 * time.Second)
 	paths := []string{"/api/v1/products?per_page=3", "/api/v1/categories", "/api/v1/search?q=coffee&per_page=2"}
-	for w := range workers {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for i := w; ; i++ {
-				select {
-				case <-p.stop:
-					return
-				default:
-				}
-				path := paths[i%len(paths)]
-				resp, err := client.Get(base + path)
-				p.requests.Add(1)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					_ = resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						continue
-					}
-					err = fmt.Errorf("status %d", resp.StatusCode)
-				}
-				p.failures.Add(1)
-				p.mu.Lock()
-				if len(p.failed) < 10 {
-					p.failed = append(p.failed, fmt.Sprintf("%s %s: %v", time.Now().Format("15:04:05.000"), path, err))
-				}
-				p.mu.Unlock()
+	loop := func(w int, send func(i int) (string, error)) {
+		defer p.wg.Done()
+		for i := w; ; i++ {
+			select {
+			case <-p.stop:
+				return
+			default:
 			}
-		}()
+			what, err := send(i)
+			p.requests.Add(1)
+			if err == nil {
+				continue
+			}
+			p.failures.Add(1)
+			p.mu.Lock()
+			if len(p.failed) < 10 {
+				p.failed = append(p.failed, fmt.Sprintf("%s %s: %v", time.Now().Format("15:04:05.000"), what, err))
+			}
+			p.mu.Unlock()
+		}
+	}
+	for r := range readers {
+		p.wg.Add(1)
+		go loop(r, func(i int) (string, error) {
+			path := paths[i%len(paths)]
+			return "GET " + path, expect(client, http.MethodGet, base+path, "", nil, http.StatusOK)
+		})
+	}
+	if w != nil {
+		p.wg.Add(1)
+		go loop(0, func(i int) (string, error) {
+			path := fmt.Sprintf("/api/v1/cart/items/%d", w.productID)
+			body := fmt.Sprintf(`{"quantity":%d}`, i%2) // 0 removes the line
+
+			err := expect(client, http.MethodPut, base+path, w.token, strings.NewReader(body), http.StatusOK)
+			if err == nil {
+				p.writes.Add(1)
+			}
+			return "PUT " + path, err
+		})
 	}
 	return p
+}
+
+// expect sends one request and fails unless the answer has the code.
+func expect(client *http.Client, method, url, token string, body io.Reader, code int) error {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_ = resp.Body.Close()
+	if resp.StatusCode != code {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
 }
 
 // finish stops the probe and fails t if any request failed or too few were sent.
@@ -224,13 +267,24 @@ func (p *probe) finish(t *testing.T, minRequests int64) {
 	t.Helper()
 	close(p.stop)
 	p.wg.Wait()
-	t.Logf("probe: %d requests through the ingress, %d failed", p.requests.Load(), p.failures.Load())
+	t.Logf("probe: %d requests through the load balancer (%d cart writes), %d failed", p.requests.Load(), p.writes.Load(), p.failures.Load())
 	if n := p.failures.Load(); n > 0 {
-		t.Errorf("%d of %d requests through the ingress failed, first: %s", n, p.requests.Load(), strings.Join(p.failed, "; "))
+		t.Errorf("%d of %d requests through the load balancer failed, first: %s", n, p.requests.Load(), strings.Join(p.failed, "; "))
 	}
 	if p.requests.Load() < minRequests {
 		t.Errorf("the probe sent only %d requests, want at least %d", p.requests.Load(), minRequests)
 	}
+}
+
+// servedThroughTheLoadBalancer waits until url answers 200 through its ALB: targets
+// are registered and health-checked a few seconds after the pods are ready.
+func servedThroughTheLoadBalancer(t *testing.T, url string) {
+	t.Helper()
+	client := cluster.HTTPClient(10 * time.Second)
+	waitFor(t, url+" served through the load balancer", time.Minute, func() (bool, string) {
+		err := expect(client, http.MethodGet, url, "", nil, http.StatusOK)
+		return err == nil, fmt.Sprint(err)
+	})
 }
 
 // events lists the namespace's Events (events.k8s.io/v1), oldest first.
@@ -281,7 +335,8 @@ func migrationJob(t *testing.T, ns, image string) *batchv1.Job {
 	return nil
 }
 
-// servingPods are the Deployment pods of the namespace that run image.
+// servingPods are the pods of the namespace's ReplicaSets (the Deployment's) that run
+// image.
 func servingPods(t *testing.T, ns, image string) []corev1.Pod {
 	t.Helper()
 	pods := &corev1.PodList{}
@@ -290,7 +345,7 @@ func servingPods(t *testing.T, ns, image string) []corev1.Pod {
 	}
 	var out []corev1.Pod
 	for _, p := range pods.Items {
-		if o := metav1.GetControllerOf(&p); o != nil && o.Kind == "Deployment" && p.Spec.Containers[0].Image == image {
+		if o := metav1.GetControllerOf(&p); o != nil && o.Kind == "ReplicaSet" && p.Spec.Containers[0].Image == image {
 			out = append(out, p)
 		}
 	}

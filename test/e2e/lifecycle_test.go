@@ -85,14 +85,25 @@ func TestStorefrontLifecycle(t *testing.T) {
 	}
 }
 
+// oldPodsGone waits until no pod runs image any more.
+func oldPodsGone(t *testing.T, ns, image string) {
+	t.Helper()
+	waitFor(t, "the pods of "+image+" gone", time.Minute, func() (bool, string) {
+		pods := servingPods(t, ns, image)
+		return len(pods) == 0, fmt.Sprintf("%d pods left", len(pods))
+	})
+}
+
 type lifecycle struct {
 	w           *watcher
 	key         client.ObjectKey
 	repo        string
 	sampleImage string
-	base        string // the ingress
+	base        string // the shop's URL, its host resolving to its load balancer
+	lb          string // the load balancer's own address
 	orderID     int64
 	orderTotal  int64
+	shopper     *cartWriter
 }
 
 func (s *lifecycle) sampleReady(t *testing.T) {
@@ -123,15 +134,16 @@ func (s *lifecycle) sampleReady(t *testing.T) {
 			t.Errorf("want one %s with ACK's finalizer, have %d", c.kind, len(objs))
 		}
 	}
-	url, err := cluster.StorefrontURL(context.Background(), s.key.Namespace, s.key.Name)
-	if err != nil || url == "" {
-		t.Fatalf("the Ingress has no load balancer address: %q, %v", url, err)
+	lb, err := cluster.StorefrontURL(context.Background(), s.key.Namespace, s.key.Name)
+	if err != nil || lb == "" {
+		t.Fatalf("the Ingress has no load balancer address: %q, %v", lb, err)
 	}
-	s.base = url
+	s.lb, s.base = lb, sf.Status.URL
+	servedThroughTheLoadBalancer(t, s.base+"/healthz")
 }
 
 func (s *lifecycle) shop(t *testing.T) {
-	api := &shopAPI{base: s.base, http: &http.Client{Timeout: 30 * time.Second}}
+	api := &shopAPI{base: s.base, http: cluster.HTTPClient(30 * time.Second)}
 	email := fmt.Sprintf("shopper-%d@example.com", time.Now().UnixNano())
 	var reg struct {
 		Token string `json:"token"`
@@ -167,16 +179,18 @@ func (s *lifecycle) shop(t *testing.T) {
 	if len(found.Items) == 0 {
 		t.Fatal("searching the demo catalog for espresso found nothing")
 	}
+	// The best-stocked one: 2 are ordered here, and the rollouts' probe keeps putting
+	// one in the cart afterwards.
 	product := found.Items[0]
 	for _, p := range found.Items {
-		if p.Stock >= 2 {
+		if p.Stock > product.Stock {
 			product = p
-			break
 		}
 	}
-	if product.Stock < 2 || product.Price.Currency != "EUR" {
-		t.Fatalf("no espresso product with 2 in stock in EUR: %+v", found.Items)
+	if product.Stock < 3 || product.Price.Currency != "EUR" {
+		t.Fatalf("no espresso product with 3 in stock in EUR: %+v", found.Items)
 	}
+	s.shopper = &cartWriter{token: reg.Token, productID: product.ID}
 
 	path := fmt.Sprintf("/api/v1/cart/items/%d", product.ID)
 	if code, body := api.call(t, http.MethodPut, path, map[string]int{"quantity": 2}, nil); code >= 300 {
@@ -229,9 +243,12 @@ func (s *lifecycle) shop(t *testing.T) {
 func (s *lifecycle) upgrade(t *testing.T) {
 	s.w.t = t
 	image := s.repo + ":" + goodTag
-	p := startProbe(s.base, 2)
+	p := startProbe(s.base, 2, s.shopper)
 	patchStorefront(t, s.key, map[string]any{"image": image})
 	s.w.waitReady(t, image, readyTimeout)
+	// The probe goes on until the old pods are gone: through their deregistration,
+	// SHUTDOWN_DELAY and drain.
+	oldPodsGone(t, s.key.Namespace, s.sampleImage)
 	p.finish(t, 50)
 
 	ns := s.key.Namespace
@@ -265,7 +282,7 @@ func (s *lifecycle) upgrade(t *testing.T) {
 func (s *lifecycle) badMigration(t *testing.T) {
 	s.w.t = t
 	good, bad := s.repo+":"+goodTag, s.repo+":"+badTag
-	p := startProbe(s.base, 2)
+	p := startProbe(s.base, 2, s.shopper)
 	patchStorefront(t, s.key, map[string]any{"image": bad})
 	var sf *shopv1alpha1.Storefront
 	waitFor(t, "SchemaMigrated=False/MigrationFailed for "+bad, readyTimeout, func() (bool, string) {
@@ -312,9 +329,10 @@ func (s *lifecycle) badMigration(t *testing.T) {
 func (s *lifecycle) recover(t *testing.T) {
 	s.w.t = t
 	image := s.repo + ":" + recoveryTag
-	p := startProbe(s.base, 1)
+	p := startProbe(s.base, 1, s.shopper)
 	patchStorefront(t, s.key, map[string]any{"image": image})
 	sf := s.w.waitReady(t, image, readyTimeout)
+	oldPodsGone(t, s.key.Namespace, s.repo+":"+goodTag)
 	p.finish(t, 10)
 	if sf.Status.Phase != shopv1alpha1.PhaseReady {
 		t.Errorf("phase %s, want Ready", sf.Status.Phase)
@@ -375,14 +393,14 @@ func (s *lifecycle) deleteRetain(t *testing.T) {
 		}
 		var names []string
 		for _, p := range pods.Items {
-			if o := metav1.GetControllerOf(&p); o != nil && o.Kind == "Deployment" {
+			if o := metav1.GetControllerOf(&p); o != nil && o.Kind == "ReplicaSet" {
 				names = append(names, p.Name)
 			}
 		}
 		return len(names) == 0, strings.Join(names, ", ")
 	})
-	waitFor(t, "the ingress proxy closed", time.Minute, func() (bool, string) {
-		resp, err := http.Get(s.base + "/healthz")
+	waitFor(t, "the load balancer deleted", time.Minute, func() (bool, string) {
+		resp, err := http.Get(s.lb + "/healthz")
 		if err == nil {
 			_ = resp.Body.Close()
 			return false, resp.Status

@@ -33,6 +33,10 @@ func BuildShop(ctx context.Context, dir string) (Images, error) {
 	if _, err := exec.LookPath("go"); err != nil {
 		return Images{}, fmt.Errorf("the go tool is not on $PATH: install Go 1.26 (https://go.dev/doc/install): %w", err)
 	}
+	// Pods may run as another user (runAsUser), who must reach the binaries.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return Images{}, err
+	}
 	imgs := Images{Shop: filepath.Join(dir, "shop"), ShopBadMigration: filepath.Join(dir, "shop-badmigration")}
 	for _, b := range []struct {
 		out  string

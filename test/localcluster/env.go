@@ -34,6 +34,7 @@ type envResolver struct {
 	reader client.Reader
 	ns     string
 	pod    *corev1.Pod
+	podIP  string
 	vars   map[string]string
 	order  []string
 	// secrets and configMaps read so far, by name (nil: not found).
@@ -44,8 +45,8 @@ type envResolver struct {
 // resolveEnv returns the container's environment as NAME=value pairs, in definition
 // order. A missing Secret, ConfigMap or key that is not optional is an error, which the
 // kubelet reports as CreateContainerConfigError.
-func resolveEnv(ctx context.Context, reader client.Reader, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
-	r := &envResolver{reader: reader, ns: pod.Namespace, pod: pod, vars: map[string]string{},
+func resolveEnv(ctx context.Context, reader client.Reader, pod *corev1.Pod, c *corev1.Container, podIP string) ([]string, error) {
+	r := &envResolver{reader: reader, ns: pod.Namespace, pod: pod, podIP: podIP, vars: map[string]string{},
 		secrets: map[string]*corev1.Secret{}, configMaps: map[string]*corev1.ConfigMap{}}
 	for _, from := range c.EnvFrom {
 		if err := r.addFrom(ctx, from); err != nil {
@@ -183,7 +184,9 @@ func (r *envResolver) field(path string) (string, bool, error) {
 		return p.Spec.NodeName, true, nil
 	case "spec.serviceAccountName":
 		return p.Spec.ServiceAccountName, true, nil
-	case "status.podIP", "status.hostIP":
+	case "status.podIP", "status.podIPs":
+		return r.podIP, true, nil
+	case "status.hostIP", "status.hostIPs":
 		return podIP, true, nil
 	}
 	for prefix, m := range map[string]map[string]string{"metadata.labels": p.Labels, "metadata.annotations": p.Annotations} {

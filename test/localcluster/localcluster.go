@@ -14,23 +14,26 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package localcluster runs the whole system on one machine (docs/architecture.md#the-whole-system-on-one-machine): a control plane
-// from the envtest binaries, the operator through controllers.Setup, and real-process
-// stand-ins for what a cluster and AWS would provide - a kubelet that runs pods as local
-// programs (Jobs and Deployments, with readiness probes and rolling updates), the HPA
-// controller, a reverse proxy for Services and Ingresses, and ACK backed by throwaway
-// PostgreSQL and Redis servers with TLS from a throwaway CA. `make demo` (hack/demo) and
-// the end-to-end suite (test/e2e) run on it.
+// Package localcluster runs the whole system on one machine: a control
+// plane of the real Kubernetes v1.37.2 programs (kube-apiserver and etcd through
+// envtest, kube-controller-manager and kube-scheduler beside them), the operator
+// through controllers.Setup, and stand-ins for what cannot run here - a kubelet that
+// runs the pods bound to its node as local processes (kubelet.go), metrics-server from
+// the process table (metrics.go), the AWS Load
+// Balancer Controller and its ALBs (alb.go), and ACK backed by throwaway PostgreSQL and
+// Redis servers with TLS from a throwaway CA (ack.go). `make demo` (hack/demo) and the
+// end-to-end suite (test/e2e) run on it.
 //
-// Stand-ins report status with the status-only stand-ins' functions of
-// test/fake, so that an operator sees the same thing from both; ACK runs
-// fake's own ACK controllers, with the servers behind them as a fake.Provisioner.
+// ACK runs test/fake's ACK controllers, with the servers behind them as a
+// fake.Provisioner.
 package localcluster
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,12 +42,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -53,10 +55,11 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -87,14 +90,12 @@ type Options struct {
 	// ACKDelay is how long ACK resources stay creating (or deleting) before they are
 	// available (or gone), so that the phases can be watched; AWS takes minutes.
 	ACKDelay time.Duration
-	// JobBackoff is the delay before a Job's second pod after a failure, doubling
-	// after each (the Job controller's is 10s); default 1s.
-	JobBackoff time.Duration
-	// ProbeInterval is the readiness probe period until a pod is first ready (default
-	// 100ms); afterwards probes run every second.
-	ProbeInterval time.Duration
-	// StopGrace bounds how long Stop waits for each process after SIGTERM before
-	// SIGKILL; default 2s.
+	// TargetRegistrationDelay is how long an EndpointSlice change takes to reach the
+	// ALB stand-in (registering or deregistering a target); default
+	// DefaultTargetRegistrationDelay.
+	TargetRegistrationDelay time.Duration
+	// StopGrace bounds how long Stop waits for each pod's processes after SIGTERM
+	// before SIGKILL; default 2s.
 	StopGrace time.Duration
 }
 
@@ -112,10 +113,16 @@ type Cluster struct {
 	env        *envtest.Environment
 	ca         *throwawayCA
 	kubelet    *kubelet
-	ingress    *ingressController
+	alb        *albController
+	metrics    *metricsServer
 	ack        *ackPlayer
 	guard      *guard
 	logFiles   []*os.File
+	// controlPlane are kube-controller-manager and kube-scheduler.
+	controlPlane []*process
+	// transport is HTTPClient's, shared so that its connections are reused.
+	transport     *http.Transport
+	transportOnce sync.Once
 
 	cancel   context.CancelFunc
 	managers sync.WaitGroup
@@ -133,11 +140,8 @@ func Scheme() *runtime.Scheme {
 // Start starts the control plane, installs the CRDs, and runs the operator and the
 // stand-ins. On error, whatever started is stopped again.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
-	if opts.JobBackoff == 0 {
-		opts.JobBackoff = time.Second
-	}
-	if opts.ProbeInterval == 0 {
-		opts.ProbeInterval = 100 * time.Millisecond
+	if opts.TargetRegistrationDelay == 0 {
+		opts.TargetRegistrationDelay = DefaultTargetRegistrationDelay
 	}
 	if opts.StopGrace == 0 {
 		opts.StopGrace = 2 * time.Second
@@ -149,7 +153,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.Images.ShopBadMigration == "" {
 		opts.Images.ShopBadMigration = filepath.Join(bin, "shop-badmigration")
 	}
-	// Pods run in directories of their own.
+	// Pods run in directories of their own, maybe as another user.
 	for _, p := range []*string{&opts.Images.Shop, &opts.Images.ShopBadMigration} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
@@ -205,6 +209,14 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if c.env, err = testenv.NewEnvironment(); err != nil {
 		return nil, err
 	}
+	if err := ControlPlaneBinaries(c.env.BinaryAssetsDirectory); err != nil {
+		return nil, err
+	}
+	configureAPIServer(c.env)
+	aggregation, err := configureAggregation(c.env, filepath.Join(c.dir, "tls", "aggregation"))
+	if err != nil {
+		return nil, err
+	}
 	if c.Config, err = testenv.StartEnvironment(c.env); err != nil {
 		c.env = nil
 		return nil, fmt.Errorf("starting the control plane: %w", err)
@@ -220,9 +232,19 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
+	if err := c.startControllers(); err != nil {
+		return nil, err
+	}
 	scheme := Scheme()
 	if c.Client, err = client.New(c.Config, client.Options{Scheme: scheme}); err != nil {
 		return nil, err
+	}
+	// The kubelet registers its node; the LBC's IngressClass is the default one.
+	if err := registerNode(ctx, c.Client); err != nil {
+		return nil, err
+	}
+	if err := c.Client.Create(ctx, desiredIngressClass()); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("creating the alb IngressClass: %w", err)
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -235,14 +257,23 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	standIns, err := c.newManager(scheme, standInLog)
+	standIns, err := c.newManager(scheme, standInLog, cache.Options{ByObject: map[client.Object]cache.ByObject{
+		// The kubelet watches the pods bound to its node.
+		&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", NodeName)},
+	}})
 	if err != nil {
 		return nil, err
 	}
 	if err := c.setupStandIns(runCtx, standIns, standInLog); err != nil {
 		return nil, err
 	}
-	operator, err := c.newManager(scheme, operatorLog)
+	if c.metrics, err = startMetricsServer(c.kubelet, aggregation); err != nil {
+		return nil, fmt.Errorf("starting the metrics server: %w", err)
+	}
+	if err := c.metrics.register(ctx, c.Client, aggregation.servingCA); err != nil {
+		return nil, err
+	}
+	operator, err := c.newManager(scheme, operatorLog, cache.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +299,38 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return nil, fmt.Errorf("the managers' caches did not sync; the logs' last lines:\n%s", logs.String())
 		}
 	}
+	go heartbeat(runCtx, c.Client, func(err error) { standInLog.Error(err, "Node heartbeat") })
+	if err := c.waitSchedulable(ctx); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// waitSchedulable waits until the node lifecycle controller has lifted the not-ready
+// taint the API server put on the new Node: from then on pods are scheduled.
+func (c *Cluster) waitSchedulable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		node := &corev1.Node{}
+		err := c.Client.Get(ctx, client.ObjectKey{Name: NodeName}, node)
+		if err == nil {
+			tainted := false
+			for _, t := range node.Spec.Taints {
+				tainted = tainted || t.Key == corev1.TaintNodeNotReady
+			}
+			if !tainted {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			var logs strings.Builder
+			c.DumpLogs(&logs, 10)
+			return fmt.Errorf("node %s still has the %s taint: is kube-controller-manager running? The logs' last lines:\n%s", NodeName, corev1.TaintNodeNotReady, logs.String())
+		case <-time.After(50 * time.Millisecond): // polling the API server with a deadline
+		}
+	}
 }
 
 // defaultIDs fills the network settings the operator needs for ACK resources with
@@ -292,9 +354,10 @@ func defaultIDs(o *controllers.Options) {
 	}
 }
 
-func (c *Cluster) newManager(scheme *runtime.Scheme, log logr.Logger) (manager.Manager, error) {
+func (c *Cluster) newManager(scheme *runtime.Scheme, log logr.Logger, cacheOpts cache.Options) (manager.Manager, error) {
 	return ctrl.NewManager(c.Config, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  cacheOpts,
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -303,70 +366,31 @@ func (c *Cluster) newManager(scheme *runtime.Scheme, log logr.Logger) (manager.M
 	})
 }
 
-// setupStandIns registers the kubelet, Job, Deployment, HPA, ingress and ACK stand-ins.
-func (c *Cluster) setupStandIns(ctx context.Context, mgr manager.Manager, log logr.Logger) error {
+// setupStandIns registers the kubelet, ALB and ACK stand-ins.
+func (c *Cluster) setupStandIns(_ context.Context, mgr manager.Manager, log logr.Logger) error {
 	cl := mgr.GetClient()
-	c.kubelet = &kubelet{
-		client: cl, reader: mgr.GetAPIReader(), images: c.opts.Images, caFile: c.ca.CAFile, dir: c.dir,
-		recorder: mgr.GetEventRecorder("kubelet"), log: log.WithName("kubelet"),
-		probeInterval: c.opts.ProbeInterval, restartBackoff: time.Second, pods: map[types.UID]*pod{},
-	}
-	jobEvents := make(chan event.GenericEvent, 1024)
-	deploymentEvents := make(chan event.GenericEvent, 1024)
-	c.kubelet.onChange = func(p *pod) {
-		o := p.Owner()
-		if o == nil {
-			return
-		}
-		meta := metav1.ObjectMeta{Namespace: p.Namespace(), Name: o.Name}
-		var ev event.GenericEvent
-		var ch chan event.GenericEvent
-		switch o.Kind {
-		case "Job":
-			ev, ch = event.GenericEvent{Object: &batchv1.Job{ObjectMeta: meta}}, jobEvents
-		case "Deployment":
-			ev, ch = event.GenericEvent{Object: &appsv1.Deployment{ObjectMeta: meta}}, deploymentEvents
-		default:
-			return
-		}
-		select {
-		case ch <- ev:
-		case <-ctx.Done():
-		}
-	}
+	c.kubelet = newKubelet(cl, mgr.GetAPIReader(), c.opts.Images, c.ca.CAFile, c.dir, mgr.GetEventRecorder("kubelet"), log.WithName("kubelet"))
 	onThisNode := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		p, ok := o.(*corev1.Pod)
 		return ok && p.Spec.NodeName == NodeName
 	})
 	if err := ctrl.NewControllerManagedBy(mgr).Named("kubelet").
 		For(&corev1.Pod{}, builder.WithPredicates(onThisNode)).
-		Complete(&podWatcher{client: cl, k: c.kubelet}); err != nil {
+		WatchesRawSource(source.Channel(c.kubelet.finished, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Complete(c.kubelet); err != nil {
 		return fmt.Errorf("setting up the kubelet: %w", err)
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("job-controller").
-		For(&batchv1.Job{}).
-		WatchesRawSource(source.Channel(jobEvents, &handler.EnqueueRequestForObject{})).
-		Complete(&jobRunner{client: cl, k: c.kubelet, recorder: mgr.GetEventRecorder("job-controller"), backoff: c.opts.JobBackoff}); err != nil {
-		return fmt.Errorf("setting up the Job controller: %w", err)
+	c.alb = &albController{
+		client: cl, net: c.kubelet.net, log: log.WithName("alb"), recorder: mgr.GetEventRecorder("aws-load-balancer-controller"),
+		delay: c.opts.TargetRegistrationDelay, lbs: map[types.NamespacedName]*loadBalancer{},
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("deployment-controller").
-		For(&appsv1.Deployment{}).
-		WatchesRawSource(source.Channel(deploymentEvents, &handler.EnqueueRequestForObject{})).
-		Complete(&deploymentRunner{client: cl, k: c.kubelet, recorder: mgr.GetEventRecorder("deployment-controller"),
-			rolloutStart: map[types.UID]rollout{}}); err != nil {
-		return fmt.Errorf("setting up the Deployment controller: %w", err)
-	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("horizontal-pod-autoscaler").
-		For(&autoscalingv2.HorizontalPodAutoscaler{}).
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(hpasTargeting(cl))).
-		Complete(&hpaController{client: cl}); err != nil {
-		return fmt.Errorf("setting up the HPA controller: %w", err)
-	}
-	c.ingress = &ingressController{client: cl, k: c.kubelet, log: log.WithName("ingress"), proxies: map[types.NamespacedName]*ingressProxy{}}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("ingress-controller").
+	if err := ctrl.NewControllerManagedBy(mgr).Named("aws-load-balancer-controller").
 		For(&networkingv1.Ingress{}).
-		Complete(c.ingress); err != nil {
-		return fmt.Errorf("setting up the ingress controller: %w", err)
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(ingressesOf(cl))).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(ingressesOf(cl))).
+		Complete(c.alb); err != nil {
+		return fmt.Errorf("setting up the ALB stand-in: %w", err)
 	}
 	return c.setupACK(mgr)
 }
@@ -380,11 +404,16 @@ func (c *Cluster) Stop() {
 			c.cancel()
 			c.managers.Wait()
 		}
+		c.stopControllers()
 		if c.kubelet != nil {
 			c.kubelet.StopAll(c.opts.StopGrace)
 		}
-		if c.ingress != nil {
-			c.ingress.CloseAll()
+		if c.alb != nil {
+			c.alb.CloseAll()
+		}
+		c.metrics.Stop()
+		if c.transport != nil {
+			c.transport.CloseIdleConnections()
 		}
 		if c.ack != nil {
 			c.ack.Stop()
@@ -414,9 +443,33 @@ func (c *Cluster) CAFile() string { return c.ca.CAFile }
 // KubeconfigPath is where the kubeconfig was written ("" when Options asked for none).
 func (c *Cluster) KubeconfigPath() string { return c.kubeconfig }
 
-// IngressURL is the address the Ingress ns/name is served at, or "" when it is not.
+// IngressURL is the address of the load balancer of the Ingress ns/name, or "" when
+// it has none.
 func (c *Cluster) IngressURL(namespace, name string) string {
-	return c.ingress.URL(types.NamespacedName{Namespace: namespace, Name: name})
+	return c.alb.URL(types.NamespacedName{Namespace: namespace, Name: name})
+}
+
+// HTTPClient is a client that reaches the hosts the Ingresses name at their load
+// balancers, as DNS would resolve them to their ALBs; any other address is dialled as
+// it is. The load balancers match the Host strictly: a request to a load balancer's
+// bare address matches no host rule.
+func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
+	c.transportOnce.Do(func() {
+		var d net.Dialer
+		c.transport = &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if host, _, err := net.SplitHostPort(addr); err == nil {
+					if lb := c.alb.addressFor(host); lb != "" {
+						addr = lb
+					}
+				}
+				return d.DialContext(ctx, network, addr)
+			},
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     30 * time.Second,
+		}
+	})
+	return &http.Client{Timeout: timeout, Transport: c.transport}
 }
 
 func (c *Cluster) writeKubeconfig(path string) error {
@@ -460,6 +513,8 @@ func (c *Cluster) Logs() []LogFile {
 	logs := []LogFile{
 		{"operator", filepath.Join(c.dir, "logs", "operator.log")},
 		{"stand-ins", filepath.Join(c.dir, "logs", "localcluster.log")},
+		{kubeControllerManager, filepath.Join(c.dir, "logs", kubeControllerManager+".log")},
+		{kubeScheduler, filepath.Join(c.dir, "logs", kubeScheduler+".log")},
 	}
 	if c.ack != nil {
 		logs = append(logs, c.ack.Logs()...)

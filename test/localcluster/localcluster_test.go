@@ -25,8 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -45,7 +43,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storefront-operator/storefront/test/localcluster"
-	"github.com/storefront-operator/storefront/test/shoptest"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -87,12 +84,15 @@ func run(m *testing.M) int {
 	return code
 }
 
+// namespace creates a namespace for the test, which the real namespace controller
+// empties and deletes when the test ends.
 func namespace(t *testing.T) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "lc-"}}
 	if err := cluster.Client.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cluster.Client.Delete(context.Background(), ns) })
 	return ns.Name
 }
 
@@ -179,40 +179,35 @@ echo "all set in $1"`
 	g.Expect(logOf(t, "pod "+ns+"/"+p.Name)).To(ContainSubstring("all set in demo-mode"))
 }
 
-func TestFailingJobGivesUpAfterBackoffLimitWithTheLogsEndAsMessage(t *testing.T) {
-	g := NewWithT(t)
-	ns := namespace(t)
-	create(t, &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fails"},
-		Spec: batchv1.JobSpec{
-			BackoffLimit: ptr.To[int32](1),
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-				RestartPolicy: corev1.RestartPolicyNever,
-				Containers: []corev1.Container{{
-					Name: "main", Image: "busybox", Command: []string{"sh", "-c", "echo working; echo 'migration 7 failed' >&2; exit 3"},
-					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-				}},
-			}},
-		},
-	})
-	g.Eventually(jobCondition(ns, "fails", batchv1.JobFailed), time.Minute, 50*time.Millisecond).Should(Equal("BackoffLimitExceeded"))
-
-	job := &batchv1.Job{}
-	g.Expect(cluster.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "fails"}, job)).To(Succeed())
-	g.Expect(job.Status.Failed).To(Equal(int32(2)), "backoffLimit 1 allows two pods")
-	pods := jobPods(t, ns, "fails")
-	g.Expect(pods).To(HaveLen(2))
-	for _, p := range pods {
-		term := p.Status.ContainerStatuses[0].State.Terminated
-		g.Expect(term).NotTo(BeNil())
-		g.Expect(term.ExitCode).To(Equal(int32(3)))
-		g.Expect(term.Message).To(Equal("working\nmigration 7 failed"), "the message is this pod's output only")
-		g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+// shopPodSpec is the shop serving on dbURL (from a Secret) as the operator runs it:
+// ports http and metrics, a readiness probe on /readyz, SHUTDOWN_DELAY longer than the
+// ALB's registration delay so that a terminating pod serves until it is deregistered.
+func shopPodSpec(restart corev1.RestartPolicy) corev1.PodSpec {
+	return corev1.PodSpec{
+		RestartPolicy:                 restart,
+		TerminationGracePeriodSeconds: ptr.To[int64](15),
+		Containers: []corev1.Container{{
+			Name: "shop", Image: "registry.example.com/storefront/shop:1.0.0",
+			Command: []string{"/shop"}, Args: []string{"serve"},
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "metrics", ContainerPort: 9090}},
+			Env: []corev1.EnvVar{
+				{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "shop-connection"}, Key: "DATABASE_URL"}}},
+				{Name: "JWT_SECRET", Value: "test-secret-test-secret-test-secret"},
+				{Name: "HTTP_ADDR", Value: ":8080"},
+				{Name: "METRICS_ADDR", Value: ":9090"},
+				{Name: "SHUTDOWN_DELAY", Value: "5s"},
+			},
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("http")}},
+				PeriodSeconds: 1, FailureThreshold: 1,
+			},
+		}},
 	}
 }
 
-// shopObjects are a Deployment of the shop on dbURL, with its Service and Ingress, as the
-// operator would make them.
+// shopObjects are a Deployment of the shop on dbURL, with its Service and Ingress for
+// the host shopHost(ns), as the operator would make them.
 func shopObjects(ns, dbURL string, replicas int32) (*appsv1.Deployment, *corev1.Service, *networkingv1.Ingress, *corev1.Secret) {
 	labels := map[string]string{"app": "shop"}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop-connection"},
@@ -226,150 +221,85 @@ func shopObjects(ns, dbURL string, replicas int32) (*appsv1.Deployment, *corev1.
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1))}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					TerminationGracePeriodSeconds: ptr.To[int64](10),
-					Containers: []corev1.Container{{
-						Name: "shop", Image: "registry.example.com/storefront/shop:1.0.0",
-						Command: []string{"/shop"}, Args: []string{"serve"},
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "metrics", ContainerPort: 9090}},
-						Env: []corev1.EnvVar{
-							{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-								LocalObjectReference: corev1.LocalObjectReference{Name: "shop-connection"}, Key: "DATABASE_URL"}}},
-							{Name: "JWT_SECRET", Value: "test-secret-test-secret-test-secret"},
-							{Name: "HTTP_ADDR", Value: ":8080"},
-							{Name: "METRICS_ADDR", Value: ":9090"},
-							{Name: "SHUTDOWN_DELAY", Value: "1s"},
-						},
-						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("http")}}},
-					}},
-				},
+				Spec:       shopPodSpec(corev1.RestartPolicyAlways),
 			},
 		},
 	}
-	svc := &corev1.Service{
+	return d, shopService(ns, labels), shopIngress(ns, shopHost(ns)), secret
+}
+
+// shopHost is the test namespace's own host: the load balancers of all tests answer
+// for their hosts on this machine.
+func shopHost(ns string) string { return "shop." + ns + ".example" }
+
+func shopService(ns string, selector map[string]string) *corev1.Service {
+	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
-		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{
+		Spec: corev1.ServiceSpec{Selector: selector, Ports: []corev1.ServicePort{
 			{Name: "http", Port: 80, TargetPort: intstr.FromString("http")},
 		}},
 	}
-	ing := &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
+}
+
+// shopIngress routes host to the shop Service, health-checked on /readyz every
+// second, as the ALB would with those annotations.
+func shopIngress(ns, host string) *networkingv1.Ingress {
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop", Annotations: map[string]string{
+			"alb.ingress.kubernetes.io/target-type":                  "ip",
+			"alb.ingress.kubernetes.io/healthcheck-path":             "/readyz",
+			"alb.ingress.kubernetes.io/healthcheck-interval-seconds": "1",
+		}},
 		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
-			Host: "shop.example",
+			Host: host,
 			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
 				Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
 				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "shop", Port: networkingv1.ServiceBackendPort{Name: "http"}}},
 			}}}},
 		}}},
 	}
-	return d, svc, ing, secret
 }
 
-// ingressURL waits for the Ingress's load balancer status and returns its address.
-func ingressURL(g *WithT, ns, name string) string {
-	var url string
-	g.Eventually(func() error {
-		ing := &networkingv1.Ingress{}
-		if err := cluster.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ing); err != nil {
-			return err
-		}
-		lb := ing.Status.LoadBalancer.Ingress
-		if len(lb) == 0 || len(lb[0].Ports) == 0 {
-			return fmt.Errorf("no load balancer status yet")
-		}
-		url = fmt.Sprintf("http://%s:%d", lb[0].IP, lb[0].Ports[0].Port)
-		return nil
-	}, time.Minute, 50*time.Millisecond).Should(Succeed())
-	return url
-}
-
-func rolledOut(ns, name string) func() error {
-	return func() error {
-		d := &appsv1.Deployment{}
-		if err := cluster.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-			return err
-		}
-		if d.Status.ObservedGeneration != d.Generation || d.Status.AvailableReplicas != *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
-			return fmt.Errorf("not rolled out: generation %d, status %+v", d.Generation, d.Status)
-		}
-		return nil
+// get sends GET url through the cluster's client (Ingress hosts resolve to their load
+// balancers) with an optional Host header, and returns the status and the body.
+func get(url, host string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
 	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := cluster.HTTPClient(10 * time.Second).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
-func TestDeploymentServesThroughTheIngressAndRollsWithoutDroppingARequest(t *testing.T) {
-	g := NewWithT(t)
-	ns := namespace(t)
-	dbURL := shoptest.MigratedDatabase(t, true)
-	d, svc, ing, secret := shopObjects(ns, dbURL, 2)
-	create(t, secret, d, svc, ing)
-	g.Eventually(rolledOut(ns, "shop"), 2*time.Minute, 100*time.Millisecond).Should(Succeed())
-	base := ingressURL(g, ns, "shop")
+// serving waits until url answers 200 through its load balancer.
+func serving(g *WithT, url string) {
+	g.Eventually(func() (int, error) {
+		code, _, err := get(url, "")
+		return code, err
+	}, 2*time.Minute, 100*time.Millisecond).Should(Equal(http.StatusOK), "%s is served", url)
+}
 
-	httpc := &http.Client{Timeout: 10 * time.Second}
-	get := func(path string) (int, string, error) {
-		resp, err := httpc.Get(base + path)
-		if err != nil {
-			return 0, "", err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), err
-	}
-	code, body, err := get("/api/v1/categories")
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(code).To(Equal(http.StatusOK), body)
-	g.Expect(body).To(ContainSubstring(`"slug"`))
-
-	// Every pod listens on ports of its own, recorded on the pod.
+func podsOf(t *testing.T, ns string, labels map[string]string) []corev1.Pod {
+	t.Helper()
 	pods := &corev1.PodList{}
-	g.Expect(cluster.Client.List(context.Background(), pods, client.InNamespace(ns))).To(Succeed())
-	g.Expect(pods.Items).To(HaveLen(2))
-	g.Expect(pods.Items[0].Annotations[localcluster.AnnotationHostPorts]).NotTo(Equal(pods.Items[1].Annotations[localcluster.AnnotationHostPorts]))
-	oldPods := map[string]bool{pods.Items[0].Name: true, pods.Items[1].Name: true}
-
-	// Probe through the proxy while the template changes.
-	var failures, requests atomic.Int64
-	var lastFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := get("/api/v1/products?per_page=2")
-				requests.Add(1)
-				if err != nil || code != http.StatusOK {
-					failures.Add(1)
-					lastFailure.Store(fmt.Sprintf("%d %v %s", code, err, body))
-				}
-			}
-		}()
+	if err := cluster.Client.List(context.Background(), pods, client.InNamespace(ns), client.MatchingLabels(labels)); err != nil {
+		t.Fatal(err)
 	}
-	g.Expect(cluster.Client.Get(context.Background(), client.ObjectKeyFromObject(d), d)).To(Succeed())
-	d.Spec.Template.Annotations = map[string]string{"rollout": "2"}
-	g.Expect(cluster.Client.Update(context.Background(), d)).To(Succeed())
-	g.Eventually(rolledOut(ns, "shop"), 2*time.Minute, 100*time.Millisecond).Should(Succeed())
-	g.Eventually(func() []string {
-		pods := &corev1.PodList{}
-		g.Expect(cluster.Client.List(context.Background(), pods, client.InNamespace(ns))).To(Succeed())
-		var names []string
-		for _, p := range pods.Items {
-			names = append(names, p.Name)
-		}
-		return names
-	}, time.Minute, 100*time.Millisecond).Should(And(HaveLen(2), Not(ContainElement(BeKeyOf(oldPods)))), "the old pods are gone")
-	close(stop)
-	wg.Wait()
-	g.Expect(requests.Load()).To(BeNumerically(">", 20))
-	g.Expect(failures.Load()).To(BeZero(), "last failure: %v", lastFailure.Load())
+	return pods.Items
 }
 
+// pidOf is the process ID of a running container, from its container ID.
+func pidOf(cs corev1.ContainerStatus) string {
+	return strings.TrimPrefix(cs.ContainerID, "localcluster://")
+}
 func logOf(t *testing.T, name string) string {
 	t.Helper()
 	for _, l := range cluster.Logs() {
