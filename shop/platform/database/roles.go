@@ -148,7 +148,11 @@ func roleStatement(role string, observed *observedRole, login *bool) string {
 // the role that runs the migrations (and so owns what they create), and what exists now.
 type privilegeTarget struct {
 	Schema, Database, Owner string
-	// MigrationsTable is goose's table, schema-qualified and quoted, when it exists, and
+	// Tables and Sequences are the owner's in the schema but goose's, schema-qualified
+	// and quoted. A table someone else owns is not the owner's to grant (and not one the
+	// migrations made).
+	Tables, Sequences []string
+	// MigrationsTable is goose's table, qualified and quoted, when it exists, and
 	// MigrationsSequences its identity sequences.
 	MigrationsTable     string
 	MigrationsSequences []string
@@ -180,8 +184,12 @@ func privilegeStatements(t privilegeTarget) []string {
 		"REVOKE CREATE ON SCHEMA " + schema + " FROM " + to,
 		"GRANT CONNECT ON DATABASE " + db + " TO " + to,
 		"GRANT USAGE ON SCHEMA " + schema + " TO " + to,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + to,
-		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + to,
+	}
+	if len(t.Tables) > 0 {
+		s = append(s, "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "+strings.Join(t.Tables, ", ")+" TO "+to)
+	}
+	if len(t.Sequences) > 0 {
+		s = append(s, "GRANT USAGE, SELECT, UPDATE ON SEQUENCE "+strings.Join(t.Sequences, ", ")+" TO "+to)
 	}
 	if t.MigrationsTable != "" {
 		s = append(s, "REVOKE ALL ON TABLE "+t.MigrationsTable+" FROM "+to)
@@ -332,6 +340,21 @@ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
   AND d.refobjid = $1::regclass
 ORDER BY 1`
 
+// readRelationsSQL lists the owner's relations of the given kinds in the schema, but
+// goose's table and what belongs to it (its identity sequence).
+const readRelationsSQL = `
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind = ANY($2::"char"[])
+  AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  AND c.relname <> '` + migrationsTable + `'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                    AND d.refclassid = 'pg_class'::regclass
+                    AND d.refobjid = to_regclass(format('%I.%I', $1::text, '` + migrationsTable + `')))
+ORDER BY 1`
+
 const readRoutinesSQL = `
 SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
 FROM pg_proc p
@@ -364,6 +387,15 @@ func readPrivilegeTarget(ctx context.Context, tx pgx.Tx) (privilegeTarget, error
 		// to_regclass quotes only where needed; qualify it for the statements.
 		t.MigrationsTable = pgx.Identifier{t.Schema, migrationsTable}.Sanitize()
 	}
+	tables, err := collectStrings(ctx, tx, readRelationsSQL, t.Schema, []string{"r", "p", "v", "m", "f"})
+	if err != nil {
+		return t, fmt.Errorf("reading the shop's tables: %w", err)
+	}
+	sequences, err := collectStrings(ctx, tx, readRelationsSQL, t.Schema, []string{"S"})
+	if err != nil {
+		return t, fmt.Errorf("reading the shop's sequences: %w", err)
+	}
+	t.Tables, t.Sequences = tables, sequences
 	routines, err := collectStrings(ctx, tx, readRoutinesSQL)
 	if err != nil {
 		return t, fmt.Errorf("reading the shop's routines: %w", err)

@@ -43,6 +43,8 @@ func TestRoleStatement(t *testing.T) {
 func TestPrivilegeStatements(t *testing.T) {
 	got := privilegeStatements(privilegeTarget{
 		Schema: "public", Database: "shop", Owner: "storefront",
+		Tables:              []string{"public.categories", "public.products"},
+		Sequences:           []string{"public.categories_id_seq"},
 		MigrationsTable:     `"public"."goose_db_version"`,
 		MigrationsSequences: []string{"public.goose_db_version_id_seq"},
 		Routines:            []string{"public.products_search_vector()"},
@@ -54,8 +56,8 @@ func TestPrivilegeStatements(t *testing.T) {
 		`REVOKE CREATE ON SCHEMA "public" FROM "app_a", "app_b"`,
 		`GRANT CONNECT ON DATABASE "shop" TO "app_a", "app_b"`,
 		`GRANT USAGE ON SCHEMA "public" TO "app_a", "app_b"`,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "public" TO "app_a", "app_b"`,
-		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "public" TO "app_a", "app_b"`,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.categories, public.products TO "app_a", "app_b"`,
+		`GRANT USAGE, SELECT, UPDATE ON SEQUENCE public.categories_id_seq TO "app_a", "app_b"`,
 		`REVOKE ALL ON TABLE "public"."goose_db_version" FROM "app_a", "app_b"`,
 		`REVOKE ALL ON SEQUENCE public.goose_db_version_id_seq FROM "app_a", "app_b"`,
 		`REVOKE EXECUTE ON ROUTINE public.products_search_vector() FROM PUBLIC`,
@@ -77,8 +79,8 @@ func TestPrivilegeStatements(t *testing.T) {
 		}
 	}
 	for _, s := range odd {
-		if strings.Contains(s, "goose") || strings.Contains(s, "ROUTINE ") {
-			t.Errorf("without a migrations table or routines: %s", s)
+		if strings.Contains(s, "goose") || strings.Contains(s, "ROUTINE ") || strings.Contains(s, " ON TABLE ") || strings.Contains(s, " ON SEQUENCE ") {
+			t.Errorf("without tables, sequences, a migrations table or routines: %s", s)
 		}
 	}
 }
