@@ -73,7 +73,12 @@ func MasterDatabase(t testing.TB, adminURL string) string {
 			t.Logf("testenv: dropping database %s: %v", name, err)
 		}
 	})
-	return WithUser(adminURL, name, MasterRole, MasterPassword)
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	u.Path = "/" + name
+	return WithUser(u.String(), MasterRole, MasterPassword)
 }
 
 // PostgresMasterURL is MasterDatabase on the shared test server.
@@ -82,13 +87,12 @@ func PostgresMasterURL(t testing.TB) string {
 	return MasterDatabase(t, PostgresAdminURL(t))
 }
 
-// WithUser is serverURL with another database, user and password.
-func WithUser(serverURL, database, user, password string) string {
-	u, err := url.Parse(serverURL)
+// WithUser is dbURL, the same database, with another user and password.
+func WithUser(dbURL, user, password string) string {
+	u, err := url.Parse(dbURL)
 	if err != nil {
 		panic(err) // our own URLs
 	}
-	u.Path = "/" + database
 	u.User = url.UserPassword(user, password)
 	return u.String()
 }
@@ -127,7 +131,7 @@ func (p *Postgres) RequirePasswords(ctx context.Context, trusted ...string) erro
 	if _, err := conn.Exec(ctx, `SELECT pg_reload_conf()`); err != nil {
 		return err
 	}
-	probeURL := WithUser(p.URL, "postgres", probe, "")
+	probeURL := WithUser(p.URL, probe, "")
 	return pollUntil(ctx, 10*time.Second, "the server to ask for passwords", func() bool {
 		c, err := pgx.Connect(ctx, probeURL)
 		if err == nil {

@@ -79,10 +79,7 @@ func shopDatabase(t *testing.T, adminURL string) (masterURL string, pool *pgxpoo
 }
 
 // as is dbURL with another user and password.
-func as(dbURL, user, password string) string {
-	u, _ := url.Parse(dbURL)
-	return testenv.WithUser(dbURL, strings.TrimPrefix(u.Path, "/"), user, password)
-}
+func as(dbURL, user, password string) string { return testenv.WithUser(dbURL, user, password) }
 
 func newPassword(prefix string) string {
 	b := make([]byte, 12)
