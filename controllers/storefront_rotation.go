@@ -16,7 +16,10 @@ limitations under the License.
 
 package controllers
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // Rotation of the database credentials (docs/architecture.md#database-roles).
 //
@@ -209,11 +212,10 @@ func nextAppLoginStep(s appLogin) appLoginStep {
 // after is the state once step was carried out: what the reconciler records in status
 // (and what a new Secret makes visible).
 func (s appLogin) after(step appLoginStep) appLogin {
-	roles := make(map[string]rolePassword, len(s.Roles))
-	for k, v := range s.Roles {
-		roles[k] = v
+	s.Roles = maps.Clone(s.Roles)
+	if s.Roles == nil {
+		s.Roles = map[string]rolePassword{}
 	}
-	s.Roles = roles
 	r := s.Roles[step.Role]
 	switch step.Action {
 	case appLoginCreateSecret:
@@ -235,9 +237,7 @@ func (s appLogin) after(step appLoginStep) appLogin {
 
 // migrateArgs are the arguments of `shop migrate` that carry a step to the shop (its
 // process contract, shop/cmd/shop): a SetPassword Job also gets APP_PASSWORD from the
-// role's Secret Version (or mounts it and passes --app-password-file). Every migration
-// Job of a new image carries the active role's SetPassword with the version it already
-// has, which changes nothing and creates the roles on a new database.
+// role's Secret Version (or mounts it and passes --app-password-file).
 func (step appLoginStep) migrateArgs() []string {
 	switch step.Action {
 	case appLoginSetPassword:
@@ -246,6 +246,41 @@ func (step appLoginStep) migrateArgs() []string {
 		return []string{"--retire-role=" + step.Role}
 	}
 	return nil
+}
+
+// imageMigrateArgs are the role arguments of an image's migration Job, and the version
+// of the active role's Secret its APP_PASSWORD comes from: the active role with the
+// password it has, which changes nothing (and keeps the privileges of new tables). On a
+// new database (a restored snapshot brings back the roles as they were when it was
+// taken) it also withdraws the inactive role's login, unless that role is on its way in.
+// Before the first login there are none: the first login's steps set them.
+func imageMigrateArgs(s appLogin, newDatabase bool) (args []string, version int) {
+	if s.Active == "" {
+		return nil, 0
+	}
+	args = []string{"--app-role=" + s.Active}
+	inactive := s.Roles[otherAppRole(s.Active)]
+	if newDatabase && s.Retiring == "" && (inactive.Set == 0 || inactive.Withdrawn) {
+		args = append(args, "--retire-role="+otherAppRole(s.Active))
+	}
+	return args, s.Roles[s.Active].Set
+}
+
+// onNewDatabase is the state to decide on once the database changed (status.migration
+// .database): a password set on the inactive role for a rotation under way is not in a
+// restored snapshot, so it is set again before the switch.
+func (s appLogin) onNewDatabase() appLogin {
+	if s.Active == "" || s.Retiring != "" {
+		return s
+	}
+	inactive := otherAppRole(s.Active)
+	r := s.Roles[inactive]
+	if r.Set > 0 && r.Set == r.Newest && !r.Withdrawn {
+		s.Roles = maps.Clone(s.Roles)
+		r.Set = 0
+		s.Roles[inactive] = r
+	}
+	return s
 }
 
 // masterPassword is the state the master password's rotation decides on. Its trigger is

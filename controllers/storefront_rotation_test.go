@@ -18,6 +18,8 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -30,17 +32,9 @@ func steadyOnA() appLogin {
 
 // with returns s changed by f, for building cases from a base state.
 func with(s appLogin, f func(*appLogin)) appLogin {
-	s.Roles = maps(s.Roles)
+	s.Roles = maps.Clone(s.Roles)
 	f(&s)
 	return s
-}
-
-func maps(m map[string]rolePassword) map[string]rolePassword {
-	out := map[string]rolePassword{}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // onB is the state after the rotation "r1" moved the shop to app_b and withdrew app_a.
@@ -290,6 +284,45 @@ func TestRotationMigrateArgs(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRotationImageMigrateArgs(t *testing.T) {
+	midRotation := with(steadyOnA(), func(s *appLogin) { s.Roles[appRoleB] = rolePassword{Newest: 1, NewestRotation: "r1", Set: 1} })
+	tests := map[string]struct {
+		state       appLogin
+		newDatabase bool
+		want        []string
+		version     int
+	}{
+		"before the first login, the first login's steps say it all":   {appLogin{}, false, nil, 0},
+		"a new image sets the active role's password it already has":   {steadyOnA(), false, []string{"--app-role=app_a"}, 1},
+		"on a new database the inactive role's login is withdrawn too": {onB(), true, []string{"--app-role=app_b", "--retire-role=app_a"}, 1},
+		"a role never set is kept without login on a new database":     {steadyOnA(), true, []string{"--app-role=app_a", "--retire-role=app_b"}, 1},
+		"a role on its way in keeps its login":                         {midRotation, true, []string{"--app-role=app_a"}, 1},
+		"a role pods still use during the rollout keeps its login": {
+			with(onB(), func(s *appLogin) { s.Retiring = appRoleA; s.Roles[appRoleA] = rolePassword{Newest: 1, Set: 1} }), true, []string{"--app-role=app_b"}, 1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			args, v := imageMigrateArgs(tt.state, tt.newDatabase)
+			if !slices.Equal(args, tt.want) || v != tt.version {
+				t.Errorf("got %q v%d, want %q v%d", args, v, tt.want, tt.version)
+			}
+		})
+	}
+
+	// On a new database, the password of a role on its way in is set again before the switch.
+	if got := nextAppLoginStep(midRotation.onNewDatabase()); got.Action != appLoginSetPassword || got.Role != appRoleB || got.Version != 1 {
+		t.Errorf("mid-rotation on a new database: %+v", got)
+	}
+	if got := nextAppLoginStep(midRotation); got.Action != appLoginSwitch {
+		t.Errorf("mid-rotation on the same database: %+v", got)
+	}
+	for name, s := range map[string]appLogin{"steady": steadyOnA(), "withdrawn": onB(), "first": {}} {
+		if got := s.onNewDatabase(); !reflect.DeepEqual(got, s) {
+			t.Errorf("%s: a new database changed %+v into %+v", name, s, got)
+		}
 	}
 }
 
