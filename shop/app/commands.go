@@ -19,15 +19,22 @@ type MigrateResult struct {
 	Applied      []int64
 	AdminCreated bool
 	DemoLoaded   bool
+	// RolesMaintained: the application roles were created or kept, and changed as asked.
+	RolesMaintained bool
 }
 
 // Migrate is `shop migrate`: it applies the pending migrations under the advisory lock,
-// then, still serialised by the lock, creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD
+// then, still serialised by the lock, maintains the application roles when asked to
+// (cfg.AppRole, cfg.RetireRole), creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD
 // when no admin exists and loads the demo catalog when mode is demo and it was never
 // loaded. Running it twice, or twice at once, does each thing once.
 func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog.Logger) (MigrateResult, error) {
 	var res MigrateResult
 	if err := cfg.RequireDatabase(); err != nil {
+		return res, err
+	}
+	roles := database.RoleChanges{Activate: cfg.AppRole, Password: cfg.AppPassword, Retire: cfg.RetireRole}
+	if err := roles.Validate(); err != nil {
 		return res, err
 	}
 	if logger == nil {
@@ -43,6 +50,12 @@ func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog
 		return res, err
 	}
 	defer pool.Close()
+	if !roles.Empty() {
+		if err := database.MaintainRoles(ctx, pool, roles, logger); err != nil {
+			return res, err
+		}
+		res.RolesMaintained = true
+	}
 	err = database.WithAdvisoryLock(ctx, pool, func(tx pgx.Tx) error {
 		created, err := auth.EnsureAdmin(ctx, tx, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {
@@ -61,7 +74,7 @@ func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog
 	if err != nil {
 		return res, err
 	}
-	logger.Info("Migrated", "applied", len(res.Applied), "adminCreated", res.AdminCreated, "demoLoaded", res.DemoLoaded)
+	logger.Info("Migrated", "applied", len(res.Applied), "adminCreated", res.AdminCreated, "demoLoaded", res.DemoLoaded, "rolesMaintained", res.RolesMaintained)
 	return res, nil
 }
 

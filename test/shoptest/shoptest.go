@@ -46,22 +46,31 @@ type Shop struct {
 	Contract *Contract
 }
 
+// AppRole and AppPassword are the application role test shops serve as, and its password.
+const (
+	AppRole     = "app_a"
+	AppPassword = "shoptest-app-role-password"
+)
+
 // MigratedDatabase returns the URL of a new database with the schema applied (and the
-// demo catalog when demo is set).
+// demo catalog when demo is set), as production has it: the database is owned by a
+// master role that is no superuser (testenv.MasterRole), which migrates it and keeps the
+// application roles, and the URL returned logs in as the application role AppRole.
 func MigratedDatabase(t testing.TB, demo bool) string {
 	t.Helper()
-	dbURL := testenv.PostgresURL(t)
+	masterURL := testenv.PostgresMasterURL(t)
 	mode := app.SeedNone
 	if demo {
 		mode = app.SeedDemo
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := Config(dbURL)
+	cfg := Config(masterURL)
+	cfg.AppRole, cfg.AppPassword = AppRole, AppPassword
 	if _, err := app.Migrate(ctx, cfg, mode, Logger(nil)); err != nil {
 		t.Fatalf("migrating the test database: %v", err)
 	}
-	return dbURL
+	return testenv.WithUser(masterURL, AppRole, AppPassword)
 }
 
 // Config is the configuration of a test shop on dbURL.

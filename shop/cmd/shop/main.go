@@ -2,12 +2,16 @@
 //
 //	shop serve                          the HTTP server
 //	shop migrate [--seed=none|demo]     apply migrations, bootstrap the admin, load the demo catalog once
+//	    [--app-role=R [--app-password-file=F]] [--retire-role=R]
+//	                                    keep the application roles app_a and app_b; let R log in with
+//	                                    the password in F (or APP_PASSWORD); withdraw R's login
 //	shop seed --products N              add N synthetic products (COPY), for benchmarks
 //	shop create-admin --email E         create or promote an admin; the password is read from stdin
 //
 // Settings come from the environment: DATABASE_URL (required), REDIS_URL, JWT_SECRET
 // (required by serve), HTTP_ADDR, METRICS_ADDR, LOG_LEVEL, SHOP_CURRENCY, ADMIN_EMAIL,
-// ADMIN_PASSWORD, SHUTDOWN_DELAY. Failures print one line on stderr and exit non-zero.
+// ADMIN_PASSWORD, SHUTDOWN_DELAY, APP_ROLE and APP_PASSWORD (migrate). Failures print one
+// line on stderr and exit non-zero.
 package main
 
 import (
@@ -30,7 +34,7 @@ import (
 // version is set at build time (-ldflags -X main.version=...).
 var version = "dev"
 
-const usage = "usage: shop serve | migrate [--seed=none|demo] | seed --products N | create-admin --email E"
+const usage = "usage: shop serve | migrate [--seed=none|demo] [--app-role=app_a|app_b [--app-password-file=F]] [--retire-role=app_a|app_b] | seed --products N | create-admin --email E"
 
 func main() {
 	if err := run(os.Args[1:], os.Stdin); err != nil {
@@ -64,12 +68,27 @@ func run(args []string, stdin io.Reader) error {
 		return app.Serve(ctx, cfg, logger)
 	case "migrate":
 		seedFlag := fs.String("seed", "none", "none or demo: load the demo catalog once")
+		appRole := fs.String("app-role", cfg.AppRole, "app_a or app_b: the application role that may log in with the password")
+		passwordFile := fs.String("app-password-file", "", "the file holding the application role's password (default: APP_PASSWORD)")
+		retireRole := fs.String("retire-role", "", "app_a or app_b: the application role whose login is withdrawn")
 		if err := fs.Parse(rest); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		mode, err := app.ParseSeedMode(*seedFlag)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
+		}
+		cfg.AppRole, cfg.RetireRole = *appRole, *retireRole
+		if *passwordFile != "" {
+			if cfg.AppPassword != "" {
+				return errors.New("migrate: the application role's password is given twice: APP_PASSWORD and --app-password-file")
+			}
+			b, err := os.ReadFile(*passwordFile)
+			if err != nil {
+				return fmt.Errorf("migrate: reading the application role's password: %w", err)
+			}
+			// A file written by hand ends with a newline; a mounted Secret key does not.
+			cfg.AppPassword = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		}
 		if _, err := app.Migrate(ctx, cfg, mode, logger); err != nil {
 			return fmt.Errorf("migrate: %w", err)

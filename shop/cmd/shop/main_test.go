@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	code := func() int { defer testenv.Stop(); return m.Run() }()
+	code := func() int { defer testenv.Stop(); defer stopPasswordServer(); return m.Run() }()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -58,7 +58,8 @@ func shopEnv(env ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "HTTP_ADDR", "METRICS_ADDR", "LOG_LEVEL", "SHOP_CURRENCY", "ADMIN_EMAIL", "ADMIN_PASSWORD", "SHUTDOWN_DELAY":
+		case "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "HTTP_ADDR", "METRICS_ADDR", "LOG_LEVEL", "SHOP_CURRENCY", "ADMIN_EMAIL", "ADMIN_PASSWORD", "SHUTDOWN_DELAY",
+			"APP_ROLE", "APP_PASSWORD":
 			continue
 		}
 		out = append(out, kv)

@@ -42,6 +42,16 @@ type Config struct {
 	// AdminEmail and AdminPassword bootstrap the first admin during migrate.
 	AdminEmail    string
 	AdminPassword string
+	// AppRole (APP_ROLE, or migrate --app-role) is the application role, app_a or app_b,
+	// that migrate lets log in with AppPassword. Without AppRole and RetireRole, migrate
+	// manages no roles: the database URL is used as given.
+	AppRole string
+	// AppPassword (APP_PASSWORD, or the file migrate --app-password-file names) is
+	// AppRole's password: sent to the database only as a SCRAM verifier, never logged.
+	AppPassword string
+	// RetireRole (migrate --retire-role) is the application role whose login migrate
+	// withdraws, once no pod uses it.
+	RetireRole string
 	// ShutdownDelay is how long serve keeps serving with /readyz at 503 after SIGTERM,
 	// so that load balancers stop sending before the server drains.
 	ShutdownDelay time.Duration
@@ -82,6 +92,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Currency:      orDefault(getenv("SHOP_CURRENCY"), DefaultCurrency),
 		AdminEmail:    strings.TrimSpace(getenv("ADMIN_EMAIL")),
 		AdminPassword: getenv("ADMIN_PASSWORD"),
+		AppRole:       strings.TrimSpace(getenv("APP_ROLE")),
+		AppPassword:   getenv("APP_PASSWORD"),
 		ShutdownDelay: DefaultShutdownDelay,
 	}
 	var errs []error

@@ -40,6 +40,14 @@ func TestFromEnv(t *testing.T) {
 				}
 			},
 		},
+		"the application role and its password are read as given": {
+			env: map[string]string{"APP_ROLE": " app_b ", "APP_PASSWORD": " pass word with spaces "},
+			check: func(t *testing.T, c config.Config) {
+				if c.AppRole != "app_b" || c.AppPassword != " pass word with spaces " || c.RetireRole != "" {
+					t.Errorf("role %q, password %q, retire %q", c.AppRole, c.AppPassword, c.RetireRole)
+				}
+			},
+		},
 		"TRUSTED_PROXIES=none trusts no proxy": {
 			env: map[string]string{"TRUSTED_PROXIES": "none"},
 			check: func(t *testing.T, c config.Config) {

@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,12 @@ import (
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopPasswordServer()
+	testenv.Stop()
+	os.Exit(code)
+}
 
 func TestParseURL(t *testing.T) {
 	tests := map[string]struct {
