@@ -79,10 +79,12 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"secrets", r.reconcileSecrets},
 		{"database", r.reconcileDatabase},
 		{"cache", r.reconcileCache},
+		{"login", r.reconcileLogin},
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
 		{"workload", r.reconcileWorkload},
 		{"network", r.reconcileNetwork},
+		{"login-rotation", r.finishLoginRotation},
 		{"passwords", r.finishPasswordRotation},
 	}
 }
@@ -100,6 +102,16 @@ type scope struct {
 	// dbPasswordInUse the one in the database URL (the one ACK last applied).
 	dbPasswords     []dbPassword
 	dbPasswordInUse *dbPassword
+	// migrateDatabase is the database as the master user, whom the migration Jobs log in
+	// as; nil for an external database (its URL serves both). appLogin is the state of
+	// the shop's application login and login its progress in this reconcile
+	// (storefront_rotation.go).
+	migrateDatabase *storeEndpoint
+	appLogin        *appLogin
+	login           loginProgress
+	// masterPasswordSettled says ACK applied the master password the DBCluster
+	// references: migrations may log in.
+	masterPasswordSettled bool
 	// configChecksum is the hash of the connection and application Secrets, put on the
 	// pod template so that a change rolls the pods. Empty while the Secrets are not ready.
 	configChecksum string

@@ -49,7 +49,7 @@ func TestDesiredMigrationJob(t *testing.T) {
 			g := NewWithT(t)
 			sf := storefrontNamed("acme")
 			sf.Spec.Catalog.Seed = tc.seed
-			job, err := desiredMigrationJob(sf, testScheme, imageV2, tc.retry, db, tc.cache)
+			job, err := desiredMigrationJob(sf, testScheme, imageV2, tc.retry, db, tc.cache, migrateLogin{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(job.Name).To(Equal(migrationJobName(sf, imageV2)))
 			g.Expect(job.Annotations).To(HaveKeyWithValue(annotationImage, imageV2))

@@ -63,6 +63,7 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonRolloutStuck:            true,
 	shopv1alpha1.ReasonReconcileError:          true,
 	shopv1alpha1.ReasonHostConflict:            true,
+	shopv1alpha1.ReasonLoginFailed:             true,
 }
 
 // reconcileStatus is the last phase: it summarises the other conditions into Ready and

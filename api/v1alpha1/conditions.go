@@ -87,6 +87,10 @@ const (
 	// ReasonReconcileError: the operator could not apply an object; the message says
 	// which and why.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonLoginFailed: a migration Job that sets or withdraws an application role's
+	// login failed (on DatabaseReady); the shop keeps the login it has. The message
+	// carries the Job's failure; deleting the Job runs it again.
+	ReasonLoginFailed = "LoginFailed"
 	// ReasonHostConflict: another Storefront owns spec.ingress.host (its Ingress serves
 	// it, or it claimed the host first); this one gets no Ingress until that one is
 	// deleted or names another host. The message names the owner.
@@ -98,9 +102,14 @@ const (
 	// AnnotationRetryMigration re-runs a failed migration for the same image whenever its
 	// value changes.
 	AnnotationRetryMigration = "shop.storefront.dev/retry-migration"
-	// AnnotationRotateDBPassword creates the next versioned master-password Secret
-	// whenever its value changes.
+	// AnnotationRotateDBPassword rotates the shop's database login (Aurora) when it takes
+	// a value not handled before: a new password on the application role no pod uses, the
+	// pods move to it, then the other role's login is withdrawn. Removing it does nothing.
 	AnnotationRotateDBPassword = "shop.storefront.dev/rotate-db-password"
+	// AnnotationRotateMasterPassword rotates the Aurora master password, which only the
+	// migration Jobs use, when it takes a value not handled before: a new versioned
+	// Secret, then the DBCluster's reference to it. Removing it does nothing.
+	AnnotationRotateMasterPassword = "shop.storefront.dev/rotate-master-password"
 	// Finalizer holds a Storefront until its objects are removed in order.
 	Finalizer = "shop.storefront.dev/finalizer"
 )
