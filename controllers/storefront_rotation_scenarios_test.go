@@ -24,9 +24,11 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -245,4 +247,37 @@ func TestExternalDatabaseHasNoRoleManagement(t *testing.T) {
 			client.MatchingLabels{labelComponent: roleDBAppPassword})).To(Succeed())
 		g.Expect(secrets.Items).To(BeEmpty())
 	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+}
+
+// Rotation scenario 3: a login Job that fails is reported on DatabaseReady
+// (LoginFailed, with the Job's failure) and in a Warning Event; nothing is migrated or
+// rolled out before the shop has a login; a new image runs the step again and the shop
+// becomes Ready.
+func TestLoginJobFailureIsReported(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	standIns.SetJobOutcome(imageV1, fake.JobFails)
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora()))
+	job := loginJobName(newStorefront(ns), appLoginStep{Action: appLoginSetPassword, Role: appRoleA, Version: 1}, imageV1)
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonLoginFailed))
+		g.Expect(c.Message).To(HavePrefix("Job " + job + " failed: BackoffLimitExceeded"))
+		g.Expect(c.Message).To(HaveSuffix("delete the Job to run it again"))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		g.Expect(eventReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonLoginFailed))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(migrationJobs(g, ns)).To(BeEmpty(), "nothing is migrated before the shop has a login")
+	g.Expect(absent(ns, "acme-shop", &appsv1.Deployment{})).To(BeTrue())
+	g.Expect(absent(ns, "acme-connection", &corev1.Secret{})).To(BeTrue(), "no connection Secret without a login")
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Credentials.ActiveRole).To(Equal(appRoleA))
+	user, _ := loginOf(g, ns)
+	g.Expect(user).To(Equal(appRoleA))
 }
