@@ -36,17 +36,21 @@ type Receiver struct {
 	Endpoint string
 	srv      *http.Server
 
-	mu      sync.Mutex
-	spans   []Span
-	exports int
+	mu       sync.Mutex
+	spans    []Span
+	exports  int
+	received int
 	// Keep, when set before any export, decides which spans are kept (the benchmark
 	// keeps none, to measure the exporter and not the receiver's memory).
 	Keep func(Span) bool
 }
 
-// Start listens on a loopback port and serves until Close.
-func Start() (*Receiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// Start listens on a free loopback port and serves until Close.
+func Start() (*Receiver, error) { return Listen("127.0.0.1:0") }
+
+// Listen listens on addr and serves until Close.
+func Listen(addr string) (*Receiver, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +105,7 @@ func (r *Receiver) export(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.exports++
+	r.received += len(got)
 	for _, s := range got {
 		if r.Keep == nil || r.Keep(s) {
 			r.spans = append(r.spans, s)
@@ -144,6 +149,13 @@ func (r *Receiver) Exports() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.exports
+}
+
+// Received is the number of spans received, kept or not.
+func (r *Receiver) Received() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.received
 }
 
 // WaitFor polls until done holds for the spans received, or timeout passes; it returns
