@@ -180,6 +180,7 @@ func run(o options) error {
 		return fmt.Errorf("building the shop: %w\n%s", err, out)
 	}
 
+	loadBefore := loadAverage()
 	step("starting PostgreSQL and Redis")
 	pg, err := testenv.StartPostgres(ctx)
 	if err != nil {
@@ -380,7 +381,7 @@ func run(o options) error {
 	report := render(o, results, facts{
 		cores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0), cpu: cpuModel(), goVersion: runtime.Version(),
 		pgVersion: pgVersion, redisVersion: redisVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
-		stock: stockCheck, contest: contest, tracing: tracing,
+		stock: stockCheck, contest: contest, tracing: tracing, load: loadBefore + " before, " + loadAverage() + " after",
 	})
 	fmt.Println()
 	fmt.Println(report)
@@ -694,6 +695,19 @@ func scrapeCache(shop string) (map[string]string, error) {
 	return m, nil
 }
 
+// loadAverage is the machine's 1-minute load average (/proc/loadavg), "unknown" elsewhere:
+// the figures of a run on a machine busy with other work are not comparable to a quiet run's.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
@@ -719,6 +733,8 @@ type facts struct {
 	stock                     stockCheck
 	contest                   contestResult
 	tracing                   tracingResult
+	// load is the 1-minute load average before and after the run.
+	load string
 }
 
 // benchSamplingRatio is the traced shop's OTEL_TRACES_SAMPLER_ARG: the operator's
@@ -740,8 +756,8 @@ func render(o options, rs []result, f facts) string {
 	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis %s in cluster mode over TLS with the shop's ACL user (as ElastiCache Serverless presents it); "+
 		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback; %d rounds over all scenarios, "+
 		"each scenario %s warm-up and %s measured per round; figures are medians over the rounds (p99 range: lowest–highest round). "+
-		"The load generator, the shop, PostgreSQL and Redis share the same cores.\n\n",
-		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
+		"The load generator, the shop, PostgreSQL and Redis share the same cores; the machine's 1-minute load average was %s the run.\n\n",
+		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration, f.load)
 	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors | Redis hits | Redis errors | SQL / request |")
 	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
