@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		// A span per statement, under the request's; the SQL is parameterised, so the
 		// statement text holds no value (otelpgx records the arguments only when asked).
 		pcfg.ConnConfig.Tracer = multitracer.New(m.QueryTracer(),
-			otelpgx.NewTracer(otelpgx.WithTracerProvider(tracing.ChildrenOnly(tp)), otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()), otelpgx.WithTrimSQLInSpanName()))
+			otelpgx.NewTracer(otelpgx.WithTracerProvider(tracing.ChildrenOnly(tp)), otelpgx.WithMeterProvider(metricnoop.NewMeterProvider())))
 	}
 	pool, err := database.OpenConfig(ctx, pcfg)
 	if err != nil {

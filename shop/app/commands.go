@@ -70,7 +70,7 @@ func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog
 	}
 	if o.tracerProvider != nil {
 		pcfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.tracerProvider),
-			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()), otelpgx.WithTrimSQLInSpanName())
+			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()))
 	}
 	pool, err := database.OpenConfig(ctx, pcfg)
 	if err != nil {

@@ -160,7 +160,7 @@ func TestRequestTrace(t *testing.T) {
 			if tracing.Redacted[kv.Key] {
 				t.Errorf("span %q exports %s", s.Name, kv.Key)
 			}
-			v := kv.Value.Emit()
+			v := kv.Value.String()
 			for _, secret := range []string{"203.0.113.77", "shopper-fingerprint", "127.0.0.1:"} {
 				if strings.Contains(v, secret) && kv.Key != "server.address" && kv.Key != "server.port" {
 					t.Errorf("span %q: %s=%q holds %q", s.Name, kv.Key, v, secret)
@@ -215,7 +215,7 @@ func TestUntracedShop(t *testing.T) {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
