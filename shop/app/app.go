@@ -110,7 +110,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
 		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
-		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{}),
+		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{
+			RegisterPerClient: cfg.Limits.RegisterPerClient, RegisterGlobal: cfg.Limits.RegisterGlobal,
+			SoftDelay: cfg.Limits.LoginSoftDelay, MaxSoftDelay: cfg.Limits.LoginMaxSoftDelay,
+		}),
 	})
 	if err != nil {
 		a.Close()

@@ -805,9 +805,13 @@ type ClientInterface interface {
 
 	// LoginWithBody Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -816,9 +820,13 @@ type ClientInterface interface {
 
 	// Login Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -837,12 +845,20 @@ type ClientInterface interface {
 
 	// RegisterWithBody Create a customer account and sign it in
 	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/auth/register (the `Register` operationId).
 	RegisterWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Register Create a customer account and sign it in
+	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1221,9 +1237,13 @@ func (c *Client) AdminSetStock(ctx context.Context, id ID, body AdminSetStockJSO
 
 // LoginWithBody Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1242,9 +1262,13 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 
 // Login Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1293,6 +1317,10 @@ func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.R
 
 // RegisterWithBody Create a customer account and sign it in
 //
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/auth/register (the `Register` operationId).
@@ -1309,6 +1337,10 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 }
 
 // Register Create a customer account and sign it in
+//
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3051,9 +3083,13 @@ type ClientWithResponsesInterface interface {
 
 	// LoginWithBodyWithResponse Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3062,9 +3098,13 @@ type ClientWithResponsesInterface interface {
 
 	// LoginWithResponse Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3087,12 +3127,20 @@ type ClientWithResponsesInterface interface {
 
 	// RegisterWithBodyWithResponse Create a customer account and sign it in
 	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/auth/register (the `Register` operationId).
 	RegisterWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterResponse, error)
 
 	// RegisterWithResponse Create a customer account and sign it in
+	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4368,6 +4416,11 @@ func (r MeResponse) ContentType() string {
 	return ""
 }
 
+// RegisterResponse429Headers the declared response headers of an HTTP 429 response for Register
+type RegisterResponse429Headers struct {
+	RetryAfter int
+}
+
 type RegisterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4381,8 +4434,12 @@ type RegisterResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegisterResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4408,6 +4465,11 @@ func (r RegisterResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RegisterResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RegisterResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5637,9 +5699,13 @@ func (c *ClientWithResponses) AdminSetStockWithResponse(ctx context.Context, id 
 
 // LoginWithBodyWithResponse Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5654,9 +5720,13 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 
 // LoginWithResponse Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5697,6 +5767,10 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 
 // RegisterWithBodyWithResponse Create a customer account and sign it in
 //
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/auth/register (the `Register` operationId).
@@ -5709,6 +5783,10 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 }
 
 // RegisterWithResponse Create a customer account and sign it in
+//
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7032,6 +7110,13 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7039,6 +7124,19 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RegisterResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil

@@ -63,6 +63,18 @@ type Config struct {
 	// auth.BcryptCost (12). It is deliberately not read from the environment: only tests
 	// lower it, because under the race detector one cost-12 hash takes seconds.
 	PasswordCost int
+	// Limits override abuse limits; zero fields keep the shop's defaults. Not read from
+	// the environment either: tests raise the limits that many test requests from one
+	// loopback client would reach, and lower delays, except in the tests of the limits.
+	Limits Limits
+}
+
+// Limits are the abuse limits tests may change (see Config.Limits).
+type Limits struct {
+	// RegisterPerClient and RegisterGlobal: auth.ThrottleLimits.
+	RegisterPerClient, RegisterGlobal int
+	// LoginSoftDelay and LoginMaxSoftDelay: auth.ThrottleLimits.SoftDelay and MaxSoftDelay.
+	LoginSoftDelay, LoginMaxSoftDelay time.Duration
 }
 
 // DefaultTrustedProxies are the private and loopback networks: where a load balancer in
