@@ -145,7 +145,10 @@ const (
 func startLoad(base string, readsPerSecond, ordersPerSecond float64, b *buyer) *load {
 	l := &load{stop: make(chan struct{}), started: time.Now()}
 	httpClient := cluster.HTTPClient(10 * time.Second)
-	paths := []string{"/api/v1/products?per_page=3", "/api/v1/categories", "/api/v1/search?q=coffee&per_page=2"}
+	// One read in five searches: about 5 searches/s from the test's one address, under the
+	// shop's default limit of 10 per client per replica.
+	paths := []string{"/api/v1/products?per_page=3", "/api/v1/categories", "/api/v1/search?q=coffee&per_page=2",
+		"/api/v1/products?per_page=2&sort=price_asc", "/api/v1/categories"}
 	run := func(workers int, perSecond float64, send func(i int) (string, error)) {
 		interval := time.Duration(float64(workers) / perSecond * float64(time.Second))
 		for w := range workers {
