@@ -40,6 +40,23 @@ import (
 )
 
 // One control plane per test binary (STYLE 12); every test works in its own namespace.
+//
+// Which stand-ins this suite uses, and why (docs/architecture.md#what-stands-in-for-the-cloud-in-tests):
+//   - The API server and etcd are real (envtest): CRD schemas, CEL rules, server-side apply,
+//     admission and optimistic concurrency are the real ones.
+//   - The Deployment, ReplicaSet, Job and HPA controllers are the status-only stand-ins of
+//     test/fake/status.go, not kube-controller-manager: a test here reacts to one status
+//     transition at a time (a scale that is not a rollout, a Job that fails with
+//     BackoffLimitExceeded, a rollout held or past its deadline) and must be able to set it
+//     up in milliseconds and hold it there, which the real controllers, driven by pods that
+//     run, cannot. No garbage collector runs here: deletion order is asserted on the objects
+//     the operator deletes itself; cascading deletion through owner references is tested
+//     against the real garbage collector in test/localcluster.
+//   - ACK and AWS are the stand-ins of test/fake (ack_runtime.go, ack_managers.go, aws.go),
+//     because nothing of AWS runs here; each behaviour is pinned by a golden test citing the
+//     upstream runtime or controller (test/fake/*_golden_test.go).
+//   - No kubelet, no ALB: pods never run in this suite; test/localcluster and test/e2e run
+//     them (kubelet and ALB stand-ins over the real controllers).
 var (
 	testEnv    *envtest.Environment
 	cfg        *rest.Config
