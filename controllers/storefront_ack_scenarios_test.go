@@ -632,10 +632,17 @@ func TestRemovedServerlessCacheIsDeleted(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
 		g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).NotTo(HaveKey(keyRedisURL))
+		// Its user group, users and their passwords go too.
+		g.Expect(ackAbsent(ns, gvkCacheUserGroup, "acme-cache")).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-user-v1")).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-default")).To(BeTrue())
+		g.Expect(absent(ns, "acme-cache-password-v1", &corev1.Secret{})).To(BeTrue())
+		g.Expect(absent(ns, "acme-cache-default", &corev1.Secret{})).To(BeTrue())
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
 	g.Expect(sf.Status.Cache).To(BeNil())
+	g.Expect(sf.Status.CacheUser).To(BeNil())
 }
 
 // ACK scenario 1d: an operator started where ACK is not installed says so on the
