@@ -308,32 +308,31 @@ func groupSettled(group *unstructured.Unstructured) bool {
 	return changed.IsZero() || syncedAfter(group, metav1.NewTime(changed.Add(-time.Second)))
 }
 
-// retireCacheUsers deletes the User of each retired password once the group no longer
-// lists it, and the Secret once the User is gone.
+// retireCacheUsers deletes the User of each retired password once ElastiCache reports
+// the group without it, and the Secret once ACK let go of the User.
 func (r *StorefrontReconciler) retireCacheUsers(ctx context.Context, sf *shopv1alpha1.Storefront, group *unstructured.Unstructured, passwords []cachePassword) error {
 	removing, _, _ := unstructured.NestedStringSlice(group.Object, "status", "pendingChanges", "userIDsToRemove")
+	if !groupSettled(group) {
+		return nil // the group's spec is the operator's until ACK synced it
+	}
 	for _, p := range passwords {
 		id := cacheUserID(sf, p.version)
 		if !p.retired || slices.Contains(groupMembers(group), id) || slices.Contains(removing, id) {
 			continue
 		}
-		user := newACKObject(gvkCacheUser)
-		user.SetNamespace(sf.Namespace)
-		user.SetName(cacheUserObjectName(sf, p.version))
-		exists, err := r.ackObjectExists(ctx, user)
+		name := cacheUserObjectName(sf, p.version)
+		user, err := r.currentACKObject(ctx, sf, gvkCacheUser, name)
 		if err != nil {
 			return err
 		}
-		if exists {
-			live, err := r.currentACKObject(ctx, sf, gvkCacheUser, user.GetName())
-			if err != nil || live == nil || !live.GetDeletionTimestamp().IsZero() {
-				return err
+		if user != nil {
+			if user.GetDeletionTimestamp().IsZero() {
+				r.event(sf, corev1.EventTypeNormal, eventReasonCacheUserDeleting, "Deleting ElastiCache user %s: it left user group %s", id, cacheUserGroupID(sf))
+				if err := r.removeACKObject(ctx, sf, gvkCacheUser, name); err != nil {
+					return err
+				}
 			}
-			r.event(sf, corev1.EventTypeNormal, eventReasonCacheUserDeleting, "Deleting ElastiCache user %s: it left user group %s", id, cacheUserGroupID(sf))
-			if err := r.removeACKObject(ctx, sf, gvkCacheUser, user.GetName()); err != nil {
-				return err
-			}
-			continue
+			continue // the Secret goes once ACK let go of the User
 		}
 		if !p.secret.DeletionTimestamp.IsZero() {
 			continue
