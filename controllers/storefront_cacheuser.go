@@ -153,8 +153,8 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 	}
 	s.cachePasswords = passwords
 	if defaultSecret == nil || len(passwords) == 0 {
-		// Just created: their Create events bring us back once the cache has them. (A
-		// rotation's new version goes on with the versions there are meanwhile.)
+		// Made by an earlier reconcile that the cache does not show yet: their Create
+		// events bring us back.
 		return nil, ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: "Creating the cache password Secrets"}, nil
 	}
 
@@ -381,7 +381,8 @@ func (r *StorefrontReconciler) finishCacheUserRotation(ctx context.Context, s *s
 }
 
 // ensureCacheDefaultPassword makes <name>-cache-default, the default user's password,
-// once. It returns nil when it was just created and is not in the cache yet.
+// once. It returns nil when an earlier reconcile made it and the cache does not show it
+// yet.
 func (r *StorefrontReconciler) ensureCacheDefaultPassword(ctx context.Context, sf *shopv1alpha1.Storefront) (*corev1.Secret, error) {
 	current := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, roleCacheDefault)}
@@ -397,15 +398,18 @@ func (r *StorefrontReconciler) ensureCacheDefaultPassword(ctx context.Context, s
 		return nil, err
 	}
 	log.FromContext(ctx).Info("Creating the cache default user's password secret", "secret", klog.KObj(secret))
-	if err := r.Create(ctx, secret, client.FieldOwner(fieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+	err = r.Create(ctx, secret, client.FieldOwner(fieldOwner))
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return nil, nil // made by an earlier reconcile; its Create event brings us back
+	case err != nil:
 		return nil, fmt.Errorf("creating secret %s: %w", secret.Name, err)
 	}
-	return nil, nil
+	return secret, nil
 }
 
 // reconcileCachePasswords lists the cache password versions, oldest first, and makes
-// the one the rotate-cache-password annotation asks for when it is missing (the new
-// version is returned only once the cache has it).
+// the one the rotate-cache-password annotation asks for when it is missing.
 func (r *StorefrontReconciler) reconcileCachePasswords(ctx context.Context, sf *shopv1alpha1.Storefront) ([]cachePassword, error) {
 	list := &corev1.SecretList{}
 	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(labels(sf, roleCachePassword))); err != nil {
@@ -442,9 +446,12 @@ func (r *StorefrontReconciler) reconcileCachePasswords(ctx context.Context, sf *
 		// Made by an earlier reconcile the cache has not caught up with.
 	case err != nil:
 		return nil, fmt.Errorf("creating secret %s: %w", secret.Name, err)
-	case next > 1:
-		r.event(sf, corev1.EventTypeNormal, eventReasonCacheUserCreating, "Creating ElastiCache user %s with password Secret %s for rotation %q",
-			cacheUserID(sf, next), secret.Name, rotation)
+	default:
+		if next > 1 {
+			r.event(sf, corev1.EventTypeNormal, eventReasonCacheUserCreating, "Creating ElastiCache user %s with password Secret %s for rotation %q",
+				cacheUserID(sf, next), secret.Name, rotation)
+		}
+		all = append(all, cachePassword{version: next, rotation: rotation, secret: secret})
 	}
 	return all, nil
 }
