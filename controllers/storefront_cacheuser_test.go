@@ -343,3 +343,47 @@ func cacheUserEvents(g Gomega, ns string) []string {
 	}
 	return out
 }
+
+// A user counts as in the group only as ElastiCache reports it: listed, not a pending
+// addition, the group active or modifying; and a changed group counts only once ACK has
+// synced it since the operator's change.
+func TestCacheUserGroupMembership(t *testing.T) {
+	at := func(s string) string { return "2026-12-03T08:00:" + s + "Z" }
+	group := func(status string, members, adding []string, applied, synced string) *unstructured.Unstructured {
+		u := newACKObject(gvkCacheUserGroup)
+		u.Object["spec"] = map[string]any{"userIDs": stringsToAny(members)}
+		st := map[string]any{"status": status}
+		if adding != nil {
+			st["pendingChanges"] = map[string]any{"userIDsToAdd": stringsToAny(adding)}
+		}
+		if synced != "" {
+			st["conditions"] = []any{map[string]any{"type": ackConditionSynced, "status": "True", "lastTransitionTime": at(synced)}}
+		}
+		u.Object["status"] = st
+		ts, _ := time.Parse(time.RFC3339, at(applied))
+		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: fieldOwner, Operation: metav1.ManagedFieldsOperationApply, Time: &metav1.Time{Time: ts}}})
+		return u
+	}
+	cases := map[string]struct {
+		group            *unstructured.Unstructured
+		inGroup, settled bool
+	}{
+		"active, listed, synced after the change": {group("active", []string{"d", "u"}, nil, "10", "12"), true, true},
+		"synced in the second of the change":      {group("active", []string{"d", "u"}, nil, "10", "10"), true, true},
+		"the operator's change, not synced since": {group("active", []string{"d", "u"}, nil, "10", "09"), true, false},
+		"a pending addition":                      {group("modifying", []string{"d", "u"}, []string{"u"}, "10", "11"), false, false},
+		"modifying for another change, listed":    {group("modifying", []string{"d", "u"}, []string{"x"}, "10", "11"), true, false},
+		"creating":                                {group("creating", []string{"d", "u"}, nil, "10", ""), false, false},
+		"not listed":                              {group("active", []string{"d"}, nil, "10", "12"), false, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := inGroup(tc.group, "u"); got != tc.inGroup {
+				t.Errorf("inGroup = %v, want %v", got, tc.inGroup)
+			}
+			if got := groupSettled(tc.group); got != tc.settled {
+				t.Errorf("groupSettled = %v, want %v", got, tc.settled)
+			}
+		})
+	}
+}
