@@ -68,6 +68,10 @@ type StorefrontSpec struct {
 	// +optional
 	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// Observability configures the shop's telemetry: where its traces go.
+	// +optional
+	Observability ObservabilitySpec `json:"observability,omitempty"`
+
 	// Paused stops the operator from changing any of the shop's objects. Status is still
 	// reported, with phase Paused.
 	// +optional
