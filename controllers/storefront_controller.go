@@ -83,9 +83,11 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
 		{"workload", r.reconcileWorkload},
+		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
 		{"login-rotation", r.finishLoginRotation},
 		{"passwords", r.finishPasswordRotation},
+		{"cache users", r.finishCacheUserRotation},
 	}
 }
 
@@ -112,6 +114,10 @@ type scope struct {
 	// masterPasswordSettled says ACK applied the master password the DBCluster
 	// references: migrations may log in.
 	masterPasswordSettled bool
+	// cachePasswords are the cache user versions, oldest first, and cacheUserInUse the
+	// one in REDIS_URL (storefront_cacheuser.go).
+	cachePasswords []cachePassword
+	cacheUserInUse *cachePassword
 	// configChecksum is the hash of the connection and application Secrets, put on the
 	// pod template so that a change rolls the pods. Empty while the Secrets are not ready.
 	configChecksum string

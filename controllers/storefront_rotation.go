@@ -760,7 +760,7 @@ func desiredMigrateConnectionSecret(sf *shopv1alpha1.Storefront, scheme *runtime
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{keyDatabaseURL: []byte(url)},
 	}
-	own(sf, secret, scheme)
+	own(sf, secret)
 	return secret
 }
 
@@ -825,7 +825,7 @@ func desiredLoginJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image 
 		Image:                    image,
 		Command:                  []string{shopBinary},
 		Args:                     []string{"migrate"},
-		Env:                      shopEnv(sf, false),
+		Env:                      withoutEnv(shopEnv(sf), envRedisURL), // role changes need no cache
 		Resources:                shopResources(sf),
 		SecurityContext:          containerSecurityContext(),
 		VolumeMounts:             shopVolumeMounts(db),
@@ -883,6 +883,17 @@ func (s *scope) migrateLogin() migrateLogin {
 		login.passwordSecret = appPasswordSecretName(s.sf, s.appLogin.Active, version)
 	}
 	return login
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []corev1.EnvVar, name string) []corev1.EnvVar {
+	out := env[:0:0]
+	for _, e := range env {
+		if e.Name != name {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // apply sets the login on a migration container.

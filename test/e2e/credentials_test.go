@@ -82,15 +82,15 @@ func sqlState(err error) string {
 	return ""
 }
 
-// buyer is a shopper who places orders of one product during a load.
-type buyer struct {
+// loadBuyer is a shopper who places orders of one product during a load.
+type loadBuyer struct {
 	email, token string
 	productID    int64
 }
 
 // newBuyer registers a shopper for a load and gives the product enough stock for it
 // (as the shop's admin, whose login the operator generated).
-func (s *lifecycle) newBuyer(t *testing.T) *buyer {
+func (s *lifecycle) newBuyer(t *testing.T) *loadBuyer {
 	t.Helper()
 	api := &shopAPI{base: s.base, http: cluster.HTTPClient(30 * time.Second)}
 	ns := s.key.Namespace
@@ -109,7 +109,7 @@ func (s *lifecycle) newBuyer(t *testing.T) *buyer {
 		map[string]int{"stock": 1_000_000}, nil); code != http.StatusOK {
 		t.Fatalf("setting the stock: %d %s", code, body)
 	}
-	b := &buyer{email: fmt.Sprintf("buyer-%d@example.com", time.Now().UnixNano()), productID: s.shopper.productID}
+	b := &loadBuyer{email: fmt.Sprintf("buyer-%d@example.com", time.Now().UnixNano()), productID: s.shopper.productID}
 	api.token = ""
 	var reg struct {
 		Token string `json:"token"`
@@ -142,7 +142,7 @@ const (
 	orderWorkers = 2
 )
 
-func startLoad(base string, readsPerSecond, ordersPerSecond float64, b *buyer) *load {
+func startLoad(base string, readsPerSecond, ordersPerSecond float64, b *loadBuyer) *load {
 	l := &load{stop: make(chan struct{}), started: time.Now()}
 	httpClient := cluster.HTTPClient(10 * time.Second)
 	// One read in five searches: about 5 searches/s from the test's one address, under the
@@ -232,7 +232,7 @@ func (l *load) finish(t *testing.T) int64 {
 }
 
 // ordersIn counts the buyer's orders in PostgreSQL, read as the master user.
-func (s *lifecycle) ordersIn(t *testing.T, b *buyer) int64 {
+func (s *lifecycle) ordersIn(t *testing.T, b *loadBuyer) int64 {
 	t.Helper()
 	conn := connect(t, secretValue(t, s.key.Namespace, s.key.Name+"-migrate-connection", "DATABASE_URL"))
 	var n int64
