@@ -235,6 +235,13 @@ func deploymentRollout(d *appsv1.Deployment) (rolloutState, string) {
 	if d.Status.ObservedGeneration < d.Generation {
 		return rolloutUnobserved, ""
 	}
+	if n := ptr.Deref(d.Spec.Replicas, 1); d.Status.UpdatedReplicas == n && d.Status.Replicas == n && d.Status.AvailableReplicas == n {
+		// Every pod runs the current template and is available (deploymentutil's
+		// DeploymentComplete): settled, whatever Progressing still says. A scale during
+		// a rollout goes through the controller's sync, which leaves Progressing at
+		// ReplicaSetUpdated until the next rolling sync sets NewReplicaSetAvailable.
+		return rolloutSettled, ""
+	}
 	for _, c := range d.Status.Conditions {
 		if c.Type != appsv1.DeploymentProgressing {
 			continue
