@@ -68,6 +68,11 @@ type StorefrontSpec struct {
 	// +optional
 	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// Payments says who takes the shop's payments.
+	// +kubebuilder:default={}
+	// +optional
+	Payments PaymentsSpec `json:"payments,omitempty"`
+
 	// Paused stops the operator from changing any of the shop's objects. Status is still
 	// reported, with phase Paused.
 	// +optional
@@ -301,6 +306,23 @@ type CatalogSpec struct {
 	Seed CatalogSeed `json:"seed,omitempty"`
 }
 
+// PaymentsSpec says who takes the shop's payments.
+type PaymentsSpec struct {
+	// Provider takes the payments. Mock, the one provider, charges nothing: the shop
+	// runs with PAYMENT_PROVIDER=mock and every page says "test mode — no card is
+	// charged".
+	// +kubebuilder:default=Mock
+	// +optional
+	Provider PaymentProvider `json:"provider,omitempty"`
+}
+
+// PaymentProvider names a payment provider.
+// +kubebuilder:validation:Enum=Mock
+type PaymentProvider string
+
+// PaymentProviderMock charges nothing (the shop's PAYMENT_PROVIDER=mock).
+const PaymentProviderMock PaymentProvider = "Mock"
+
 // NetworkPolicySpec controls the shop's NetworkPolicies.
 type NetworkPolicySpec struct {
 	// Enabled creates a default-deny policy for the shop's pods with only the traffic
@@ -408,6 +430,7 @@ type EndpointStatus struct {
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.servedImage`,priority=0
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Payments",type=string,JSONPath=`.spec.payments.provider`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Storefront struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -266,7 +266,11 @@ func run(o options) error {
 	// a load balancer on 127.0.0.1. SEARCH_RATE_LIMIT: far above what 4 clients can
 	// offer (about 1,000 searches/s here), so that the adversarial search measures the
 	// statement, not the limiter (the limiter has its own tests).
-	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000"), "serve")
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr, "METRICS_ADDR="+metricsAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000", "PAYMENT_PROVIDER=mock"), "serve")
 	serve.Stdout, serve.Stderr = shopLog, shopLog
 	if err := serve.Start(); err != nil {
 		return err
@@ -295,7 +299,7 @@ func run(o options) error {
 	}
 
 	shop := "http://" + shopAddr
-	shopMetrics = shop + "/metrics"
+	shopMetrics = "http://" + metricsAddr + "/metrics"
 	terms := []string{"lamp", "oak", "kettle", "tent", "walnut", "headphones", "notebook", "ceramic", "linen", "backpack", "copper", "mat"}
 	scenarios := []scenario{
 		{name: "baseline: bare Gin, constant JSON", url: func(int64) string { return "http://" + baseAddr + "/baseline" }},
@@ -362,7 +366,7 @@ func run(o options) error {
 	for i := range results {
 		results[i].ratio = results[i].rps / results[0].rps
 	}
-	cacheStats, err := scrapeCache(shop)
+	cacheStats, err := scrapeCache(shopMetrics)
 	if err != nil {
 		return err
 	}
@@ -695,8 +699,8 @@ func scrapeMetrics() (map[string]float64, error) {
 
 var cacheLine = regexp.MustCompile(`(?m)^shop_cache_requests_total\{level="(\w+)",result="(\w+)"\} (\S+)$`)
 
-func scrapeCache(shop string) (map[string]string, error) {
-	resp, err := http.Get(shop + "/metrics")
+func scrapeCache(metricsURL string) (map[string]string, error) {
+	resp, err := http.Get(metricsURL)
 	if err != nil {
 		return nil, err
 	}
