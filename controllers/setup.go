@@ -20,6 +20,7 @@ package controllers
 import (
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
@@ -48,6 +49,12 @@ type Options struct {
 	MetricsNamespace string
 	// MaxConcurrentReconciles bounds parallel reconciles of Storefronts.
 	MaxConcurrentReconciles int
+	// OTLP are the collector settings of shops whose spec.observability.otlp leaves
+	// them out (telemetry.go).
+	OTLP OTLPDefaults
+	// TracerProvider traces the reconciles; nil: the global provider (main installs
+	// SetupTracing's; a no-op otherwise).
+	TracerProvider trace.TracerProvider
 }
 
 // Client rate limits for the operator's API client (main.go sets them on its

@@ -136,7 +136,7 @@ func (s *scope) setCondition(condType string, status bool, reason, message strin
 }
 
 // Reconcile brings one Storefront's objects to its spec.
-func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	sf := &shopv1alpha1.Storefront{}
 	if err := r.Get(ctx, req.NamespacedName, sf); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -146,6 +146,8 @@ func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, fmt.Errorf("reading storefront: %w", err)
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("storefront", klog.KObj(sf)))
+	ctx, span := r.startReconcileSpan(ctx, sf)
+	defer func() { endSpan(span, result, retErr, sf) }()
 
 	if !sf.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, sf)
@@ -179,7 +181,9 @@ func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 func (r *StorefrontReconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var result ctrl.Result
 	for _, p := range r.phases() {
-		res, err := p.run(ctx, s)
+		pctx, span := r.startPhaseSpan(ctx, p.name)
+		res, err := p.run(pctx, s)
+		endSpan(span, res, err, nil)
 		if err != nil {
 			reconcileErrors.WithLabelValues(p.name).Inc()
 			// Later phases build on this one.

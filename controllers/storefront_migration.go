@@ -160,6 +160,8 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
+		withOTLPEnv(&job.Spec.Template.Spec, sf, r.Options.OTLP)
+		withTraceContext(ctx, &job.Spec.Template.Spec)
 		log.FromContext(ctx).Info("Creating migration Job", "job", klog.KObj(job), "image", image)
 		if err := r.Create(ctx, job, client.FieldOwner(fieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return ctrl.Result{}, fmt.Errorf("creating job %s: %w", job.Name, err)

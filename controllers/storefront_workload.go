@@ -164,6 +164,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 		return ctrl.Result{}, r.observeDeployment(ctx, s)
 	}
 	d := desiredDeployment(sf, r.Scheme, image, s.configChecksum, s.database, s.cache)
+	withOTLPEnv(&d.Spec.Template.Spec, sf, r.Options.OTLP)
 	if _, err := r.applyObject(ctx, d); err != nil {
 		s.setCondition(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonReconcileError, err.Error())
 		return ctrl.Result{}, err

@@ -73,6 +73,10 @@ type StorefrontSpec struct {
 	// +optional
 	Payments PaymentsSpec `json:"payments,omitempty"`
 
+	// Observability configures the shop's telemetry: where its traces go.
+	// +optional
+	Observability ObservabilitySpec `json:"observability,omitempty"`
+
 	// Paused stops the operator from changing any of the shop's objects. Status is still
 	// reported, with phase Paused.
 	// +optional

@@ -15,8 +15,14 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/exaring/otelpgx"
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/storefront-operator/storefront/shop/admin"
 	"github.com/storefront-operator/storefront/shop/api"
@@ -30,6 +36,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/database"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/metrics"
+	"github.com/storefront-operator/storefront/shop/platform/tracing"
 	"github.com/storefront-operator/storefront/shop/search"
 	"github.com/storefront-operator/storefront/shop/web"
 )
@@ -61,23 +68,49 @@ type App struct {
 	Revocations *auth.Revocations
 	// Router is the HTTP handler with every route; later parts add theirs in New.
 	Router *gin.Engine
+	// handler is Router, inside the server span when tracing.
+	handler http.Handler
+}
+
+// Option adjusts what New builds.
+type Option func(*options)
+
+type options struct {
+	tracerProvider trace.TracerProvider
+}
+
+// WithTracerProvider traces the shop's requests, SQL statements and Redis commands with
+// tp (tracing.Setup's, or a test's). Without it nothing is instrumented.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracerProvider = tp }
 }
 
 // New connects to the database (which must answer) and Redis (which need not), and
 // builds the router. Close releases what it opened.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tp := o.tracerProvider
 	m := metrics.New()
 	pcfg, err := database.ParseURL(cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	pcfg.ConnConfig.Tracer = m.QueryTracer()
+	if tp != nil {
+		// A span per statement, under the request's; the SQL is parameterised, so the
+		// statement text holds no value (otelpgx records the arguments only when asked).
+		pcfg.ConnConfig.Tracer = multitracer.New(m.QueryTracer(),
+			otelpgx.NewTracer(otelpgx.WithTracerProvider(tracing.ChildrenOnly(tp)), otelpgx.WithMeterProvider(metricnoop.NewMeterProvider())))
+	}
 	pool, err := database.OpenConfig(ctx, pcfg)
 	if err != nil {
 		return nil, err
@@ -102,6 +135,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			pool.Close()
 			a.ShopperDB.Close()
 			return nil, err
+		}
+		if tp != nil {
+			// Before the first command: the hook is added to each cluster node as it is
+			// created. Commands are recorded by name only (their values are cache
+			// entries), and without the caller's file and line, which cost a stack walk.
+			if err := redisotel.InstrumentTracing(a.Redis.ClusterClient, redisotel.WithTracerProvider(tracing.ChildrenOnly(tp)),
+				redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+				a.Close()
+				return nil, err
+			}
 		}
 		// Redis is not a dependency: a failed ping is logged and the shop starts anyway.
 		if err := a.Redis.Ping(ctx).Err(); err != nil {
@@ -159,11 +202,29 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		return nil, fmt.Errorf("building the pages: %w", err)
 	}
 	pages.Register(a.Router)
+	a.handler = a.Router
+	if tp != nil {
+		a.handler = otelhttp.NewHandler(a.Router, "shop",
+			otelhttp.WithTracerProvider(tp),
+			otelhttp.WithPropagators(tracing.Propagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // the shop's metrics are Prometheus's
+			// The method until the router names the route (httpserver's observe renames
+			// the span "GET /api/v1/products/:idOrSlug").
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+			// Probes and scrapes would be most of the spans and say nothing.
+			otelhttp.WithFilter(func(r *http.Request) bool {
+				switch r.URL.Path {
+				case "/healthz", "/readyz", "/metrics":
+					return false
+				}
+				return true
+			}))
+	}
 	return a, nil
 }
 
 // Handler is the shop's HTTP handler.
-func (a *App) Handler() http.Handler { return a.Router }
+func (a *App) Handler() http.Handler { return a.handler }
 
 // Invalidate drops every cached catalog entry in every replica now (for changes made
 // behind the services' back, as tests do in SQL).
@@ -174,7 +235,7 @@ func (a *App) Invalidate(ctx context.Context) error { return a.Cached.Invalidate
 func (a *App) Server() *httpserver.Server {
 	s := &httpserver.Server{
 		Addr:          a.Config.HTTPAddr,
-		Handler:       a.Router,
+		Handler:       a.Handler(),
 		Health:        a.Health,
 		ShutdownDelay: a.Config.ShutdownDelay,
 		Logger:        a.Logger,
@@ -209,11 +270,11 @@ func (a *App) Close() {
 }
 
 // Serve runs `shop serve` until ctx is done, then shuts down gracefully.
-func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) error {
 	if err := cfg.RequireServe(); err != nil {
 		return err
 	}
-	a, err := New(ctx, cfg, logger)
+	a, err := New(ctx, cfg, logger, opts...)
 	if err != nil {
 		return err
 	}

@@ -59,8 +59,11 @@ func shopEnv(env ...string) []string {
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
 		case "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "HTTP_ADDR", "METRICS_ADDR", "LOG_LEVEL", "SHOP_CURRENCY", "ADMIN_EMAIL", "ADMIN_PASSWORD", "SHUTDOWN_DELAY",
-			"APP_ROLE", "APP_PASSWORD":
+			"APP_ROLE", "APP_PASSWORD", "TRACEPARENT", "TRACESTATE":
 			continue
+		}
+		if strings.HasPrefix(kv, "OTEL_") {
+			continue // a developer's collector settings are not the test's
 		}
 		out = append(out, kv)
 	}

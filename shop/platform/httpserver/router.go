@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
@@ -99,6 +101,12 @@ func observe(logger *slog.Logger, m *metrics.Metrics) gin.HandlerFunc {
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
+		}
+		if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() && route != "unmatched" {
+			// The server span (app.WithTracerProvider) is named by the route, as the
+			// HTTP semantic conventions say, once the router has matched it.
+			span.SetName(c.Request.Method + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route))
 		}
 		status := c.Writer.Status()
 		d := time.Since(start)

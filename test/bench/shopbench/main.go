@@ -46,6 +46,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/search"
 	"github.com/storefront-operator/storefront/test/bench/benchdoc"
+	"github.com/storefront-operator/storefront/test/otlptest"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -212,6 +213,7 @@ func run(o options) error {
 		return fmt.Errorf("building the shop: %w\n%s", err, out)
 	}
 
+	loadBefore := loadAverage()
 	step("starting PostgreSQL and Redis")
 	pg, err := testenv.StartPostgres(ctx)
 	if err != nil {
@@ -277,6 +279,37 @@ func run(o options) error {
 	}
 	defer stopProcess(serve)
 
+	// The same shop, traced: OTLP/HTTP to an in-process collector, with the sampler the
+	// operator sets by default. Its spans are counted, not kept.
+	collector, err := otlptest.Start()
+	if err != nil {
+		return err
+	}
+	defer collector.Close()
+	collector.Keep = func(otlptest.Span) bool { return false }
+	tracedAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	tracedLog, err := os.Create(filepath.Join(work, "shop-traced.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tracedLog.Close() }()
+	step("starting a traced shop serve on %s (OTLP/HTTP to an in-process collector at %s, parentbased_traceidratio %s)", tracedAddr, collector.Endpoint, benchSamplingRatio)
+	tracedMetricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	traced := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+tracedAddr, "METRICS_ADDR="+tracedMetricsAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000", "PAYMENT_PROVIDER=mock",
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+collector.Endpoint,
+		"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG="+benchSamplingRatio), "serve")
+	traced.Stdout, traced.Stderr = tracedLog, tracedLog
+	if err := traced.Start(); err != nil {
+		return err
+	}
+	defer stopProcess(traced)
+
 	baseAddr, err := freeAddr()
 	if err != nil {
 		return err
@@ -292,7 +325,7 @@ func run(o options) error {
 	}
 	defer stopProcess(baseline)
 
-	for _, u := range []string{"http://" + shopAddr + "/readyz", "http://" + baseAddr + "/baseline"} {
+	for _, u := range []string{"http://" + shopAddr + "/readyz", "http://" + tracedAddr + "/readyz", "http://" + baseAddr + "/baseline"} {
 		if err := waitReady(ctx, u); err != nil {
 			return err
 		}
@@ -341,6 +374,17 @@ func run(o options) error {
 		}})
 	scenarios = append(scenarios, co.scenario(shop))
 
+	// The cached reads again on the traced shop, measured in the same rounds.
+	tshop := "http://" + tracedAddr
+	tracedScenarios := []scenario{
+		{name: "traced: GET /api/v1/products?page=1 (cached)", url: func(int64) string { return tshop + "/api/v1/products?page=1" }},
+		{name: "traced: GET /api/v1/products/{slug} (cached, 100 slugs)", url: func(i int64) string { return tshop + "/api/v1/products/" + slugs[i%int64(len(slugs))] }},
+		{name: "traced: GET /api/v1/search?q=lamp (cached)", url: func(int64) string { return tshop + "/api/v1/search?q=lamp" }},
+	}
+	untracedOf := []int{1, 2, 4} // the same reads on the untraced shop
+	mainScenarios := len(scenarios)
+	scenarios = append(scenarios, tracedScenarios...)
+
 	// Rounds run every scenario in turn; each figure reported is the median over the
 	// rounds, so a burst of load from elsewhere on the machine during one round does not
 	// decide the result. The p99 column shows the spread.
@@ -366,6 +410,13 @@ func run(o options) error {
 	for i := range results {
 		results[i].ratio = results[i].rps / results[0].rps
 	}
+	// Stopping the traced shop flushes its last spans.
+	stopProcess(traced)
+	tracing := tracingResult{results: results[mainScenarios:], spans: collector.Received(), exports: collector.Exports()}
+	for i := range tracing.results {
+		tracing.untraced = append(tracing.untraced, results[untracedOf[i]])
+	}
+	results = results[:mainScenarios]
 	cacheStats, err := scrapeCache(shopMetrics)
 	if err != nil {
 		return err
@@ -383,7 +434,7 @@ func run(o options) error {
 	report := render(o, results, facts{
 		cores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0), cpu: cpuModel(), goVersion: runtime.Version(),
 		pgVersion: pgVersion, redisVersion: redisVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
-		stock: stockCheck, contest: contest,
+		stock: stockCheck, contest: contest, tracing: tracing, load: loadBefore + " before, " + loadAverage() + " after",
 	})
 	fmt.Println()
 	fmt.Println(report)
@@ -398,7 +449,7 @@ func run(o options) error {
 		step("wrote the Shop section of %s", path)
 	}
 	var failed []string
-	for _, r := range results {
+	for _, r := range append(results, tracing.results...) {
 		if r.errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d errors", r.scenario, r.errors))
 		}
@@ -720,6 +771,19 @@ func scrapeCache(metricsURL string) (map[string]string, error) {
 	return m, nil
 }
 
+// loadAverage is the machine's 1-minute load average (/proc/loadavg), "unknown" elsewhere:
+// the figures of a run on a machine busy with other work are not comparable to a quiet run's.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
@@ -744,6 +808,21 @@ type facts struct {
 	date                      string
 	stock                     stockCheck
 	contest                   contestResult
+	tracing                   tracingResult
+	// load is the 1-minute load average before and after the run.
+	load string
+}
+
+// benchSamplingRatio is the traced shop's OTEL_TRACES_SAMPLER_ARG: the operator's
+// default ratio.
+const benchSamplingRatio = "0.1"
+
+// tracingResult is the traced shop's cached reads beside the untraced shop's.
+type tracingResult struct {
+	results, untraced []result
+	// spans is the number of spans the collector received, exports its export
+	// requests (read after the shop's exit, which flushes).
+	spans, exports int
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
@@ -753,8 +832,8 @@ func render(o options, rs []result, f facts) string {
 	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis %s in cluster mode over TLS with the shop's ACL user (as ElastiCache Serverless presents it); "+
 		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback; %d rounds over all scenarios, "+
 		"each scenario %s warm-up and %s measured per round; figures are medians over the rounds (p99 range: lowest–highest round). "+
-		"The load generator, the shop, PostgreSQL and Redis share the same cores.\n\n",
-		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
+		"The load generator, the shop, PostgreSQL and Redis share the same cores; the machine's 1-minute load average was %s the run.\n\n",
+		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration, f.load)
 	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors | Redis hits | Redis errors | SQL / request |")
 	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
@@ -805,6 +884,14 @@ func render(o options, rs []result, f facts) string {
 			strings.Join(mix, ", "), advTimeouts)
 	}
 	fmt.Fprintf(&b, "\nCheckout: %s. Last items: %s.\n", f.stock, f.contest)
+	fmt.Fprintf(&b, "\nTracing on: the same binary serving the same database and Redis with OTEL_EXPORTER_OTLP_ENDPOINT set to an in-process OTLP/HTTP collector (test/otlptest, decoding every export), "+
+		"OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG=%s (the operator's default), measured in the same rounds; the table above is the shop with tracing off (no OTEL_* variable: no instrumentation installed). "+
+		"The collector received %d spans in %d export requests over the run.\n\n", benchSamplingRatio, f.tracing.spans, f.tracing.exports)
+	fmt.Fprintln(&b, "| scenario | req/s | × baseline | × tracing off | p50 ms | p99 ms | requests | errors |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for i, r := range f.tracing.results {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %s | %s | %d | %d |\n", r.scenario, r.rps, r.ratio, r.rps/f.tracing.untraced[i].rps, ms(r.p50), ms(r.p99), r.requests, r.errors)
+	}
 	cachedRedis := true
 	var redisErrs float64
 	for _, r := range rs {
@@ -823,6 +910,11 @@ func render(o options, rs []result, f facts) string {
 		adversarialVerdict(rs, adv, advTimeouts),
 		verdict(f.stock.exact(), fmt.Sprintf("%.0f orders/s", rs[len(rs)-1].rps)), verdict(f.contest.exact(), ""),
 		verdict(totalErrors(rs) == 0, fmt.Sprint(totalErrors(rs))))
+	if t := f.tracing.results; len(t) == 3 {
+		fmt.Fprintf(&b, "\nWith tracing on (ratio %s), reported: products list %.2f×, product %.2f×, cached search %.2f× baseline; %.2f×, %.2f×, %.2f× the shop with tracing off.\n",
+			benchSamplingRatio, t[0].ratio, t[1].ratio, t[2].ratio,
+			t[0].rps/f.tracing.untraced[0].rps, t[1].rps/f.tracing.untraced[1].rps, t[2].rps/f.tracing.untraced[2].rps)
+	}
 	return b.String()
 }
 
