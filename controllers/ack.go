@@ -265,7 +265,7 @@ func newACKOwned(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, gvk schema
 	u.SetNamespace(sf.Namespace)
 	u.SetLabels(labels(sf, role))
 	u.SetAnnotations(annotations)
-	own(sf, u, scheme)
+	own(sf, u)
 	return u
 }
 

@@ -617,20 +617,30 @@ func TestAuroraAtRestWritesNothing(t *testing.T) {
 	g.Expect(eventReasons(g, ns)).To(HaveLen(events), "no Event at rest")
 }
 
-// ACK scenario 1c: a serverless cache taken out of the spec is deleted, and the shop
-// goes on without REDIS_URL.
+// ACK scenario 1c: a serverless cache taken out of the spec is deleted once the pods
+// rolled off it (they go on without REDIS_URL), never while they may still use it.
 func TestRemovedServerlessCacheIsDeleted(t *testing.T) {
 	ns := newNamespace(t)
-	startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
 
+	// The Deployment controller lags: the pods without the cache are not rolled out.
+	standIns.SetRolloutsHeld(true)
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Cache = nil })
 	g.Eventually(func(g Gomega) {
-		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
 		g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).NotTo(HaveKey(keyRedisURL))
+		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(checksum))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func() bool { return ackAbsent(ns, gvkServerlessCache, "acme-cache") }).
+		WithTimeout(quiet).WithPolling(poll).Should(BeFalse(), "the cache was deleted while the old pods may use it")
+
+	standIns.SetRolloutsHeld(false)
+	g.Eventually(func(g Gomega) {
+		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))

@@ -34,12 +34,6 @@ import (
 // reconcileCache finds the shared cache, if one is configured, and sets CacheReady.
 func (r *StorefrontReconciler) reconcileCache(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
-	if sf.Spec.Cache == nil || sf.Spec.Cache.Serverless == nil {
-		// A serverless cache no longer asked for goes.
-		if err := r.removeACKObject(ctx, sf, gvkServerlessCache, objectName(sf, roleCache)); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
 	switch {
 	case !s.cacheConfigured():
 		sf.Status.Cache = nil
@@ -62,6 +56,21 @@ func (r *StorefrontReconciler) reconcileCache(ctx context.Context, s *scope) (ct
 		return r.reconcileServerlessCache(ctx, s)
 	}
 	return ctrl.Result{}, nil
+}
+
+// removeUnwantedCache deletes a serverless cache the spec no longer asks for, once no pod
+// uses it: after the pods rolled to the connection Secret without it (s.rolledOut).
+// Deleting it first would leave the running pods on a cache that is going away; the
+// Deployment's events bring us back when the rollout ends.
+func (r *StorefrontReconciler) removeUnwantedCache(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	if sf.Spec.Cache != nil && sf.Spec.Cache.Serverless != nil {
+		return ctrl.Result{}, nil
+	}
+	if !s.rolledOut() {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.removeACKObject(ctx, sf, gvkServerlessCache, objectName(sf, roleCache))
 }
 
 // Settings of the ElastiCache Serverless cache.

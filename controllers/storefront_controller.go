@@ -82,6 +82,7 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
 		{"workload", r.reconcileWorkload},
+		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
 		{"passwords", r.finishPasswordRotation},
 	}

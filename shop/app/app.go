@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/exaring/otelpgx"
 	"github.com/gin-gonic/gin"
@@ -44,7 +46,10 @@ type App struct {
 	Config config.Config
 	Logger *slog.Logger
 	DB     *pgxpool.Pool
-	Redis  *cache.Redis // nil without REDIS_URL
+	// ShopperDB answers the shoppers' catalog and search reads: its connections have
+	// SHOPPER_STATEMENT_TIMEOUT as statement_timeout and the search's trigram threshold.
+	ShopperDB *pgxpool.Pool
+	Redis     *cache.Redis // nil without REDIS_URL
 	// RedisPrefix starts every Redis key and channel of this shop (see keyPrefix).
 	RedisPrefix string
 	Metrics     *metrics.Metrics
@@ -111,12 +116,24 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		return nil, err
 	}
 	a := &App{Config: cfg, Logger: logger, DB: pool, Metrics: m}
-	a.Metrics.RegisterPool(pool)
+	a.Metrics.RegisterPool("main", pool)
+	// A pool of its own, rather than SET per statement: a search stays one statement and
+	// one round trip, and the timeout cannot leak to the checkout's or the admin's
+	// statements (which wait on row locks by design).
+	scfg := pcfg.Copy()
+	scfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.ShopperStatementTimeout.Milliseconds(), 10)
+	scfg.ConnConfig.RuntimeParams["pg_trgm.word_similarity_threshold"] = search.SimilarityThreshold
+	if a.ShopperDB, err = database.OpenConfig(ctx, scfg); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	a.Metrics.RegisterPool("shopper", a.ShopperDB)
 
 	if cfg.RedisURL != "" {
 		a.Redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisRootCAs)
 		if err != nil {
 			pool.Close()
+			a.ShopperDB.Close()
 			return nil, err
 		}
 		if tp != nil {
@@ -135,8 +152,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		}
 	}
 	a.RedisPrefix = keyPrefix(pool)
-	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
-	a.Search = search.NewService(search.NewPGStore(pool))
+	a.Catalog = catalog.NewService(catalog.NewPGStore(a.ShopperDB))
+	a.Search = search.NewService(search.NewPGStore(a.ShopperDB))
 	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: a.RedisPrefix + ":cache", Observer: a.Metrics, Logger: logger}
 	if a.Redis != nil {
 		copts.Redis = a.Redis
@@ -153,7 +170,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
 		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
-		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{}),
+		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{
+			RegisterPerClient: cfg.Limits.RegisterPerClient, RegisterGlobal: cfg.Limits.RegisterGlobal,
+			SoftDelay: cfg.Limits.LoginSoftDelay, MaxSoftDelay: cfg.Limits.LoginMaxSoftDelay,
+		}),
 	})
 	if err != nil {
 		a.Close()
@@ -169,10 +189,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	if cfg.MetricsAddr == "" {
 		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	}
-	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin})
+	// One limiter for the API's and the pages' searches: a client has one budget.
+	searchLimit := httpserver.NewClientLimiter(cfg.SearchRate, int(math.Ceil(2*cfg.SearchRate)), "searches").Handler
+	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin, SearchLimit: searchLimit})
 	pages, err := web.New(web.Deps{Catalog: a.Catalog, Cached: a.Cached,
 		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
-		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger})
+		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger, SearchLimit: searchLimit})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("building the pages: %w", err)
@@ -237,6 +259,7 @@ func (a *App) Close() {
 		_ = a.Redis.Close()
 	}
 	a.DB.Close()
+	a.ShopperDB.Close()
 }
 
 // Serve runs `shop serve` until ctx is done, then shuts down gracefully.

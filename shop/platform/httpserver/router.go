@@ -224,6 +224,8 @@ func writeErrors(c *gin.Context) {
 	switch {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+	case errors.Is(err, apperr.ErrTimedOut):
+		c.Header("Retry-After", "1")
 	case p.Status == http.StatusUnauthorized:
 		// RFC 6750 §3: a 401 names the scheme the client should use.
 		c.Header("WWW-Authenticate", `Bearer realm="shop"`)

@@ -22,8 +22,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -42,6 +44,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+	"github.com/storefront-operator/storefront/shop/search"
 	"github.com/storefront-operator/storefront/test/bench/benchdoc"
 	"github.com/storefront-operator/storefront/test/otlptest"
 	"github.com/storefront-operator/storefront/test/testenv"
@@ -70,7 +73,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds over all scenarios; figures are medians over the rounds")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each scenario")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "concurrent keep-alive clients")
-	flag.IntVar(&o.products, "products", 10000, "synthetic products to seed")
+	flag.IntVar(&o.products, "products", 20000, "synthetic products to seed")
 	flag.StringVar(&o.write, "write", "", "markdown file whose Shop section receives the results (e.g. docs/benchmarks.md)")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -113,6 +116,29 @@ type scenario struct {
 	succeeded *atomic.Int64
 	// clients overrides the concurrency when set.
 	clients int
+	// mix: any status is an answer, counted by status (result.statuses); latencies are
+	// of the answers with status want only, and other statuses are not errors.
+	mix bool
+}
+
+const adversarialName = "GET /api/v1/search, adversarial (unique random 200-character texts)"
+
+// randomText is the i-th random text of n characters: lower-case letters and digits in
+// words of 1 to 12, as a script would send.
+func randomText(i int64, n int) string {
+	r := rand.New(rand.NewPCG(uint64(i), 0x5eed))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	word := 0
+	for k := range b {
+		if word > 0 && (word >= 12 || r.IntN(7) == 0) && k < n-1 {
+			b[k], word = ' ', 0
+			continue
+		}
+		b[k] = alphabet[r.IntN(len(alphabet))]
+		word++
+	}
+	return string(b)
 }
 
 // seq numbers the requests of the whole run, so the "unique queries" of the uncached
@@ -129,6 +155,9 @@ type result struct {
 	ratio              float64
 	// p99Min and p99Max are the extremes of p99 over the rounds.
 	p99Min, p99Max time.Duration
+	// statuses counts the answers by status (mix scenarios).
+	statuses map[int]int64
+	mix      bool
 }
 
 // median combines the rounds of one scenario: the median of each figure, the sum of
@@ -152,7 +181,11 @@ func median(rs []result) result {
 	out.p99 = time.Duration(mid(func(r result) float64 { return float64(r.p99) }))
 	out.requests, out.errors, out.max, out.p99Min, out.p99Max = 0, 0, 0, rs[0].p99, rs[0].p99
 	out.shop = windowStats{}
+	out.statuses = map[int]int64{}
 	for _, r := range rs {
+		for code, n := range r.statuses {
+			out.statuses[code] += n
+		}
 		out.shop.add(r.shop)
 		out.requests += r.requests
 		out.errors += r.errors
@@ -231,7 +264,11 @@ func run(o options) error {
 	}
 	defer func() { _ = shopLog.Close() }()
 	step("starting shop serve on %s (logs at info level, as in production)", shopAddr)
-	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr), "serve")
+	// TRUSTED_PROXIES: the checkout's customers register as clients of their own behind
+	// a load balancer on 127.0.0.1. SEARCH_RATE_LIMIT: far above what 4 clients can
+	// offer (about 1,000 searches/s here), so that the adversarial search measures the
+	// statement, not the limiter (the limiter has its own tests).
+	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000"), "serve")
 	serve.Stdout, serve.Stderr = shopLog, shopLog
 	if err := serve.Start(); err != nil {
 		return err
@@ -305,6 +342,13 @@ func run(o options) error {
 	uncached.name += ", 1 client"
 	uncached.clients = 1
 	scenarios = append(scenarios, uncached)
+
+	// The adversarial search: a new random text of the longest length allowed with each
+	// request, which matches nothing in full text (so it is never cached) and is too long
+	// for the similarity fallback.
+	scenarios = append(scenarios, scenario{name: adversarialName, mix: true, url: func(i int64) string {
+		return shop + "/api/v1/search?q=" + url.QueryEscape(randomText(i, search.MaxQueryLength))
+	}})
 
 	step("preparing the checkout: %d customers registered through the API, %d products restocked by the admin API", checkoutCustomers, checkoutProducts)
 	co, err := prepareCheckout(ctx, shop, dbURL)
@@ -501,10 +545,12 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 	stop := make(chan struct{})
 	lat := make([][]time.Duration, o.concurrency)
 	errs := make([]int64, o.concurrency)
+	statuses := make([]map[int]int64, o.concurrency)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for w := 0; w < o.concurrency; w++ {
 		lat[w] = make([]time.Duration, 0, 1<<16)
+		statuses[w] = map[int]int64{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -530,6 +576,7 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 				}
 				start := time.Now()
 				ok := false
+				status := 0
 				var resp *http.Response
 				if err == nil {
 					resp, err = client.Do(req)
@@ -537,7 +584,14 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					_ = resp.Body.Close()
+					status = resp.StatusCode
 					ok = err == nil && resp.StatusCode == want
+					if sc.mix && err == nil && !ok {
+						if measuring.Load() {
+							statuses[w][status]++
+						}
+						continue
+					}
 					if !ok && err == nil {
 						err = fmt.Errorf("%s %s: status %d", req.Method, req.URL, resp.StatusCode)
 					}
@@ -555,6 +609,9 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 					continue
 				}
 				lat[w] = append(lat[w], d)
+				if sc.mix {
+					statuses[w][status]++
+				}
 			}
 		}()
 	}
@@ -587,16 +644,23 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 	}
 
 	var all []time.Duration
-	r := result{scenario: sc.name, shop: delta(before, after)}
+	r := result{scenario: sc.name, shop: delta(before, after), mix: sc.mix, statuses: map[int]int64{}}
+	var others int64
 	for w := range lat {
 		all = append(all, lat[w]...)
 		r.errors += errs[w]
+		for code, n := range statuses[w] {
+			r.statuses[code] += n
+			if code != http.StatusOK {
+				others += n
+			}
+		}
 	}
 	if e, ok := firstErr.Load().(error); ok && e != nil {
 		step("  first error: %v", e)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r.requests = int64(len(all)) + r.errors
+	r.requests = int64(len(all)) + r.errors + others
 	r.rps = float64(len(all)) / elapsed.Seconds()
 	if len(all) > 0 {
 		pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
@@ -614,6 +678,7 @@ var shopMetrics string
 type windowStats struct {
 	redisHits, redisErrors, redisRejected float64
 	sql, pgChecks, memChecks              float64
+	timeouts                              float64
 }
 
 func (w *windowStats) add(o windowStats) {
@@ -623,6 +688,7 @@ func (w *windowStats) add(o windowStats) {
 	w.sql += o.sql
 	w.pgChecks += o.pgChecks
 	w.memChecks += o.memChecks
+	w.timeouts += o.timeouts
 }
 
 func (windowStats) perRequest(v float64, requests int64) float64 {
@@ -640,12 +706,13 @@ const (
 	seriesSQL           = `shop_db_queries_total`
 	seriesPGChecks      = `shop_auth_revocation_checks_total{source="postgres"}`
 	seriesMemChecks     = `shop_auth_revocation_checks_total{source="memory"}`
+	seriesTimeouts      = `shop_db_statement_timeouts_total`
 )
 
 func delta(before, after map[string]float64) windowStats {
 	d := func(k string) float64 { return after[k] - before[k] }
 	return windowStats{redisHits: d(seriesRedisHits), redisErrors: d(seriesRedisErrors), redisRejected: d(seriesRedisRejected),
-		sql: d(seriesSQL), pgChecks: d(seriesPGChecks), memChecks: d(seriesMemChecks)}
+		sql: d(seriesSQL), pgChecks: d(seriesPGChecks), memChecks: d(seriesMemChecks), timeouts: d(seriesTimeouts)}
 }
 
 var sampleLine = regexp.MustCompile(`(?m)^(shop_[a-z_]+(?:\{[^}]*\})?) (\S+)$`)
@@ -785,6 +852,28 @@ func render(o options, rs []result, f facts) string {
 	}
 	authPG := windowStats{}.perRequest(pgChecks, authReqs)
 	fmt.Fprintf(&b, "\nAuthenticated requests (the /auth/me and checkout scenarios, %d requests): %.4f PostgreSQL queries per request for the token check (shop_auth_revocation_checks_total{source=\"postgres\"}; the revocations are held in memory and followed by LISTEN/NOTIFY).\n", authReqs, authPG)
+	adv := -1
+	for i, r := range rs {
+		if r.mix {
+			adv = i
+		}
+	}
+	var advTimeouts float64
+	if adv >= 0 {
+		a := rs[adv]
+		var codes []int
+		for code := range a.statuses {
+			codes = append(codes, code)
+		}
+		sort.Ints(codes)
+		var mix []string
+		for _, code := range codes {
+			mix = append(mix, fmt.Sprintf("%d × %d", a.statuses[code], code))
+		}
+		advTimeouts = a.shop.timeouts
+		fmt.Fprintf(&b, "\nAdversarial search: answers by status over the measured windows: %s; statement timeouts (shop_db_statement_timeouts_total): %.0f; the latencies are of the answered (200) requests. SEARCH_RATE_LIMIT is set above the offered load, so the figure is the statement's.\n",
+			strings.Join(mix, ", "), advTimeouts)
+	}
 	fmt.Fprintf(&b, "\nCheckout: %s. Last items: %s.\n", f.stock, f.contest)
 	fmt.Fprintf(&b, "\nTracing on: the same binary serving the same database and Redis with OTEL_EXPORTER_OTLP_ENDPOINT set to an in-process OTLP/HTTP collector (test/otlptest, decoding every export), "+
 		"OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG=%s (the operator's default), measured in the same rounds; the table above is the shop with tracing off (no OTEL_* variable: no instrumentation installed). "+
@@ -804,11 +893,12 @@ func render(o options, rs []result, f facts) string {
 	}
 	fmt.Fprintf(&b, "\nTargets: cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
 		"Redis hits in every cached scenario %s, Redis errors — %s; token checks ≤ 0.01 PostgreSQL queries per authenticated request — %s; "+
-		"uncached search p99 < 10 ms — %s ms %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
+		"uncached search p99 < 10 ms — %s ms %s; adversarial search p99 < 50 ms with 0 statement timeouts — %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
 		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
 		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), verdict(cachedRedis, ""), verdict(redisErrs == 0, fmt.Sprint(redisErrs)),
 		verdict(authReqs > 0 && authPG <= 0.01, fmt.Sprintf("%.4f", authPG)),
 		ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),
+		adversarialVerdict(rs, adv, advTimeouts),
 		verdict(f.stock.exact(), fmt.Sprintf("%.0f orders/s", rs[len(rs)-1].rps)), verdict(f.contest.exact(), ""),
 		verdict(totalErrors(rs) == 0, fmt.Sprint(totalErrors(rs))))
 	if t := f.tracing.results; len(t) == 3 {
@@ -817,6 +907,15 @@ func render(o options, rs []result, f facts) string {
 			t[0].rps/f.tracing.untraced[0].rps, t[1].rps/f.tracing.untraced[1].rps, t[2].rps/f.tracing.untraced[2].rps)
 	}
 	return b.String()
+}
+
+func adversarialVerdict(rs []result, adv int, timeouts float64) string {
+	if adv < 0 {
+		return verdict(false, "not run")
+	}
+	a := rs[adv]
+	return verdict(a.p99 < 50*time.Millisecond && timeouts == 0 && a.statuses[http.StatusOK] > 0,
+		fmt.Sprintf("%s ms, %.0f timeouts", ms(a.p99), timeouts))
 }
 
 func totalErrors(rs []result) int64 {
