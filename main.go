@@ -69,6 +69,7 @@ func main() {
 	flag.StringVar(&opts.OTLP.Endpoint, "otlp-endpoint", "", "OpenTelemetry collector URL for the shops without spec.observability.otlp.endpoint, and for the operator's traces when OTEL_EXPORTER_OTLP_ENDPOINT is unset; empty: no traces.")
 	flag.StringVar(&opts.OTLP.Protocol, "otlp-protocol", "http/protobuf", "OTLP protocol of --otlp-endpoint: http/protobuf or grpc.")
 	flag.StringVar(&opts.OTLP.SamplingRatio, "otlp-sampling-ratio", "0.1", "Share of new traces kept (parentbased_traceidratio), from 0 to 1, for the shops and the operator.")
+	flag.StringVar(&opts.OTLP.Namespace, "otlp-namespace", "", "Namespace of the OpenTelemetry collector: the shops' only egress on its port (empty: any address).")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -403,6 +403,7 @@ func TestChartOperatorFlags(t *testing.T) {
 				"--otlp-endpoint=http://otel-collector.observability:4318",
 				"--otlp-protocol=grpc",
 				"--otlp-sampling-ratio=0.25",
+				"--otlp-namespace=observability",
 				"--zap-log-level=debug",
 				"--zap-stacktrace-level=panic",
 			},
@@ -432,7 +433,7 @@ func TestChartOperatorFlags(t *testing.T) {
 		for _, flagName := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect",
 			"watch-namespaces", "aws-region", "db-subnet-ids", "db-security-group-ids", "cache-subnet-ids",
 			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "db-cidrs", "cache-cidrs", "metrics-namespace",
-			"max-concurrent-reconciles", "otlp-endpoint", "otlp-protocol", "otlp-sampling-ratio", "zap-log-level"} {
+			"max-concurrent-reconciles", "otlp-endpoint", "otlp-protocol", "otlp-sampling-ratio", "otlp-namespace", "zap-log-level"} {
 			if _, ok := vals[camelCase(flagName)]; !ok {
 				t.Errorf("values.yaml has no %s for --%s", camelCase(flagName), flagName)
 			}
