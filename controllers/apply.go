@@ -43,6 +43,8 @@ const annotationAppliedHash = "shop.storefront.dev/applied-hash"
 // a field we own is corrected) only when one of our fields differs. desired may be typed
 // or unstructured; on return it holds the live object (the cached one when nothing was
 // written, the server's answer otherwise). changed reports whether a write happened.
+// An object of desired's name that desired's controller does not control is left as it
+// is: the error (a notControlledError) names it.
 func (r *StorefrontReconciler) applyObject(ctx context.Context, desired client.Object) (changed bool, err error) {
 	return r.applyObjectAdopting(ctx, desired, nil)
 }
@@ -84,6 +86,9 @@ func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired 
 	err = reader.Get(ctx, client.ObjectKeyFromObject(desired), currentObj)
 	switch {
 	case err == nil:
+		if err := checkControlled(gvk.Kind, desired, currentObj); err != nil {
+			return false, err
+		}
 		have, err := toUnstructured(currentObj, r.Scheme)
 		if err != nil {
 			return false, err

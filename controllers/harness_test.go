@@ -25,6 +25,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -287,4 +288,28 @@ func readyShop(t *testing.T, ns string, opts ...storefrontOption) *shopv1alpha1.
 	createURLSecret(t, ns, "acme-redis", redisURL)
 	createStorefront(t, newStorefront(ns, opts...))
 	return waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+}
+
+// waitAtRest waits until the operator has made no mutating request for a second, then
+// resets its counter.
+func waitAtRest(t *testing.T, op *operatorRun) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		op.counter.Reset()
+		g.Consistently(op.counter.Mutations).WithTimeout(time.Second).WithPolling(poll).Should(BeZero())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	op.counter.Reset()
+}
+
+// storefrontEvents lists the Events about Storefronts in ns, as "type reason: note".
+func storefrontEvents(g Gomega, ns string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "Storefront" {
+			out = append(out, e.Type+" "+e.Reason+": "+e.Note)
+		}
+	}
+	return out
 }

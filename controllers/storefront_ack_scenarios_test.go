@@ -175,7 +175,7 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 		"the serverless cache": {gvkServerlessCache, "acme-cache", map[string]any{
 			"serverlessCacheName": id, "description": "Storefront " + ns + "/acme", "engine": "valkey", "majorEngineVersion": "8",
 			"cacheUsageLimits": map[string]any{"dataStorage": map[string]any{"maximum": 10, "unit": "GB"}, "eCPUPerSecond": map[string]any{"maximum": 10000}},
-			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"},
+			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"}, "userGroupID": id,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete"}},
 	}
 	for name, tc := range cases {
@@ -230,7 +230,8 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 	g.Expect(u.Host).To(Equal(host + ":5432"))
 	g.Expect(u.Path).To(Equal("/shop"))
 	g.Expect(u.Query().Get("sslmode")).To(Equal("require"))
-	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + cacheHost + ":6379"))
+	cachePassword := get(g, ns, "acme-cache-password-v1", &corev1.Secret{})
+	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + id + "-v1:" + string(cachePassword.Data[keyDBPassword]) + "@" + cacheHost + ":6379"))
 
 	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: host, Port: 5432}))
 	g.Expect(sf.Status.Cache).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: cacheHost, Port: 6379}))
@@ -463,16 +464,16 @@ func TestDeletionPolicies(t *testing.T) {
 			g.Eventually(func() bool { return absent(ns, "acme", &shopv1alpha1.Storefront{}) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
 
 			deletions := standIns.ACKDeletions()
-			g.Expect(deletions).To(HaveLen(4))
+			g.Expect(deletions).To(HaveLen(7))
 			var kinds []string
 			for i, d := range deletions {
 				kinds = append(kinds, d.Kind)
-				if d.Kind == "ServerlessCache" {
-					g.Expect(d.Policy).To(Equal("delete"))
+				if slices.Contains([]string{"ServerlessCache", "UserGroup", "User"}, d.Kind) {
+					g.Expect(d.Policy).To(Equal("delete"), "the cache and its users go under every policy")
 				} else {
 					g.Expect(d.Policy).To(Equal(tc.ackPolicy), d.Kind)
 				}
-				if i > 0 {
+				if i > 0 && !(d.Kind == "User" && deletions[i-1].Kind == "User") { // the users go together
 					g.Expect(d.Requested).NotTo(BeTemporally("<", deletions[i-1].Released), "%s deleted before ACK let go of %s", d.Kind, deletions[i-1].Kind)
 				}
 				wantSnapshot := ""
@@ -481,7 +482,7 @@ func TestDeletionPolicies(t *testing.T) {
 				}
 				g.Expect(d.FinalSnapshot).To(Equal(wantSnapshot), d.Kind)
 			}
-			g.Expect(kinds).To(Equal([]string{"ServerlessCache", "DBInstance", "DBCluster", "DBSubnetGroup"}))
+			g.Expect(kinds).To(Equal([]string{"ServerlessCache", "UserGroup", "User", "User", "DBInstance", "DBCluster", "DBSubnetGroup"}))
 
 			if tc.keepsPassword {
 				kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
@@ -617,24 +618,41 @@ func TestAuroraAtRestWritesNothing(t *testing.T) {
 	g.Expect(eventReasons(g, ns)).To(HaveLen(events), "no Event at rest")
 }
 
-// ACK scenario 1c: a serverless cache taken out of the spec is deleted, and the shop
-// goes on without REDIS_URL.
+// ACK scenario 1c: a serverless cache taken out of the spec is deleted once the pods
+// rolled off it (they go on without REDIS_URL), never while they may still use it.
 func TestRemovedServerlessCacheIsDeleted(t *testing.T) {
 	ns := newNamespace(t)
-	startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
 
+	// The Deployment controller lags: the pods without the cache are not rolled out.
+	standIns.SetRolloutsHeld(true)
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Cache = nil })
 	g.Eventually(func(g Gomega) {
-		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
 		g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).NotTo(HaveKey(keyRedisURL))
+		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(checksum))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func() bool { return ackAbsent(ns, gvkServerlessCache, "acme-cache") }).
+		WithTimeout(quiet).WithPolling(poll).Should(BeFalse(), "the cache was deleted while the old pods may use it")
+
+	standIns.SetRolloutsHeld(false)
+	g.Eventually(func(g Gomega) {
+		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
+		// Its user group, users and their passwords go too.
+		g.Expect(ackAbsent(ns, gvkCacheUserGroup, "acme-cache")).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-user-v1")).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-default")).To(BeTrue())
+		g.Expect(absent(ns, "acme-cache-password-v1", &corev1.Secret{})).To(BeTrue())
+		g.Expect(absent(ns, "acme-cache-default", &corev1.Secret{})).To(BeTrue())
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
 	g.Expect(sf.Status.Cache).To(BeNil())
+	g.Expect(sf.Status.CacheUser).To(BeNil())
 }
 
 // ACK scenario 1d: an operator started where ACK is not installed says so on the

@@ -61,12 +61,14 @@ func TestStorefrontDefaultsAreApplied(t *testing.T) {
 		"replicas.min": {got.Spec.Replicas.Min, int32(2)},
 		"replicas.max": {got.Spec.Replicas.Max, int32(10)},
 		"replicas.targetCPUUtilizationPercentage": {got.Spec.Replicas.TargetCPUUtilizationPercentage, int32(70)},
-		"currency":              {got.Spec.Currency, shopv1alpha1.Currency("EUR")},
-		"catalog.seed":          {got.Spec.Catalog.Seed, shopv1alpha1.CatalogSeedNone},
-		"networkPolicy.enabled": {ptr.Deref(got.Spec.NetworkPolicy.Enabled, false), true},
-		"paused":                {got.Spec.Paused, false},
-		"ingress":               {got.Spec.Ingress == nil, true},
-		"cache":                 {got.Spec.Cache == nil, true},
+		"currency":                        {got.Spec.Currency, shopv1alpha1.Currency("EUR")},
+		"catalog.seed":                    {got.Spec.Catalog.Seed, shopv1alpha1.CatalogSeedNone},
+		"networkPolicy.enabled":           {ptr.Deref(got.Spec.NetworkPolicy.Enabled, false), true},
+		"paused":                          {got.Spec.Paused, false},
+		"migration.activeDeadlineSeconds": {got.Spec.Migration.ActiveDeadlineSeconds, int64(600)},
+		"migration.backoffLimit":          {ptr.Deref(got.Spec.Migration.BackoffLimit, -1), int32(2)},
+		"ingress":                         {got.Spec.Ingress == nil, true},
+		"cache":                           {got.Spec.Cache == nil, true},
 	}
 	for field, c := range checks {
 		if c.got != c.want {
@@ -128,8 +130,22 @@ func TestInvalidStorefrontsAreRefused(t *testing.T) {
 	}{
 		"an empty image": {
 			patch: `image: ""`, wantField: "spec.image"},
-		"an image with whitespace": {
+		"an image with a space": {
 			patch: `image: "shop: 1.0"`, wantField: "spec.image"},
+		"an image with a leading space": {
+			patch: `image: " shop:1.0"`, wantField: "spec.image"},
+		"an image with a tab": {
+			patch: `image: "shop:1.0\t"`, wantField: "spec.image"},
+		"an image with a newline": {
+			patch: `image: "shop:1.0\nshop:2.0"`, wantField: "spec.image"},
+		"an image with a vertical tab": {
+			patch: `image: "shop:\v1.0"`, wantField: "spec.image"},
+		"an image with a no-break space": {
+			patch: `image: "shop:\u00a01.0"`, wantField: "spec.image"},
+		"an image with an ideographic space": {
+			patch: `image: "shop:1.0\u3000"`, wantField: "spec.image"},
+		"an image with a line separator": {
+			patch: `image: "shop:1.0\u2028"`, wantField: "spec.image"},
 		"max replicas below min": {
 			patch: `replicas: {min: 5, max: 2}`, wantField: "spec.replicas.max"},
 		"zero min replicas": {
@@ -164,6 +180,10 @@ func TestInvalidStorefrontsAreRefused(t *testing.T) {
 			patch: `ingress: {host: "Shop_Acme!"}`, wantField: "spec.ingress.host"},
 		"a serverless cache below 1000 ECPU/s": {
 			patch: `cache: {serverless: {maxECPUPerSecond: 10}}`, wantField: "spec.cache.serverless.maxECPUPerSecond"},
+		"a migration deadline under a minute": {
+			patch: `migration: {activeDeadlineSeconds: 5}`, wantField: "spec.migration.activeDeadlineSeconds"},
+		"a negative backoff limit": {
+			patch: `migration: {backoffLimit: -1}`, wantField: "spec.migration.backoffLimit"},
 		"an unknown field": {
 			patch: `colour: blue`, wantField: "spec.colour"},
 	}
@@ -182,6 +202,55 @@ func TestInvalidStorefrontsAreRefused(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.wantField) {
 				t.Errorf("the error does not name %s:\n%v", tc.wantField, err)
+			}
+		})
+	}
+}
+
+// Names that cannot work are refused before anything exists: the name is a DNS-1035
+// label of at most 42 characters (shopv1alpha1.MaxNameLength says why), and the API
+// server's message names metadata.name.
+func TestStorefrontNamesAreRefused(t *testing.T) {
+	ns := newNamespace(t)
+	longest := "a" + strings.Repeat("b", shopv1alpha1.MaxNameLength-1)
+	cases := map[string]struct {
+		name   string
+		refuse bool
+	}{
+		"a dot (a valid object name, not a Service name)": {"my.shop", true},
+		"a leading digit":                 {"1shop", true},
+		"a trailing hyphen":               {"shop-", true},
+		"one character too long":          {longest + "c", true},
+		"70 characters":                   {strings.Repeat("s", 70), true},
+		"the longest name":                {longest, false},
+		"a name with a hyphen and digits": {"shop-2", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			obj := mergedStorefront(t, "")
+			obj.SetNamespace(ns)
+			obj.SetName(tc.name)
+			err := k8sClient.Create(context.Background(), obj, client.FieldValidation("Strict"))
+			if !tc.refuse {
+				if err != nil {
+					t.Fatalf("the API server refused %q: %v", tc.name, err)
+				}
+				for _, derived := range []string{objectName(storefrontNamed(tc.name), roleShop), migrationJobName(storefrontNamed(tc.name), imageV1),
+					passwordSecretName(storefrontNamed(tc.name), 9999), tc.name + "-cache-password-v9999"} {
+					if len(derived) > 63 || shortName(derived) != derived {
+						t.Errorf("derived name %q (%d characters) does not fit in 63 without shortening", derived, len(derived))
+					}
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("the API server accepted the name %q", tc.name)
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			if !strings.Contains(err.Error(), "metadata.name") {
+				t.Errorf("the error does not name metadata.name:\n%v", err)
 			}
 		})
 	}

@@ -82,8 +82,10 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
 		{"workload", r.reconcileWorkload},
+		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
 		{"passwords", r.finishPasswordRotation},
+		{"cache users", r.finishCacheUserRotation},
 	}
 }
 
@@ -100,6 +102,10 @@ type scope struct {
 	// dbPasswordInUse the one in the database URL (the one ACK last applied).
 	dbPasswords     []dbPassword
 	dbPasswordInUse *dbPassword
+	// cachePasswords are the cache user versions, oldest first, and cacheUserInUse the
+	// one in REDIS_URL (storefront_cacheuser.go).
+	cachePasswords []cachePassword
+	cacheUserInUse *cachePassword
 	// configChecksum is the hash of the connection and application Secrets, put on the
 	// pod template so that a change rolls the pods. Empty while the Secrets are not ready.
 	configChecksum string

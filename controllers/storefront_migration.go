@@ -17,10 +17,12 @@ limitations under the License.
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,7 +33,6 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -42,10 +43,12 @@ import (
 
 // Settings of migration Jobs.
 const (
-	// migrationBackoffLimit: a migration that fails three times needs a human.
-	migrationBackoffLimit = 2
-	// migrationDeadlineSeconds bounds a migration run, retries included.
-	migrationDeadlineSeconds = 600
+	// migrationBackoffLimit is spec.migration.backoffLimit's default (the API's, for
+	// objects built without the API server): a migration that fails three times needs a
+	// human.
+	migrationBackoffLimit int32 = 2
+	// migrationDeadlineSeconds is spec.migration.activeDeadlineSeconds's default.
+	migrationDeadlineSeconds int64 = 600
 	// migrationTTLSeconds keeps a finished Job (and its pod's logs) for a day; after
 	// that status.failedImage alone prevents a re-run of a failed image.
 	migrationTTLSeconds = 24 * 60 * 60
@@ -82,43 +85,176 @@ func migrationJobState(job *batchv1.Job) (jobState, *batchv1.JobCondition) {
 	return jobRunning, nil
 }
 
-// reconcileMigration runs the migration Job of spec.image and sets SchemaMigrated. The
-// Deployment moves to an image only once status.migratedImage says its migration
-// succeeded; a failed image is recorded in status.failedImage and not retried until the
-// image or the retry annotation changes.
+// migrationJob is what planMigration needs of one of the Storefront's migration Jobs.
+type migrationJob struct {
+	name string
+	// image is the Job's image annotation: a Job is spec.image's only when both its
+	// name and this say so.
+	image    string
+	state    jobState
+	deleting bool
+	// retry is the retry annotation the Job was created with.
+	retry string
+	// failure is the Failed condition's reason and message.
+	failure string
+	// waiting is why the Job's pod cannot start ("ErrImagePull: ..."), when it cannot.
+	waiting string
+}
+
+// migrationInput is what decides the next migration step: the spec, the status so far
+// and the live Jobs.
+type migrationInput struct {
+	image, jobName, retry                   string
+	migratedImage, failedImage, failedRetry string
+	jobs                                    []migrationJob
+}
+
+// migrationPlan is the next step: at most one Job to create (spec.image's), finished
+// Jobs to delete, the new status fields and SchemaMigrated.
+type migrationPlan struct {
+	create                                  bool
+	delete                                  []string
+	migratedImage, failedImage, failedRetry string
+	status                                  bool
+	reason, message                         string
+	// failed names the Job that has just failed, whose pod's termination message the
+	// reconciler adds to the message.
+	failed string
+	// running says spec.image's Job runs: the reconciler looks at it again shortly, since
+	// a pod that cannot start changes nothing in the Job's status.
+	running bool
+}
+
+// planMigration is the migration state machine, a pure function of in (the table in
+// TestPlanMigration walks it):
+//   - a Job that runs is never deleted: NO TRANSACTION steps could leave invalid
+//     indexes, and a killed pod could keep the advisory lock; spec.image's Job waits
+//     until every other image's Job has ended;
+//   - status.failedImage clears when spec.image moves away, and the failed Job of an
+//     image the spec no longer names is deleted, so that coming back retries it;
+//   - a failed image is retried only when the retry annotation changes;
+//   - a Job holding spec.image's name for another image (its image annotation differs)
+//     is waited for, then deleted, never taken for spec.image's.
+func planMigration(in migrationInput) migrationPlan {
+	p := migrationPlan{migratedImage: in.migratedImage, failedImage: in.failedImage, failedRetry: in.failedRetry}
+	if p.failedImage != "" && p.failedImage != in.image {
+		p.failedImage, p.failedRetry = "", ""
+	}
+	var own, blocking *migrationJob
+	for i := range in.jobs {
+		j := &in.jobs[i]
+		switch {
+		case j.name == in.jobName && j.image == in.image:
+			own = j
+		case j.deleting:
+			if j.name == in.jobName {
+				blocking = j
+			}
+		case j.state == jobRunning:
+			blocking = j
+		case j.name == in.jobName || (j.state == jobFailed && j.image != in.image):
+			// Finished: another image's Job under our name, or the failure of an image
+			// the spec moved away from.
+			p.delete = append(p.delete, j.name)
+			if j.name == in.jobName {
+				blocking = j
+			}
+		}
+	}
+	if in.migratedImage == in.image {
+		p.status, p.reason, p.message = true, shopv1alpha1.ReasonMigrationSucceeded, fmt.Sprintf("The migrations of %s succeeded", in.image)
+		return p
+	}
+	waiting := func(msg string) migrationPlan {
+		p.reason, p.message = shopv1alpha1.ReasonMigrationRunning, msg
+		return p
+	}
+	if blocking != nil {
+		if blocking.state == jobRunning && !blocking.deleting {
+			return waiting(fmt.Sprintf("Migration Job %s of %s is still running; the migrations of %s start when it ends (a running migration is never cut short)",
+				blocking.name, blocking.image, in.image))
+		}
+		return waiting(fmt.Sprintf("Waiting for migration Job %s of %s to be deleted before migrating %s", blocking.name, blocking.image, in.image))
+	}
+	if p.failedImage == in.image {
+		if in.retry == p.failedRetry {
+			p.reason = shopv1alpha1.ReasonMigrationFailed
+			return p // the reconciler keeps the message recorded at the failure
+		}
+		if own != nil && own.retry != in.retry {
+			// The failed Job holds the name; its Delete event brings us back.
+			if !own.deleting {
+				p.delete = append(p.delete, own.name)
+			}
+			return waiting(fmt.Sprintf("Retrying the migrations of %s", in.image))
+		}
+		p.failedImage, p.failedRetry = "", ""
+	}
+	if own == nil {
+		p.create, p.running = true, true
+		return waiting(fmt.Sprintf("Migration Job %s of %s started", in.jobName, in.image))
+	}
+	if own.deleting {
+		return waiting(fmt.Sprintf("Waiting for the previous migration Job %s to be deleted", own.name))
+	}
+	switch own.state {
+	case jobComplete:
+		p.migratedImage, p.failedImage, p.failedRetry = in.image, "", ""
+		p.status, p.reason, p.message = true, shopv1alpha1.ReasonMigrationSucceeded, fmt.Sprintf("The migrations of %s succeeded", in.image)
+	case jobFailed:
+		p.failedImage, p.failedRetry, p.failed = in.image, own.retry, own.name
+		p.reason, p.message = shopv1alpha1.ReasonMigrationFailed, fmt.Sprintf("Job %s failed: %s", own.name, own.failure)
+	default:
+		p.running = true
+		if own.waiting != "" {
+			p.reason, p.message = shopv1alpha1.ReasonMigrationPodNotStarting,
+				fmt.Sprintf("The pod of migration Job %s cannot start: %s", own.name, own.waiting)
+			return p
+		}
+		return waiting(fmt.Sprintf("Migration Job %s of %s is running", own.name, in.image))
+	}
+	return p
+}
+
+// migrationRecheck is how soon a running migration is looked at again: a pod that cannot
+// pull its image or find its Secret changes nothing in the Job's status, so no watch
+// event would tell.
+const migrationRecheck = 5 * time.Second
+
+// reconcileMigration runs the migration Job of spec.image (planMigration decides) and
+// sets SchemaMigrated. The Deployment moves to an image only once status.migratedImage
+// says its migration succeeded.
 func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
 	image := sf.Spec.Image
 	name := migrationJobName(sf, image)
 
-	jobs := &batchv1.JobList{}
-	if err := r.List(ctx, jobs, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
+	list := &batchv1.JobList{}
+	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing migration jobs: %w", err)
 	}
-	var current *batchv1.Job
-	for i := range jobs.Items {
-		job := &jobs.Items[i]
+	in := migrationInput{image: image, jobName: name, retry: sf.Annotations[shopv1alpha1.AnnotationRetryMigration],
+		migratedImage: sf.Status.MigratedImage, failedImage: sf.Status.FailedImage, failedRetry: sf.Status.FailedRetry}
+	jobs := map[string]*batchv1.Job{}
+	for i := range list.Items {
+		job := &list.Items[i]
 		if !metav1.IsControlledBy(job, sf) {
 			continue
 		}
-		if job.Name == name {
-			current = job
-			continue
+		jobs[job.Name] = job
+		state, cond := migrationJobState(job)
+		j := migrationJob{name: job.Name, image: job.Annotations[annotationImage], state: state,
+			deleting: !job.DeletionTimestamp.IsZero(), retry: job.Annotations[shopv1alpha1.AnnotationRetryMigration]}
+		if cond != nil && state == jobFailed {
+			j.failure = cond.Reason + ": " + cond.Message
 		}
-		// A Job of another image that still runs was superseded by a new spec.image.
-		if state, _ := migrationJobState(job); state == jobRunning && job.DeletionTimestamp.IsZero() {
-			if err := r.deleteJob(ctx, job, "Deleting superseded migration Job"); err != nil {
-				return ctrl.Result{}, err
-			}
+		if state == jobRunning && job.Name == name && j.image == image {
+			j.waiting = r.podWaiting(ctx, job)
 		}
+		in.jobs = append(in.jobs, j)
 	}
 
-	if sf.Status.MigratedImage == image {
-		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, true, shopv1alpha1.ReasonMigrationSucceeded,
-			fmt.Sprintf("The migrations of %s succeeded", image))
-		return ctrl.Result{}, nil
-	}
-	if !s.storesReady() || s.configChecksum == "" {
+	if sf.Status.MigratedImage != image && (!s.storesReady() || s.configChecksum == "") {
 		reason, msg := shopv1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating"
 		switch {
 		case s.database != nil && !s.storesReady():
@@ -132,72 +268,98 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		return ctrl.Result{}, nil
 	}
 
-	retry := sf.Annotations[shopv1alpha1.AnnotationRetryMigration]
-	if sf.Status.FailedImage == image {
-		if retry == sf.Status.FailedRetry {
-			s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationFailed, failedMessage(sf, name))
-			return ctrl.Result{}, nil
-		}
-		if current != nil {
-			// The failed Job holds the name; its Delete event brings us back.
-			if current.DeletionTimestamp.IsZero() {
-				if err := r.deleteJob(ctx, current, "Deleting failed migration Job to retry it"); err != nil {
-					return ctrl.Result{}, err
-				}
-			}
-			s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationRunning,
-				fmt.Sprintf("Retrying the migrations of %s", image))
-			return ctrl.Result{}, nil
-		}
-		sf.Status.FailedImage, sf.Status.FailedRetry = "", ""
-	}
-
-	if current == nil {
-		if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
+	p := planMigration(in)
+	for _, n := range p.delete {
+		if err := r.deleteJob(ctx, jobs[n], "Deleting finished migration Job"); err != nil {
 			return ctrl.Result{}, err
 		}
-		job, err := desiredMigrationJob(sf, r.Scheme, image, retry, s.database, s.cache)
-		if err != nil {
+	}
+	if p.create {
+		if err := r.createMigrationJob(ctx, s, image, in.retry); err != nil {
 			return ctrl.Result{}, err
 		}
-		withOTLPEnv(&job.Spec.Template.Spec, sf, r.Options.OTLP)
-		withTraceContext(ctx, &job.Spec.Template.Spec)
-		log.FromContext(ctx).Info("Creating migration Job", "job", klog.KObj(job), "image", image)
-		if err := r.Create(ctx, job, client.FieldOwner(fieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
-			return ctrl.Result{}, fmt.Errorf("creating job %s: %w", job.Name, err)
-		}
-		// AlreadyExists: the cache has not seen our Job yet; its events bring us back.
-		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationRunning,
-			fmt.Sprintf("Migration Job %s of %s started", name, image))
-		return ctrl.Result{}, nil
+		log.FromContext(ctx).V(1).Info("Migration Job created", "job", name)
 	}
-	if !current.DeletionTimestamp.IsZero() {
-		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationRunning,
-			fmt.Sprintf("Waiting for the previous migration Job %s to be deleted", name))
-		return ctrl.Result{}, nil
-	}
-
-	switch state, cond := migrationJobState(current); state {
-	case jobComplete:
-		log.FromContext(ctx).Info("Migration succeeded", "job", klog.KObj(current), "image", image)
-		sf.Status.MigratedImage = image
-		sf.Status.FailedImage, sf.Status.FailedRetry = "", ""
-		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, true, shopv1alpha1.ReasonMigrationSucceeded,
-			fmt.Sprintf("The migrations of %s succeeded", image))
-	case jobFailed:
-		msg := fmt.Sprintf("Job %s failed: %s: %s", current.Name, cond.Reason, cond.Message)
-		if cause := r.podFailure(ctx, current); cause != "" {
-			msg += "; the migration said: " + cause
+	switch {
+	case p.failed != "":
+		log.FromContext(ctx).Info("Migration failed", "job", klog.KRef(sf.Namespace, p.failed), "image", image)
+		if cause := r.podFailure(ctx, jobs[p.failed]); cause != "" {
+			p.message += "; the migration said: " + cause
 		}
-		log.FromContext(ctx).Info("Migration failed", "job", klog.KObj(current), "image", image, "reason", cond.Reason)
-		sf.Status.FailedImage = image
-		sf.Status.FailedRetry = current.Annotations[shopv1alpha1.AnnotationRetryMigration]
-		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationFailed, msg)
-	default:
-		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationRunning,
-			fmt.Sprintf("Migration Job %s of %s is running", name, image))
+	case p.migratedImage != sf.Status.MigratedImage:
+		log.FromContext(ctx).Info("Migration succeeded", "job", klog.KRef(sf.Namespace, name), "image", image)
+	case p.reason == shopv1alpha1.ReasonMigrationFailed && p.message == "":
+		p.message = failedMessage(sf, name)
+	}
+	sf.Status.MigratedImage, sf.Status.FailedImage, sf.Status.FailedRetry = p.migratedImage, p.failedImage, p.failedRetry
+	s.setCondition(shopv1alpha1.ConditionSchemaMigrated, p.status, p.reason, p.message)
+	if p.running {
+		return ctrl.Result{RequeueAfter: migrationRecheck}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// createMigrationJob creates the migration Job of image. AlreadyExists is a cache that
+// has not seen our Job yet (its events bring us back), unless the Job of that name is
+// not ours: then the Storefront says so and leaves it alone.
+func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope, image, retry string) error {
+	sf := s.sf
+	if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
+		return err
+	}
+	job, err := desiredMigrationJob(sf, r.Scheme, image, retry, s.database, s.cache)
+	if err != nil {
+		return err
+	}
+	withOTLPEnv(&job.Spec.Template.Spec, sf, r.Options.OTLP)
+	withTraceContext(ctx, &job.Spec.Template.Spec)
+	log.FromContext(ctx).Info("Creating migration Job", "job", klog.KObj(job), "image", image)
+	err = r.Create(ctx, job, client.FieldOwner(fieldOwner))
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("creating job %s: %w", job.Name, err)
+		}
+		return nil
+	}
+	live := &batchv1.Job{}
+	if r.APIReader == nil || r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), live) != nil {
+		return nil
+	}
+	return checkControlled("Job", job, live)
+}
+
+// podWaiting is why the pod of a running migration Job cannot start, as the kubelet says
+// in its container's waiting state, for the reasons that do not pass by themselves
+// (waitingReasons), or "". It reads past the cache: the operator keeps no pod informer.
+func (r *StorefrontReconciler) podWaiting(ctx context.Context, job *batchv1.Job) string {
+	if r.APIReader == nil {
+		return ""
+	}
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(job.Namespace),
+		client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		log.FromContext(ctx).Error(err, "Listing the pods of a migration Job", "job", klog.KObj(job))
+		return ""
+	}
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; cs.Name == migrateContainerName && w != nil && waitingReasons[w.Reason] {
+				return strings.TrimSpace(w.Reason + ": " + w.Message)
+			}
+		}
+	}
+	return ""
+}
+
+// waitingReasons are the kubelet's container waiting reasons that need a human: the image
+// cannot be pulled or named, or the container's configuration (a Secret or key the env
+// names) is missing (pkg/kubelet/images ErrImagePull, ImagePullBackOff,
+// ErrInvalidImageName; pkg/kubelet/kuberuntime CreateContainerConfigError).
+var waitingReasons = map[string]bool{
+	"ErrImagePull":               true,
+	"ImagePullBackOff":           true,
+	"InvalidImageName":           true,
+	"CreateContainerConfigError": true,
 }
 
 // failedMessage keeps the message recorded when the migration failed: the Job may be
@@ -270,7 +432,7 @@ func desiredMigrationJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, im
 		Image:   image,
 		Command: []string{shopBinary},
 		Args:    []string{"migrate", "--seed=" + string(seed)},
-		Env: append(shopEnv(sf, cache != nil),
+		Env: append(shopEnv(sf),
 			secretEnv(envAdminEmail, objectName(sf, roleApp), keyAdminEmail, false),
 			secretEnv(envAdminPassword, objectName(sf, roleApp), keyAdminPassword, false)),
 		Resources:                shopResources(sf),
@@ -287,8 +449,8 @@ func desiredMigrationJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, im
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: meta,
 		Spec: batchv1.JobSpec{
-			BackoffLimit:            ptr.To[int32](migrationBackoffLimit),
-			ActiveDeadlineSeconds:   ptr.To[int64](migrationDeadlineSeconds),
+			BackoffLimit:            ptr.To(ptr.Deref(sf.Spec.Migration.BackoffLimit, migrationBackoffLimit)),
+			ActiveDeadlineSeconds:   ptr.To(cmp.Or(sf.Spec.Migration.ActiveDeadlineSeconds, migrationDeadlineSeconds)),
 			TTLSecondsAfterFinished: ptr.To[int32](migrationTTLSeconds),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels(sf, componentMigration)},
@@ -296,8 +458,6 @@ func desiredMigrationJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, im
 			},
 		},
 	}
-	if err := controllerutil.SetControllerReference(sf, job, scheme); err != nil {
-		return nil, err
-	}
+	own(sf, job)
 	return job, nil
 }

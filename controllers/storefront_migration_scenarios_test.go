@@ -116,7 +116,10 @@ func TestFailedMigration(t *testing.T) {
 	g.Expect(sf.Status.MigratedImage).To(Equal(imageV1))
 	g.Expect(sf.Status.ServedImage).To(Equal(imageV1))
 	g.Expect(servedImage(g, ns)).To(Equal(imageV1), "the old version keeps serving")
-	g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonWaitingForMigration))
+	// The shop serves: Available stays True; Ready is False and the phase Degraded.
+	g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonDeploymentAvailable))
+	g.Expect(condition(sf, shopv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 	g.Eventually(func(g Gomega) {
 		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonMigrationFailed))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
@@ -203,9 +206,77 @@ func warningReasons(g Gomega, ns string) []string {
 	return out
 }
 
-// Scenario 5: a new image while a Job runs supersedes it: the old Job goes, the new one
-// runs.
-func TestNewImageSupersedesRunningMigration(t *testing.T) {
+// Scenario 5: a new image while a Job runs waits for it: the running Job is never
+// deleted (a migration cut short can leave invalid indexes or a held advisory lock);
+// when it ends, the newest spec.image gets its Job. The image whose Job ended is not
+// served, since the spec no longer names it.
+func TestNewImageWaitsForRunningMigration(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns)
+
+	standIns.SetJobOutcome(imageV2, fake.JobRuns)
+	standIns.SetJobOutcome(imageV3, fake.JobRuns)
+	setImage(t, ns, imageV2)
+	var v2 *batchv1.Job
+	g.Eventually(func(g Gomega) { v2 = jobOf(g, ns, imageV2); g.Expect(v2).NotTo(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	setImage(t, ns, imageV3)
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect(c.Message).To(ContainSubstring("Migration Job " + v2.Name + " of " + imageV2 + " is still running"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		j := jobOf(g, ns, imageV2)
+		g.Expect(j).NotTo(BeNil(), "the running Job was deleted")
+		g.Expect(j.UID).To(Equal(v2.UID))
+		g.Expect(j.DeletionTimestamp).To(BeNil(), "the running Job is being deleted")
+		g.Expect(jobOf(g, ns, imageV3)).To(BeNil(), "a second migration started beside the running one")
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	g.Expect(op.counter.Count("delete", "Job")).To(BeZero())
+	g.Expect(servedImage(g, ns)).To(Equal(imageV1))
+
+	// v2's Job ends; v3's starts, and v3 is served once it succeeds.
+	standIns.SetJobOutcome(imageV2, fake.JobSucceeds)
+	g.Eventually(func(g Gomega) { g.Expect(jobOf(g, ns, imageV3)).NotTo(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(servedImage(g, ns)).To(Equal(imageV1), "v2 is served although the spec names v3")
+	standIns.SetJobOutcome(imageV3, fake.JobSucceeds)
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV3))
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV3))
+}
+
+// A → B fails → A → B: moving away from a failed image clears status.failedImage, so
+// coming back to it runs its migration again.
+func TestFailedImageClearsWhenSpecMovesAway(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns)
+
+	standIns.SetJobOutcome(imageV2, fake.JobFails)
+	setImage(t, ns, imageV2)
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	g.Expect(sf.Status.FailedImage).To(Equal(imageV2))
+	failed := jobOf(g, ns, imageV2)
+	g.Expect(failed).NotTo(BeNil())
+
+	setImage(t, ns, imageV1)
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.FailedImage).To(BeEmpty())
+
+	standIns.SetJobOutcome(imageV2, fake.JobSucceeds)
+	setImage(t, ns, imageV2)
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV2))
+	g.Expect(jobOf(g, ns, imageV2).UID).NotTo(Equal(failed.UID), "B's migration was not run again")
+}
+
+// A migration pod that cannot start (its image cannot be pulled) reaches SchemaMigrated
+// within seconds with the kubelet's message, not after the Job's deadline.
+func TestMigrationPodNotStarting(t *testing.T) {
 	ns := newNamespace(t)
 	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, Options{})
@@ -213,20 +284,43 @@ func TestNewImageSupersedesRunningMigration(t *testing.T) {
 	readyShop(t, ns)
 
 	standIns.SetJobOutcome(imageV2, fake.JobRuns)
-	standIns.SetJobOutcome(imageV3, fake.JobRuns)
 	setImage(t, ns, imageV2)
-	g.Eventually(func(g Gomega) { g.Expect(jobOf(g, ns, imageV2)).NotTo(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	setImage(t, ns, imageV3)
+	var job *batchv1.Job
+	g.Eventually(func(g Gomega) { job = jobOf(g, ns, imageV2); g.Expect(job).NotTo(BeNil()) }).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	// As the kubelet reports it (pkg/kubelet/images/image_manager.go: ImagePullBackOff,
+	// "Back-off pulling image %q").
+	createWaitingPod(t, job, "ImagePullBackOff", `Back-off pulling image "`+imageV2+`"`)
 	g.Eventually(func(g Gomega) {
-		g.Expect(jobOf(g, ns, imageV2)).To(BeNil(), "the superseded Job is still there")
-		g.Expect(jobOf(g, ns, imageV3)).NotTo(BeNil())
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	g.Expect(servedImage(g, ns)).To(Equal(imageV1))
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonMigrationPodNotStarting))
+		g.Expect(c.Message).To(ContainSubstring(`ImagePullBackOff: Back-off pulling image "` + imageV2 + `"`))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Status).To(Equal(metav1.ConditionTrue), "v1 serves")
+	}).WithTimeout(2 * migrationRecheck).WithPolling(poll).Should(Succeed())
+}
 
-	standIns.SetJobOutcome(imageV3, fake.JobSucceeds)
-	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
-	g.Expect(sf.Status.ServedImage).To(Equal(imageV3))
-	g.Expect(jobOf(g, ns, imageV2)).To(BeNil())
+// createWaitingPod creates a pod of job whose container waits with reason and message.
+func createWaitingPod(t *testing.T, job *batchv1.Job, reason, message string) {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: job.Name + "-w1", Namespace: job.Namespace,
+			Labels: map[string]string{batchv1.JobNameLabel: job.Name},
+		},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(ctx, pod); err != nil {
+		t.Fatalf("creating pod: %v", err)
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: migrateContainerName, Image: job.Spec.Template.Spec.Containers[0].Image,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}},
+	}}}
+	if err := k8sClient.Status().Update(ctx, pod); err != nil {
+		t.Fatalf("updating pod status: %v", err)
+	}
 }
 
 // Scenario 6: an operator restarted while a migration runs finds the Job it created

@@ -183,7 +183,7 @@ func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Schem
 			Egress:      storeEgress(sf, settings, db, cache),
 		},
 	}
-	own(sf, np, scheme)
+	own(sf, np)
 	return np
 }
 
@@ -198,7 +198,7 @@ func desiredMigrationNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.
 			Egress:      storeEgress(sf, settings, db, cache),
 		},
 	}
-	own(sf, np, scheme)
+	own(sf, np)
 	return np
 }
 

@@ -251,6 +251,5 @@ func (s *scope) rolledOut() bool {
 	if s.deployment.Spec.Template.Annotations[annotationConfigChecksum] != s.configChecksum {
 		return false
 	}
-	ok, _, _ := deploymentAvailability(s.sf, s.deployment)
-	return ok
+	return podsRolledOut(s.sf, s.deployment)
 }

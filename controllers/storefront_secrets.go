@@ -32,7 +32,6 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -126,9 +125,7 @@ func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, exist
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
-	if err := controllerutil.SetControllerReference(sf, secret, scheme); err != nil {
-		return nil, err
-	}
+	own(sf, secret)
 	return secret, nil
 }
 
@@ -194,9 +191,7 @@ func desiredConnectionSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
-	if err := controllerutil.SetControllerReference(sf, secret, scheme); err != nil {
-		return nil, err
-	}
+	own(sf, secret)
 	return secret, nil
 }
 
@@ -215,9 +210,4 @@ func configChecksum(secrets ...map[string][]byte) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// objectMeta is the metadata of an object of the given component.
-func objectMeta(sf *shopv1alpha1.Storefront, name, component string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: sf.Namespace, Labels: labels(sf, component)}
 }

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,13 +62,16 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonInvalidConnectionSecret: true,
 	shopv1alpha1.ReasonProvisioningFailed:      true,
 	shopv1alpha1.ReasonMigrationFailed:         true,
+	shopv1alpha1.ReasonMigrationPodNotStarting: true,
 	shopv1alpha1.ReasonRolloutStuck:            true,
+	shopv1alpha1.ReasonPodsUnavailable:         true,
 	shopv1alpha1.ReasonReconcileError:          true,
 	shopv1alpha1.ReasonHostConflict:            true,
+	shopv1alpha1.ReasonOwnershipConflict:       true,
 }
 
 // reconcileStatus is the last phase: it summarises the other conditions into Ready and
-// the phase, and fills the observed fields (url, images, replicas). It writes nothing;
+// the phase, and fills the observed fields (url, served image). It writes nothing;
 // Reconcile's deferred writeStatus does, when something changed.
 func (r *StorefrontReconciler) reconcileStatus(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
@@ -88,29 +93,63 @@ func (r *StorefrontReconciler) reconcileStatus(ctx context.Context, s *scope) (c
 	}
 	observeWorkload(&sf.Status, s.deployment)
 	sf.Status.URL = shopURL(sf.Spec.Ingress, s.ingress)
+	summarise(s)
+	return ctrl.Result{RequeueAfter: resyncPeriod}, nil
+}
 
+// summarise sets Ready, the phase and observedGeneration from the other conditions and
+// what stopped the phases (s.err), as the table in
+// docs/architecture.md#conditions-and-phases says.
+func summarise(s *scope) {
+	sf := s.sf
 	switch {
 	case sf.Spec.Paused:
 		s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonPaused,
 			"spec.paused is set: the operator changes none of the shop's objects")
+	case s.err != nil && isTransient(s.err):
+		// A conflict, a lagging cache or an overloaded API server: retried with
+		// backoff, and no reason to tell anyone the shop is not ready. The phases after
+		// the failed one did not run, so this generation is not observed yet.
+		return
 	case s.err != nil:
 		// The phases after the failed one did not run: their conditions are not current.
-		s.setCondition(shopv1alpha1.ConditionReady, false, shopv1alpha1.ReasonReconcileError, s.err.Error())
+		reason := shopv1alpha1.ReasonReconcileError
+		if errors.As(s.err, new(*notControlledError)) {
+			reason = shopv1alpha1.ReasonOwnershipConflict
+		}
+		s.setCondition(shopv1alpha1.ConditionReady, false, reason, s.err.Error())
 	default:
 		setReady(sf)
 	}
 	sf.Status.ObservedGeneration = sf.Generation
 	sf.Status.Phase = summarisePhase(sf)
 	reportHostConflict(s)
-	return ctrl.Result{RequeueAfter: resyncPeriod}, nil
+}
+
+// isTransient reports whether err is worth retrying without reporting it: the object
+// changed meanwhile (Conflict), the cache has not seen an object we created
+// (AlreadyExists), or the API server is busy or unreachable for a moment. Everything
+// else (refused, forbidden, invalid, not controlled by us) persists until someone acts,
+// and makes the phase Degraded.
+func isTransient(err error) bool {
+	if errors.As(err, new(*notControlledError)) {
+		return false
+	}
+	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) ||
+		apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err)
 }
 
 // setReady sets Ready from the other conditions: True only when each of them is True
-// for the current generation.
+// for the current generation and the Deployment is settled on its template (Available's
+// reason DeploymentAvailable: not rolling out, not stuck).
 func setReady(sf *shopv1alpha1.Storefront) {
 	for _, t := range conditionTypes {
 		c := meta.FindStatusCondition(sf.Status.Conditions, t)
-		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != sf.Generation {
+		settled := c != nil && (t != shopv1alpha1.ConditionAvailable || c.Reason == shopv1alpha1.ReasonDeploymentAvailable)
+		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != sf.Generation || !settled {
 			msg := t + " is not True"
 			if c != nil && c.Message != "" {
 				msg = t + ": " + c.Message
@@ -124,7 +163,8 @@ func setReady(sf *shopv1alpha1.Storefront) {
 		metav1.ConditionTrue, shopv1alpha1.ReasonReconciled, "The shop serves "+sf.Spec.Image, sf.Generation))
 }
 
-// summarisePhase is the one-word summary of the conditions.
+// summarisePhase is the one-word summary of the conditions (the table in
+// docs/architecture.md#conditions-and-phases).
 func summarisePhase(sf *shopv1alpha1.Storefront) shopv1alpha1.StorefrontPhase {
 	if !sf.DeletionTimestamp.IsZero() {
 		return shopv1alpha1.PhaseDeleting
@@ -138,8 +178,10 @@ func summarisePhase(sf *shopv1alpha1.Storefront) shopv1alpha1.StorefrontPhase {
 		}
 		return &metav1.Condition{Type: t, Status: metav1.ConditionUnknown}
 	}
-	for _, t := range conditionTypes {
-		if c := cond(t); c.Status != metav1.ConditionTrue && failureReasons[c.Reason] {
+	// A failure reason needs a human whatever the status: a stuck rollout leaves
+	// Available True while the old pods serve, and it is still stuck.
+	for _, t := range append(conditionTypes, shopv1alpha1.ConditionReady) {
+		if failureReasons[cond(t).Reason] {
 			return shopv1alpha1.PhaseDegraded
 		}
 	}
@@ -156,15 +198,16 @@ func summarisePhase(sf *shopv1alpha1.Storefront) shopv1alpha1.StorefrontPhase {
 	return shopv1alpha1.PhaseRollingOut
 }
 
-// observeWorkload copies the Deployment's image and replica counts into the status.
+// observeWorkload copies the Deployment's image into the status. Pod counts are not
+// copied: they change with every scale, and a status that followed them would be
+// written (and watched, by every client of Storefronts) each time the HPA acts; the
+// Deployment and the HPA report them.
 func observeWorkload(st *shopv1alpha1.StorefrontStatus, d *appsv1.Deployment) {
 	if d == nil {
-		st.ServedImage, st.Replicas, st.ReadyReplicas = "", 0, 0
+		st.ServedImage = ""
 		return
 	}
 	st.ServedImage = containerImage(d.Spec.Template.Spec.Containers, shopContainerName)
-	st.Replicas = d.Status.Replicas
-	st.ReadyReplicas = d.Status.ReadyReplicas
 }
 
 func containerImage(containers []corev1.Container, name string) string {

@@ -17,10 +17,17 @@ limitations under the License.
 package controllers
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
@@ -55,59 +62,132 @@ func TestShopURL(t *testing.T) {
 	}
 }
 
-func TestSummarisePhaseAndReady(t *testing.T) {
-	c := func(t string, ok bool, reason string) metav1.Condition {
-		s := metav1.ConditionFalse
-		if ok {
-			s = metav1.ConditionTrue
+// TestConditionTable checks every row of the condition table in docs/architecture.md
+// against summarise: given the four conditions the phases set and the other input
+// (an error, spec.paused, ...), Ready and the phase are the row's.
+func TestConditionTable(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	begin, end := strings.Index(text, "<!-- condition-table:begin -->"), strings.Index(text, "<!-- condition-table:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("docs/architecture.md has no condition table markers")
+	}
+	var rows [][]string
+	for _, line := range strings.Split(text[begin:end], "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| situation") {
+			continue
 		}
-		return metav1.Condition{Type: t, Status: s, Reason: reason, ObservedGeneration: 2}
-	}
-	allTrue := []metav1.Condition{
-		c(shopv1alpha1.ConditionDatabaseReady, true, "x"), c(shopv1alpha1.ConditionCacheReady, true, "x"),
-		c(shopv1alpha1.ConditionSchemaMigrated, true, "x"), c(shopv1alpha1.ConditionAvailable, true, "x"),
-	}
-	with := func(over metav1.Condition) []metav1.Condition {
-		out := append([]metav1.Condition(nil), allTrue...)
-		for i := range out {
-			if out[i].Type == over.Type {
-				out[i] = over
-			}
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) != 8 {
+			t.Fatalf("row %q has %d cells, want 8", line, len(cells))
 		}
-		return out
+		rows = append(rows, cells)
 	}
-	stale := c(shopv1alpha1.ConditionAvailable, true, "x")
-	stale.ObservedGeneration = 1
-	cases := map[string]struct {
-		conditions []metav1.Condition
-		paused     bool
-		wantPhase  shopv1alpha1.StorefrontPhase
-		wantReady  bool
-	}{
-		"everything true":                    {allTrue, false, shopv1alpha1.PhaseReady, true},
-		"a condition of an older generation": {with(stale), false, shopv1alpha1.PhaseRollingOut, false},
-		"the database secret is missing":     {with(c(shopv1alpha1.ConditionDatabaseReady, false, shopv1alpha1.ReasonConnectionSecretNotFound)), false, shopv1alpha1.PhaseProvisioning, false},
-		"the database secret is invalid":     {with(c(shopv1alpha1.ConditionDatabaseReady, false, shopv1alpha1.ReasonInvalidConnectionSecret)), false, shopv1alpha1.PhaseDegraded, false},
-		"a migration runs":                   {with(c(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationRunning)), false, shopv1alpha1.PhaseMigrating, false},
-		"a migration failed":                 {with(c(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonMigrationFailed)), false, shopv1alpha1.PhaseDegraded, false},
-		"a rollout is stuck":                 {with(c(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonRolloutStuck)), false, shopv1alpha1.PhaseDegraded, false},
-		"a rollout runs":                     {with(c(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonRollingOut)), false, shopv1alpha1.PhaseRollingOut, false},
-		"paused wins":                        {allTrue, true, shopv1alpha1.PhasePaused, true},
+	if len(rows) < 15 {
+		t.Fatalf("%d rows in the condition table", len(rows))
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
+	parse := func(cell string) (metav1.ConditionStatus, string, bool) {
+		if cell == "—" {
+			return "", "", false
+		}
+		status, reason, ok := strings.Cut(cell, "/")
+		if !ok {
+			t.Fatalf("cell %q is not Status/Reason", cell)
+		}
+		return metav1.ConditionStatus(status), reason, true
+	}
+	seenReasons := map[string]bool{}
+	for _, row := range rows {
+		t.Run(row[0], func(t *testing.T) {
 			sf := storefrontNamed("acme")
-			sf.Generation = 2
-			sf.Spec.Paused = tc.paused
-			sf.Status.Conditions = tc.conditions
-			setReady(sf)
-			ready := condition(sf, shopv1alpha1.ConditionReady)
-			if (ready.Status == metav1.ConditionTrue) != tc.wantReady || ready.ObservedGeneration != 2 {
-				t.Errorf("Ready %+v, want True=%v for generation 2", ready, tc.wantReady)
+			sf.Generation = 3
+			// Before: a Ready shop of generation 2, so that "unchanged" can be seen.
+			before := metav1.Condition{Type: shopv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+				Reason: shopv1alpha1.ReasonReconciled, ObservedGeneration: 2}
+			sf.Status.Conditions = []metav1.Condition{before}
+			sf.Status.Phase, sf.Status.ObservedGeneration = shopv1alpha1.PhaseReady, 2
+			for i, ct := range conditionTypes {
+				status, reason, given := parse(row[2+i])
+				if !given {
+					status, reason = metav1.ConditionTrue, "Any"
+				}
+				seenReasons[reason] = true
+				sf.Status.Conditions = append(sf.Status.Conditions, metav1.Condition{Type: ct, Status: status, Reason: reason, ObservedGeneration: 3})
 			}
-			if got := summarisePhase(sf); got != tc.wantPhase {
-				t.Errorf("phase %s, want %s", got, tc.wantPhase)
+			s := &scope{sf: sf}
+			switch row[1] {
+			case "—":
+			case "error: Forbidden":
+				s.err = fmt.Errorf("workload: applying Service acme-shop: %w",
+					apierrors.NewForbidden(schema.GroupResource{Resource: "services"}, "acme-shop", errors.New("exceeded quota")))
+			case "error: Conflict":
+				s.err = fmt.Errorf("workload: %w", apierrors.NewConflict(schema.GroupResource{Resource: "deployments"}, "acme-shop", errors.New("modified")))
+			case "not controlled":
+				s.err = fmt.Errorf("workload: %w", &notControlledError{kind: "Service", name: "acme-shop"})
+			case "host claimed":
+				s.hostConflict = "Storefront other/shop serves shop.example"
+			case "spec.paused":
+				sf.Spec.Paused = true
+			case "deleting":
+				now := metav1.Now()
+				sf.DeletionTimestamp = &now
+			default:
+				t.Fatalf("unknown other input %q", row[1])
+			}
+			summarise(s)
+			wantReady, wantReason, checkReady := parse(row[6])
+			ready := condition(sf, shopv1alpha1.ConditionReady)
+			switch {
+			case row[1] == "deleting":
+				// The finalizer's phase sets Ready=False/Deleting itself (storefront_delete.go).
+			case !checkReady:
+				if ready != before {
+					t.Errorf("Ready %+v, want it unchanged", ready)
+				}
+			case ready.Status != wantReady || ready.Reason != wantReason || ready.ObservedGeneration != 3:
+				t.Errorf("Ready %s/%s (generation %d), want %s/%s for generation 3", ready.Status, ready.Reason, ready.ObservedGeneration, wantReady, wantReason)
+			}
+			wantPhase := shopv1alpha1.StorefrontPhase(row[7])
+			if row[7] == "—" {
+				wantPhase = shopv1alpha1.PhaseReady
+				if sf.Status.ObservedGeneration != 2 {
+					t.Errorf("observedGeneration %d, want it unchanged (2)", sf.Status.ObservedGeneration)
+				}
+			}
+			if sf.Status.Phase != wantPhase {
+				t.Errorf("phase %s, want %s", sf.Status.Phase, wantPhase)
 			}
 		})
+	}
+	// Every reason a failure is reported with has a row.
+	for reason := range failureReasons {
+		if !seenReasons[reason] && !strings.Contains(text[begin:end], "/"+reason+" ") {
+			t.Errorf("failure reason %s has no row in the condition table", reason)
+		}
+	}
+}
+
+// A condition of an older generation never makes Ready True.
+func TestReadyNeedsCurrentGeneration(t *testing.T) {
+	sf := storefrontNamed("acme")
+	sf.Generation = 2
+	for _, ct := range conditionTypes {
+		reason := "Any"
+		if ct == shopv1alpha1.ConditionAvailable {
+			reason = shopv1alpha1.ReasonDeploymentAvailable
+		}
+		sf.Status.Conditions = append(sf.Status.Conditions, metav1.Condition{Type: ct, Status: metav1.ConditionTrue, Reason: reason, ObservedGeneration: 2})
+	}
+	setReady(sf)
+	if c := condition(sf, shopv1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
+		t.Fatalf("Ready %+v with every condition True", c)
+	}
+	sf.Status.Conditions[3].ObservedGeneration = 1
+	setReady(sf)
+	if c := condition(sf, shopv1alpha1.ConditionReady); c.Status != metav1.ConditionFalse || summarisePhase(sf) != shopv1alpha1.PhaseRollingOut {
+		t.Errorf("Ready %+v, phase %s with Available of generation 1; want False, RollingOut", c, summarisePhase(sf))
 	}
 }

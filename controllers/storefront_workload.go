@@ -32,11 +32,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -165,8 +163,8 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	}
 	d := desiredDeployment(sf, r.Scheme, image, s.configChecksum, s.database, s.cache)
 	withOTLPEnv(&d.Spec.Template.Spec, sf, r.Options.OTLP)
-	if _, err := r.applyObject(ctx, d); err != nil {
-		s.setCondition(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonReconcileError, err.Error())
+	written, err := r.applyObject(ctx, d)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	s.deployment = d
@@ -180,7 +178,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	} else if err := r.deleteOwned(ctx, sf, &policyv1.PodDisruptionBudget{}, objectName(sf, roleShop)); err != nil {
 		return ctrl.Result{}, err
 	}
-	setAvailable(s)
+	setAvailable(s, written)
 	return ctrl.Result{}, nil
 }
 
@@ -195,20 +193,83 @@ func (r *StorefrontReconciler) observeDeployment(ctx context.Context, s *scope) 
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("reading deployment: %w", err)
 	}
-	setAvailable(s)
+	setAvailable(s, false)
 	return nil
 }
 
-// setAvailable sets the Available condition from s.deployment.
-func setAvailable(s *scope) {
-	ok, reason, msg := deploymentAvailability(s.sf, s.deployment)
+// setAvailable sets the Available condition from s.deployment; templateWritten says
+// that this reconcile has just written a new pod template.
+func setAvailable(s *scope, templateWritten bool) {
+	prev := meta.FindStatusCondition(s.sf.Status.Conditions, shopv1alpha1.ConditionAvailable)
+	ok, reason, msg := deploymentAvailability(s.sf, s.deployment, prev, templateWritten)
 	s.setCondition(shopv1alpha1.ConditionAvailable, ok, reason, msg)
 }
 
-// deploymentAvailability says whether d serves spec.image with at least spec.replicas.min
-// available pods, judged only from a status the Deployment controller wrote for d's
-// current generation (a stale status says nothing about the new template).
-func deploymentAvailability(sf *shopv1alpha1.Storefront, d *appsv1.Deployment) (bool, string, string) {
+// rolloutState is what the Deployment controller says of the Deployment's pod template.
+type rolloutState int
+
+const (
+	// rolloutSettled: the newest ReplicaSet has all the pods. A scale leaves it so: the
+	// controller scales without touching Progressing (a scaling event goes through
+	// sync, not rolloutRolling, in pkg/controller/deployment), and a complete rollout
+	// keeps NewReplicaSetAvailable (syncRolloutStatus skips a complete Deployment).
+	rolloutSettled rolloutState = iota
+	// rolloutProgressing: a new template's ReplicaSet is taking over.
+	rolloutProgressing
+	// rolloutStuck: Progressing=False/ProgressDeadlineExceeded.
+	rolloutStuck
+	// rolloutUnobserved: the controller has not observed the current generation, which
+	// may be a new template or only a new spec.replicas (a scale bumps the generation
+	// too): the status says nothing about which.
+	rolloutUnobserved
+)
+
+// Progressing reasons of the Deployment controller (pkg/controller/deployment/util:
+// NewRSNewReplicasReason, FoundNewRSReason, ReplicaSetUpdatedReason,
+// TimedOutReason): each of the first three names a ReplicaSet of a new template.
+var rolloutReasons = map[string]bool{"NewReplicaSetCreated": true, "FoundNewReplicaSet": true, "ReplicaSetUpdated": true}
+
+const progressDeadlineExceeded = "ProgressDeadlineExceeded"
+
+// deploymentRollout reads the rollout state of d, with the Progressing message when
+// the rollout is stuck.
+func deploymentRollout(d *appsv1.Deployment) (rolloutState, string) {
+	if d.Status.ObservedGeneration < d.Generation {
+		return rolloutUnobserved, ""
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type != appsv1.DeploymentProgressing {
+			continue
+		}
+		if c.Status == corev1.ConditionFalse && c.Reason == progressDeadlineExceeded {
+			return rolloutStuck, c.Message
+		}
+		if c.Status == corev1.ConditionTrue && rolloutReasons[c.Reason] {
+			return rolloutProgressing, c.Message
+		}
+	}
+	if d.Status.Replicas > d.Status.UpdatedReplicas {
+		// Pods of an older template still run.
+		return rolloutProgressing, ""
+	}
+	return rolloutSettled, ""
+}
+
+// podsRolledOut reports whether every pod of d runs d's current template: the
+// Deployment controller observed it, no pod of an older template remains, and at least
+// spec.replicas.min pods are available.
+func podsRolledOut(sf *shopv1alpha1.Storefront, d *appsv1.Deployment) bool {
+	state, _ := deploymentRollout(d)
+	return state == rolloutSettled && d.Status.AvailableReplicas >= max(sf.Spec.Replicas.Min, 1)
+}
+
+// deploymentAvailability says whether the shop serves, that is whether d has at least
+// spec.replicas.min available pods (whatever image d runs: an older one serves while
+// spec.image migrates or after its migration failed), and with which reason: a rollout
+// of a new template in progress or stuck, or settled. prev is the Available condition
+// so far; templateWritten says this reconcile wrote d's template. Messages carry no pod
+// counts while settled, so that a scale changes nothing in the status.
+func deploymentAvailability(sf *shopv1alpha1.Storefront, d *appsv1.Deployment, prev *metav1.Condition, templateWritten bool) (bool, string, string) {
 	if d == nil {
 		if sf.Status.MigratedImage == "" {
 			return false, shopv1alpha1.ReasonWaitingForMigration, "The Deployment is created once an image has been migrated"
@@ -216,64 +277,35 @@ func deploymentAvailability(sf *shopv1alpha1.Storefront, d *appsv1.Deployment) (
 		return false, shopv1alpha1.ReasonRollingOut, "The Deployment does not exist yet"
 	}
 	name := d.Name
-	if d.Status.ObservedGeneration < d.Generation {
-		return false, shopv1alpha1.ReasonRollingOut,
-			fmt.Sprintf("Deployment %s: waiting for the rollout of generation %d to start", name, d.Generation)
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			return false, shopv1alpha1.ReasonRolloutStuck, fmt.Sprintf("Deployment %s: %s", name, c.Message)
-		}
-	}
 	served := containerImage(d.Spec.Template.Spec.Containers, shopContainerName)
+	need := max(sf.Spec.Replicas.Min, 1)
+	serves := d.Status.AvailableReplicas >= need
+	state, msg := deploymentRollout(d)
+	if state == rolloutUnobserved {
+		// A new template (written now, or whose image the last status did not show
+		// yet) is a rollout; otherwise it is a scale, and Available stays as it was.
+		if !templateWritten && served == sf.Status.ServedImage && prev != nil && prev.Reason != "" {
+			return prev.Status == metav1.ConditionTrue, prev.Reason, prev.Message
+		}
+		return serves, shopv1alpha1.ReasonRollingOut,
+			fmt.Sprintf("Deployment %s: waiting for the Deployment controller to roll out generation %d (%s)", name, d.Generation, served)
+	}
+	switch state {
+	case rolloutStuck:
+		return serves, shopv1alpha1.ReasonRolloutStuck, fmt.Sprintf("Deployment %s: %s", name, msg)
+	case rolloutProgressing:
+		return serves, shopv1alpha1.ReasonRollingOut,
+			fmt.Sprintf("Deployment %s: rolling out %s: %d of %d pods updated", name, served, d.Status.UpdatedReplicas, ptr.Deref(d.Spec.Replicas, 1))
+	}
+	if !serves {
+		return false, shopv1alpha1.ReasonPodsUnavailable,
+			fmt.Sprintf("Deployment %s: fewer than %d pods of %s are available", name, need, served)
+	}
 	if served != sf.Spec.Image {
-		migrated := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionSchemaMigrated)
-		msg := fmt.Sprintf("Serving %s until the migrations of %s succeed", served, sf.Spec.Image)
-		if migrated != nil && migrated.Status == metav1.ConditionTrue {
-			return false, shopv1alpha1.ReasonRollingOut, fmt.Sprintf("Deployment %s: moving from %s to %s", name, served, sf.Spec.Image)
-		}
-		return false, shopv1alpha1.ReasonWaitingForMigration, msg
+		return true, shopv1alpha1.ReasonDeploymentAvailable,
+			fmt.Sprintf("The shop serves %s; %s waits for its migrations", served, sf.Spec.Image)
 	}
-	want := ptr.Deref(d.Spec.Replicas, 1)
-	st := d.Status
-	if st.UpdatedReplicas < want || st.Replicas > st.UpdatedReplicas {
-		return false, shopv1alpha1.ReasonRollingOut,
-			fmt.Sprintf("Deployment %s: %d of %d pods updated", name, st.UpdatedReplicas, want)
-	}
-	if min := sf.Spec.Replicas.Min; st.AvailableReplicas < max(min, 1) {
-		return false, shopv1alpha1.ReasonRollingOut,
-			fmt.Sprintf("Deployment %s: %d of at least %d pods available", name, st.AvailableReplicas, max(min, 1))
-	}
-	return true, shopv1alpha1.ReasonDeploymentAvailable,
-		fmt.Sprintf("%d of %d pods serve %s", st.AvailableReplicas, want, served)
-}
-
-// deleteOwned deletes the named object of obj's kind when the cache shows it and the
-// Storefront controls it. Checking the cache first keeps a reconcile at rest free of
-// writes.
-func (r *StorefrontReconciler) deleteOwned(ctx context.Context, sf *shopv1alpha1.Storefront, obj client.Object, name string) error {
-	if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("reading %T %s: %w", obj, name, err)
-	}
-	if !metav1.IsControlledBy(obj, sf) || !obj.GetDeletionTimestamp().IsZero() {
-		return nil
-	}
-	log.FromContext(ctx).Info("Deleting object no longer wanted", "kind", fmt.Sprintf("%T", obj), "object", klog.KObj(obj))
-	if err := r.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting %T %s: %w", obj, name, err)
-	}
-	return nil
-}
-
-// own sets sf as obj's controller; it fails only for objects of another namespace,
-// which we never build.
-func own(sf *shopv1alpha1.Storefront, obj client.Object, scheme *runtime.Scheme) {
-	if err := controllerutil.SetControllerReference(sf, obj, scheme); err != nil {
-		panic(fmt.Sprintf("owning %s: %v", obj.GetName(), err))
-	}
+	return true, shopv1alpha1.ReasonDeploymentAvailable, "The shop serves " + served
 }
 
 // desiredServiceAccount is the shop's identity: no API token mounted, the shop never
@@ -284,7 +316,7 @@ func desiredServiceAccount(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) 
 		ObjectMeta:                   objectMeta(sf, objectName(sf, roleShop), componentShop),
 		AutomountServiceAccountToken: ptr.To(false),
 	}
-	own(sf, sa, scheme)
+	own(sf, sa)
 	return sa
 }
 
@@ -302,7 +334,7 @@ func desiredService(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *corev1
 			},
 		},
 	}
-	own(sf, svc, scheme)
+	own(sf, svc)
 	return svc
 }
 
@@ -340,7 +372,7 @@ func desiredIngress(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *networ
 	if spec.TLSSecretName != "" && spec.ClassName != albIngressClass {
 		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{spec.Host}, SecretName: spec.TLSSecretName}}
 	}
-	own(sf, ing, scheme)
+	own(sf, ing)
 	return ing
 }
 
@@ -416,7 +448,7 @@ const eventReasonReadinessGateNotInjected = "PodReadinessGateNotInjected"
 // desiredDeployment runs `/shop serve` with image. spec.replicas is left out: the HPA
 // owns it, and an apply that set it would fight the autoscaler.
 func desiredDeployment(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image, checksum string, db, cache *storeEndpoint) *appsv1.Deployment {
-	env := append(shopEnv(sf, cache != nil),
+	env := append(shopEnv(sf),
 		secretEnv(envJWTSecret, objectName(sf, roleApp), keyJWTSecret, false),
 		corev1.EnvVar{Name: envHTTPAddr, Value: fmt.Sprintf(":%d", httpPort)},
 		corev1.EnvVar{Name: envMetricsAddr, Value: fmt.Sprintf(":%d", metricsPort)},
@@ -486,7 +518,7 @@ func desiredDeployment(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, imag
 			},
 		},
 	}
-	own(sf, d, scheme)
+	own(sf, d)
 	return d
 }
 
@@ -515,7 +547,7 @@ func desiredHPA(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *autoscalin
 			}},
 		},
 	}
-	own(sf, hpa, scheme)
+	own(sf, hpa)
 	return hpa
 }
 
@@ -533,15 +565,19 @@ func desiredPDB(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme) *policyv1.P
 			Selector:     &metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)},
 		},
 	}
-	own(sf, pdb, scheme)
+	own(sf, pdb)
 	return pdb
 }
 
-// shopEnv is the environment both the server and the migration need.
-func shopEnv(sf *shopv1alpha1.Storefront, withCache bool) []corev1.EnvVar {
-	env := []corev1.EnvVar{secretEnv(envDatabaseURL, objectName(sf, roleConnection), keyDatabaseURL, false)}
-	if withCache {
-		env = append(env, secretEnv(envRedisURL, objectName(sf, roleConnection), keyRedisURL, false))
+// shopEnv is the environment both the server and the migration need. REDIS_URL is
+// always there and optional: the connection Secret has the key only while a cache is
+// configured, so adding or removing a cache changes the Secret (whose checksum rolls the
+// pods) and never the template, and a pod started just after the key went starts
+// without a cache instead of failing with CreateContainerConfigError.
+func shopEnv(sf *shopv1alpha1.Storefront) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		secretEnv(envDatabaseURL, objectName(sf, roleConnection), keyDatabaseURL, false),
+		secretEnv(envRedisURL, objectName(sf, roleConnection), keyRedisURL, true),
 	}
 	currency := string(sf.Spec.Currency)
 	if currency == "" {

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -43,26 +44,40 @@ func TestHPAOwnsReplicas(t *testing.T) {
 	g := NewWithT(t)
 	readyShop(t, ns, withReplicas(2, 10))
 
-	standIns.SetHPAReplicas(5)
-	g.Eventually(func(g Gomega) {
-		g.Expect(deployment(g, ns).Spec.Replicas).To(Equal(ptr.To[int32](5)))
-		g.Expect(getStorefront(g, ns).Status.ReadyReplicas).To(Equal(int32(5)))
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	// Scales are not rollouts: the HPA's changes, up and down, write nothing to the
+	// Storefront (no status write, no Event) and its conditions stay as they were.
+	waitAtRest(t, op)
+	before := getStorefront(g, ns)
+	events := len(storefrontEvents(g, ns))
+	for _, n := range []int32{5, 3, 6} {
+		standIns.SetHPAReplicas(n)
+		g.Eventually(func(g Gomega) {
+			d := deployment(g, ns)
+			g.Expect(d.Spec.Replicas).To(Equal(ptr.To(n)))
+			g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
+			g.Expect(d.Status.AvailableReplicas).To(Equal(n))
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	}
+	g.Consistently(func(g Gomega) {
+		g.Expect(op.counter.MutationSummary()).To(BeEmpty())
+		g.Expect(getStorefront(g, ns).ResourceVersion).To(Equal(before.ResourceVersion))
+		g.Expect(storefrontEvents(g, ns)).To(HaveLen(events))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 
 	for range 5 {
 		_, err := op.reconciler.Reconcile(context.Background(), reconcileRequest(ns))
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	// A rollout (new connection URL) rewrites the pod template, not the replicas.
-	before := deployment(g, ns)
+	beforeRollout := deployment(g, ns)
 	createURLSecret(t, ns, "acme-db", "postgres://shop:x@db3.example.internal/shop")
 	g.Eventually(func(g Gomega) {
 		d := deployment(g, ns)
-		g.Expect(d.Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(before.Spec.Template.Annotations[annotationConfigChecksum]))
+		g.Expect(d.Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(beforeRollout.Spec.Template.Annotations[annotationConfigChecksum]))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	d := deployment(g, ns)
-	g.Expect(d.Spec.Replicas).To(Equal(ptr.To[int32](5)))
+	g.Expect(d.Spec.Replicas).To(Equal(ptr.To[int32](6)))
 	for _, mf := range d.ManagedFields {
 		if mf.Manager == fieldOwner {
 			g.Expect(string(mf.FieldsV1.GetRawBytes())).NotTo(ContainSubstring(`"f:replicas"`), "the operator owns spec.replicas")
@@ -215,8 +230,9 @@ func TestNetworkPoliciesFollowFlags(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }
 
-// Scenario 9d: a rollout past its progress deadline is reported: Available=False,
-// RolloutStuck with the Deployment's message, phase Degraded, a Warning Event.
+// Scenario 9d: a rollout past its progress deadline is reported: Available stays True
+// while the old pods serve, with reason RolloutStuck and the Deployment's message,
+// Ready=False, phase Degraded, a Warning Event.
 func TestStuckRolloutIsDegraded(t *testing.T) {
 	ns := newNamespace(t)
 	standIns := startStandIns(t, ns, fake.Options{})
@@ -228,10 +244,11 @@ func TestStuckRolloutIsDegraded(t *testing.T) {
 	setImage(t, ns, imageV2)
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
 	c := condition(sf, shopv1alpha1.ConditionAvailable)
-	g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "the old pods keep serving")
 	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRolloutStuck))
 	g.Expect(c.Message).To(ContainSubstring("has timed out progressing"))
-	g.Expect(sf.Status.ReadyReplicas).To(Equal(int32(2)), "the old pods keep serving")
+	g.Expect(condition(sf, shopv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(deployment(g, ns).Status.AvailableReplicas).To(Equal(int32(2)), "the old pods keep serving")
 	g.Eventually(func(g Gomega) {
 		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonRolloutStuck))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
@@ -328,8 +345,8 @@ func TestWatchNamespacesLimitTheOperator(t *testing.T) {
 	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 }
 
-// What the spec no longer asks for goes: a removed cache leaves the connection Secret,
-// the pods' env and the egress; min replicas of 1 removes the PodDisruptionBudget.
+// What the spec no longer asks for goes: a removed cache leaves the connection Secret
+// (which rolls the pods) and the egress; min replicas of 1 removes the PodDisruptionBudget.
 func TestSpecChangesRemoveWhatIsNoLongerWanted(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{})
@@ -337,6 +354,7 @@ func TestSpecChangesRemoveWhatIsNoLongerWanted(t *testing.T) {
 	g := NewWithT(t)
 	readyShop(t, ns, withExternalCache(), withReplicas(2, 5))
 	get(g, ns, "acme-shop", &policyv1.PodDisruptionBudget{})
+	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
 
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
 		sf.Spec.Cache = nil
@@ -344,7 +362,7 @@ func TestSpecChangesRemoveWhatIsNoLongerWanted(t *testing.T) {
 	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).NotTo(HaveKey(keyRedisURL))
-		g.Expect(envNames(deployment(g, ns).Spec.Template.Spec.Containers[0].Env)).NotTo(ContainElement(envRedisURL))
+		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(checksum), "the pods roll")
 		g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).NotTo(ContainElement(int32(6380)))
 		g.Expect(*get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{}).Spec.MinReplicas).To(Equal(int32(1)))
 		g.Expect(absent(ns, "acme-shop", &policyv1.PodDisruptionBudget{})).To(BeTrue())
@@ -352,4 +370,97 @@ func TestSpecChangesRemoveWhatIsNoLongerWanted(t *testing.T) {
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
 	g.Expect(sf.Status.Cache).To(BeNil())
+}
+
+// An object of the name the Storefront needs that it does not control is left alone:
+// Ready=False/OwnershipConflict names it (phase Degraded, a Warning Event); once it is
+// gone, the shop gets its own.
+func TestObjectNotControlledIsLeftAlone(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	ctx := context.Background()
+	theirs := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Namespace: ns, Labels: map[string]string{"team": "billing"}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "api", Port: 9000}}, Selector: map[string]string{"app": "billing"}},
+	}
+	g.Expect(k8sClient.Create(ctx, theirs)).To(Succeed())
+	createURLSecret(t, ns, "acme-db", dbURL)
+	createStorefront(t, newStorefront(ns))
+
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	c := condition(sf, shopv1alpha1.ConditionReady)
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonOwnershipConflict))
+	g.Expect(c.Message).To(ContainSubstring("Service acme-shop exists and has no controller"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonOwnershipConflict))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	live := get(g, ns, "acme-shop", &corev1.Service{})
+	g.Expect(live.Labels).To(Equal(theirs.Labels), "the Service was taken over")
+	g.Expect(live.Spec.Selector).To(Equal(theirs.Spec.Selector))
+	g.Expect(live.OwnerReferences).To(BeEmpty())
+
+	g.Expect(k8sClient.Delete(ctx, live)).To(Succeed())
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(metav1.IsControlledBy(get(g, ns, "acme-shop", &corev1.Service{}), getStorefront(g, ns))).To(BeTrue())
+}
+
+// A reconcile error that retrying cannot fix (here a cluster's admission policy refuses
+// the shop's Service) is not hidden behind a calm phase: Degraded, with the cause.
+func TestPersistentErrorIsDegraded(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	ctx := context.Background()
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "no-shop-service-"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"services"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "object.metadata.name != 'acme-shop'", Message: "no Service named acme-shop here"}},
+		},
+	}
+	g.Expect(k8sClient.Create(ctx, policy)).To(Succeed())
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}},
+		},
+	}
+	g.Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+	unbind := func() {
+		_ = k8sClient.Delete(ctx, binding)
+		_ = k8sClient.Delete(ctx, policy)
+	}
+	t.Cleanup(unbind)
+	// The API server enforces a new policy once its informer has it.
+	g.Eventually(func() error {
+		probe := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Namespace: ns},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+		return k8sClient.Create(ctx, probe, client.DryRunAll)
+	}).WithTimeout(eventually).WithPolling(poll).Should(HaveOccurred())
+	createURLSecret(t, ns, "acme-db", dbURL)
+	createStorefront(t, newStorefront(ns))
+
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	c := condition(sf, shopv1alpha1.ConditionReady)
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonReconcileError))
+	g.Expect(c.Message).To(ContainSubstring("applying Service acme-shop"))
+	g.Expect(c.Message).To(ContainSubstring("no Service named acme-shop here"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonReconcileError))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	unbind()
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }

@@ -41,16 +41,16 @@ func TestDesiredDeployment(t *testing.T) {
 		"external stores with a cache": {db, &storeEndpoint{Port: 6379}, corev1.ResourceRequirements{},
 			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "100m"},
-		"no cache: no REDIS_URL": {db, nil, corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+		"no cache: REDIS_URL is still there, optional": {db, nil, corev1.ResourceRequirements{},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "100m"},
 		"a database CA bundle is mounted read-only": {&storeEndpoint{Port: 5432, CABundle: &shopv1alpha1.SecretKeyRef{Name: "rds-ca", Key: "ca.pem"}}, nil,
 			corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp", caBundleMountPath}, "100m"},
 		"resources given are used as given": {db, nil,
 			corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
-			[]string{envDatabaseURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "250m"},
 	}
 	for name, tc := range cases {
@@ -70,6 +70,7 @@ func TestDesiredDeployment(t *testing.T) {
 			g.Expect(c.Image).To(Equal(imageV2))
 			g.Expect(c.Args).To(Equal([]string{"serve"}))
 			g.Expect(envNames(c.Env)).To(Equal(tc.wantEnv))
+			g.Expect(*c.Env[1].ValueFrom.SecretKeyRef.Optional).To(BeTrue(), "REDIS_URL is optional: the key exists only with a cache")
 			g.Expect(envValue(c.Env, envCurrency)).To(Equal("SEK"))
 			g.Expect(envValue(c.Env, envHTTPAddr)).To(Equal(":8080"))
 			g.Expect(envValue(c.Env, envShutdownDelay)).To(Equal("10s"))
@@ -211,51 +212,105 @@ func TestDesiredHPAAndPDB(t *testing.T) {
 	}
 }
 
+// TestDeploymentAvailability walks the Available rows of the condition table
+// (docs/architecture.md#conditions-and-phases). The Deployment statuses are those the
+// Deployment controller writes (test/fake DeploymentSteps, which cites
+// pkg/controller/deployment): a scale bumps the generation and leaves Progressing as it
+// was; a new template moves Progressing to NewReplicaSetCreated, then
+// ReplicaSetUpdated, then NewReplicaSetAvailable.
 func TestDeploymentAvailability(t *testing.T) {
+	progressing := func(status corev1.ConditionStatus, reason string) appsv1.DeploymentCondition {
+		return appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: status, Reason: reason,
+			Message: `ReplicaSet "acme-shop-5d4f" ` + map[string]string{"ProgressDeadlineExceeded": "has timed out progressing."}[reason]}
+	}
+	settled := progressing(corev1.ConditionTrue, "NewReplicaSetAvailable")
 	live := func(image string, gen, observed int64, mutate func(*appsv1.DeploymentStatus)) *appsv1.Deployment {
 		d := &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Generation: gen},
 			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 				Containers: []corev1.Container{{Name: shopContainerName, Image: image}}}}},
-			Status: appsv1.DeploymentStatus{ObservedGeneration: observed, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: observed, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
+				Conditions: []appsv1.DeploymentCondition{settled}},
 		}
 		if mutate != nil {
 			mutate(&d.Status)
 		}
 		return d
 	}
-	migrated := metav1.Condition{Type: shopv1alpha1.ConditionSchemaMigrated, Status: metav1.ConditionTrue}
-	running := metav1.Condition{Type: shopv1alpha1.ConditionSchemaMigrated, Status: metav1.ConditionFalse}
+	withProgressing := func(c appsv1.DeploymentCondition) func(*appsv1.DeploymentStatus) {
+		return func(s *appsv1.DeploymentStatus) { s.Conditions = []appsv1.DeploymentCondition{c} }
+	}
+	availableBefore := &metav1.Condition{Type: shopv1alpha1.ConditionAvailable, Status: metav1.ConditionTrue,
+		Reason: shopv1alpha1.ReasonDeploymentAvailable, Message: "The shop serves " + imageV1}
 	cases := map[string]struct {
-		d          *appsv1.Deployment
-		migration  metav1.Condition
-		migratedTo string
-		want       bool
-		reason     string
+		d               *appsv1.Deployment
+		migratedTo      string
+		servedBefore    string
+		prev            *metav1.Condition
+		templateWritten bool
+		want            bool
+		reason          string
 	}{
-		"no Deployment before the first migration": {nil, running, "", false, shopv1alpha1.ReasonWaitingForMigration},
-		"a new generation not observed yet":        {live(imageV1, 3, 2, nil), migrated, imageV1, false, shopv1alpha1.ReasonRollingOut},
-		"past its progress deadline": {live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) {
-			s.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
-				Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "x" has timed out progressing.`}}
-		}), migrated, imageV1, false, shopv1alpha1.ReasonRolloutStuck},
-		"serving the old image while the new one migrates": {live(imageV0, 2, 2, nil), running, imageV0, false, shopv1alpha1.ReasonWaitingForMigration},
-		"old pods still terminating":                       {live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) { s.Replicas = 3 }), migrated, imageV1, false, shopv1alpha1.ReasonRollingOut},
-		"fewer available pods than min":                    {live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) { s.AvailableReplicas = 1 }), migrated, imageV1, false, shopv1alpha1.ReasonRollingOut},
-		"every pod serves the image":                       {live(imageV1, 2, 2, nil), migrated, imageV1, true, shopv1alpha1.ReasonDeploymentAvailable},
+		"no Deployment before the first migration": {d: nil, want: false, reason: shopv1alpha1.ReasonWaitingForMigration},
+		"every pod serves the image":               {d: live(imageV1, 2, 2, nil), migratedTo: imageV1, servedBefore: imageV1, want: true, reason: shopv1alpha1.ReasonDeploymentAvailable},
+		"a scale not observed yet keeps the condition": {d: live(imageV1, 3, 2, nil), migratedTo: imageV1, servedBefore: imageV1,
+			prev: availableBefore, want: true, reason: shopv1alpha1.ReasonDeploymentAvailable},
+		"a scale up observed, new pods not ready yet": {d: live(imageV1, 3, 3, func(s *appsv1.DeploymentStatus) {
+			s.Replicas, s.UpdatedReplicas, s.UnavailableReplicas = 5, 5, 3
+		}), migratedTo: imageV1, servedBefore: imageV1, prev: availableBefore, want: true, reason: shopv1alpha1.ReasonDeploymentAvailable},
+		"a template written now, not observed yet": {d: live(imageV2, 3, 2, nil), migratedTo: imageV2, servedBefore: imageV1,
+			prev: availableBefore, templateWritten: true, want: true, reason: shopv1alpha1.ReasonRollingOut},
+		"a template another reconcile wrote, not observed yet": {d: live(imageV2, 3, 2, nil), migratedTo: imageV2, servedBefore: imageV1,
+			prev: availableBefore, want: true, reason: shopv1alpha1.ReasonRollingOut},
+		"a new ReplicaSet created": {d: live(imageV2, 3, 3, withProgressing(progressing(corev1.ConditionTrue, "NewReplicaSetCreated"))),
+			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRollingOut},
+		"a new ReplicaSet taking over": {d: live(imageV2, 3, 3, withProgressing(progressing(corev1.ConditionTrue, "ReplicaSetUpdated"))),
+			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRollingOut},
+		"the first rollout, no pod available yet": {d: live(imageV1, 1, 1, func(s *appsv1.DeploymentStatus) {
+			s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas = 2, 2, 0, 0
+			s.Conditions = []appsv1.DeploymentCondition{progressing(corev1.ConditionTrue, "ReplicaSetUpdated")}
+		}), migratedTo: imageV1, servedBefore: imageV1, want: false, reason: shopv1alpha1.ReasonRollingOut},
+		"old pods still running": {d: live(imageV2, 3, 3, func(s *appsv1.DeploymentStatus) { s.Replicas = 3 }),
+			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRollingOut},
+		"past its progress deadline, the old pods serve": {d: live(imageV2, 3, 3, withProgressing(progressing(corev1.ConditionFalse, "ProgressDeadlineExceeded"))),
+			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRolloutStuck},
+		"serving the old image while the new one migrates or after its migration failed": {d: live(imageV0, 2, 2, nil), migratedTo: imageV0,
+			servedBefore: imageV0, want: true, reason: shopv1alpha1.ReasonDeploymentAvailable},
+		"fewer available pods than min, no rollout": {d: live(imageV1, 2, 2, func(s *appsv1.DeploymentStatus) { s.AvailableReplicas = 1 }),
+			migratedTo: imageV1, servedBefore: imageV1, want: false, reason: shopv1alpha1.ReasonPodsUnavailable},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			sf := storefrontNamed("acme")
 			sf.Spec.Image = imageV1
+			if tc.migratedTo == imageV2 {
+				sf.Spec.Image = imageV2
+			}
 			sf.Spec.Replicas.Min = 2
 			sf.Status.MigratedImage = tc.migratedTo
-			sf.Status.Conditions = []metav1.Condition{tc.migration}
-			ok, reason, msg := deploymentAvailability(sf, tc.d)
+			sf.Status.ServedImage = tc.servedBefore
+			ok, reason, msg := deploymentAvailability(sf, tc.d, tc.prev, tc.templateWritten)
 			if ok != tc.want || reason != tc.reason {
 				t.Errorf("got %v/%s (%s), want %v/%s", ok, reason, msg, tc.want, tc.reason)
 			}
 		})
+	}
+}
+
+// A settled Deployment's message names no pod counts: a scale must not change it.
+func TestAvailableMessageIgnoresScale(t *testing.T) {
+	sf := storefrontNamed("acme")
+	sf.Spec.Image, sf.Spec.Replicas.Min = imageV1, 2
+	d := func(n int32) *appsv1.Deployment {
+		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Generation: 4},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To(n), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: shopContainerName, Image: imageV1}}}}},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}}
+	}
+	_, _, two := deploymentAvailability(sf, d(2), nil, false)
+	_, _, nine := deploymentAvailability(sf, d(9), nil, false)
+	if two != nine || two != "The shop serves "+imageV1 {
+		t.Errorf("messages %q and %q, want both %q", two, nine, "The shop serves "+imageV1)
 	}
 }
 

@@ -27,11 +27,15 @@ const (
 	ConditionCacheReady = "CacheReady"
 	// ConditionSchemaMigrated is True when the migrations of spec.image succeeded.
 	ConditionSchemaMigrated = "SchemaMigrated"
-	// ConditionAvailable is True when the Deployment serves spec.image with its minimum
-	// number of ready replicas.
+	// ConditionAvailable is True when the shop serves: the Deployment has at least
+	// spec.replicas.min available pods of the image it runs (status.servedImage, which
+	// may be an older image than spec.image while that one migrates or after its
+	// migration failed). A scale never changes it; its reason says whether a rollout of
+	// a new pod template is in progress (RollingOut) or stuck (RolloutStuck).
 	ConditionAvailable = "Available"
 	// ConditionReady is True when every other condition is True for the current
-	// generation.
+	// generation and the Deployment is settled on spec.image (Available's reason is
+	// DeploymentAvailable).
 	ConditionReady = "Ready"
 )
 
@@ -61,21 +65,33 @@ const (
 	ReasonWaitingForDatabase = "WaitingForDatabase"
 	// ReasonWaitingForCache: the workload waits for the configured cache.
 	ReasonWaitingForCache = "WaitingForCache"
-	// ReasonMigrationRunning: the migration Job of spec.image is running.
+	// ReasonMigrationRunning: the migration Job of spec.image is running, or waits for
+	// the Job of another image to end (a running migration is never cut short).
 	ReasonMigrationRunning = "MigrationRunning"
 	// ReasonMigrationSucceeded: the migrations of spec.image completed.
 	ReasonMigrationSucceeded = "MigrationSucceeded"
 	// ReasonMigrationFailed: the migration Job of spec.image failed; the previous image
 	// keeps serving. The message carries the Job's failure.
 	ReasonMigrationFailed = "MigrationFailed"
+	// ReasonMigrationPodNotStarting: the pod of spec.image's migration Job cannot start
+	// (ErrImagePull, ImagePullBackOff, InvalidImageName, CreateContainerConfigError);
+	// the message carries the kubelet's. The Job keeps trying until its deadline.
+	ReasonMigrationPodNotStarting = "MigrationPodNotStarting"
 	// ReasonWaitingForMigration: the Deployment waits for the migration of spec.image.
 	ReasonWaitingForMigration = "WaitingForMigration"
-	// ReasonRollingOut: the Deployment is rolling out or scaling up.
+	// ReasonRollingOut: a new pod template is rolling out (the Deployment controller's
+	// Progressing reason names a new ReplicaSet, or it has not observed the template the
+	// operator just wrote). Never set for a scale.
 	ReasonRollingOut = "RollingOut"
-	// ReasonDeploymentAvailable: the Deployment serves spec.image with enough ready pods.
+	// ReasonDeploymentAvailable: the Deployment is settled on its template and at least
+	// spec.replicas.min of its pods are available.
 	ReasonDeploymentAvailable = "DeploymentAvailable"
-	// ReasonRolloutStuck: the Deployment exceeded its progress deadline.
+	// ReasonRolloutStuck: the rollout of a new template exceeded its progress deadline;
+	// Available stays True while enough old pods serve.
 	ReasonRolloutStuck = "RolloutStuck"
+	// ReasonPodsUnavailable: no rollout is in progress, yet fewer than
+	// spec.replicas.min pods are available (pods crash or cannot be scheduled).
+	ReasonPodsUnavailable = "PodsUnavailable"
 	// ReasonReconciled: everything is as the spec asks.
 	ReasonReconciled = "Reconciled"
 	// ReasonNotReady: at least one other condition is not True; the message names it.
@@ -84,9 +100,13 @@ const (
 	ReasonPaused = "Paused"
 	// ReasonDeleting: the Storefront is being deleted.
 	ReasonDeleting = "Deleting"
-	// ReasonReconcileError: the operator could not apply an object; the message says
-	// which and why.
+	// ReasonReconcileError: the operator could not apply an object, and retrying does
+	// not help (refused, forbidden, invalid); the message says which and why. Conflicts
+	// and a busy API server are retried without being reported.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonOwnershipConflict: an object of the name the Storefront needs exists and is
+	// not controlled by it; the operator leaves it alone. The message names it.
+	ReasonOwnershipConflict = "OwnershipConflict"
 	// ReasonHostConflict: another Storefront owns spec.ingress.host (its Ingress serves
 	// it, or it claimed the host first); this one gets no Ingress until that one is
 	// deleted or names another host. The message names the owner.
@@ -101,6 +121,10 @@ const (
 	// AnnotationRotateDBPassword creates the next versioned master-password Secret
 	// whenever its value changes.
 	AnnotationRotateDBPassword = "shop.storefront.dev/rotate-db-password"
+	// AnnotationRotateCachePassword creates the next ElastiCache user of the shop, with a
+	// new password Secret, whenever its value changes: ACK does not change a User's
+	// password, so a rotation is a new User that replaces the old one.
+	AnnotationRotateCachePassword = "shop.storefront.dev/rotate-cache-password"
 	// Finalizer holds a Storefront until its objects are removed in order.
 	Finalizer = "shop.storefront.dev/finalizer"
 )

@@ -27,7 +27,10 @@ type StorefrontSpec struct {
 	// (`/shop migrate`) before the Deployment is moved to it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="self.trim() == self && !self.contains(' ')",message="image must not contain whitespace"
+	// An image reference is printable ASCII (the OCI distribution grammar), so this
+	// refuses whitespace of every kind (tabs, newlines, no-break and other Unicode
+	// spaces) and any other character a registry would refuse after the Job exists.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[!-~]+$')",message="image must be printable ASCII with no whitespace of any kind (spaces, tabs, newlines, Unicode spaces)"
 	Image string `json:"image"`
 
 	// Replicas bounds the HorizontalPodAutoscaler of the shop.
@@ -77,10 +80,37 @@ type StorefrontSpec struct {
 	// +optional
 	Observability ObservabilitySpec `json:"observability,omitempty"`
 
+	// Migration bounds the migration Job of each image.
+	// +kubebuilder:default={}
+	// +optional
+	Migration MigrationSpec `json:"migration,omitempty"`
+
 	// Paused stops the operator from changing any of the shop's objects. Status is still
 	// reported, with phase Paused.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+}
+
+// MigrationSpec bounds the migration Job of each image. A running migration is never
+// cut short by the operator: a new spec.image waits until it ends, so these bounds are
+// the only limit on how long it runs.
+type MigrationSpec struct {
+	// ActiveDeadlineSeconds is the Job's activeDeadlineSeconds: how long a migration may
+	// run, its retries included, before the Job controller stops it and it counts as
+	// failed.
+	// +kubebuilder:validation:Minimum=60
+	// +kubebuilder:validation:Maximum=86400
+	// +kubebuilder:default=600
+	// +optional
+	ActiveDeadlineSeconds int64 `json:"activeDeadlineSeconds,omitempty"`
+
+	// BackoffLimit is the Job's backoffLimit: how many failed pods are retried before the
+	// migration counts as failed. 0: no retry.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	// +kubebuilder:default=2
+	// +optional
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
 }
 
 // ReplicasSpec bounds the shop's autoscaling.
@@ -345,7 +375,8 @@ const (
 	PhaseProvisioning StorefrontPhase = "Provisioning"
 	// PhaseMigrating: the migration Job of the desired image runs.
 	PhaseMigrating StorefrontPhase = "Migrating"
-	// PhaseRollingOut: the Deployment is moving to the migrated image or scaling up.
+	// PhaseRollingOut: the Deployment is moving to a new pod template (never for a
+	// scale).
 	PhaseRollingOut StorefrontPhase = "RollingOut"
 	// PhaseReady: every condition is True for the current generation.
 	PhaseReady StorefrontPhase = "Ready"
@@ -387,6 +418,11 @@ type StorefrontStatus struct {
 	// +optional
 	Cache *EndpointStatus `json:"cache,omitempty"`
 
+	// CacheUser is the ElastiCache user the shop connects to a serverless cache as, and
+	// the state of its rotation.
+	// +optional
+	CacheUser *CacheUserStatus `json:"cacheUser,omitempty"`
+
 	// ServedImage is the image the Deployment runs now.
 	// +optional
 	ServedImage string `json:"servedImage,omitempty"`
@@ -404,14 +440,6 @@ type StorefrontStatus struct {
 	// when FailedImage's migration ran; another value re-runs it.
 	// +optional
 	FailedRetry string `json:"failedRetry,omitempty"`
-
-	// Replicas is the Deployment's current number of pods.
-	// +optional
-	Replicas int32 `json:"replicas,omitempty"`
-
-	// ReadyReplicas is the Deployment's number of ready pods.
-	// +optional
-	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
 }
 
 // EndpointStatus is a host and port the shop connects to.
@@ -425,13 +453,44 @@ type EndpointStatus struct {
 	Port int32 `json:"port,omitempty"`
 }
 
+// MaxNameLength bounds a Storefront's name so that every name derived from it fits in
+// a DNS label (63 characters) without being shortened: the longest suffix the operator
+// appends is "-cache-password-v<N>" (17 characters and a version of up to 4 digits,
+// 9,999 rotations: 21), ahead of "-db-password-v<N>" (18) and "-migrate-<8 hex>" (17);
+// 63 - 21 = 42. Longer names would be cut and hashed (shortName), which keeps them
+// valid but hides which Storefront an object belongs to. The name
+// is also the app.kubernetes.io/instance label's value (63 at most) and the start of
+// the Service's name, a DNS-1035 label: a lower-case letter first, then lower-case
+// letters, digits and hyphens, not ending with a hyphen.
+const MaxNameLength = 42
+
+// CacheUserStatus is the shop's ElastiCache user and the rotation that replaces it.
+type CacheUserStatus struct {
+	// Active is the user ID (also its user name) that REDIS_URL carries.
+	// +optional
+	Active string `json:"active,omitempty"`
+
+	// Retiring are the user IDs a rotation replaced: they leave the user group once the
+	// pods run with Active, then are deleted.
+	// +optional
+	Retiring []string `json:"retiring,omitempty"`
+
+	// Rotation is the value of the shop.storefront.dev/rotate-cache-password annotation
+	// that Active's password was made for.
+	// +optional
+	Rotation string `json:"rotation,omitempty"`
+}
+
 // Storefront is an online shop: its database, cache, schema migrations and web workload.
+// The name is checked when the Storefront is created, before anything exists in the
+// cluster or in AWS (MaxNameLength says why 42).
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label: a lower-case letter first, then lower-case letters, digits or '-', not ending with '-' (it names the shop's Service)"
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 42",message="metadata.name must be at most 42 characters, so that every name derived from it (<name>-cache-password-v<N>, <name>-migrate-<hash>) fits in 63"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sf;sfs,categories=storefront
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.servedImage`,priority=0
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Payments",type=string,JSONPath=`.spec.payments.provider`

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,8 +124,13 @@ func (s *lifecycle) sampleReady(t *testing.T) {
 			t.Errorf("status.%s = %+v, want this machine's server", what, ep)
 		}
 	}
-	if sf.Status.ReadyReplicas < sf.Spec.Replicas.Min {
-		t.Errorf("readyReplicas %d, want at least replicas.min %d", sf.Status.ReadyReplicas, sf.Spec.Replicas.Min)
+	// The Storefront's status carries no pod counts (a scale would write it); the
+	// Deployment has them.
+	d := &appsv1.Deployment{}
+	if err := cluster.Client.Get(context.Background(), client.ObjectKey{Namespace: s.key.Namespace, Name: s.key.Name + "-shop"}, d); err != nil {
+		t.Fatal(err)
+	} else if d.Status.ReadyReplicas < sf.Spec.Replicas.Min {
+		t.Errorf("the Deployment's readyReplicas %d, want at least replicas.min %d", d.Status.ReadyReplicas, sf.Spec.Replicas.Min)
 	}
 	for _, c := range []struct{ group, kind string }{
 		{"rds.services.k8s.aws", "DBCluster"}, {"rds.services.k8s.aws", "DBInstance"}, {"elasticache.services.k8s.aws", "ServerlessCache"},
