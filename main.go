@@ -32,7 +32,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -70,6 +69,7 @@ func main() {
 	flag.StringVar(&opts.OTLP.Endpoint, "otlp-endpoint", "", "OpenTelemetry collector URL for the shops without spec.observability.otlp.endpoint, and for the operator's traces when OTEL_EXPORTER_OTLP_ENDPOINT is unset; empty: no traces.")
 	flag.StringVar(&opts.OTLP.Protocol, "otlp-protocol", "http/protobuf", "OTLP protocol of --otlp-endpoint: http/protobuf or grpc.")
 	flag.StringVar(&opts.OTLP.SamplingRatio, "otlp-sampling-ratio", "0.1", "Share of new traces kept (parentbased_traceidratio), from 0 to 1, for the shops and the operator.")
+	flag.StringVar(&opts.OTLP.Namespace, "otlp-namespace", "", "Namespace of the OpenTelemetry collector: the shops' only egress on its port (empty: any address).")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -98,17 +98,9 @@ func main() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(shopv1alpha1.AddToScheme(scheme))
 
-	cacheOpts := cache.Options{
-		// The operator never reads managedFields; a fleet's cached objects (ACK objects
-		// carry long ones) take much less memory without them.
-		DefaultTransform: cache.TransformStripManagedFields(),
-	}
-	if ns := splitList(watchNamespaces); len(ns) > 0 {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, n := range ns {
-			cacheOpts.DefaultNamespaces[n] = cache.Config{}
-		}
-	}
+	// The cache holds only what the operator owns, in the watched namespaces.
+	opts.WatchNamespaces = splitList(watchNamespaces)
+	cacheOpts := controllers.CacheOptions(opts.WatchNamespaces)
 
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = controllers.ClientQPS, controllers.ClientBurst

@@ -102,6 +102,11 @@ func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired 
 		log.FromContext(ctx).V(1).Info("Applying changed object", "kind", gvk.Kind, "name", desired.GetName(),
 			"field", isSubset(want.Object, have.Object, ""))
 	case apierrors.IsNotFound(err):
+		// The cache holds only objects labelled as ours (CacheOptions): an object of this
+		// name that is not ours is invisible to it, and an apply would take it over.
+		if err := r.checkNotTakingOver(ctx, gvk.Kind, desired, currentObj); err != nil {
+			return false, err
+		}
 		log.FromContext(ctx).Info("Creating object", "kind", gvk.Kind, "name", desired.GetName())
 	default:
 		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, desired.GetName(), err)

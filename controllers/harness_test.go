@@ -32,7 +32,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -84,13 +83,10 @@ func startOperatorAs(t *testing.T, restCfg *rest.Config, ns string, opts Options
 func startOperatorFor(t *testing.T, restCfg *rest.Config, namespaces []string, opts Options) *operatorRun {
 	t.Helper()
 	counter := fake.NewMutationCounter()
-	watched := map[string]cache.Config{}
-	for _, ns := range namespaces {
-		watched[ns] = cache.Config{}
-	}
+	opts.WatchNamespaces = namespaces
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 testScheme,
-		Cache:                  cache.Options{DefaultNamespaces: watched},
+		Cache:                  CacheOptions(namespaces),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		NewClient:              counter.NewClient,
@@ -188,11 +184,13 @@ func newStorefront(ns string, opts ...storefrontOption) *shopv1alpha1.Storefront
 	return sf
 }
 
-// createSecret creates (or replaces the data of) a Secret with one key "url".
+// createURLSecret creates (or replaces the data of) a Secret with one key "url",
+// labelled WatchLabel so that the operator watches it, as the README tells users to.
 func createURLSecret(t *testing.T, ns, name, url string) {
 	t.Helper()
 	ctx := context.Background()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: map[string]string{"url": url}}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{WatchLabel: "true"}},
+		StringData: map[string]string{"url": url}}
 	if err := k8sClient.Create(ctx, s); err != nil {
 		if !apierrors.IsAlreadyExists(err) {
 			t.Fatalf("creating secret %s: %v", name, err)

@@ -22,6 +22,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -104,4 +105,40 @@ func (r *StorefrontReconciler) deleteOwned(ctx context.Context, sf *shopv1alpha1
 		return fmt.Errorf("deleting %T %s: %w", obj, name, err)
 	}
 	return nil
+}
+
+// checkNotTakingOver reads, past the cache, the object of desired's name that the cache
+// does not show (scratch is an empty object of its kind), before the operator creates
+// it: when one exists that desired's controller does not control, it returns a
+// notControlledError. Unstructured kinds (ACK's) are cached unfiltered, so the cache's
+// answer stands for them.
+func (r *StorefrontReconciler) checkNotTakingOver(ctx context.Context, kind string, desired, scratch client.Object) error {
+	if _, ok := scratch.(*unstructured.Unstructured); ok || r.APIReader == nil {
+		return nil
+	}
+	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), scratch)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %s %s: %w", kind, desired.GetName(), err)
+	}
+	return checkControlled(kind, desired, scratch)
+}
+
+// createOwned creates obj, built with own. AlreadyExists is a cache that has not seen our
+// object yet (its events bring us back: nil), unless the object of that name is not ours:
+// then a notControlledError names it.
+func (r *StorefrontReconciler) createOwned(ctx context.Context, kind string, obj client.Object, scratch client.Object) error {
+	err := r.Create(ctx, obj, client.FieldOwner(fieldOwner))
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("creating %s %s: %w", kind, obj.GetName(), err)
+		}
+		return nil
+	}
+	if r.APIReader == nil || r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), scratch) != nil {
+		return nil
+	}
+	return checkControlled(kind, obj, scratch)
 }

@@ -21,7 +21,17 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/otel/trace"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	klabels "k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Options are the operator's settings, parsed from flags by main.go and built directly
@@ -55,6 +65,71 @@ type Options struct {
 	// TracerProvider traces the reconciles; nil: the global provider (main installs
 	// SetupTracing's; a no-op otherwise).
 	TracerProvider trace.TracerProvider
+	// WatchNamespaces are the namespaces the operator watches (--watch-namespaces); all
+	// when empty. CacheOptions takes the same list.
+	WatchNamespaces []string
+}
+
+// WatchLabel on a Secret that a Storefront references (an external database or cache
+// URL, a CA bundle) makes the operator watch it, so that a change is reconciled at once,
+// as CloudNativePG's cnpg.io/reload label does. Without it the operator reads the Secret
+// from the API server on each reconcile of the Storefront, so a change is seen at the
+// next reconcile, at the latest after resyncPeriod (10 minutes). Its value is not read.
+const WatchLabel = "shop.storefront.dev/watch"
+
+// CacheOptions are the manager's cache options (main.go and the tests use them): only
+// the objects the operator owns (labelled app.kubernetes.io/managed-by:
+// storefront-operator) are cached, so that the operator's memory grows with the shops,
+// not with the cluster's Secrets, Jobs and Deployments; managedFields are dropped; and
+// only namespaces are watched when some are given. Storefronts are cached whole. The
+// Secrets users reference are cached apart, when labelled WatchLabel (Setup).
+func CacheOptions(namespaces []string) cache.Options {
+	owned := cache.ByObject{Label: klabels.SelectorFromSet(klabels.Set{labelManagedBy: fieldOwner})}
+	opts := cache.Options{
+		// The operator never reads managedFields; a fleet's cached objects (ACK objects
+		// carry long ones) take much less memory without them.
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{},
+	}
+	for _, obj := range ownedKinds() {
+		opts.ByObject[obj] = owned
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, n := range namespaces {
+			opts.DefaultNamespaces[n] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// ownedKinds are the built-in kinds the operator creates, all labelled by objectMeta.
+func ownedKinds() []client.Object {
+	return []client.Object{
+		&corev1.Secret{}, &corev1.ServiceAccount{}, &corev1.Service{}, &appsv1.Deployment{}, &batchv1.Job{},
+		&autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{}, &networkingv1.Ingress{},
+		&networkingv1.NetworkPolicy{},
+	}
+}
+
+// newWatchedSecretsCache is the cache of the Secrets labelled WatchLabel, in the watched
+// namespaces.
+func newWatchedSecretsCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
+	exists, err := klabels.NewRequirement(WatchLabel, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	opts := CacheOptions(namespaces)
+	opts.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: klabels.NewSelector().Add(*exists)}}
+	opts.Scheme, opts.Mapper, opts.HTTPClient = mgr.GetScheme(), mgr.GetRESTMapper(), mgr.GetHTTPClient()
+	c, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of watched Secrets: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Client rate limits for the operator's API client (main.go sets them on its
@@ -70,7 +145,13 @@ const (
 
 // Setup registers the Storefront controller with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	if err := newStorefrontReconciler(mgr, opts).SetupWithManager(mgr); err != nil {
+	r := newStorefrontReconciler(mgr, opts)
+	watched, err := newWatchedSecretsCache(mgr, opts.WatchNamespaces)
+	if err != nil {
+		return err
+	}
+	r.WatchedSecrets = watched
+	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Storefront controller: %w", err)
 	}
 	return nil

@@ -269,7 +269,7 @@ func TestAuroraWithCABundleVerifiesTheServer(t *testing.T) {
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	g.Expect(migrationJobs(g, ns)).To(BeEmpty())
 
-	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "rds-ca", Namespace: ns}, StringData: map[string]string{"ca.pem": "-----BEGIN CERTIFICATE-----\n"}}
+	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "rds-ca", Namespace: ns, Labels: map[string]string{WatchLabel: "true"}}, StringData: map[string]string{"ca.pem": "-----BEGIN CERTIFICATE-----\n"}}
 	g.Expect(k8sClient.Create(context.Background(), ca)).To(Succeed())
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	u, err := url.Parse(string(get(g, ns, "acme-connection", &corev1.Secret{}).Data[keyDatabaseURL]))

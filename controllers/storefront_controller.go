@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -41,6 +42,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
@@ -53,6 +55,9 @@ type StorefrontReconciler struct {
 	// ObjectCache reads unstructured objects (the ACK kinds) from the manager's cache,
 	// which the client would read live.
 	ObjectCache client.Reader
+	// WatchedSecrets caches the Secrets labelled WatchLabel; nil: every referenced
+	// Secret is read through APIReader.
+	WatchedSecrets cache.Cache
 	// ACKInstalled says which ACK kinds the API server served at start-up; nil: all.
 	ACKInstalled map[schema.GroupVersionKind]bool
 	Scheme       *runtime.Scheme
@@ -297,7 +302,13 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		// Our own Secrets (the password Secrets may have no owner reference).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storefrontsReferencing))
+	if r.WatchedSecrets != nil {
+		// The Secrets users reference and labelled WatchLabel.
+		b = b.WatchesRawSource(source.Kind(r.WatchedSecrets, client.Object(&corev1.Secret{}),
+			handler.EnqueueRequestsFromMapFunc(r.storefrontsReferencing)))
+	}
 	for _, gvk := range ackKinds {
 		// Without ACK installed, Storefronts on external stores still work; those that
 		// need ACK say it is missing.
@@ -313,6 +324,24 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Named("storefront").
 		Complete(r)
+}
+
+// getReferencedSecret reads a Secret a Storefront references but does not own: from the
+// cache of Secrets labelled WatchLabel, else from the API server (the manager's cache
+// holds only the operator's own Secrets). A Secret without the label costs one GET per
+// reconcile; a change to it is seen at the next reconcile, at the latest after
+// resyncPeriod.
+func (r *StorefrontReconciler) getReferencedSecret(ctx context.Context, key client.ObjectKey, secret *corev1.Secret) error {
+	if r.WatchedSecrets != nil {
+		err := r.WatchedSecrets.Get(ctx, key, secret)
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if r.APIReader != nil {
+		return r.APIReader.Get(ctx, key, secret)
+	}
+	return r.Get(ctx, key, secret)
 }
 
 // storefrontsReferencing maps a Secret to the Storefronts that read it, and a master

@@ -94,7 +94,7 @@ type urlParser func(raw string) (host string, port int32, err error)
 // the URL, which holds a password).
 func (r *StorefrontReconciler) externalEndpoint(ctx context.Context, namespace string, ref shopv1alpha1.SecretKeyRef, parse urlParser) (ep *storeEndpoint, reason, message string, err error) {
 	secret := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
+	if err := r.getReferencedSecret(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, shopv1alpha1.ReasonConnectionSecretNotFound, fmt.Sprintf("Secret %s not found", ref.Name), nil
 		}
@@ -324,7 +324,7 @@ func auroraURL(user, host string, port int32, password string, ca *shopv1alpha1.
 // else the reason and message to report.
 func (r *StorefrontReconciler) checkSecretKey(ctx context.Context, namespace string, ref shopv1alpha1.SecretKeyRef) (reason, message string, err error) {
 	secret := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
+	if err := r.getReferencedSecret(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return shopv1alpha1.ReasonConnectionSecretNotFound, fmt.Sprintf("Secret %s not found", ref.Name), nil
 		}

@@ -316,18 +316,7 @@ func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope,
 	withOTLPEnv(&job.Spec.Template.Spec, sf, r.Options.OTLP)
 	withTraceContext(ctx, &job.Spec.Template.Spec)
 	log.FromContext(ctx).Info("Creating migration Job", "job", klog.KObj(job), "image", image)
-	err = r.Create(ctx, job, client.FieldOwner(fieldOwner))
-	if !apierrors.IsAlreadyExists(err) {
-		if err != nil {
-			return fmt.Errorf("creating job %s: %w", job.Name, err)
-		}
-		return nil
-	}
-	live := &batchv1.Job{}
-	if r.APIReader == nil || r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), live) != nil {
-		return nil
-	}
-	return checkControlled("Job", job, live)
+	return r.createOwned(ctx, "Job", job, &batchv1.Job{})
 }
 
 // podWaiting is why the pod of a running migration Job cannot start, as the kubelet says

@@ -22,11 +22,13 @@ import (
 
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -104,8 +106,9 @@ func TestFreshStorefrontBecomesReady(t *testing.T) {
 	g.Expect(c.Args).To(Equal([]string{"serve"}))
 	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
-	g.Expect(envNames(c.Env)).To(ConsistOf(envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay))
+	g.Expect(envNames(c.Env)).To(ConsistOf(envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider))
 	g.Expect(envValue(c.Env, envCurrency)).To(Equal("EUR"))
+	g.Expect(envValue(c.Env, envPaymentProvider)).To(Equal("mock"))
 	g.Expect(envValue(c.Env, envMetricsAddr)).To(Equal(":9090"))
 	g.Expect(c.SecurityContext.ReadOnlyRootFilesystem).To(Equal(ptr.To(true)))
 	g.Expect(c.SecurityContext.AllowPrivilegeEscalation).To(Equal(ptr.To(false)))
@@ -381,4 +384,42 @@ func TestSecretChangeRollsPods(t *testing.T) {
 
 func reconcileRequest(ns string) ctrl.Request {
 	return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "acme"}}
+}
+
+// The operator's cache holds what it owns, not the namespace's other Secrets and Jobs;
+// a referenced Secret without WatchLabel is read from the API server on each reconcile
+// (so it works, and a change shows at the next reconcile), one with the label is
+// watched (a change is reconciled at once).
+func TestCacheHoldsOnlyOwnedObjects(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	ctx := context.Background()
+
+	// A referenced Secret without the watch label.
+	plain := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-db", Namespace: ns}, StringData: map[string]string{"url": dbURL}}
+	g.Expect(k8sClient.Create(ctx, plain)).To(Succeed())
+	unrelated := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses", Namespace: ns}, StringData: map[string]string{"k": "v"}}
+	g.Expect(k8sClient.Create(ctx, unrelated)).To(Succeed())
+	createStorefront(t, newStorefront(ns))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Database.Endpoint).To(Equal("db.example.internal"))
+
+	cached := op.reconciler.Client
+	for name, obj := range map[string]client.Object{"someone-elses": &corev1.Secret{}, "acme-db": &corev1.Secret{}} {
+		err := cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "Secret %s is in the operator's cache: %v", name, err)
+	}
+	g.Expect(cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-app"}, &corev1.Secret{})).To(Succeed(), "its own Secret")
+	g.Expect(cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-shop"}, &appsv1.Deployment{})).To(Succeed(), "its own Deployment")
+
+	// With the label, a change is reconciled at once (the resync is 10 minutes away).
+	updated := get(g, ns, "acme-db", &corev1.Secret{})
+	updated.Labels = map[string]string{WatchLabel: "true"}
+	g.Expect(k8sClient.Update(ctx, updated)).To(Succeed())
+	createURLSecret(t, ns, "acme-db", "postgres://shop:s3cret@db2.example.internal:5433/shop")
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Database.Endpoint).To(Equal("db2.example.internal"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 }

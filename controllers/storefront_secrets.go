@@ -67,10 +67,7 @@ func (r *StorefrontReconciler) reconcileSecrets(ctx context.Context, s *scope) (
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("Creating application secret", "secret", klog.KObj(secret))
-		if err := r.Create(ctx, secret, client.FieldOwner(fieldOwner)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("creating secret %s: %w", secret.Name, err)
-		}
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.createOwned(ctx, "Secret", secret, &corev1.Secret{})
 	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("reading secret %s: %w", key.Name, err)
 	}

@@ -68,6 +68,8 @@ const (
 	envHTTPAddr      = "HTTP_ADDR"
 	envMetricsAddr   = "METRICS_ADDR"
 	envShutdownDelay = "SHUTDOWN_DELAY"
+	// envPaymentProvider is spec.payments.provider in the shop's spelling.
+	envPaymentProvider = "PAYMENT_PROVIDER"
 
 	// shutdownDelaySeconds is how long a terminating shop keeps serving while /readyz
 	// fails, so that load balancers stop sending to it; then it drains.
@@ -234,6 +236,13 @@ const progressDeadlineExceeded = "ProgressDeadlineExceeded"
 func deploymentRollout(d *appsv1.Deployment) (rolloutState, string) {
 	if d.Status.ObservedGeneration < d.Generation {
 		return rolloutUnobserved, ""
+	}
+	if n := ptr.Deref(d.Spec.Replicas, 1); d.Status.UpdatedReplicas == n && d.Status.Replicas == n && d.Status.AvailableReplicas == n {
+		// Every pod runs the current template and is available (deploymentutil's
+		// DeploymentComplete): settled, whatever Progressing still says. A scale during
+		// a rollout goes through the controller's sync, which leaves Progressing at
+		// ReplicaSetUpdated until the next rolling sync sets NewReplicaSetAvailable.
+		return rolloutSettled, ""
 	}
 	for _, c := range d.Status.Conditions {
 		if c.Type != appsv1.DeploymentProgressing {
@@ -430,6 +439,16 @@ func (r *StorefrontReconciler) checkReadinessGateLabel(ctx context.Context, sf *
 		sf.Namespace, albReadinessGateLabel, sf.Namespace, albReadinessGateLabel)
 }
 
+// paymentProvider is PAYMENT_PROVIDER for spec.payments.provider: "mock" for Mock, the
+// one provider and the default (an object stored before the field existed has none).
+func paymentProvider(sf *shopv1alpha1.Storefront) string {
+	switch sf.Spec.Payments.Provider {
+	case shopv1alpha1.PaymentProviderMock, "":
+		return "mock"
+	}
+	return strings.ToLower(string(sf.Spec.Payments.Provider))
+}
+
 // eventReasonReadinessGateNotInjected is the reason of checkReadinessGateLabel's Event.
 const eventReasonReadinessGateNotInjected = "PodReadinessGateNotInjected"
 
@@ -441,6 +460,7 @@ func desiredDeployment(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, imag
 		corev1.EnvVar{Name: envHTTPAddr, Value: fmt.Sprintf(":%d", httpPort)},
 		corev1.EnvVar{Name: envMetricsAddr, Value: fmt.Sprintf(":%d", metricsPort)},
 		corev1.EnvVar{Name: envShutdownDelay, Value: fmt.Sprintf("%ds", shutdownDelaySeconds)},
+		corev1.EnvVar{Name: envPaymentProvider, Value: paymentProvider(sf)},
 	)
 	container := corev1.Container{
 		Name:    shopContainerName,

@@ -39,18 +39,18 @@ func TestDesiredDeployment(t *testing.T) {
 		wantCPU    string
 	}{
 		"external stores with a cache": {db, &storeEndpoint{Port: 6379}, corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "100m"},
 		"no cache: REDIS_URL is still there, optional": {db, nil, corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "100m"},
 		"a database CA bundle is mounted read-only": {&storeEndpoint{Port: 5432, CABundle: &shopv1alpha1.SecretKeyRef{Name: "rds-ca", Key: "ca.pem"}}, nil,
 			corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp", caBundleMountPath}, "100m"},
 		"resources given are used as given": {db, nil,
 			corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "250m"},
 	}
 	for name, tc := range cases {
@@ -240,6 +240,13 @@ func TestDeploymentAvailability(t *testing.T) {
 	withProgressing := func(c appsv1.DeploymentCondition) func(*appsv1.DeploymentStatus) {
 		return func(s *appsv1.DeploymentStatus) { s.Conditions = []appsv1.DeploymentCondition{c} }
 	}
+	// progressed is a rollout's status: replicas pods, updated of the new template.
+	progressed := func(c appsv1.DeploymentCondition, replicas, updated int32) func(*appsv1.DeploymentStatus) {
+		return func(s *appsv1.DeploymentStatus) {
+			s.Conditions = []appsv1.DeploymentCondition{c}
+			s.Replicas, s.UpdatedReplicas = replicas, updated
+		}
+	}
 	availableBefore := &metav1.Condition{Type: shopv1alpha1.ConditionAvailable, Status: metav1.ConditionTrue,
 		Reason: shopv1alpha1.ReasonDeploymentAvailable, Message: "The shop serves " + imageV1}
 	cases := map[string]struct {
@@ -262,17 +269,19 @@ func TestDeploymentAvailability(t *testing.T) {
 			prev: availableBefore, templateWritten: true, want: true, reason: shopv1alpha1.ReasonRollingOut},
 		"a template another reconcile wrote, not observed yet": {d: live(imageV2, 3, 2, nil), migratedTo: imageV2, servedBefore: imageV1,
 			prev: availableBefore, want: true, reason: shopv1alpha1.ReasonRollingOut},
-		"a new ReplicaSet created": {d: live(imageV2, 3, 3, withProgressing(progressing(corev1.ConditionTrue, "NewReplicaSetCreated"))),
+		"a new ReplicaSet created": {d: live(imageV2, 3, 3, progressed(progressing(corev1.ConditionTrue, "NewReplicaSetCreated"), 2, 0)),
 			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRollingOut},
-		"a new ReplicaSet taking over": {d: live(imageV2, 3, 3, withProgressing(progressing(corev1.ConditionTrue, "ReplicaSetUpdated"))),
+		"a new ReplicaSet taking over": {d: live(imageV2, 3, 3, progressed(progressing(corev1.ConditionTrue, "ReplicaSetUpdated"), 3, 1)),
 			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRollingOut},
 		"the first rollout, no pod available yet": {d: live(imageV1, 1, 1, func(s *appsv1.DeploymentStatus) {
 			s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas = 2, 2, 0, 0
 			s.Conditions = []appsv1.DeploymentCondition{progressing(corev1.ConditionTrue, "ReplicaSetUpdated")}
 		}), migratedTo: imageV1, servedBefore: imageV1, want: false, reason: shopv1alpha1.ReasonRollingOut},
+		"a rollout a scale interrupted, every pod updated and available": {d: live(imageV2, 4, 4, withProgressing(progressing(corev1.ConditionTrue, "ReplicaSetUpdated"))),
+			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonDeploymentAvailable},
 		"old pods still running": {d: live(imageV2, 3, 3, func(s *appsv1.DeploymentStatus) { s.Replicas = 3 }),
 			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRollingOut},
-		"past its progress deadline, the old pods serve": {d: live(imageV2, 3, 3, withProgressing(progressing(corev1.ConditionFalse, "ProgressDeadlineExceeded"))),
+		"past its progress deadline, the old pods serve": {d: live(imageV2, 3, 3, progressed(progressing(corev1.ConditionFalse, "ProgressDeadlineExceeded"), 3, 1)),
 			migratedTo: imageV2, servedBefore: imageV2, want: true, reason: shopv1alpha1.ReasonRolloutStuck},
 		"serving the old image while the new one migrates or after its migration failed": {d: live(imageV0, 2, 2, nil), migratedTo: imageV0,
 			servedBefore: imageV0, want: true, reason: shopv1alpha1.ReasonDeploymentAvailable},

@@ -52,6 +52,9 @@ type OTLPDefaults struct {
 	Protocol string
 	// SamplingRatio is the share of new traces kept ("0.1" when empty).
 	SamplingRatio string
+	// Namespace is where the collector runs: the shops' egress on its port goes to that
+	// namespace only. Empty: to any address (a collector outside the cluster).
+	Namespace string
 }
 
 // Defaults of OTLPDefaults.
@@ -186,8 +189,8 @@ func withTraceContext(ctx context.Context, spec *corev1.PodSpec) {
 
 // otlpEgress is the egress rule that lets the shop's and the migration's pods reach the
 // collector's port (the endpoint's, or OTLP's default for the protocol: 4317 gRPC, 4318
-// HTTP), to any address: the collector is commonly a Service in another namespace or a
-// node-local agent, which a port rule reaches without knowing where it runs. Nothing
+// HTTP): in the operator's --otlp-namespace when it names one, else at any address (a
+// collector outside the cluster, or whose namespace the operator was not told). Nothing
 // without an endpoint.
 func otlpEgress(sf *shopv1alpha1.Storefront, d OTLPDefaults) []networkingv1.NetworkPolicyEgressRule {
 	endpoint, protocol, _ := otlpSettings(sf, d)
@@ -198,7 +201,11 @@ func otlpEgress(sf *shopv1alpha1.Storefront, d OTLPDefaults) []networkingv1.Netw
 	if port == 0 {
 		return nil
 	}
-	return []networkingv1.NetworkPolicyEgressRule{{Ports: tcpPorts(port)}}
+	rule := networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(port)}
+	if d.Namespace != "" {
+		rule.To = []networkingv1.NetworkPolicyPeer{namespacePeer(d.Namespace)}
+	}
+	return []networkingv1.NetworkPolicyEgressRule{rule}
 }
 
 // otlpPort is the TCP port of an OTLP endpoint URL, 0 if it has none that parses.

@@ -89,25 +89,33 @@ func TestOTLPEnv(t *testing.T) {
 
 func TestOTLPEgress(t *testing.T) {
 	for name, tc := range map[string]struct {
-		endpoint, protocol string
-		want               int32 // 0: no rule
+		endpoint, protocol, namespace string
+		want                          int32 // 0: no rule
 	}{
-		"no endpoint: no rule":             {"", "", 0},
-		"the URL's port":                   {"http://collector:55681", "http/protobuf", 55681},
-		"http/protobuf without port: 4318": {"https://collector.example", "http/protobuf", 4318},
-		"grpc without port: 4317":          {"http://collector", "grpc", 4317},
+		"no endpoint: no rule":                            {"", "", "", 0},
+		"the URL's port":                                  {"http://collector:55681", "http/protobuf", "", 55681},
+		"http/protobuf without port: 4318":                {"https://collector.example", "http/protobuf", "", 4318},
+		"grpc without port: 4317":                         {"http://collector", "grpc", "", 4317},
+		"with --otlp-namespace: to that namespace's pods": {"http://otel-collector.observability:4318", "http/protobuf", "observability", 4318},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sf := newStorefront("team-a")
-			rules := otlpEgress(sf, OTLPDefaults{Endpoint: tc.endpoint, Protocol: tc.protocol})
+			rules := otlpEgress(sf, OTLPDefaults{Endpoint: tc.endpoint, Protocol: tc.protocol, Namespace: tc.namespace})
 			if tc.want == 0 {
 				if len(rules) != 0 {
 					t.Fatalf("rules %v, want none", rules)
 				}
 				return
 			}
-			if len(rules) != 1 || len(rules[0].Ports) != 1 || rules[0].Ports[0].Port.IntVal != tc.want || len(rules[0].To) != 0 {
-				t.Fatalf("rules %+v, want TCP %d to any address", rules, tc.want)
+			if len(rules) != 1 || len(rules[0].Ports) != 1 || rules[0].Ports[0].Port.IntVal != tc.want {
+				t.Fatalf("rules %+v, want TCP %d", rules, tc.want)
+			}
+			switch to := rules[0].To; {
+			case tc.namespace == "" && len(to) != 0:
+				t.Errorf("peers %+v, want any address", to)
+			case tc.namespace != "" && (len(to) != 1 || to[0].NamespaceSelector == nil ||
+				to[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != tc.namespace || to[0].PodSelector != nil || to[0].IPBlock != nil):
+				t.Errorf("peers %+v, want the pods of namespace %s", to, tc.namespace)
 			}
 		})
 	}

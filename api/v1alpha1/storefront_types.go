@@ -71,6 +71,11 @@ type StorefrontSpec struct {
 	// +optional
 	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// Payments says who takes the shop's payments.
+	// +kubebuilder:default={}
+	// +optional
+	Payments PaymentsSpec `json:"payments,omitempty"`
+
 	// Observability configures the shop's telemetry: where its traces go.
 	// +optional
 	Observability ObservabilitySpec `json:"observability,omitempty"`
@@ -335,6 +340,23 @@ type CatalogSpec struct {
 	Seed CatalogSeed `json:"seed,omitempty"`
 }
 
+// PaymentsSpec says who takes the shop's payments.
+type PaymentsSpec struct {
+	// Provider takes the payments. Mock, the one provider, charges nothing: the shop
+	// runs with PAYMENT_PROVIDER=mock and every page says "test mode — no card is
+	// charged".
+	// +kubebuilder:default=Mock
+	// +optional
+	Provider PaymentProvider `json:"provider,omitempty"`
+}
+
+// PaymentProvider names a payment provider.
+// +kubebuilder:validation:Enum=Mock
+type PaymentProvider string
+
+// PaymentProviderMock charges nothing (the shop's PAYMENT_PROVIDER=mock).
+const PaymentProviderMock PaymentProvider = "Mock"
+
 // NetworkPolicySpec controls the shop's NetworkPolicies.
 type NetworkPolicySpec struct {
 	// Enabled creates a default-deny policy for the shop's pods with only the traffic
@@ -536,6 +558,7 @@ type CacheUserStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.servedImage`,priority=0
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Payments",type=string,JSONPath=`.spec.payments.provider`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Storefront struct {
 	metav1.TypeMeta   `json:",inline"`

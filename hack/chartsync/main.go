@@ -227,6 +227,9 @@ const subjects = `subjects:
 
 // managerTemplate turns controller-gen's roles into the chart's: same rules, names
 // prefixed with the release's full name, each bound to the operator's ServiceAccount.
+// With watchNamespaces set, the ClusterRole's rules on namespaced resources become a
+// Role and RoleBinding in each of those namespaces, and the ClusterRole keeps only the
+// cluster-scoped ones (namespaces): no cluster-wide Secret rights.
 func managerTemplate(src []byte) ([]byte, error) {
 	docs, err := parseRoles(src)
 	if err != nil {
@@ -239,28 +242,73 @@ func managerTemplate(src []byte) ([]byte, error) {
 			b.WriteString("---\n")
 		}
 		name := `{{ include "storefront-operator.fullname" . }}-` + strings.TrimSuffix(d.Metadata.Name, "-role")
-		ns := ""
 		if d.Kind == "Role" {
-			ns = "  namespace: " + d.Metadata.Namespace + "\n"
+			ns := "  namespace: " + d.Metadata.Namespace + "\n"
 			if d.Metadata.Namespace == "" {
 				ns = "  namespace: {{ .Release.Namespace }}\n"
 			}
+			if err := writeRole(&b, "Role", "RoleBinding", name, ns, d.Rules, "."); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		rules, err := rulesYAML(d.Rules)
-		if err != nil {
+		cluster, namespaced := splitClusterScoped(d.Rules)
+		b.WriteString("{{- if .Values.watchNamespaces }}\n")
+		if err := writeRole(&b, "ClusterRole", "ClusterRoleBinding", name+"-cluster", "", cluster, "."); err != nil {
 			return nil, err
 		}
-		binding := "ClusterRoleBinding"
-		if d.Kind == "Role" {
-			binding = "RoleBinding"
+		b.WriteString("{{- range $ns := .Values.watchNamespaces }}\n---\n")
+		if err := writeRole(&b, "Role", "RoleBinding", strings.ReplaceAll(name, " . ", " $ "), "  namespace: {{ $ns }}\n", namespaced, "$"); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(&b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: %s\nmetadata:\n  name: %s\n%s%s%s",
-			d.Kind, name, ns, labels, rules)
-		fmt.Fprintf(&b, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: %s\nmetadata:\n  name: %s\n%s%s"+
-			"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: %s\n  name: %s\n%s",
-			binding, name, ns, labels, d.Kind, name, subjects)
+		b.WriteString("{{- end }}\n{{- else }}\n")
+		if err := writeRole(&b, "ClusterRole", "ClusterRoleBinding", name, "", d.Rules, "."); err != nil {
+			return nil, err
+		}
+		b.WriteString("{{- end }}\n")
 	}
 	return b.Bytes(), nil
+}
+
+// clusterScoped are the core resources of controller-gen's rules that no Role can grant.
+var clusterScoped = map[string]bool{"namespaces": true}
+
+// splitClusterScoped splits rules into those on cluster-scoped resources and the others.
+func splitClusterScoped(rules []any) (cluster, namespaced []any) {
+	for _, r := range rules {
+		m, ok := r.(map[string]any)
+		res, _ := m["resources"].([]any)
+		all := ok && len(res) > 0
+		for _, x := range res {
+			if name, _ := x.(string); !clusterScoped[name] {
+				all = false
+			}
+		}
+		if all {
+			cluster = append(cluster, r)
+		} else {
+			namespaced = append(namespaced, r)
+		}
+	}
+	return cluster, namespaced
+}
+
+// writeRole writes a role and its binding to the operator's ServiceAccount; dot is the
+// template's root ("." or "$" inside a range).
+func writeRole(b *bytes.Buffer, kind, binding, name, ns string, rules []any, dot string) error {
+	r, err := rulesYAML(rules)
+	if err != nil {
+		return err
+	}
+	l := strings.ReplaceAll(labels, " . ", " "+dot+" ")
+	sub := strings.ReplaceAll(strings.ReplaceAll(subjects, " . ", " "+dot+" "), "{{ .Release", "{{ "+dot+".Release")
+	if dot == "." {
+		sub = subjects
+	}
+	fmt.Fprintf(b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: %s\nmetadata:\n  name: %s\n%s%s%s", kind, name, ns, l, r)
+	fmt.Fprintf(b, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: %s\nmetadata:\n  name: %s\n%s%s"+
+		"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: %s\n  name: %s\n%s", binding, name, ns, l, kind, name, sub)
+	return nil
 }
 
 // leaderTemplate gives the chart the leader-election Role of config/rbac, in the

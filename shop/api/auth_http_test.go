@@ -266,9 +266,9 @@ func TestLogin(t *testing.T) {
 	})
 
 	t.Run("refused logins are counted in the metrics", func(t *testing.T) {
-		_, body := proxied.Get(t, "/metrics")
+		body := proxied.Metrics(t)
 		for _, want := range []string{`shop_login_failures_total{reason="credentials"}`, `shop_login_failures_total{reason="throttled"}`} {
-			if !strings.Contains(string(body), want) {
+			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %s", want)
 			}
 		}

@@ -50,8 +50,7 @@ func price(t *testing.T, shop *shoptest.Shop, slug string) (int64, string) {
 // shop's /metrics, 0 when absent.
 func metric(t *testing.T, shop *shoptest.Shop, series string) float64 {
 	t.Helper()
-	_, body := shop.Get(t, "/metrics")
-	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc := bufio.NewScanner(strings.NewReader(shop.Metrics(t)))
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
 		if ok && name == series {

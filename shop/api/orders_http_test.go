@@ -10,6 +10,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/orders"
+	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/test/shoptest"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
@@ -179,8 +180,7 @@ func TestPlaceOrder(t *testing.T) {
 		}
 	})
 	t.Run("orders, declines and revenue are in the metrics", func(t *testing.T) {
-		_, body := shop.Get(t, "/metrics")
-		text := string(body)
+		text := shop.Metrics(t)
 		for _, want := range []string{`shop_orders_placed_total{currency="EUR"}`, `shop_orders_declined_total 4`, `shop_revenue_minor_total{currency="EUR"}`} {
 			if !strings.Contains(text, want) {
 				t.Errorf("metrics lack %s", want)
@@ -191,6 +191,24 @@ func TestPlaceOrder(t *testing.T) {
 			t.Errorf("revenue metric is not %d", revenue)
 		}
 	})
+}
+
+func TestCheckoutWithoutAPaymentProvider(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Demo: true, Config: func(c *config.Config) { c.PaymentProvider = "" }})
+	_, token := newUser(t, shop)
+	skillet := productID(t, shop, "cast-iron-skillet-26-cm")
+	before := stockOf(t, shop, skillet)
+	resp, body := call(t, shop, "POST", "/api/v1/orders", token, orderBody([]map[string]any{item(skillet, 1)}, "4242424242424242"), "Idempotency-Key", newKey())
+	expectProblem(t, resp, body, 503, "")
+	if !strings.Contains(string(body), "payments-unavailable") || !strings.Contains(string(body), "PAYMENT_PROVIDER") {
+		t.Errorf("the problem does not say why: %s", body)
+	}
+	if n := queryInt(t, shop.DatabaseURL, `SELECT count(*) FROM orders`); n != 0 {
+		t.Errorf("%d orders written", n)
+	}
+	if got := stockOf(t, shop, skillet); got != before {
+		t.Errorf("stock %d, want %d", got, before)
+	}
 }
 
 func TestOrdersAreTheirOwners(t *testing.T) {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -22,12 +23,11 @@ func TestPlatformThroughTheShopRouter(t *testing.T) {
 		headers      []string
 		status       int
 	}{
-		"liveness":  {method: "GET", path: "/healthz", status: 200},
-		"readiness": {method: "GET", path: "/readyz", status: 200},
-		"metrics on the main port without METRICS_ADDR": {method: "GET", path: "/metrics", status: 200},
-		"an unknown API path is 404":                    {method: "GET", path: "/api/v1/nothing", status: 404},
-		"a write to a read-only resource is 405":        {method: "DELETE", path: "/api/v1/categories", status: 405},
-		"a body over 1 MiB is 413":                      {method: "POST", path: "/api/v1/products", body: make([]byte, 1<<20+1), status: 413},
+		"liveness":                               {method: "GET", path: "/healthz", status: 200},
+		"readiness":                              {method: "GET", path: "/readyz", status: 200},
+		"an unknown API path is 404":             {method: "GET", path: "/api/v1/nothing", status: 404},
+		"a write to a read-only resource is 405": {method: "DELETE", path: "/api/v1/categories", status: 405},
+		"a body over 1 MiB is 413":               {method: "POST", path: "/api/v1/products", body: make([]byte, 1<<20+1), status: 413},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -55,16 +55,17 @@ func TestMetrics(t *testing.T) {
 	shop.Get(t, "/api/v1/products")
 	shop.Get(t, "/api/v1/products")
 	shop.Get(t, "/api/v1/products/no-such")
-	_, body := shop.Get(t, "/metrics")
-	text := string(body)
+	text := shop.Metrics(t)
 	for _, want := range []string{
 		`shop_http_requests_total{method="GET",route="/api/v1/products",status="200"} 2`,
 		`shop_http_requests_total{method="GET",route="/api/v1/products/:idOrSlug",status="404"} 1`,
 		`shop_http_request_duration_seconds_bucket{method="GET",route="/api/v1/products",status="200",le="+Inf"} 2`,
 		`shop_cache_requests_total{level="local",result="hit"} 1`,
 		`shop_cache_requests_total{level="local",result="miss"}`,
-		`shop_db_pool_max_connections`,
-		`shop_db_pool_acquires_total`,
+		`shop_db_pool_max_connections{pool="main"}`,
+		`shop_db_pool_max_connections{pool="shopper"}`,
+		`shop_db_pool_acquires_total{pool="shopper"}`,
+		`shop_db_statement_timeouts_total 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {
@@ -72,10 +73,27 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	t.Run("METRICS_ADDR moves /metrics to its own listener", func(t *testing.T) {
-		other := shoptest.Start(t, shoptest.Options{DatabaseURL: shop.DatabaseURL, Config: func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" }})
-		if resp, _ := other.Get(t, "/metrics"); resp.StatusCode != 404 {
-			t.Errorf("/metrics on the shop port = %d, want 404", resp.StatusCode)
+	t.Run("the public port never serves /metrics", func(t *testing.T) {
+		// A plain client: /metrics is no operation of the API's document.
+		resp, err := http.Get(shop.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 404 || strings.Contains(string(body), "shop_http_requests_total") {
+			t.Errorf("/metrics on the public port = %d: %.200s", resp.StatusCode, body)
+		}
+		if shop.MetricsURL == "" || strings.HasPrefix(shop.MetricsURL, shop.URL) {
+			t.Errorf("metrics at %q, the shop at %q", shop.MetricsURL, shop.URL)
+		}
+	})
+	t.Run("METRICS_ADDR cannot be the public listener", func(t *testing.T) {
+		_, err := config.FromEnv(func(k string) string {
+			return map[string]string{"HTTP_ADDR": ":8080", "METRICS_ADDR": ":8080"}[k]
+		})
+		if err == nil || !strings.Contains(err.Error(), "METRICS_ADDR") {
+			t.Errorf("err = %v", err)
 		}
 	})
 }

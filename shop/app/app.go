@@ -180,21 +180,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		return nil, err
 	}
 	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
-	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Catalog: a.Cached})
+	var payments orders.Payments // none: checkout answers ErrNoPaymentProvider
+	if cfg.PaymentProvider == config.PaymentProviderMock {
+		payments = orders.MockPayments{}
+	}
+	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Catalog: a.Cached, Payments: payments})
 	a.Admin = admin.NewService(admin.NewPGStore(pool), a.Catalog, cfg.Currency, a.Cached)
 
 	a.Health = &httpserver.Health{Check: pool.Ping}
 	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics, TrustedProxies: cfg.TrustedProxies})
 	a.Health.Register(a.Router)
-	if cfg.MetricsAddr == "" {
-		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
-	}
 	// One limiter for the API's and the pages' searches: a client has one budget.
 	searchLimit := httpserver.NewClientLimiter(cfg.SearchRate, int(math.Ceil(2*cfg.SearchRate)), "searches").Handler
 	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin, SearchLimit: searchLimit})
 	pages, err := web.New(web.Deps{Catalog: a.Catalog, Cached: a.Cached,
 		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
-		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger, SearchLimit: searchLimit})
+		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger, SearchLimit: searchLimit,
+		HTTPS: cfg.HTTPS(), PaymentProvider: cfg.PaymentProvider})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("building the pages: %w", err)
@@ -240,11 +242,16 @@ func (a *App) Server() *httpserver.Server {
 	}
 	if a.Config.MetricsAddr != "" {
 		s.MetricsAddr = a.Config.MetricsAddr
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.Metrics.Handler())
-		s.MetricsHandler = mux
+		s.MetricsHandler = a.MetricsHandler()
 	}
 	return s
+}
+
+// MetricsHandler serves GET /metrics, for the metrics listener only.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	return mux
 }
 
 // Close releases the app's connections.

@@ -95,7 +95,8 @@ type Observer interface {
 type Options struct {
 	// Currency is the shop's currency; every order is in it.
 	Currency string
-	// Payments charges the cards (MockPayments when nil).
+	// Payments charges the cards; nil: the shop has no payment provider, and every
+	// checkout is apperr.ErrNoPaymentProvider, before anything is written.
 	Payments Payments
 	Observer Observer
 	// Catalog is told when orders move stock (catalog.StockMoved), so that copies of
@@ -153,9 +154,6 @@ type Service struct {
 
 // NewService returns the order service on store.
 func NewService(store Store, o Options) *Service {
-	if o.Payments == nil {
-		o.Payments = MockPayments{}
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -166,8 +164,12 @@ func NewService(store Store, o Options) *Service {
 // when the key was used before with the same request: the order then is the one placed
 // then. The same key with another request is a 422; a product without enough stock is
 // apperr.ErrOutOfStock; a declined card is apperr.ErrPaymentDeclined — and in both cases
-// nothing was written.
+// nothing was written. Without a payment provider it is apperr.ErrNoPaymentProvider,
+// and nothing is read or written.
 func (s *Service) Place(ctx context.Context, userID int64, key string, req Request) (o Order, created bool, err error) {
+	if s.o.Payments == nil {
+		return Order{}, false, apperr.ErrNoPaymentProvider
+	}
 	if err := CheckIdempotencyKey(key); err != nil {
 		return Order{}, false, err
 	}

@@ -64,7 +64,7 @@ func TestTransitionsThatReadTheSameStatusCannotBothWin(t *testing.T) {
 		return n
 	}
 	store := orders.NewPGStore(pool)
-	plain := orders.NewService(store, orders.Options{Currency: "EUR"})
+	plain := orders.NewService(store, orders.Options{Currency: "EUR", Payments: orders.MockPayments{}})
 	req := orders.Request{
 		Items:           []cart.Item{{ProductID: productID, Quantity: 2}},
 		ShippingAddress: orders.Address{Name: "Ada", Line1: "1 Road", City: "London", PostalCode: "N1", Country: "GB"},
@@ -83,7 +83,7 @@ func TestTransitionsThatReadTheSameStatusCannotBothWin(t *testing.T) {
 			before := stock()
 			var read sync.WaitGroup
 			read.Add(2)
-			racing := orders.NewService(barrierStore{store, &read}, orders.Options{Currency: "EUR"})
+			racing := orders.NewService(barrierStore{store, &read}, orders.Options{Currency: "EUR", Payments: orders.MockPayments{}})
 			var (
 				wg   sync.WaitGroup
 				errs [2]error

@@ -559,3 +559,36 @@ func TestAdminPages(t *testing.T) {
 		expectStatus(t, admin.post("/admin/orders/999999/status", url.Values{"csrf_token": {tok}, "status": {"shipped"}}), http.StatusNotFound)
 	})
 }
+
+func TestPaymentsSayWhatTheyAre(t *testing.T) {
+	t.Run("with the mock provider every page says no card is charged", func(t *testing.T) {
+		shop := startShop(t) // shoptest's shops take mock payments
+		v := newVisitor(t, shop)
+		for _, path := range []string{"/", "/products", "/products/linen-apron", "/search?q=tea", "/cart", "/login", "/register", "/no-such-page"} {
+			p := v.get(path)
+			expectContains(t, p, `class="test-mode-banner"`, "Test mode — no card is charged")
+		}
+	})
+
+	t.Run("without a provider there is no banner, and checkout is refused, taking nothing", func(t *testing.T) {
+		shop := shoptest.Start(t, shoptest.Options{Demo: true, Config: func(c *config.Config) { c.PasswordCost = 4; c.PaymentProvider = "" }})
+		v := newVisitor(t, shop)
+		if p := v.get("/"); strings.Contains(p.Body, "test-mode-banner") || !strings.Contains(p.Body, "This shop takes no payments yet") {
+			t.Errorf("the home page of a shop without payments:\n%.3000s", p.Body)
+		}
+		register(t, v, "Ada Lovelace", "ada-nopay@example.com")
+		kettle := productID(t, shop, "pour-over-coffee-kettle")
+		tok := csrf(t, v.get("/products/pour-over-coffee-kettle"))
+		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {kettle}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
+		form := v.get("/checkout")
+		expectStatus(t, form, 200)
+		p := v.post("/checkout", checkoutForm(csrf(t, form), keyRE.FindStringSubmatch(form.Body)[1], "4242 4242 4242 4242"))
+		expectStatus(t, p, http.StatusServiceUnavailable)
+		expectContains(t, p, "This shop takes no payments", "Nothing was charged")
+		checkAccessibility(t, p.Body)
+		if n := count(t, shop, `SELECT count(*) FROM orders`); n != 0 {
+			t.Errorf("%d orders written", n)
+		}
+		expectContains(t, v.get("/cart"), `value="1"`)
+	})
+}

@@ -23,7 +23,7 @@ func (p *Pages) guestCart(c *gin.Context) *GuestCart {
 	if g, ok := c.Get(ctxGuestCart); ok {
 		return g.(*GuestCart)
 	}
-	g := decodeGuestCart(p.keys.cart, cookieValue(c, CartCookie))
+	g := decodeGuestCart(p.keys.cart, p.cookieValue(c, CartCookie))
 	c.Set(ctxGuestCart, &g)
 	return &g
 }
@@ -32,10 +32,10 @@ func (p *Pages) guestCart(c *gin.Context) *GuestCart {
 func (p *Pages) saveGuestCart(c *gin.Context, g *GuestCart) {
 	c.Set(ctxGuestCart, g)
 	if len(g.Lines) == 0 {
-		setCookie(c, CartCookie, "", -1)
+		p.setCookie(c, CartCookie, "", -1)
 		return
 	}
-	setCookie(c, CartCookie, encodeGuestCart(p.keys.cart, *g), guestCartLifetime)
+	p.setCookie(c, CartCookie, encodeGuestCart(p.keys.cart, *g), guestCartLifetime)
 }
 
 // cartLine is one line of the cart page.

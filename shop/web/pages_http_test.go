@@ -317,6 +317,20 @@ func TestConditionalGet(t *testing.T) {
 		}
 	})
 
+	t.Run("a page shaped by the request's cookies is private", func(t *testing.T) {
+		guest := newVisitor(t, shop)
+		expectStatus(t, guest.get("/products/linen-apron"), 200) // sets the CSRF cookie
+		for _, path := range []string{"/", "/products", "/search?q=tea"} {
+			p := guest.get(path)
+			if len(p.Header.Values("Set-Cookie")) != 0 {
+				t.Errorf("%s set a cookie again", path)
+			}
+			if cc := p.Header.Get("Cache-Control"); cc != "private, no-cache" {
+				t.Errorf("%s with the guest's cookie: Cache-Control %q", path, cc)
+			}
+		}
+	})
+
 	t.Run("a catalog change shows at once", func(t *testing.T) {
 		p := v.get("/categories/books")
 		if _, err := shop.App.DB.Exec(context.Background(), `UPDATE products SET name = 'The Lighthouse Keeper''s Son' WHERE slug = 'the-lighthouse-keeper-s-daughter'`); err != nil {
@@ -336,6 +350,46 @@ func TestConditionalGet(t *testing.T) {
 			t.Errorf("404: ETag %q, Cache-Control %q", p.Header.Get("ETag"), p.Header.Get("Cache-Control"))
 		}
 	})
+}
+
+func TestHostPrefixedCookiesWithAnHTTPSPublicURL(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Demo: true, Config: func(c *config.Config) {
+		c.PublicURL = "https://shop.example.com"
+		c.PasswordCost = 4
+	}})
+	v := newVisitor(t, shop)
+	// Plain HTTP here, as between an ALB that ends TLS and the pod: the cookies are
+	// Secure anyway, since shoppers reach the shop over https.
+	p := v.get("/products/linen-apron")
+	expectStatus(t, p, 200)
+	cookies := p.Cookies()
+	if len(cookies) != 1 || cookies[0].Name != web.HostPrefix+web.CSRFCookie {
+		t.Fatalf("cookies = %v, want %s%s", cookies, web.HostPrefix, web.CSRFCookie)
+	}
+	if c := cookies[0]; !c.Secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly {
+		t.Errorf("cookie %s: Secure %v, Path %q, Domain %q, HttpOnly %v", c.Name, c.Secure, c.Path, c.Domain, c.HttpOnly)
+	}
+	// The whole flow works with the prefixed names: registering sets the session cookie
+	// under its prefixed name, and the next page knows the shopper.
+	form := v.get("/register")
+	reg := v.post("/register", url.Values{"name": {"Host Prefix"}, "email": {"host-prefix@example.com"}, "password": {"correct-horse-battery"},
+		"csrf_token": {csrf(t, form)}}, "Cookie", web.HostPrefix+web.CSRFCookie+"="+cookies[0].Value)
+	expectStatus(t, reg, http.StatusSeeOther)
+	var session *http.Cookie
+	for _, c := range reg.Cookies() {
+		if c.Name == web.HostPrefix+web.SessionCookie {
+			session = c
+		}
+		if c.Name == web.SessionCookie {
+			t.Errorf("a session cookie without the prefix was set")
+		}
+	}
+	if session == nil || !session.Secure {
+		t.Fatalf("no Secure %s%s cookie: %v", web.HostPrefix, web.SessionCookie, reg.Cookies())
+	}
+	acct := v.get("/account", "Cookie", web.HostPrefix+web.SessionCookie+"="+session.Value)
+	expectStatus(t, acct, 200)
+	expectContains(t, acct, "Host Prefix")
 }
 
 func TestHSTSAndSecureCookiesBehindTLS(t *testing.T) {

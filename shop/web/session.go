@@ -19,7 +19,9 @@ import (
 )
 
 // Cookie names. Every cookie is HttpOnly (scripts never need them), SameSite=Lax and,
-// behind TLS, Secure.
+// behind TLS, Secure. When PUBLIC_URL is https they carry the __Host- prefix
+// (HostPrefix): browsers then accept them only Secure, for Path=/ and without a Domain,
+// so neither a sibling subdomain nor a plain-HTTP page can plant or overwrite them.
 const (
 	// SessionCookie carries the JSON API's bearer token of the signed-in user.
 	SessionCookie = "sf_session"
@@ -29,7 +31,17 @@ const (
 	CartCookie = "sf_cart"
 	// CSRFField is the form field carrying the CSRF token.
 	CSRFField = "csrf_token"
+	// HostPrefix starts every cookie name when PUBLIC_URL is https.
+	HostPrefix = "__Host-"
 )
+
+// cookieName is the name of the cookie base in this shop.
+func (p *Pages) cookieName(base string) string {
+	if p.https {
+		return HostPrefix + base
+	}
+	return base
+}
 
 // keys are the pages' secrets, each derived from JWT_SECRET with HKDF under its own
 // label, so that a value signed for one purpose is never valid for another (a cart
@@ -68,15 +80,15 @@ func behindTLS(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
-// setCookie sets a cookie with the pages' attributes; maxAge 0 makes it a session
-// cookie, a negative one deletes it.
-func setCookie(c *gin.Context, name, value string, maxAge time.Duration) {
+// setCookie sets the cookie base (its name in this shop) with the pages' attributes;
+// maxAge 0 makes it a session cookie, a negative one deletes it.
+func (p *Pages) setCookie(c *gin.Context, base, value string, maxAge time.Duration) {
 	ck := &http.Cookie{
-		Name:     name,
+		Name:     p.cookieName(base),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   behindTLS(c.Request),
+		Secure:   p.https || behindTLS(c.Request),
 		SameSite: http.SameSiteLaxMode,
 	}
 	switch {
@@ -90,8 +102,9 @@ func setCookie(c *gin.Context, name, value string, maxAge time.Duration) {
 	c.Set(ctxSetCookie, true)
 }
 
-func cookieValue(c *gin.Context, name string) string {
-	v, err := c.Cookie(name)
+// cookieValue is the value of the cookie base (its name in this shop), or "".
+func (p *Pages) cookieValue(c *gin.Context, base string) string {
+	v, err := c.Cookie(p.cookieName(base))
 	if err != nil {
 		return ""
 	}
@@ -112,7 +125,7 @@ const (
 // longer works (expired, revoked by a logout elsewhere, tampered with) is dropped: the
 // shopper simply browses signed out.
 func (p *Pages) session(c *gin.Context) {
-	token := cookieValue(c, SessionCookie)
+	token := p.cookieValue(c, SessionCookie)
 	if token == "" {
 		c.Next()
 		return
@@ -141,23 +154,23 @@ func principal(c *gin.Context) *auth.Principal {
 // startSession sets the session cookie to the API token of s; it expires with the
 // token.
 func (p *Pages) startSession(c *gin.Context, s auth.Session) {
-	setCookie(c, SessionCookie, s.Token, time.Until(s.ExpiresAt))
+	p.setCookie(c, SessionCookie, s.Token, time.Until(s.ExpiresAt))
 	c.Set(ctxSession, s.Token)
 }
 
 func (p *Pages) clearSession(c *gin.Context) {
-	setCookie(c, SessionCookie, "", -1)
+	p.setCookie(c, SessionCookie, "", -1)
 	c.Set(ctxSession, "")
 	c.Set(ctxPrincipal, (*auth.Principal)(nil))
 }
 
 // sessionBinding is the session the CSRF tokens of this response are bound to: the
 // session cookie as this request leaves it.
-func sessionBinding(c *gin.Context) string {
+func (p *Pages) sessionBinding(c *gin.Context) string {
 	if v, ok := c.Get(ctxSession); ok {
 		return v.(string)
 	}
-	return cookieValue(c, SessionCookie)
+	return p.cookieValue(c, SessionCookie)
 }
 
 var b64 = base64.RawURLEncoding
@@ -173,16 +186,16 @@ var b64 = base64.RawURLEncoding
 func (p *Pages) csrfToken(c *gin.Context) string {
 	seed := c.GetString(ctxCSRFSeed)
 	if seed == "" {
-		seed = cookieValue(c, CSRFCookie)
+		seed = p.cookieValue(c, CSRFCookie)
 	}
 	if !validSeed(seed) {
 		var b [18]byte
 		_, _ = rand.Read(b[:])
 		seed = b64.EncodeToString(b[:])
-		setCookie(c, CSRFCookie, seed, 0)
+		p.setCookie(c, CSRFCookie, seed, 0)
 	}
 	c.Set(ctxCSRFSeed, seed)
-	return p.csrfMAC(seed, sessionBinding(c))
+	return p.csrfMAC(seed, p.sessionBinding(c))
 }
 
 func (p *Pages) csrfMAC(seed, session string) string {
@@ -211,14 +224,14 @@ func (p *Pages) checkCSRF(c *gin.Context) {
 		p.fail(c, errCSRF)
 		return
 	}
-	seed := cookieValue(c, CSRFCookie)
+	seed := p.cookieValue(c, CSRFCookie)
 	got := c.PostForm(CSRFField)
 	if !validSeed(seed) || got == "" {
 		p.fail(c, errCSRF)
 		return
 	}
 	// The token was issued with the session cookie this request still carries.
-	want := p.csrfMAC(seed, cookieValue(c, SessionCookie))
+	want := p.csrfMAC(seed, p.cookieValue(c, SessionCookie))
 	if !hmac.Equal([]byte(got), []byte(want)) {
 		p.fail(c, errCSRF)
 		return

@@ -69,6 +69,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// SearchLimit runs before each search page: the per-client rate limit (nil: none).
 	SearchLimit gin.HandlerFunc
+	// HTTPS: PUBLIC_URL is https; the cookies get the __Host- prefix and are Secure.
+	HTTPS bool
+	// PaymentProvider is PAYMENT_PROVIDER ("mock", or "" for none): "mock" puts the test
+	// mode banner on every page.
+	PaymentProvider string
 }
 
 // Pages serves the storefront.
@@ -86,6 +91,9 @@ type Pages struct {
 	crossOrigin *http.CrossOriginProtection
 	logger      *slog.Logger
 	searchLimit gin.HandlerFunc
+	https       bool
+	// paymentProvider is Deps.PaymentProvider.
+	paymentProvider string
 }
 
 // New builds the pages: it loads and fingerprints the static files and parses every
@@ -118,6 +126,9 @@ func New(d Deps) (*Pages, error) {
 		crossOrigin: http.NewCrossOriginProtection(),
 		logger:      d.Logger,
 		searchLimit: d.SearchLimit,
+		https:       d.HTTPS,
+
+		paymentProvider: d.PaymentProvider,
 	}
 	if p.searchLimit == nil {
 		p.searchLimit = func(c *gin.Context) { c.Next() }
@@ -297,8 +308,11 @@ func (p *Pages) errorPage(c *gin.Context, status int, err error) {
 			view = errorViews[http.StatusBadRequest]
 		}
 	}
-	if errors.Is(err, errCSRF) {
+	switch {
+	case errors.Is(err, errCSRF):
 		view.Message = "This form has expired or did not come from this shop. Reload the page and try again."
+	case errors.Is(err, apperr.ErrNoPaymentProvider):
+		view = errorView{"This shop takes no payments", "No payment provider is configured, so no order can be placed. Nothing was charged and your cart is kept."}
 	}
 	data := &errorPage{Status: status, View: view, RequestID: c.Writer.Header().Get(httpserver.RequestIDHeader)}
 	var ve *apperr.ValidationError
@@ -338,6 +352,9 @@ type layout struct {
 	Path string
 	// NoStore marks pages that must never be stored (personal or one-off pages).
 	NoStore bool
+	// TestMode: the payment provider is the mock (PAYMENT_PROVIDER=mock); every page
+	// says that no card is charged. TakesPayments: a provider is configured at all.
+	TestMode, TakesPayments bool
 
 	p *Pages
 	c *gin.Context
@@ -353,7 +370,7 @@ func (l *layout) CSRFField() string { return CSRFField }
 // bareLayout is the frame without the category navigation. The cart count of a
 // signed-in shopper is best effort: the header must not fail a page.
 func (p *Pages) bareLayout(c *gin.Context, title string) *layout {
-	l := &layout{Title: title, p: p, c: c, Path: c.Request.URL.Path}
+	l := &layout{Title: title, p: p, c: c, Path: c.Request.URL.Path, TestMode: p.paymentProvider == "mock", TakesPayments: p.paymentProvider != ""}
 	if pr := principal(c); pr != nil {
 		l.SignedIn, l.Admin = true, pr.IsAdmin()
 		if crt, err := p.carts.Get(c.Request.Context(), pr.UserID); err == nil {
@@ -406,7 +423,10 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 		c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 		return
 	}
-	if sessionBinding(c) != "" || c.GetBool(ctxSetCookie) {
+	// A page that the request's cookies shaped (the session, the cart badge, a CSRF
+	// token bound to the cookie) is this browser's alone: private, since many CDNs
+	// ignore Vary: Cookie and would hand it to the next visitor.
+	if p.cookiesShaped(c) || c.GetBool(ctxSetCookie) {
 		h.Set("Cache-Control", "private, no-cache")
 	} else {
 		h.Set("Cache-Control", "no-cache")
@@ -422,6 +442,20 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 }
 
 func (l *layout) frame() *layout { return l }
+
+// cookiesShaped reports whether the request carries any of the shop's cookies, or its
+// session changed during the request.
+func (p *Pages) cookiesShaped(c *gin.Context) bool {
+	if p.sessionBinding(c) != "" {
+		return true
+	}
+	for _, base := range []string{SessionCookie, CSRFCookie, CartCookie} {
+		if p.cookieValue(c, base) != "" {
+			return true
+		}
+	}
+	return false
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

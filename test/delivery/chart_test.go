@@ -122,7 +122,9 @@ func TestChartObjectsDecode(t *testing.T) {
 				}
 				namespaced := !slices.Contains([]string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
 					"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}, m.u.GetKind())
-				if namespaced && m.u.GetNamespace() != releaseNamespace {
+				// The manager's Role and RoleBinding of each watched namespace live there.
+				managerRBAC := (m.u.GetKind() == "Role" || m.u.GetKind() == "RoleBinding") && strings.HasSuffix(m.u.GetName(), "-manager")
+				if namespaced && !managerRBAC && m.u.GetNamespace() != releaseNamespace {
 					t.Errorf("%v: namespace %q, want the release namespace", m, m.u.GetNamespace())
 				}
 				if m.u.GetKind() != "CustomResourceDefinition" && m.u.GetLabels()["app.kubernetes.io/managed-by"] != "Helm" {
@@ -130,8 +132,11 @@ func TestChartObjectsDecode(t *testing.T) {
 				}
 			}
 			for _, kind := range []string{"CustomResourceDefinition", "Deployment", "ServiceAccount", "ClusterRole",
-				"ClusterRoleBinding", "Role", "RoleBinding", "Service"} {
+				"ClusterRoleBinding", "Service"} {
 				only(t, ms, kind)
+			}
+			if len(find(ms, "Role")) == 0 || len(find(ms, "Role")) != len(find(ms, "RoleBinding")) {
+				t.Errorf("%d Roles and %d RoleBindings", len(find(ms, "Role")), len(find(ms, "RoleBinding")))
 			}
 			if !strings.Contains(notes, "kubectl -n "+releaseNamespace+" rollout status deployment/") {
 				t.Errorf("NOTES.txt does not say how to check the rollout:\n%s", notes)
@@ -220,23 +225,76 @@ func TestChartRBACEqualsConfigRBAC(t *testing.T) {
 	}
 	for name, values := range valueSets {
 		t.Run(name, func(t *testing.T) {
-			ms, _ := renderChart(t, values(t))
+			vals := values(t)
+			ms, _ := renderChart(t, vals)
 			sa := only(t, ms, "ServiceAccount").u.GetName()
 			cr := only(t, ms, "ClusterRole").typed.(*rbacv1.ClusterRole)
-			if want := cfgRules("role.yaml", "ClusterRole"); !reflect.DeepEqual(cr.Rules, want) {
-				t.Errorf("ClusterRole rules differ from config/rbac/role.yaml: run `make manifests`\n got: %v\nwant: %v", cr.Rules, want)
+			want := cfgRules("role.yaml", "ClusterRole")
+			var leader *rbacv1.Role
+			managerRoles := map[string]*rbacv1.Role{}
+			for _, m := range find(ms, "Role") {
+				r := m.typed.(*rbacv1.Role)
+				if strings.HasSuffix(r.Name, "-leader-election") {
+					leader = r
+				} else {
+					managerRoles[r.Namespace] = r
+				}
 			}
-			role := only(t, ms, "Role").typed.(*rbacv1.Role)
-			if want := cfgRules("leader_election_role.yaml", "Role"); !reflect.DeepEqual(role.Rules, want) {
-				t.Errorf("leader-election Role rules differ from config/rbac: run `make chart-sync`\n got: %v\nwant: %v", role.Rules, want)
+			if leader == nil {
+				t.Fatal("no leader-election Role")
+			}
+			if want := cfgRules("leader_election_role.yaml", "Role"); !reflect.DeepEqual(leader.Rules, want) {
+				t.Errorf("leader-election Role rules differ from config/rbac: run `make chart-sync`\n got: %v\nwant: %v", leader.Rules, want)
 			}
 			crb := only(t, ms, "ClusterRoleBinding").typed.(*rbacv1.ClusterRoleBinding)
-			rb := only(t, ms, "RoleBinding").typed.(*rbacv1.RoleBinding)
-			for _, b := range []struct {
+			bindings := []struct {
 				ref      rbacv1.RoleRef
 				subjects []rbacv1.Subject
 				role     string
-			}{{crb.RoleRef, crb.Subjects, cr.Name}, {rb.RoleRef, rb.Subjects, role.Name}} {
+			}{{crb.RoleRef, crb.Subjects, cr.Name}}
+			for _, m := range find(ms, "RoleBinding") {
+				rb := m.typed.(*rbacv1.RoleBinding)
+				role := leader.Name
+				if r, ok := managerRoles[rb.Namespace]; ok && !strings.HasSuffix(rb.Name, "-leader-election") {
+					role = r.Name
+				}
+				bindings = append(bindings, struct {
+					ref      rbacv1.RoleRef
+					subjects []rbacv1.Subject
+					role     string
+				}{rb.RoleRef, rb.Subjects, role})
+			}
+			namespaces, _ := vals["watchNamespaces"].([]any)
+			if len(namespaces) == 0 {
+				if !reflect.DeepEqual(cr.Rules, want) {
+					t.Errorf("ClusterRole rules differ from config/rbac/role.yaml: run `make manifests`\n got: %v\nwant: %v", cr.Rules, want)
+				}
+				if len(managerRoles) != 0 {
+					t.Errorf("manager Roles %v without watchNamespaces", managerRoles)
+				}
+			} else {
+				// With watchNamespaces: no cluster-wide rights on namespaced resources
+				// (Secrets above all); each namespace gets them in a Role.
+				for _, r := range cr.Rules {
+					if !reflect.DeepEqual(r.Resources, []string{"namespaces"}) {
+						t.Errorf("the ClusterRole grants %v cluster-wide although watchNamespaces is set", r.Resources)
+					}
+				}
+				for _, n := range namespaces {
+					role, ok := managerRoles[n.(string)]
+					if !ok {
+						t.Errorf("no manager Role in watched namespace %s", n)
+						continue
+					}
+					if got := append(append([]rbacv1.PolicyRule{}, cr.Rules...), role.Rules...); !sameRules(got, want) {
+						t.Errorf("ClusterRole and Role in %s differ from config/rbac/role.yaml: run `make manifests`\n got: %v\nwant: %v", n, got, want)
+					}
+				}
+				if len(managerRoles) != len(namespaces) {
+					t.Errorf("manager Roles in %d namespaces, want %d", len(managerRoles), len(namespaces))
+				}
+			}
+			for _, b := range bindings {
 				if b.ref.Name != b.role {
 					t.Errorf("binding refers to %q, want %q", b.ref.Name, b.role)
 				}
@@ -251,6 +309,25 @@ func TestChartRBACEqualsConfigRBAC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameRules reports whether a and b hold the same rules, in any order.
+func sameRules(a, b []rbacv1.PolicyRule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	used := make([]bool, len(b))
+outer:
+	for _, r := range a {
+		for i, w := range b {
+			if !used[i] && reflect.DeepEqual(r, w) {
+				used[i] = true
+				continue outer
+			}
+		}
+		return false
+	}
+	return true
 }
 
 func TestChartPodSecurityIsRestricted(t *testing.T) {
@@ -326,6 +403,7 @@ func TestChartOperatorFlags(t *testing.T) {
 				"--otlp-endpoint=http://otel-collector.observability:4318",
 				"--otlp-protocol=grpc",
 				"--otlp-sampling-ratio=0.25",
+				"--otlp-namespace=observability",
 				"--zap-log-level=debug",
 				"--zap-stacktrace-level=panic",
 			},
@@ -355,7 +433,7 @@ func TestChartOperatorFlags(t *testing.T) {
 		for _, flagName := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect",
 			"watch-namespaces", "aws-region", "db-subnet-ids", "db-security-group-ids", "cache-subnet-ids",
 			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "db-cidrs", "cache-cidrs", "metrics-namespace",
-			"max-concurrent-reconciles", "otlp-endpoint", "otlp-protocol", "otlp-sampling-ratio", "zap-log-level"} {
+			"max-concurrent-reconciles", "otlp-endpoint", "otlp-protocol", "otlp-sampling-ratio", "otlp-namespace", "zap-log-level"} {
 			if _, ok := vals[camelCase(flagName)]; !ok {
 				t.Errorf("values.yaml has no %s for --%s", camelCase(flagName), flagName)
 			}

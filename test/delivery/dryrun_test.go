@@ -288,7 +288,7 @@ func TestDeliveredOperatorServesTheSample(t *testing.T) {
 					for _, port := range r.Ports {
 						if p.IPBlock != nil {
 							got[port.Port.IntValue()] = append(got[port.Port.IntValue()], p.IPBlock.CIDR)
-						} else if p.PodSelector.MatchLabels["k8s-app"] == "kube-dns" &&
+						} else if p.PodSelector != nil && p.PodSelector.MatchLabels["k8s-app"] == "kube-dns" &&
 							p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "kube-system" {
 							got[port.Port.IntValue()] = append(got[port.Port.IntValue()], "kube-dns")
 						}

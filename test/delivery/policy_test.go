@@ -25,7 +25,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -521,7 +520,7 @@ func runOperator(ctx context.Context, t *testing.T, ns string) (stop func()) {
 	utilruntime.Must(shopv1alpha1.AddToScheme(s))
 	mgr, err := ctrl.NewManager(apiCfg, ctrl.Options{
 		Scheme:                 s,
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Cache:                  controllers.CacheOptions([]string{ns}),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
@@ -529,7 +528,7 @@ func runOperator(ctx context.Context, t *testing.T, ns string) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: 2}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: 2, WatchNamespaces: []string{ns}}); err != nil {
 		t.Fatal(err)
 	}
 	opCtx, cancel := context.WithCancel(ctx)

@@ -273,7 +273,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.metrics.register(ctx, c.Client, aggregation.servingCA); err != nil {
 		return nil, err
 	}
-	operator, err := c.newManager(scheme, operatorLog, cache.Options{})
+	operator, err := c.newManager(scheme, operatorLog, controllers.CacheOptions(opts.Operator.WatchNamespaces))
 	if err != nil {
 		return nil, err
 	}

@@ -41,8 +41,10 @@ type Options struct {
 
 // Shop is a running test shop.
 type Shop struct {
-	App         *app.App
-	URL         string // http://127.0.0.1:port
+	App *app.App
+	URL string // http://127.0.0.1:port
+	// MetricsURL is /metrics on the metrics listener (METRICS_ADDR), another port.
+	MetricsURL  string
 	DatabaseURL string
 	// Client checks every exchange against Contract: a request or answer that breaks
 	// the OpenAPI document fails the request (and so the test) with the reason.
@@ -88,6 +90,8 @@ func Config(dbURL string) config.Config {
 			return "test-secret-test-secret-test-secret"
 		case "HTTP_ADDR":
 			return "127.0.0.1:0"
+		case "METRICS_ADDR":
+			return "127.0.0.1:0"
 		case "SHUTDOWN_DELAY":
 			return "0s"
 		}
@@ -102,6 +106,9 @@ func Config(dbURL string) config.Config {
 	// Test suites register many accounts from the one loopback client; the tests of the
 	// registration throttle set these back to zero (the defaults).
 	cfg.Limits.RegisterPerClient, cfg.Limits.RegisterGlobal = 100000, 100000
+	// Test shops take mock payments, as the operator's default (spec.payments.provider:
+	// Mock) has them; the tests of a shop without a provider set it back to "".
+	cfg.PaymentProvider = config.PaymentProviderMock
 	// Likewise for searches (the fuzz target searches thousands of times a second).
 	cfg.SearchRate = 1e6
 	return cfg
@@ -165,7 +172,11 @@ func Start(t testing.TB, o Options) *Shop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Shop{App: a, URL: url, DatabaseURL: dbURL, Contract: contract,
+	metricsURL := ""
+	if addr := srv.MetricsListenAddr(); addr != "" {
+		metricsURL = "http://" + addr + "/metrics"
+	}
+	return &Shop{App: a, URL: url, MetricsURL: metricsURL, DatabaseURL: dbURL, Contract: contract,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: contract.Transport(nil)}}
 }
 
@@ -181,6 +192,21 @@ func servedContract(url string) (*Contract, error) {
 		return nil, fmt.Errorf("fetching the OpenAPI document: status %d, %v", resp.StatusCode, err)
 	}
 	return NewContract(doc)
+}
+
+// Metrics returns the exposition of the shop's /metrics, from the metrics listener.
+func (s *Shop) Metrics(t testing.TB) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(s.MetricsURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", s.MetricsURL, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, %v", s.MetricsURL, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 // Get sends a GET with optional headers (name, value pairs) and returns the response

@@ -286,8 +286,13 @@ func serveProcess(t *testing.T, binary string, env ...string) (base string, cmd 
 		t.Fatal(err)
 	}
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	mport, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsURLs.Store(base, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
 	cmd = exec.Command(binary, "serve")
-	cmd.Env = shopEnv(append([]string{"JWT_SECRET=test", fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port)}, env...)...)
+	cmd.Env = shopEnv(append([]string{"JWT_SECRET=test", fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", mport)}, env...)...)
 	logs = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -313,6 +318,15 @@ func serveProcess(t *testing.T, binary string, env ...string) (base string, cmd 
 		}
 		time.Sleep(50 * time.Millisecond) // polling a starting process
 	}
+}
+
+// metricsURLs maps the base URL of each shop serveProcess started to its /metrics URL,
+// on the metrics listener.
+var metricsURLs sync.Map
+
+func metricsURL(base string) string {
+	u, _ := metricsURLs.Load(base)
+	return u.(string)
 }
 
 type syncBuffer struct {

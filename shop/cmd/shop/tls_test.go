@@ -152,7 +152,7 @@ func TestTLSToTheDataStores(t *testing.T) {
 			t.Fatalf("GET product: %d %v", code, err)
 		}
 	}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := http.Get(metricsURL(base))
 	if err != nil {
 		t.Fatal(err)
 	}

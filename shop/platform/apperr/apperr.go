@@ -30,6 +30,9 @@ var (
 	// ErrTimedOut: the database gave up on a statement at its statement_timeout (503,
 	// Retry-After 1): the request asked for more work than the shop spends on one.
 	ErrTimedOut = errors.New("the request took too long")
+	// ErrNoPaymentProvider: the shop has no payment provider (PAYMENT_PROVIDER unset), so
+	// it takes no orders; nothing was charged or reserved (503).
+	ErrNoPaymentProvider = errors.New("this shop takes no payments: no payment provider is configured (PAYMENT_PROVIDER)")
 	// ErrPaymentDeclined: the card was refused; nothing was charged or reserved.
 	ErrPaymentDeclined = errors.New("payment declined")
 )

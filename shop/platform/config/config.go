@@ -34,8 +34,8 @@ type Config struct {
 	JWTSecret string
 	// HTTPAddr is the listen address of the shop.
 	HTTPAddr string
-	// MetricsAddr, when set, is a separate listener for /metrics; otherwise /metrics is
-	// served on HTTPAddr.
+	// MetricsAddr is the listener of /metrics, never the public one: the metrics tell
+	// revenue and login failures, so they are only where the scraper reaches.
 	MetricsAddr string
 	// LogLevel is debug, info, warn or error.
 	LogLevel slog.Level
@@ -59,8 +59,15 @@ type Config struct {
 	ShutdownDelay time.Duration
 	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDRs or addresses) are the load
 	// balancers whose X-Forwarded-For names the client; the client address decides
-	// login throttling. Unset: DefaultTrustedProxies; "none": the peer is the client.
+	// login throttling. Unset or "none": the connection's peer is the client.
 	TrustedProxies []string
+	// PublicURL (PUBLIC_URL) is the address shoppers use, such as https://shop.example.com
+	// (the operator sets it from the Storefront's status.url). With https, the pages'
+	// cookies take the __Host- prefix and are always Secure.
+	PublicURL string
+	// PaymentProvider (PAYMENT_PROVIDER) takes the payments: PaymentProviderMock, the
+	// one there is, which charges nothing; empty: none, and checkout is refused.
+	PaymentProvider string
 	// ShopperStatementTimeout (SHOPPER_STATEMENT_TIMEOUT) is the statement_timeout of the
 	// connections that answer shoppers' catalog and search reads: PostgreSQL gives up on
 	// a statement after it, and the request gets 503 with Retry-After.
@@ -86,17 +93,13 @@ type Limits struct {
 	LoginSoftDelay, LoginMaxSoftDelay time.Duration
 }
 
-// DefaultTrustedProxies are the private and loopback networks: where a load balancer in
-// front of the shop connects from (an ALB in IP mode from the VPC, an ingress controller
-// from the cluster). Without them every client behind the load balancer would share its
-// address, and a few failed logins from anyone would throttle everyone's logins. Only
-// the rightmost X-Forwarded-For entries that such peers added are believed, so a client
-// cannot forge its address through a proxy that appends (as an ALB does).
-var DefaultTrustedProxies = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"}
+// PaymentProviderMock is PAYMENT_PROVIDER's one value: the mock provider (orders.MockPayments).
+const PaymentProviderMock = "mock"
 
 // Defaults of the process contract.
 const (
 	DefaultHTTPAddr      = ":8080"
+	DefaultMetricsAddr   = ":9090"
 	DefaultCurrency      = "EUR"
 	DefaultShutdownDelay = 10 * time.Second
 	// DefaultShopperStatementTimeout bounds a catalog or search statement: a normal
@@ -114,7 +117,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisURL:      strings.TrimSpace(getenv("REDIS_URL")),
 		JWTSecret:     getenv("JWT_SECRET"),
 		HTTPAddr:      orDefault(getenv("HTTP_ADDR"), DefaultHTTPAddr),
-		MetricsAddr:   strings.TrimSpace(getenv("METRICS_ADDR")),
+		MetricsAddr:   orDefault(getenv("METRICS_ADDR"), DefaultMetricsAddr),
 		Currency:      orDefault(getenv("SHOP_CURRENCY"), DefaultCurrency),
 		AdminEmail:    strings.TrimSpace(getenv("ADMIN_EMAIL")),
 		AdminPassword: getenv("ADMIN_PASSWORD"),
@@ -151,9 +154,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.SearchRate = r
 	}
 	switch v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v {
-	case "":
-		c.TrustedProxies = DefaultTrustedProxies
-	case "none":
+	case "", "none":
+		// Nobody's X-Forwarded-For is believed unless the operator names the load
+		// balancers: trusting every private address by default would let anything in the
+		// network (another pod, a sidecar) pick the address it is throttled as.
 	default:
 		for _, p := range strings.Split(v, ",") {
 			p = strings.TrimSpace(p)
@@ -165,6 +169,23 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
+	}
+	if v := strings.TrimSpace(getenv("PUBLIC_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("PUBLIC_URL: %q is not an http:// or https:// URL such as https://shop.example.com", v))
+		} else {
+			c.PublicURL = u.String()
+		}
+	}
+	switch v := strings.TrimSpace(getenv("PAYMENT_PROVIDER")); v {
+	case "", PaymentProviderMock:
+		c.PaymentProvider = v
+	default:
+		errs = append(errs, fmt.Errorf("PAYMENT_PROVIDER: %q is not a provider this shop has; the one there is: %s", v, PaymentProviderMock))
+	}
+	if c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.HTTPAddr, ":0") { // :0 is a new port each time
+		errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is HTTP_ADDR too; /metrics is never served on the public listener", c.MetricsAddr))
 	}
 	if !money.Valid(c.Currency) {
 		errs = append(errs, fmt.Errorf("SHOP_CURRENCY: %q is not an ISO 4217 currency code", c.Currency))
@@ -181,6 +202,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+// HTTPS reports whether PUBLIC_URL is an https:// URL.
+func (c Config) HTTPS() bool { return strings.HasPrefix(c.PublicURL, "https://") }
 
 // RequireDatabase checks what every subcommand needs.
 func (c Config) RequireDatabase() error {

@@ -20,19 +20,23 @@ func TestFromEnv(t *testing.T) {
 		"defaults apply when only the database is set": {
 			env: map[string]string{"DATABASE_URL": "postgres://u@h/db"},
 			check: func(t *testing.T, c config.Config) {
-				if c.HTTPAddr != ":8080" || c.Currency != "EUR" || c.ShutdownDelay != 10*time.Second || c.LogLevel != slog.LevelInfo || c.MetricsAddr != "" || c.RedisURL != "" ||
-					len(c.TrustedProxies) != len(config.DefaultTrustedProxies) {
+				if c.HTTPAddr != ":8080" || c.Currency != "EUR" || c.ShutdownDelay != 10*time.Second || c.LogLevel != slog.LevelInfo || c.MetricsAddr != ":9090" || c.RedisURL != "" ||
+					len(c.TrustedProxies) != 0 || c.PublicURL != "" || c.HTTPS() || c.SearchRate != 10 || c.ShopperStatementTimeout != 500*time.Millisecond {
 					t.Errorf("defaults = %+v", c)
 				}
 			},
 		},
 		"every variable is read": {
 			env: map[string]string{"DATABASE_URL": "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem", "REDIS_URL": "rediss://h:6379/0",
-				"JWT_SECRET": "s", "HTTP_ADDR": ":9000", "METRICS_ADDR": ":9090", "LOG_LEVEL": "debug", "SHOP_CURRENCY": "JPY",
+				"JWT_SECRET": "s", "HTTP_ADDR": ":9000", "METRICS_ADDR": ":9090", "PUBLIC_URL": "https://shop.example.com",
+				"SEARCH_RATE_LIMIT": "2.5", "SHOPPER_STATEMENT_TIMEOUT": "250ms", "LOG_LEVEL": "debug", "SHOP_CURRENCY": "JPY",
 				"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "pw", "SHUTDOWN_DELAY": "1500ms", "TRUSTED_PROXIES": "10.1.0.0/16, 192.0.2.7"},
 			check: func(t *testing.T, c config.Config) {
 				if len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != "10.1.0.0/16" || c.TrustedProxies[1] != "192.0.2.7" {
 					t.Errorf("trusted proxies = %v", c.TrustedProxies)
+				}
+				if c.PublicURL != "https://shop.example.com" || !c.HTTPS() || c.SearchRate != 2.5 || c.ShopperStatementTimeout != 250*time.Millisecond {
+					t.Errorf("public URL %q, search rate %v, statement timeout %v", c.PublicURL, c.SearchRate, c.ShopperStatementTimeout)
 				}
 				if c.HTTPAddr != ":9000" || c.MetricsAddr != ":9090" || c.Currency != "JPY" || c.LogLevel != slog.LevelDebug ||
 					c.ShutdownDelay != 1500*time.Millisecond || c.AdminEmail != "a@example.com" || c.RedisURL != "rediss://h:6379/0" {
@@ -57,8 +61,9 @@ func TestFromEnv(t *testing.T) {
 			},
 		},
 		"bad values are all reported by name": {
-			env:     map[string]string{"LOG_LEVEL": "loud", "SHUTDOWN_DELAY": "soon", "SHOP_CURRENCY": "XAU", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x", "TRUSTED_PROXIES": "10.0.0.0/33"},
-			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES"},
+			env: map[string]string{"LOG_LEVEL": "loud", "SHUTDOWN_DELAY": "soon", "SHOP_CURRENCY": "XAU", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x", "TRUSTED_PROXIES": "10.0.0.0/33",
+				"PUBLIC_URL": "ftp://shop.example.com", "SEARCH_RATE_LIMIT": "-1", "SHOPPER_STATEMENT_TIMEOUT": "forever", "METRICS_ADDR": ":8080"},
+			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES", "PUBLIC_URL", "SEARCH_RATE_LIMIT", "SHOPPER_STATEMENT_TIMEOUT", "METRICS_ADDR"},
 		},
 	}
 	for name, tt := range tests {

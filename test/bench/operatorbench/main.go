@@ -24,7 +24,12 @@ limitations under the License.
 //   - the operator's API requests per Storefront (its rest_client_requests_total);
 //   - the mutating requests of one full resync at rest: a second operator process,
 //     started once everything is Ready, reconciles every Storefront; target 0;
-//   - the operator's peak memory (VmHWM, the peak resident set of its process).
+//   - the operator's peak memory (VmHWM, the peak resident set of its process);
+//   - the same resync by a third operator process once 5,000 unrelated Secrets and 1,000
+//     unrelated Jobs exist beside the fleet, and its peak memory against the second's
+//     (target: within 10 %: the cache holds what the operator owns);
+//   - every shop's Deployment scaled by the HPA stand-in at rest: the operator's
+//     mutating requests (Storefront status writes included) and Events then; target 0.
 //
 // The operator is the production binary with production flags: no shortcut that only
 // the benchmark takes.
@@ -54,7 +59,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -83,6 +91,9 @@ type options struct {
 	settle       time.Duration
 	write        string
 	operatorArgs string
+	// unrelatedSecrets and unrelatedJobs are created beside the fleet for the memory
+	// comparison.
+	unrelatedSecrets, unrelatedJobs int
 }
 
 func main() {
@@ -95,6 +106,8 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "how long the operator must write nothing before the fleet counts as at rest")
 	flag.StringVar(&o.write, "write", "", "markdown file whose Operator section receives the results (e.g. docs/benchmarks.md)")
 	flag.StringVar(&o.operatorArgs, "operator-args", "", "extra flags for the operator, space-separated")
+	flag.IntVar(&o.unrelatedSecrets, "unrelated-secrets", 5000, "Secrets no Storefront owns or references, created before the third operator run")
+	flag.IntVar(&o.unrelatedJobs, "unrelated-jobs", 1000, "Jobs no Storefront owns, created before the third operator run")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	if err := run(o); err != nil {
@@ -173,7 +186,6 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	_ = standIns
 
 	flags := operatorFlags(o)
 	op, err := startOperator(ctx, binary, kubeconfig, flags, filepath.Join(work, "operator-1.log"))
@@ -245,10 +257,61 @@ func run(o options) error {
 		return err
 	}
 
+	// The same resync with the cluster's other objects beside the fleet: the operator's
+	// memory should follow what it owns, not what the cluster holds.
+	step("creating %d unrelated Secrets and %d unrelated Jobs", o.unrelatedSecrets, o.unrelatedJobs)
+	if err := createUnrelated(ctx, c, o.unrelatedSecrets, o.unrelatedJobs); err != nil {
+		return err
+	}
+	step("restarting the operator: the same resync beside them")
+	op3, err := startOperator(ctx, binary, kubeconfig, flags, filepath.Join(work, "operator-3.log"))
+	if err != nil {
+		return err
+	}
+	if _, _, err := op3.waitResync(ctx, o.storefronts, o.settle); err != nil {
+		op3.stop()
+		return err
+	}
+	peak3 := op3.peakMemory()
+
+	// Scales at rest: the HPA stand-in scales every shop's Deployment from 2 to 3 pods.
+	step("scaling every Deployment from 2 to 3 pods (the HPA stand-in), the fleet at rest")
+	scaleBefore, err := op3.metrics(ctx)
+	if err != nil {
+		op3.stop()
+		return err
+	}
+	eventsBefore, err := countOperatorEvents(ctx, c)
+	if err != nil {
+		op3.stop()
+		return err
+	}
+	standIns.SetHPAReplicas(3)
+	scaled, err := waitScaled(ctx, c, o.storefronts, 3)
+	if err != nil {
+		op3.stop()
+		return err
+	}
+	scaleAfter, err := op3.waitQuiet(ctx, o.settle)
+	if err != nil {
+		op3.stop()
+		return err
+	}
+	eventsAfter, err := countOperatorEvents(ctx, c)
+	if err != nil {
+		op3.stop()
+		return err
+	}
+	if err := op3.stop(); err != nil {
+		return err
+	}
+
 	r := report{
 		opts: o, flags: flags, applied: applied, allReady: allReady, provisioning: provisioning, settled: settled,
 		resync: resync, resyncTime: resyncTime, peakProvisioning: peak1, peakResync: peak2, notReadyAfter: notReady,
 		cpu: cpu, loadBefore: loadBefore, loadAfter: loadAfter,
+		peakUnrelated: peak3, scaled: scaled, scaleMutating: scaleAfter.mutating() - scaleBefore.mutating(),
+		scaleEvents: eventsAfter - eventsBefore,
 	}
 	text := r.markdown()
 	fmt.Println()
@@ -262,7 +325,80 @@ func run(o options) error {
 	if resync.mutating() != 0 {
 		return fmt.Errorf("the resync at rest made %.0f mutating requests (%s)", resync.mutating(), resync.byMethod())
 	}
+	if r.scaleMutating != 0 || r.scaleEvents != 0 {
+		return fmt.Errorf("%d scale events at rest made %.0f mutating requests and %d Events", scaled, r.scaleMutating, r.scaleEvents)
+	}
 	return nil
+}
+
+// createUnrelated creates Secrets and Jobs that no Storefront owns or references, in a
+// namespace of their own: 2 KiB of data per Secret (a TLS certificate and key is about
+// that), Jobs of one pod as a CI system leaves them.
+func createUnrelated(ctx context.Context, c client.Client, secrets, jobs int) error {
+	const ns = "unrelated"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	data := bytes.Repeat([]byte("x"), 2048)
+	for i := range secrets {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("secret-%05d", i), Namespace: ns,
+			Labels: map[string]string{"app.kubernetes.io/name": "someone-else"}}, Data: map[string][]byte{"tls.key": data}}
+		if err := c.Create(ctx, s); err != nil {
+			return fmt.Errorf("creating unrelated secret %d: %w", i, err)
+		}
+	}
+	for i := range jobs {
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("job-%05d", i), Namespace: ns},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "build", Image: "registry.example.com/ci/build:1", Args: []string{"make"}}},
+			}}}}
+		if err := c.Create(ctx, j); err != nil {
+			return fmt.Errorf("creating unrelated job %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// countOperatorEvents counts the Events the operator reported.
+func countOperatorEvents(ctx context.Context, c client.Reader) (int, error) {
+	list := &eventsv1.EventList{}
+	if err := c.List(ctx, list); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range list.Items {
+		if e.ReportingController == "storefront-operator" {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// waitScaled waits until n of the shops' Deployments have replicas available pods for a
+// generation their controller observed, and returns how many scale events that was.
+func waitScaled(ctx context.Context, c client.Reader, n int, replicas int32) (int, error) {
+	for {
+		list := &appsv1.DeploymentList{}
+		if err := c.List(ctx, list, client.MatchingLabels{"app.kubernetes.io/managed-by": "storefront-operator"}); err != nil {
+			return 0, err
+		}
+		done := 0
+		for _, d := range list.Items {
+			if d.Spec.Replicas != nil && *d.Spec.Replicas == replicas && d.Status.ObservedGeneration == d.Generation &&
+				d.Status.AvailableReplicas == replicas {
+				done++
+			}
+		}
+		if done >= n {
+			return done, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%d of %d Deployments scaled when time ran out: %w", done, n, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // operatorFlags are the flags the operator runs with: production defaults, the AWS
@@ -614,6 +750,12 @@ type report struct {
 	notReadyAfter                int
 	cpu                          cpuSample
 	loadBefore, loadAfter        string
+	// peakUnrelated is the peak memory of the same resync beside unrelated objects.
+	peakUnrelated int64
+	// scaled Deployments at rest, and the operator's mutating requests and Events then.
+	scaled        int
+	scaleMutating float64
+	scaleEvents   int
 }
 
 func (r report) markdown() string {
@@ -643,6 +785,10 @@ func (r report) markdown() string {
 	fmt.Fprintf(&b, "| **operator peak memory** (VmHWM) while provisioning | **%s** |\n", mib(r.peakProvisioning))
 	fmt.Fprintf(&b, "| operator peak memory during the resync | %s |\n", mib(r.peakResync))
 	fmt.Fprintf(&b, "| Storefronts not Ready after the resync | %d |\n", r.notReadyAfter)
+	fmt.Fprintf(&b, "| **operator peak memory, the same resync beside %d unrelated Secrets (2 KiB each) and %d unrelated Jobs** | **%s** (%+.1f %% of %s without them; target within 10 %%) |\n",
+		r.opts.unrelatedSecrets, r.opts.unrelatedJobs, mib(r.peakUnrelated), 100*float64(r.peakUnrelated-r.peakResync)/float64(max(r.peakResync, 1)), mib(r.peakResync))
+	fmt.Fprintf(&b, "| **Deployment scale events at rest** (the HPA stand-in, 2 → 3 pods): Storefront writes and Events | **%d scale events: %.0f mutating requests, %d Events** (target 0 and 0) |\n",
+		r.scaled, r.scaleMutating, r.scaleEvents)
 	fmt.Fprintf(&b, "\nOperator flags: `%s` (metrics on a free port); client rate limits and reconcile concurrency are the binary's defaults unless the flags say otherwise.\n", strings.Join(r.flags, " "))
 	return b.String()
 }

@@ -268,7 +268,11 @@ func run(o options) error {
 	// a load balancer on 127.0.0.1. SEARCH_RATE_LIMIT: far above what 4 clients can
 	// offer (about 1,000 searches/s here), so that the adversarial search measures the
 	// statement, not the limiter (the limiter has its own tests).
-	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000"), "serve")
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr, "METRICS_ADDR="+metricsAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000", "PAYMENT_PROVIDER=mock"), "serve")
 	serve.Stdout, serve.Stderr = shopLog, shopLog
 	if err := serve.Start(); err != nil {
 		return err
@@ -293,7 +297,12 @@ func run(o options) error {
 	}
 	defer func() { _ = tracedLog.Close() }()
 	step("starting a traced shop serve on %s (OTLP/HTTP to an in-process collector at %s, parentbased_traceidratio %s)", tracedAddr, collector.Endpoint, benchSamplingRatio)
-	traced := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+tracedAddr, "OTEL_EXPORTER_OTLP_ENDPOINT="+collector.Endpoint,
+	tracedMetricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	traced := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+tracedAddr, "METRICS_ADDR="+tracedMetricsAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000", "PAYMENT_PROVIDER=mock",
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+collector.Endpoint,
 		"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG="+benchSamplingRatio), "serve")
 	traced.Stdout, traced.Stderr = tracedLog, tracedLog
 	if err := traced.Start(); err != nil {
@@ -323,7 +332,7 @@ func run(o options) error {
 	}
 
 	shop := "http://" + shopAddr
-	shopMetrics = shop + "/metrics"
+	shopMetrics = "http://" + metricsAddr + "/metrics"
 	terms := []string{"lamp", "oak", "kettle", "tent", "walnut", "headphones", "notebook", "ceramic", "linen", "backpack", "copper", "mat"}
 	scenarios := []scenario{
 		{name: "baseline: bare Gin, constant JSON", url: func(int64) string { return "http://" + baseAddr + "/baseline" }},
@@ -408,7 +417,7 @@ func run(o options) error {
 		tracing.untraced = append(tracing.untraced, results[untracedOf[i]])
 	}
 	results = results[:mainScenarios]
-	cacheStats, err := scrapeCache(shop)
+	cacheStats, err := scrapeCache(shopMetrics)
 	if err != nil {
 		return err
 	}
@@ -741,8 +750,8 @@ func scrapeMetrics() (map[string]float64, error) {
 
 var cacheLine = regexp.MustCompile(`(?m)^shop_cache_requests_total\{level="(\w+)",result="(\w+)"\} (\S+)$`)
 
-func scrapeCache(shop string) (map[string]string, error) {
-	resp, err := http.Get(shop + "/metrics")
+func scrapeCache(metricsURL string) (map[string]string, error) {
+	resp, err := http.Get(metricsURL)
 	if err != nil {
 		return nil, err
 	}
