@@ -19,10 +19,14 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"flag"
 	"net"
 	"os"
 	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -62,6 +66,9 @@ func main() {
 	flag.StringVar(&cacheCIDRs, "cache-cidrs", "", "Comma-separated CIDRs of the cache subnets: the only egress the shops get on the ElastiCache port (empty: any address).")
 	flag.StringVar(&opts.MetricsNamespace, "metrics-namespace", "", "Namespace allowed to scrape the shop's metrics port.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Storefronts reconciled in parallel.")
+	flag.StringVar(&opts.OTLP.Endpoint, "otlp-endpoint", "", "OpenTelemetry collector URL for the shops without spec.observability.otlp.endpoint, and for the operator's traces when OTEL_EXPORTER_OTLP_ENDPOINT is unset; empty: no traces.")
+	flag.StringVar(&opts.OTLP.Protocol, "otlp-protocol", "http/protobuf", "OTLP protocol of --otlp-endpoint: http/protobuf or grpc.")
+	flag.StringVar(&opts.OTLP.SamplingRatio, "otlp-sampling-ratio", "0.1", "Share of new traces kept (parentbased_traceidratio), from 0 to 1, for the shops and the operator.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -122,8 +129,26 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "version", version)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	tp, err := controllers.SetupTracing(ctx, os.Getenv, opts.OTLP, version)
+	if err != nil {
+		setupLog.Error(err, "Unable to set up tracing")
+		os.Exit(2)
+	}
+	if tp != nil {
+		otel.SetTracerProvider(tp)
+	}
+	setupLog.Info("Starting manager", "version", version, "tracing", tp != nil)
+	err = mgr.Start(ctx)
+	if tp != nil {
+		// Flush the last reconciles' spans; a collector that does not answer costs at most this.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if serr := tp.Shutdown(sctx); serr != nil {
+			setupLog.Error(serr, "Flushing traces")
+		}
+		cancel()
+	}
+	if err != nil {
 		setupLog.Error(err, "Manager exited")
 		os.Exit(1)
 	}

@@ -41,7 +41,7 @@ import (
 // are not a dependency; ACK objects are unstructured.
 
 // +kubebuilder:rbac:groups=rds.services.k8s.aws,resources=dbsubnetgroups;dbclusters;dbinstances,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=elasticache.services.k8s.aws,resources=serverlesscaches,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=elasticache.services.k8s.aws,resources=serverlesscaches;users;usergroups,verbs=get;list;watch;create;patch;delete
 
 // The ACK kinds the operator creates.
 var (
@@ -49,8 +49,10 @@ var (
 	gvkDBCluster       = schema.GroupVersionKind{Group: "rds.services.k8s.aws", Version: "v1alpha1", Kind: "DBCluster"}
 	gvkDBInstance      = schema.GroupVersionKind{Group: "rds.services.k8s.aws", Version: "v1alpha1", Kind: "DBInstance"}
 	gvkServerlessCache = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "ServerlessCache"}
+	gvkCacheUser       = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "User"}
+	gvkCacheUserGroup  = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "UserGroup"}
 
-	ackKinds = []schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance, gvkServerlessCache}
+	ackKinds = []schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance, gvkServerlessCache, gvkCacheUser, gvkCacheUserGroup}
 )
 
 // Annotations ACK reads on its objects (runtime apis/core/v1alpha1 and rds-controller
@@ -87,7 +89,8 @@ const (
 
 // Field paths the operator reads.
 var (
-	// pathStatus is the resource's own status for DBCluster and ServerlessCache.
+	// pathStatus is the resource's own status for DBCluster, ServerlessCache, User and
+	// UserGroup.
 	pathStatus = []string{"status", "status"}
 	// pathDBInstanceStatus is the DBInstance's own status.
 	pathDBInstanceStatus = []string{"status", "dbInstanceStatus"}
@@ -205,7 +208,8 @@ func readACKState(obj *unstructured.Unstructured, statusPath []string, endpoint 
 			msg += " (ACK: " + t + ")"
 		}
 		return ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: msg}
-	case statusPath != nil && !strings.EqualFold(own, "available"):
+	case statusPath != nil && !strings.EqualFold(own, "available") && !strings.EqualFold(own, "active"):
+		// ElastiCache users and user groups say active where the others say available.
 		return ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: fmt.Sprintf("%s: status %s, waiting for available", what, orDefault(own, "unknown"))}
 	case endpoint == "":
 		return ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: fmt.Sprintf("%s: available, waiting for its endpoint", what)}
@@ -284,9 +288,10 @@ func ackAnnotations(sf *shopv1alpha1.Storefront, gvk schema.GroupVersionKind, re
 // ackDeletionPolicy maps spec.database.aurora.deletionPolicy to ACK's for an object of
 // kind gvk. Retain keeps the database's AWS resources (the cluster, its instance and the
 // subnet group it needs); Snapshot and Delete delete them (Snapshot after a final
-// snapshot of the cluster). The serverless cache holds only cached data and always goes.
+// snapshot of the cluster). The serverless cache holds only cached data and always goes,
+// and its users and user group, which open nothing else, with it.
 func ackDeletionPolicy(sf *shopv1alpha1.Storefront, gvk schema.GroupVersionKind) string {
-	if gvk != gvkServerlessCache && auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
+	if gvk.Group != gvkServerlessCache.Group && auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
 		return ackDeletionPolicyRetain
 	}
 	return ackDeletionPolicyDelete
@@ -388,6 +393,7 @@ var idListPaths = [][]string{
 	{"spec", "subnetIDs"},
 	{"spec", "vpcSecurityGroupIDs"},
 	{"spec", "securityGroupIDs"},
+	{"spec", "userIDs"},
 }
 
 // adoptACKWriteBacks is the liveAdopter of ACK objects. ACK writes back into the spec
@@ -401,6 +407,15 @@ func adoptACKWriteBacks(want, live *unstructured.Unstructured) {
 		l, liveFound, _ := unstructured.NestedStringSlice(live.Object, path...)
 		if found && liveFound && sameSet(w, l) {
 			_ = unstructured.SetNestedStringSlice(want.Object, l, path...)
+		}
+	}
+	// ElastiCache answers a User's access string expanded; elasticache-controller keeps
+	// what was asked in status.lastRequestedAccessString and sees no difference while it
+	// equals the spec's (pkg/resource/user/hooks.go filterDelta).
+	if w, found, _ := unstructured.NestedString(want.Object, "spec", "accessString"); found {
+		asked, _, _ := unstructured.NestedString(live.Object, "status", "lastRequestedAccessString")
+		if l, liveFound, _ := unstructured.NestedString(live.Object, "spec", "accessString"); liveFound && asked == w {
+			_ = unstructured.SetNestedField(want.Object, l, "spec", "accessString")
 		}
 	}
 	w, found, _ := unstructured.NestedString(want.Object, "spec", "engineVersion")

@@ -86,7 +86,13 @@ func checkACKObjectsStrict(t *testing.T, c client.Client) {
 		desiredDBSubnetGroup(sf, testScheme, "eu-central-1", []string{"subnet-a", "subnet-b"}),
 		desiredDBCluster(sf, testScheme, "eu-central-1", []string{"sg-a", "sg-b"}, password),
 		desiredDBInstance(sf, testScheme, "eu-central-1"),
-		desiredServerlessCache(sf, testScheme, "eu-central-1", []string{"subnet-c"}, []string{"sg-c"}),
+		desiredCacheUser(sf, testScheme, "eu-central-1", objectName(sf, roleCacheDefault), roleCacheDefault,
+			cacheDefaultUserID(sf), cacheDefaultUserName, cacheDefaultAccessString, objectName(sf, roleCacheDefault)),
+		desiredCacheUser(sf, testScheme, "eu-central-1", cacheUserObjectName(sf, 1), roleCacheUser,
+			cacheUserID(sf, 1), cacheUserID(sf, 1), CacheUserAccessString, cachePasswordSecretName(sf, 1)),
+		desiredCacheUserGroup(sf, testScheme, "eu-central-1", []string{cacheDefaultUserID(sf), cacheUserID(sf, 1)}),
+		// After its user group: ElastiCache refuses a cache a group it does not have.
+		desiredServerlessCache(sf, testScheme, "eu-central-1", []string{"subnet-c"}, []string{"sg-c"}, cacheUserGroupID(sf)),
 	}
 	// What ACK writes back: the fields the stand-in's AWS returns (sdkFind, sdkCreate),
 	// and the statuses it builds from them, with every condition it writes.
@@ -102,9 +108,15 @@ func checkACKObjectsStrict(t *testing.T, c client.Client) {
 			t.Fatalf("creating %s with the operator's fields: %v", kind, err)
 		}
 		idField := map[string]string{"DBSubnetGroup": "name", "DBCluster": "dbClusterIdentifier", "DBInstance": "dbInstanceIdentifier",
-			"ServerlessCache": "serverlessCacheName"}[kind]
+			"ServerlessCache": "serverlessCacheName", "User": "userID", "UserGroup": "userGroupID"}[kind]
 		key := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: kind, ID: specField(obj, idField)}
-		res, err := aws.Create(key, obj.Object["spec"].(map[string]any), "password", nil)
+		var res fake.AWSResource
+		var err error
+		if kind == "User" {
+			res, err = aws.CreateUser(key, obj.Object["spec"].(map[string]any), []string{"password"}, nil)
+		} else {
+			res, err = aws.Create(key, obj.Object["spec"].(map[string]any), "password", nil)
+		}
 		if err != nil {
 			t.Fatalf("%s: the stand-in's AWS refused it: %v", kind, err)
 		}

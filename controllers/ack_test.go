@@ -89,6 +89,10 @@ func TestReadACKState(t *testing.T) {
 		"a cleared terminal condition": {map[string]any{"status": "available", "conditions": []any{cond(ackConditionTerminal, "False"), synced}},
 			pathStatus, "db.example", true, "", ""},
 		"a kind without status or endpoint, synced": {map[string]any{"conditions": []any{synced}}, nil, noEndpoint, true, "", ""},
+		"an ElastiCache user or group, active": {map[string]any{"status": "active", "conditions": []any{synced}},
+			pathStatus, noEndpoint, true, "", ""},
+		"an ElastiCache user group, modifying": {map[string]any{"status": "modifying", "conditions": []any{cond(ackConditionSynced, "False")}},
+			pathStatus, noEndpoint, false, shopv1alpha1.ReasonProvisioning, "status modifying, not synced yet"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -127,6 +131,13 @@ func TestAdoptACKWriteBacks(t *testing.T) {
 		"an upgrade to a new major is applied":    {spec("engineVersion", "17.2"), spec("engineVersion", "16.8"), "engineVersion", "17.2"},
 		"an older minor version is corrected":     {spec("engineVersion", "16.6"), spec("engineVersion", "16.4"), "engineVersion", "16.6"},
 		"a field the live object lacks":           {spec("engineVersion", "16.6"), spec(), "engineVersion", "16.6"},
+		"a user group's members in AWS's order":   {spec("userIDs", ids("u-default", "u-v1")), spec("userIDs", ids("u-v1", "u-default")), "userIDs", ids("u-v1", "u-default")},
+		"the access string ElastiCache expanded, as asked": {spec("accessString", "on ~shop:* -@all +get"),
+			withStatus(spec("accessString", "on ~shop:* resetchannels -@all +get"), "lastRequestedAccessString", "on ~shop:* -@all +get"),
+			"accessString", "on ~shop:* resetchannels -@all +get"},
+		"a new access string is applied": {spec("accessString", "on ~shop:* -@all +get +set"),
+			withStatus(spec("accessString", "on ~shop:* resetchannels -@all +get"), "lastRequestedAccessString", "on ~shop:* -@all +get"),
+			"accessString", "on ~shop:* -@all +get +set"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -137,6 +148,11 @@ func TestAdoptACKWriteBacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withStatus(u *unstructured.Unstructured, field, value string) *unstructured.Unstructured {
+	_ = unstructured.SetNestedField(u.Object, value, "status", field)
+	return u
 }
 
 func asJSONString(v any) string {

@@ -20,6 +20,7 @@ package controllers
 import (
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -61,6 +62,12 @@ type Options struct {
 	// WatchNamespaces are the namespaces the operator watches (--watch-namespaces); all
 	// when empty. CacheOptions takes the same list.
 	WatchNamespaces []string
+	// OTLP are the collector settings of shops whose spec.observability.otlp leaves
+	// them out (telemetry.go).
+	OTLP OTLPDefaults
+	// TracerProvider traces the reconciles; nil: the global provider (main installs
+	// SetupTracing's; a no-op otherwise).
+	TracerProvider trace.TracerProvider
 }
 
 // WatchLabel on a Secret that a Storefront references (an external database or cache

@@ -175,7 +175,7 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 		"the serverless cache": {gvkServerlessCache, "acme-cache", map[string]any{
 			"serverlessCacheName": id, "description": "Storefront " + ns + "/acme", "engine": "valkey", "majorEngineVersion": "8",
 			"cacheUsageLimits": map[string]any{"dataStorage": map[string]any{"maximum": 10, "unit": "GB"}, "eCPUPerSecond": map[string]any{"maximum": 10000}},
-			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"},
+			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"}, "userGroupID": id,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete"}},
 	}
 	for name, tc := range cases {
@@ -230,7 +230,8 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 	g.Expect(u.Host).To(Equal(host + ":5432"))
 	g.Expect(u.Path).To(Equal("/shop"))
 	g.Expect(u.Query().Get("sslmode")).To(Equal("require"))
-	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + cacheHost + ":6379"))
+	cachePassword := get(g, ns, "acme-cache-password-v1", &corev1.Secret{})
+	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + id + "-v1:" + string(cachePassword.Data[keyDBPassword]) + "@" + cacheHost + ":6379"))
 
 	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: host, Port: 5432}))
 	g.Expect(sf.Status.Cache).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: cacheHost, Port: 6379}))
@@ -463,16 +464,16 @@ func TestDeletionPolicies(t *testing.T) {
 			g.Eventually(func() bool { return absent(ns, "acme", &shopv1alpha1.Storefront{}) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
 
 			deletions := standIns.ACKDeletions()
-			g.Expect(deletions).To(HaveLen(4))
+			g.Expect(deletions).To(HaveLen(7))
 			var kinds []string
 			for i, d := range deletions {
 				kinds = append(kinds, d.Kind)
-				if d.Kind == "ServerlessCache" {
-					g.Expect(d.Policy).To(Equal("delete"))
+				if slices.Contains([]string{"ServerlessCache", "UserGroup", "User"}, d.Kind) {
+					g.Expect(d.Policy).To(Equal("delete"), "the cache and its users go under every policy")
 				} else {
 					g.Expect(d.Policy).To(Equal(tc.ackPolicy), d.Kind)
 				}
-				if i > 0 {
+				if i > 0 && !(d.Kind == "User" && deletions[i-1].Kind == "User") { // the users go together
 					g.Expect(d.Requested).NotTo(BeTemporally("<", deletions[i-1].Released), "%s deleted before ACK let go of %s", d.Kind, deletions[i-1].Kind)
 				}
 				wantSnapshot := ""
@@ -481,7 +482,7 @@ func TestDeletionPolicies(t *testing.T) {
 				}
 				g.Expect(d.FinalSnapshot).To(Equal(wantSnapshot), d.Kind)
 			}
-			g.Expect(kinds).To(Equal([]string{"ServerlessCache", "DBInstance", "DBCluster", "DBSubnetGroup"}))
+			g.Expect(kinds).To(Equal([]string{"ServerlessCache", "UserGroup", "User", "User", "DBInstance", "DBCluster", "DBSubnetGroup"}))
 
 			if tc.keepsPassword {
 				kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
@@ -641,10 +642,17 @@ func TestRemovedServerlessCacheIsDeleted(t *testing.T) {
 	standIns.SetRolloutsHeld(false)
 	g.Eventually(func(g Gomega) {
 		g.Expect(ackAbsent(ns, gvkServerlessCache, "acme-cache")).To(BeTrue())
+		// Its user group, users and their passwords go too.
+		g.Expect(ackAbsent(ns, gvkCacheUserGroup, "acme-cache")).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-user-v1")).To(BeTrue())
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-default")).To(BeTrue())
+		g.Expect(absent(ns, "acme-cache-password-v1", &corev1.Secret{})).To(BeTrue())
+		g.Expect(absent(ns, "acme-cache-default", &corev1.Secret{})).To(BeTrue())
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheNotConfigured))
 	g.Expect(sf.Status.Cache).To(BeNil())
+	g.Expect(sf.Status.CacheUser).To(BeNil())
 }
 
 // ACK scenario 1d: an operator started where ACK is not installed says so on the

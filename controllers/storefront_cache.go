@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -37,9 +38,11 @@ func (r *StorefrontReconciler) reconcileCache(ctx context.Context, s *scope) (ct
 	switch {
 	case !s.cacheConfigured():
 		sf.Status.Cache = nil
+		sf.Status.CacheUser = nil
 		s.setCondition(shopv1alpha1.ConditionCacheReady, true, shopv1alpha1.ReasonCacheNotConfigured,
 			"No shared cache configured: the shop caches in-process only")
 	case sf.Spec.Cache.External != nil:
+		sf.Status.CacheUser = nil
 		ep, reason, msg, err := r.externalEndpoint(ctx, sf.Namespace, sf.Spec.Cache.External.URLSecretRef, parseRedisURL)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -70,7 +73,11 @@ func (r *StorefrontReconciler) removeUnwantedCache(ctx context.Context, s *scope
 	if !s.rolledOut() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, r.removeACKObject(ctx, sf, gvkServerlessCache, objectName(sf, roleCache))
+	if err := r.removeACKObject(ctx, sf, gvkServerlessCache, objectName(sf, roleCache)); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Its user group, users and their passwords go with it.
+	return ctrl.Result{}, r.removeCacheUsers(ctx, sf)
 }
 
 // Settings of the ElastiCache Serverless cache.
@@ -90,12 +97,23 @@ func (r *StorefrontReconciler) reconcileServerlessCache(ctx context.Context, s *
 		s.setCondition(shopv1alpha1.ConditionCacheReady, false, reason, msg)
 		return ctrl.Result{}, nil
 	}
-	if !r.ackKindInstalled(gvkServerlessCache) {
-		return notReady(shopv1alpha1.ReasonProvisioningFailed, ackNotInstalledMessage(gvkServerlessCache))
+	for _, gvk := range []schema.GroupVersionKind{gvkServerlessCache, gvkCacheUser, gvkCacheUserGroup} {
+		if !r.ackKindInstalled(gvk) {
+			return notReady(shopv1alpha1.ReasonProvisioningFailed, ackNotInstalledMessage(gvk))
+		}
+	}
+	// The cache is created, or changed, once its user group holds the shop's user
+	// (storefront_cacheuser.go); meanwhile an existing cache is left as it is.
+	access, st, err := r.reconcileCacheUsers(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if access == nil {
+		return notReady(st.Reason, st.Message)
 	}
 	sc := sf.Spec.Cache.Serverless
 	desired := desiredServerlessCache(sf, r.Scheme, r.Options.AWSRegion,
-		firstNonEmpty(sc.SubnetIDs, r.Options.CacheSubnetIDs), firstNonEmpty(sc.SecurityGroupIDs, r.Options.CacheSecurityGroupIDs))
+		firstNonEmpty(sc.SubnetIDs, r.Options.CacheSubnetIDs), firstNonEmpty(sc.SecurityGroupIDs, r.Options.CacheSecurityGroupIDs), access.groupID)
 	live, err := r.applyACK(ctx, desired)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -108,18 +126,19 @@ func (r *StorefrontReconciler) reconcileServerlessCache(ctx context.Context, s *
 	if port == 0 {
 		port = defaultRedisPort
 	}
-	ep := &storeEndpoint{Host: host, Port: port, URL: (&url.URL{Scheme: "rediss", Host: net.JoinHostPort(host, strconv.Itoa(int(port)))}).String()}
+	ep := &storeEndpoint{Host: host, Port: port, URL: (&url.URL{Scheme: "rediss", User: url.UserPassword(access.user, access.password),
+		Host: net.JoinHostPort(host, strconv.Itoa(int(port)))}).String()}
 	s.cache = ep
 	sf.Status.Cache = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port}
 	s.setCondition(shopv1alpha1.ConditionCacheReady, true, shopv1alpha1.ReasonCacheAvailable,
-		fmt.Sprintf("ElastiCache Serverless %s at %s", specField(live, "serverlessCacheName"), hostPort(ep)))
+		fmt.Sprintf("ElastiCache Serverless %s at %s, as user %s", specField(live, "serverlessCacheName"), hostPort(ep), access.user))
 	return ctrl.Result{}, nil
 }
 
 // desiredServerlessCache is the ElastiCache Serverless (valkey) cache with the spec's
-// usage limits; subnets and security groups are left to AWS's defaults when none are
-// given.
-func desiredServerlessCache(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, region string, subnets, securityGroups []string) *unstructured.Unstructured {
+// usage limits and the user group userGroupID; subnets and security groups are left to
+// AWS's defaults when none are given.
+func desiredServerlessCache(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, region string, subnets, securityGroups []string, userGroupID string) *unstructured.Unstructured {
 	sc := sf.Spec.Cache.Serverless
 	u := newACKOwned(sf, scheme, gvkServerlessCache, roleCache, ackAnnotations(sf, gvkServerlessCache, region))
 	storage, ecpu := int64(sc.MaxDataStorageGB), int64(sc.MaxECPUPerSecond)
@@ -138,6 +157,9 @@ func desiredServerlessCache(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme,
 			"dataStorage":   map[string]any{"maximum": storage, "unit": cacheStorageUnit},
 			"eCPUPerSecond": map[string]any{"maximum": ecpu},
 		},
+	}
+	if userGroupID != "" {
+		spec["userGroupID"] = userGroupID
 	}
 	if len(subnets) > 0 {
 		spec["subnetIDs"] = stringsToAny(subnets)

@@ -50,9 +50,9 @@ func TestDesiredServerlessCache(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sf := storefrontNamed("acme")
 			sf.Spec.Cache = &shopv1alpha1.CacheSpec{Serverless: &tc.limits}
-			u := desiredServerlessCache(sf, testScheme, "eu-west-1", tc.subnets, tc.sgs)
+			u := desiredServerlessCache(sf, testScheme, "eu-west-1", tc.subnets, tc.sgs, "sf-group")
 			spec := u.Object["spec"].(map[string]any)
-			if spec["serverlessCacheName"] != id || spec["engine"] != "valkey" || spec["majorEngineVersion"] != "8" {
+			if spec["serverlessCacheName"] != id || spec["engine"] != "valkey" || spec["majorEngineVersion"] != "8" || spec["userGroupID"] != "sf-group" {
 				t.Errorf("spec %v", spec)
 			}
 			limits := spec["cacheUsageLimits"].(map[string]any)

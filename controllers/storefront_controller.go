@@ -90,6 +90,7 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
 		{"passwords", r.finishPasswordRotation},
+		{"cache users", r.finishCacheUserRotation},
 	}
 }
 
@@ -106,6 +107,10 @@ type scope struct {
 	// dbPasswordInUse the one in the database URL (the one ACK last applied).
 	dbPasswords     []dbPassword
 	dbPasswordInUse *dbPassword
+	// cachePasswords are the cache user versions, oldest first, and cacheUserInUse the
+	// one in REDIS_URL (storefront_cacheuser.go).
+	cachePasswords []cachePassword
+	cacheUserInUse *cachePassword
 	// configChecksum is the hash of the connection and application Secrets, put on the
 	// pod template so that a change rolls the pods. Empty while the Secrets are not ready.
 	configChecksum string
@@ -142,7 +147,7 @@ func (s *scope) setCondition(condType string, status bool, reason, message strin
 }
 
 // Reconcile brings one Storefront's objects to its spec.
-func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	sf := &shopv1alpha1.Storefront{}
 	if err := r.Get(ctx, req.NamespacedName, sf); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -152,6 +157,8 @@ func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, fmt.Errorf("reading storefront: %w", err)
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("storefront", klog.KObj(sf)))
+	ctx, span := r.startReconcileSpan(ctx, sf)
+	defer func() { endSpan(span, result, retErr, sf) }()
 
 	if !sf.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, sf)
@@ -185,7 +192,9 @@ func (r *StorefrontReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 func (r *StorefrontReconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var result ctrl.Result
 	for _, p := range r.phases() {
-		res, err := p.run(ctx, s)
+		pctx, span := r.startPhaseSpan(ctx, p.name)
+		res, err := p.run(pctx, s)
+		endSpan(span, res, err, nil)
 		if err != nil {
 			reconcileErrors.WithLabelValues(p.name).Inc()
 			// Later phases build on this one.

@@ -53,6 +53,7 @@ func (r *StorefrontReconciler) deletionSteps() []deletionStep {
 	return []deletionStep{
 		{"workload", r.deleteWorkload},
 		{"cache", r.deleteServerlessCache},
+		{"cache users", r.deleteCacheUsers},
 		{"database instance", r.deleteDBInstance},
 		{"database cluster", r.deleteDBCluster},
 		{"DB subnet group", r.deleteDBSubnetGroup},

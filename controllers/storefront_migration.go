@@ -311,6 +311,8 @@ func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope,
 	if err != nil {
 		return err
 	}
+	withOTLPEnv(&job.Spec.Template.Spec, sf, r.Options.OTLP)
+	withTraceContext(ctx, &job.Spec.Template.Spec)
 	log.FromContext(ctx).Info("Creating migration Job", "job", klog.KObj(job), "image", image)
 	return r.createOwned(ctx, "Job", job, &batchv1.Job{})
 }

@@ -100,11 +100,14 @@ func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (
 	}
 	settings := r.networkSettings()
 	shop := desiredShopNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
+	withOTLPEgress(shop, sf, r.Options.OTLP)
 	changed, err := r.applyObject(ctx, shop)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if _, err := r.applyObject(ctx, desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)); err != nil {
+	migrate := desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
+	withOTLPEgress(migrate, sf, r.Options.OTLP)
+	if _, err := r.applyObject(ctx, migrate); err != nil {
 		return ctrl.Result{}, err
 	}
 	open := openPolicyWarnings(sf, settings, s.database, s.cache)

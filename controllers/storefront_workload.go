@@ -160,6 +160,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 		return ctrl.Result{}, r.observeDeployment(ctx, s)
 	}
 	d := desiredDeployment(sf, r.Scheme, image, s.configChecksum, s.database, s.cache)
+	withOTLPEnv(&d.Spec.Template.Spec, sf, r.Options.OTLP)
 	written, err := r.applyObject(ctx, d)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -121,6 +121,10 @@ const (
 	// AnnotationRotateDBPassword creates the next versioned master-password Secret
 	// whenever its value changes.
 	AnnotationRotateDBPassword = "shop.storefront.dev/rotate-db-password"
+	// AnnotationRotateCachePassword creates the next ElastiCache user of the shop, with a
+	// new password Secret, whenever its value changes: ACK does not change a User's
+	// password, so a rotation is a new User that replaces the old one.
+	AnnotationRotateCachePassword = "shop.storefront.dev/rotate-cache-password"
 	// Finalizer holds a Storefront until its objects are removed in order.
 	Finalizer = "shop.storefront.dev/finalizer"
 )

@@ -71,6 +71,10 @@ type StorefrontSpec struct {
 	// +optional
 	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// Observability configures the shop's telemetry: where its traces go.
+	// +optional
+	Observability ObservabilitySpec `json:"observability,omitempty"`
+
 	// Migration bounds the migration Job of each image.
 	// +kubebuilder:default={}
 	// +optional
@@ -392,6 +396,11 @@ type StorefrontStatus struct {
 	// +optional
 	Cache *EndpointStatus `json:"cache,omitempty"`
 
+	// CacheUser is the ElastiCache user the shop connects to a serverless cache as, and
+	// the state of its rotation.
+	// +optional
+	CacheUser *CacheUserStatus `json:"cacheUser,omitempty"`
+
 	// ServedImage is the image the Deployment runs now.
 	// +optional
 	ServedImage string `json:"servedImage,omitempty"`
@@ -432,6 +441,23 @@ type EndpointStatus struct {
 // the Service's name, a DNS-1035 label: a lower-case letter first, then lower-case
 // letters, digits and hyphens, not ending with a hyphen.
 const MaxNameLength = 42
+
+// CacheUserStatus is the shop's ElastiCache user and the rotation that replaces it.
+type CacheUserStatus struct {
+	// Active is the user ID (also its user name) that REDIS_URL carries.
+	// +optional
+	Active string `json:"active,omitempty"`
+
+	// Retiring are the user IDs a rotation replaced: they leave the user group once the
+	// pods run with Active, then are deleted.
+	// +optional
+	Retiring []string `json:"retiring,omitempty"`
+
+	// Rotation is the value of the shop.storefront.dev/rotate-cache-password annotation
+	// that Active's password was made for.
+	// +optional
+	Rotation string `json:"rotation,omitempty"`
+}
 
 // Storefront is an online shop: its database, cache, schema migrations and web workload.
 // The name is checked when the Storefront is created, before anything exists in the

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/controllers"
 	"github.com/storefront-operator/storefront/test/localcluster"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
@@ -69,8 +70,16 @@ func run(out io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	operator, stopTracing, err := tracingOptions(ctx, out)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		return 1
+	}
+	defer stopTracing()
+
 	fmt.Fprintln(out, "Starting kube-apiserver, etcd, kube-controller-manager, kube-scheduler, the operator and the stand-ins for the kubelet, metrics-server, the ALB and ACK ...")
 	c, err := localcluster.Start(ctx, localcluster.Options{
+		Operator:       operator,
 		Dir:            o.dir,
 		KubeconfigPath: o.kubeconfig,
 		Images: localcluster.Images{
@@ -241,4 +250,27 @@ func checkPrerequisites(o options) error {
 		errs = append(errs, fmt.Errorf("the sample %s: %w (run the demo from the repository root)", o.sample, err))
 	}
 	return errors.Join(errs...)
+}
+
+// tracingOptions traces the operator, and makes it hand the collector to the shop and
+// its migration Job, when OTEL_EXPORTER_OTLP_ENDPOINT is set in the demo's environment
+// (go run ./hack/tracesink receives and prints the traces). The stop function flushes.
+func tracingOptions(ctx context.Context, out io.Writer) (controllers.Options, func(), error) {
+	var o controllers.Options
+	endpoint := os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if endpoint == "" {
+		return o, func() {}, nil
+	}
+	o.OTLP = controllers.OTLPDefaults{Endpoint: endpoint, Protocol: os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), SamplingRatio: "1"}
+	tp, err := controllers.SetupTracing(ctx, os.Getenv, o.OTLP, "demo")
+	if err != nil || tp == nil {
+		return o, func() {}, err
+	}
+	o.TracerProvider = tp
+	fmt.Fprintf(out, "Tracing: the operator, the migration Job and the shop send their traces to %s (every trace kept)\n", endpoint)
+	return o, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx)
+	}, nil
 }

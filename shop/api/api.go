@@ -29,6 +29,8 @@ type Deps struct {
 	Cart    *cart.Service
 	Orders  *orders.Service
 	Admin   *admin.Service
+	// SearchLimit runs before each search: the per-client rate limit (nil: none).
+	SearchLimit gin.HandlerFunc
 }
 
 // Register adds every JSON API route to r: /api/v1/... and /api/openapi.json.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/shop/search"
 	"github.com/storefront-operator/storefront/test/shoptest"
 	"github.com/storefront-operator/storefront/test/testenv"
@@ -231,6 +233,89 @@ func exec(t *testing.T, dbURL, sql string, args ...any) {
 	}
 }
 
+// TestSearchBounds is the adversarial search: a long random text, a statement that
+// outlives its timeout, and a client past its rate.
+func TestSearchBounds(t *testing.T) {
+	dbURL := shoptest.MigratedDatabase(t, true)
+	t.Run("a long random text matching nothing never falls back to similarity", func(t *testing.T) {
+		shop := shoptest.Start(t, shoptest.Options{DatabaseURL: dbURL})
+		long := strings.Repeat("espreso machne ", 3)[:search.MaxSimilarLength+1]
+		resp, body := shop.Get(t, "/api/v1/search?q="+url.QueryEscape(long))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if r := decode[search.Result](t, body); r.Match != search.MatchFullText || r.Total != 0 || len(r.Items) != 0 {
+			t.Errorf("a %d-character typo: %+v", len(long), r)
+		}
+		random := make([]byte, search.MaxQueryLength)
+		for i := range random {
+			random[i] = "abcdefghijklmnopqrstuvwxyz0123456789 "[i*7919%37]
+		}
+		resp, body = shop.Get(t, "/api/v1/search?q="+url.QueryEscape(string(random)))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if r := decode[search.Result](t, body); r.Match != search.MatchFullText || r.Total != 0 {
+			t.Errorf("200 random characters: %+v", r)
+		}
+	})
+
+	t.Run("a statement past the statement timeout is 503 with Retry-After, and counted", func(t *testing.T) {
+		shop := shoptest.Start(t, shoptest.Options{DatabaseURL: dbURL, Config: func(c *config.Config) { c.ShopperStatementTimeout = 200 * time.Millisecond }})
+		// A lock nothing else takes makes the search wait: statement_timeout counts the
+		// wait, so the statement runs out of time whatever the machine's speed.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close(ctx) }()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := tx.Exec(ctx, `LOCK TABLE products IN ACCESS EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+		before := metric(t, shop, `shop_db_statement_timeouts_total`)
+		resp, body := shop.Get(t, "/api/v1/search?q=lamp")
+		expectProblem(t, resp, body, 503, "")
+		if resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("Retry-After = %q", resp.Header.Get("Retry-After"))
+		}
+		if n := metric(t, shop, `shop_db_statement_timeouts_total`) - before; n != 1 {
+			t.Errorf("shop_db_statement_timeouts_total grew by %v", n)
+		}
+		_ = tx.Rollback(ctx)
+		if resp, body := shop.Get(t, "/api/v1/search?q=lamp"); resp.StatusCode != 200 {
+			t.Errorf("after the lock: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("a client past its search rate gets 429 with Retry-After; another client does not", func(t *testing.T) {
+		shop := shoptest.Start(t, shoptest.Options{DatabaseURL: dbURL, Config: func(c *config.Config) {
+			c.TrustedProxies = []string{"127.0.0.1/32"}
+			c.SearchRate = 0.01 // one search per 100 s, a burst of 1
+		}})
+		from := func(ip string) (*http.Response, []byte) {
+			return call(t, shop, "GET", "/api/v1/search?q=lamp", "", nil, "X-Forwarded-For", ip)
+		}
+		if resp, body := from("203.0.113.9"); resp.StatusCode != 200 {
+			t.Fatalf("the first search: %d %s", resp.StatusCode, body)
+		}
+		resp, body := from("203.0.113.9")
+		expectProblem(t, resp, body, 429, "")
+		if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 90 || ra > 100 {
+			t.Errorf("Retry-After = %q, want about 100", resp.Header.Get("Retry-After"))
+		}
+		if resp, body := from("198.51.100.9"); resp.StatusCode != 200 {
+			t.Errorf("another client: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
 func TestGetProduct(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{Demo: true})
 	_, body := shop.Get(t, "/api/v1/products/cast-iron-skillet-26-cm")
@@ -372,6 +457,15 @@ func TestSearch(t *testing.T) {
 		}
 		if n := countProducts(t, shop.DatabaseURL, ""); n < 60 {
 			t.Errorf("the catalog has %d products after the searches", n)
+		}
+	})
+	t.Run("a search is one statement, the fallback's included", func(t *testing.T) {
+		for _, q := range []string{"espresso", "espreso machne", "zzqxjv", "coffee&category=outdoor&page=9"} {
+			before := metric(t, shop, dbQueries)
+			get(t, "q="+strings.ReplaceAll(q, " ", "+")+"&max_price=99999999") // a price no other request used: a cache miss
+			if n := metric(t, shop, dbQueries) - before; n != 1 {
+				t.Errorf("q=%s ran %v statements", q, n)
+			}
 		}
 	})
 	t.Run("nothing similar is an empty result", func(t *testing.T) {

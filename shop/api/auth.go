@@ -72,6 +72,7 @@ func (d Deps) register(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
+	req.Client = httpserver.ClientKey(c)
 	s, err := d.Auth.Register(c.Request.Context(), req)
 	if err != nil {
 		httpserver.Fail(c, err)
@@ -87,7 +88,7 @@ func (d Deps) login(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
-	req.ClientIP = c.ClientIP()
+	req.Client = httpserver.ClientKey(c)
 	s, err := d.Auth.Login(c.Request.Context(), req)
 	if err != nil {
 		httpserver.Fail(c, err)

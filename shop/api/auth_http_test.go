@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -73,6 +74,61 @@ func TestRegister(t *testing.T) {
 	})
 }
 
+// TestRegistrationThrottle bursts registrations: per client at the default limit, and
+// for the whole shop at a lowered one (the default, 60 a minute, works the same way).
+func TestRegistrationThrottle(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Config: func(c *config.Config) {
+		c.TrustedProxies = []string{"127.0.0.1/32"}
+		c.Limits.RegisterPerClient, c.Limits.RegisterGlobal = 0, 0 // the defaults
+	}})
+	register := func(t *testing.T, s *shoptest.Shop, ip, email string) (*http.Response, []byte) {
+		return call(t, s, "POST", "/api/v1/auth/register", "", map[string]string{"email": email, "password": "a long enough password", "name": "Burst"}, "X-Forwarded-For", ip)
+	}
+	limits := auth.DefaultThrottleLimits
+
+	t.Run("a burst from one client is refused with 429 and Retry-After after the limit; other clients are not", func(t *testing.T) {
+		for i := 0; i < limits.RegisterPerClient; i++ {
+			if resp, body := register(t, shop, "203.0.113.50", fmt.Sprintf("burst%d@example.com", i)); resp.StatusCode != 201 {
+				t.Fatalf("registration %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		resp, body := register(t, shop, "203.0.113.50", "one-too-many@example.com")
+		expectProblem(t, resp, body, 429, "")
+		ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil || ra < int(limits.RegisterWindow/time.Second)-60 || ra > int(limits.RegisterWindow/time.Second) {
+			t.Errorf("Retry-After = %q, want about %v", resp.Header.Get("Retry-After"), limits.RegisterWindow)
+		}
+		if resp, body := register(t, shop, "198.51.100.50", "another-client@example.com"); resp.StatusCode != 201 {
+			t.Errorf("another client: %d %s", resp.StatusCode, body)
+		}
+		// Under the limit, an email that has an account is still the contract's 409.
+		if resp, body := register(t, shop, "198.51.100.50", "another-client@example.com"); resp.StatusCode != 409 {
+			t.Errorf("a taken email: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("registrations from many clients together are refused past the shop's limit", func(t *testing.T) {
+		const global = 4
+		small := shoptest.Start(t, shoptest.Options{DatabaseURL: shoptest.MigratedDatabase(t, false), Config: func(c *config.Config) {
+			c.TrustedProxies = []string{"127.0.0.1/32"}
+			c.Limits.RegisterPerClient, c.Limits.RegisterGlobal = 0, global
+		}})
+		for i := 0; i < global; i++ {
+			if resp, body := register(t, small, fmt.Sprintf("192.0.2.%d", i+1), fmt.Sprintf("many%d@example.com", i)); resp.StatusCode != 201 {
+				t.Fatalf("registration %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		resp, body := register(t, small, "192.0.2.200", "late@example.com")
+		expectProblem(t, resp, body, 429, "")
+		if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > int(limits.RegisterGlobalWindow/time.Second) {
+			t.Errorf("Retry-After = %q", resp.Header.Get("Retry-After"))
+		}
+		if n := queryInt(t, small.DatabaseURL, `SELECT count(*) FROM users WHERE email = 'late@example.com'`); n != 0 {
+			t.Errorf("a refused registration created the account")
+		}
+	})
+}
+
 func TestLogin(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{})
 	u, _ := newUser(t, shop)
@@ -117,50 +173,88 @@ func TestLogin(t *testing.T) {
 		})
 	}
 
-	t.Run("failures for one email are throttled with 429 and Retry-After, even for the right password", func(t *testing.T) {
+	// A shop that believes X-Forwarded-For from loopback, so that the tests can be many
+	// clients; the address it names is the client. Soft delays are shortened so that
+	// dozens of failures take seconds, not minutes.
+	const softDelay, maxSoftDelay = 20 * time.Millisecond, 60 * time.Millisecond
+	proxied := shoptest.Start(t, shoptest.Options{DatabaseURL: shop.DatabaseURL, Config: func(c *config.Config) {
+		c.TrustedProxies = []string{"127.0.0.1/32"}
+		c.Limits.LoginSoftDelay, c.Limits.LoginMaxSoftDelay = softDelay, maxSoftDelay
+	}})
+	from := func(t *testing.T, ip, email, password string) (*http.Response, []byte) {
+		return call(t, proxied, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": password}, "X-Forwarded-For", ip)
+	}
+	limits := auth.DefaultThrottleLimits
+
+	t.Run("an attacker failing for one email from many addresses is refused, and the owner from a clean address still gets in", func(t *testing.T) {
 		victim, _ := newUser(t, shop)
-		for i := 0; i < auth.DefaultThrottleLimits.PerEmail; i++ {
-			if resp, body := login(t, victim.Email, "guess number "+strconv.Itoa(i)); resp.StatusCode != 401 {
-				t.Fatalf("failure %d: %d %s", i, resp.StatusCode, body)
+		attackers := []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}
+		for _, ip := range attackers {
+			for i := 0; i < limits.PerEmailClient; i++ {
+				if resp, body := from(t, ip, victim.Email, "guess "+ip+" "+strconv.Itoa(i)); resp.StatusCode != 401 {
+					t.Fatalf("failure %d from %s: %d %s", i, ip, resp.StatusCode, body)
+				}
 			}
 		}
-		resp, body := login(t, victim.Email, "correct horse battery")
+		// Each attacking client is refused for this email, even with the right password...
+		resp, body := from(t, attackers[0], victim.Email, "correct horse battery")
 		expectProblem(t, resp, body, 429, "")
 		ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-		if err != nil || ra < 1 || ra > int(auth.DefaultThrottleLimits.Window/time.Second) {
+		if err != nil || ra < 1 || ra > int(limits.Window/time.Second) {
 			t.Errorf("Retry-After = %q", resp.Header.Get("Retry-After"))
 		}
-		// Another email from the same client is not affected by this email's count.
-		if resp, body := login(t, u.Email, "correct horse battery"); resp.StatusCode != 200 {
-			t.Errorf("another account: %d %s", resp.StatusCode, body)
+		// ...while other emails from it are not (its own count is below PerClient).
+		if resp, body := from(t, attackers[0], u.Email, "correct horse battery"); resp.StatusCode != 200 {
+			t.Errorf("another account from the attacking client: %d %s", resp.StatusCode, body)
+		}
+		// The owner, from an address that has not failed, gets in: after the soft delay
+		// that 15 failures for the email impose (capped), not a refusal.
+		start := time.Now()
+		resp, body = from(t, "198.51.100.20", victim.Email, "correct horse battery")
+		if resp.StatusCode != 200 {
+			t.Fatalf("the owner from a clean address: %d %s", resp.StatusCode, body)
+		}
+		if took := time.Since(start); took < maxSoftDelay {
+			t.Errorf("the owner's login took %v: the soft delay (%v) was not applied", took, maxSoftDelay)
+		}
+		if s := decode[auth.Session](t, body); s.User.ID != victim.ID {
+			t.Errorf("signed in as %+v", s.User)
 		}
 	})
 
-	t.Run("failures from one client address across many emails are throttled", func(t *testing.T) {
-		// A shop that believes X-Forwarded-For from loopback, so the test can be many
-		// clients; the address it names is the one throttled.
-		proxied := shoptest.Start(t, shoptest.Options{DatabaseURL: shop.DatabaseURL, Config: func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }})
-		from := func(ip string, email, password string) (*http.Response, []byte) {
-			return call(t, proxied, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": password}, "X-Forwarded-For", ip)
-		}
-		for i := 0; i < auth.DefaultThrottleLimits.PerIP; i++ {
-			if resp, body := from("203.0.113.7", "stuffing"+strconv.Itoa(i)+"@example.com", "password123"); resp.StatusCode != 401 {
+	t.Run("failures from one client across many emails are throttled, for any email", func(t *testing.T) {
+		for i := 0; i < limits.PerClient; i++ {
+			if resp, body := from(t, "203.0.113.7", "stuffing"+strconv.Itoa(i)+"@example.com", "password123"); resp.StatusCode != 401 {
 				t.Fatalf("attempt %d: %d %s", i, resp.StatusCode, body)
 			}
 		}
-		resp, body := from("203.0.113.7", u.Email, "correct horse battery")
+		resp, body := from(t, "203.0.113.7", u.Email, "correct horse battery")
 		expectProblem(t, resp, body, 429, "")
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("no Retry-After")
 		}
-		if resp, body := from("198.51.100.1", u.Email, "correct horse battery"); resp.StatusCode != 200 {
+		if resp, body := from(t, "198.51.100.1", u.Email, "correct horse battery"); resp.StatusCode != 200 {
 			t.Errorf("another address: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("an IPv6 client is throttled per /64: rotating addresses in it does not help", func(t *testing.T) {
+		for i := 0; i < limits.PerClient; i++ {
+			ip := fmt.Sprintf("2001:db8:7:7::%x", i+1)
+			if resp, body := from(t, ip, "v6-"+strconv.Itoa(i)+"@example.com", "password123"); resp.StatusCode != 401 {
+				t.Fatalf("attempt %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		resp, body := from(t, "2001:db8:7:7:ffff::1", u.Email, "correct horse battery")
+		expectProblem(t, resp, body, 429, "")
+		if resp, body := from(t, "2001:db8:7:8::1", u.Email, "correct horse battery"); resp.StatusCode != 200 {
+			t.Errorf("the next /64: %d %s", resp.StatusCode, body)
 		}
 	})
 
 	t.Run("X-Forwarded-For from a peer that is not a trusted proxy is ignored", func(t *testing.T) {
 		direct := shoptest.Start(t, shoptest.Options{Config: func(c *config.Config) { c.TrustedProxies = nil }})
-		for i := 0; i < auth.DefaultThrottleLimits.PerIP; i++ {
+		for i := 0; i < limits.PerClient; i++ {
 			resp, _ := call(t, direct, "POST", "/api/v1/auth/login", "", map[string]string{"email": "x" + strconv.Itoa(i) + "@example.com", "password": "password123"},
 				"X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
 			if resp.StatusCode != 401 {
@@ -172,7 +266,7 @@ func TestLogin(t *testing.T) {
 	})
 
 	t.Run("refused logins are counted in the metrics", func(t *testing.T) {
-		_, body := shop.Get(t, "/metrics")
+		_, body := proxied.Get(t, "/metrics")
 		for _, want := range []string{`shop_login_failures_total{reason="credentials"}`, `shop_login_failures_total{reason="throttled"}`} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %s", want)
@@ -378,7 +472,7 @@ func TestSessionServiceForThePages(t *testing.T) {
 	if resp, _ := call(t, shop, "GET", "/api/v1/auth/me", s.Token, nil); resp.StatusCode != 401 {
 		t.Errorf("the API accepts the revoked token: %d", resp.StatusCode)
 	}
-	if _, err := shop.App.Auth.Login(ctx, auth.LoginRequest{Email: u.Email, Password: "correct horse battery", ClientIP: "192.0.2.1"}); err != nil {
+	if _, err := shop.App.Auth.Login(ctx, auth.LoginRequest{Email: u.Email, Password: "correct horse battery", Client: "192.0.2.1"}); err != nil {
 		t.Errorf("Login for the pages: %v", err)
 	}
 }

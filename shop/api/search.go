@@ -8,7 +8,7 @@ import (
 )
 
 func registerSearch(r gin.IRouter, d Deps) {
-	r.GET("/search", d.search)
+	r.GET("/search", orPass(d.SearchLimit), d.search)
 }
 
 func (d Deps) search(c *gin.Context) {
@@ -19,4 +19,12 @@ func (d Deps) search(c *gin.Context) {
 	}
 	r, err := d.Catalog.Search(c.Request.Context(), q)
 	cachedJSON(c, r, err)
+}
+
+// orPass is h, or a handler that passes when h is nil.
+func orPass(h gin.HandlerFunc) gin.HandlerFunc {
+	if h == nil {
+		return func(c *gin.Context) { c.Next() }
+	}
+	return h
 }

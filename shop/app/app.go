@@ -11,10 +11,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
+	"github.com/exaring/otelpgx"
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/storefront-operator/storefront/shop/admin"
 	"github.com/storefront-operator/storefront/shop/api"
@@ -28,6 +36,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/database"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/metrics"
+	"github.com/storefront-operator/storefront/shop/platform/tracing"
 	"github.com/storefront-operator/storefront/shop/search"
 	"github.com/storefront-operator/storefront/shop/web"
 )
@@ -37,7 +46,10 @@ type App struct {
 	Config config.Config
 	Logger *slog.Logger
 	DB     *pgxpool.Pool
-	Redis  *cache.Redis // nil without REDIS_URL
+	// ShopperDB answers the shoppers' catalog and search reads: its connections have
+	// SHOPPER_STATEMENT_TIMEOUT as statement_timeout and the search's trigram threshold.
+	ShopperDB *pgxpool.Pool
+	Redis     *cache.Redis // nil without REDIS_URL
 	// RedisPrefix starts every Redis key and channel of this shop (see keyPrefix).
 	RedisPrefix string
 	Metrics     *metrics.Metrics
@@ -56,35 +68,83 @@ type App struct {
 	Revocations *auth.Revocations
 	// Router is the HTTP handler with every route; later parts add theirs in New.
 	Router *gin.Engine
+	// handler is Router, inside the server span when tracing.
+	handler http.Handler
+}
+
+// Option adjusts what New builds.
+type Option func(*options)
+
+type options struct {
+	tracerProvider trace.TracerProvider
+}
+
+// WithTracerProvider traces the shop's requests, SQL statements and Redis commands with
+// tp (tracing.Setup's, or a test's). Without it nothing is instrumented.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracerProvider = tp }
 }
 
 // New connects to the database (which must answer) and Redis (which need not), and
 // builds the router. Close releases what it opened.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tp := o.tracerProvider
 	m := metrics.New()
 	pcfg, err := database.ParseURL(cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	pcfg.ConnConfig.Tracer = m.QueryTracer()
+	if tp != nil {
+		// A span per statement, under the request's; the SQL is parameterised, so the
+		// statement text holds no value (otelpgx records the arguments only when asked).
+		pcfg.ConnConfig.Tracer = multitracer.New(m.QueryTracer(),
+			otelpgx.NewTracer(otelpgx.WithTracerProvider(tracing.ChildrenOnly(tp)), otelpgx.WithMeterProvider(metricnoop.NewMeterProvider())))
+	}
 	pool, err := database.OpenConfig(ctx, pcfg)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{Config: cfg, Logger: logger, DB: pool, Metrics: m}
-	a.Metrics.RegisterPool(pool)
+	a.Metrics.RegisterPool("main", pool)
+	// A pool of its own, rather than SET per statement: a search stays one statement and
+	// one round trip, and the timeout cannot leak to the checkout's or the admin's
+	// statements (which wait on row locks by design).
+	scfg := pcfg.Copy()
+	scfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.ShopperStatementTimeout.Milliseconds(), 10)
+	scfg.ConnConfig.RuntimeParams["pg_trgm.word_similarity_threshold"] = search.SimilarityThreshold
+	if a.ShopperDB, err = database.OpenConfig(ctx, scfg); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	a.Metrics.RegisterPool("shopper", a.ShopperDB)
 
 	if cfg.RedisURL != "" {
 		a.Redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisRootCAs)
 		if err != nil {
 			pool.Close()
+			a.ShopperDB.Close()
 			return nil, err
+		}
+		if tp != nil {
+			// Before the first command: the hook is added to each cluster node as it is
+			// created. Commands are recorded by name only (their values are cache
+			// entries), and without the caller's file and line, which cost a stack walk.
+			if err := redisotel.InstrumentTracing(a.Redis.ClusterClient, redisotel.WithTracerProvider(tracing.ChildrenOnly(tp)),
+				redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+				a.Close()
+				return nil, err
+			}
 		}
 		// Redis is not a dependency: a failed ping is logged and the shop starts anyway.
 		if err := a.Redis.Ping(ctx).Err(); err != nil {
@@ -92,8 +152,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		}
 	}
 	a.RedisPrefix = keyPrefix(pool)
-	a.Catalog = catalog.NewService(catalog.NewPGStore(pool))
-	a.Search = search.NewService(search.NewPGStore(pool))
+	a.Catalog = catalog.NewService(catalog.NewPGStore(a.ShopperDB))
+	a.Search = search.NewService(search.NewPGStore(a.ShopperDB))
 	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: a.RedisPrefix + ":cache", Observer: a.Metrics, Logger: logger}
 	if a.Redis != nil {
 		copts.Redis = a.Redis
@@ -110,7 +170,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
 		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
-		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{}),
+		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{
+			RegisterPerClient: cfg.Limits.RegisterPerClient, RegisterGlobal: cfg.Limits.RegisterGlobal,
+			SoftDelay: cfg.Limits.LoginSoftDelay, MaxSoftDelay: cfg.Limits.LoginMaxSoftDelay,
+		}),
 	})
 	if err != nil {
 		a.Close()
@@ -126,20 +189,40 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if cfg.MetricsAddr == "" {
 		a.Router.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	}
-	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin})
+	// One limiter for the API's and the pages' searches: a client has one budget.
+	searchLimit := httpserver.NewClientLimiter(cfg.SearchRate, int(math.Ceil(2*cfg.SearchRate)), "searches").Handler
+	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin, SearchLimit: searchLimit})
 	pages, err := web.New(web.Deps{Catalog: a.Catalog, Cached: a.Cached,
 		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
-		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger})
+		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger, SearchLimit: searchLimit})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("building the pages: %w", err)
 	}
 	pages.Register(a.Router)
+	a.handler = a.Router
+	if tp != nil {
+		a.handler = otelhttp.NewHandler(a.Router, "shop",
+			otelhttp.WithTracerProvider(tp),
+			otelhttp.WithPropagators(tracing.Propagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // the shop's metrics are Prometheus's
+			// The method until the router names the route (httpserver's observe renames
+			// the span "GET /api/v1/products/:idOrSlug").
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+			// Probes and scrapes would be most of the spans and say nothing.
+			otelhttp.WithFilter(func(r *http.Request) bool {
+				switch r.URL.Path {
+				case "/healthz", "/readyz", "/metrics":
+					return false
+				}
+				return true
+			}))
+	}
 	return a, nil
 }
 
 // Handler is the shop's HTTP handler.
-func (a *App) Handler() http.Handler { return a.Router }
+func (a *App) Handler() http.Handler { return a.handler }
 
 // Invalidate drops every cached catalog entry in every replica now (for changes made
 // behind the services' back, as tests do in SQL).
@@ -150,7 +233,7 @@ func (a *App) Invalidate(ctx context.Context) error { return a.Cached.Invalidate
 func (a *App) Server() *httpserver.Server {
 	s := &httpserver.Server{
 		Addr:          a.Config.HTTPAddr,
-		Handler:       a.Router,
+		Handler:       a.Handler(),
 		Health:        a.Health,
 		ShutdownDelay: a.Config.ShutdownDelay,
 		Logger:        a.Logger,
@@ -176,14 +259,15 @@ func (a *App) Close() {
 		_ = a.Redis.Close()
 	}
 	a.DB.Close()
+	a.ShopperDB.Close()
 }
 
 // Serve runs `shop serve` until ctx is done, then shuts down gracefully.
-func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) error {
 	if err := cfg.RequireServe(); err != nil {
 		return err
 	}
-	a, err := New(ctx, cfg, logger)
+	a, err := New(ctx, cfg, logger, opts...)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/platform/config"
@@ -28,8 +34,18 @@ type MigrateResult struct {
 // (cfg.AppRole, cfg.RetireRole), creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD
 // when no admin exists and loads the demo catalog when mode is demo and it was never
 // loaded. Running it twice, or twice at once, does each thing once.
-func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog.Logger) (MigrateResult, error) {
-	var res MigrateResult
+//
+// With WithTracerProvider, it records a span "shop migrate" (a child of the trace
+// context in ctx, the operator's reconcile when the Job's environment carried it) with
+// a child per step and the SQL statements of its pool.
+func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog.Logger, opts ...Option) (res MigrateResult, retErr error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tracer := tracerOf(o.tracerProvider)
+	ctx, span := tracer.Start(ctx, "shop migrate", trace.WithAttributes(attribute.String("shop.seed", string(mode))))
+	defer func() { endSpan(span, retErr) }()
 	if err := cfg.RequireDatabase(); err != nil {
 		return res, err
 	}
@@ -40,30 +56,46 @@ func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog
 	if logger == nil {
 		logger = slog.Default()
 	}
-	applied, err := database.Migrate(ctx, cfg.DatabaseURL, logger)
+	sctx, step := tracer.Start(ctx, "apply migrations")
+	applied, err := database.Migrate(sctx, cfg.DatabaseURL, logger)
 	res.Applied = applied
+	step.SetAttributes(attribute.Int("shop.migrations.applied", len(applied)))
+	endSpan(step, err)
 	if err != nil {
 		return res, err
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL)
+	pcfg, err := database.ParseURL(cfg.DatabaseURL)
+	if err != nil {
+		return res, err
+	}
+	if o.tracerProvider != nil {
+		pcfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.tracerProvider),
+			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()))
+	}
+	pool, err := database.OpenConfig(ctx, pcfg)
 	if err != nil {
 		return res, err
 	}
 	defer pool.Close()
 	if !roles.Empty() {
-		if err := database.MaintainRoles(ctx, pool, roles, logger); err != nil {
+		sctx, step := tracer.Start(ctx, "maintain application roles")
+		err := database.MaintainRoles(sctx, pool, roles, logger)
+		endSpan(step, err)
+		if err != nil {
 			return res, err
 		}
 		res.RolesMaintained = true
 	}
-	err = database.WithAdvisoryLock(ctx, pool, func(tx pgx.Tx) error {
-		created, err := auth.EnsureAdmin(ctx, tx, cfg.AdminEmail, cfg.AdminPassword)
+	sctx, step = tracer.Start(ctx, "bootstrap admin and catalog")
+	defer func() { endSpan(step, retErr) }()
+	err = database.WithAdvisoryLock(sctx, pool, func(tx pgx.Tx) error {
+		created, err := auth.EnsureAdmin(sctx, tx, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {
 			return err
 		}
 		res.AdminCreated = created
 		if mode == SeedDemo {
-			loaded, err := seed.Demo(ctx, tx, cfg.Currency)
+			loaded, err := seed.Demo(sctx, tx, cfg.Currency)
 			if err != nil {
 				return err
 			}
@@ -74,7 +106,8 @@ func Migrate(ctx context.Context, cfg config.Config, mode SeedMode, logger *slog
 	if err != nil {
 		return res, err
 	}
-	logger.Info("Migrated", "applied", len(res.Applied), "adminCreated", res.AdminCreated, "demoLoaded", res.DemoLoaded, "rolesMaintained", res.RolesMaintained)
+	step.SetAttributes(attribute.Bool("shop.admin_created", res.AdminCreated), attribute.Bool("shop.demo_loaded", res.DemoLoaded))
+	logger.InfoContext(ctx, "Migrated", "applied", len(res.Applied), "adminCreated", res.AdminCreated, "demoLoaded", res.DemoLoaded, "rolesMaintained", res.RolesMaintained)
 	return res, nil
 }
 
@@ -131,4 +164,21 @@ func connect(ctx context.Context, cfg config.Config) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("connecting to database %s:%d/%s: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, database.Unwrap(err))
 	}
 	return conn, nil
+}
+
+// tracerOf is the shop's tracer of tp, or a no-op one without tracing.
+func tracerOf(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return tracenoop.NewTracerProvider().Tracer("")
+	}
+	return tp.Tracer("github.com/storefront-operator/storefront/shop")
+}
+
+// endSpan ends span, recording err (its message only: errors here name no secret; the
+// database package strips URLs from its errors).
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }

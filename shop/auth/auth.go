@@ -115,6 +115,8 @@ type RegisterRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Name     string `json:"name"`
+	// Client is the caller as httpserver.ClientKey names it, for throttling.
+	Client string `json:"-"`
 }
 
 // Validate checks the request and returns it with the email normalised; failures are a
@@ -133,14 +135,18 @@ func (r RegisterRequest) Validate() (RegisterRequest, error) {
 	}
 	name := strings.TrimSpace(r.Name)
 	f.Text("name", name, 1, MaxNameLength)
-	return RegisterRequest{Email: email, Password: r.Password, Name: name}, f.Unprocessable()
+	return RegisterRequest{Email: email, Password: r.Password, Name: name, Client: r.Client}, f.Unprocessable()
 }
 
 // Register creates a customer account and signs it in. An email that already has an
-// account is apperr.ErrConflict.
+// account is apperr.ErrConflict. Too many registrations from req.Client or at the shop
+// are an *apperr.ThrottledError, refused before the password is hashed.
 func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, error) {
 	req, err := req.Validate()
 	if err != nil {
+		return Session{}, err
+	}
+	if err := s.throttle.AdmitRegistration(ctx, req.Client); err != nil {
 		return Session{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cost)
@@ -154,17 +160,19 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	return s.IssueSession(u)
 }
 
-// LoginRequest is what login needs; ClientIP is the caller's address, for throttling.
+// LoginRequest is what login needs.
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
-	ClientIP string `json:"-"`
+	// Client is the caller as httpserver.ClientKey names it, for throttling.
+	Client string `json:"-"`
 }
 
 // Login checks the credentials and returns a new session. Bad credentials (unknown email
-// or wrong password, indistinguishable in answer and in time) are apperr.ErrUnauthorized;
-// too many failures for the email or the client address are an *apperr.ThrottledError,
-// refused before any password work.
+// or wrong password, indistinguishable in answer and in time) are apperr.ErrUnauthorized.
+// A client with too many failures (for this email, or for any) gets an
+// *apperr.ThrottledError before any password work; failures for the email from all
+// clients only delay the attempt (ThrottleLimits), so the owner still gets in.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) {
 	var f apperr.Fields
 	if strings.TrimSpace(req.Email) == "" {
@@ -181,15 +189,25 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 		// Cannot be an account's email; still costs a comparison below.
 		email = ""
 	}
-	if err := s.throttle.Check(ctx, email, req.ClientIP); err != nil {
+	delay, err := s.throttle.CheckLogin(ctx, email, req.Client)
+	if err != nil {
 		s.observe("throttled")
 		return Session{}, err
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return Session{}, ctx.Err()
+		}
 	}
 	var (
 		u    User
 		hash string
 	)
-	err := apperr.ErrNotFound
+	err = apperr.ErrNotFound
 	if email != "" {
 		u, hash, err = s.store.UserByEmail(ctx, email)
 	}
@@ -203,12 +221,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	}
 	if err != nil {
 		s.observe("credentials")
-		if ferr := s.throttle.Fail(ctx, email, req.ClientIP); ferr != nil {
+		if ferr := s.throttle.FailLogin(ctx, email, req.Client); ferr != nil {
 			return Session{}, ferr
 		}
 		return Session{}, fmt.Errorf("wrong email or password: %w", apperr.ErrUnauthorized)
 	}
-	if err := s.throttle.Reset(ctx, email); err != nil {
+	if err := s.throttle.ResetLogin(ctx, email, req.Client); err != nil {
 		return Session{}, err
 	}
 	return s.IssueSession(u)

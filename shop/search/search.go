@@ -1,6 +1,6 @@
 // Package search is the shop's product search: PostgreSQL full-text search over a
 // weighted tsvector (name A, category B, description C), with a pg_trgm similarity
-// fallback when nothing matches (typos), the catalog's filters and sorts plus relevance,
+// fallback when nothing matches a short text (typos), the catalog's filters and sorts plus relevance,
 // and category facets.
 package search
 
@@ -18,6 +18,13 @@ import (
 
 // MaxQueryLength bounds the search text (in characters).
 const MaxQueryLength = 200
+
+// MaxSimilarLength bounds the text (in characters) for which the similarity fallback
+// runs. Typos worth forgiving are in short queries ("espreso machne"); a trigram search
+// costs with the length of the text (every trigram's posting list is read), and a long
+// random text, matching nothing in full text, would otherwise buy a scan of the catalog's
+// names with each request.
+const MaxSimilarLength = 32
 
 // Sorts are the sorts of a search, relevance (the default) first.
 var Sorts = append([]catalog.Sort{catalog.SortRelevance}, catalog.ListSorts...)
@@ -109,10 +116,11 @@ func normalize(raw string) (string, string) {
 
 // Store runs searches, implemented by *PGStore.
 type Store interface {
-	// FullText returns the page of products matching the full-text query and the facets.
-	FullText(ctx context.Context, q Query) ([]catalog.Product, []Facet, error)
-	// Similar does the same by trigram similarity of the names.
-	Similar(ctx context.Context, q Query) ([]catalog.Product, []Facet, error)
+	// Search returns the page of products matching the full-text query, and the facets;
+	// when nothing at all matches it (under the price filters) and similar is set, the
+	// same for the names similar to the text (trigram word similarity), with
+	// MatchSimilar. It is one statement.
+	Search(ctx context.Context, q Query, similar bool) ([]catalog.Product, []Facet, Match, error)
 }
 
 // Service answers searches.
@@ -124,14 +132,10 @@ type Service struct {
 func NewService(store Store) *Service { return &Service{store: store} }
 
 // Search runs q (as ParseQuery returns it): full-text first; when nothing at all matches
-// the text (under the price filters), by similarity.
+// the text (under the price filters) and it has at most MaxSimilarLength characters, by
+// similarity.
 func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
-	match := MatchFullText
-	items, facets, err := s.store.FullText(ctx, q)
-	if err == nil && len(facets) == 0 {
-		match = MatchSimilar
-		items, facets, err = s.store.Similar(ctx, q)
-	}
+	items, facets, match, err := s.store.Search(ctx, q, utf8.RuneCountInString(q.Text) <= MaxSimilarLength)
 	if err != nil {
 		return Result{}, fmt.Errorf("searching for %q: %w", q.Text, err)
 	}

@@ -49,39 +49,49 @@ func TestParseQuery(t *testing.T) {
 	}
 }
 
+// fakeStore answers as the statement does: full-text facets when there are any, the
+// similar ones when there are none and the fallback may run.
 type fakeStore struct {
 	fullText, similar []Facet
-	calls             []string
+	allowed           []bool
 }
 
-func (f *fakeStore) FullText(context.Context, Query) ([]catalog.Product, []Facet, error) {
-	f.calls = append(f.calls, "fulltext")
-	return nil, f.fullText, nil
+func (f *fakeStore) Search(_ context.Context, _ Query, similar bool) ([]catalog.Product, []Facet, Match, error) {
+	f.allowed = append(f.allowed, similar)
+	if len(f.fullText) > 0 || !similar {
+		return nil, f.fullText, MatchFullText, nil
+	}
+	return nil, f.similar, MatchSimilar, nil
 }
 
-func (f *fakeStore) Similar(context.Context, Query) ([]catalog.Product, []Facet, error) {
-	f.calls = append(f.calls, "similar")
-	return nil, f.similar, nil
-}
-
-func TestSearchFallsBackOnlyWhenNothingMatches(t *testing.T) {
+func TestSearchFallsBackOnlyForShortTextsThatMatchNothing(t *testing.T) {
 	tests := map[string]struct {
 		store    fakeStore
+		text     string
 		category string
 		match    Match
 		total    int64
 	}{
-		"full-text matches are used":               {store: fakeStore{fullText: []Facet{{"a", 3}, {"b", 2}}}, match: MatchFullText, total: 5},
-		"the total follows the category filter":    {store: fakeStore{fullText: []Facet{{"a", 3}, {"b", 2}}}, category: "b", match: MatchFullText, total: 2},
-		"matches elsewhere keep full-text":         {store: fakeStore{fullText: []Facet{{"a", 3}}}, category: "b", match: MatchFullText, total: 0},
-		"no match at all falls back to similarity": {store: fakeStore{similar: []Facet{{"a", 1}}}, match: MatchSimilar, total: 1},
+		"full-text matches are used":                          {store: fakeStore{fullText: []Facet{{"a", 3}, {"b", 2}}}, match: MatchFullText, total: 5},
+		"the total follows the category filter":               {store: fakeStore{fullText: []Facet{{"a", 3}, {"b", 2}}}, category: "b", match: MatchFullText, total: 2},
+		"matches elsewhere keep full-text":                    {store: fakeStore{fullText: []Facet{{"a", 3}}}, category: "b", match: MatchFullText, total: 0},
+		"no match at all falls back to similarity":            {store: fakeStore{similar: []Facet{{"a", 1}}}, match: MatchSimilar, total: 1},
+		"a text of MaxSimilarLength characters may fall back": {store: fakeStore{similar: []Facet{{"a", 1}}}, text: strings.Repeat("é", MaxSimilarLength), match: MatchSimilar, total: 1},
+		"a longer text never falls back":                      {store: fakeStore{similar: []Facet{{"a", 1}}}, text: strings.Repeat("é", MaxSimilarLength+1), match: MatchFullText, total: 0},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			q := Query{Text: "x", ListQuery: catalog.ListQuery{Page: 1, PerPage: 20, Filter: catalog.Filter{Category: tt.category}}}
+			text := tt.text
+			if text == "" {
+				text = "x"
+			}
+			q := Query{Text: text, ListQuery: catalog.ListQuery{Page: 1, PerPage: 20, Filter: catalog.Filter{Category: tt.category}}}
 			r, err := NewService(&tt.store).Search(context.Background(), q)
 			if err != nil || r.Match != tt.match || r.Total != tt.total || r.Items == nil || r.Facets.Categories == nil {
-				t.Errorf("result = %+v, %v (calls %v)", r, err, tt.store.calls)
+				t.Errorf("result = %+v, %v (fallback allowed: %v)", r, err, tt.store.allowed)
+			}
+			if len(tt.store.allowed) != 1 {
+				t.Errorf("%d store calls, want one statement", len(tt.store.allowed))
 			}
 		})
 	}

@@ -6,48 +6,39 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/platform/database"
 )
 
-// similarityThreshold is the pg_trgm word similarity a name needs to match the text in
-// the fallback; the default 0.6 misses common one-letter typos of short words.
-const similarityThreshold = "0.4"
+// SimilarityThreshold is the pg_trgm word similarity a name needs to match the text in
+// the fallback; the default 0.6 misses common one-letter typos of short words. `<%` reads
+// it from the setting pg_trgm.word_similarity_threshold, which the shop sets on its
+// connections (RuntimeParams), so that a search needs no transaction to set it.
+const SimilarityThreshold = "0.4"
 
 // PGStore is the PostgreSQL implementation of Store.
 type PGStore struct {
 	pool *pgxpool.Pool
 }
 
-// NewPGStore returns a search store over pool.
+// NewPGStore returns a search store over pool, whose connections set
+// pg_trgm.word_similarity_threshold to SimilarityThreshold.
 func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 
-// A search is one statement: the matches under the price filter are found once (the
-// materialised CTE m: one GIN index scan), then counted by category for the facets and
-// filtered by category, sorted and cut for the page. Every row carries the facets; an
-// empty page returns no row, and facetsSQL answers alone.
+// A search is one statement, whatever the text: the full-text matches under the price
+// filter are found once (the materialised CTE ft: one GIN index scan); only when there is
+// none and the text is short enough ($4, see MaxSimilarLength) are the names searched by
+// trigram similarity (sim: a gating one-time filter skips its scan otherwise). The
+// matches are counted by category for the facets, and filtered by category, sorted and
+// cut for the page. Every row carries the facets and the match; the LEFT JOIN gives an
+// empty page one row without a product, so the facets never need a second statement.
 //
-// Parameters: $1 text, $2 limit, $3 offset, then the price range and the category slug
-// when the statement's filter shape has them (see catalog.Shape).
-type matcher struct {
-	// match selects the products matching $1; rank scores them (higher is better).
-	match, rank string
-}
-
-var (
-	fullText = matcher{
-		match: `p.search_vector @@ websearch_to_tsquery('english', $1)`,
-		rank:  `ts_rank(p.search_vector, websearch_to_tsquery('english', $1))`,
-	}
-	similar = matcher{
-		match: `$1 <% p.name`,
-		rank:  `word_similarity($1, p.name)`,
-	}
-)
-
-func searchSQL(m matcher, sort catalog.Sort, sh catalog.Shape) string {
+// Parameters: $1 text, $2 limit, $3 offset, $4 whether the similarity fallback may run,
+// then the price range and the category slug when the statement's filter shape has them
+// (see catalog.Shape).
+func searchSQL(sort catalog.Sort, sh catalog.Shape) string {
 	order := "m.rank DESC, m.id ASC"
 	outer := "page.rank DESC, p.id ASC"
 	if s, ok := catalog.OrderBy[sort]; ok {
@@ -55,21 +46,27 @@ func searchSQL(m matcher, sort catalog.Sort, sh catalog.Shape) string {
 		outer = s
 	}
 	// The price range filters the matches (and so the facets); the category only the page.
-	price := catalog.FilterSQL(4, catalog.Shape{Price: sh.Price})
+	price := catalog.FilterSQL(5, catalog.Shape{Price: sh.Price})
 	category := ""
 	if sh.Category {
-		n := 4
+		n := 5
 		if sh.Price {
-			n = 6
+			n = 7
 		}
 		category = fmt.Sprintf("WHERE c.slug = $%d", n)
 	}
-	return `WITH m AS MATERIALIZED (
-	SELECT p.id, p.category_id, p.price_minor, p.created_at, p.name, ` + m.rank + ` AS rank
+	return `WITH ft AS MATERIALIZED (
+	SELECT p.id, p.category_id, p.price_minor, p.created_at, p.name, ts_rank(p.search_vector, websearch_to_tsquery('english', $1)) AS rank
 	FROM products p
-	WHERE ` + m.match + ` AND ` + price + `
+	WHERE p.search_vector @@ websearch_to_tsquery('english', $1) AND ` + price + `
+), sim AS MATERIALIZED (
+	SELECT p.id, p.category_id, p.price_minor, p.created_at, p.name, word_similarity($1, p.name)::real AS rank
+	FROM products p
+	WHERE $4::boolean AND NOT EXISTS (SELECT FROM ft) AND $1 <% p.name AND ` + price + `
+), m AS (
+	SELECT * FROM ft UNION ALL SELECT * FROM sim
 ), facets AS (
-	SELECT json_agg(json_build_object('slug', f.slug, 'count', f.n) ORDER BY f.n DESC, f.slug) AS facets
+	SELECT coalesce(json_agg(json_build_object('slug', f.slug, 'count', f.n) ORDER BY f.n DESC, f.slug), '[]') AS facets
 	FROM (SELECT c.slug, count(*) AS n FROM m JOIN categories c ON c.id = m.category_id GROUP BY c.slug) f
 ), page AS (
 	SELECT m.id, m.rank FROM m JOIN categories c ON c.id = m.category_id
@@ -77,121 +74,83 @@ func searchSQL(m matcher, sort catalog.Sort, sh catalog.Shape) string {
 	ORDER BY ` + order + `
 	LIMIT $2 OFFSET $3
 )
-SELECT facets.facets, ` + catalog.ProductColumns + `
-FROM page JOIN products p ON p.id = page.id JOIN categories c ON c.id = p.category_id, facets
+SELECT facets.facets, $4::boolean AND NOT EXISTS (SELECT FROM ft), p.id IS NOT NULL, ` + catalog.ProductColumns + `
+FROM facets LEFT JOIN (page JOIN products p ON p.id = page.id JOIN categories c ON c.id = p.category_id) ON TRUE
 ORDER BY ` + outer
 }
 
-// facetsSQL counts the matches by category alone: $1 text, then the price range when
-// withPrice.
-func facetsSQL(m matcher, withPrice bool) string {
-	return `SELECT c.slug, count(*)
-FROM products p JOIN categories c ON c.id = p.category_id
-WHERE ` + m.match + ` AND ` + catalog.FilterSQL(2, catalog.Shape{Price: withPrice}) + `
-GROUP BY c.slug
-ORDER BY count(*) DESC, c.slug`
-}
-
-// queries holds every statement, one per purpose and filter shape, built once from
+// queries holds every statement, one per sort and filter shape, built once from
 // constants.
-var queries = func() map[string]string {
-	q := map[string]string{}
-	for _, withPrice := range []bool{false, true} {
-		q[facetsKey("fulltext", withPrice)] = facetsSQL(fullText, withPrice)
-		q[facetsKey("similar", withPrice)] = facetsSQL(similar, withPrice)
-	}
+var queries = func() map[queryKey]string {
+	q := map[queryKey]string{}
 	for _, s := range Sorts {
 		for _, sh := range catalog.Shapes {
-			q[queryKey("fulltext", s, sh)] = searchSQL(fullText, s, sh)
-			q[queryKey("similar", s, sh)] = searchSQL(similar, s, sh)
+			q[queryKey{s, sh}] = searchSQL(s, sh)
 		}
 	}
 	return q
 }()
 
-func queryKey(kind string, s catalog.Sort, sh catalog.Shape) string {
-	return fmt.Sprintf("%s %s %t %t", kind, s, sh.Price, sh.Category)
+type queryKey struct {
+	sort  catalog.Sort
+	shape catalog.Shape
 }
 
-func facetsKey(kind string, withPrice bool) string {
-	return fmt.Sprintf("%s facets %t", kind, withPrice)
-}
-
-const setSimilarityThresholdSQL = `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`
-
-// querier is a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// FullText implements Store.
-func (s *PGStore) FullText(ctx context.Context, q Query) ([]catalog.Product, []Facet, error) {
-	return run(ctx, s.pool, "fulltext", q)
-}
-
-// Similar implements Store. The similarity threshold is a setting, so the queries run
-// in a transaction that sets it locally.
-func (s *PGStore) Similar(ctx context.Context, q Query) (items []catalog.Product, facets []Facet, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setSimilarityThresholdSQL, similarityThreshold); err != nil {
-			return err
-		}
-		items, facets, err = run(ctx, tx, "similar", q)
-		return err
-	})
-	return items, facets, err
-}
-
-func run(ctx context.Context, db querier, kind string, q Query) ([]catalog.Product, []Facet, error) {
-	sh := q.Shape()
-	sql, ok := queries[queryKey(kind, q.Sort, sh)]
+// Search implements Store.
+func (s *PGStore) Search(ctx context.Context, q Query, similar bool) ([]catalog.Product, []Facet, Match, error) {
+	sql, ok := queries[queryKey{q.Sort, q.Shape()}]
 	if !ok {
-		return nil, nil, fmt.Errorf("unknown sort %q", q.Sort)
+		return nil, nil, "", fmt.Errorf("unknown sort %q", q.Sort)
 	}
-	filter := catalog.FilterArgs(q.Filter)
-	rows, err := db.Query(ctx, sql, append([]any{q.Text, q.PerPage, q.Offset()}, filter...)...)
+	rows, err := s.pool.Query(ctx, sql, append([]any{q.Text, q.PerPage, q.Offset(), similar}, catalog.FilterArgs(q.Filter)...)...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", database.Timeout(err)
 	}
 	// Every row repeats the facets; keep the first row's bytes and decode them once.
-	var facetsJSON []byte
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) {
-		var p catalog.Product
-		var raw []byte
-		err := r.Scan(append([]any{&raw}, catalog.ProductFields(&p)...)...)
+	var (
+		facetsJSON []byte
+		bySimilar  bool
+		items      []catalog.Product
+	)
+	for rows.Next() {
+		var (
+			p      catalog.Product
+			raw    []byte
+			sim    bool
+			isItem bool
+		)
+		dest := append([]any{&raw, &sim, &isItem}, catalog.ProductFields(&p)...)
 		if facetsJSON == nil {
-			facetsJSON = raw
+			// The first row says whether it is a product before its columns are read:
+			// the one row of an empty page has none.
+			if err := rows.Scan(append([]any{&raw, &sim, &isItem}, make([]any, len(dest)-3)...)...); err != nil {
+				rows.Close()
+				return nil, nil, "", fmt.Errorf("reading results: %w", err)
+			}
+			facetsJSON, bySimilar = raw, sim
+			if !isItem {
+				continue
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, nil, "", fmt.Errorf("reading results: %w", err)
 		}
 		catalog.NormalizeProduct(&p)
-		return p, err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading results: %w", err)
+		items = append(items, p)
 	}
-	if len(items) > 0 {
-		var facets []Facet
+	if err := rows.Err(); err != nil {
+		return nil, nil, "", fmt.Errorf("reading results: %w", database.Timeout(err))
+	}
+	var facets []Facet
+	if facetsJSON != nil {
 		if err := json.Unmarshal(facetsJSON, &facets); err != nil {
-			return nil, nil, fmt.Errorf("reading facets: %w", err)
+			return nil, nil, "", fmt.Errorf("reading facets: %w", err)
 		}
-		return items, facets, nil
 	}
-	// An empty page (past the end, another category, or no match at all) carries no
-	// facets: count them alone.
-	facetArgs := []any{q.Text}
-	if sh.Price {
-		facetArgs = append(facetArgs, filter[0], filter[1])
+	match := MatchFullText
+	if bySimilar {
+		match = MatchSimilar
 	}
-	rows, err = db.Query(ctx, queries[facetsKey(kind, sh.Price)], facetArgs...)
-	if err != nil {
-		return nil, nil, err
-	}
-	facets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Facet, error) {
-		var f Facet
-		err := r.Scan(&f.Slug, &f.Count)
-		return f, err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading facets: %w", err)
-	}
-	return items, facets, nil
+	return items, facets, match, nil
 }

@@ -159,7 +159,50 @@ func TestRegisterLoginLogout(t *testing.T) {
 			expectStatus(t, p, http.StatusUnauthorized)
 		}
 		expectStatus(t, p, http.StatusTooManyRequests)
-		expectContains(t, p, "Too many attempts. Try again in", `role="alert"`)
+		expectContains(t, p, "Too many login attempts for this email from this address. Try again in", `role="alert"`)
+		if p.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		checkAccessibility(t, p.Body)
+	})
+
+	t.Run("the owner signs in from another address after an attacker's failures", func(t *testing.T) {
+		proxied := shoptest.Start(t, shoptest.Options{DatabaseURL: shop.DatabaseURL, Config: func(c *config.Config) {
+			c.PasswordCost = 4
+			c.TrustedProxies = []string{"127.0.0.1/32"}
+			c.Limits.LoginSoftDelay, c.Limits.LoginMaxSoftDelay = 10*time.Millisecond, 30*time.Millisecond
+		}})
+		attacker := newVisitor(t, proxied)
+		attacker.header.Set("X-Forwarded-For", "203.0.113.66")
+		for i := 0; i < 5; i++ {
+			expectStatus(t, signIn(t, attacker, "ada@example.com", "wrong-password-123"), http.StatusUnauthorized)
+		}
+		expectStatus(t, signIn(t, attacker, "ada@example.com", password), http.StatusTooManyRequests)
+		owner := newVisitor(t, proxied)
+		owner.header.Set("X-Forwarded-For", "198.51.100.66")
+		expectStatus(t, signIn(t, owner, "ada@example.com", password), http.StatusSeeOther)
+		expectStatus(t, owner.get("/account"), http.StatusOK)
+	})
+
+	t.Run("a burst of registrations from one address is refused with 429", func(t *testing.T) {
+		limited := shoptest.Start(t, shoptest.Options{DatabaseURL: shop.DatabaseURL, Config: func(c *config.Config) {
+			c.PasswordCost = 4
+			c.TrustedProxies = []string{"127.0.0.1/32"}
+			c.Limits.RegisterPerClient, c.Limits.RegisterGlobal = 0, 0
+		}})
+		var p page
+		for i := 0; i < 10; i++ {
+			w := newVisitor(t, limited)
+			w.header.Set("X-Forwarded-For", "203.0.113.77")
+			form := w.get("/register")
+			p = w.post("/register", url.Values{"name": {"Burst"}, "email": {fmt.Sprintf("page-burst%d@example.com", i)}, "password": {password}, "csrf_token": {csrf(t, form)}})
+			if p.StatusCode == http.StatusTooManyRequests {
+				break
+			}
+			expectStatus(t, p, http.StatusSeeOther)
+		}
+		expectStatus(t, p, http.StatusTooManyRequests)
+		expectContains(t, p, "Too many registrations from this address. Try again in", `role="alert"`)
 		if p.Header.Get("Retry-After") == "" {
 			t.Error("no Retry-After")
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
+	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 )
 
 // requireUser sends a signed-out shopper to the login page, to come back here after.
@@ -88,7 +89,7 @@ func (p *Pages) registerPage(c *gin.Context) {
 // the session cookie. The guest cart joins the account's cart.
 func (p *Pages) login(c *gin.Context) {
 	f := newForm().read(c, loginFields, "password")
-	s, err := p.auth.Login(c.Request.Context(), auth.LoginRequest{Email: f.Values["email"], Password: f.Values["password"], ClientIP: c.ClientIP()})
+	s, err := p.auth.Login(c.Request.Context(), auth.LoginRequest{Email: f.Values["email"], Password: f.Values["password"], Client: httpserver.ClientKey(c)})
 	var throttled *apperr.ThrottledError
 	switch {
 	case err == nil:
@@ -100,9 +101,7 @@ func (p *Pages) login(c *gin.Context) {
 		f.Errors["email"], f.Errors["password"] = "Check the email address.", "Check the password."
 		p.authForm(c, http.StatusUnauthorized, "login", "Log in", f)
 	case errors.As(err, &throttled):
-		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
-		f.Error = fmt.Sprintf("Too many attempts. Try again in %d seconds.", throttled.RetryAfterSeconds())
-		p.authForm(c, http.StatusTooManyRequests, "login", "Log in", f)
+		p.throttledForm(c, throttled, "login", "Log in", f)
 	default:
 		p.fail(c, err)
 	}
@@ -110,7 +109,9 @@ func (p *Pages) login(c *gin.Context) {
 
 func (p *Pages) register(c *gin.Context) {
 	f := newForm().read(c, registerFields, "password")
-	s, err := p.auth.Register(c.Request.Context(), auth.RegisterRequest{Email: f.Values["email"], Password: f.Values["password"], Name: f.Values["name"]})
+	s, err := p.auth.Register(c.Request.Context(), auth.RegisterRequest{Email: f.Values["email"], Password: f.Values["password"], Name: f.Values["name"],
+		Client: httpserver.ClientKey(c)})
+	var throttled *apperr.ThrottledError
 	switch {
 	case err == nil:
 		p.signedIn(c, s)
@@ -120,9 +121,18 @@ func (p *Pages) register(c *gin.Context) {
 		f.Error = "Please correct the fields marked below."
 		f.Errors["email"] = "An account with this email already exists. Log in instead."
 		p.authForm(c, http.StatusConflict, "register", "Create an account", f)
+	case errors.As(err, &throttled):
+		p.throttledForm(c, throttled, "register", "Create an account", f)
 	default:
 		p.fail(c, err)
 	}
+}
+
+// throttledForm shows the form again with 429 and Retry-After.
+func (p *Pages) throttledForm(c *gin.Context, throttled *apperr.ThrottledError, tmpl, title string, f *form) {
+	c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+	f.Error = fmt.Sprintf("Too many %s. Try again in %d seconds.", throttled.What, throttled.RetryAfterSeconds())
+	p.authForm(c, http.StatusTooManyRequests, tmpl, title, f)
 }
 
 // signedIn starts the session, merges the guest cart into the account's cart (the cart

@@ -530,6 +530,7 @@ func TestServerErrorPage(t *testing.T) {
 	var logs syncBuffer
 	shop := shoptest.Start(t, shoptest.Options{Log: &logs})
 	shop.App.DB.Close() // every query now fails
+	shop.App.ShopperDB.Close()
 	v := newVisitor(t, shop)
 	p := v.get("/", "X-Request-ID", "req-broken-db")
 	expectStatus(t, p, 500)
@@ -561,4 +562,18 @@ func TestMoneyInTheShopsCurrency(t *testing.T) {
 	expectStatus(t, p, 200)
 	expectContains(t, p, "¥3,900")
 	expectContains(t, v.get("/products?max_price=49.5"), "Enter a price such as 1999.")
+}
+
+func TestSearchPageRateLimit(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Demo: true, Config: func(c *config.Config) { c.SearchRate = 0.01 }})
+	v := newVisitor(t, shop)
+	expectStatus(t, v.get("/search?q=tent"), 200)
+	// One search per 100 s: the second page is refused.
+	p := v.get("/search?q=lamp")
+	expectStatus(t, p, http.StatusTooManyRequests)
+	expectContains(t, p, "Too many attempts", `<html lang="en">`)
+	if ra := p.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After = %q", ra)
+	}
+	checkAccessibility(t, p.Body)
 }

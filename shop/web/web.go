@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -66,6 +67,8 @@ type Deps struct {
 	// Secret is JWT_SECRET; the CSRF and guest-cart keys are derived from it.
 	Secret string
 	Logger *slog.Logger
+	// SearchLimit runs before each search page: the per-client rate limit (nil: none).
+	SearchLimit gin.HandlerFunc
 }
 
 // Pages serves the storefront.
@@ -82,6 +85,7 @@ type Pages struct {
 	templates   map[string]*template.Template
 	crossOrigin *http.CrossOriginProtection
 	logger      *slog.Logger
+	searchLimit gin.HandlerFunc
 }
 
 // New builds the pages: it loads and fingerprints the static files and parses every
@@ -113,6 +117,10 @@ func New(d Deps) (*Pages, error) {
 		assets:      a,
 		crossOrigin: http.NewCrossOriginProtection(),
 		logger:      d.Logger,
+		searchLimit: d.SearchLimit,
+	}
+	if p.searchLimit == nil {
+		p.searchLimit = func(c *gin.Context) { c.Next() }
 	}
 	if p.templates, err = p.parseTemplates(); err != nil {
 		return nil, err
@@ -131,7 +139,7 @@ func (p *Pages) Register(r *gin.Engine) {
 	g.GET("/products", p.allProducts)
 	g.GET("/products/:slug", p.product)
 	g.GET("/categories/:slug", p.category)
-	g.GET("/search", p.searchPage)
+	g.GET("/search", p.searchLimit, p.searchPage)
 	g.GET("/cart", p.cart)
 	g.GET("/login", p.loginPage)
 	g.GET("/register", p.registerPage)
@@ -242,6 +250,13 @@ func (p *Pages) renderErrors(c *gin.Context) {
 		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Page failed",
 			"method", c.Request.Method, "route", c.FullPath(), "error", err)
 	}
+	var throttled *apperr.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+	case errors.Is(err, apperr.ErrTimedOut):
+		c.Header("Retry-After", "1")
+	}
 	p.errorPage(c, prob.Status, err)
 }
 
@@ -261,6 +276,7 @@ var errorViews = map[int]errorView{
 	http.StatusConflict:              {"That didn't work", "Something changed in the meantime. Reload the page and try again."},
 	http.StatusRequestEntityTooLarge: {"That was too much", "The form you sent was too large."},
 	http.StatusInternalServerError:   {"Something went wrong on our side", "We've logged the problem. Please try again in a moment."},
+	http.StatusServiceUnavailable:    {"That took too long", "The shop gave up on this request. Please try again in a moment, or search for something shorter."},
 }
 
 type errorPage struct {

@@ -486,6 +486,9 @@ type NotFound = Problem
 // PaymentRequired RFC 9457 problem details, with `errors` naming invalid fields.
 type PaymentRequired = Problem
 
+// TimedOut RFC 9457 problem details, with `errors` naming invalid fields.
+type TimedOut = Problem
+
 // TooLarge RFC 9457 problem details, with `errors` naming invalid fields.
 type TooLarge = Problem
 
@@ -564,8 +567,9 @@ type GetProductParams struct {
 type SearchParams struct {
 	// Q The search text (web-search syntax: quoted phrases, OR, -word). Runs of
 	// whitespace count as one space; at most 200 characters remain after that, and
-	// the text as sent may be at most four times as long. When nothing matches,
-	// names similar to it are returned (match = similar).
+	// the text as sent may be at most four times as long. When nothing matches a text
+	// of at most 32 characters, names similar to it are returned (match = similar);
+	// a longer text that matches nothing is an empty result.
 	Q string `form:"q" json:"q"`
 
 	// Category A category slug.
@@ -805,9 +809,13 @@ type ClientInterface interface {
 
 	// LoginWithBody Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -816,9 +824,13 @@ type ClientInterface interface {
 
 	// Login Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -837,12 +849,20 @@ type ClientInterface interface {
 
 	// RegisterWithBody Create a customer account and sign it in
 	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/auth/register (the `Register` operationId).
 	RegisterWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Register Create a customer account and sign it in
+	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -927,6 +947,11 @@ type ClientInterface interface {
 	GetProduct(ctx context.Context, idOrSlug string, params *GetProductParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Search Full-text search with a typo-tolerant fallback, filters, sorts and category facets
+	//
+	// One statement per search, under the shopper statement timeout (503 with
+	// Retry-After past it). Each client address (an IPv6 /64) may search
+	// SEARCH_RATE_LIMIT times a second (10 by default) in bursts of twice as many, per
+	// replica, the pages' search included; past it, 429 with Retry-After.
 	//
 	// Corresponds with GET /api/v1/search (the `Search` operationId).
 	Search(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1221,9 +1246,13 @@ func (c *Client) AdminSetStock(ctx context.Context, id ID, body AdminSetStockJSO
 
 // LoginWithBody Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1242,9 +1271,13 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 
 // Login Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1293,6 +1326,10 @@ func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.R
 
 // RegisterWithBody Create a customer account and sign it in
 //
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/auth/register (the `Register` operationId).
@@ -1309,6 +1346,10 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 }
 
 // Register Create a customer account and sign it in
+//
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1513,6 +1554,11 @@ func (c *Client) GetProduct(ctx context.Context, idOrSlug string, params *GetPro
 }
 
 // Search Full-text search with a typo-tolerant fallback, filters, sorts and category facets
+//
+// One statement per search, under the shopper statement timeout (503 with
+// Retry-After past it). Each client address (an IPv6 /64) may search
+// SEARCH_RATE_LIMIT times a second (10 by default) in bursts of twice as many, per
+// replica, the pages' search included; past it, 429 with Retry-After.
 //
 // Corresponds with GET /api/v1/search (the `Search` operationId).
 func (c *Client) Search(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3051,9 +3097,13 @@ type ClientWithResponsesInterface interface {
 
 	// LoginWithBodyWithResponse Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3062,9 +3112,13 @@ type ClientWithResponsesInterface interface {
 
 	// LoginWithResponse Sign in
 	//
-	// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-	// failures for one email, or 30 from one client address, within 15 minutes, login is
-	// 429 with Retry-After until the window ends (the right password included).
+	// Unknown emails and wrong passwords are both 401 and take the same time. A client
+	// address (an IPv6 /64) that failed 5 times for one email, or
+	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+	// window ends (the right password included). Failures for one email from all clients
+	// never refuse a login: from the 5th on they delay every attempt for
+	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+	// has not failed, still signs in.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3087,12 +3141,20 @@ type ClientWithResponsesInterface interface {
 
 	// RegisterWithBodyWithResponse Create a customer account and sign it in
 	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/auth/register (the `Register` operationId).
 	RegisterWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterResponse, error)
 
 	// RegisterWithResponse Create a customer account and sign it in
+	//
+	// Throttled before the password is hashed: 5 registrations per client
+	// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+	// either, 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3191,6 +3253,11 @@ type ClientWithResponsesInterface interface {
 	GetProductWithResponse(ctx context.Context, idOrSlug string, params *GetProductParams, reqEditors ...RequestEditorFn) (*GetProductResponse, error)
 
 	// SearchWithResponse Full-text search with a typo-tolerant fallback, filters, sorts and category facets
+	//
+	// One statement per search, under the shopper statement timeout (503 with
+	// Retry-After past it). Each client address (an IPv6 /64) may search
+	// SEARCH_RATE_LIMIT times a second (10 by default) in bursts of twice as many, per
+	// replica, the pages' search included; past it, 429 with Retry-After.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4368,6 +4435,11 @@ func (r MeResponse) ContentType() string {
 	return ""
 }
 
+// RegisterResponse429Headers the declared response headers of an HTTP 429 response for Register
+type RegisterResponse429Headers struct {
+	RetryAfter int
+}
+
 type RegisterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4381,8 +4453,12 @@ type RegisterResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegisterResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4408,6 +4484,11 @@ func (r RegisterResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RegisterResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RegisterResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -4689,6 +4770,11 @@ type ListCategoriesResponse304Headers struct {
 	ETag string
 }
 
+// ListCategoriesResponse503Headers the declared response headers of an HTTP 503 response for ListCategories
+type ListCategoriesResponse503Headers struct {
+	RetryAfter int
+}
+
 type ListCategoriesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4698,10 +4784,14 @@ type ListCategoriesResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *TimedOut
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListCategoriesResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *ListCategoriesResponse304Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCategoriesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4717,6 +4807,11 @@ func (r ListCategoriesResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListCategoriesResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCategoriesResponse) GetApplicationproblemJSON503() *TimedOut {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5029,6 +5124,11 @@ type ListProductsResponse304Headers struct {
 	ETag string
 }
 
+// ListProductsResponse503Headers the declared response headers of an HTTP 503 response for ListProducts
+type ListProductsResponse503Headers struct {
+	RetryAfter int
+}
+
 type ListProductsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5040,10 +5140,14 @@ type ListProductsResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *TimedOut
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListProductsResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *ListProductsResponse304Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListProductsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5064,6 +5168,11 @@ func (r ListProductsResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListProductsResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListProductsResponse) GetApplicationproblemJSON503() *TimedOut {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5105,6 +5214,11 @@ type GetProductResponse304Headers struct {
 	ETag string
 }
 
+// GetProductResponse503Headers the declared response headers of an HTTP 503 response for GetProduct
+type GetProductResponse503Headers struct {
+	RetryAfter int
+}
+
 type GetProductResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5116,10 +5230,14 @@ type GetProductResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *TimedOut
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetProductResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *GetProductResponse304Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetProductResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5140,6 +5258,11 @@ func (r GetProductResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetProductResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetProductResponse) GetApplicationproblemJSON503() *TimedOut {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5181,6 +5304,16 @@ type SearchResponse304Headers struct {
 	ETag string
 }
 
+// SearchResponse429Headers the declared response headers of an HTTP 429 response for Search
+type SearchResponse429Headers struct {
+	RetryAfter int
+}
+
+// SearchResponse503Headers the declared response headers of an HTTP 503 response for Search
+type SearchResponse503Headers struct {
+	RetryAfter int
+}
+
 type SearchResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5190,12 +5323,20 @@ type SearchResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *TimedOut
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *SearchResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *SearchResponse304Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SearchResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SearchResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5213,9 +5354,19 @@ func (r SearchResponse) GetApplicationproblemJSON413() *TooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SearchResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r SearchResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SearchResponse) GetApplicationproblemJSON503() *TimedOut {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5637,9 +5788,13 @@ func (c *ClientWithResponses) AdminSetStockWithResponse(ctx context.Context, id 
 
 // LoginWithBodyWithResponse Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5654,9 +5809,13 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 
 // LoginWithResponse Sign in
 //
-// Unknown emails and wrong passwords are both 401 and take the same time. After 5
-// failures for one email, or 30 from one client address, within 15 minutes, login is
-// 429 with Retry-After until the window ends (the right password included).
+// Unknown emails and wrong passwords are both 401 and take the same time. A client
+// address (an IPv6 /64) that failed 5 times for one email, or
+// 30 times for any, within 15 minutes gets 429 with Retry-After until the
+// window ends (the right password included). Failures for one email from all clients
+// never refuse a login: from the 5th on they delay every attempt for
+// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
+// has not failed, still signs in.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5697,6 +5856,10 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 
 // RegisterWithBodyWithResponse Create a customer account and sign it in
 //
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/auth/register (the `Register` operationId).
@@ -5709,6 +5872,10 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 }
 
 // RegisterWithResponse Create a customer account and sign it in
+//
+// Throttled before the password is hashed: 5 registrations per client
+// address (an IPv6 /64) an hour, and 60 a minute for the whole shop; past
+// either, 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5879,6 +6046,11 @@ func (c *ClientWithResponses) GetProductWithResponse(ctx context.Context, idOrSl
 }
 
 // SearchWithResponse Full-text search with a typo-tolerant fallback, filters, sorts and category facets
+//
+// One statement per search, under the shopper statement timeout (503 with
+// Retry-After past it). Each client address (an IPv6 /64) may search
+// SEARCH_RATE_LIMIT times a second (10 by default) in bursts of twice as many, per
+// replica, the pages' search included; past it, 429 with Retry-After.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7032,6 +7204,13 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7039,6 +7218,19 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RegisterResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7290,6 +7482,13 @@ func ParseListCategoriesResponse(rsp *http.Response) (*ListCategoriesResponse, e
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest TimedOut
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -7313,6 +7512,16 @@ func ParseListCategoriesResponse(rsp *http.Response) (*ListCategoriesResponse, e
 			headers.ETag = value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListCategoriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7619,6 +7828,13 @@ func ParseListProductsResponse(rsp *http.Response) (*ListProductsResponse, error
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest TimedOut
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -7642,6 +7858,16 @@ func ParseListProductsResponse(rsp *http.Response) (*ListProductsResponse, error
 			headers.ETag = value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListProductsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7692,6 +7918,13 @@ func ParseGetProductResponse(rsp *http.Response) (*GetProductResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest TimedOut
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -7715,6 +7948,16 @@ func ParseGetProductResponse(rsp *http.Response) (*GetProductResponse, error) {
 			headers.ETag = value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetProductResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7758,12 +8001,26 @@ func ParseSearchResponse(rsp *http.Response) (*SearchResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest TimedOut
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -7788,6 +8045,26 @@ func ParseSearchResponse(rsp *http.Response) (*SearchResponse, error) {
 			headers.ETag = value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 429:
+		var headers SearchResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SearchResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

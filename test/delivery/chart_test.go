@@ -400,6 +400,9 @@ func TestChartOperatorFlags(t *testing.T) {
 				"--cache-cidrs=10.0.56.0/24,10.0.57.0/24,10.0.58.0/24",
 				"--metrics-namespace=monitoring",
 				"--max-concurrent-reconciles=8",
+				"--otlp-endpoint=http://otel-collector.observability:4318",
+				"--otlp-protocol=grpc",
+				"--otlp-sampling-ratio=0.25",
 				"--zap-log-level=debug",
 				"--zap-stacktrace-level=panic",
 			},
@@ -429,7 +432,7 @@ func TestChartOperatorFlags(t *testing.T) {
 		for _, flagName := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect",
 			"watch-namespaces", "aws-region", "db-subnet-ids", "db-security-group-ids", "cache-subnet-ids",
 			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "db-cidrs", "cache-cidrs", "metrics-namespace",
-			"max-concurrent-reconciles", "zap-log-level"} {
+			"max-concurrent-reconciles", "otlp-endpoint", "otlp-protocol", "otlp-sampling-ratio", "zap-log-level"} {
 			if _, ok := vals[camelCase(flagName)]; !ok {
 				t.Errorf("values.yaml has no %s for --%s", camelCase(flagName), flagName)
 			}

@@ -305,7 +305,8 @@ func TestACKChecksumsMatchTheCRDsTestsUse(t *testing.T) {
 		listed[f[1]] = true
 	}
 	for _, need := range []string{"rds.services.k8s.aws_dbclusters.yaml", "rds.services.k8s.aws_dbinstances.yaml",
-		"rds.services.k8s.aws_dbsubnetgroups.yaml", "elasticache.services.k8s.aws_serverlesscaches.yaml"} {
+		"rds.services.k8s.aws_dbsubnetgroups.yaml", "elasticache.services.k8s.aws_serverlesscaches.yaml",
+		"elasticache.services.k8s.aws_users.yaml", "elasticache.services.k8s.aws_usergroups.yaml"} {
 		if !listed[need] {
 			t.Errorf("%s: a CRD the operator writes is not fetched for CI", need)
 		}

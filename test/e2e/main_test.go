@@ -19,8 +19,10 @@ limitations under the License.
 // shopper registers, searches, fills a cart and pays through its ALB; an upgrade
 // migrates before any new replica serves and drops no request, read or write; a failing
 // migration leaves the old version serving and says why; a good tag recovers; a
-// deletion with Retain keeps the database and its data; and a database verified against
-// a CA bundle mounted from a Secret is trusted only with the right CA.
+// deletion with Retain keeps the database and its data; a database verified against
+// a CA bundle mounted from a Secret is trusted only with the right CA; and the shop logs
+// in to its cache as its own ElastiCache user, refused everything else, through a
+// password rotation that fails no request.
 package e2e_test
 
 import (

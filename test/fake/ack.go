@@ -43,6 +43,14 @@ var (
 	DBClusterGVK       = schema.GroupVersionKind{Group: "rds.services.k8s.aws", Version: "v1alpha1", Kind: "DBCluster"}
 	DBInstanceGVK      = schema.GroupVersionKind{Group: "rds.services.k8s.aws", Version: "v1alpha1", Kind: "DBInstance"}
 	ServerlessCacheGVK = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "ServerlessCache"}
+	UserGVK            = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: CacheUserKind}
+	UserGroupGVK       = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: CacheUserGroupKind}
+)
+
+// The kinds of ElastiCache users and user groups.
+const (
+	CacheUserKind      = "User"
+	CacheUserGroupKind = "UserGroup"
 )
 
 // Condition types of the runtime (apis/core/v1alpha1/conditions.go).
@@ -191,6 +199,10 @@ func ARN(key AWSKey) string {
 		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", Partition, key.Region, key.Account, key.ID)
 	case DBInstanceGVK.Kind:
 		return fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", Partition, key.Region, key.Account, key.ID)
+	case CacheUserKind:
+		return fmt.Sprintf("arn:%s:elasticache:%s:%s:user:%s", Partition, key.Region, key.Account, key.ID)
+	case CacheUserGroupKind:
+		return fmt.Sprintf("arn:%s:elasticache:%s:%s:usergroup:%s", Partition, key.Region, key.Account, key.ID)
 	}
 	return fmt.Sprintf("arn:%s:elasticache:%s:%s:serverlesscache:%s", Partition, key.Region, key.Account, key.ID)
 }
@@ -276,6 +288,23 @@ func DescribedStatus(r AWSResource) map[string]any {
 		if r.Endpoint != nil && r.Status != RDSStatusCreating {
 			st["endpoint"] = map[string]any{"address": r.Endpoint.Address, "port": r.Endpoint.Port,
 				"hostedZoneID": "Z" + strings.ToUpper(pseudo(key.Region, 13))}
+		}
+	case CacheUserKind:
+		st["status"] = r.Status
+		st["minimumEngineVersion"] = "6.0"
+		st["authentication"] = map[string]any{"type_": "password", "passwordCount": int64(r.PasswordCount)}
+	case CacheUserGroupKind:
+		st["status"] = r.Status
+		st["minimumEngineVersion"] = "6.0"
+		if r.PendingAdd != nil || r.PendingRemove != nil {
+			pending := map[string]any{}
+			if r.PendingAdd != nil {
+				pending["userIDsToAdd"] = stringsAny(r.PendingAdd)
+			}
+			if r.PendingRemove != nil {
+				pending["userIDsToRemove"] = stringsAny(r.PendingRemove)
+			}
+			st["pendingChanges"] = pending
 		}
 	default:
 		st["status"] = r.Status

@@ -35,18 +35,21 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // ackManagers are the resource managers by kind, with their controllers' field managers.
 var ackManagers = []struct {
 	rm      resourceManager
-	kind    string
+	gvk     schema.GroupVersionKind
 	manager string
 }{
-	{dbSubnetGroupManager{}, DBSubnetGroupGVK.Kind, FieldManagerACKRDS},
-	{dbClusterManager{}, DBClusterGVK.Kind, FieldManagerACKRDS},
-	{dbInstanceManager{}, DBInstanceGVK.Kind, FieldManagerACKRDS},
-	{serverlessCacheManager{}, ServerlessCacheGVK.Kind, FieldManagerACKElastiCache},
+	{dbSubnetGroupManager{}, DBSubnetGroupGVK, FieldManagerACKRDS},
+	{dbClusterManager{}, DBClusterGVK, FieldManagerACKRDS},
+	{dbInstanceManager{}, DBInstanceGVK, FieldManagerACKRDS},
+	{serverlessCacheManager{}, ServerlessCacheGVK, FieldManagerACKElastiCache},
+	{userManager{}, UserGVK, FieldManagerACKElastiCache},
+	{userGroupManager{}, UserGroupGVK, FieldManagerACKElastiCache},
 }
 
 // Terminal AWS error codes of each kind's terminalAWSError (generator.yaml's

@@ -68,6 +68,11 @@ type AWSResource struct {
 	Created time.Time
 	// Tags are the resource's tags, ACK's own included.
 	Tags map[string]string
+	// PendingAdd and PendingRemove are a user group's pending changes (the users it is
+	// adding and removing while modifying).
+	PendingAdd, PendingRemove []string
+	// PasswordCount is how many passwords a user has (they are never returned).
+	PasswordCount int
 }
 
 // AWSOp is a kind of API call, for AWS.Refuse.
@@ -173,6 +178,8 @@ type awsResource struct {
 	// deleteAccepted is when AWS accepted the delete call.
 	deleteAccepted time.Time
 	finalSnapshot  string
+	// passwords are an ElastiCache user's.
+	passwords []string
 }
 
 // AWS is the stand-in's AWS. Its zero value is not usable: see NewAWS.
@@ -291,6 +298,7 @@ func (r *awsResource) copy() AWSResource {
 	c := r.AWSResource
 	c.Spec = deepCopyMap(r.Spec)
 	c.Tags = maps.Clone(r.Tags)
+	c.PendingAdd, c.PendingRemove = slices.Clone(r.PendingAdd), slices.Clone(r.PendingRemove)
 	if r.Endpoint != nil {
 		ep := *r.Endpoint
 		c.Endpoint = &ep
@@ -320,8 +328,12 @@ func (a *AWS) settle(key AWSKey) *awsResource {
 	case r.busyStatus != "" && (now.Before(r.busyUntil) || !r.provisioned):
 		r.Status = r.busyStatus
 	default:
+		wasBusy := r.busyStatus != ""
 		r.busyStatus = ""
 		r.Status = steadyStatus(key.Kind)
+		if wasBusy {
+			a.settled(r)
+		}
 		if key.Kind == DBInstanceGVK.Kind {
 			// An instance is available once its cluster is.
 			if c := a.cluster(key, specString2(r.Spec, "dbClusterIdentifier")); c == nil || c.Status != RDSStatusAvailable {
@@ -339,8 +351,11 @@ func (a *AWS) settle(key AWSKey) *awsResource {
 }
 
 func steadyStatus(kind string) string {
-	if kind == DBSubnetGroupGVK.Kind {
+	switch kind {
+	case DBSubnetGroupGVK.Kind:
 		return SubnetGroupStatusComplete
+	case CacheUserKind, CacheUserGroupKind:
+		return CacheUserStatusActive
 	}
 	return RDSStatusAvailable
 }
@@ -377,6 +392,10 @@ func notFound(key AWSKey) *APIError {
 		return NewAPIError("DBClusterNotFoundFault", fmt.Sprintf("DBCluster %s not found.", key.ID))
 	case DBInstanceGVK.Kind:
 		return NewAPIError("DBInstanceNotFound", fmt.Sprintf("DBInstance %s not found.", key.ID))
+	case CacheUserKind:
+		return elastiCacheFault("UserNotFound", fmt.Sprintf("User %s not found.", key.ID))
+	case CacheUserGroupKind:
+		return elastiCacheFault("UserGroupNotFound", fmt.Sprintf("User group %s not found.", key.ID))
 	}
 	return NewAPIError("ServerlessCacheNotFoundFault", fmt.Sprintf("Serverless cache %s not found.", key.ID))
 }
@@ -387,7 +406,7 @@ func call(err *APIError, op AWSOp, kind string) error {
 		return nil
 	}
 	err.Service, err.Operation = "RDS", string(op)+kind
-	if kind == ServerlessCacheGVK.Kind {
+	if kind == ServerlessCacheGVK.Kind || kind == CacheUserKind || kind == CacheUserGroupKind {
 		err.Service = "ElastiCache"
 	}
 	if op == OpDescribe {
@@ -489,9 +508,22 @@ func (a *AWS) createRefusal(key AWSKey, spec map[string]any, masterPassword stri
 		case DBInstanceGVK.Kind:
 			return NewAPIError("DBInstanceAlreadyExistsFault", "DB instance already exists")
 		}
+		if key.Kind == CacheUserGroupKind {
+			return elastiCacheFault("UserGroupAlreadyExists", fmt.Sprintf("User group %s already exists.", key.ID))
+		}
 		return NewAPIError("ServerlessCacheAlreadyExistsFault", fmt.Sprintf("Serverless cache %s already exists.", key.ID))
 	}
 	switch key.Kind {
+	case CacheUserGroupKind:
+		if e := a.membershipRefusal(key, anyStrings(sliceOf(spec["userIDs"]))); e != nil {
+			return e
+		}
+	case ServerlessCacheGVK.Kind:
+		if gid := specString2(spec, "userGroupID"); gid != "" {
+			if e := a.userGroupRefusal(key, gid); e != nil {
+				return e
+			}
+		}
 	case DBClusterGVK.Kind:
 		engine, version := specString2(spec, "engine"), specString2(spec, "engineVersion")
 		if version != "" && engine == "aurora-postgresql" && !slices.Contains(auroraPostgresMajors, strings.SplitN(version, ".", 2)[0]) {
@@ -534,6 +566,11 @@ func (a *AWS) Modify(ctx context.Context, key AWSKey, changes map[string]any, ma
 	if r.busyStatus != "" && key.Kind != DBSubnetGroupGVK.Kind {
 		return AWSResource{}, call(NewAPIError(invalidStateFault(key.Kind),
 			fmt.Sprintf("%s %s is not in available state.", key.Kind, key.ID)), OpModify, key.Kind)
+	}
+	if gid, ok := changes["userGroupID"].(string); ok && key.Kind == ServerlessCacheGVK.Kind && gid != "" {
+		if e := a.userGroupRefusal(key, gid); e != nil {
+			return AWSResource{}, call(e, OpModify, key.Kind)
+		}
 	}
 	if key.Kind == DBClusterGVK.Kind {
 		if v, ok := changes["engineVersion"].(string); ok {
@@ -599,6 +636,9 @@ func (a *AWS) Delete(key AWSKey, p DeleteParams) error {
 		r.finalSnapshot = *p.FinalSnapshotID
 	}
 	r.busyStatus, r.busyUntil, r.Status, r.deleteAccepted = statusDeleting, now.Add(a.delay), statusDeleting, now
+	if key.Kind == CacheUserKind {
+		a.userDeleted(key)
+	}
 	go a.finishDeleting(r)
 	return nil
 }
@@ -611,6 +651,8 @@ func (a *AWS) deleteRefusal(r *awsResource, p DeleteParams) *APIError {
 		return NewAPIError(invalidStateFault(key.Kind), fmt.Sprintf("%s %s is already being deleted.", key.Kind, key.ID))
 	}
 	switch key.Kind {
+	case CacheUserKind, CacheUserGroupKind:
+		return a.cacheUserDeleteRefusal(r)
 	case DBSubnetGroupGVK.Kind:
 		for k, other := range a.resources {
 			if k.Kind == DBClusterGVK.Kind && k.Account == key.Account && k.Region == key.Region &&
@@ -680,6 +722,7 @@ func (a *AWS) finishDeleting(r *awsResource) {
 func awsSpec(key AWSKey, spec map[string]any) map[string]any {
 	out := deepCopyMap(spec)
 	delete(out, "masterUserPassword")
+	delete(out, "passwords")
 	delete(out, "tags")
 	acct := AWSAccount{ID: key.Account, Region: key.Region}
 	var defaults map[string]any
@@ -690,6 +733,8 @@ func awsSpec(key AWSKey, spec map[string]any) map[string]any {
 		defaults = dbClusterDefaults(key, acct)
 	case DBInstanceGVK.Kind:
 		defaults = dbInstanceDefaults(key)
+	case CacheUserKind, CacheUserGroupKind:
+		defaults = map[string]any{}
 	default:
 		defaults = serverlessCacheDefaults(key, acct, spec)
 	}
@@ -758,7 +803,7 @@ func serverlessCacheDefaults(key AWSKey, acct AWSAccount, spec map[string]any) m
 }
 
 // idListFields are lists of IDs AWS keeps as sets and returns in an order of its own.
-var idListFields = []string{"subnetIDs", "vpcSecurityGroupIDs", "securityGroupIDs"}
+var idListFields = []string{"subnetIDs", "vpcSecurityGroupIDs", "securityGroupIDs", "userIDs"}
 
 // versionLess reports whether version a is older than b ("12.1" < "16.6").
 func versionLess(a, b string) bool {

@@ -28,7 +28,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -305,16 +304,13 @@ func (s *StandIns) setupACK(mgr manager.Manager) error {
 		return err
 	}
 	for _, k := range ackManagers {
-		gvk := schema.GroupVersionKind{Group: "rds.services.k8s.aws", Version: "v1alpha1", Kind: k.kind}
-		if k.kind == ServerlessCacheGVK.Kind {
-			gvk = ServerlessCacheGVK
-		}
+		gvk := k.gvk
 		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 			continue // no CRD, nothing to play
 		}
 		c := &ackController{s: s, gvk: gvk, rm: k.rm, manager: k.manager,
 			failures: map[types.UID]int{}, requested: map[types.UID]time.Time{}}
-		err := ctrl.NewControllerManagedBy(mgr).Named("fake-ack-" + k.kind).
+		err := ctrl.NewControllerManagedBy(mgr).Named("fake-ack-" + gvk.Kind).
 			For(newUnstructured(gvk)).
 			WithEventFilter(predicate.GenerationChangedPredicate{}).
 			// The controllers' default is one at a time (--reconcile-default-max-concurrent-syncs);
@@ -323,7 +319,7 @@ func (s *StandIns) setupACK(mgr manager.Manager) error {
 			WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 			Complete(c)
 		if err != nil {
-			return fmt.Errorf("setting up the %s stand-in: %w", k.kind, err)
+			return fmt.Errorf("setting up the %s stand-in: %w", gvk.Kind, err)
 		}
 	}
 	return nil

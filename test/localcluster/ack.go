@@ -207,6 +207,27 @@ func (a *ackPlayer) Provision(ctx context.Context, r fake.ProvisionRequest) (fak
 	return fake.Endpoint{}, fmt.Errorf("no server for a %s", r.Key.Kind)
 }
 
+// ApplyCacheUsers has a serverless cache's redis-server enforce the users of its user
+// group, with ACL SETUSER from each user's access string and passwords, as ElastiCache
+// does: a connection without credentials is refused (NOAUTH) and a command outside a
+// user's access string too (NOPERM).
+func (a *ackPlayer) ApplyCacheUsers(ctx context.Context, key fake.AWSKey, users []fake.CacheUser) error {
+	a.mu.Lock()
+	cache := a.caches[key]
+	a.mu.Unlock()
+	if cache == nil {
+		return errors.New("no cache server for the serverless cache")
+	}
+	var acl []testenv.ACLUser
+	if users != nil {
+		acl = []testenv.ACLUser{}
+	}
+	for _, u := range users {
+		acl = append(acl, testenv.ACLUser{Name: u.Name, AccessString: u.AccessString, Passwords: u.Passwords})
+	}
+	return cache.redis.SetACLUsers(ctx, acl)
+}
+
 // ResetMasterPassword gives the master user a new password.
 func (a *ackPlayer) ResetMasterPassword(ctx context.Context, key fake.AWSKey, user, password string) error {
 	a.mu.Lock()
@@ -414,9 +435,9 @@ func quoteLiteral(s string) string {
 // startCache starts a redis-server shaped like an ElastiCache Serverless endpoint: cluster
 // mode with one node holding every slot and announcing the endpoint's name in CLUSTER
 // SLOTS (cluster-announce-hostname, cluster-preferred-endpoint-type hostname), TLS only,
-// its certificate from the cluster's CA. The default user stays on without a password
-// until the operator creates the shop's ElastiCache user (REDIS_URL carries no
-// credentials yet); testenv's servers already have that user.
+// its certificate from the cluster's CA. The default user is on without a password, as a
+// cache without a user group is, until AWS has the server enforce the users of the
+// cache's user group (ApplyCacheUsers).
 func (a *ackPlayer) startCache(ctx context.Context) (*cacheServer, error) {
 	r, err := testenv.StartRedis(ctx, testenv.RedisOptions{
 		CA:       &testenv.CA{CAFile: a.ca.CAFile, CertFile: a.ca.CertFile, KeyFile: a.ca.KeyFile},

@@ -37,6 +37,7 @@ import (
 
 	"github.com/storefront-operator/storefront/test/fake"
 	"github.com/storefront-operator/storefront/test/localcluster"
+	"github.com/storefront-operator/storefront/test/testenv"
 )
 
 // ackObject builds an ACK object as the operator writes one.
@@ -307,6 +308,70 @@ func TestACKServerlessCacheIsARedisThatTakesTLSOnly(t *testing.T) {
 	gone(g, fake.ServerlessCacheGVK, ns, "cache")
 	g.Eventually(func() error { return rc.Ping(ctx).Err() }, time.Minute, 50*time.Millisecond).Should(HaveOccurred(),
 		"the deleted cache's server is stopped once AWS is done deleting")
+}
+
+// A serverless cache with a user group enforces exactly the group's users, as
+// ElastiCache does: no connection without credentials (the default user is off), the
+// shop's user with its access string and nothing more, a user that left the group
+// refused.
+func TestACKServerlessCacheEnforcesItsUserGroup(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	access, err := testenv.ShopAccessString()
+	g.Expect(err).NotTo(HaveOccurred())
+	for name, pw := range map[string]string{"default-pw": "default-password-0123456789", "shop-pw": "shop-password-0123456789"} {
+		createStrict(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeOpaque,
+			StringData: map[string]string{"password": pw}})
+	}
+	user := func(id, name, access, secret string) *unstructured.Unstructured {
+		return ackObject(fake.UserGVK, ns, id, nil, map[string]any{"userID": id + "-" + ns, "userName": name, "engine": "redis",
+			"accessString": access, "passwords": []any{map[string]any{"name": secret, "key": "password"}}})
+	}
+	createStrict(t, user("default", "default", "off -@all", "default-pw"), user("shop", "shop-"+ns, access, "shop-pw"))
+	createStrict(t, ackObject(fake.UserGroupGVK, ns, "group", nil, map[string]any{"userGroupID": "group-" + ns, "engine": "redis",
+		"userIDs": []any{"default-" + ns, "shop-" + ns}}))
+	g.Eventually(func() string {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(fake.UserGroupGVK)
+		_ = cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "group"}, u)
+		st, _, _ := unstructured.NestedString(u.Object, "status", "status")
+		return st
+	}, time.Minute, 50*time.Millisecond).Should(Equal("active"))
+	createStrict(t, ackObject(fake.ServerlessCacheGVK, ns, "cache", nil, map[string]any{
+		"serverlessCacheName": "cache-" + ns, "engine": "valkey", "majorEngineVersion": "8", "userGroupID": "group-" + ns,
+	}))
+	u := available(g, fake.ServerlessCacheGVK, ns, "cache")
+	host, _, _ := unstructured.NestedString(u.Object, "status", "endpoint", "address")
+	port, _, _ := unstructured.NestedInt64(u.Object, "status", "endpoint", "port")
+	pool, err := localcluster.CAPool(cluster.CAFile())
+	g.Expect(err).NotTo(HaveOccurred())
+	dial := func(user, password string) *redis.Client {
+		opts, err := redis.ParseURL(fmt.Sprintf("rediss://%s:%d", host, port))
+		g.Expect(err).NotTo(HaveOccurred())
+		opts.TLSConfig.RootCAs, opts.Username, opts.Password, opts.MaxRetries = pool, user, password, -1
+		c := redis.NewClient(opts)
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+
+	g.Expect(dial("", "").Ping(ctx).Err()).To(MatchError(ContainSubstring("NOAUTH")), "no credentials, no access")
+	shop := dial("shop-"+ns, "shop-password-0123456789")
+	g.Expect(shop.Set(ctx, "shop:0123456789ab:k", "v", 0).Err()).To(Succeed())
+	g.Expect(shop.Get(ctx, "shop:0123456789ab:k").Val()).To(Equal("v"))
+	for _, cmd := range [][]any{{"FLUSHALL"}, {"CONFIG", "GET", "maxmemory"}, {"KEYS", "*"}, {"GET", "other:k"}} {
+		g.Expect(shop.Do(ctx, cmd...).Err()).To(MatchError(ContainSubstring("NOPERM")), "%v", cmd)
+	}
+	g.Expect(dial("default", "default-password-0123456789").Ping(ctx).Err()).To(HaveOccurred(), "the default user is off")
+
+	// A user that leaves the group is refused.
+	grp := &unstructured.Unstructured{}
+	grp.SetGroupVersionKind(fake.UserGroupGVK)
+	g.Expect(cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "group"}, grp)).To(Succeed())
+	g.Expect(unstructured.SetNestedStringSlice(grp.Object, []string{"default-" + ns}, "spec", "userIDs")).To(Succeed())
+	g.Expect(cluster.Client.Update(ctx, grp)).To(Succeed())
+	g.Eventually(func() error { return dial("shop-"+ns, "shop-password-0123456789").Ping(ctx).Err() },
+		time.Minute, 50*time.Millisecond).Should(MatchError(ContainSubstring("WRONGPASS")))
 }
 
 func TestACKDBClusterAppliesANewMasterPasswordSecret(t *testing.T) {

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/storefront-operator/storefront/shop/app"
 	"github.com/storefront-operator/storefront/shop/platform/config"
+	"github.com/storefront-operator/storefront/shop/platform/logging"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -32,6 +34,9 @@ type Options struct {
 	Log io.Writer
 	// Config adjusts the configuration before the app is built.
 	Config func(*config.Config)
+	// TracerProvider traces the shop (app.WithTracerProvider); nil: no tracing, as
+	// without OTEL_EXPORTER_OTLP_ENDPOINT.
+	TracerProvider trace.TracerProvider
 }
 
 // Shop is a running test shop.
@@ -94,15 +99,21 @@ func Config(dbURL string) config.Config {
 	// Real bcrypt at its lowest cost: under the race detector one hash at the
 	// production cost (12) takes seconds. Tests of the production cost set it back to 0.
 	cfg.PasswordCost = bcrypt.MinCost
+	// Test suites register many accounts from the one loopback client; the tests of the
+	// registration throttle set these back to zero (the defaults).
+	cfg.Limits.RegisterPerClient, cfg.Limits.RegisterGlobal = 100000, 100000
+	// Likewise for searches (the fuzz target searches thousands of times a second).
+	cfg.SearchRate = 1e6
 	return cfg
 }
 
-// Logger returns a JSON logger writing to w, or a discarding one.
+// Logger returns the shop's JSON logger (logging.New) at debug level writing to w, or a
+// discarding one.
 func Logger(w io.Writer) *slog.Logger {
 	if w == nil {
 		w = io.Discard
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return logging.New(w, slog.LevelDebug)
 }
 
 // Start builds a shop with app.New and serves it on a loopback port until the test ends.
@@ -125,7 +136,11 @@ func Start(t testing.TB, o Options) *Shop {
 		o.Config(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, Logger(o.Log))
+	var opts []app.Option
+	if o.TracerProvider != nil {
+		opts = append(opts, app.WithTracerProvider(o.TracerProvider))
+	}
+	a, err := app.New(ctx, cfg, Logger(o.Log), opts...)
 	if err != nil {
 		cancel()
 		t.Fatalf("building the shop: %v", err)

@@ -246,6 +246,58 @@ func applyShopUser(ctx context.Context, c *redis.Client, access, password string
 	return nil
 }
 
+// ACLUser is a user a server enforces as ElastiCache does an ElastiCache user: the
+// rules of its access string and its passwords.
+type ACLUser struct {
+	Name, AccessString string
+	Passwords          []string
+}
+
+// SetACLUsers makes the server enforce exactly users besides testenv's own: each one is
+// set from nothing in one ACL SETUSER ("reset", its access string, its passwords), so
+// that a connection of a user that stays never sees it half set; users not listed are
+// deleted (which closes their connections). Nil users opens the default user, as a
+// cache without a user group is.
+func (r *Redis) SetACLUsers(ctx context.Context, users []ACLUser) error {
+	c := r.nodeAdmin()
+	defer func() { _ = c.Close() }()
+	keep := map[string]bool{adminRedisUser: true}
+	if users == nil {
+		users = []ACLUser{{Name: "default", AccessString: "on nopass ~* &* +@all"}}
+	}
+	for _, u := range users {
+		keep[u.Name] = true
+		args := []any{"ACL", "SETUSER", u.Name, "reset"}
+		for _, rule := range strings.Fields(u.AccessString) {
+			args = append(args, rule)
+		}
+		for _, p := range u.Passwords {
+			args = append(args, ">"+p)
+		}
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("ACL SETUSER %s with access string %q: %w", u.Name, u.AccessString, err)
+		}
+	}
+	names, err := c.Do(ctx, "ACL", "USERS").StringSlice()
+	if err != nil {
+		return fmt.Errorf("ACL USERS: %w", err)
+	}
+	for _, name := range names {
+		if !keep[name] {
+			if name == "default" { // Redis keeps a default user: one not in the group can do nothing
+				if err := c.Do(ctx, "ACL", "SETUSER", "default", "reset", "off", "-@all").Err(); err != nil {
+					return fmt.Errorf("turning the default user off: %w", err)
+				}
+				continue
+			}
+			if err := c.Do(ctx, "ACL", "DELUSER", name).Err(); err != nil {
+				return fmt.Errorf("ACL DELUSER %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // waitClusterOK polls CLUSTER INFO until the node reports cluster_state:ok and knows
 // nodes nodes.
 func waitClusterOK(ctx context.Context, c *redis.Client, nodes int) error {

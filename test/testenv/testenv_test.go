@@ -230,6 +230,8 @@ func TestACKCRDDirHoldsTheKindsTheOperatorUses(t *testing.T) {
 		"rds.services.k8s.aws_dbinstances.yaml",
 		"rds.services.k8s.aws_dbsubnetgroups.yaml",
 		"elasticache.services.k8s.aws_serverlesscaches.yaml",
+		"elasticache.services.k8s.aws_users.yaml",
+		"elasticache.services.k8s.aws_usergroups.yaml",
 	} {
 		if _, err := readFile(dir, f); err != nil {
 			t.Errorf("%s: %v", f, err)

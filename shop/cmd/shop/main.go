@@ -10,8 +10,10 @@
 //
 // Settings come from the environment: DATABASE_URL (required), REDIS_URL, JWT_SECRET
 // (required by serve), HTTP_ADDR, METRICS_ADDR, LOG_LEVEL, SHOP_CURRENCY, ADMIN_EMAIL,
-// ADMIN_PASSWORD, SHUTDOWN_DELAY, APP_ROLE and APP_PASSWORD (migrate). Failures print one
-// line on stderr and exit non-zero.
+// ADMIN_PASSWORD, SHUTDOWN_DELAY, APP_ROLE and APP_PASSWORD (migrate), and the standard
+// OTEL_* variables: with OTEL_EXPORTER_OTLP_ENDPOINT set, serve and migrate export
+// traces with OTLP, and migrate continues the trace of TRACEPARENT and TRACESTATE.
+// Failures print one line on stderr and exit non-zero.
 package main
 
 import (
@@ -25,10 +27,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/storefront-operator/storefront/shop/app"
 	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
+	"github.com/storefront-operator/storefront/shop/platform/tracing"
 )
 
 // version is set at build time (-ldflags -X main.version=...).
@@ -56,6 +60,22 @@ func run(args []string, stdin io.Reader) error {
 	logger := logging.New(os.Stdout, cfg.LogLevel).With("version", version)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	tp, err := tracing.Setup(ctx, os.Getenv, "shop", version)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	var opts []app.Option
+	if tp != nil {
+		opts = append(opts, app.WithTracerProvider(tp))
+		defer func() {
+			// Flush the queued spans; a collector that does not answer costs at most this.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("Flushing traces failed", "error", err)
+			}
+		}()
+	}
 
 	cmd, rest := args[0], args[1:]
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
@@ -65,7 +85,7 @@ func run(args []string, stdin io.Reader) error {
 		if err := fs.Parse(rest); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
-		return app.Serve(ctx, cfg, logger)
+		return app.Serve(ctx, cfg, logger, opts...)
 	case "migrate":
 		seedFlag := fs.String("seed", "none", "none or demo: load the demo catalog once")
 		appRole := fs.String("app-role", cfg.AppRole, "app_a or app_b: the application role that may log in with the password")
@@ -90,7 +110,8 @@ func run(args []string, stdin io.Reader) error {
 			// A file written by hand ends with a newline; a mounted Secret key does not.
 			cfg.AppPassword = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		}
-		if _, err := app.Migrate(ctx, cfg, mode, logger); err != nil {
+		// The migration Job's environment may hand over the operator's trace.
+		if _, err := app.Migrate(tracing.ContextFromEnv(ctx, os.Getenv), cfg, mode, logger, opts...); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		return nil

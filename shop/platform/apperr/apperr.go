@@ -27,6 +27,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrTooLarge: the request body exceeds the server's limit.
 	ErrTooLarge = errors.New("request body too large")
+	// ErrTimedOut: the database gave up on a statement at its statement_timeout (503,
+	// Retry-After 1): the request asked for more work than the shop spends on one.
+	ErrTimedOut = errors.New("the request took too long")
 	// ErrPaymentDeclined: the card was refused; nothing was charged or reserved.
 	ErrPaymentDeclined = errors.New("payment declined")
 )

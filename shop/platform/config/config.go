@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,10 +61,29 @@ type Config struct {
 	// balancers whose X-Forwarded-For names the client; the client address decides
 	// login throttling. Unset: DefaultTrustedProxies; "none": the peer is the client.
 	TrustedProxies []string
+	// ShopperStatementTimeout (SHOPPER_STATEMENT_TIMEOUT) is the statement_timeout of the
+	// connections that answer shoppers' catalog and search reads: PostgreSQL gives up on
+	// a statement after it, and the request gets 503 with Retry-After.
+	ShopperStatementTimeout time.Duration
+	// SearchRate (SEARCH_RATE_LIMIT) is how many searches a second one client may make in
+	// one replica, in bursts of twice as many; past it, 429 with Retry-After.
+	SearchRate float64
 	// PasswordCost is the bcrypt cost of the password hashes serve computes; 0 means
 	// auth.BcryptCost (12). It is deliberately not read from the environment: only tests
 	// lower it, because under the race detector one cost-12 hash takes seconds.
 	PasswordCost int
+	// Limits override abuse limits; zero fields keep the shop's defaults. Not read from
+	// the environment either: tests raise the limits that many test requests from one
+	// loopback client would reach, and lower delays, except in the tests of the limits.
+	Limits Limits
+}
+
+// Limits are the abuse limits tests may change (see Config.Limits).
+type Limits struct {
+	// RegisterPerClient and RegisterGlobal: auth.ThrottleLimits.
+	RegisterPerClient, RegisterGlobal int
+	// LoginSoftDelay and LoginMaxSoftDelay: auth.ThrottleLimits.SoftDelay and MaxSoftDelay.
+	LoginSoftDelay, LoginMaxSoftDelay time.Duration
 }
 
 // DefaultTrustedProxies are the private and loopback networks: where a load balancer in
@@ -78,6 +99,11 @@ const (
 	DefaultHTTPAddr      = ":8080"
 	DefaultCurrency      = "EUR"
 	DefaultShutdownDelay = 10 * time.Second
+	// DefaultShopperStatementTimeout bounds a catalog or search statement: a normal
+	// search takes a few milliseconds, so this is two orders of magnitude of headroom.
+	DefaultShopperStatementTimeout = 500 * time.Millisecond
+	// DefaultSearchRate is generous for a person and small for a script.
+	DefaultSearchRate = 10
 )
 
 // FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests). It
@@ -95,6 +121,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AppRole:       strings.TrimSpace(getenv("APP_ROLE")),
 		AppPassword:   getenv("APP_PASSWORD"),
 		ShutdownDelay: DefaultShutdownDelay,
+
+		ShopperStatementTimeout: DefaultShopperStatementTimeout,
+		SearchRate:              DefaultSearchRate,
 	}
 	var errs []error
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
@@ -106,6 +135,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SHUTDOWN_DELAY: %q is not a non-negative duration such as 10s", v))
 		}
 		c.ShutdownDelay = d
+	}
+	if v := strings.TrimSpace(getenv("SHOPPER_STATEMENT_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond {
+			errs = append(errs, fmt.Errorf("SHOPPER_STATEMENT_TIMEOUT: %q is not a duration of at least 1ms such as 500ms", v))
+		}
+		c.ShopperStatementTimeout = d
+	}
+	if v := strings.TrimSpace(getenv("SEARCH_RATE_LIMIT")); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r > 0) || math.IsInf(r, 0) {
+			errs = append(errs, fmt.Errorf("SEARCH_RATE_LIMIT: %q is not a positive number of searches a second", v))
+		}
+		c.SearchRate = r
 	}
 	switch v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v {
 	case "":

@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
 )
 
 //go:embed migrations/*.sql
@@ -86,6 +88,26 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error)
 // describe names the database without credentials: host:port/dbname.
 func describe(c *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)
+}
+
+// StatementTimeoutSQLState and the message's end tell a statement cancelled at its
+// statement_timeout from one cancelled by its context (the same SQLSTATE, 57014).
+const StatementTimeoutSQLState = "57014"
+
+// IsStatementTimeout reports whether err is PostgreSQL's cancellation of a statement at
+// its statement_timeout.
+func IsStatementTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == StatementTimeoutSQLState && strings.HasSuffix(pgErr.Message, "statement timeout")
+}
+
+// Timeout returns err wrapped in apperr.ErrTimedOut when it is a statement timeout (503
+// for the caller, not a logged internal error), otherwise err.
+func Timeout(err error) error {
+	if IsStatementTimeout(err) {
+		return fmt.Errorf("%w (statement_timeout)", apperr.ErrTimedOut)
+	}
+	return err
 }
 
 // Unwrap shortens pgx's connect errors, which repeat the host once per address tried, to

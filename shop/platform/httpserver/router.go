@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
@@ -99,6 +101,12 @@ func observe(logger *slog.Logger, m *metrics.Metrics) gin.HandlerFunc {
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
+		}
+		if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() && route != "unmatched" {
+			// The server span (app.WithTracerProvider) is named by the route, as the
+			// HTTP semantic conventions say, once the router has matched it.
+			span.SetName(c.Request.Method + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route))
 		}
 		status := c.Writer.Status()
 		d := time.Since(start)
@@ -216,6 +224,8 @@ func writeErrors(c *gin.Context) {
 	switch {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+	case errors.Is(err, apperr.ErrTimedOut):
+		c.Header("Retry-After", "1")
 	case p.Status == http.StatusUnauthorized:
 		// RFC 6750 §3: a 401 names the scheme the client should use.
 		c.Header("WWW-Authenticate", `Bearer realm="shop"`)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/storefront-operator/storefront/shop/platform/database"
 )
 
 // Metrics is one shop's set of metrics.
@@ -29,7 +32,9 @@ type Metrics struct {
 	revenue         *prometheus.CounterVec
 	loginFailures   *prometheus.CounterVec
 	queries         prometheus.Counter
+	timeouts        prometheus.Counter
 	revocations     *prometheus.CounterVec
+	pools           *poolCollector
 }
 
 // New registers the shop's metrics, plus the Go runtime and process collectors, on a new
@@ -38,6 +43,7 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
+		pools:    &poolCollector{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shop_http_requests_total",
 			Help: "HTTP requests served, by route pattern, method and status code.",
@@ -71,6 +77,10 @@ func New() *Metrics {
 			Name: "shop_login_failures_total",
 			Help: "Refused logins, by reason (credentials, throttled).",
 		}, []string{"reason"}),
+		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shop_db_statement_timeouts_total",
+			Help: "Statements PostgreSQL cancelled at their statement_timeout (answered 503).",
+		}),
 		queries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shop_db_queries_total",
 			Help: "SQL statements sent to PostgreSQL through the pool (transaction control included; not the revocation listener's heartbeats).",
@@ -80,7 +90,7 @@ func New() *Metrics {
 			Help: "Token revocation checks, by where they were answered (memory, postgres).",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures, m.queries, m.revocations,
+	reg.MustRegister(m.requests, m.duration, m.cache, m.ordersPlaced, m.ordersDeclined, m.ordersCancelled, m.revenue, m.loginFailures, m.queries, m.timeouts, m.revocations, m.pools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -118,21 +128,28 @@ func (m *Metrics) LoginFailed(reason string) { m.loginFailures.WithLabelValues(r
 func (m *Metrics) RevocationChecked(source string) { m.revocations.WithLabelValues(source).Inc() }
 
 // QueryTracer counts the statements of the connections it is set on
-// (pgx.ConnConfig.Tracer) in shop_db_queries_total.
-func (m *Metrics) QueryTracer() pgx.QueryTracer { return queryCounter{m.queries} }
+// (pgx.ConnConfig.Tracer) in shop_db_queries_total, and those cancelled at their
+// statement_timeout in shop_db_statement_timeouts_total.
+func (m *Metrics) QueryTracer() pgx.QueryTracer { return queryCounter{m.queries, m.timeouts} }
 
-type queryCounter struct{ n prometheus.Counter }
+type queryCounter struct{ n, timeouts prometheus.Counter }
 
 func (q queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	q.n.Inc()
 	return ctx
 }
 
-func (queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (q queryCounter) TraceQueryEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if d.Err != nil && database.IsStatementTimeout(d.Err) {
+		q.timeouts.Inc()
+	}
+}
 
-// RegisterPool exports the statistics of a pgx pool.
-func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {
-	m.Registry.MustRegister(&poolCollector{pool: pool})
+// RegisterPool exports the statistics of a pgx pool, labelled pool=name.
+func (m *Metrics) RegisterPool(name string, pool *pgxpool.Pool) {
+	m.pools.mu.Lock()
+	defer m.pools.mu.Unlock()
+	m.pools.pools = append(m.pools.pools, namedPool{name, pool})
 }
 
 // Handler serves the registry in the Prometheus exposition format.
@@ -141,17 +158,27 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 var (
-	poolAcquired = prometheus.NewDesc("shop_db_pool_acquired_connections", "Connections currently in use.", nil, nil)
-	poolIdle     = prometheus.NewDesc("shop_db_pool_idle_connections", "Idle connections in the pool.", nil, nil)
-	poolTotal    = prometheus.NewDesc("shop_db_pool_total_connections", "Connections open (acquired, idle and being made).", nil, nil)
-	poolMax      = prometheus.NewDesc("shop_db_pool_max_connections", "The pool's connection limit.", nil, nil)
-	poolAcquires = prometheus.NewDesc("shop_db_pool_acquires_total", "Successful connection acquisitions.", nil, nil)
-	poolWaited   = prometheus.NewDesc("shop_db_pool_empty_acquires_total", "Acquisitions that had to wait for a connection.", nil, nil)
-	poolCanceled = prometheus.NewDesc("shop_db_pool_canceled_acquires_total", "Acquisitions canceled by their context.", nil, nil)
-	poolWaitTime = prometheus.NewDesc("shop_db_pool_acquire_seconds_total", "Total time spent acquiring connections.", nil, nil)
+	poolAcquired = prometheus.NewDesc("shop_db_pool_acquired_connections", "Connections currently in use.", []string{"pool"}, nil)
+	poolIdle     = prometheus.NewDesc("shop_db_pool_idle_connections", "Idle connections in the pool.", []string{"pool"}, nil)
+	poolTotal    = prometheus.NewDesc("shop_db_pool_total_connections", "Connections open (acquired, idle and being made).", []string{"pool"}, nil)
+	poolMax      = prometheus.NewDesc("shop_db_pool_max_connections", "The pool's connection limit.", []string{"pool"}, nil)
+	poolAcquires = prometheus.NewDesc("shop_db_pool_acquires_total", "Successful connection acquisitions.", []string{"pool"}, nil)
+	poolWaited   = prometheus.NewDesc("shop_db_pool_empty_acquires_total", "Acquisitions that had to wait for a connection.", []string{"pool"}, nil)
+	poolCanceled = prometheus.NewDesc("shop_db_pool_canceled_acquires_total", "Acquisitions canceled by their context.", []string{"pool"}, nil)
+	poolWaitTime = prometheus.NewDesc("shop_db_pool_acquire_seconds_total", "Total time spent acquiring connections.", []string{"pool"}, nil)
 )
 
-type poolCollector struct{ pool *pgxpool.Pool }
+// poolCollector reports every registered pool: one collector, since a registry takes
+// each metric's description once.
+type poolCollector struct {
+	mu    sync.Mutex
+	pools []namedPool
+}
+
+type namedPool struct {
+	name string
+	pool *pgxpool.Pool
+}
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolAcquires, poolWaited, poolCanceled, poolWaitTime} {
@@ -160,13 +187,21 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.pool.Stat()
-	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
-	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
-	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
-	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
-	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolWaited, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolCanceled, prometheus.CounterValue, float64(s.CanceledAcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, s.AcquireDuration().Seconds())
+	c.mu.Lock()
+	pools := append([]namedPool(nil), c.pools...)
+	c.mu.Unlock()
+	for _, p := range pools {
+		c.collect(ch, p.pool.Stat(), []string{p.name})
+	}
+}
+
+func (c *poolCollector) collect(ch chan<- prometheus.Metric, s *pgxpool.Stat, labels []string) {
+	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolWaited, prometheus.CounterValue, float64(s.EmptyAcquireCount()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolCanceled, prometheus.CounterValue, float64(s.CanceledAcquireCount()), labels...)
+	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, s.AcquireDuration().Seconds(), labels...)
 }

@@ -69,6 +69,8 @@ func From(err error) (p Problem, internal bool) {
 		return New(http.StatusPaymentRequired, "payment-declined", err.Error()), false
 	case errors.As(err, &throttled):
 		return New(http.StatusTooManyRequests, "too-many-requests", err.Error()), false
+	case errors.Is(err, apperr.ErrTimedOut):
+		return New(http.StatusServiceUnavailable, "timed-out", err.Error()), false
 	case errors.Is(err, apperr.ErrTooLarge):
 		return New(http.StatusRequestEntityTooLarge, "too-large", err.Error()), false
 	default:

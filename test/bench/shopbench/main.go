@@ -22,8 +22,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -42,7 +44,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
+	"github.com/storefront-operator/storefront/shop/search"
 	"github.com/storefront-operator/storefront/test/bench/benchdoc"
+	"github.com/storefront-operator/storefront/test/otlptest"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -69,7 +73,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds over all scenarios; figures are medians over the rounds")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each scenario")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "concurrent keep-alive clients")
-	flag.IntVar(&o.products, "products", 10000, "synthetic products to seed")
+	flag.IntVar(&o.products, "products", 20000, "synthetic products to seed")
 	flag.StringVar(&o.write, "write", "", "markdown file whose Shop section receives the results (e.g. docs/benchmarks.md)")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -112,6 +116,29 @@ type scenario struct {
 	succeeded *atomic.Int64
 	// clients overrides the concurrency when set.
 	clients int
+	// mix: any status is an answer, counted by status (result.statuses); latencies are
+	// of the answers with status want only, and other statuses are not errors.
+	mix bool
+}
+
+const adversarialName = "GET /api/v1/search, adversarial (unique random 200-character texts)"
+
+// randomText is the i-th random text of n characters: lower-case letters and digits in
+// words of 1 to 12, as a script would send.
+func randomText(i int64, n int) string {
+	r := rand.New(rand.NewPCG(uint64(i), 0x5eed))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	word := 0
+	for k := range b {
+		if word > 0 && (word >= 12 || r.IntN(7) == 0) && k < n-1 {
+			b[k], word = ' ', 0
+			continue
+		}
+		b[k] = alphabet[r.IntN(len(alphabet))]
+		word++
+	}
+	return string(b)
 }
 
 // seq numbers the requests of the whole run, so the "unique queries" of the uncached
@@ -128,6 +155,9 @@ type result struct {
 	ratio              float64
 	// p99Min and p99Max are the extremes of p99 over the rounds.
 	p99Min, p99Max time.Duration
+	// statuses counts the answers by status (mix scenarios).
+	statuses map[int]int64
+	mix      bool
 }
 
 // median combines the rounds of one scenario: the median of each figure, the sum of
@@ -151,7 +181,11 @@ func median(rs []result) result {
 	out.p99 = time.Duration(mid(func(r result) float64 { return float64(r.p99) }))
 	out.requests, out.errors, out.max, out.p99Min, out.p99Max = 0, 0, 0, rs[0].p99, rs[0].p99
 	out.shop = windowStats{}
+	out.statuses = map[int]int64{}
 	for _, r := range rs {
+		for code, n := range r.statuses {
+			out.statuses[code] += n
+		}
 		out.shop.add(r.shop)
 		out.requests += r.requests
 		out.errors += r.errors
@@ -179,6 +213,7 @@ func run(o options) error {
 		return fmt.Errorf("building the shop: %w\n%s", err, out)
 	}
 
+	loadBefore := loadAverage()
 	step("starting PostgreSQL and Redis")
 	pg, err := testenv.StartPostgres(ctx)
 	if err != nil {
@@ -229,12 +264,42 @@ func run(o options) error {
 	}
 	defer func() { _ = shopLog.Close() }()
 	step("starting shop serve on %s (logs at info level, as in production)", shopAddr)
-	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr), "serve")
+	// TRUSTED_PROXIES: the checkout's customers register as clients of their own behind
+	// a load balancer on 127.0.0.1. SEARCH_RATE_LIMIT: far above what 4 clients can
+	// offer (about 1,000 searches/s here), so that the adversarial search measures the
+	// statement, not the limiter (the limiter has its own tests).
+	serve := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+shopAddr, "TRUSTED_PROXIES=127.0.0.1", "SEARCH_RATE_LIMIT=1000000"), "serve")
 	serve.Stdout, serve.Stderr = shopLog, shopLog
 	if err := serve.Start(); err != nil {
 		return err
 	}
 	defer stopProcess(serve)
+
+	// The same shop, traced: OTLP/HTTP to an in-process collector, with the sampler the
+	// operator sets by default. Its spans are counted, not kept.
+	collector, err := otlptest.Start()
+	if err != nil {
+		return err
+	}
+	defer collector.Close()
+	collector.Keep = func(otlptest.Span) bool { return false }
+	tracedAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	tracedLog, err := os.Create(filepath.Join(work, "shop-traced.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tracedLog.Close() }()
+	step("starting a traced shop serve on %s (OTLP/HTTP to an in-process collector at %s, parentbased_traceidratio %s)", tracedAddr, collector.Endpoint, benchSamplingRatio)
+	traced := shopCmd(ctx, shopBin, append(env, "HTTP_ADDR="+tracedAddr, "OTEL_EXPORTER_OTLP_ENDPOINT="+collector.Endpoint,
+		"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG="+benchSamplingRatio), "serve")
+	traced.Stdout, traced.Stderr = tracedLog, tracedLog
+	if err := traced.Start(); err != nil {
+		return err
+	}
+	defer stopProcess(traced)
 
 	baseAddr, err := freeAddr()
 	if err != nil {
@@ -251,7 +316,7 @@ func run(o options) error {
 	}
 	defer stopProcess(baseline)
 
-	for _, u := range []string{"http://" + shopAddr + "/readyz", "http://" + baseAddr + "/baseline"} {
+	for _, u := range []string{"http://" + shopAddr + "/readyz", "http://" + tracedAddr + "/readyz", "http://" + baseAddr + "/baseline"} {
 		if err := waitReady(ctx, u); err != nil {
 			return err
 		}
@@ -278,6 +343,13 @@ func run(o options) error {
 	uncached.clients = 1
 	scenarios = append(scenarios, uncached)
 
+	// The adversarial search: a new random text of the longest length allowed with each
+	// request, which matches nothing in full text (so it is never cached) and is too long
+	// for the similarity fallback.
+	scenarios = append(scenarios, scenario{name: adversarialName, mix: true, url: func(i int64) string {
+		return shop + "/api/v1/search?q=" + url.QueryEscape(randomText(i, search.MaxQueryLength))
+	}})
+
 	step("preparing the checkout: %d customers registered through the API, %d products restocked by the admin API", checkoutCustomers, checkoutProducts)
 	co, err := prepareCheckout(ctx, shop, dbURL)
 	if err != nil {
@@ -292,6 +364,17 @@ func run(o options) error {
 			return req, err
 		}})
 	scenarios = append(scenarios, co.scenario(shop))
+
+	// The cached reads again on the traced shop, measured in the same rounds.
+	tshop := "http://" + tracedAddr
+	tracedScenarios := []scenario{
+		{name: "traced: GET /api/v1/products?page=1 (cached)", url: func(int64) string { return tshop + "/api/v1/products?page=1" }},
+		{name: "traced: GET /api/v1/products/{slug} (cached, 100 slugs)", url: func(i int64) string { return tshop + "/api/v1/products/" + slugs[i%int64(len(slugs))] }},
+		{name: "traced: GET /api/v1/search?q=lamp (cached)", url: func(int64) string { return tshop + "/api/v1/search?q=lamp" }},
+	}
+	untracedOf := []int{1, 2, 4} // the same reads on the untraced shop
+	mainScenarios := len(scenarios)
+	scenarios = append(scenarios, tracedScenarios...)
 
 	// Rounds run every scenario in turn; each figure reported is the median over the
 	// rounds, so a burst of load from elsewhere on the machine during one round does not
@@ -318,6 +401,13 @@ func run(o options) error {
 	for i := range results {
 		results[i].ratio = results[i].rps / results[0].rps
 	}
+	// Stopping the traced shop flushes its last spans.
+	stopProcess(traced)
+	tracing := tracingResult{results: results[mainScenarios:], spans: collector.Received(), exports: collector.Exports()}
+	for i := range tracing.results {
+		tracing.untraced = append(tracing.untraced, results[untracedOf[i]])
+	}
+	results = results[:mainScenarios]
 	cacheStats, err := scrapeCache(shop)
 	if err != nil {
 		return err
@@ -335,7 +425,7 @@ func run(o options) error {
 	report := render(o, results, facts{
 		cores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0), cpu: cpuModel(), goVersion: runtime.Version(),
 		pgVersion: pgVersion, redisVersion: redisVersion, seedTime: seedTime, cache: cacheStats, date: time.Now().UTC().Format("2006-01-02"),
-		stock: stockCheck, contest: contest,
+		stock: stockCheck, contest: contest, tracing: tracing, load: loadBefore + " before, " + loadAverage() + " after",
 	})
 	fmt.Println()
 	fmt.Println(report)
@@ -350,7 +440,7 @@ func run(o options) error {
 		step("wrote the Shop section of %s", path)
 	}
 	var failed []string
-	for _, r := range results {
+	for _, r := range append(results, tracing.results...) {
 		if r.errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d errors", r.scenario, r.errors))
 		}
@@ -455,10 +545,12 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 	stop := make(chan struct{})
 	lat := make([][]time.Duration, o.concurrency)
 	errs := make([]int64, o.concurrency)
+	statuses := make([]map[int]int64, o.concurrency)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for w := 0; w < o.concurrency; w++ {
 		lat[w] = make([]time.Duration, 0, 1<<16)
+		statuses[w] = map[int]int64{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -484,6 +576,7 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 				}
 				start := time.Now()
 				ok := false
+				status := 0
 				var resp *http.Response
 				if err == nil {
 					resp, err = client.Do(req)
@@ -491,7 +584,14 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					_ = resp.Body.Close()
+					status = resp.StatusCode
 					ok = err == nil && resp.StatusCode == want
+					if sc.mix && err == nil && !ok {
+						if measuring.Load() {
+							statuses[w][status]++
+						}
+						continue
+					}
 					if !ok && err == nil {
 						err = fmt.Errorf("%s %s: status %d", req.Method, req.URL, resp.StatusCode)
 					}
@@ -509,6 +609,9 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 					continue
 				}
 				lat[w] = append(lat[w], d)
+				if sc.mix {
+					statuses[w][status]++
+				}
 			}
 		}()
 	}
@@ -541,16 +644,23 @@ func measure(ctx context.Context, sc scenario, o options) (result, error) {
 	}
 
 	var all []time.Duration
-	r := result{scenario: sc.name, shop: delta(before, after)}
+	r := result{scenario: sc.name, shop: delta(before, after), mix: sc.mix, statuses: map[int]int64{}}
+	var others int64
 	for w := range lat {
 		all = append(all, lat[w]...)
 		r.errors += errs[w]
+		for code, n := range statuses[w] {
+			r.statuses[code] += n
+			if code != http.StatusOK {
+				others += n
+			}
+		}
 	}
 	if e, ok := firstErr.Load().(error); ok && e != nil {
 		step("  first error: %v", e)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r.requests = int64(len(all)) + r.errors
+	r.requests = int64(len(all)) + r.errors + others
 	r.rps = float64(len(all)) / elapsed.Seconds()
 	if len(all) > 0 {
 		pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
@@ -568,6 +678,7 @@ var shopMetrics string
 type windowStats struct {
 	redisHits, redisErrors, redisRejected float64
 	sql, pgChecks, memChecks              float64
+	timeouts                              float64
 }
 
 func (w *windowStats) add(o windowStats) {
@@ -577,6 +688,7 @@ func (w *windowStats) add(o windowStats) {
 	w.sql += o.sql
 	w.pgChecks += o.pgChecks
 	w.memChecks += o.memChecks
+	w.timeouts += o.timeouts
 }
 
 func (windowStats) perRequest(v float64, requests int64) float64 {
@@ -594,12 +706,13 @@ const (
 	seriesSQL           = `shop_db_queries_total`
 	seriesPGChecks      = `shop_auth_revocation_checks_total{source="postgres"}`
 	seriesMemChecks     = `shop_auth_revocation_checks_total{source="memory"}`
+	seriesTimeouts      = `shop_db_statement_timeouts_total`
 )
 
 func delta(before, after map[string]float64) windowStats {
 	d := func(k string) float64 { return after[k] - before[k] }
 	return windowStats{redisHits: d(seriesRedisHits), redisErrors: d(seriesRedisErrors), redisRejected: d(seriesRedisRejected),
-		sql: d(seriesSQL), pgChecks: d(seriesPGChecks), memChecks: d(seriesMemChecks)}
+		sql: d(seriesSQL), pgChecks: d(seriesPGChecks), memChecks: d(seriesMemChecks), timeouts: d(seriesTimeouts)}
 }
 
 var sampleLine = regexp.MustCompile(`(?m)^(shop_[a-z_]+(?:\{[^}]*\})?) (\S+)$`)
@@ -649,6 +762,19 @@ func scrapeCache(shop string) (map[string]string, error) {
 	return m, nil
 }
 
+// loadAverage is the machine's 1-minute load average (/proc/loadavg), "unknown" elsewhere:
+// the figures of a run on a machine busy with other work are not comparable to a quiet run's.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
@@ -673,6 +799,21 @@ type facts struct {
 	date                      string
 	stock                     stockCheck
 	contest                   contestResult
+	tracing                   tracingResult
+	// load is the 1-minute load average before and after the run.
+	load string
+}
+
+// benchSamplingRatio is the traced shop's OTEL_TRACES_SAMPLER_ARG: the operator's
+// default ratio.
+const benchSamplingRatio = "0.1"
+
+// tracingResult is the traced shop's cached reads beside the untraced shop's.
+type tracingResult struct {
+	results, untraced []result
+	// spans is the number of spans the collector received, exports its export
+	// requests (read after the shop's exit, which flushes).
+	spans, exports int
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
@@ -682,8 +823,8 @@ func render(o options, rs []result, f facts) string {
 	fmt.Fprintf(&b, "Run of %s: `make bench-shop` on %d cores (GOMAXPROCS %d, %s), %s, PostgreSQL %s, Redis %s in cluster mode over TLS with the shop's ACL user (as ElastiCache Serverless presents it); "+
 		"%d synthetic products (seeded with COPY in %.1f s); %d keep-alive clients over loopback; %d rounds over all scenarios, "+
 		"each scenario %s warm-up and %s measured per round; figures are medians over the rounds (p99 range: lowest–highest round). "+
-		"The load generator, the shop, PostgreSQL and Redis share the same cores.\n\n",
-		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration)
+		"The load generator, the shop, PostgreSQL and Redis share the same cores; the machine's 1-minute load average was %s the run.\n\n",
+		f.date, f.cores, f.gomaxprocs, f.cpu, f.goVersion, f.pgVersion, f.redisVersion, o.products, f.seedTime.Seconds(), o.concurrency, o.rounds, o.warmup, o.duration, f.load)
 	fmt.Fprintln(&b, "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | max ms | requests | errors | Redis hits | Redis errors | SQL / request |")
 	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
@@ -711,7 +852,37 @@ func render(o options, rs []result, f facts) string {
 	}
 	authPG := windowStats{}.perRequest(pgChecks, authReqs)
 	fmt.Fprintf(&b, "\nAuthenticated requests (the /auth/me and checkout scenarios, %d requests): %.4f PostgreSQL queries per request for the token check (shop_auth_revocation_checks_total{source=\"postgres\"}; the revocations are held in memory and followed by LISTEN/NOTIFY).\n", authReqs, authPG)
+	adv := -1
+	for i, r := range rs {
+		if r.mix {
+			adv = i
+		}
+	}
+	var advTimeouts float64
+	if adv >= 0 {
+		a := rs[adv]
+		var codes []int
+		for code := range a.statuses {
+			codes = append(codes, code)
+		}
+		sort.Ints(codes)
+		var mix []string
+		for _, code := range codes {
+			mix = append(mix, fmt.Sprintf("%d × %d", a.statuses[code], code))
+		}
+		advTimeouts = a.shop.timeouts
+		fmt.Fprintf(&b, "\nAdversarial search: answers by status over the measured windows: %s; statement timeouts (shop_db_statement_timeouts_total): %.0f; the latencies are of the answered (200) requests. SEARCH_RATE_LIMIT is set above the offered load, so the figure is the statement's.\n",
+			strings.Join(mix, ", "), advTimeouts)
+	}
 	fmt.Fprintf(&b, "\nCheckout: %s. Last items: %s.\n", f.stock, f.contest)
+	fmt.Fprintf(&b, "\nTracing on: the same binary serving the same database and Redis with OTEL_EXPORTER_OTLP_ENDPOINT set to an in-process OTLP/HTTP collector (test/otlptest, decoding every export), "+
+		"OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG=%s (the operator's default), measured in the same rounds; the table above is the shop with tracing off (no OTEL_* variable: no instrumentation installed). "+
+		"The collector received %d spans in %d export requests over the run.\n\n", benchSamplingRatio, f.tracing.spans, f.tracing.exports)
+	fmt.Fprintln(&b, "| scenario | req/s | × baseline | × tracing off | p50 ms | p99 ms | requests | errors |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for i, r := range f.tracing.results {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %s | %s | %d | %d |\n", r.scenario, r.rps, r.ratio, r.rps/f.tracing.untraced[i].rps, ms(r.p50), ms(r.p99), r.requests, r.errors)
+	}
 	cachedRedis := true
 	var redisErrs float64
 	for _, r := range rs {
@@ -722,14 +893,29 @@ func render(o options, rs []result, f facts) string {
 	}
 	fmt.Fprintf(&b, "\nTargets: cached reads ≥ 0.50× baseline — products list %s, product %s, cached search %s; "+
 		"Redis hits in every cached scenario %s, Redis errors — %s; token checks ≤ 0.01 PostgreSQL queries per authenticated request — %s; "+
-		"uncached search p99 < 10 ms — %s ms %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
+		"uncached search p99 < 10 ms — %s ms %s; adversarial search p99 < 50 ms with 0 statement timeouts — %s; checkout keeps stock exact — %s, under 200 concurrent buyers of the last items %s; errors — %s.\n",
 		verdict(rs[1].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[1].ratio)), verdict(rs[2].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[2].ratio)),
 		verdict(rs[4].ratio >= 0.5, fmt.Sprintf("%.2f×", rs[4].ratio)), verdict(cachedRedis, ""), verdict(redisErrs == 0, fmt.Sprint(redisErrs)),
 		verdict(authReqs > 0 && authPG <= 0.01, fmt.Sprintf("%.4f", authPG)),
 		ms(rs[3].p99), verdict(rs[3].p99 < 10*time.Millisecond, ""),
+		adversarialVerdict(rs, adv, advTimeouts),
 		verdict(f.stock.exact(), fmt.Sprintf("%.0f orders/s", rs[len(rs)-1].rps)), verdict(f.contest.exact(), ""),
 		verdict(totalErrors(rs) == 0, fmt.Sprint(totalErrors(rs))))
+	if t := f.tracing.results; len(t) == 3 {
+		fmt.Fprintf(&b, "\nWith tracing on (ratio %s), reported: products list %.2f×, product %.2f×, cached search %.2f× baseline; %.2f×, %.2f×, %.2f× the shop with tracing off.\n",
+			benchSamplingRatio, t[0].ratio, t[1].ratio, t[2].ratio,
+			t[0].rps/f.tracing.untraced[0].rps, t[1].rps/f.tracing.untraced[1].rps, t[2].rps/f.tracing.untraced[2].rps)
+	}
 	return b.String()
+}
+
+func adversarialVerdict(rs []result, adv int, timeouts float64) string {
+	if adv < 0 {
+		return verdict(false, "not run")
+	}
+	a := rs[adv]
+	return verdict(a.p99 < 50*time.Millisecond && timeouts == 0 && a.statuses[http.StatusOK] > 0,
+		fmt.Sprintf("%s ms, %.0f timeouts", ms(a.p99), timeouts))
 }
 
 func totalErrors(rs []result) int64 {
