@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -86,9 +87,10 @@ const WatchLabel = "shop.storefront.dev/watch"
 func CacheOptions(namespaces []string) cache.Options {
 	owned := cache.ByObject{Label: klabels.SelectorFromSet(klabels.Set{labelManagedBy: fieldOwner})}
 	opts := cache.Options{
-		// The operator never reads managedFields; a fleet's cached objects (ACK objects
+		// The operator reads managedFields only on cache user groups (groupSettled: when
+		// it last changed the members); a fleet's other cached objects (ACK objects
 		// carry long ones) take much less memory without them.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: stripManagedFieldsExceptUserGroups,
 		ByObject:         map[client.Object]cache.ByObject{},
 	}
 	for _, obj := range ownedKinds() {
@@ -102,6 +104,18 @@ func CacheOptions(namespaces []string) cache.Options {
 	}
 	return opts
 }
+
+// stripManagedFieldsExceptUserGroups drops managedFields from every cached object but
+// the ElastiCache UserGroups, whose apply times say whether ACK synced the members since
+// (storefront_cacheuser.go, groupSettled).
+func stripManagedFieldsExceptUserGroups(in any) (any, error) {
+	if u, ok := in.(*unstructured.Unstructured); ok && u.GroupVersionKind() == gvkCacheUserGroup {
+		return in, nil
+	}
+	return strip(in)
+}
+
+var strip = cache.TransformStripManagedFields()
 
 // ownedKinds are the built-in kinds the operator creates, all labelled by objectMeta.
 func ownedKinds() []client.Object {

@@ -236,7 +236,7 @@ func TestStorefrontNamesAreRefused(t *testing.T) {
 					t.Fatalf("the API server refused %q: %v", tc.name, err)
 				}
 				for _, derived := range []string{objectName(storefrontNamed(tc.name), roleShop), migrationJobName(storefrontNamed(tc.name), imageV1),
-					passwordSecretName(storefrontNamed(tc.name), 9999), tc.name + "-cache-password-v9999"} {
+					passwordSecretName(storefrontNamed(tc.name), 9999), cachePasswordSecretName(storefrontNamed(tc.name), 9999)} {
 					if len(derived) > 63 || shortName(derived) != derived {
 						t.Errorf("derived name %q (%d characters) does not fit in 63 without shortening", derived, len(derived))
 					}

@@ -163,9 +163,13 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	}
 	d := desiredDeployment(sf, r.Scheme, image, s.configChecksum, s.database, s.cache)
 	withOTLPEnv(&d.Spec.Template.Spec, sf, r.Options.OTLP)
+	withClientEnv(&d.Spec.Template.Spec, sf, r.Options)
 	written, err := r.applyObject(ctx, d)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if written {
+		r.warnProxyNotTrusted(ctx, sf)
 	}
 	s.deployment = d
 	if _, err := r.applyObject(ctx, desiredHPA(sf, r.Scheme)); err != nil {

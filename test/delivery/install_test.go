@@ -72,7 +72,17 @@ func TestChartInstallsOnAPIServer(t *testing.T) {
 	defer cancel()
 
 	restrictedNamespace(ctx, t, c, releaseNamespace)
-	ms, _ := renderChart(t, valuesFile(t, "full-values.yaml"))
+	values := valuesFile(t, "full-values.yaml")
+	// With watchNamespaces the chart puts the operator's Roles in those namespaces,
+	// which exist before the chart is installed.
+	watched, _ := values["watchNamespaces"].([]any)
+	for _, n := range watched {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n.(string)}}
+		if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	ms, _ := renderChart(t, values)
 	// The CRD exists already (the package's API server starts with config/crd/bases):
 	// the chart's copy is applied over it, as `helm upgrade` would.
 	for _, m := range find(ms, "CustomResourceDefinition") {

@@ -215,7 +215,17 @@ func DeploymentSteps(d *appsv1.Deployment, rollout, stuck bool, start time.Time,
 		if n > prev.Replicas {
 			step(n, n, prev.ReadyReplicas, prev.AvailableReplicas, n-prev.AvailableReplicas, nil)
 		}
-		step(n, n, n, n, 0, nil)
+		// A scale that interrupted a rollout (Progressing still names the new
+		// ReplicaSet): once every pod is updated and available, the next rolling sync's
+		// syncRolloutStatus finds the Deployment complete (util.DeploymentComplete) and
+		// sets Progressing NewReplicaSetAvailable (progress.go); after a finished
+		// rollout it skips a complete Deployment and Progressing stays as it was.
+		var done *appsv1.DeploymentCondition
+		if c := progressingOf(cur.Status); c != nil && c.Status == corev1.ConditionTrue && c.Reason != DeploymentReasonNewRSAvailable {
+			done = &appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: DeploymentReasonNewRSAvailable,
+				Message: fmt.Sprintf("ReplicaSet %q has successfully progressed.", ReplicaSetName(d)), LastUpdateTime: conditionTime(now), LastTransitionTime: conditionTime(now)}
+		}
+		step(n, n, n, n, 0, done)
 		return steps
 	}
 	surge, _ := rollingFenceposts(d)
@@ -236,6 +246,16 @@ func DeploymentSteps(d *appsv1.Deployment, rollout, stuck bool, start time.Time,
 		steps = append(steps, DeploymentRolledOut(cur, now))
 	}
 	return steps
+}
+
+// progressingOf is st's Progressing condition, or nil.
+func progressingOf(st appsv1.DeploymentStatus) *appsv1.DeploymentCondition {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == appsv1.DeploymentProgressing {
+			return &st.Conditions[i]
+		}
+	}
+	return nil
 }
 
 // rollingFenceposts are maxSurge (rounded up) and maxUnavailable (rounded down) of

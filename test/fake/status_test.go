@@ -170,3 +170,42 @@ func TestHPA(t *testing.T) {
 		})
 	}
 }
+
+// A scale that interrupts a rollout ends with Progressing NewReplicaSetAvailable once
+// every pod is updated and available, as the next rolling sync's syncRolloutStatus sets
+// it (kubernetes@v1.37.2 pkg/controller/deployment/progress.go, syncRolloutStatus:
+// util.DeploymentComplete → NewRSAvailableReason); a scale after a finished rollout
+// leaves Progressing as it was.
+func TestDeploymentScaleDuringRollout(t *testing.T) {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Generation: 2},
+		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 0, AvailableReplicas: 0,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue,
+				Reason: DeploymentReasonReplicaSetUpdated, Message: `ReplicaSet "acme-shop-1" is progressing.`}}},
+	}
+	steps := DeploymentSteps(d, false, false, t0, time.Second)
+	last := steps[len(steps)-1]
+	if p := progressingOf(last); p == nil || p.Reason != "NewReplicaSetAvailable" || p.Status != corev1.ConditionTrue {
+		t.Errorf("Progressing after the scale completed the rollout: %+v, want True/NewReplicaSetAvailable", p)
+	}
+	if last.Replicas != 2 || last.UpdatedReplicas != 2 || last.AvailableReplicas != 2 {
+		t.Errorf("counts %d/%d/%d, want 2/2/2", last.Replicas, last.UpdatedReplicas, last.AvailableReplicas)
+	}
+	for _, st := range steps[:len(steps)-1] {
+		if p := progressingOf(st); p.Reason != DeploymentReasonReplicaSetUpdated {
+			t.Errorf("Progressing %s before every pod is available, want ReplicaSetUpdated", p.Reason)
+		}
+	}
+
+	// After a finished rollout a scale leaves Progressing untouched.
+	d.Status = DeploymentRolledOut(d, t0)
+	d.Generation = 3
+	d.Spec.Replicas = ptr.To[int32](4)
+	rolled := *progressingOf(d.Status)
+	for _, st := range DeploymentSteps(d, false, false, t0.Add(time.Minute), time.Second) {
+		if p := progressingOf(st); *p != rolled {
+			t.Errorf("Progressing %+v after a scale, want it untouched: %+v", p, rolled)
+		}
+	}
+}

@@ -339,6 +339,11 @@ func defaultIDs(o *controllers.Options) {
 	if o.AWSRegion == "" {
 		o.AWSRegion = "eu-west-1"
 	}
+	// The ALB stand-in connects to the pods from loopback, as an ALB in IP mode does from
+	// its subnets (Terraform passes those): the shops trust its X-Forwarded-For.
+	if len(o.IngressCIDRs) == 0 {
+		o.IngressCIDRs = []string{"127.0.0.1/32"}
+	}
 	for _, f := range []struct {
 		ids *[]string
 		def []string
