@@ -220,18 +220,29 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 	cache := ackObject(g, ns, gvkServerlessCache, "acme-cache")
 	cacheHost, _, _ := unstructured.NestedString(cache.Object, "status", "endpoint", "address")
 
+	// The shop logs in as the application role app_a; only the migrations as the
+	// master user.
+	appPassword := get(g, ns, "acme-db-app-a-v1", &corev1.Secret{})
+	g.Expect(string(appPassword.Data[keyDBPassword])).To(MatchRegexp(`^[A-Za-z0-9]{32}$`))
 	conn := get(g, ns, "acme-connection", &corev1.Secret{})
-	u, err := url.Parse(string(conn.Data[keyDatabaseURL]))
-	g.Expect(err).NotTo(HaveOccurred())
-	pw, _ := u.User.Password()
-	g.Expect(u.Scheme).To(Equal("postgres"))
-	g.Expect(u.User.Username()).To(Equal("storefront"))
-	g.Expect(pw).To(Equal(string(password.Data[keyDBPassword])))
-	g.Expect(u.Host).To(Equal(host + ":5432"))
-	g.Expect(u.Path).To(Equal("/shop"))
-	g.Expect(u.Query().Get("sslmode")).To(Equal("require"))
+	master := get(g, ns, "acme-migrate-connection", &corev1.Secret{})
+	for _, c := range []struct {
+		secret         *corev1.Secret
+		user, password string
+	}{{conn, "app_a", string(appPassword.Data[keyDBPassword])}, {master, "storefront", string(password.Data[keyDBPassword])}} {
+		u, err := url.Parse(string(c.secret.Data[keyDatabaseURL]))
+		g.Expect(err).NotTo(HaveOccurred())
+		pw, _ := u.User.Password()
+		g.Expect(u.Scheme).To(Equal("postgres"))
+		g.Expect(u.User.Username()).To(Equal(c.user), c.secret.Name)
+		g.Expect(pw).To(Equal(c.password), c.secret.Name)
+		g.Expect(u.Host).To(Equal(host + ":5432"))
+		g.Expect(u.Path).To(Equal("/shop"))
+		g.Expect(u.Query().Get("sslmode")).To(Equal("require"))
+	}
 	cachePassword := get(g, ns, "acme-cache-password-v1", &corev1.Secret{})
 	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + id + "-v1:" + string(cachePassword.Data[keyDBPassword]) + "@" + cacheHost + ":6379"))
+	g.Expect(master.Data).To(HaveLen(1), "the master URL only")
 
 	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: host, Port: 5432}))
 	g.Expect(sf.Status.Cache).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: cacheHost, Port: 6379}))
@@ -519,10 +530,11 @@ func TestDeletionPolicyChangeReleasesPasswords(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }
 
-// ACK scenario 6: password rotation end to end. The annotation makes v2 and points the
-// DBCluster at it; the connection Secret keeps v1 until ACK applied v2 and the cluster
-// is available again; then the pods roll and v1 is deleted.
-func TestPasswordRotation(t *testing.T) {
+// ACK scenario 6: master password rotation end to end. rotate-master-password makes
+// v2 and then points the DBCluster at it; the migrations' Secret keeps v1 until ACK
+// applied v2 and the cluster is available again, then v1 is deleted. The shop's pods
+// never see the master password: they do not roll. Removing the annotation does nothing.
+func TestMasterPasswordRotation(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{ACKDelay: 2 * time.Second})
 	startOperator(t, ns, ackOptions)
@@ -531,41 +543,52 @@ func TestPasswordRotation(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	v1 := passwordOf(g, ns, 1)
 	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
-	dbURLHas := func(g Gomega, password string) bool {
-		u, err := url.Parse(string(get(g, ns, "acme-connection", &corev1.Secret{}).Data[keyDatabaseURL]))
+	conn := get(g, ns, "acme-connection", &corev1.Secret{}).Data
+	masterURLHas := func(g Gomega, password string) bool {
+		u, err := url.Parse(string(get(g, ns, "acme-migrate-connection", &corev1.Secret{}).Data[keyDatabaseURL]))
 		g.Expect(err).NotTo(HaveOccurred())
 		pw, _ := u.User.Password()
 		return pw == password
 	}
+	g.Expect(masterURLHas(g, v1)).To(BeTrue())
 
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
-		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRotateDBPassword: "2026-01"}
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRotateMasterPassword: "2026-01"}
 	})
-	// ACK has the new reference and is resetting the password: the shop keeps v1.
+	// ACK has the new reference and is resetting the password: migrations keep v1.
 	g.Eventually(func(g Gomega) {
 		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
 		ref, _, _ := unstructured.NestedString(cl.Object, "spec", "masterUserPassword", "name")
 		g.Expect(ref).To(Equal("acme-db-password-v2"))
 		st, _, _ := unstructured.NestedString(cl.Object, "status", "status")
 		g.Expect(st).To(Equal(fake.RDSStatusResettingMasterCredentials))
-		g.Expect(dbURLHas(g, v1)).To(BeTrue(), "the connection Secret moved before ACK applied the password")
+		g.Expect(masterURLHas(g, v1)).To(BeTrue(), "the migrations' Secret moved before ACK applied the password")
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	v2 := passwordOf(g, ns, 2)
 	g.Expect(v2).NotTo(Equal(v1))
 	g.Expect(passwordOf(g, ns, 1)).To(Equal(v1), "a password is never rewritten")
 
 	g.Eventually(func(g Gomega) {
-		g.Expect(dbURLHas(g, v2)).To(BeTrue())
-		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(checksum), "the pods roll")
-		g.Expect(absent(ns, "acme-db-password-v1", &corev1.Secret{})).To(BeTrue(), "v1 is deleted after the rollout")
+		g.Expect(masterURLHas(g, v2)).To(BeTrue())
+		g.Expect(absent(ns, "acme-db-password-v1", &corev1.Secret{})).To(BeTrue(), "v1 is deleted once ACK applied v2")
+		g.Expect(getStorefront(g, ns).Status.Credentials.MasterPassword).To(Equal(&shopv1alpha1.MasterPasswordStatus{HandledRotation: "2026-01"}))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Message).NotTo(ContainSubstring("waiting"))
 	g.Expect(ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()).To(HaveKeyWithValue(rdsAnnotationLastAppliedSecret, ns+"/acme-db-password-v2.password"))
+	g.Expect(get(g, ns, "acme-connection", &corev1.Secret{}).Data).To(Equal(conn), "the shop's login is not the master's")
+	g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).To(Equal(checksum), "the pods do not roll")
+	g.Expect(sf.Status.Credentials.HandledRotation).To(BeEmpty(), "the shop's login was not rotated")
 
-	// The same annotation value again changes nothing.
-	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Labels = map[string]string{"team": "shop"} })
-	g.Consistently(func() bool { return absent(ns, "acme-db-password-v3", &corev1.Secret{}) }).WithTimeout(quiet).WithPolling(poll).Should(BeTrue())
+	// Removing the annotation (a GitOps cleanup) does nothing, nor does another change.
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		delete(sf.Annotations, shopv1alpha1.AnnotationRotateMasterPassword)
+		sf.Labels = map[string]string{"team": "shop"}
+	})
+	g.Consistently(func(g Gomega) {
+		g.Expect(absent(ns, "acme-db-password-v3", &corev1.Secret{})).To(BeTrue())
+		g.Expect(getStorefront(g, ns).Status.Credentials.MasterPassword.HandledRotation).To(Equal("2026-01"))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 }
 
 // ACK scenario 6b: two Storefronts named acme in two namespaces, one operator: their

@@ -84,11 +84,13 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"secrets", r.reconcileSecrets},
 		{"database", r.reconcileDatabase},
 		{"cache", r.reconcileCache},
+		{"login", r.reconcileLogin},
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
 		{"workload", r.reconcileWorkload},
 		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
+		{"login-rotation", r.finishLoginRotation},
 		{"passwords", r.finishPasswordRotation},
 		{"cache users", r.finishCacheUserRotation},
 	}
@@ -107,6 +109,16 @@ type scope struct {
 	// dbPasswordInUse the one in the database URL (the one ACK last applied).
 	dbPasswords     []dbPassword
 	dbPasswordInUse *dbPassword
+	// migrateDatabase is the database as the master user, whom the migration Jobs log in
+	// as; nil for an external database (its URL serves both). appLogin is the state of
+	// the shop's application login and login its progress in this reconcile
+	// (storefront_rotation.go).
+	migrateDatabase *storeEndpoint
+	appLogin        *appLogin
+	login           loginProgress
+	// masterPasswordSettled says ACK applied the master password the DBCluster
+	// references: migrations may log in.
+	masterPasswordSettled bool
 	// cachePasswords are the cache user versions, oldest first, and cacheUserInUse the
 	// one in REDIS_URL (storefront_cacheuser.go).
 	cachePasswords []cachePassword

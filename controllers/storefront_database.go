@@ -286,10 +286,11 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	s.database = &storeEndpoint{
 		Host:     host,
 		Port:     port,
-		URL:      auroraURL(host, port, string(inUse.secret.Data[keyDBPassword]), aurora.CABundleSecretRef),
+		URL:      auroraURL(dbMasterUsername, host, port, string(inUse.secret.Data[keyDBPassword]), aurora.CABundleSecretRef),
 		CABundle: aurora.CABundleSecretRef,
 	}
 	s.dbPasswordInUse = inUse
+	observeMasterPassword(s, cluster, passwords)
 	sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port}
 	msg := fmt.Sprintf("Aurora cluster %s at %s", specField(cluster, "dbClusterIdentifier"), hostPort(s.database))
 	if inUse.version != newest.version {
@@ -299,9 +300,9 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	return ctrl.Result{}, nil
 }
 
-// auroraURL is the shop's DATABASE_URL for the Aurora cluster: TLS always, verified
+// auroraURL is a DATABASE_URL of the Aurora cluster for user: TLS always, verified
 // against the mounted CA bundle when there is one. The password is escaped.
-func auroraURL(host string, port int32, password string, ca *shopv1alpha1.SecretKeyRef) string {
+func auroraURL(user, host string, port int32, password string, ca *shopv1alpha1.SecretKeyRef) string {
 	q := url.Values{}
 	if ca != nil {
 		q.Set("sslmode", "verify-full")
@@ -311,7 +312,7 @@ func auroraURL(host string, port int32, password string, ca *shopv1alpha1.Secret
 	}
 	u := url.URL{
 		Scheme:   "postgres",
-		User:     url.UserPassword(dbMasterUsername, password),
+		User:     url.UserPassword(user, password),
 		Host:     net.JoinHostPort(host, strconv.Itoa(int(port))),
 		Path:     "/" + auroraDatabaseName,
 		RawQuery: q.Encode(),

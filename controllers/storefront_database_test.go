@@ -137,7 +137,7 @@ func TestAuroraURL(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			raw := auroraURL("db.cluster-x.eu-west-1.rds.amazonaws.com", 5432, tc.password, tc.ca)
+			raw := auroraURL(dbMasterUsername, "db.cluster-x.eu-west-1.rds.amazonaws.com", 5432, tc.password, tc.ca)
 			host, port, err := parsePostgresURL(raw)
 			if err != nil || host != "db.cluster-x.eu-west-1.rds.amazonaws.com" || port != 5432 {
 				t.Fatalf("the URL does not parse back: %q, %d, %v", host, port, err)

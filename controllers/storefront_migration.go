@@ -254,9 +254,11 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		in.jobs = append(in.jobs, j)
 	}
 
-	if sf.Status.MigratedImage != image && (!s.storesReady() || s.configChecksum == "") {
+	if sf.Status.MigratedImage != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart()) {
 		reason, msg := shopv1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating"
 		switch {
+		case !s.migrationMayStart():
+			msg = "Waiting for ACK to apply the new master password before migrating"
 		case s.database != nil && !s.storesReady():
 			reason, msg = shopv1alpha1.ReasonWaitingForCache, "Waiting for the cache before migrating"
 		case s.database != nil:
@@ -307,7 +309,7 @@ func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope,
 	if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
 		return err
 	}
-	job, err := desiredMigrationJob(sf, r.Scheme, image, retry, s.database, s.cache)
+	job, err := desiredMigrationJob(sf, r.Scheme, image, retry, s.database, s.cache, s.migrateLogin())
 	if err != nil {
 		return err
 	}
@@ -410,8 +412,9 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// desiredMigrationJob is the Job that runs `/shop migrate --seed=<seed>` with the image.
-func desiredMigrationJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image, retry string, db, cache *storeEndpoint) (*batchv1.Job, error) {
+// desiredMigrationJob is the Job that runs `/shop migrate --seed=<seed>` with the image,
+// logged in as login says (storefront_rotation.go).
+func desiredMigrationJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image, retry string, db, cache *storeEndpoint, login migrateLogin) (*batchv1.Job, error) {
 	seed := sf.Spec.Catalog.Seed
 	if seed == "" {
 		seed = shopv1alpha1.CatalogSeedNone
@@ -429,6 +432,7 @@ func desiredMigrationJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, im
 		VolumeMounts:             shopVolumeMounts(db),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+	login.apply(&container)
 	meta := objectMeta(sf, migrationJobName(sf, image), componentMigration)
 	meta.Annotations = map[string]string{annotationImage: image}
 	if retry != "" {

@@ -50,7 +50,7 @@ func TestDesiredMigrationJob(t *testing.T) {
 			g := NewWithT(t)
 			sf := storefrontNamed("acme")
 			sf.Spec.Catalog.Seed = tc.seed
-			job, err := desiredMigrationJob(sf, testScheme, imageV2, tc.retry, db, tc.cache)
+			job, err := desiredMigrationJob(sf, testScheme, imageV2, tc.retry, db, tc.cache, migrateLogin{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(job.Name).To(Equal(migrationJobName(sf, imageV2)))
 			g.Expect(job.Annotations).To(HaveKeyWithValue(annotationImage, imageV2))
@@ -231,12 +231,12 @@ func TestMigrationJobBounds(t *testing.T) {
 	g := NewWithT(t)
 	db := &storeEndpoint{Host: "db", Port: 5432, URL: "postgres://db/shop"}
 	sf := storefrontNamed("acme")
-	job, err := desiredMigrationJob(sf, testScheme, imageV1, "", db, nil)
+	job, err := desiredMigrationJob(sf, testScheme, imageV1, "", db, nil, migrateLogin{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(*job.Spec.ActiveDeadlineSeconds).To(Equal(int64(600)))
 	g.Expect(*job.Spec.BackoffLimit).To(Equal(int32(2)))
 	sf.Spec.Migration = shopv1alpha1.MigrationSpec{ActiveDeadlineSeconds: 3600, BackoffLimit: ptr.To[int32](0)}
-	job, err = desiredMigrationJob(sf, testScheme, imageV1, "", db, nil)
+	job, err = desiredMigrationJob(sf, testScheme, imageV1, "", db, nil, migrateLogin{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(*job.Spec.ActiveDeadlineSeconds).To(Equal(int64(3600)))
 	g.Expect(*job.Spec.BackoffLimit).To(Equal(int32(0)))

@@ -46,13 +46,14 @@ const (
 	// dbPasswordLength: RDS accepts 8 to 41 printable characters but /, " and @; 32
 	// alphanumerics are safe everywhere, URLs included.
 	dbPasswordLength = 32
-	// dbMasterUsername is the Aurora cluster's master user, the one the shop connects as.
+	// dbMasterUsername is the Aurora cluster's master user, the one migrations log in as.
 	dbMasterUsername = "storefront"
 	// annotationPasswordVersion holds N on <name>-db-password-v<N>; the name alone may
 	// have been shortened.
 	annotationPasswordVersion = "shop.storefront.dev/password-version"
-	// annotationPasswordRotation holds the value the rotate-db-password annotation had
-	// when the version was made; another value makes the next version.
+	// annotationPasswordRotation holds the value of the rotate annotation (for the master
+	// password rotate-master-password, for an application role's rotate-db-password) the
+	// version was made for.
 	annotationPasswordRotation = "shop.storefront.dev/rotation"
 )
 
@@ -99,33 +100,27 @@ func (r *StorefrontReconciler) listPasswords(ctx context.Context, sf *shopv1alph
 	return out, nil
 }
 
-// reconcilePasswords makes sure the password version the rotate-db-password annotation
-// asks for exists, and that every version's owner reference follows the deletion policy
-// (none under Retain and Snapshot, so that the kept database can still be opened after
-// the Storefront is gone). It returns all versions, oldest first, and the newest, which
-// the DBCluster must use.
+// reconcilePasswords makes sure the master password version that
+// shop.storefront.dev/rotate-master-password asks for exists (a new value only: see
+// nextMasterPasswordStep), and that every version's owner reference follows the deletion
+// policy (none under Retain and Snapshot, so that the kept database can still be opened
+// after the Storefront is gone). It returns all versions, oldest first, and the newest,
+// which the DBCluster must use; nil while that one is being created.
 func (r *StorefrontReconciler) reconcilePasswords(ctx context.Context, sf *shopv1alpha1.Storefront) (all []dbPassword, newest *dbPassword, err error) {
 	all, err = r.listPasswords(ctx, sf)
 	if err != nil {
 		return nil, nil, err
 	}
-	rotation := sf.Annotations[shopv1alpha1.AnnotationRotateDBPassword]
-	next := 1
-	if n := len(all); n > 0 {
-		if all[n-1].rotation == rotation {
-			newest = &all[n-1]
-		}
-		next = all[n-1].version + 1
-	}
-	if newest == nil {
-		secret, err := desiredPasswordSecret(sf, r.Scheme, next, rotation)
+	step := nextMasterPasswordStep(readMasterPassword(sf, all, nil))
+	if step.Action == masterPasswordCreateSecret {
+		secret, err := desiredPasswordSecret(sf, r.Scheme, step.Version, step.Rotation)
 		if err != nil {
 			return nil, nil, err
 		}
-		if next == 1 {
+		if step.Version == 1 {
 			log.FromContext(ctx).Info("Creating master password secret", "secret", klog.KObj(secret))
 		} else {
-			log.FromContext(ctx).Info("Creating rotated master password secret", "secret", klog.KObj(secret), "version", next)
+			log.FromContext(ctx).Info("Creating rotated master password secret", "secret", klog.KObj(secret), "version", step.Version)
 		}
 		err = r.Create(ctx, secret, client.FieldOwner(fieldOwner))
 		if apierrors.IsAlreadyExists(err) && r.APIReader != nil {
@@ -136,12 +131,14 @@ func (r *StorefrontReconciler) reconcilePasswords(ctx context.Context, sf *shopv
 		switch {
 		case apierrors.IsAlreadyExists(err):
 			// No API reader: its Create event brings us back once the cache has it.
+			return all, nil, nil
 		case err != nil:
 			return nil, nil, fmt.Errorf("creating secret %s: %w", secret.Name, err)
-		default:
-			all = append(all, dbPassword{version: next, rotation: rotation, secret: secret})
-			newest = &all[len(all)-1]
 		}
+		all = append(all, dbPassword{version: step.Version, rotation: step.Rotation, secret: secret})
+	}
+	if n := len(all); n > 0 {
+		newest = &all[n-1]
 	}
 	for _, p := range all {
 		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret); err != nil {
@@ -218,12 +215,18 @@ func desiredPasswordSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, 
 	return secret, nil
 }
 
-// finishPasswordRotation is the phase after the workload: once the connection Secret
-// uses the newest password ACK applied and the Deployment runs pods that read it, the
-// older password versions are deleted; they open nothing any more.
+// finishPasswordRotation is the phase after the workload: once the migrations' Secret
+// uses the newest master password ACK applied (and pods from before the application
+// roles have moved off it), the older versions are deleted; they open nothing any more.
 func (r *StorefrontReconciler) finishPasswordRotation(ctx context.Context, s *scope) (ctrl.Result, error) {
 	inUse := s.dbPasswordInUse
-	if inUse == nil || !s.rolledOut() {
+	if inUse == nil {
+		return ctrl.Result{}, nil
+	}
+	// Pods from before the application roles still log in as the master user until the
+	// first login's rollout; after it, only migration Jobs do, and they read the
+	// password at start from <name>-migrate-connection, which names inUse.
+	if (s.appLogin == nil || s.appLogin.Active == "") && !s.rolledOut() {
 		return ctrl.Result{}, nil
 	}
 	for _, p := range s.dbPasswords {

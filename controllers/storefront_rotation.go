@@ -17,8 +17,28 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"maps"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
 
 // Rotation of the database credentials (docs/architecture.md#database-roles).
@@ -43,11 +63,12 @@ import (
 // (its Secret exists) finishes even if the annotation changes or goes; a value that
 // arrived meanwhile gets a rotation of its own afterwards.
 //
-// Everything here decides; nothing acts. The reconciler reads the state, asks for the
-// next step, carries it out, and records it (after) once it is done; the next reconcile
-// asks again. Each step is safe to repeat until it is recorded.
+// The first half of this file decides and does nothing else; the second half carries
+// the steps out (reconcileLogin, finishLoginRotation). The reconciler reads the state,
+// asks for the next step, carries it out, and records it (after) once it is done; the
+// next reconcile asks again. Each step is safe to repeat until it is recorded.
 //
-// The state maps to these status fields (to be added to api/v1alpha1 with the wiring):
+// The state maps to these status fields (api/v1alpha1 CredentialsStatus):
 //
 //	status:
 //	  credentials:
@@ -130,7 +151,8 @@ const (
 	// appLoginSwitch: write the connection Secret with Role and the password of its
 	// Secret Version (the pods roll on its checksum); record Active and Retiring.
 	appLoginSwitch appLoginAction = "SwitchConnection"
-	// appLoginRetire: run the migration Job with `--retire-role=Role`; record Withdrawn.
+	// appLoginRetire: run the migration Job with `--retire-role=Role` (whose password
+	// Version was set); record Withdrawn.
 	appLoginRetire appLoginAction = "RetireLogin"
 	// appLoginRecordHandled: record Rotation as handled.
 	appLoginRecordHandled appLoginAction = "RecordHandled"
@@ -177,7 +199,9 @@ func nextAppLoginStep(s appLogin) appLoginStep {
 			return appLoginStep{Action: appLoginWait, Role: s.Retiring,
 				Message: fmt.Sprintf("Waiting for the pods to log in as %s before withdrawing %s's login", active, s.Retiring)}
 		}
-		return appLoginStep{Action: appLoginRetire, Role: s.Retiring,
+		// The version names the Job: the same role retired after a later rotation
+		// gets a Job of its own.
+		return appLoginStep{Action: appLoginRetire, Role: s.Retiring, Version: s.Roles[s.Retiring].Set,
 			Message: fmt.Sprintf("Withdrawing %s's login: no pod uses it any more", s.Retiring)}
 	}
 
@@ -284,8 +308,8 @@ func (s appLogin) onNewDatabase() appLogin {
 }
 
 // masterPassword is the state the master password's rotation decides on. Its trigger is
-// an annotation of its own (proposed: shop.storefront.dev/rotate-master-password), since
-// rotate-db-password now rotates the shop's login.
+// an annotation of its own, shop.storefront.dev/rotate-master-password, since
+// rotate-db-password rotates the shop's login.
 type masterPassword struct {
 	// Annotation is the trigger's value now, "" when absent.
 	Annotation string
@@ -357,4 +381,584 @@ func nextMasterPasswordStep(s masterPassword) masterPasswordStep {
 		step.Message = fmt.Sprintf("Master password rotation %q done", s.Annotation)
 	}
 	return step
+}
+
+// --- Carrying the steps out -------------------------------------------------------------
+//
+// Two phases act on the decisions above. reconcileLogin runs after the database phase
+// and before the connection Secret is composed: it keeps the migration Jobs' master URL,
+// creates password Secrets, runs the Jobs that set passwords, switches the active role,
+// and gives the connection phase the active role's URL. finishLoginRotation runs after
+// the workload: once no pod of the shop can use the previous role, a Job withdraws its
+// login. External databases take no part: their URL is used as given.
+
+// Objects of the rotation.
+const (
+	// roleDBAppPassword labels the application roles' password Secrets,
+	// <name>-db-app-a-v<N> and <name>-db-app-b-v<N>.
+	roleDBAppPassword = "db-app-password"
+	// roleMigrateConnection is <name>-migrate-connection: DATABASE_URL as the master
+	// user, which only the migration Jobs read.
+	roleMigrateConnection = "migrate-connection"
+	// componentDBLogin labels the Jobs that set or withdraw an application role's login.
+	// Their pods are labelled as migration pods, whose NetworkPolicy they need.
+	componentDBLogin = "db-login"
+	// annotationAppRole names the role of an application password Secret.
+	annotationAppRole = "shop.storefront.dev/app-role"
+	// envAppPassword is the application role's password for `shop migrate --app-role`.
+	envAppPassword = "APP_PASSWORD"
+)
+
+// appPasswordSecretName is <name>-db-app-a-v<version> or <name>-db-app-b-v<version>.
+func appPasswordSecretName(sf *shopv1alpha1.Storefront, role string, version int) string {
+	return shortName(fmt.Sprintf("%s-db-%s-v%d", sf.Name, strings.ReplaceAll(role, "_", "-"), version))
+}
+
+// loginJobName names the Job of a SetPassword or RetireLogin step, by the step and the
+// image it runs: the same step finds its Job again, and a new image runs it anew.
+func loginJobName(sf *shopv1alpha1.Storefront, step appLoginStep, image string) string {
+	verb := "login"
+	if step.Action == appLoginRetire {
+		verb = "retire"
+	}
+	return shortName(fmt.Sprintf("%s-db-%s-%s-v%d-%s", sf.Name, verb, strings.ReplaceAll(step.Role, "_", "-"), step.Version, shortHash(image)))
+}
+
+// appPassword is one version of an application role's password.
+type appPassword struct {
+	role     string
+	version  int
+	rotation string
+	secret   *corev1.Secret
+}
+
+// listAppPasswords returns the Storefront's application password Secrets.
+func (r *StorefrontReconciler) listAppPasswords(ctx context.Context, sf *shopv1alpha1.Storefront) ([]appPassword, error) {
+	list := &corev1.SecretList{}
+	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(labels(sf, roleDBAppPassword))); err != nil {
+		return nil, fmt.Errorf("listing application password secrets: %w", err)
+	}
+	var out []appPassword
+	for i := range list.Items {
+		s := &list.Items[i]
+		v, err := strconv.Atoi(s.Annotations[annotationPasswordVersion])
+		role := s.Annotations[annotationAppRole]
+		if err != nil || v < 1 || (role != appRoleA && role != appRoleB) || len(s.Data[keyDBPassword]) == 0 {
+			continue // not one of ours, or damaged: never used
+		}
+		out = append(out, appPassword{role: role, version: v, rotation: s.Annotations[annotationPasswordRotation], secret: s})
+	}
+	return out, nil
+}
+
+// findAppPassword is role's password version v, nil when its Secret is not there.
+func findAppPassword(all []appPassword, role string, v int) *appPassword {
+	for i := range all {
+		if all[i].role == role && all[i].version == v {
+			return &all[i]
+		}
+	}
+	return nil
+}
+
+// readAppLogin is the state of the application login: the annotation, status, and the
+// password Secrets that exist.
+func readAppLogin(sf *shopv1alpha1.Storefront, secrets []appPassword) appLogin {
+	s := appLogin{Annotation: sf.Annotations[shopv1alpha1.AnnotationRotateDBPassword], Roles: map[string]rolePassword{}}
+	if c := sf.Status.Credentials; c != nil {
+		s.Handled, s.Active, s.Retiring = c.HandledRotation, c.ActiveRole, c.RetiringRole
+		for _, r := range c.Roles {
+			s.Roles[r.Name] = rolePassword{Set: int(r.PasswordVersion), Withdrawn: r.LoginWithdrawn}
+		}
+	}
+	for _, p := range secrets {
+		if r := s.Roles[p.role]; p.version > r.Newest {
+			r.Newest, r.NewestRotation = p.version, p.rotation
+			s.Roles[p.role] = r
+		}
+	}
+	return s
+}
+
+// recordAppLogin writes what status keeps of s: the roles, the active and retiring
+// ones, the handled value. Secrets' versions are not status: the Secrets say them.
+func recordAppLogin(sf *shopv1alpha1.Storefront, s appLogin) {
+	c := sf.Status.Credentials
+	if c == nil {
+		c = &shopv1alpha1.CredentialsStatus{}
+	}
+	c.ActiveRole, c.RetiringRole, c.HandledRotation = s.Active, s.Retiring, s.Handled
+	c.Roles = nil
+	for _, name := range []string{appRoleA, appRoleB} {
+		if r := s.Roles[name]; r.Set > 0 || r.Withdrawn {
+			c.Roles = append(c.Roles, shopv1alpha1.AppRoleStatus{Name: name, PasswordVersion: int32(r.Set), LoginWithdrawn: r.Withdrawn})
+		}
+	}
+	if c.ActiveRole == "" && c.RetiringRole == "" && c.HandledRotation == "" && len(c.Roles) == 0 && c.MasterPassword == nil {
+		c = nil
+	}
+	sf.Status.Credentials = c
+}
+
+// loginProgress is how far the application login got in this reconcile, for the
+// DatabaseReady condition.
+type loginProgress struct {
+	// message says what the rotation does or waits for; "" at rest.
+	message string
+	// failure is a login Job's failure, "" when none failed.
+	failure string
+}
+
+// readMasterPassword is the state of the master password: the annotation, status, the
+// versions that exist, and, once the DBCluster is known, the version it references and
+// the one ACK applied (inUse, which the database phase checked ACK reported synced).
+func readMasterPassword(sf *shopv1alpha1.Storefront, all []dbPassword, cluster *unstructured.Unstructured, inUse ...*dbPassword) masterPassword {
+	s := masterPassword{Annotation: sf.Annotations[shopv1alpha1.AnnotationRotateMasterPassword]}
+	if c := sf.Status.Credentials; c != nil && c.MasterPassword != nil {
+		s.Handled = c.MasterPassword.HandledRotation
+	}
+	if n := len(all); n > 0 {
+		s.Newest, s.NewestRotation = all[n-1].version, all[n-1].rotation
+	}
+	if cluster != nil {
+		ref, _, _ := unstructured.NestedString(cluster.Object, "spec", "masterUserPassword", "name")
+		for _, p := range all {
+			if p.secret.Name == ref {
+				s.Referenced = p.version
+			}
+		}
+	}
+	for _, p := range inUse {
+		if p != nil {
+			s.Applied = p.version
+		}
+	}
+	return s
+}
+
+// observeMasterPassword records a finished master password rotation as handled, and
+// says whether migrations may log in: not while ACK applies a new password, since a Job
+// would start with the Secret of either.
+func observeMasterPassword(s *scope, cluster *unstructured.Unstructured, all []dbPassword) {
+	step := nextMasterPasswordStep(readMasterPassword(s.sf, all, cluster, s.dbPasswordInUse))
+	s.masterPasswordSettled = step.MigrateWith > 0
+	if step.Action != masterPasswordRecordHandled {
+		return
+	}
+	c := s.sf.Status.Credentials
+	if c == nil {
+		c = &shopv1alpha1.CredentialsStatus{}
+	}
+	c.MasterPassword = &shopv1alpha1.MasterPasswordStatus{HandledRotation: step.Rotation}
+	s.sf.Status.Credentials = c
+}
+
+// reconcileLogin is the phase that gives the shop an application role's login on an
+// Aurora database (see the top of this file), before the connection Secret is composed.
+// Until the first login is set up, the shop has no database it may use: nothing is
+// migrated or rolled out, and pods that run (from before the roles) keep their URL.
+func (r *StorefrontReconciler) reconcileLogin(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	if sf.Spec.Database.Aurora == nil || s.database == nil {
+		return ctrl.Result{}, nil
+	}
+	master := *s.database
+	if s.masterPasswordSettled {
+		// Jobs read the Secret when they start, so it changes only when ACK applied a
+		// new master password, and no Job starts in between.
+		s.migrateDatabase = &master
+		if _, err := r.applyObject(ctx, desiredMigrateConnectionSecret(sf, r.Scheme, master.URL)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	secrets, err := r.listAppPasswords(ctx, sf)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	state := readAppLogin(sf, secrets)
+	if err := r.advanceAppLogin(ctx, s, &state, &secrets, false); err != nil {
+		return ctrl.Result{}, err
+	}
+	s.appLogin = &state
+
+	if state.Active == "" {
+		s.database = nil
+		reason, msg := shopv1alpha1.ReasonProvisioning, s.login.message
+		if s.login.failure != "" {
+			reason, msg = shopv1alpha1.ReasonLoginFailed, s.login.failure
+		}
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, false, reason, msg)
+		return ctrl.Result{}, nil
+	}
+	pw := findAppPassword(secrets, state.Active, state.Roles[state.Active].Set)
+	if pw == nil {
+		// Deleted by hand: the shop keeps the URL it has until a rotation makes another.
+		s.database = nil
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, false, shopv1alpha1.ReasonLoginFailed, fmt.Sprintf(
+			"Secret %s, the password the shop logs in with as %s, is missing; annotate %s with a new value to rotate the login",
+			appPasswordSecretName(sf, state.Active, state.Roles[state.Active].Set), state.Active, shopv1alpha1.AnnotationRotateDBPassword))
+		return ctrl.Result{}, nil
+	}
+	app := master
+	app.URL = auroraURL(state.Active, master.Host, master.Port, string(pw.secret.Data[keyDBPassword]), master.CABundle)
+	s.database = &app
+	r.reportLogin(s)
+	return ctrl.Result{}, nil
+}
+
+// reportLogin puts a rotation's progress or failure on DatabaseReady, which the
+// database phase set True. A failed Job makes it False: the shop keeps working with the
+// login it has, but someone must look.
+func (r *StorefrontReconciler) reportLogin(s *scope) {
+	c := meta.FindStatusCondition(s.sf.Status.Conditions, shopv1alpha1.ConditionDatabaseReady)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != shopv1alpha1.ReasonDatabaseAvailable {
+		return
+	}
+	const sep = "; the shop's login: "
+	base, _, _ := strings.Cut(c.Message, sep)
+	switch {
+	case s.login.failure != "":
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, false, shopv1alpha1.ReasonLoginFailed, s.login.failure)
+	case s.login.message != "":
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable, base+sep+s.login.message)
+	case base != c.Message:
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable, base)
+	}
+}
+
+// finishLoginRotation is the phase after the workload: once every pod of the shop reads
+// the connection Secret that names the active role, the previous role's login is
+// withdrawn, and the rotation is recorded as handled.
+func (r *StorefrontReconciler) finishLoginRotation(ctx context.Context, s *scope) (ctrl.Result, error) {
+	state := s.appLogin
+	if state == nil || state.Active == "" {
+		return ctrl.Result{}, nil
+	}
+	if state.Retiring != "" {
+		rolledOut, err := r.loginRolledOut(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		state.RolledOut = rolledOut
+	}
+	secrets, err := r.listAppPasswords(ctx, s.sf)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.login = loginProgress{}
+	if err := r.advanceAppLogin(ctx, s, state, &secrets, true); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.reportLogin(s)
+	if s.login.message == "" && s.login.failure == "" {
+		return ctrl.Result{}, r.deleteSupersededAppPasswords(ctx, *state, secrets)
+	}
+	return ctrl.Result{}, nil
+}
+
+// advanceAppLogin carries out the next steps until one must wait. late says the
+// workload phase ran: the connection Secret is not composed again in this reconcile, so
+// a switch waits for the next one.
+func (r *StorefrontReconciler) advanceAppLogin(ctx context.Context, s *scope, state *appLogin, secrets *[]appPassword, late bool) error {
+	sf := s.sf
+	// Each step changes the state, and a rotation has at most seven: the bound only
+	// guards against a decision that would repeat itself.
+	for range 16 {
+		step := nextAppLoginStep(*state)
+		switch step.Action {
+		case appLoginNothing:
+			s.login.message = ""
+			return nil
+		case appLoginWait:
+			s.login.message = step.Message
+			return nil
+		case appLoginCreateSecret:
+			p, err := r.createAppPassword(ctx, sf, step)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				s.login.message = step.Message // its Create event brings us back
+				return nil
+			}
+			*secrets = append(*secrets, *p)
+		case appLoginSetPassword, appLoginRetire:
+			done, failure, err := r.runLoginJob(ctx, s, step, *secrets)
+			if err != nil {
+				return err
+			}
+			if !done {
+				s.login.message, s.login.failure = step.Message, failure
+				return nil
+			}
+		case appLoginSwitch:
+			if late {
+				s.login.message = step.Message
+				return nil
+			}
+			log.FromContext(ctx).Info("Switching the shop's database login", "role", step.Role, "retiring", step.Retire)
+		case appLoginRecordHandled:
+			log.FromContext(ctx).Info("Database login rotation done", "rotation", step.Rotation, "role", state.Active)
+		}
+		*state = state.after(step)
+		recordAppLogin(sf, *state)
+	}
+	return fmt.Errorf("the database login's rotation did not settle (last state: active %q, retiring %q)", state.Active, state.Retiring)
+}
+
+// createAppPassword creates the Secret of a CreateSecret step. It returns nil when the
+// Secret exists but cannot be read yet.
+func (r *StorefrontReconciler) createAppPassword(ctx context.Context, sf *shopv1alpha1.Storefront, step appLoginStep) (*appPassword, error) {
+	secret, err := desiredAppPasswordSecret(sf, r.Scheme, step.Role, step.Version, step.Rotation)
+	if err != nil {
+		return nil, err
+	}
+	log.FromContext(ctx).Info("Creating application password secret", "secret", klog.KObj(secret), "role", step.Role, "version", step.Version)
+	err = r.Create(ctx, secret, client.FieldOwner(fieldOwner))
+	if apierrors.IsAlreadyExists(err) && r.APIReader != nil {
+		// Made by an earlier reconcile the cache has not caught up with: use it, never
+		// another password.
+		err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(secret), secret)
+	}
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("creating secret %s: %w", secret.Name, err)
+	}
+	return &appPassword{role: step.Role, version: step.Version, rotation: secret.Annotations[annotationPasswordRotation], secret: secret}, nil
+}
+
+// desiredAppPasswordSecret is version v of role's password, generated now. The
+// Storefront owns it whatever the deletion policy: a kept database is opened with the
+// master password, and migrate sets the roles' passwords anew.
+func desiredAppPasswordSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, role string, v int, rotation string) (*corev1.Secret, error) {
+	password, err := randomString(dbPasswordLength)
+	if err != nil {
+		return nil, fmt.Errorf("generating the password of %s: %w", role, err)
+	}
+	meta := objectMeta(sf, appPasswordSecretName(sf, role, v), roleDBAppPassword)
+	meta.Annotations = map[string]string{
+		annotationAppRole:          role,
+		annotationPasswordVersion:  strconv.Itoa(v),
+		annotationPasswordRotation: rotation,
+	}
+	secret := &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{keyDBPassword: []byte(password)}}
+	if err := controllerutil.SetControllerReference(sf, secret, scheme); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}
+
+// desiredMigrateConnectionSecret is <name>-migrate-connection: the master user's URL,
+// read by the migration Jobs only (the pods' checksum does not include it, so a new
+// master password rolls no pod).
+func desiredMigrateConnectionSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, url string) *corev1.Secret {
+	secret := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(sf, objectName(sf, roleMigrateConnection), roleMigrateConnection),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{keyDatabaseURL: []byte(url)},
+	}
+	own(sf, secret)
+	return secret
+}
+
+// runLoginJob runs the Job of a SetPassword or RetireLogin step with the image the shop
+// runs (spec.image before anything was migrated), and reports whether it completed, or
+// why it failed. A failed Job is not run again until it is deleted (by hand, or by its
+// TTL a day later) or the image changes.
+func (r *StorefrontReconciler) runLoginJob(ctx context.Context, s *scope, step appLoginStep, secrets []appPassword) (done bool, failure string, err error) {
+	sf := s.sf
+	image := sf.Status.MigratedImage
+	if image == "" {
+		image = sf.Spec.Image
+	}
+	name := loginJobName(sf, step, image)
+	job := &batchv1.Job{}
+	err = r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, job)
+	if apierrors.IsNotFound(err) {
+		if s.migrateDatabase == nil {
+			return false, "", nil // ACK is applying a new master password
+		}
+		if step.Action == appLoginSetPassword && findAppPassword(secrets, step.Role, step.Version) == nil {
+			return false, "", nil // created in this reconcile, not in the cache yet: its event brings us back
+		}
+		if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
+			return false, "", err
+		}
+		job, err := desiredLoginJob(sf, r.Scheme, image, step, s.migrateDatabase)
+		if err != nil {
+			return false, "", err
+		}
+		log.FromContext(ctx).Info("Creating database login Job", "job", klog.KObj(job), "step", string(step.Action), "role", step.Role)
+		if err := r.Create(ctx, job, client.FieldOwner(fieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return false, "", fmt.Errorf("creating job %s: %w", job.Name, err)
+		}
+		return false, "", nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("reading job %s: %w", name, err)
+	}
+	switch state, cond := migrationJobState(job); state {
+	case jobComplete:
+		return true, "", nil
+	case jobFailed:
+		msg := fmt.Sprintf("Job %s failed: %s: %s", job.Name, cond.Reason, cond.Message)
+		if cause := r.podFailure(ctx, job); cause != "" {
+			msg += "; the migration said: " + cause
+		}
+		return false, msg + "; delete the Job to run it again", nil
+	}
+	return false, "", nil
+}
+
+// desiredLoginJob is the Job that runs `shop migrate --app-role=R` (with R's password
+// from its Secret) or `shop migrate --retire-role=R` as the master user.
+func desiredLoginJob(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image string, step appLoginStep, db *storeEndpoint) (*batchv1.Job, error) {
+	login := migrateLogin{masterSecret: objectName(sf, roleMigrateConnection), args: step.migrateArgs()}
+	if step.Action == appLoginSetPassword {
+		login.passwordSecret = appPasswordSecretName(sf, step.Role, step.Version)
+	}
+	container := corev1.Container{
+		Name:                     migrateContainerName,
+		Image:                    image,
+		Command:                  []string{shopBinary},
+		Args:                     []string{"migrate"},
+		Env:                      withoutEnv(shopEnv(sf), envRedisURL), // role changes need no cache
+		Resources:                shopResources(sf),
+		SecurityContext:          containerSecurityContext(),
+		VolumeMounts:             shopVolumeMounts(db),
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	login.apply(&container)
+	meta := objectMeta(sf, loginJobName(sf, step, image), componentDBLogin)
+	meta.Annotations = map[string]string{annotationImage: image, annotationAppRole: step.Role}
+	job := &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: meta,
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr.To[int32](migrationBackoffLimit),
+			ActiveDeadlineSeconds:   ptr.To[int64](migrationDeadlineSeconds),
+			TTLSecondsAfterFinished: ptr.To[int32](migrationTTLSeconds),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels(sf, componentMigration)},
+				Spec:       shopPodSpec(sf, corev1.RestartPolicyNever, container, db),
+			},
+		},
+	}
+	if err := controllerutil.SetControllerReference(sf, job, scheme); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// migrateLogin is how a migration Job logs in and what it does with the application
+// roles: DATABASE_URL from masterSecret ("" keeps the connection Secret's: an external
+// database, used as given), the role arguments, and APP_PASSWORD from passwordSecret.
+// Passwords come from Secrets through the environment, never in arguments.
+type migrateLogin struct {
+	masterSecret   string
+	args           []string
+	passwordSecret string
+}
+
+// migrationMayStart says whether a migration Job may start as far as the master
+// password goes: not on Aurora while ACK applies a new one. (A database that is not
+// ready stops it anyway, and says so.)
+func (s *scope) migrationMayStart() bool {
+	return s.sf.Spec.Database.Aurora == nil || s.database == nil || s.migrateDatabase != nil
+}
+
+// migrateLogin is the login of the image's migration Job: as the master user, keeping
+// the active role with the password it has (see imageMigrateArgs).
+func (s *scope) migrateLogin() migrateLogin {
+	if s.sf.Spec.Database.Aurora == nil || s.appLogin == nil {
+		return migrateLogin{}
+	}
+	login := migrateLogin{masterSecret: objectName(s.sf, roleMigrateConnection)}
+	args, version := imageMigrateArgs(*s.appLogin, false)
+	login.args = args
+	if version > 0 {
+		login.passwordSecret = appPasswordSecretName(s.sf, s.appLogin.Active, version)
+	}
+	return login
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []corev1.EnvVar, name string) []corev1.EnvVar {
+	out := env[:0:0]
+	for _, e := range env {
+		if e.Name != name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// apply sets the login on a migration container.
+func (m migrateLogin) apply(c *corev1.Container) {
+	if m.masterSecret != "" {
+		for i := range c.Env {
+			if c.Env[i].Name == envDatabaseURL {
+				c.Env[i] = secretEnv(envDatabaseURL, m.masterSecret, keyDatabaseURL, false)
+			}
+		}
+	}
+	c.Args = append(c.Args, m.args...)
+	if m.passwordSecret != "" {
+		c.Env = append(c.Env, secretEnv(envAppPassword, m.passwordSecret, keyDBPassword, false))
+	}
+}
+
+// loginRolledOut reports whether no pod of the shop can still log in with the retiring
+// role: the Deployment's template has the current checksum, its controller has seen it,
+// every pod belongs to it, and no pod of an older template is left, terminating ones
+// included (they open connections while they drain).
+func (r *StorefrontReconciler) loginRolledOut(ctx context.Context, s *scope) (bool, error) {
+	d := &appsv1.Deployment{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleShop)}, d)
+	if apierrors.IsNotFound(err) {
+		return s.configChecksum != "", nil // no Deployment, no pod of it
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading deployment: %w", err)
+	}
+	st := d.Status
+	if s.configChecksum == "" || d.Spec.Template.Annotations[annotationConfigChecksum] != s.configChecksum ||
+		st.ObservedGeneration < d.Generation || st.UpdatedReplicas != st.Replicas || ptr.Deref(st.TerminatingReplicas, 0) > 0 {
+		return false, nil
+	}
+	if r.APIReader == nil || d.Spec.Selector == nil {
+		return true, nil
+	}
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return false, fmt.Errorf("reading the deployment's selector: %w", err)
+	}
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(s.sf.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return false, fmt.Errorf("listing the shop's pods: %w", err)
+	}
+	for _, p := range pods.Items {
+		if p.Annotations[annotationConfigChecksum] != s.configChecksum {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// deleteSupersededAppPasswords deletes, at rest, each role's password versions older
+// than its newest: no Job or pod refers to them any more.
+func (r *StorefrontReconciler) deleteSupersededAppPasswords(ctx context.Context, state appLogin, secrets []appPassword) error {
+	for _, p := range secrets {
+		if p.version >= state.Roles[p.role].Newest || !p.secret.DeletionTimestamp.IsZero() {
+			continue
+		}
+		log.FromContext(ctx).Info("Deleting superseded application password secret", "secret", klog.KObj(p.secret))
+		if err := r.Delete(ctx, p.secret); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting secret %s: %w", p.secret.Name, err)
+		}
+	}
+	return nil
 }

@@ -23,6 +23,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
 
 // steadyOnA is a Storefront serving as app_a with password v1, never rotated.
@@ -85,12 +90,12 @@ func TestRotationAppLoginStep(t *testing.T) {
 				s.Roles[appRoleA] = rolePassword{Newest: 1, Set: 1}
 			}),
 			appLoginStep{Action: appLoginWait, Role: appRoleA}},
-		"after the rollout, app_a's login is withdrawn": {
+		"after the rollout, app_a's login is withdrawn (by a Job named for the version it had)": {
 			with(onB(), func(s *appLogin) {
 				s.Handled, s.Retiring = "", appRoleA
 				s.Roles[appRoleA] = rolePassword{Newest: 1, Set: 1}
 			}),
-			appLoginStep{Action: appLoginRetire, Role: appRoleA}},
+			appLoginStep{Action: appLoginRetire, Role: appRoleA, Version: 1}},
 		"then the value the new password was made for is recorded": {
 			with(onB(), func(s *appLogin) { s.Handled = "" }),
 			appLoginStep{Action: appLoginRecordHandled, Rotation: "r1"}},
@@ -399,5 +404,160 @@ func TestRotationMasterPasswordReferencesOnlyExistingSecrets(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// secretRefOf is where env var name of a container comes from: "<secret>/<key>", or
+// "value" when it is given literally (a password must never be).
+func secretRefOf(env []corev1.EnvVar, name string) string {
+	for _, e := range env {
+		if e.Name != name {
+			continue
+		}
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			return "value"
+		}
+		return e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+	}
+	return ""
+}
+
+func TestRotationImageMigrationJobLogin(t *testing.T) {
+	aurora := func() *shopv1alpha1.Storefront {
+		sf := storefrontNamed("acme")
+		sf.Spec.Database.Aurora = &shopv1alpha1.AuroraDatabase{}
+		return sf
+	}
+	external := storefrontNamed("acme")
+	external.Spec.Database.External = &shopv1alpha1.ExternalStore{URLSecretRef: shopv1alpha1.SecretKeyRef{Name: "acme-db", Key: "url"}}
+	onBv2 := with(onB(), func(s *appLogin) { s.Roles[appRoleB] = rolePassword{Newest: 2, Set: 2} })
+	tests := map[string]struct {
+		sf           *shopv1alpha1.Storefront
+		state        *appLogin
+		wantArgs     []string
+		wantURL      string
+		wantPassword string
+	}{
+		"an external database: its URL as given, no role": {
+			external, nil, []string{"migrate", "--seed=none"}, "acme-connection/DATABASE_URL", ""},
+		"Aurora before the first login: the master user, no role": {
+			aurora(), &appLogin{}, []string{"migrate", "--seed=none"}, "acme-migrate-connection/DATABASE_URL", ""},
+		"Aurora serving as app_b: the master user keeps app_b with the password it has": {
+			aurora(), &onBv2, []string{"migrate", "--seed=none", "--app-role=app_b"}, "acme-migrate-connection/DATABASE_URL", "acme-db-app-b-v2/password"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := &scope{sf: tc.sf, appLogin: tc.state}
+			job, err := desiredMigrationJob(tc.sf, testScheme, imageV2, "", &storeEndpoint{}, nil, s.migrateLogin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := job.Spec.Template.Spec.Containers[0]
+			if !slices.Equal(c.Args, tc.wantArgs) {
+				t.Errorf("args %q, want %q", c.Args, tc.wantArgs)
+			}
+			if got := secretRefOf(c.Env, envDatabaseURL); got != tc.wantURL {
+				t.Errorf("DATABASE_URL from %q, want %q", got, tc.wantURL)
+			}
+			if got := secretRefOf(c.Env, envAppPassword); got != tc.wantPassword {
+				t.Errorf("APP_PASSWORD from %q, want %q", got, tc.wantPassword)
+			}
+		})
+	}
+}
+
+func TestRotationLoginJob(t *testing.T) {
+	sf := storefrontNamed("acme")
+	sf.Spec.Database.Aurora = &shopv1alpha1.AuroraDatabase{}
+	tests := map[string]struct {
+		step         appLoginStep
+		wantName     string
+		wantArgs     []string
+		wantPassword string
+	}{
+		"setting app_b's password v3": {
+			appLoginStep{Action: appLoginSetPassword, Role: appRoleB, Version: 3},
+			"acme-db-login-app-b-v3-" + shortHash(imageV2), []string{"migrate", "--app-role=app_b"}, "acme-db-app-b-v3/password"},
+		"withdrawing app_a's login": {
+			appLoginStep{Action: appLoginRetire, Role: appRoleA, Version: 1},
+			"acme-db-retire-app-a-v1-" + shortHash(imageV2), []string{"migrate", "--retire-role=app_a"}, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			job, err := desiredLoginJob(sf, testScheme, imageV2, tc.step, &storeEndpoint{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if job.Name != tc.wantName {
+				t.Errorf("name %q, want %q", job.Name, tc.wantName)
+			}
+			c := job.Spec.Template.Spec.Containers[0]
+			if !slices.Equal(c.Args, tc.wantArgs) {
+				t.Errorf("args %q, want %q", c.Args, tc.wantArgs)
+			}
+			if got := secretRefOf(c.Env, envDatabaseURL); got != "acme-migrate-connection/DATABASE_URL" {
+				t.Errorf("DATABASE_URL from %q, want the master user's", got)
+			}
+			if got := secretRefOf(c.Env, envAppPassword); got != tc.wantPassword {
+				t.Errorf("APP_PASSWORD from %q, want %q", got, tc.wantPassword)
+			}
+			// The migration phase lists its Jobs by their label and deletes the
+			// superseded ones: a login Job must not be one of them, but its pod needs the
+			// migration pods' NetworkPolicy.
+			if got := job.Labels[labelComponent]; got != componentDBLogin {
+				t.Errorf("the Job's component is %q, want %q", got, componentDBLogin)
+			}
+			if got := job.Spec.Template.Labels[labelComponent]; got != componentMigration {
+				t.Errorf("the pod's component is %q, want %q", got, componentMigration)
+			}
+		})
+	}
+}
+
+func TestRotationStatusRoundTrip(t *testing.T) {
+	sf := storefrontNamed("acme")
+	sf.Annotations = map[string]string{shopv1alpha1.AnnotationRotateDBPassword: "r2"}
+	s := with(onB(), func(s *appLogin) { s.Retiring = appRoleA; s.Roles[appRoleA] = rolePassword{Newest: 1, Set: 1} })
+	recordAppLogin(sf, s)
+	want := &shopv1alpha1.CredentialsStatus{ActiveRole: appRoleB, RetiringRole: appRoleA, HandledRotation: "r1", Roles: []shopv1alpha1.AppRoleStatus{
+		{Name: appRoleA, PasswordVersion: 1}, {Name: appRoleB, PasswordVersion: 1}}}
+	if !reflect.DeepEqual(sf.Status.Credentials, want) {
+		t.Fatalf("status %+v, want %+v", sf.Status.Credentials, want)
+	}
+	secrets := []appPassword{{role: appRoleA, version: 1}, {role: appRoleB, version: 1, rotation: "r1"}, {role: appRoleB, version: 2, rotation: "r2"}}
+	got := readAppLogin(sf, secrets)
+	wantState := appLogin{Annotation: "r2", Handled: "r1", Active: appRoleB, Retiring: appRoleA, Roles: map[string]rolePassword{
+		appRoleA: {Newest: 1, Set: 1}, appRoleB: {Newest: 2, NewestRotation: "r2", Set: 1}}}
+	if !reflect.DeepEqual(got, wantState) {
+		t.Fatalf("state %+v, want %+v", got, wantState)
+	}
+	recordAppLogin(sf, appLogin{})
+	if sf.Status.Credentials != nil {
+		t.Errorf("nothing to record, status %+v", sf.Status.Credentials)
+	}
+}
+
+func TestRotationReadMasterPassword(t *testing.T) {
+	sf := storefrontNamed("acme")
+	sf.Annotations = map[string]string{shopv1alpha1.AnnotationRotateMasterPassword: "m2"}
+	sf.Status.Credentials = &shopv1alpha1.CredentialsStatus{MasterPassword: &shopv1alpha1.MasterPasswordStatus{HandledRotation: "m1"}}
+	version := func(v int, rotation string) dbPassword {
+		s := &corev1.Secret{}
+		s.Namespace, s.Name = "shops", passwordSecretName(sf, v)
+		return dbPassword{version: v, rotation: rotation, secret: s}
+	}
+	all := []dbPassword{version(1, "m1"), version(2, "m2")}
+	cluster := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
+		"masterUserPassword": map[string]any{"namespace": "shops", "name": "acme-db-password-v2", "key": "password"}}}}
+	got := readMasterPassword(sf, all, cluster, &all[0])
+	want := masterPassword{Annotation: "m2", Handled: "m1", Newest: 2, NewestRotation: "m2", Referenced: 2, Applied: 1}
+	if got != want {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if step := nextMasterPasswordStep(got); step.Action != masterPasswordWait || step.MigrateWith != 0 {
+		t.Errorf("while ACK applies v2: %+v, want a wait with no migration", step)
+	}
+	if got := readMasterPassword(sf, all, nil); got.Referenced != 0 || got.Applied != 0 {
+		t.Errorf("before the DBCluster exists: %+v", got)
 	}
 }

@@ -67,6 +67,7 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonPodsUnavailable:         true,
 	shopv1alpha1.ReasonReconcileError:          true,
 	shopv1alpha1.ReasonHostConflict:            true,
+	shopv1alpha1.ReasonLoginFailed:             true,
 	shopv1alpha1.ReasonOwnershipConflict:       true,
 }
 

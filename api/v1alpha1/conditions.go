@@ -104,6 +104,10 @@ const (
 	// not help (refused, forbidden, invalid); the message says which and why. Conflicts
 	// and a busy API server are retried without being reported.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonLoginFailed: a migration Job that sets or withdraws an application role's
+	// login failed (on DatabaseReady); the shop keeps the login it has. The message
+	// carries the Job's failure; deleting the Job runs it again.
+	ReasonLoginFailed = "LoginFailed"
 	// ReasonOwnershipConflict: an object of the name the Storefront needs exists and is
 	// not controlled by it; the operator leaves it alone. The message names it.
 	ReasonOwnershipConflict = "OwnershipConflict"
@@ -118,9 +122,14 @@ const (
 	// AnnotationRetryMigration re-runs a failed migration for the same image whenever its
 	// value changes.
 	AnnotationRetryMigration = "shop.storefront.dev/retry-migration"
-	// AnnotationRotateDBPassword creates the next versioned master-password Secret
-	// whenever its value changes.
+	// AnnotationRotateDBPassword rotates the shop's database login (Aurora) when it takes
+	// a value not handled before: a new password on the application role no pod uses, the
+	// pods move to it, then the other role's login is withdrawn. Removing it does nothing.
 	AnnotationRotateDBPassword = "shop.storefront.dev/rotate-db-password"
+	// AnnotationRotateMasterPassword rotates the Aurora master password, which only the
+	// migration Jobs use, when it takes a value not handled before: a new versioned
+	// Secret, then the DBCluster's reference to it. Removing it does nothing.
+	AnnotationRotateMasterPassword = "shop.storefront.dev/rotate-master-password"
 	// AnnotationRotateCachePassword creates the next ElastiCache user of the shop, with a
 	// new password Secret, whenever its value changes: ACK does not change a User's
 	// password, so a rotation is a new User that replaces the old one.

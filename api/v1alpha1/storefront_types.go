@@ -440,6 +440,71 @@ type StorefrontStatus struct {
 	// when FailedImage's migration ran; another value re-runs it.
 	// +optional
 	FailedRetry string `json:"failedRetry,omitempty"`
+
+	// Credentials says which database logins the operator set up for an Aurora database,
+	// and which rotation requests it handled. Absent for an external database, whose URL
+	// is used as given.
+	// +optional
+	Credentials *CredentialsStatus `json:"credentials,omitempty"`
+}
+
+// CredentialsStatus is the state of the database logins. It holds no password: those
+// are in the Secrets <name>-db-app-a-v<N>, <name>-db-app-b-v<N> and <name>-db-password-v<N>.
+type CredentialsStatus struct {
+	// ActiveRole is the application role the shop logs in as; empty before its first
+	// login is set up.
+	// +kubebuilder:validation:Enum=app_a;app_b
+	// +optional
+	ActiveRole string `json:"activeRole,omitempty"`
+
+	// RetiringRole is the role the shop logged in as before the last rotation. Its login
+	// is withdrawn once no pod of the shop uses it any more.
+	// +kubebuilder:validation:Enum=app_a;app_b
+	// +optional
+	RetiringRole string `json:"retiringRole,omitempty"`
+
+	// HandledRotation is the last value of the shop.storefront.dev/rotate-db-password
+	// annotation the operator acted on. Only another value rotates again; removing the
+	// annotation does nothing.
+	// +optional
+	HandledRotation string `json:"handledRotation,omitempty"`
+
+	// Roles are the application roles' passwords as the migration Jobs set them.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=2
+	// +optional
+	Roles []AppRoleStatus `json:"roles,omitempty"`
+
+	// MasterPassword is the state of the master password's rotation.
+	// +optional
+	MasterPassword *MasterPasswordStatus `json:"masterPassword,omitempty"`
+}
+
+// AppRoleStatus is what a migration Job last did with one application role.
+type AppRoleStatus struct {
+	// Name is app_a or app_b.
+	// +kubebuilder:validation:Enum=app_a;app_b
+	Name string `json:"name"`
+
+	// PasswordVersion is the version of the role's password Secret a migration Job last
+	// set on the role; 0 when none was.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	PasswordVersion int32 `json:"passwordVersion,omitempty"`
+
+	// LoginWithdrawn says the role may not log in: a migration Job withdrew its login
+	// after the shop moved to the other role.
+	// +optional
+	LoginWithdrawn bool `json:"loginWithdrawn,omitempty"`
+}
+
+// MasterPasswordStatus is the state of the master password's rotation.
+type MasterPasswordStatus struct {
+	// HandledRotation is the last value of the
+	// shop.storefront.dev/rotate-master-password annotation the operator acted on.
+	// +optional
+	HandledRotation string `json:"handledRotation,omitempty"`
 }
 
 // EndpointStatus is a host and port the shop connects to.

@@ -42,12 +42,12 @@ func TestDocsCoverTheOperatorsLife(t *testing.T) {
 			"operator_repository_url", "shop_repository_url", "certificateARN", "elbv2.k8s.aws/pod-readiness-gate-inject=enabled",
 			"helm install storefront-operator charts/storefront-operator", "config/samples/shop_v1alpha1_storefront.yaml"}},
 		"the runbook covers retries, rotation, deletion and restore": {"docs/runbook.md", []string{
-			shopv1alpha1.AnnotationRetryMigration, shopv1alpha1.AnnotationRotateDBPassword,
+			shopv1alpha1.AnnotationRetryMigration, shopv1alpha1.AnnotationRotateDBPassword, shopv1alpha1.AnnotationRotateMasterPassword,
 			string(shopv1alpha1.DeletionPolicySnapshot), string(shopv1alpha1.DeletionPolicyRetain), string(shopv1alpha1.DeletionPolicyDelete),
 			"restore-db-cluster-from-snapshot", shopv1alpha1.ConditionReady, shopv1alpha1.ReasonMigrationFailed}},
 		"troubleshooting names the failure reasons and the Warning Events": {"docs/troubleshooting.md", []string{
 			shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.ReasonProvisioningRetrying, shopv1alpha1.ReasonConnectionSecretNotFound,
-			shopv1alpha1.ReasonRolloutStuck, shopv1alpha1.ReasonMigrationFailed,
+			shopv1alpha1.ReasonRolloutStuck, shopv1alpha1.ReasonMigrationFailed, shopv1alpha1.ReasonLoginFailed,
 			"ShopPortOpenToCluster", "StoreEgressOpenToAnyAddress", "PodReadinessGateNotInjected"}},
 		"troubleshooting says how to see the HPA's metrics": {"docs/troubleshooting.md", []string{
 			"FailedGetResourceMetric", "kubectl -n shops describe hpa", "metrics.k8s.io", "metrics-server"}},

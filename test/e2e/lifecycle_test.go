@@ -75,6 +75,8 @@ func TestStorefrontLifecycle(t *testing.T) {
 	}{
 		{"the sample becomes Ready on Aurora and ElastiCache Serverless", s.sampleReady},
 		{"a shopper registers, searches, fills a cart, pays and reads the order back", s.shop},
+		{"the shop's database role may not create or drop tables", s.leastPrivilege},
+		{"a rotation of the shop's login under load fails no request and loses no order", s.rotateLogin},
 		{"an upgrade migrates before any new replica serves and drops no request", s.upgrade},
 		{"a failing migration leaves the old version serving and says why", s.badMigration},
 		{"a good tag after the failure is Ready again", s.recover},
@@ -249,13 +251,18 @@ func (s *lifecycle) shop(t *testing.T) {
 func (s *lifecycle) upgrade(t *testing.T) {
 	s.w.t = t
 	image := s.repo + ":" + goodTag
+	b := s.newBuyer(t)
 	p := startProbe(s.base, 2, s.shopper)
+	l := startLoad(s.base, minReadsPerSecond*1.25, minOrdersPerSecond*1.5, b)
 	patchStorefront(t, s.key, map[string]any{"image": image})
 	s.w.waitReady(t, image, readyTimeout)
 	// The probe goes on until the old pods are gone: through their deregistration,
 	// SHUTDOWN_DELAY and drain.
 	oldPodsGone(t, s.key.Namespace, s.sampleImage)
 	p.finish(t, 50)
+	if created, n := l.finish(t), s.ordersIn(t, b); n != created {
+		t.Errorf("%d of the buyer's orders in PostgreSQL, %d answered 201", n, created)
+	}
 
 	ns := s.key.Namespace
 	job := migrationJob(t, ns, image)

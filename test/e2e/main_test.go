@@ -16,8 +16,10 @@ limitations under the License.
 
 // Package e2e runs the whole system on one machine (test/localcluster) unattended and
 // asserts every step of a Storefront's life (docs/architecture.md#the-whole-system-on-one-machine): the sample becomes Ready; a
-// shopper registers, searches, fills a cart and pays through its ALB; an upgrade
-// migrates before any new replica serves and drops no request, read or write; a failing
+// shopper registers, searches, fills a cart and pays through its ALB; the shop's database
+// role may not create or drop tables; a rotation of its login and an upgrade, each under
+// a steady load of reads and orders, fail no request and lose no order; the upgrade
+// migrates before any new replica serves; a failing
 // migration leaves the old version serving and says why; a good tag recovers; a
 // deletion with Retain keeps the database and its data; a database verified against
 // a CA bundle mounted from a Secret is trusted only with the right CA; and the shop logs

@@ -46,8 +46,8 @@ import (
 // are verified (sslmode=verify-full) against a CA bundle from a Secret
 // (caBundleSecretRef), which the kubelet mounts into the shop's pods: one trusts the
 // throwaway CA that signed the database servers' certificates and becomes Ready,
-// serving from its database; the other trusts another CA, and its migration fails on
-// the certificate.
+// serving from its database; the other trusts another CA, and its first connection (the
+// Job that sets up the shop's login, as the master user) fails on the certificate.
 func TestVerifyFullAgainstTheCAMountedFromASecret(t *testing.T) {
 	ctx := context.Background()
 	ns := "verify-full"
@@ -113,12 +113,16 @@ func TestVerifyFullAgainstTheCAMountedFromASecret(t *testing.T) {
 	servedThroughTheLoadBalancer(t, base+"/api/v1/categories")
 
 	dkey := client.ObjectKeyFromObject(distrusting)
-	waitFor(t, "the distrusting Storefront's migration failing on the certificate", 3*time.Minute, func() (bool, string) {
+	// Its first connection is the Job that sets up the shop's login as the master user.
+	waitFor(t, "the distrusting Storefront's first login Job failing on the certificate", 3*time.Minute, func() (bool, string) {
 		sf := storefront(t, dkey)
-		c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
-		return c.Reason == shopv1alpha1.ReasonMigrationFailed && strings.Contains(c.Message, "certificate signed by unknown authority"),
+		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+		return c.Reason == shopv1alpha1.ReasonLoginFailed && strings.Contains(c.Message, "certificate signed by unknown authority"),
 			c.Reason + ": " + c.Message
 	})
+	if c := condition(storefront(t, dkey), shopv1alpha1.ConditionSchemaMigrated); c.Status == metav1.ConditionTrue {
+		t.Errorf("the Storefront that trusts another CA migrated: %s", c.Message)
+	}
 	if sf := storefront(t, dkey); localcluster.ReadyNow(sf) {
 		t.Errorf("the Storefront that trusts another CA is Ready")
 	}

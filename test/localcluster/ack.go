@@ -312,8 +312,11 @@ func (a *ackPlayer) startDatabase(ctx context.Context, database, user, password 
 	if err := a.enableTLS(ctx, db, dataDir); err != nil {
 		return nil, err
 	}
+	// RDS's master user may create databases and roles and is no superuser (a member of
+	// rds_superuser, which is none either): the shop's migrations make the application
+	// roles with it.
 	for _, stmt := range []string{
-		"CREATE ROLE " + pgx.Identifier{user}.Sanitize() + " LOGIN CREATEDB PASSWORD " + quoteLiteral(password),
+		"CREATE ROLE " + pgx.Identifier{user}.Sanitize() + " LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD " + quoteLiteral(password),
 		"CREATE DATABASE " + pgx.Identifier{database}.Sanitize() + " OWNER " + pgx.Identifier{user}.Sanitize(),
 	} {
 		if err := db.exec(ctx, stmt); err != nil {
