@@ -213,7 +213,8 @@ func TestDeletingAStorefrontCascadesThroughTheGarbageCollector(t *testing.T) {
 		}
 	}
 	g.Expect(owners).To(HaveKeyWithValue("ReplicaSet", BeNumerically(">=", 2)))
-	g.Expect(owners).To(HaveKeyWithValue("Job", 1))
+	// The first-login Job (the application role) and the migration Job.
+	g.Expect(owners).To(HaveKeyWithValue("Job", 2))
 
 	g.Expect(cluster.Client.Delete(ctx, &shopv1alpha1.Storefront{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name}})).To(Succeed())
 	g.Eventually(func() bool {
