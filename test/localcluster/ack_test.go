@@ -140,6 +140,14 @@ func TestACKDBClusterIsARealDatabaseThatFollowsItsDeletionPolicy(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = conn.Exec(ctx, `CREATE TABLE kept_data (v text); INSERT INTO kept_data VALUES ('still here')`)
 	g.Expect(err).NotTo(HaveOccurred())
+	// The master user's attributes are RDS's: it may create roles and databases and is
+	// no superuser (Amazon Aurora User Guide, "Master user account privileges",
+	// UsingWithRDS.MasterAccounts.html: PostgreSQL — CREATE ROLE, CREATE DB, LOGIN,
+	// rds_superuser; rds_superuser is not a PostgreSQL superuser).
+	var createRole, createDB, super bool
+	g.Expect(conn.QueryRow(ctx, `SELECT rolcreaterole, rolcreatedb, rolsuper FROM pg_roles WHERE rolname = current_user`).
+		Scan(&createRole, &createDB, &super)).To(Succeed())
+	g.Expect([]bool{createRole, createDB, super}).To(Equal([]bool{true, true, false}))
 	_ = conn.Close(ctx)
 	for name, u := range map[string]string{
 		"a wrong password": databaseURL(host, port, "storefront", "wrong", "shop", "require"),
