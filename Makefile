@@ -161,9 +161,14 @@ bench-operator: envtest ## 500 Storefronts on envtest with the stand-ins; writes
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator and the shop into bin/.
+build: ## Build the operator, the shop and the kubectl plugin into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/manager .
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/shop ./shop/cmd/shop
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-storefront ./cmd/kubectl-storefront
+
+.PHONY: kubectl-storefront
+kubectl-storefront: ## Build the kubectl plugin into bin/kubectl-storefront (put bin/ on PATH: kubectl storefront ...).
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-storefront ./cmd/kubectl-storefront
 
 .PHONY: run
 run: manifests generate ## Run the operator against the cluster of the current kubeconfig.
