@@ -412,11 +412,7 @@ func blocker(sf *shopv1alpha1.Storefront, ackNodes, jobNodes []Node, deploy Node
 		return self("spec.paused is true: the operator changes nothing until it is false")
 	}
 	if sf.Spec.Hibernate {
-		msg := "spec.hibernate is true: the shop sleeps; `kubectl storefront wake " + sf.Name + "` wakes it"
-		if c := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionReady); c != nil && c.Message != "" {
-			msg += " (" + c.Message + ")"
-		}
-		return self(msg)
+		return self("spec.hibernate is true: the shop sleeps on purpose; `kubectl storefront wake " + sf.Name + "` wakes it")
 	}
 	if sf.Status.ObservedGeneration < sf.Generation {
 		return self(fmt.Sprintf("the operator has not reconciled generation %d yet (status is for %d)",
@@ -466,9 +462,8 @@ func blocker(sf *shopv1alpha1.Storefront, ackNodes, jobNodes []Node, deploy Node
 			candidates = []Node{deploy}
 		}
 		for _, n := range candidates {
-			if b := firstUnready(n); b != nil {
-				b.Message = joinMessages(msg, b.Message)
-				return b
+			if !n.ready {
+				return &Blocker{Kind: n.Kind, Name: n.Name, Message: explain(msg, n)}
 			}
 		}
 		return self(msg)
@@ -476,34 +471,20 @@ func blocker(sf *shopv1alpha1.Storefront, ackNodes, jobNodes []Node, deploy Node
 	return nil
 }
 
-// firstUnready is n, or the first of its children that is not ready when n's own
-// message says nothing more (a pod's kubelet message is the cause of its Job's or
-// Deployment's state).
-func firstUnready(n Node) *Blocker {
-	if n.ready {
-		return nil
+// explain is the condition's message, then what n says that it does not (ACK's
+// message, the Job's failure), then the first of n's pods that says why it fails (the
+// kubelet's message, a container's termination message).
+func explain(cond string, n Node) string {
+	msg := cond
+	if n.Message != "" && !strings.Contains(msg, n.Message) {
+		msg += "; " + n.Kind + " " + n.Name + ": " + n.Message
 	}
-	if n.Message == "" {
-		for _, ch := range n.Children {
-			if !ch.ready && ch.Message != "" {
-				return &Blocker{Kind: ch.Kind, Name: ch.Name, Message: ch.State + ": " + ch.Message}
-			}
+	for _, ch := range n.Children {
+		if !ch.ready && ch.Message != "" && !strings.Contains(msg, ch.Message) {
+			return msg + "; " + ch.Kind + " " + ch.Name + ": " + ch.State + ": " + ch.Message
 		}
 	}
-	m := n.State
-	if n.Message != "" {
-		m += ": " + n.Message
-	}
-	return &Blocker{Kind: n.Kind, Name: n.Name, Message: m}
-}
-
-// joinMessages puts the condition's message first and the object's after it, unless
-// the condition already carries it verbatim.
-func joinMessages(cond, own string) string {
-	if own == "" || strings.Contains(cond, own) {
-		return cond
-	}
-	return cond + "; " + own
+	return msg
 }
 
 func orDash(s string) string {

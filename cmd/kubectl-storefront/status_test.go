@@ -129,6 +129,8 @@ func TestStatusThroughAShopsLife(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
 	writeFailedPod(t, ns)
 	expectStatus(t, ns, "status-failed-migration.txt")
+	// Without a garbage collector here the pod would outlive its Job's re-run.
+	g.Expect(k8sClient.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(ns))).To(Succeed())
 
 	// retry-migration: the operator runs the migration again, which now succeeds.
 	standIns.SetJobOutcome(imageV2, fake.JobSucceeds)
