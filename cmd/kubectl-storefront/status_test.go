@@ -129,12 +129,20 @@ func TestStatusThroughAShopsLife(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
 	writeFailedPod(t, ns)
 	expectStatus(t, ns, "status-failed-migration.txt")
+	// logs --migration reads that pod, the newest of the newest migration Job (with no
+	// kubelet, envtest's API server answers its log with nothing).
+	pod, err := lastMigrationPod(context.Background(), k8sClient, getShop(g, ns))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(pod.Name).To(Equal("acme-migrate-45de5d8a-x7k2p"))
+	_, err = run(ns, "logs", "acme", "--migration")
+	g.Expect(err).NotTo(HaveOccurred())
 	// Without a garbage collector here the pod would outlive its Job's re-run.
 	g.Expect(k8sClient.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(ns))).To(Succeed())
 
 	// retry-migration: the operator runs the migration again, which now succeeds.
 	standIns.SetJobOutcome(imageV2, fake.JobSucceeds)
-	out, err := run(ns, "retry-migration", "acme")
+	var out string
+	out, err = run(ns, "retry-migration", "acme")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("migration of " + imageV2 + " will be retried"))
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
