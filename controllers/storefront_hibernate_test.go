@@ -92,7 +92,7 @@ func scalingConfiguration(g Gomega, ns string) map[string]any {
 func TestHibernateAndWake(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{})
-	startOperator(t, ns, ackOptions)
+	op := startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache(), withReplicas(2, 5),
 		withIngress(shopv1alpha1.IngressSpec{Host: "acme.example.com", ClassName: "alb"})))
@@ -123,6 +123,9 @@ func TestHibernateAndWake(t *testing.T) {
 	g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name).To(Equal("sleeping"))
 	g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name).To(Equal("use-annotation"))
 	g.Expect(ackObject(g, ns, gvkServerlessCache, "acme-cache")).NotTo(BeNil(), "the cache is kept")
+	// Asleep is a rest like any other: nothing is written again and again.
+	waitAtRest(t, op)
+	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero())
 
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
 	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
