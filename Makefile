@@ -31,6 +31,9 @@ GOVULNCHECK_VERSION ?= v1.9.0
 ACTIONLINT := $(TOOLS_DIR)/actionlint/$(ACTIONLINT_VERSION)/actionlint
 STATICCHECK := $(TOOLS_DIR)/staticcheck/$(STATICCHECK_VERSION)/staticcheck
 GOVULNCHECK := $(TOOLS_DIR)/govulncheck/$(GOVULNCHECK_VERSION)/govulncheck
+# krew's manifest validator, for hack/krew/krew_test.go (the test says to run `make tools`).
+KREW_VERSION ?= v0.4.3
+VALIDATE_KREW := $(TOOLS_DIR)/validate-krew-manifest/$(KREW_VERSION)/validate-krew-manifest
 GO_TEST_FLAGS ?=
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -86,13 +89,16 @@ vulncheck: $(GOVULNCHECK) ## Report known vulnerabilities in the code's call gra
 	$(GOVULNCHECK) ./...
 
 .PHONY: tools
-tools: $(ACTIONLINT) $(STATICCHECK) ## Build the linters into bin/tools (make verify does when they are missing).
+tools: $(ACTIONLINT) $(STATICCHECK) $(VALIDATE_KREW) ## Build the linters and krew's manifest validator into bin/tools (make verify does when they are missing).
 
 $(ACTIONLINT):
 	GOBIN=$(@D) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 $(STATICCHECK):
 	GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(VALIDATE_KREW):
+	GOBIN=$(@D) go install sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
 
 $(GOVULNCHECK):
 	GOBIN=$(@D) go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
@@ -161,9 +167,14 @@ bench-operator: envtest ## 500 Storefronts on envtest with the stand-ins; writes
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator and the shop into bin/.
+build: ## Build the operator, the shop and the kubectl plugin into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/manager .
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/shop ./shop/cmd/shop
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-storefront ./cmd/kubectl-storefront
+
+.PHONY: kubectl-storefront
+kubectl-storefront: ## Build the kubectl plugin into bin/kubectl-storefront (put bin/ on PATH: kubectl storefront ...).
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-storefront ./cmd/kubectl-storefront
 
 .PHONY: run
 run: manifests generate ## Run the operator against the cluster of the current kubeconfig.

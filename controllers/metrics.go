@@ -44,6 +44,7 @@ var (
 var allPhases = []shopv1alpha1.StorefrontPhase{
 	shopv1alpha1.PhaseProvisioning, shopv1alpha1.PhaseMigrating, shopv1alpha1.PhaseRollingOut,
 	shopv1alpha1.PhaseReady, shopv1alpha1.PhaseDegraded, shopv1alpha1.PhaseDeleting, shopv1alpha1.PhasePaused,
+	shopv1alpha1.PhaseHibernated,
 }
 
 func init() {

@@ -136,6 +136,8 @@ type scope struct {
 	hostConflict string
 	// waitingOn says what a deletion step waits for, when it can tell.
 	waitingOn string
+	// hibernationNotes say what keeps costing while the shop sleeps (storefront_hibernate.go).
+	hibernationNotes []string
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.

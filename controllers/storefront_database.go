@@ -231,7 +231,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		return notReady(st.Reason, st.Message)
 	}
 	sgs := firstNonEmpty(aurora.SecurityGroupIDs, r.Options.DBSecurityGroupIDs)
-	cluster, err := r.applyACK(ctx, desiredDBCluster(sf, r.Scheme, r.Options.AWSRegion, sgs, *newest))
+	cluster, err := r.applyACK(ctx, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, r.Options.AWSRegion, sgs, *newest)))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -119,6 +119,8 @@ func summarise(s *scope) {
 			reason = shopv1alpha1.ReasonOwnershipConflict
 		}
 		s.setCondition(shopv1alpha1.ConditionReady, false, reason, s.err.Error())
+	case hibernating(sf):
+		hibernationSummary(s)
 	default:
 		setReady(sf)
 	}
@@ -185,6 +187,9 @@ func summarisePhase(sf *shopv1alpha1.Storefront) shopv1alpha1.StorefrontPhase {
 		if failureReasons[cond(t).Reason] {
 			return shopv1alpha1.PhaseDegraded
 		}
+	}
+	if hibernating(sf) {
+		return shopv1alpha1.PhaseHibernated
 	}
 	if cond(shopv1alpha1.ConditionReady).Status == metav1.ConditionTrue {
 		return shopv1alpha1.PhaseReady

@@ -131,6 +131,8 @@ func TestConditionTable(t *testing.T) {
 				s.hostConflict = "Storefront other/shop serves shop.example"
 			case "spec.paused":
 				sf.Spec.Paused = true
+			case "spec.hibernate":
+				sf.Spec.Hibernate = true
 			case "deleting":
 				now := metav1.Now()
 				sf.DeletionTimestamp = &now

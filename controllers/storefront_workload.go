@@ -144,6 +144,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	}
 	if sf.Spec.Ingress != nil && ownsHost {
 		ing := desiredIngress(sf, r.Scheme)
+		hibernateIngress(sf, ing)
 		changed, err := r.applyObject(ctx, ing)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -172,6 +173,9 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 		r.warnProxyNotTrusted(ctx, sf)
 	}
 	s.deployment = d
+	if done, err := r.hibernateWorkload(ctx, s); done || err != nil {
+		return ctrl.Result{}, err
+	}
 	if _, err := r.applyObject(ctx, desiredHPA(sf, r.Scheme)); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -183,6 +187,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 		return ctrl.Result{}, err
 	}
 	setAvailable(s, written)
+	wakingAvailable(s)
 	return ctrl.Result{}, nil
 }
 

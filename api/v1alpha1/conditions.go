@@ -98,6 +98,9 @@ const (
 	ReasonNotReady = "NotReady"
 	// ReasonPaused: spec.paused is set; the operator changes nothing.
 	ReasonPaused = "Paused"
+	// ReasonHibernated: spec.hibernate is set; the shop is asleep (Ready and Available are
+	// False with this reason). The message says what still costs.
+	ReasonHibernated = "Hibernated"
 	// ReasonDeleting: the Storefront is being deleted.
 	ReasonDeleting = "Deleting"
 	// ReasonReconcileError: the operator could not apply an object, and retrying does

@@ -89,6 +89,13 @@ type StorefrontSpec struct {
 	// reported, with phase Paused.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+
+	// Hibernate puts the shop to sleep: no shop pod runs (the HPA is removed and its
+	// bounds kept in status.hibernation), an Aurora database may pause (minimum capacity
+	// 0 where the engine version supports it), the cache is kept, and the Ingress answers
+	// every path with a 503 "this shop is sleeping" page. false wakes it.
+	// +optional
+	Hibernate bool `json:"hibernate,omitempty"`
 }
 
 // MigrationSpec bounds the migration Job of each image. A running migration is never
@@ -367,7 +374,7 @@ type NetworkPolicySpec struct {
 }
 
 // StorefrontPhase is a one-word summary of the Storefront's state; conditions say more.
-// +kubebuilder:validation:Enum=Provisioning;Migrating;RollingOut;Ready;Degraded;Deleting;Paused
+// +kubebuilder:validation:Enum=Provisioning;Migrating;RollingOut;Ready;Degraded;Deleting;Paused;Hibernated
 type StorefrontPhase string
 
 const (
@@ -386,6 +393,8 @@ const (
 	PhaseDeleting StorefrontPhase = "Deleting"
 	// PhasePaused: spec.paused is set; nothing is changed.
 	PhasePaused StorefrontPhase = "Paused"
+	// PhaseHibernated: spec.hibernate is set and the shop is asleep (no pod runs).
+	PhaseHibernated StorefrontPhase = "Hibernated"
 )
 
 // StorefrontStatus is the observed state of a Storefront.
@@ -446,6 +455,35 @@ type StorefrontStatus struct {
 	// is used as given.
 	// +optional
 	Credentials *CredentialsStatus `json:"credentials,omitempty"`
+
+	// Hibernation is the state of spec.hibernate: the autoscaling bounds to restore on
+	// waking, and what still costs while the shop sleeps. Absent when the shop never
+	// hibernated or has woken.
+	// +optional
+	Hibernation *HibernationStatus `json:"hibernation,omitempty"`
+}
+
+// HibernationStatus is what the operator remembers while a shop sleeps.
+type HibernationStatus struct {
+	// MinReplicas is the HPA's minReplicas when the shop went to sleep; the shop wakes
+	// with at least this many pods.
+	// +optional
+	MinReplicas int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas is the HPA's maxReplicas when the shop went to sleep.
+	// +optional
+	MaxReplicas int32 `json:"maxReplicas,omitempty"`
+
+	// DatabasePaused says the Aurora cluster may pause: its minimum capacity is 0 ACU
+	// with secondsUntilAutoPause set. False for an external database or an engine
+	// version without auto-pause; StillCosting says why.
+	// +optional
+	DatabasePaused bool `json:"databasePaused,omitempty"`
+
+	// StillCosting names what keeps costing while the shop sleeps (a cache that cannot
+	// pause, a database that cannot), for humans.
+	// +optional
+	StillCosting string `json:"stillCosting,omitempty"`
 }
 
 // CredentialsStatus is the state of the database logins. It holds no password: those

@@ -1,0 +1,263 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+// now is the clock the annotation values come from; tests replace it.
+var now = func() time.Time { return time.Now().UTC() }
+
+// getStorefront reads the Storefront, with a message that names it when it is missing.
+func getStorefront(ctx context.Context, c client.Client, ns, name string) (*shopv1alpha1.Storefront, error) {
+	sf := &shopv1alpha1.Storefront{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sf); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("storefront %q not found in namespace %q", name, ns)
+		}
+		return nil, fmt.Errorf("reading storefront %s/%s: %w", ns, name, err)
+	}
+	return sf, nil
+}
+
+// change reads the Storefront, lets edit change it, and sends the difference as a
+// merge patch with the resourceVersion it read: a concurrent change makes the patch
+// fail with a conflict instead of being overwritten. edit may refuse with an error.
+func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1.Storefront) (string, error)) error {
+	c, _, ns, err := p.clients()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	sf, err := getStorefront(ctx, c, ns, name)
+	if err != nil {
+		return err
+	}
+	patch := client.MergeFromWithOptions(sf.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	done, err := edit(sf)
+	if err != nil {
+		return err
+	}
+	if err := c.Patch(ctx, sf, patch); err != nil {
+		return fmt.Errorf("patching storefront %s/%s: %w", ns, name, err)
+	}
+	if p.output == "json" {
+		enc := json.NewEncoder(p.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sf)
+	}
+	fmt.Fprintf(p.streams.Out, "storefront %s/%s: %s\n", ns, name, done)
+	return nil
+}
+
+// stamp is a new value for an annotation the operator acts on when it changes.
+func stamp() string { return now().Format(time.RFC3339Nano) }
+
+func (p *plugin) retryMigrationCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "retry-migration NAME",
+		Short: "Re-run the failed migration of the Storefront's image",
+		Long: `Re-run the failed migration of spec.image: sets the annotation
+` + shopv1alpha1.AnnotationRetryMigration + ` to a new value. Refused when no migration failed
+(status.failedImage is empty).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
+				if sf.Status.FailedImage == "" {
+					return "", fmt.Errorf("storefront %s has no failed migration to retry (status.failedImage is empty)", sf.Name)
+				}
+				v := stamp()
+				setAnnotation(sf, shopv1alpha1.AnnotationRetryMigration, v)
+				return fmt.Sprintf("migration of %s will be retried (%s=%s)", sf.Status.FailedImage,
+					shopv1alpha1.AnnotationRetryMigration, v), nil
+			})
+		},
+	}
+}
+
+// passwordAnnotations are the rotations rotate-password can ask for.
+var passwordAnnotations = map[string]string{
+	"db":     shopv1alpha1.AnnotationRotateDBPassword,
+	"master": shopv1alpha1.AnnotationRotateMasterPassword,
+	"cache":  shopv1alpha1.AnnotationRotateCachePassword,
+}
+
+func (p *plugin) rotatePasswordCommand() *cobra.Command {
+	which := "db"
+	cmd := &cobra.Command{
+		Use:   "rotate-password NAME",
+		Short: "Rotate a password of the Storefront",
+		Long: `Rotate a password: sets one of the rotation annotations to a new value, and the
+operator rotates without a refused request.
+  --which=db      ` + shopv1alpha1.AnnotationRotateDBPassword + ` (the shop's database login; Aurora)
+  --which=master  ` + shopv1alpha1.AnnotationRotateMasterPassword + ` (the Aurora master password)
+  --which=cache   ` + shopv1alpha1.AnnotationRotateCachePassword + ` (the ElastiCache user)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key, ok := passwordAnnotations[which]
+			if !ok {
+				return fmt.Errorf("--which=%q: use db, master or cache", which)
+			}
+			return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
+				switch {
+				case which != "cache" && sf.Spec.Database.Aurora == nil:
+					return "", fmt.Errorf("storefront %s uses an external database: its password is the one in its URL Secret, which the operator does not rotate", sf.Name)
+				case which == "cache" && (sf.Spec.Cache == nil || sf.Spec.Cache.Serverless == nil):
+					return "", fmt.Errorf("storefront %s has no ElastiCache Serverless cache whose user the operator could rotate", sf.Name)
+				}
+				v := stamp()
+				setAnnotation(sf, key, v)
+				return fmt.Sprintf("%s password rotation requested (%s=%s)", which, key, v), nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&which, "which", which, "the password to rotate: db, master or cache")
+	return cmd
+}
+
+func (p *plugin) hibernateCommand(hibernate bool) *cobra.Command {
+	use, short, done := "hibernate NAME", "Put the shop to sleep (spec.hibernate: true)", "hibernating (spec.hibernate: true)"
+	if !hibernate {
+		use, short, done = "wake NAME", "Wake a sleeping shop (spec.hibernate: false)", "waking (spec.hibernate: false)"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
+				if sf.Spec.Hibernate == hibernate {
+					return "unchanged: spec.hibernate is already " + fmt.Sprint(hibernate), nil
+				}
+				sf.Spec.Hibernate = hibernate
+				return done, nil
+			})
+		},
+	}
+}
+
+func setAnnotation(sf *shopv1alpha1.Storefront, key, value string) {
+	if sf.Annotations == nil {
+		sf.Annotations = map[string]string{}
+	}
+	sf.Annotations[key] = value
+}
+
+func (p *plugin) logsCommand() *cobra.Command {
+	var migration bool
+	cmd := &cobra.Command{
+		Use:   "logs NAME --migration",
+		Short: "Print the log of the Storefront's last migration pod",
+		Long: `Print the log of the last pod of the Storefront's newest migration Job (the Job of
+the image last migrated or migrating). For the shop's own logs use
+kubectl logs deployment/NAME-shop.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !migration {
+				return fmt.Errorf("only --migration is supported; for the shop's logs run kubectl logs deployment/%s-shop", args[0])
+			}
+			c, cs, ns, err := p.clients()
+			if err != nil {
+				return err
+			}
+			sf, err := getStorefront(cmd.Context(), c, ns, args[0])
+			if err != nil {
+				return err
+			}
+			pod, err := lastMigrationPod(cmd.Context(), c, sf)
+			if err != nil {
+				return err
+			}
+			return podLog(cmd.Context(), cs, pod, p.streams.Out)
+		},
+	}
+	cmd.Flags().BoolVar(&migration, "migration", false, "the last migration pod's log")
+	return cmd
+}
+
+// lastMigrationPod is the newest pod of the Storefront's newest migration Job.
+func lastMigrationPod(ctx context.Context, c client.Client, sf *shopv1alpha1.Storefront) (*corev1.Pod, error) {
+	jobs := &batchv1.JobList{}
+	if err := c.List(ctx, jobs, client.InNamespace(sf.Namespace), ownLabels(sf),
+		client.MatchingLabels{labelComponent: componentMigration}); err != nil {
+		return nil, fmt.Errorf("listing migration jobs: %w", err)
+	}
+	var mine []batchv1.Job
+	for _, j := range jobs.Items {
+		if owned(sf, &j) {
+			mine = append(mine, j)
+		}
+	}
+	if len(mine) == 0 {
+		return nil, fmt.Errorf("storefront %s has no migration Job (a finished Job is deleted 24 hours after it ends)", sf.Name)
+	}
+	sort.Slice(mine, func(i, j int) bool {
+		a, b := mine[i].CreationTimestamp, mine[j].CreationTimestamp
+		if !a.Equal(&b) {
+			return a.Before(&b)
+		}
+		return mine[i].Name < mine[j].Name
+	})
+	job := mine[len(mine)-1]
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, client.InNamespace(sf.Namespace), client.MatchingLabels{labelJobName: job.Name}); err != nil {
+		return nil, fmt.Errorf("listing the pods of job %s: %w", job.Name, err)
+	}
+	if len(pods.Items) == 0 {
+		return nil, fmt.Errorf("migration job %s has no pod (yet, or any more)", job.Name)
+	}
+	sort.Slice(pods.Items, func(i, j int) bool {
+		a, b := pods.Items[i].CreationTimestamp, pods.Items[j].CreationTimestamp
+		if !a.Equal(&b) {
+			return a.Before(&b)
+		}
+		return pods.Items[i].Name < pods.Items[j].Name
+	})
+	return &pods.Items[len(pods.Items)-1], nil
+}
+
+// podLog copies the log of the pod's first container to w.
+func podLog(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, w io.Writer) error {
+	opts := &corev1.PodLogOptions{}
+	if len(pod.Spec.Containers) > 0 {
+		opts.Container = pod.Spec.Containers[0].Name
+	}
+	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the log of pod %s: %w", pod.Name, err)
+	}
+	defer func() { _ = rc.Close() }()
+	if _, err := io.Copy(w, rc); err != nil {
+		return fmt.Errorf("reading the log of pod %s: %w", pod.Name, err)
+	}
+	return nil
+}

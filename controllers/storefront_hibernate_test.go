@@ -1,0 +1,160 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"encoding/json"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/fake"
+)
+
+// The versions AWS lists as able to pause (Aurora User Guide, "Scaling to Zero ACUs with
+// automatic pause and resume for Aurora Serverless v2",
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html):
+// Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3 and higher.
+func TestSupportsAutoPause(t *testing.T) {
+	cases := map[string]bool{
+		"13.15": true, "13.14": false, "14.12": true, "14.11": false, "15.7": true, "15.6": false,
+		"16.3": true, "16.2": false, "16.6": true, "17.4": true, "17": true,
+		"16": false, "12.22": false, "": false, "x.y": false,
+	}
+	for version, want := range cases {
+		if got := supportsAutoPause(version); got != want {
+			t.Errorf("supportsAutoPause(%q) = %t, want %t", version, got, want)
+		}
+	}
+}
+
+// The sleeping Ingress sends every path to the load balancer controller's
+// fixed-response action (kubernetes-sigs/aws-load-balancer-controller
+// docs/guide/ingress/annotations.md#actions: backend Service <action>, port
+// use-annotation); awake, the Ingress is as built.
+func TestHibernateIngress(t *testing.T) {
+	g := NewWithT(t)
+	sf := newStorefront("ns", withIngress(shopv1alpha1.IngressSpec{Host: "acme.example.com", ClassName: "alb"}))
+	awake := desiredIngress(sf, nil)
+	ing := awake.DeepCopy()
+	hibernateIngress(sf, ing)
+	g.Expect(ing).To(Equal(awake), "awake: unchanged")
+
+	sf.Spec.Hibernate = true
+	hibernateIngress(sf, ing)
+	var action struct {
+		Type                string            `json:"type"`
+		FixedResponseConfig map[string]string `json:"fixedResponseConfig"`
+	}
+	g.Expect(json.Unmarshal([]byte(ing.Annotations["alb.ingress.kubernetes.io/actions.sleeping"]), &action)).To(Succeed())
+	g.Expect(action.Type).To(Equal("fixed-response"))
+	g.Expect(action.FixedResponseConfig).To(HaveKeyWithValue("statusCode", "503"))
+	g.Expect(action.FixedResponseConfig).To(HaveKeyWithValue("contentType", "text/html"))
+	g.Expect(action.FixedResponseConfig["messageBody"]).To(ContainSubstring("This shop is sleeping"))
+	g.Expect(len(action.FixedResponseConfig["messageBody"])).To(BeNumerically("<=", 1024), "an ALB fixed response carries at most 1024 characters")
+	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+		g.Expect(p.Backend.Service).To(Equal(&networkingv1.IngressServiceBackend{Name: "sleeping",
+			Port: networkingv1.ServiceBackendPort{Name: "use-annotation"}}))
+	}
+	g.Expect(ing.Annotations).To(HaveKeyWithValue("alb.ingress.kubernetes.io/healthcheck-path", "/readyz"), "the other annotations stay")
+}
+
+// scalingConfiguration is the DBCluster's spec.serverlessV2ScalingConfiguration.
+func scalingConfiguration(g Gomega, ns string) map[string]any {
+	u := ackObject(g, ns, gvkDBCluster, "acme-database")
+	m, _, _ := unstructured.NestedMap(u.Object, "spec", "serverlessV2ScalingConfiguration")
+	return m
+}
+
+// A shop on Aurora 16.6 with a serverless cache and an ALB sleeps and wakes: no HPA and
+// 0 replicas asleep, Aurora at 0 ACU with auto-pause, the 503 action on the Ingress,
+// the cache kept and named as still costing; awake, all as before.
+func TestHibernateAndWake(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache(), withReplicas(2, 5),
+		withIngress(shopv1alpha1.IngressSpec{Host: "acme.example.com", ClassName: "alb"})))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(scalingConfiguration(g, ns)).To(Equal(map[string]any{"minCapacity": 0.5, "maxCapacity": int64(4)}))
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonHibernated))
+		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Message).To(HavePrefix("Hibernated: Deployment acme-shop is scaled to 0"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	ready := condition(sf, shopv1alpha1.ConditionReady)
+	g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(ready.Reason).To(Equal(shopv1alpha1.ReasonHibernated))
+	g.Expect(ready.Message).To(ContainSubstring("the ElastiCache Serverless cache, which cannot pause"))
+	g.Expect(sf.Status.Hibernation).To(Equal(&shopv1alpha1.HibernationStatus{MinReplicas: 2, MaxReplicas: 5, DatabasePaused: true,
+		StillCosting: "the ElastiCache Serverless cache, which cannot pause: its stored data stays billed; " +
+			"the Aurora cluster's storage (its compute pauses after 300 seconds without connections)"}))
+
+	g.Expect(absent(ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{})).To(BeTrue(), "the HPA is removed")
+	g.Expect(deployment(g, ns).Spec.Replicas).To(Equal(ptr.To[int32](0)))
+	g.Eventually(func(g Gomega) map[string]any { return scalingConfiguration(g, ns) }).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal(map[string]any{"minCapacity": int64(0), "maxCapacity": int64(4), "secondsUntilAutoPause": int64(300)}))
+	ing := get(g, ns, "acme-shop", &networkingv1.Ingress{})
+	g.Expect(ing.Annotations).To(HaveKey("alb.ingress.kubernetes.io/actions.sleeping"))
+	g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name).To(Equal("sleeping"))
+	g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name).To(Equal("use-annotation"))
+	g.Expect(ackObject(g, ns, gvkServerlessCache, "acme-cache")).NotTo(BeNil(), "the cache is kept")
+	// Asleep is a rest like any other: nothing is written again and again.
+	waitAtRest(t, op)
+	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero())
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Hibernation).To(BeNil())
+	hpa := get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{})
+	g.Expect(hpa.Spec.MinReplicas).To(Equal(ptr.To[int32](2)))
+	g.Expect(hpa.Spec.MaxReplicas).To(Equal(int32(5)))
+	g.Expect(ptr.Deref(deployment(g, ns).Spec.Replicas, 0)).To(BeNumerically(">=", 2), "back at the minimum")
+	g.Eventually(func(g Gomega) map[string]any { return scalingConfiguration(g, ns) }).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal(map[string]any{"minCapacity": 0.5, "maxCapacity": int64(4)}), "no secondsUntilAutoPause above 0 ACU")
+	ing = get(g, ns, "acme-shop", &networkingv1.Ingress{})
+	g.Expect(ing.Annotations).NotTo(HaveKey("alb.ingress.kubernetes.io/actions.sleeping"))
+	g.Expect(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name).To(Equal("acme-shop"))
+}
+
+// An engine version that cannot pause keeps its minimum capacity, with no
+// secondsUntilAutoPause, and the condition says why.
+func TestHibernateOnAnEngineThatCannotPause(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "15.4" })))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
+	g.Expect(sf.Status.Hibernation.DatabasePaused).To(BeFalse())
+	g.Expect(condition(sf, shopv1alpha1.ConditionReady).Message).To(ContainSubstring(
+		"the Aurora cluster stays at its minimum capacity of 0.5 ACU: engine version 15.4 cannot pause (Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3 or later needed)"))
+	g.Consistently(func(g Gomega) map[string]any { return scalingConfiguration(g, ns) }).WithTimeout(quiet).WithPolling(poll).
+		Should(Equal(map[string]any{"minCapacity": 0.5, "maxCapacity": int64(4)}))
+}
