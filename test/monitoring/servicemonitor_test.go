@@ -103,7 +103,9 @@ func TestServiceMonitorsFollowTheCRDs(t *testing.T) {
 		owner := metav1.GetControllerOf(sm)
 		g.Expect(owner).NotTo(BeNil())
 		g.Expect(owner.Kind + "/" + owner.Name).To(Equal("Storefront/" + name))
-		g.Expect(unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")).To(Equal(map[string]string{
+		selector, _, err := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(selector).To(Equal(map[string]string{
 			"app.kubernetes.io/name": "storefront", "app.kubernetes.io/instance": name, "app.kubernetes.io/component": "shop"}))
 		endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
 		g.Expect(endpoints).To(HaveLen(1))
