@@ -50,7 +50,7 @@ func TestServiceMonitorsFollowTheCRDs(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	startStandIns(t, restCfg, ns)
-	startOperator(t, restCfg, ns)
+	counter := startOperator(t, restCfg, ns)
 
 	served := func() bool {
 		disc := discovery.NewDiscoveryClientForConfigOrDie(restCfg)
@@ -122,6 +122,12 @@ func TestServiceMonitorsFollowTheCRDs(t *testing.T) {
 		g.Expect(svc.Spec.Ports).To(ContainElement(HaveField("Name", "metrics")))
 	}
 	waitFor(t, ns, "enabled", shopv1alpha1.PhaseReady)
+	// At rest with ServiceMonitors: the operator writes nothing more (what the API server
+	// stores of a ServiceMonitor matches what the operator applies).
+	g.Eventually(func(g Gomega) {
+		counter.Reset()
+		g.Consistently(counter.Mutations).WithTimeout(time.Second).WithPolling(poll).Should(BeZero(), "writes at rest")
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	g.Consistently(func() bool { return absentServiceMonitor(ns, "disabled") }).WithTimeout(quiet).WithPolling(poll).Should(BeTrue(),
 		"a Disabled Storefront got a ServiceMonitor")
 
@@ -147,15 +153,17 @@ func TestServiceMonitorsFollowTheCRDs(t *testing.T) {
 }
 
 // startOperator runs controllers.Setup in a manager for namespace ns, looking the
-// ServiceMonitor kind up every 200ms instead of 30s.
-func startOperator(t *testing.T, restCfg *rest.Config, ns string) {
+// ServiceMonitor kind up every 200ms instead of 30s; the counter counts its writes.
+func startOperator(t *testing.T, restCfg *rest.Config, ns string) *fake.MutationCounter {
 	t.Helper()
+	counter := fake.NewMutationCounter()
 	opts := controllers.Options{WatchNamespaces: []string{ns}, MaxConcurrentReconciles: 2, ServiceMonitorRecheck: 200 * time.Millisecond}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Cache:                  controllers.CacheOptions(opts.WatchNamespaces),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		NewClient:              counter.NewClient,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
@@ -173,6 +181,7 @@ func startOperator(t *testing.T, restCfg *rest.Config, ns string) {
 			t.Errorf("the operator stopped with: %v", err)
 		}
 	})
+	return counter
 }
 
 // startStandIns starts the Job, Deployment and HPA stand-ins (test/fake) for ns.
