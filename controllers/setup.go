@@ -19,6 +19,7 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	appsv1 "k8s.io/api/apps/v1"
@@ -66,6 +67,9 @@ type Options struct {
 	// TracerProvider traces the reconciles; nil: the global provider (main installs
 	// SetupTracing's; a no-op otherwise).
 	TracerProvider trace.TracerProvider
+	// ServiceMonitorRecheck is how often the operator asks discovery whether
+	// ServiceMonitors are served, while they are not (storefront_monitoring.go); 0: 30s.
+	ServiceMonitorRecheck time.Duration
 	// WatchNamespaces are the namespaces the operator watches (--watch-namespaces); all
 	// when empty. CacheOptions takes the same list.
 	WatchNamespaces []string

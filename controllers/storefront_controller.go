@@ -63,6 +63,8 @@ type StorefrontReconciler struct {
 	Scheme       *runtime.Scheme
 	Options      Options
 	Recorder     recorder.EventRecorder
+	// serviceMonitors says whether ServiceMonitors are served (storefront_monitoring.go).
+	serviceMonitors *serviceMonitorWatch
 }
 
 // +kubebuilder:rbac:groups=shop.storefront.dev,resources=storefronts,verbs=get;list;watch;update;patch
@@ -93,6 +95,7 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"login-rotation", r.finishLoginRotation},
 		{"passwords", r.finishPasswordRotation},
 		{"cache users", r.finishCacheUserRotation},
+		{"monitoring", r.reconcileMonitoring},
 	}
 }
 
@@ -321,6 +324,9 @@ func (r *StorefrontReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Owns(newACKObject(gvk))
 	}
 	if err := r.watchHostClaims(mgr, b); err != nil {
+		return err
+	}
+	if err := r.watchServiceMonitors(mgr, b); err != nil {
 		return err
 	}
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).

@@ -22,7 +22,30 @@ type ObservabilitySpec struct {
 	// operator's defaults (its --otlp-* flags), and without those no traces.
 	// +optional
 	OTLP *OTLPSpec `json:"otlp,omitempty"`
+
+	// ServiceMonitor says whether the operator creates a Prometheus Operator
+	// ServiceMonitor that scrapes the shop's metrics port: Auto (or empty) when the API
+	// server serves monitoring.coreos.com/v1 ServiceMonitors, noticed within a minute of
+	// their CRD's installation; Enabled always (the Storefront's Ready condition reports
+	// an error while the kind is not served); Disabled never (and one it created is
+	// deleted).
+	// +kubebuilder:validation:Enum=Auto;Enabled;Disabled
+	// +optional
+	ServiceMonitor ServiceMonitorMode `json:"serviceMonitor,omitempty"`
 }
+
+// ServiceMonitorMode is whether a Storefront gets a ServiceMonitor.
+type ServiceMonitorMode string
+
+const (
+	// ServiceMonitorAuto creates a ServiceMonitor when the Prometheus Operator's CRDs
+	// are installed, and none otherwise.
+	ServiceMonitorAuto ServiceMonitorMode = "Auto"
+	// ServiceMonitorEnabled requires one: without the CRDs the Storefront says so.
+	ServiceMonitorEnabled ServiceMonitorMode = "Enabled"
+	// ServiceMonitorDisabled creates none.
+	ServiceMonitorDisabled ServiceMonitorMode = "Disabled"
+)
 
 // OTLPSpec is an OpenTelemetry collector and how much to send it. The operator passes it
 // to the shop as the standard OTEL_* environment variables.

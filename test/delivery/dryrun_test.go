@@ -74,9 +74,9 @@ func TestRenderedManifestsPassServerSideDryRun(t *testing.T) {
 			ensureNamespaces(ctx, t, c, ms)
 			applied := 0
 			for _, m := range ms {
-				// The Prometheus Operator's CRD is not installed here; TestChartProbesAndPorts
-				// checks the ServiceMonitor's content.
-				if m.u.GetKind() == "ServiceMonitor" {
+				// The Prometheus Operator's CRDs are not installed here; TestChartProbesAndPorts
+				// and test/monitoring check the ServiceMonitor's and PrometheusRule's content.
+				if m.u.GroupVersionKind().Group == "monitoring.coreos.com" {
 					continue
 				}
 				if err := serverSideApply(ctx, c, m.u, client.DryRunAll); err != nil {

@@ -90,9 +90,9 @@ func TestChartInstallsOnAPIServer(t *testing.T) {
 			t.Fatalf("applying the chart's CRD: %v", err)
 		}
 	}
-	// The ServiceMonitor's CRD belongs to the Prometheus Operator, which envtest lacks;
-	// TestChartProbesAndPorts checks its content.
-	createAll(ctx, t, c, ms, "ServiceMonitor", "CustomResourceDefinition")
+	// The ServiceMonitor's and PrometheusRule's CRDs belong to the Prometheus Operator,
+	// which envtest lacks; TestChartProbesAndPorts and test/monitoring check their content.
+	createAll(ctx, t, c, ms, "ServiceMonitor", "PrometheusRule", "CustomResourceDefinition")
 
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
