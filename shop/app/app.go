@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.Revocations.Observer = a.Metrics
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
-		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
+		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics, RequireTOTP: cfg.AdminRequireTOTP,
 		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{
 			RegisterPerClient: cfg.Limits.RegisterPerClient, RegisterGlobal: cfg.Limits.RegisterGlobal,
 			SoftDelay: cfg.Limits.LoginSoftDelay, MaxSoftDelay: cfg.Limits.LoginMaxSoftDelay,

@@ -160,6 +160,7 @@ func (p *Pages) Register(r *gin.Engine) {
 	post.POST("/cart/items/:id", p.updateCartItem)
 	post.POST("/cart/items/:id/remove", p.removeCartItem)
 	post.POST("/login", p.login)
+	post.POST("/password-change", p.passwordChange)
 	post.POST("/register", p.register)
 	post.POST("/logout", p.logout)
 
@@ -169,6 +170,12 @@ func (p *Pages) Register(r *gin.Engine) {
 	user.GET("/account", p.account)
 	user.GET("/account/orders/:id", p.accountOrder)
 	user.POST("/checkout", p.checkCSRF, p.checkout)
+
+	// The admin's second factor: open to admins who have none yet.
+	totp := g.Group("/admin/totp", p.requireUser, p.requireAdminRole)
+	totp.GET("", p.adminTOTP)
+	totp.POST("", p.checkCSRF, p.adminBeginTOTP)
+	totp.POST("/confirm", p.checkCSRF, p.adminConfirmTOTP)
 
 	// Admins only: a customer gets the 403 page.
 	adm := g.Group("/admin", p.requireUser, p.requireAdmin)
