@@ -11,7 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/storefront-operator/storefront/shop/auth"
-	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
@@ -196,17 +195,14 @@ func (p *Pages) throttledForm(c *gin.Context, throttled *apperr.ThrottledError, 
 // signedIn starts the session, merges the guest cart into the account's cart (the cart
 // service adds the quantities) and goes where the shopper was heading.
 func (p *Pages) signedIn(c *gin.Context, s auth.Session) {
+	guest := p.cartOwner(c)
 	p.startSession(c, s)
-	if g := p.guestCart(c); len(g.Lines) > 0 {
-		items := make([]cart.Item, len(g.Lines))
-		for i, l := range g.Lines {
-			items[i] = cart.Item{ProductID: l.ProductID, Quantity: l.Quantity}
-		}
-		if _, err := p.carts.Merge(c.Request.Context(), s.User.ID, items); err != nil {
+	if guest.GuestID != 0 {
+		if err := p.carts.MergeGuest(c.Request.Context(), guest, s.User.ID); err != nil {
 			p.fail(c, err)
 			return
 		}
-		p.saveGuestCart(c, &GuestCart{})
+		p.dropGuestCart(c)
 	}
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next"), "/account"))
 }

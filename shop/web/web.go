@@ -6,7 +6,7 @@
 // The pages work without JavaScript (app.js only enhances them), carry a strict
 // Content-Security-Policy with no inline script or style, and keep their state in three
 // HttpOnly, SameSite=Lax cookies: the session (the API's bearer token), the CSRF seed
-// and the signed guest cart.
+// and the signed id of the guest's cart (kept by the cart service).
 package web
 
 import (
@@ -71,6 +71,9 @@ type Deps struct {
 	SearchLimit gin.HandlerFunc
 	// HTTPS: PUBLIC_URL is https; the cookies get the __Host- prefix and are Secure.
 	HTTPS bool
+	// CartLimit throttles the creation of guest carts per client (nil: none): each is a
+	// row in the database.
+	CartLimit *httpserver.ClientLimiter
 	// PaymentProvider is PAYMENT_PROVIDER ("mock", or "" for none): "mock" puts the test
 	// mode banner on every page.
 	PaymentProvider string
@@ -92,6 +95,7 @@ type Pages struct {
 	logger      *slog.Logger
 	searchLimit gin.HandlerFunc
 	https       bool
+	cartLimiter *httpserver.ClientLimiter
 	// paymentProvider is Deps.PaymentProvider.
 	paymentProvider string
 }
@@ -127,6 +131,7 @@ func New(d Deps) (*Pages, error) {
 		logger:      d.Logger,
 		searchLimit: d.SearchLimit,
 		https:       d.HTTPS,
+		cartLimiter: d.CartLimit,
 
 		paymentProvider: d.PaymentProvider,
 	}
@@ -198,6 +203,18 @@ func (p *Pages) Register(r *gin.Engine) {
 
 	r.NoRoute(p.noRoute)
 	r.NoMethod(p.noMethod)
+}
+
+// cartLimit takes a guest-cart creation from the client's budget, or says when to
+// come back.
+func (p *Pages) cartLimit(c *gin.Context) error {
+	if p.cartLimiter == nil {
+		return nil
+	}
+	if ok, wait := p.cartLimiter.Allow(httpserver.ClientKey(c)); !ok {
+		return &apperr.ThrottledError{What: "new carts from this address", RetryAfter: wait}
+	}
+	return nil
 }
 
 // noMethod answers a known page path with the wrong method (DELETE /cart) with the HTML
@@ -380,14 +397,10 @@ func (p *Pages) bareLayout(c *gin.Context, title string) *layout {
 	l := &layout{Title: title, p: p, c: c, Path: c.Request.URL.Path, TestMode: p.paymentProvider == "mock", TakesPayments: p.paymentProvider != ""}
 	if pr := principal(c); pr != nil {
 		l.SignedIn, l.Admin = true, pr.IsAdmin()
-		if crt, err := p.carts.Get(c.Request.Context(), pr.UserID); err == nil {
-			for _, it := range crt.Items {
-				l.CartCount += it.Quantity
-			}
-		}
-		return l
 	}
-	l.CartCount = p.guestCart(c).Count()
+	if crt, err := p.shopperCart(c); err == nil {
+		l.CartCount = crt.Count()
+	}
 	return l
 }
 

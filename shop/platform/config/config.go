@@ -96,7 +96,14 @@ type Limits struct {
 	RegisterPerClient, RegisterGlobal int
 	// LoginSoftDelay and LoginMaxSoftDelay: auth.ThrottleLimits.SoftDelay and MaxSoftDelay.
 	LoginSoftDelay, LoginMaxSoftDelay time.Duration
+	// GuestCartBurst is how many guest carts one client may start at once
+	// (DefaultGuestCartBurst when 0); then one a minute.
+	GuestCartBurst int
 }
+
+// DefaultGuestCartBurst bounds the guest carts one client starts in a burst: a person
+// starts one per browser, a script one per request.
+const DefaultGuestCartBurst = 10
 
 // PaymentProviderMock is PAYMENT_PROVIDER's one value: the mock provider (orders.MockPayments).
 const PaymentProviderMock = "mock"
