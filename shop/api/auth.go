@@ -22,9 +22,6 @@ func registerAuth(r gin.IRouter, d Deps) {
 	g.GET("/me", d.requireUser, d.me)
 }
 
-// principalKey holds the verified caller in the Gin context.
-const principalKey = "shop.principal"
-
 // BearerToken returns the token of an "Authorization: Bearer <token>" header, or "".
 func BearerToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -49,7 +46,7 @@ func (d Deps) requireUser(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
-	c.Set(principalKey, p)
+	c.Set(auth.PrincipalKey, &p)
 	c.Next()
 }
 
@@ -62,9 +59,11 @@ func (d Deps) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
+// principal is the caller requireUser verified (the pages keep theirs under the same
+// key, as the same type).
 func principal(c *gin.Context) auth.Principal {
-	p, _ := c.Get(principalKey)
-	return p.(auth.Principal)
+	p, _ := c.Get(auth.PrincipalKey)
+	return *p.(*auth.Principal)
 }
 
 func (d Deps) register(c *gin.Context) {

@@ -22,6 +22,10 @@ const DefaultTokenTTL = 24 * time.Hour
 // clockSkew is how far apart the replicas' clocks may be when checking iat and exp.
 const clockSkew = 5 * time.Second
 
+// PrincipalKey is the one key under which the HTTP layers (the JSON API's bearer token,
+// the pages' session cookie) keep the verified caller of a request: a *Principal.
+const PrincipalKey = "shop.principal"
+
 // Principal is the verified caller of a request: who, in which role, with which token.
 type Principal struct {
 	UserID int64

@@ -615,7 +615,7 @@ func TestServerErrorPage(t *testing.T) {
 	}
 	checkSecurityHeaders(t, p)
 	// The failure is logged before the page is written, so it is in the log by now.
-	if !strings.Contains(logs.String(), `"msg":"Page failed"`) || !strings.Contains(logs.String(), `"request_id":"req-broken-db"`) {
+	if !strings.Contains(logs.String(), `"msg":"Request failed"`) || !strings.Contains(logs.String(), `"request_id":"req-broken-db"`) {
 		t.Errorf("the failure was not logged with its request ID:\n%s", logs.String())
 	}
 }

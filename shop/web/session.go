@@ -115,7 +115,7 @@ func (p *Pages) cookieValue(c *gin.Context, base string) string {
 const (
 	ctxCSRFSeed  = "web.csrfSeed"
 	ctxSetCookie = "web.setCookie"
-	ctxPrincipal = "web.principal"
+	ctxPrincipal = auth.PrincipalKey
 	// ctxSession is the session token as it stands after this request's changes
 	// (signed in, signed out, or an expired token dropped).
 	ctxSession = "web.session"

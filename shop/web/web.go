@@ -17,7 +17,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -32,7 +31,6 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
-	"github.com/storefront-operator/storefront/shop/platform/problem"
 )
 
 // ContentSecurityPolicy is the CSP of every page: resources only from the shop itself,
@@ -144,13 +142,18 @@ func New(d Deps) (*Pages, error) {
 	return p, nil
 }
 
-// Register adds the pages' routes to r, and makes unknown paths outside /api/ answer
-// with the HTML 404 page (the API keeps its problem details).
+// Register adds the pages' routes to r, and makes every failure outside /api/ (unknown
+// paths and methods included) answer with the HTML error page; the API keeps its
+// problem details.
 func (p *Pages) Register(r *gin.Engine) {
+	// Engine-wide, so the router's one NoRoute and NoMethod go through it too. Gin adds
+	// engine middleware to the routes registered after it only: the API's, registered
+	// before, never see it (and it skips /api/ paths for the unknown ones).
+	r.Use(p.htmlErrors)
 	r.GET("/static/*path", p.securityHeaders, p.assets.serve)
 	r.HEAD("/static/*path", p.securityHeaders, p.assets.serve)
 
-	g := r.Group("/", p.securityHeaders, p.renderErrors, p.session)
+	g := r.Group("/", p.securityHeaders, p.session)
 	g.GET("/", p.home)
 	g.GET("/products", p.allProducts)
 	g.GET("/products/:slug", p.product)
@@ -201,8 +204,6 @@ func (p *Pages) Register(r *gin.Engine) {
 	admPost.POST("/categories/:id/delete", p.adminDeleteCategory)
 	admPost.POST("/orders/:id/status", p.adminSetOrderStatus)
 
-	r.NoRoute(p.noRoute)
-	r.NoMethod(p.noMethod)
 }
 
 // cartLimit takes a guest-cart creation from the client's budget, or says when to
@@ -217,26 +218,15 @@ func (p *Pages) cartLimit(c *gin.Context) error {
 	return nil
 }
 
-// noMethod answers a known page path with the wrong method (DELETE /cart) with the HTML
-// 405 page; the API keeps its problem details.
-func (p *Pages) noMethod(c *gin.Context) {
-	if isAPIPath(c.Request.URL.Path) {
-		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."))
-		return
+// htmlErrors makes the request's failures the HTML error page (through the router's
+// one error path, httpserver's writeErrors), with the pages' security headers, except
+// under the API.
+func (p *Pages) htmlErrors(c *gin.Context) {
+	if !isAPIPath(c.Request.URL.Path) {
+		setSecurityHeaders(c)
+		httpserver.RenderErrorsWith(c, p.errorPage)
 	}
-	setSecurityHeaders(c)
-	p.errorPage(c, http.StatusMethodNotAllowed, nil)
-}
-
-// noRoute answers unknown paths: the HTML 404 page, except under the API, whose clients
-// expect problem details.
-func (p *Pages) noRoute(c *gin.Context) {
-	if isAPIPath(c.Request.URL.Path) {
-		httpserver.Fail(c, apperr.ErrNotFound)
-		return
-	}
-	setSecurityHeaders(c)
-	p.errorPage(c, http.StatusNotFound, nil)
+	c.Next()
 }
 
 func isAPIPath(path string) bool {
@@ -261,39 +251,9 @@ func setSecurityHeaders(c *gin.Context) {
 	}
 }
 
-// fail records err for renderErrors and stops the handler chain.
+// fail records err for the router's error middleware (which renders the error page)
+// and stops the handler chain.
 func (p *Pages) fail(c *gin.Context, err error) { httpserver.Fail(c, err) }
-
-// renderErrors is the pages' one place where errors become responses: the HTML error
-// page with the status that package problem assigns (the JSON API's mapping), and a
-// logged 500 for anything unexpected, panics included.
-func (p *Pages) renderErrors(c *gin.Context) {
-	defer httpserver.RecoverPanic(c, "Page handler panicked", func(c *gin.Context) {
-		p.errorPage(c, http.StatusInternalServerError, nil)
-	})
-	c.Next()
-	if len(c.Errors) == 0 || c.Writer.Written() {
-		return
-	}
-	err := c.Errors.Last().Err
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		err = apperr.ErrTooLarge
-	}
-	prob, internal := problem.From(err)
-	if internal {
-		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Page failed",
-			"method", c.Request.Method, "route", c.FullPath(), "error", err)
-	}
-	var throttled *apperr.ThrottledError
-	switch {
-	case errors.As(err, &throttled):
-		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
-	case errors.Is(err, apperr.ErrTimedOut):
-		c.Header("Retry-After", "1")
-	}
-	p.errorPage(c, prob.Status, err)
-}
 
 // errorView is what the error page says for a status.
 type errorView struct {

@@ -25,6 +25,8 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthorized: the caller is not authenticated (no, bad or revoked credentials).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrMethodNotAllowed: the path exists, the method does not (405).
+	ErrMethodNotAllowed = errors.New("the method is not allowed on this resource")
 	// ErrTooLarge: the request body exceeds the server's limit.
 	ErrTooLarge = errors.New("request body too large")
 	// ErrTimedOut: the database gave up on a statement at its statement_timeout (503,
