@@ -134,7 +134,6 @@ test-browser: ## Run the pages' browser tests alone (needs chromium: apt-get ins
 FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
 FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
 FUZZ_TARGETS += ./shop/api:FuzzOrderRequest
-FUZZ_TARGETS += ./shop/web:FuzzGuestCartCookie
 FUZZTIME ?= 10s
 
 .PHONY: fuzz

@@ -105,7 +105,7 @@ func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, exist
 	generate := map[string]func() (string, error){
 		keyJWTSecret:     func() (string, error) { return randomString(64) },
 		keyAdminPassword: func() (string, error) { return randomString(32) },
-		keyAdminEmail:    func() (string, error) { return adminEmail(sf), nil },
+		keyAdminEmail:    func() (string, error) { return adminEmail(sf) },
 	}
 	for k, gen := range generate {
 		if len(data[k]) > 0 {
@@ -126,12 +126,18 @@ func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, exist
 	return secret, nil
 }
 
-// adminEmail is the first admin's login: at the shop's host when it has one.
-func adminEmail(sf *shopv1alpha1.Storefront) string {
-	if sf.Spec.Ingress != nil && sf.Spec.Ingress.Host != "" && sf.Spec.Ingress.Host[0] != '*' {
-		return "admin@" + sf.Spec.Ingress.Host
+// adminEmail is the first admin's login, admin-<8 random hex>@ the shop's host when it
+// has one: a login nobody can guess, so nobody can aim failed logins at it (issue 21).
+func adminEmail(sf *shopv1alpha1.Storefront) (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
 	}
-	return "admin@" + sf.Name + "." + sf.Namespace + ".storefront.local"
+	local := "admin-" + hex.EncodeToString(b[:])
+	if sf.Spec.Ingress != nil && sf.Spec.Ingress.Host != "" && sf.Spec.Ingress.Host[0] != '*' {
+		return local + "@" + sf.Spec.Ingress.Host, nil
+	}
+	return local + "@" + sf.Name + "." + sf.Namespace + ".storefront.local", nil
 }
 
 // randomString returns n characters of alphanumerics from crypto/rand.

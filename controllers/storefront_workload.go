@@ -70,6 +70,8 @@ const (
 	envShutdownDelay = "SHUTDOWN_DELAY"
 	// envPaymentProvider is spec.payments.provider in the shop's spelling.
 	envPaymentProvider = "PAYMENT_PROVIDER"
+	// envAdminRequireTOTP is spec.admin.requireTOTP (set only when true).
+	envAdminRequireTOTP = "ADMIN_REQUIRE_TOTP"
 
 	// shutdownDelaySeconds is how long a terminating shop keeps serving while /readyz
 	// fails, so that load balancers stop sending to it; then it drains.
@@ -471,6 +473,9 @@ func desiredDeployment(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, imag
 		corev1.EnvVar{Name: envShutdownDelay, Value: fmt.Sprintf("%ds", shutdownDelaySeconds)},
 		corev1.EnvVar{Name: envPaymentProvider, Value: paymentProvider(sf)},
 	)
+	if sf.Spec.Admin.RequireTOTP {
+		env = append(env, corev1.EnvVar{Name: envAdminRequireTOTP, Value: "true"})
+	}
 	container := corev1.Container{
 		Name:    shopContainerName,
 		Image:   image,

@@ -324,3 +324,21 @@ func TestAvailableMessageIgnoresScale(t *testing.T) {
 }
 
 const imageV0 = "registry.example.com/storefront/shop:0.9.0"
+
+func TestDesiredDeploymentRequireTOTP(t *testing.T) {
+	for name, tc := range map[string]struct {
+		require bool
+		want    string
+	}{
+		"spec.admin.requireTOTP sets ADMIN_REQUIRE_TOTP=true": {true, "true"},
+		"without it the variable is absent":                   {false, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			sf := storefrontNamed("acme")
+			sf.Spec.Admin.RequireTOTP = tc.require
+			d := desiredDeployment(sf, testScheme, "shop:1", "sum", &storeEndpoint{Host: "db", Port: 5432}, nil)
+			g.Expect(envValue(d.Spec.Template.Spec.Containers[0].Env, envAdminRequireTOTP)).To(Equal(tc.want))
+		})
+	}
+}

@@ -76,6 +76,10 @@ type StorefrontSpec struct {
 	// +optional
 	Payments PaymentsSpec `json:"payments,omitempty"`
 
+	// Admin hardens the shop's admin accounts.
+	// +optional
+	Admin AdminSpec `json:"admin,omitempty"`
+
 	// Observability configures the shop's telemetry: where its traces go.
 	// +optional
 	Observability ObservabilitySpec `json:"observability,omitempty"`
@@ -355,6 +359,15 @@ type PaymentsSpec struct {
 	// +kubebuilder:default=Mock
 	// +optional
 	Provider PaymentProvider `json:"provider,omitempty"`
+}
+
+// AdminSpec hardens the shop's admin accounts.
+type AdminSpec struct {
+	// RequireTOTP makes a TOTP second factor (RFC 6238) mandatory for admins: the shop
+	// runs with ADMIN_REQUIRE_TOTP=true and opens its admin pages and API only to
+	// sessions signed in with a code; an admin without one can only enrol one.
+	// +optional
+	RequireTOTP bool `json:"requireTOTP,omitempty"`
 }
 
 // PaymentProvider names a payment provider.

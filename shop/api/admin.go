@@ -14,6 +14,13 @@ import (
 )
 
 func registerAdmin(r gin.IRouter, d Deps) {
+	// The second factor: open to admins who have none yet (requireAdmin would refuse
+	// them when the shop requires one).
+	t := r.Group("/admin/totp", d.requireUser, d.requireAdminRole)
+	t.GET("", d.totpStatus)
+	t.POST("", d.totpBegin)
+	t.POST("/confirm", d.totpConfirm)
+
 	g := r.Group("/admin", d.requireUser, d.requireAdmin)
 	g.POST("/products", d.adminCreateProduct)
 	g.PUT("/products/:id", d.adminUpdateProduct)

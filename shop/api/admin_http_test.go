@@ -42,6 +42,9 @@ func TestAdminRoutesRefuseOthers(t *testing.T) {
 		{"DELETE", "/api/v1/admin/categories/1", ``},
 		{"GET", "/api/v1/admin/orders", ``},
 		{"PATCH", "/api/v1/admin/orders/1", `{"status":"cancelled"}`},
+		{"GET", "/api/v1/admin/totp", ``},
+		{"POST", "/api/v1/admin/totp", ``},
+		{"POST", "/api/v1/admin/totp/confirm", `{"code":"123456"}`},
 	}
 	// Every admin route of the router is in the list above.
 	listed := map[string]bool{}

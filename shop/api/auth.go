@@ -17,12 +17,10 @@ func registerAuth(r gin.IRouter, d Deps) {
 	g := r.Group("/auth")
 	g.POST("/register", d.register)
 	g.POST("/login", d.login)
+	g.POST("/password-change", d.passwordChange)
 	g.POST("/logout", d.requireUser, d.logout)
 	g.GET("/me", d.requireUser, d.me)
 }
-
-// principalKey holds the verified caller in the Gin context.
-const principalKey = "shop.principal"
 
 // BearerToken returns the token of an "Authorization: Bearer <token>" header, or "".
 func BearerToken(r *http.Request) string {
@@ -48,7 +46,7 @@ func (d Deps) requireUser(c *gin.Context) {
 		httpserver.Fail(c, err)
 		return
 	}
-	c.Set(principalKey, p)
+	c.Set(auth.PrincipalKey, &p)
 	c.Next()
 }
 
@@ -61,9 +59,11 @@ func (d Deps) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
+// principal is the caller requireUser verified (the pages keep theirs under the same
+// key, as the same type).
 func principal(c *gin.Context) auth.Principal {
-	p, _ := c.Get(principalKey)
-	return p.(auth.Principal)
+	p, _ := c.Get(auth.PrincipalKey)
+	return *p.(*auth.Principal)
 }
 
 func (d Deps) register(c *gin.Context) {
@@ -95,6 +95,70 @@ func (d Deps) login(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
+	writeJSON(c, http.StatusOK, s)
+}
+
+// passwordChange is the first sign-in's password change (login answered 403
+// password-change-required with the change token).
+func (d Deps) passwordChange(c *gin.Context) {
+	var req auth.PasswordChangeRequest
+	if err := DecodeJSON(c.Request, &req); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	s, err := d.Auth.ChangePassword(c.Request.Context(), req)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	writeJSON(c, http.StatusOK, s)
+}
+
+// requireAdminRole follows requireUser for the second-factor routes, which admins
+// without a second factor must reach: the service checks the role in the database.
+func (d Deps) requireAdminRole(c *gin.Context) {
+	if !principal(c).IsAdmin() {
+		httpserver.Fail(c, fmt.Errorf("admins only: %w", apperr.ErrForbidden))
+		return
+	}
+	c.Next()
+}
+
+// totpCodeRequest is the body of POST /admin/totp/confirm.
+type totpCodeRequest struct {
+	Code string `json:"code"`
+}
+
+func (d Deps) totpStatus(c *gin.Context) {
+	st, err := d.Auth.TOTPStatus(c.Request.Context(), principal(c))
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, st)
+}
+
+func (d Deps) totpBegin(c *gin.Context) {
+	e, err := d.Auth.BeginTOTP(c.Request.Context(), principal(c))
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusCreated, e)
+}
+
+func (d Deps) totpConfirm(c *gin.Context) {
+	var req totpCodeRequest
+	if err := DecodeJSON(c.Request, &req); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	s, err := d.Auth.ConfirmTOTP(c.Request.Context(), principal(c), req.Code)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
 	writeJSON(c, http.StatusOK, s)
 }
 

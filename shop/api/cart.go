@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 )
@@ -17,7 +18,7 @@ func registerCart(r gin.IRouter, d Deps) {
 }
 
 func (d Deps) getCart(c *gin.Context) {
-	ct, err := d.Cart.Get(c.Request.Context(), principal(c).UserID)
+	ct, err := d.Cart.Get(c.Request.Context(), cart.User(principal(c).UserID))
 	if err != nil {
 		httpserver.Fail(c, err)
 		return
@@ -44,7 +45,7 @@ func (d Deps) setCartItem(c *gin.Context) {
 		httpserver.Fail(c, apperr.Invalid("quantity", "is required (0 removes the line)"))
 		return
 	}
-	ct, err := d.Cart.Set(c.Request.Context(), principal(c).UserID, id, *req.Quantity)
+	ct, err := d.Cart.Set(c.Request.Context(), cart.User(principal(c).UserID), id, *req.Quantity)
 	if err != nil {
 		httpserver.Fail(c, err)
 		return
@@ -57,7 +58,7 @@ func (d Deps) deleteCartItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ct, err := d.Cart.Remove(c.Request.Context(), principal(c).UserID, id)
+	ct, err := d.Cart.Remove(c.Request.Context(), cart.User(principal(c).UserID), id)
 	if err != nil {
 		httpserver.Fail(c, err)
 		return

@@ -2,11 +2,16 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront-operator/storefront/shop/app"
 	"github.com/storefront-operator/storefront/shop/cart"
+	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/test/shoptest"
 )
 
@@ -127,24 +132,35 @@ func TestCart(t *testing.T) {
 	})
 }
 
-func TestCartMerge(t *testing.T) {
+// guestCart starts a guest cart with items through the cart service, as the pages do.
+func guestCart(t *testing.T, shop *shoptest.Shop, items map[int64]int) cart.Owner {
+	t.Helper()
+	ctx := context.Background()
+	g, err := shop.App.Cart.NewGuest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, q := range items {
+		if _, err := shop.App.Cart.Set(ctx, g, id, q); err != nil {
+			t.Fatalf("guest line %d×%d: %v", id, q, err)
+		}
+	}
+	return g
+}
+
+func TestCartMergeGuest(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{Demo: true})
+	ctx := context.Background()
 	u, token := newUser(t, shop)
 	skillet, mat, kettlebell := productID(t, shop, "cast-iron-skillet-26-cm"), productID(t, shop, "cork-yoga-mat"), productID(t, shop, "kettlebell-16-kg")
 	call(t, shop, "PUT", fmt.Sprintf("/api/v1/cart/items/%d", skillet), token, `{"quantity":2}`)
 	call(t, shop, "PUT", fmt.Sprintf("/api/v1/cart/items/%d", mat), token, fmt.Sprintf(`{"quantity":%d}`, cart.MaxQuantity-1))
 
-	c, err := shop.App.Cart.Merge(context.Background(), u.ID, []cart.Item{
-		{ProductID: skillet, Quantity: 3},      // added: 5
-		{ProductID: mat, Quantity: 5},          // capped
-		{ProductID: kettlebell, Quantity: 1},   // new line
-		{ProductID: kettlebell, Quantity: 2},   // same product twice: summed
-		{ProductID: 987654321, Quantity: 1},    // unknown: skipped
-		{ProductID: skillet, Quantity: 0},      // nothing to add
-		{ProductID: mat, Quantity: -4},         // nonsense: skipped
-		{ProductID: -1, Quantity: 1},           // nonsense: skipped
-		{ProductID: kettlebell, Quantity: 1e9}, // capped
-	})
+	g := guestCart(t, shop, map[int64]int{skillet: 3, mat: 5, kettlebell: 1})
+	if err := shop.App.Cart.MergeGuest(ctx, g, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	c, err := shop.App.Cart.Get(ctx, cart.User(u.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +168,132 @@ func TestCartMerge(t *testing.T) {
 	for _, l := range c.Items {
 		got[l.ProductID] = l.Quantity
 	}
-	want := map[int64]int{skillet: 5, mat: cart.MaxQuantity, kettlebell: cart.MaxQuantity}
+	want := map[int64]int{skillet: 5, mat: cart.MaxQuantity, kettlebell: 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("merged cart %v, want %v", got, want)
+		t.Errorf("merged cart %v, want %v (summed, capped at %d)", got, want, cart.MaxQuantity)
 	}
-	if c, err := shop.App.Cart.Merge(context.Background(), u.ID, nil); err != nil || len(c.Items) != 3 {
-		t.Errorf("an empty merge: %+v, %v", c, err)
+	if _, err := shop.App.Cart.Get(ctx, g); !errors.Is(err, cart.ErrGuestCartGone) {
+		t.Errorf("the guest cart after the merge: %v", err)
+	}
+	if n := queryInt(t, shop.DatabaseURL, `SELECT count(*) FROM guest_carts WHERE id = $1`, g.GuestID); n != 0 {
+		t.Errorf("the merged guest cart is still stored")
+	}
+}
+
+// seedProducts adds n synthetic products and returns the ids of all products.
+func seedProducts(t *testing.T, shop *shoptest.Shop, n int) []int64 {
+	t.Helper()
+	if _, err := app.SeedProducts(context.Background(), shoptest.Config(shop.DatabaseURL), n, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), shop.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	rows, err := conn.Query(context.Background(), `SELECT id FROM products ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestCartLineCap(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	ctx := context.Background()
+	ids := seedProducts(t, shop, cart.MaxLines+5)
+	exec(t, shop.DatabaseURL, `UPDATE products SET stock = 10`)
+	u, token := newUser(t, shop)
+	for _, id := range ids[:cart.MaxLines] {
+		if resp, body := call(t, shop, "PUT", fmt.Sprintf("/api/v1/cart/items/%d", id), token, `{"quantity":1}`); resp.StatusCode != http.StatusOK {
+			t.Fatalf("line %d: %d %s", id, resp.StatusCode, body)
+		}
+	}
+	t.Run("the 101st line of a user's cart is 422", func(t *testing.T) {
+		resp, body := call(t, shop, "PUT", fmt.Sprintf("/api/v1/cart/items/%d", ids[cart.MaxLines]), token, `{"quantity":1}`)
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, "product_id")
+	})
+	t.Run("a full cart still changes its lines", func(t *testing.T) {
+		if resp, body := call(t, shop, "PUT", fmt.Sprintf("/api/v1/cart/items/%d", ids[0]), token, `{"quantity":3}`); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("the 101st line of a guest's cart is refused", func(t *testing.T) {
+		g, err := shop.App.Cart.NewGuest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids[:cart.MaxLines] {
+			if _, err := shop.App.Cart.Set(ctx, g, id, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := shop.App.Cart.Set(ctx, g, ids[cart.MaxLines], 1); !errors.Is(err, cart.ErrFull) {
+			t.Fatalf("the 101st guest line: %v", err)
+		}
+	})
+	t.Run("a merge stops adding lines at the cap", func(t *testing.T) {
+		v, _ := newUser(t, shop)
+		exec(t, shop.DatabaseURL, `INSERT INTO cart_items (user_id, product_id, quantity) SELECT $1, unnest($2::bigint[]), 1`, v.ID, ids[:cart.MaxLines-2])
+		g := guestCart(t, shop, map[int64]int{ids[0]: 2, ids[cart.MaxLines]: 1, ids[cart.MaxLines+1]: 1, ids[cart.MaxLines+2]: 1})
+		if err := shop.App.Cart.MergeGuest(ctx, g, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		c, err := shop.App.Cart.Get(ctx, cart.User(v.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Items) != cart.MaxLines || c.Quantity(ids[0]) != 3 {
+			t.Errorf("merged into a nearly full cart: %d lines, %d of the first", len(c.Items), c.Quantity(ids[0]))
+		}
+	})
+	t.Run("checking out a cart over the cap is 422 and takes nothing", func(t *testing.T) {
+		// Written behind the service's back (as a cart from before the cap could be).
+		exec(t, shop.DatabaseURL, `INSERT INTO cart_items (user_id, product_id, quantity) SELECT $1, unnest($2::bigint[]), 1 ON CONFLICT DO NOTHING`, u.ID, ids[:cart.MaxLines+1])
+		resp, body := call(t, shop, "POST", "/api/v1/orders", token, orderBody(nil, orders.CardSuccess), "Idempotency-Key", newKey())
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, "items")
+		if n := queryInt(t, shop.DatabaseURL, `SELECT count(*) FROM products WHERE stock <> 10`); n != 0 {
+			t.Errorf("%d products lost stock", n)
+		}
+	})
+}
+
+func TestGuestCartExpires(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Demo: true})
+	ctx := context.Background()
+	skillet := productID(t, shop, "cast-iron-skillet-26-cm")
+	g := guestCart(t, shop, map[int64]int{skillet: 1})
+	exec(t, shop.DatabaseURL, `UPDATE guest_carts SET touched_at = now() - interval '6 days 23 hours' WHERE id = $1`, g.GuestID)
+	if c, err := shop.App.Cart.Get(ctx, g); err != nil || len(c.Items) != 1 {
+		t.Fatalf("a cart used 6 days 23 hours ago: %+v %v", c, err)
+	}
+	// Reading it counted as use: it has 7 days again.
+	if n := queryInt(t, shop.DatabaseURL, `SELECT count(*) FROM guest_carts WHERE id = $1 AND touched_at > now() - interval '1 minute'`, g.GuestID); n != 1 {
+		t.Error("reading the cart did not renew it")
+	}
+	exec(t, shop.DatabaseURL, `UPDATE guest_carts SET touched_at = now() - interval '7 days 1 minute' WHERE id = $1`, g.GuestID)
+	if _, err := shop.App.Cart.Get(ctx, g); !errors.Is(err, cart.ErrGuestCartGone) {
+		t.Fatalf("a cart unused for 7 days: %v", err)
+	}
+	if _, err := shop.App.Cart.Set(ctx, g, skillet, 2); !errors.Is(err, cart.ErrGuestCartGone) {
+		t.Fatalf("writing to an expired cart: %v", err)
+	}
+	u, _ := newUser(t, shop)
+	if err := shop.App.Cart.MergeGuest(ctx, g, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := shop.App.Cart.Get(ctx, cart.User(u.ID)); len(c.Items) != 0 {
+		t.Errorf("an expired cart was merged: %+v", c)
+	}
+	// Starting a cart deletes expired ones.
+	if _, err := shop.App.Cart.NewGuest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, shop.DatabaseURL, `SELECT count(*) FROM guest_carts WHERE id = $1`, g.GuestID); n != 0 {
+		t.Error("the expired cart was not purged")
 	}
 }

@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.Revocations.Observer = a.Metrics
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
-		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics,
+		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics, RequireTOTP: cfg.AdminRequireTOTP,
 		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{
 			RegisterPerClient: cfg.Limits.RegisterPerClient, RegisterGlobal: cfg.Limits.RegisterGlobal,
 			SoftDelay: cfg.Limits.LoginSoftDelay, MaxSoftDelay: cfg.Limits.LoginMaxSoftDelay,
@@ -196,7 +196,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	pages, err := web.New(web.Deps{Catalog: a.Catalog, Cached: a.Cached,
 		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
 		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger, SearchLimit: searchLimit,
-		HTTPS: cfg.HTTPS(), PaymentProvider: cfg.PaymentProvider})
+		HTTPS: cfg.HTTPS(), PaymentProvider: cfg.PaymentProvider, CartLimit: guestCartLimit(cfg)})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("building the pages: %w", err)
@@ -221,6 +221,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			}))
 	}
 	return a, nil
+}
+
+// guestCartLimit throttles new guest carts per client: a burst, then one a minute.
+func guestCartLimit(cfg config.Config) *httpserver.ClientLimiter {
+	burst := cfg.Limits.GuestCartBurst
+	if burst == 0 {
+		burst = config.DefaultGuestCartBurst
+	}
+	return httpserver.NewClientLimiter(1.0/60, burst, "new carts")
 }
 
 // Handler is the shop's HTTP handler.

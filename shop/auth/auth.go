@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +21,18 @@ type User struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
 	Role  string `json:"role"`
+}
+
+// Account is a user with what signing in checks.
+type Account struct {
+	User
+	PasswordHash string
+	// MustChangePassword: the password works only to choose a new one (the bootstrap
+	// admin's generated password).
+	MustChangePassword bool
+	// TOTPSecret is the enrolled second factor ("" for none); TOTPPendingSecret an
+	// enrolment not confirmed yet.
+	TOTPSecret, TOTPPendingSecret string
 }
 
 // Session is a signed-in user with their token.
@@ -50,6 +64,8 @@ type Options struct {
 	// Revocations is where logouts are recorded. Required.
 	Revocations *Revocations
 	Observer    Observer
+	// RequireTOTP makes a TOTP second factor mandatory for admins (ADMIN_REQUIRE_TOTP).
+	RequireTOTP bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -64,6 +80,10 @@ type Service struct {
 	cost      int
 	dummyHash []byte
 	observer  Observer
+	// changeKey signs password-change tokens (derived from the secret).
+	changeKey   []byte
+	requireTOTP bool
+	now         func() time.Time
 }
 
 // dummyHash12 is the bcrypt hash, at cost 12, of a random password nobody knows. Login
@@ -76,11 +96,21 @@ const dummyHash12 = "$2a$12$Smov77KM6sTOod/zz2KXp.Gq5SgidQZnfntJiB0bH6IQbcvKyGSp
 type Store interface {
 	// CreateUser adds a customer; a taken email is apperr.ErrConflict.
 	CreateUser(ctx context.Context, email, name, passwordHash string) (int64, error)
-	// UserByEmail returns the account with email and its password hash; a missing one
-	// is apperr.ErrNotFound.
-	UserByEmail(ctx context.Context, email string) (User, string, error)
+	// UserByEmail returns the account with email; a missing one is apperr.ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (Account, error)
 	// UserByID returns the account with id; a missing one is apperr.ErrNotFound.
-	UserByID(ctx context.Context, id int64) (User, error)
+	UserByID(ctx context.Context, id int64) (Account, error)
+	// SetPassword replaces the hash oldHash of account id with newHash and clears
+	// MustChangePassword; apperr.ErrConflict when the hash is no longer oldHash.
+	SetPassword(ctx context.Context, id int64, oldHash, newHash string) error
+	// SetPendingTOTP keeps secret as the account's enrolment under way.
+	SetPendingTOTP(ctx context.Context, id int64, secret string) error
+	// EnableTOTP makes the pending secret (still pending) the second factor, with step
+	// used; apperr.ErrConflict when another enrolment replaced it.
+	EnableTOTP(ctx context.Context, id int64, pending string, step int64) error
+	// UseTOTPStep records step as used when it is later than the last used one, and
+	// reports whether it was.
+	UseTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
 }
 
 // NewService returns the auth service on store.
@@ -92,8 +122,16 @@ func NewService(store Store, o Options) (*Service, error) {
 	if o.Revocations == nil || o.Throttle == nil {
 		return nil, errors.New("auth: Options.Revocations and Options.Throttle are required")
 	}
+	changeKey, err := hkdf.Key(sha256.New, []byte(o.Secret), nil, "storefront auth password change v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("auth: deriving the password-change key: %w", err)
+	}
 	s := &Service{store: store, tokens: tokens, revoked: o.Revocations, throttle: o.Throttle,
-		cost: o.PasswordCost, observer: o.Observer, dummyHash: []byte(dummyHash12)}
+		cost: o.PasswordCost, observer: o.Observer, dummyHash: []byte(dummyHash12),
+		changeKey: changeKey, requireTOTP: o.RequireTOTP, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.cost == 0 {
 		s.cost = BcryptCost
 	}
@@ -164,6 +202,8 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// TOTPCode is the current code of the account's second factor, when it has one.
+	TOTPCode string `json:"totp_code,omitempty"`
 	// Client is the caller as httpserver.ClientKey names it, for throttling.
 	Client string `json:"-"`
 }
@@ -173,6 +213,11 @@ type LoginRequest struct {
 // A client with too many failures (for this email, or for any) gets an
 // *apperr.ThrottledError before any password work; failures for the email from all
 // clients only delay the attempt (ThrottleLimits), so the owner still gets in.
+//
+// The right password of an account that must change it gets no session but an
+// *apperr.PasswordChangeRequiredError (its token goes to ChangePassword). An account
+// with a second factor needs TOTPCode too: without one, apperr.ErrTOTPRequired; a
+// wrong or replayed one counts as a failed login.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) {
 	var f apperr.Fields
 	if strings.TrimSpace(req.Email) == "" {
@@ -203,13 +248,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 			return Session{}, ctx.Err()
 		}
 	}
-	var (
-		u    User
-		hash string
-	)
+	var a Account
 	err = apperr.ErrNotFound
 	if email != "" {
-		u, hash, err = s.store.UserByEmail(ctx, email)
+		a, err = s.store.UserByEmail(ctx, email)
 	}
 	switch {
 	case errors.Is(err, apperr.ErrNotFound):
@@ -217,19 +259,40 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	case err != nil:
 		return Session{}, fmt.Errorf("looking up the account: %w", err)
 	default:
-		err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password))
+		err = bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.Password))
 	}
 	if err != nil {
-		s.observe("credentials")
-		if ferr := s.throttle.FailLogin(ctx, email, req.Client); ferr != nil {
-			return Session{}, ferr
+		return Session{}, s.failLogin(ctx, email, req.Client, fmt.Errorf("wrong email or password: %w", apperr.ErrUnauthorized))
+	}
+	if a.MustChangePassword {
+		tok, exp := s.newChangeToken(a)
+		return Session{}, &apperr.PasswordChangeRequiredError{Token: tok, ExpiresAt: exp}
+	}
+	mfa := a.TOTPSecret != ""
+	if mfa {
+		if strings.TrimSpace(req.TOTPCode) == "" {
+			return Session{}, apperr.ErrTOTPRequired
 		}
-		return Session{}, fmt.Errorf("wrong email or password: %w", apperr.ErrUnauthorized)
+		if err := s.useTOTP(ctx, a, req.TOTPCode); err != nil {
+			if !errors.Is(err, apperr.ErrUnauthorized) {
+				return Session{}, err
+			}
+			return Session{}, s.failLogin(ctx, email, req.Client, err)
+		}
 	}
 	if err := s.throttle.ResetLogin(ctx, email, req.Client); err != nil {
 		return Session{}, err
 	}
-	return s.IssueSession(u)
+	return s.issueSession(a.User, mfa)
+}
+
+// failLogin counts a failed login and returns refusal (or the throttle's error).
+func (s *Service) failLogin(ctx context.Context, email, client string, refusal error) error {
+	s.observe("credentials")
+	if err := s.throttle.FailLogin(ctx, email, client); err != nil {
+		return err
+	}
+	return refusal
 }
 
 func (s *Service) observe(reason string) {
@@ -240,8 +303,11 @@ func (s *Service) observe(reason string) {
 
 // IssueSession signs a new token for u (login, register, and the pages after their own
 // sign-in flow).
-func (s *Service) IssueSession(u User) (Session, error) {
-	tok, p, err := s.tokens.Issue(u.ID, u.Role)
+func (s *Service) IssueSession(u User) (Session, error) { return s.issueSession(u, false) }
+
+// issueSession is IssueSession, marking the session as opened with a TOTP code (mfa).
+func (s *Service) issueSession(u User, mfa bool) (Session, error) {
+	tok, p, err := s.tokens.issue(u.ID, u.Role, mfa)
 	if err != nil {
 		return Session{}, err
 	}
@@ -276,29 +342,29 @@ func (s *Service) Revoke(ctx context.Context, p Principal) error {
 
 // User returns the account with id; a missing one is apperr.ErrNotFound.
 func (s *Service) User(ctx context.Context, id int64) (User, error) {
-	u, err := s.store.UserByID(ctx, id)
+	a, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		return User{}, fmt.Errorf("user %d: %w", id, err)
 	}
-	return u, nil
+	return a.User, nil
 }
+
+// ErrTOTPEnrolmentNeeded refuses the admin pages and API to an admin whose session was
+// not opened with a TOTP code while one is required (see RequireAdmin).
+var ErrTOTPEnrolmentNeeded = fmt.Errorf("admins need a TOTP second factor here: enrol one (POST /api/v1/admin/totp, or the admin pages' Second factor page) or sign in again with your code: %w", apperr.ErrForbidden)
 
 // RequireAdmin checks, against the database rather than the token, that p is still an
 // admin: a demoted admin loses the admin API at once, not when the token expires.
-// Non-admins are apperr.ErrForbidden.
+// Non-admins are apperr.ErrForbidden. An admin with a second factor (or any admin, with
+// RequireTOTP) needs a session opened with a code (ErrTOTPEnrolmentNeeded): a session
+// from before the enrolment no longer opens the admin pages.
 func (s *Service) RequireAdmin(ctx context.Context, p Principal) error {
-	if !p.IsAdmin() {
-		return fmt.Errorf("admins only: %w", apperr.ErrForbidden)
-	}
-	u, err := s.User(ctx, p.UserID)
-	if errors.Is(err, apperr.ErrNotFound) {
-		return fmt.Errorf("the account no longer exists: %w", apperr.ErrUnauthorized)
-	}
+	a, err := s.adminAccount(ctx, p)
 	if err != nil {
 		return err
 	}
-	if u.Role != RoleAdmin {
-		return fmt.Errorf("admins only: %w", apperr.ErrForbidden)
+	if (s.requireTOTP || a.TOTPSecret != "") && !p.MFA {
+		return ErrTOTPEnrolmentNeeded
 	}
 	return nil
 }

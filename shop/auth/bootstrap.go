@@ -79,24 +79,36 @@ type Querier interface {
 
 const (
 	adminExistsSQL = `SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')`
-	insertAdminSQL = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'admin')
+	insertAdminSQL = `INSERT INTO users (email, name, password_hash, role, must_change_password) VALUES ($1, $2, $3, 'admin', true)
 ON CONFLICT (email) DO NOTHING`
+	// create-admin is also the way back in for an admin who lost the password or the
+	// phone: it sets the password and drops the second factor.
 	upsertAdminSQL = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'admin')
-ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'
+ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin',
+    must_change_password = false, totp_secret = NULL, totp_pending_secret = NULL
 RETURNING (xmax = 0)`
+	bootstrapAdminHashSQL = `SELECT id, password_hash FROM users WHERE email = $1 AND role = 'admin' AND NOT must_change_password`
+	mustChangeSQL         = `UPDATE users SET must_change_password = true WHERE id = $1 AND password_hash = $2`
 )
 
 // EnsureAdmin creates an admin with email and password when no admin exists yet (the
 // bootstrap of `shop migrate`). It reports whether it created one. With no admin and an
 // empty email or password it does nothing. Run it under the migration lock so that two
 // processes cannot both create one.
+//
+// The password comes from a Secret that stays readable, so it only lets the admin
+// choose a new one (must_change_password). An admin bootstrapped by an earlier release
+// whose password is still the Secret's is put under the same rule.
 func EnsureAdmin(ctx context.Context, q Querier, email, password string) (bool, error) {
 	var exists bool
 	if err := q.QueryRow(ctx, adminExistsSQL).Scan(&exists); err != nil {
 		return false, fmt.Errorf("checking for an admin: %w", err)
 	}
-	if exists || email == "" || password == "" {
+	if email == "" || password == "" {
 		return false, nil
+	}
+	if exists {
+		return false, expireBootstrapPassword(ctx, q, email, password)
 	}
 	e, err := NormalizeEmail(email)
 	if err != nil {
@@ -139,4 +151,27 @@ func CreateAdmin(ctx context.Context, q Querier, email, password string) (bool, 
 		return false, fmt.Errorf("creating the admin: %w", err)
 	}
 	return created, nil
+}
+
+// expireBootstrapPassword sets must_change_password on the admin email when its
+// password is still password (the Secret's).
+func expireBootstrapPassword(ctx context.Context, q Querier, email, password string) error {
+	var (
+		id   int64
+		hash string
+	)
+	err := q.QueryRow(ctx, bootstrapAdminHashSQL, strings.ToLower(strings.TrimSpace(email))).Scan(&id, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("looking up the bootstrap admin: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return nil
+	}
+	if _, err := q.Exec(ctx, mustChangeSQL, id, hash); err != nil {
+		return fmt.Errorf("expiring the bootstrap admin's password: %w", err)
+	}
+	return nil
 }

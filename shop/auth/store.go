@@ -22,8 +22,18 @@ func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 
 const (
 	insertUserSQL  = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'customer') RETURNING id`
-	userByEmailSQL = `SELECT id, email, name, role, password_hash FROM users WHERE email = $1`
-	userByIDSQL    = `SELECT id, email, name, role FROM users WHERE id = $1`
+	accountCols    = `id, email, name, role, password_hash, must_change_password, coalesce(totp_secret, ''), coalesce(totp_pending_secret, '')`
+	userByEmailSQL = `SELECT ` + accountCols + ` FROM users WHERE email = $1`
+	userByIDSQL    = `SELECT ` + accountCols + ` FROM users WHERE id = $1`
+	// The old hash in the WHERE makes a change token single-use and loses a race with a
+	// concurrent change.
+	setPasswordSQL    = `UPDATE users SET password_hash = $3, must_change_password = false WHERE id = $1 AND password_hash = $2`
+	setPendingTOTPSQL = `UPDATE users SET totp_pending_secret = $2 WHERE id = $1`
+	enableTOTPSQL     = `UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $3
+WHERE id = $1 AND totp_pending_secret = $2`
+	// One statement checks and records the step, so two requests with the same code
+	// cannot both pass.
+	useTOTPStepSQL = `UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_secret IS NOT NULL AND totp_last_step < $2`
 )
 
 // CreateUser implements Store.
@@ -38,24 +48,57 @@ func (s *PGStore) CreateUser(ctx context.Context, email, name, passwordHash stri
 }
 
 // UserByEmail implements Store.
-func (s *PGStore) UserByEmail(ctx context.Context, email string) (User, string, error) {
-	var (
-		u    User
-		hash string
-	)
-	err := s.pool.QueryRow(ctx, userByEmailSQL, email).Scan(&u.ID, &u.Email, &u.Name, &u.Role, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, "", apperr.ErrNotFound
-	}
-	return u, hash, err
+func (s *PGStore) UserByEmail(ctx context.Context, email string) (Account, error) {
+	return s.account(ctx, userByEmailSQL, email)
 }
 
 // UserByID implements Store.
-func (s *PGStore) UserByID(ctx context.Context, id int64) (User, error) {
-	var u User
-	err := s.pool.QueryRow(ctx, userByIDSQL, id).Scan(&u.ID, &u.Email, &u.Name, &u.Role)
+func (s *PGStore) UserByID(ctx context.Context, id int64) (Account, error) {
+	return s.account(ctx, userByIDSQL, id)
+}
+
+func (s *PGStore) account(ctx context.Context, sql string, arg any) (Account, error) {
+	var a Account
+	err := s.pool.QueryRow(ctx, sql, arg).Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash,
+		&a.MustChangePassword, &a.TOTPSecret, &a.TOTPPendingSecret)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, apperr.ErrNotFound
+		return Account{}, apperr.ErrNotFound
 	}
-	return u, err
+	return a, err
+}
+
+// SetPassword implements Store.
+func (s *PGStore) SetPassword(ctx context.Context, id int64, oldHash, newHash string) error {
+	return s.exactlyOne(ctx, "the password was changed in the meantime", setPasswordSQL, id, oldHash, newHash)
+}
+
+// SetPendingTOTP implements Store.
+func (s *PGStore) SetPendingTOTP(ctx context.Context, id int64, secret string) error {
+	return s.exactlyOne(ctx, "the account no longer exists", setPendingTOTPSQL, id, secret)
+}
+
+// EnableTOTP implements Store.
+func (s *PGStore) EnableTOTP(ctx context.Context, id int64, pending string, step int64) error {
+	return s.exactlyOne(ctx, "a newer enrolment replaced this one; enter a code for the secret shown last", enableTOTPSQL, id, pending, step)
+}
+
+// UseTOTPStep implements Store.
+func (s *PGStore) UseTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, useTOTPStepSQL, id, step)
+	if err != nil {
+		return false, fmt.Errorf("recording the one-time code: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// exactlyOne runs an UPDATE that must change one row; none is apperr.ErrConflict with msg.
+func (s *PGStore) exactlyOne(ctx context.Context, msg, sql string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("%s: %w", msg, apperr.ErrConflict)
+	}
+	return nil
 }

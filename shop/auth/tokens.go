@@ -22,6 +22,10 @@ const DefaultTokenTTL = 24 * time.Hour
 // clockSkew is how far apart the replicas' clocks may be when checking iat and exp.
 const clockSkew = 5 * time.Second
 
+// PrincipalKey is the one key under which the HTTP layers (the JSON API's bearer token,
+// the pages' session cookie) keep the verified caller of a request: a *Principal.
+const PrincipalKey = "shop.principal"
+
 // Principal is the verified caller of a request: who, in which role, with which token.
 type Principal struct {
 	UserID int64
@@ -29,6 +33,9 @@ type Principal struct {
 	// TokenID is the token's jti; logout revokes it.
 	TokenID   string
 	ExpiresAt time.Time
+	// MFA: the session was opened with a TOTP code (login with totp_code, or the
+	// confirmation of an enrolment).
+	MFA bool
 }
 
 // IsAdmin reports whether the token was issued to an admin.
@@ -38,6 +45,7 @@ func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
 // the role.
 type claims struct {
 	Role string `json:"role"`
+	MFA  bool   `json:"mfa,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -66,14 +74,20 @@ func NewTokens(secret string, ttl time.Duration, now func() time.Time) (*Tokens,
 
 // Issue returns a signed token for the user with a new random jti, and its expiry.
 func (t *Tokens) Issue(userID int64, role string) (string, Principal, error) {
+	return t.issue(userID, role, false)
+}
+
+// issue is Issue, with the mfa claim when the session was opened with a TOTP code.
+func (t *Tokens) issue(userID int64, role string, mfa bool) (string, Principal, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", Principal{}, fmt.Errorf("generating a token id: %w", err)
 	}
 	now := t.now().UTC().Truncate(time.Second)
-	p := Principal{UserID: userID, Role: role, TokenID: base64.RawURLEncoding.EncodeToString(id[:]), ExpiresAt: now.Add(t.ttl)}
+	p := Principal{UserID: userID, Role: role, TokenID: base64.RawURLEncoding.EncodeToString(id[:]), ExpiresAt: now.Add(t.ttl), MFA: mfa}
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		Role: role,
+		MFA:  mfa,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
 			Subject:   strconv.FormatInt(userID, 10),
@@ -109,5 +123,5 @@ func (t *Tokens) Parse(raw string) (Principal, error) {
 	if err != nil || id <= 0 || c.ID == "" || len(c.ID) > 100 || (c.Role != RoleCustomer && c.Role != RoleAdmin) {
 		return Principal{}, fmt.Errorf("invalid token claims: %w", apperr.ErrUnauthorized)
 	}
-	return Principal{UserID: id, Role: c.Role, TokenID: c.ID, ExpiresAt: c.ExpiresAt.UTC()}, nil
+	return Principal{UserID: id, Role: c.Role, TokenID: c.ID, ExpiresAt: c.ExpiresAt.UTC(), MFA: c.MFA}, nil
 }

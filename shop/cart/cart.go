@@ -1,21 +1,32 @@
-// Package cart keeps each signed-in user's cart in PostgreSQL: lines of products and
-// quantities, priced at the products' current prices whenever the cart is read. The
-// JSON API and the pages call the same Service; the pages also merge their guest cart
-// (kept in a signed cookie) into the user's cart at sign-in with Merge.
+// Package cart keeps carts in PostgreSQL: a signed-in user's, and a guest's (under an id
+// the pages keep in a signed cookie). Both are the same model with the same rules — at
+// most MaxLines different products, at most MaxQuantity of each — and are priced at the
+// products' current prices whenever they are read. The JSON API and the pages call the
+// same Service; at sign-in the pages merge the guest's cart into the user's
+// (MergeGuest).
 package cart
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/money"
 )
 
-// MaxQuantity is the largest quantity of one line.
+// MaxQuantity is the largest quantity of one line, in every cart.
 const MaxQuantity = 1000
 
-// Item is a product and a quantity: a line to set, merge or order.
+// MaxLines is the most different products one cart holds (an order has at most as many
+// lines, orders.MaxLines).
+const MaxLines = 100
+
+// GuestTTL is how long a guest cart lives without being used.
+const GuestTTL = 7 * 24 * time.Hour
+
+// Item is a product and a quantity: a line to set or order.
 type Item struct {
 	ProductID int64 `json:"product_id"`
 	Quantity  int   `json:"quantity"`
@@ -34,22 +45,79 @@ type Line struct {
 	Stock int `json:"stock"`
 }
 
-// Cart is a user's cart with its total.
+// Cart is a cart with its total.
 type Cart struct {
 	Items []Line      `json:"items"`
 	Total money.Money `json:"total"`
 }
 
+// Count is the number of items (the sum of the quantities).
+func (c Cart) Count() int {
+	n := 0
+	for _, l := range c.Items {
+		n += l.Quantity
+	}
+	return n
+}
+
+// Quantity is how many of product id the cart holds.
+func (c Cart) Quantity(id int64) int {
+	for _, l := range c.Items {
+		if l.ProductID == id {
+			return l.Quantity
+		}
+	}
+	return 0
+}
+
+// Owner says whose cart: a user's or a guest's. The zero Owner has no cart.
+type Owner struct {
+	UserID, GuestID int64
+}
+
+// User is the cart of user id.
+func User(id int64) Owner { return Owner{UserID: id} }
+
+// Guest is the guest cart id.
+func Guest(id int64) Owner { return Owner{GuestID: id} }
+
+// None reports whether o names no cart (a guest who never added anything).
+func (o Owner) None() bool { return o.UserID == 0 && o.GuestID == 0 }
+
+// ErrFull refuses a new line in a cart of MaxLines lines (422 on product_id).
+var ErrFull = apperr.Unprocessable("product_id", fmt.Sprintf("the cart already holds %d different products, the most it can: check out or remove one first", MaxLines))
+
+// ErrGuestCartGone says a guest cart expired (or never existed): the pages start a new
+// one.
+var ErrGuestCartGone = fmt.Errorf("the guest cart expired: %w", apperr.ErrNotFound)
+
+// SetResult is what Store.Set did.
+type SetResult int
+
+// Store.Set outcomes.
+const (
+	SetDone SetResult = iota
+	SetNoProduct
+	SetFull
+)
+
 // Store is the carts' persistence, implemented by *PGStore.
 type Store interface {
-	// Lines returns userID's lines priced now, in the order they were added.
-	Lines(ctx context.Context, userID int64) ([]Line, error)
-	// Set inserts or replaces a line; found is false for an unknown product.
-	Set(ctx context.Context, userID, productID int64, quantity int) (found bool, err error)
+	// Lines returns o's lines priced now, in the order they were added; an expired or
+	// unknown guest cart is ErrGuestCartGone.
+	Lines(ctx context.Context, o Owner) ([]Line, error)
+	// Set inserts or replaces a line, unless the product is unknown or a new line would
+	// exceed maxLines; an expired guest cart is ErrGuestCartGone.
+	Set(ctx context.Context, o Owner, productID int64, quantity, maxLines int) (SetResult, error)
 	// Remove deletes a line; found is false when it was not there.
-	Remove(ctx context.Context, userID, productID int64) (found bool, err error)
-	// Add adds quantities to the lines of the products that exist, each capped at max.
-	Add(ctx context.Context, userID int64, productIDs []int64, quantities []int32, max int) error
+	Remove(ctx context.Context, o Owner, productID int64) (found bool, err error)
+	// NewGuest creates a guest cart (and deletes a batch of expired ones).
+	NewGuest(ctx context.Context) (int64, error)
+	// MergeGuest adds guest's lines to userID's cart in one transaction, summing the
+	// quantities of a product (capped at maxQuantity) and adding new lines only while
+	// the cart has fewer than maxLines, then deletes the guest cart. An expired guest
+	// cart adds nothing.
+	MergeGuest(ctx context.Context, guestID, userID int64, maxQuantity, maxLines int) error
 }
 
 // Service manages carts.
@@ -63,15 +131,22 @@ func NewService(store Store, currency string) *Service {
 	return &Service{store: store, currency: currency}
 }
 
-// Get returns userID's cart at current prices.
-func (s *Service) Get(ctx context.Context, userID int64) (Cart, error) {
-	lines, err := s.store.Lines(ctx, userID)
+// Get returns o's cart at current prices; the zero Owner's is empty. An expired guest
+// cart is ErrGuestCartGone.
+func (s *Service) Get(ctx context.Context, o Owner) (Cart, error) {
+	c := Cart{Items: []Line{}, Total: money.New(0, s.currency)}
+	if o.None() {
+		return c, nil
+	}
+	lines, err := s.store.Lines(ctx, o)
 	if err != nil {
+		if errors.Is(err, ErrGuestCartGone) {
+			return c, err
+		}
 		return Cart{}, fmt.Errorf("reading the cart: %w", err)
 	}
-	c := Cart{Items: lines, Total: money.New(0, s.currency)}
-	if c.Items == nil {
-		c.Items = []Line{}
+	if lines != nil {
+		c.Items = lines
 	}
 	for i := range c.Items {
 		l := &c.Items[i]
@@ -86,64 +161,63 @@ func (s *Service) Get(ctx context.Context, userID int64) (Cart, error) {
 }
 
 // Set makes productID's line hold quantity (0 removes it) and returns the cart. A
-// quantity outside 0..MaxQuantity is a 422; an unknown product is apperr.ErrNotFound.
-func (s *Service) Set(ctx context.Context, userID, productID int64, quantity int) (Cart, error) {
+// quantity outside 0..MaxQuantity is a 422, and so is a new line in a full cart
+// (ErrFull); an unknown product is apperr.ErrNotFound.
+func (s *Service) Set(ctx context.Context, o Owner, productID int64, quantity int) (Cart, error) {
 	if quantity < 0 || quantity > MaxQuantity {
 		return Cart{}, apperr.Unprocessable("quantity", fmt.Sprintf("must be between 0 and %d (0 removes the line)", MaxQuantity))
 	}
 	if quantity == 0 {
-		if _, err := s.store.Remove(ctx, userID, productID); err != nil {
+		if _, err := s.store.Remove(ctx, o, productID); err != nil {
 			return Cart{}, fmt.Errorf("removing a cart line: %w", err)
 		}
-		return s.Get(ctx, userID)
+		return s.Get(ctx, o)
 	}
-	found, err := s.store.Set(ctx, userID, productID, quantity)
-	if err != nil {
+	res, err := s.store.Set(ctx, o, productID, quantity, MaxLines)
+	switch {
+	case errors.Is(err, ErrGuestCartGone):
+		return Cart{}, err
+	case err != nil:
 		return Cart{}, fmt.Errorf("setting a cart line: %w", err)
-	}
-	if !found {
+	case res == SetNoProduct:
 		return Cart{}, fmt.Errorf("product %d: %w", productID, apperr.ErrNotFound)
+	case res == SetFull:
+		return Cart{}, ErrFull
 	}
-	return s.Get(ctx, userID)
+	return s.Get(ctx, o)
 }
 
 // Remove deletes productID's line and returns the cart; a line that is not in the cart
 // is apperr.ErrNotFound (whoever else's cart it may be in).
-func (s *Service) Remove(ctx context.Context, userID, productID int64) (Cart, error) {
-	found, err := s.store.Remove(ctx, userID, productID)
+func (s *Service) Remove(ctx context.Context, o Owner, productID int64) (Cart, error) {
+	found, err := s.store.Remove(ctx, o, productID)
 	if err != nil {
 		return Cart{}, fmt.Errorf("removing a cart line: %w", err)
 	}
 	if !found {
 		return Cart{}, fmt.Errorf("product %d is not in the cart: %w", productID, apperr.ErrNotFound)
 	}
-	return s.Get(ctx, userID)
+	return s.Get(ctx, o)
 }
 
-// Merge adds items (a guest cart) to userID's cart and returns it: quantities of the
-// same product are added, each line is capped at MaxQuantity, and items of unknown or
-// deleted products or with a quantity below 1 are skipped. The store adds them in one
-// statement, so a merge is never half applied.
-func (s *Service) Merge(ctx context.Context, userID int64, items []Item) (Cart, error) {
-	sums := map[int64]int{}
-	var order []int64
-	for _, it := range items {
-		if it.ProductID <= 0 || it.Quantity <= 0 {
-			continue
-		}
-		if _, ok := sums[it.ProductID]; !ok {
-			order = append(order, it.ProductID)
-		}
-		sums[it.ProductID] = min(sums[it.ProductID]+min(it.Quantity, MaxQuantity), MaxQuantity)
+// NewGuest starts a guest cart. The caller throttles it: every guest cart is a row.
+func (s *Service) NewGuest(ctx context.Context) (Owner, error) {
+	id, err := s.store.NewGuest(ctx)
+	if err != nil {
+		return Owner{}, fmt.Errorf("creating a guest cart: %w", err)
 	}
-	if len(order) > 0 {
-		ids, qs := make([]int64, len(order)), make([]int32, len(order))
-		for i, id := range order {
-			ids[i], qs[i] = id, int32(sums[id])
-		}
-		if err := s.store.Add(ctx, userID, ids, qs, MaxQuantity); err != nil {
-			return Cart{}, fmt.Errorf("merging into the cart: %w", err)
-		}
+	return Guest(id), nil
+}
+
+// MergeGuest moves guest's cart into userID's (at sign-in): quantities of the same
+// product are summed and capped at MaxQuantity, and new lines stop at MaxLines. The
+// guest cart is gone afterwards.
+func (s *Service) MergeGuest(ctx context.Context, guest Owner, userID int64) error {
+	if guest.GuestID == 0 {
+		return nil
 	}
-	return s.Get(ctx, userID)
+	if err := s.store.MergeGuest(ctx, guest.GuestID, userID, MaxQuantity, MaxLines); err != nil {
+		return fmt.Errorf("merging the guest cart: %w", err)
+	}
+	return nil
 }

@@ -236,6 +236,11 @@ func (s *Service) fill(ctx context.Context, tx Tx, userID, orderID int64, req Re
 		if len(items) == 0 {
 			return money.Money{}, apperr.Unprocessable("items", "the cart is empty: add products to it or send items")
 		}
+		// A cart holds at most cart.MaxLines lines; one written before the cap (or
+		// around it) is refused here rather than locking every product it names.
+		if len(items) > MaxLines {
+			return money.Money{}, apperr.Unprocessable("items", fmt.Sprintf("the cart has %d lines; an order has at most %d: remove some", len(items), MaxLines))
+		}
 	}
 	// Decrement in product-id order: two orders locking the same products lock them in
 	// the same order, so they queue instead of deadlocking.

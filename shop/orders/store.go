@@ -31,7 +31,7 @@ ON CONFLICT (user_id, idempotency_key) DO NOTHING
 RETURNING id`
 	byKeySQL = `SELECT id, request_hash FROM orders WHERE user_id = $1 AND idempotency_key = $2`
 	// cartItemsSQL locks the cart's lines, so two checkouts of one cart serialise.
-	cartItemsSQL = `SELECT product_id, quantity FROM cart_items WHERE user_id = $1 ORDER BY product_id FOR UPDATE`
+	cartItemsSQL = `SELECT product_id, quantity FROM cart_items WHERE user_id = $1 ORDER BY product_id LIMIT 101 FOR UPDATE` // MaxLines + 1: enough to refuse an oversized cart
 	// takeStockSQL is the guarded decrement: it changes nothing unless the stock covers
 	// the quantity, and returns the price of this moment.
 	takeStockSQL     = `UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING slug, name, price_minor, currency`

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/storefront-operator/storefront/shop/auth"
-	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
@@ -31,9 +31,16 @@ func (p *Pages) requireUser(c *gin.Context) {
 }
 
 // requireAdmin lets admins through (checked against the database, so a demoted admin
-// loses access at once) and shows everyone else the 403 page.
+// loses access at once) and shows everyone else the 403 page. An admin who needs a
+// second factor first is sent to its page.
 func (p *Pages) requireAdmin(c *gin.Context) {
-	if err := p.auth.RequireAdmin(c.Request.Context(), *principal(c)); err != nil {
+	err := p.auth.RequireAdmin(c.Request.Context(), *principal(c))
+	if errors.Is(err, auth.ErrTOTPEnrolmentNeeded) && c.Request.Method == http.MethodGet {
+		c.Redirect(http.StatusSeeOther, "/admin/totp")
+		c.Abort()
+		return
+	}
+	if err != nil {
 		p.fail(c, err)
 		return
 	}
@@ -47,11 +54,14 @@ type authPage struct {
 	Next string
 	// MinPassword is the password rule shown on the register page.
 	MinPassword int
+	// ChangeToken is the password-change page's token (from the login that asked for it).
+	ChangeToken string
 }
 
 var (
-	loginFields    = []string{"email", "password"}
-	registerFields = []string{"name", "email", "password"}
+	loginFields          = []string{"email", "password", "totp_code"}
+	registerFields       = []string{"name", "email", "password"}
+	passwordChangeFields = []string{"new_password", "confirm_password", "totp_code"}
 )
 
 func (p *Pages) authForm(c *gin.Context, status int, tmpl, title string, f *form) {
@@ -61,12 +71,14 @@ func (p *Pages) authForm(c *gin.Context, status int, tmpl, title string, f *form
 		return
 	}
 	l.NoStore = true
-	f.Values["password"] = "" // never sent back
+	// Never sent back: the passwords, and a one-time code that is spent or wrong.
+	f.Values["password"], f.Values["new_password"], f.Values["confirm_password"], f.Values["totp_code"] = "", "", "", ""
 	next := c.Query("next")
 	if v := c.PostForm("next"); v != "" {
 		next = v
 	}
-	p.render(c, status, tmpl, &authPage{layout: l, Form: f, Next: safeNext(next, ""), MinPassword: auth.MinPasswordLength})
+	p.render(c, status, tmpl, &authPage{layout: l, Form: f, Next: safeNext(next, ""), MinPassword: auth.MinPasswordLength,
+		ChangeToken: f.Values["change_token"]})
 }
 
 func (p *Pages) loginPage(c *gin.Context) {
@@ -89,11 +101,25 @@ func (p *Pages) registerPage(c *gin.Context) {
 // the session cookie. The guest cart joins the account's cart.
 func (p *Pages) login(c *gin.Context) {
 	f := newForm().read(c, loginFields, "password")
-	s, err := p.auth.Login(c.Request.Context(), auth.LoginRequest{Email: f.Values["email"], Password: f.Values["password"], Client: httpserver.ClientKey(c)})
-	var throttled *apperr.ThrottledError
+	s, err := p.auth.Login(c.Request.Context(), auth.LoginRequest{Email: f.Values["email"], Password: f.Values["password"],
+		TOTPCode: f.Values["totp_code"], Client: httpserver.ClientKey(c)})
+	var (
+		throttled *apperr.ThrottledError
+		change    *apperr.PasswordChangeRequiredError
+	)
 	switch {
 	case err == nil:
 		p.signedIn(c, s)
+	case errors.As(err, &change):
+		// The first sign-in with a generated password: choose a new one. The page
+		// carries the change token, not the password.
+		pf := newForm()
+		pf.Values["change_token"] = change.Token
+		p.authForm(c, http.StatusOK, "password_change", "Choose a new password", pf)
+	case errors.Is(err, apperr.ErrTOTPRequired):
+		f.Error = "This account has a second factor: enter the 6-digit code from your authenticator app with your password."
+		f.Errors["totp_code"] = "Enter the current code."
+		p.authForm(c, http.StatusUnauthorized, "login", "Log in", f)
 	case f.fieldErrors(err, nil):
 		p.authForm(c, http.StatusUnprocessableEntity, "login", "Log in", f)
 	case errors.Is(err, apperr.ErrUnauthorized):
@@ -128,6 +154,37 @@ func (p *Pages) register(c *gin.Context) {
 	}
 }
 
+// passwordChange is the first sign-in's second step: the new password replaces the
+// generated one, which stops working, and the admin is signed in.
+func (p *Pages) passwordChange(c *gin.Context) {
+	f := newForm().read(c, passwordChangeFields, "new_password", "confirm_password")
+	f.Values["change_token"] = c.PostForm("change_token")
+	if f.Values["new_password"] != f.Values["confirm_password"] {
+		f.Error = "Please correct the fields marked below."
+		f.Errors["confirm_password"] = "The two passwords differ."
+		p.authForm(c, http.StatusUnprocessableEntity, "password_change", "Choose a new password", f)
+		return
+	}
+	s, err := p.auth.ChangePassword(c.Request.Context(), auth.PasswordChangeRequest{Token: f.Values["change_token"],
+		NewPassword: f.Values["new_password"], TOTPCode: f.Values["totp_code"]})
+	switch {
+	case err == nil:
+		p.signedIn(c, s)
+	case errors.Is(err, apperr.ErrTOTPRequired):
+		f.Error = "This account has a second factor: enter the 6-digit code from your authenticator app."
+		f.Errors["totp_code"] = "Enter the current code."
+		p.authForm(c, http.StatusUnauthorized, "password_change", "Choose a new password", f)
+	case f.fieldErrors(err, nil):
+		p.authForm(c, http.StatusUnprocessableEntity, "password_change", "Choose a new password", f)
+	case errors.Is(err, apperr.ErrUnauthorized):
+		lf := newForm()
+		lf.Error = sentence(strings.TrimSuffix(err.Error(), ": "+apperr.ErrUnauthorized.Error()))
+		p.authForm(c, http.StatusUnauthorized, "login", "Log in", lf)
+	default:
+		p.fail(c, err)
+	}
+}
+
 // throttledForm shows the form again with 429 and Retry-After.
 func (p *Pages) throttledForm(c *gin.Context, throttled *apperr.ThrottledError, tmpl, title string, f *form) {
 	c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
@@ -138,17 +195,14 @@ func (p *Pages) throttledForm(c *gin.Context, throttled *apperr.ThrottledError, 
 // signedIn starts the session, merges the guest cart into the account's cart (the cart
 // service adds the quantities) and goes where the shopper was heading.
 func (p *Pages) signedIn(c *gin.Context, s auth.Session) {
+	guest := p.cartOwner(c)
 	p.startSession(c, s)
-	if g := p.guestCart(c); len(g.Lines) > 0 {
-		items := make([]cart.Item, len(g.Lines))
-		for i, l := range g.Lines {
-			items[i] = cart.Item{ProductID: l.ProductID, Quantity: l.Quantity}
-		}
-		if _, err := p.carts.Merge(c.Request.Context(), s.User.ID, items); err != nil {
+	if guest.GuestID != 0 {
+		if err := p.carts.MergeGuest(c.Request.Context(), guest, s.User.ID); err != nil {
 			p.fail(c, err)
 			return
 		}
-		p.saveGuestCart(c, &GuestCart{})
+		p.dropGuestCart(c)
 	}
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next"), "/account"))
 }

@@ -10,33 +10,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/money"
 )
 
-const ctxGuestCart = "web.guestCart"
-
-// guestCart returns the guest cart of the request's cookie (empty when absent or
-// invalid), decoded once per request.
-func (p *Pages) guestCart(c *gin.Context) *GuestCart {
-	if g, ok := c.Get(ctxGuestCart); ok {
-		return g.(*GuestCart)
-	}
-	g := decodeGuestCart(p.keys.cart, p.cookieValue(c, CartCookie))
-	c.Set(ctxGuestCart, &g)
-	return &g
-}
-
-// saveGuestCart writes the guest cart cookie (deleting it when the cart is empty).
-func (p *Pages) saveGuestCart(c *gin.Context, g *GuestCart) {
-	c.Set(ctxGuestCart, g)
-	if len(g.Lines) == 0 {
-		p.setCookie(c, CartCookie, "", -1)
-		return
-	}
-	p.setCookie(c, CartCookie, encodeGuestCart(p.keys.cart, *g), guestCartLifetime)
-}
+// MaxLineQuantity is the most of one product a cart line holds: the cart service's one
+// cap, for guests and users alike.
+const MaxLineQuantity = cart.MaxQuantity
 
 // cartLine is one line of the cart page.
 type cartLine struct {
@@ -64,9 +46,8 @@ type cartPage struct {
 	CanCheckout bool
 }
 
-// cartView builds the cart page: a signed-in shopper's cart from the cart service, a
-// guest's from the cookie, both at current catalog prices and stock. Products that no
-// longer exist are left out.
+// cartView builds the cart page from the cart service (the signed-in shopper's cart, or
+// the guest's), at current catalog prices and stock.
 func (p *Pages) cartView(c *gin.Context) (*cartPage, error) {
 	l, err := p.layout(c, "Your cart")
 	if err != nil {
@@ -74,36 +55,14 @@ func (p *Pages) cartView(c *gin.Context) (*cartPage, error) {
 	}
 	l.NoStore = true
 	page := &cartPage{layout: l, Total: money.New(0, p.currency), CanCheckout: true}
-	if pr := principal(c); pr != nil {
-		crt, err := p.carts.Get(c.Request.Context(), pr.UserID)
-		if err != nil {
-			return nil, err
-		}
-		page.Total = crt.Total
-		for _, it := range crt.Items {
-			page.Lines = append(page.Lines, cartLine{ProductID: it.ProductID, Slug: it.Slug, Name: it.Name, ImageURL: it.ImageURL,
-				UnitPrice: it.UnitPrice, Quantity: it.Quantity, LineTotal: it.LineTotal, StockN: it.Stock})
-		}
-	} else {
-		for _, line := range p.guestCart(c).Lines {
-			prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(line.ProductID, 10))
-			if errors.Is(err, apperr.ErrNotFound) {
-				page.Notice = "A product in your cart is no longer sold and was removed."
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			lt, err := prod.Price.Mul(int64(line.Quantity))
-			if err != nil {
-				return nil, err
-			}
-			if page.Total, err = page.Total.Add(lt); err != nil {
-				return nil, err
-			}
-			page.Lines = append(page.Lines, cartLine{ProductID: prod.ID, Slug: prod.Slug, Name: prod.Name, ImageURL: prod.ImageURL,
-				UnitPrice: prod.Price, Quantity: line.Quantity, LineTotal: lt, StockN: prod.Stock})
-		}
+	crt, err := p.shopperCart(c)
+	if err != nil {
+		return nil, err
+	}
+	page.Total = crt.Total
+	for _, it := range crt.Items {
+		page.Lines = append(page.Lines, cartLine{ProductID: it.ProductID, Slug: it.Slug, Name: it.Name, ImageURL: it.ImageURL,
+			UnitPrice: it.UnitPrice, Quantity: it.Quantity, LineTotal: it.LineTotal, StockN: it.Stock})
 	}
 	for i := range page.Lines {
 		cl := &page.Lines[i]
@@ -121,40 +80,48 @@ func (p *Pages) cartView(c *gin.Context) (*cartPage, error) {
 
 // inCart returns how many of product id the shopper's cart holds.
 func (p *Pages) inCart(c *gin.Context, id int64) (int, error) {
-	pr := principal(c)
-	if pr == nil {
-		return p.guestCart(c).Quantity(id), nil
-	}
-	crt, err := p.carts.Get(c.Request.Context(), pr.UserID)
+	crt, err := p.shopperCart(c)
 	if err != nil {
 		return 0, err
 	}
-	for _, it := range crt.Items {
-		if it.ProductID == id {
-			return it.Quantity, nil
-		}
-	}
-	return 0, nil
+	return crt.Quantity(id), nil
 }
 
-// setCartLine sets the quantity of product id in the shopper's cart (0 removes it): the
-// cart service for a signed-in shopper, the cookie for a guest. ok is false when a
-// guest's cart is full.
+// setCartLine sets the quantity of product id in the shopper's cart (0 removes it),
+// starting a guest cart when a guest adds the first product (or theirs expired). ok is
+// false when the cart is full (cart.MaxLines different products).
 func (p *Pages) setCartLine(c *gin.Context, id int64, qty int) (ok bool, err error) {
-	if pr := principal(c); pr != nil {
-		if qty == 0 {
-			_, err = p.carts.Remove(c.Request.Context(), pr.UserID, id)
-			return true, err
+	ctx := c.Request.Context()
+	o := p.cartOwner(c)
+	if qty == 0 {
+		if !o.None() {
+			_, err = p.carts.Remove(ctx, o, id)
+			if errors.Is(err, apperr.ErrNotFound) {
+				err = nil
+			}
 		}
-		_, err = p.carts.Set(c.Request.Context(), pr.UserID, id, qty)
 		return true, err
 	}
-	g := p.guestCart(c)
-	if !g.Set(id, qty) {
+	if o.None() {
+		if o, err = p.newGuestCart(c); err != nil {
+			return false, err
+		}
+	}
+	_, err = p.carts.Set(ctx, o, id, qty)
+	if errors.Is(err, cart.ErrGuestCartGone) {
+		// Expired between the read and this write: start again.
+		if o, err = p.newGuestCart(c); err != nil {
+			return false, err
+		}
+		_, err = p.carts.Set(ctx, o, id, qty)
+	}
+	if errors.Is(err, cart.ErrFull) {
 		return false, nil
 	}
-	p.saveGuestCart(c, g)
-	return true, nil
+	if err == nil {
+		p.keepGuestCookie(c, o)
+	}
+	return err == nil, err
 }
 
 func stockMessage(stock int) string {
@@ -222,7 +189,7 @@ func (p *Pages) addToCart(c *gin.Context) {
 			return
 		}
 		if !ok {
-			msg = fmt.Sprintf("Your cart is full (%d different products). Check out or remove something first.", MaxGuestCartLines)
+			msg = fmt.Sprintf("Your cart is full (%d different products). Check out or remove something first.", cart.MaxLines)
 		}
 	}
 	if msg != "" {
@@ -308,15 +275,9 @@ func (p *Pages) removeCartItem(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	if pr := principal(c); pr != nil {
-		if _, err := p.carts.Remove(c.Request.Context(), pr.UserID, id); err != nil && !errors.Is(err, apperr.ErrNotFound) {
-			p.fail(c, err)
-			return
-		}
-	} else {
-		g := p.guestCart(c)
-		g.Set(id, 0)
-		p.saveGuestCart(c, g)
+	if _, err := p.setCartLine(c, id, 0); err != nil {
+		p.fail(c, err)
+		return
 	}
 	c.Redirect(http.StatusSeeOther, "/cart")
 }

@@ -3,116 +3,103 @@ package web
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
-	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/storefront-operator/storefront/shop/cart"
 )
 
-// Guest cart limits: the cookie stays far below browsers' 4 KB cookie limit.
-const (
-	MaxGuestCartLines = 30
-	MaxLineQuantity   = 99
-	guestCartLifetime = 30 * 24 * time.Hour
-	guestCartVersion  = "v1"
-)
+// guestCartVersion starts the guest cart cookie's value; a cookie of the earlier
+// release (the cart itself, "v1.") reads as no cart.
+const guestCartVersion = "g2"
 
-// CartLine is one product and quantity of a guest cart.
-type CartLine struct {
-	ProductID int64 `json:"p"`
-	Quantity  int   `json:"q"`
+// encodeGuestID returns the cookie value naming guest cart id: version, id and an HMAC
+// (a key derived from JWT_SECRET), joined by dots. The id alone would let anyone read
+// and fill someone else's cart; the signature makes ids unguessable in effect.
+func encodeGuestID(key []byte, id int64) string {
+	body := guestCartVersion + "." + strconv.FormatInt(id, 10)
+	return body + "." + b64.EncodeToString(guestMAC(key, body))
 }
 
-// GuestCart is the cart of a shopper who is not signed in. It lives in the browser, in
-// a cookie signed with an HMAC (a key derived from JWT_SECRET), so the shop keeps no
-// state for anonymous visitors and a tampered cookie is simply an empty cart. It holds
-// only product ids and quantities: prices always come from the catalog.
-type GuestCart struct {
-	Lines []CartLine
-}
-
-// Quantity returns the quantity of product id (0 when absent).
-func (g *GuestCart) Quantity(id int64) int {
-	for _, l := range g.Lines {
-		if l.ProductID == id {
-			return l.Quantity
-		}
+// decodeGuestID reads a cookie value; anything malformed, unsigned or tampered with is
+// 0 (no cart).
+func decodeGuestID(key []byte, value string) int64 {
+	if len(value) > 100 || !strings.HasPrefix(value, guestCartVersion+".") {
+		return 0
 	}
-	return 0
-}
-
-// Set sets the quantity of product id; 0 or less removes the line. The quantity is
-// capped at MaxLineQuantity. It reports false when the cart is full.
-func (g *GuestCart) Set(id int64, qty int) bool {
-	qty = min(qty, MaxLineQuantity)
-	for i, l := range g.Lines {
-		if l.ProductID == id {
-			if qty <= 0 {
-				g.Lines = append(g.Lines[:i], g.Lines[i+1:]...)
-			} else {
-				g.Lines[i].Quantity = qty
-			}
-			return true
-		}
-	}
-	if qty <= 0 {
-		return true
-	}
-	if len(g.Lines) >= MaxGuestCartLines {
-		return false
-	}
-	g.Lines = append(g.Lines, CartLine{ProductID: id, Quantity: qty})
-	return true
-}
-
-// Count is the number of items (the sum of the quantities).
-func (g *GuestCart) Count() int {
-	n := 0
-	for _, l := range g.Lines {
-		n += l.Quantity
-	}
-	return n
-}
-
-// encodeGuestCart returns the cookie value of g: version, payload and HMAC, joined by dots.
-func encodeGuestCart(key []byte, g GuestCart) string {
-	payload, _ := json.Marshal(g.Lines) // a slice of two-int structs always encodes
-	body := guestCartVersion + "." + b64.EncodeToString(payload)
-	return body + "." + b64.EncodeToString(cartMAC(key, body))
-}
-
-// decodeGuestCart reads a cookie value; anything malformed, unsigned, tampered with or
-// out of bounds is an empty cart.
-func decodeGuestCart(key []byte, value string) GuestCart {
 	i := strings.LastIndexByte(value, '.')
-	if i < 0 || !strings.HasPrefix(value, guestCartVersion+".") {
-		return GuestCart{}
-	}
 	body, sig := value[:i], value[i+1:]
 	got, err := b64.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, cartMAC(key, body)) {
-		return GuestCart{}
+	if err != nil || !hmac.Equal(got, guestMAC(key, body)) {
+		return 0
 	}
-	payload, err := b64.DecodeString(strings.TrimPrefix(body, guestCartVersion+"."))
-	if err != nil {
-		return GuestCart{}
+	id, err := strconv.ParseInt(strings.TrimPrefix(body, guestCartVersion+"."), 10, 64)
+	if err != nil || id <= 0 {
+		return 0
 	}
-	var lines []CartLine
-	if err := json.Unmarshal(payload, &lines); err != nil || len(lines) > MaxGuestCartLines {
-		return GuestCart{}
-	}
-	var g GuestCart
-	for _, l := range lines {
-		if l.ProductID <= 0 || l.Quantity <= 0 || l.Quantity > MaxLineQuantity || g.Quantity(l.ProductID) > 0 {
-			return GuestCart{}
-		}
-		g.Lines = append(g.Lines, l)
-	}
-	return g
+	return id
 }
 
-func cartMAC(key []byte, body string) []byte {
+func guestMAC(key []byte, body string) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("guest-cart\x00"))
+	m.Write([]byte("guest-cart-id\x00"))
 	m.Write([]byte(body))
 	return m.Sum(nil)
+}
+
+const ctxCartOwner = "web.cartOwner"
+
+// cartOwner is whose cart the request works on: the signed-in user's, the guest cart of
+// the cookie, or none (a guest who has not added anything, or whose cart expired).
+func (p *Pages) cartOwner(c *gin.Context) cart.Owner {
+	if pr := principal(c); pr != nil {
+		return cart.User(pr.UserID)
+	}
+	if o, ok := c.Get(ctxCartOwner); ok {
+		return o.(cart.Owner)
+	}
+	o := cart.Guest(decodeGuestID(p.keys.cart, p.cookieValue(c, CartCookie)))
+	c.Set(ctxCartOwner, o)
+	return o
+}
+
+// shopperCart reads the request's cart; an expired guest cart is dropped (the cookie
+// goes) and reads as empty.
+func (p *Pages) shopperCart(c *gin.Context) (cart.Cart, error) {
+	crt, err := p.carts.Get(c.Request.Context(), p.cartOwner(c))
+	if errors.Is(err, cart.ErrGuestCartGone) {
+		p.dropGuestCart(c)
+		return crt, nil
+	}
+	return crt, err
+}
+
+// dropGuestCart forgets the guest cart cookie.
+func (p *Pages) dropGuestCart(c *gin.Context) {
+	c.Set(ctxCartOwner, cart.Owner{})
+	p.setCookie(c, CartCookie, "", -1)
+}
+
+// newGuestCart starts a guest cart, under the per-client creation limit, and sets its
+// cookie (renewed with every change, so it lives as long as the cart).
+func (p *Pages) newGuestCart(c *gin.Context) (cart.Owner, error) {
+	if err := p.cartLimit(c); err != nil {
+		return cart.Owner{}, err
+	}
+	o, err := p.carts.NewGuest(c.Request.Context())
+	if err != nil {
+		return cart.Owner{}, err
+	}
+	c.Set(ctxCartOwner, o)
+	p.keepGuestCookie(c, o)
+	return o, nil
+}
+
+func (p *Pages) keepGuestCookie(c *gin.Context, o cart.Owner) {
+	if o.GuestID != 0 {
+		p.setCookie(c, CartCookie, encodeGuestID(p.keys.cart, o.GuestID), cart.GuestTTL)
+	}
 }

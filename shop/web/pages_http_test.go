@@ -2,7 +2,7 @@ package web_test
 
 import (
 	"context"
-	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/storefront-operator/storefront/shop/app"
+	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/platform/config"
 	"github.com/storefront-operator/storefront/shop/web"
 	"github.com/storefront-operator/storefront/test/shoptest"
@@ -456,7 +457,7 @@ func TestGuestCart(t *testing.T) {
 		expectStatus(t, p, 403)
 	})
 
-	t.Run("adding puts the product in a signed cookie and goes to the cart", func(t *testing.T) {
+	t.Run("adding starts a guest cart under a signed id cookie and goes to the cart", func(t *testing.T) {
 		p := v.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"2"}, "csrf_token": {token}})
 		expectStatus(t, p, http.StatusSeeOther)
 		if loc := p.Header.Get("Location"); loc != "/cart?added=linen-apron" {
@@ -468,8 +469,11 @@ func TestGuestCart(t *testing.T) {
 				ck = c
 			}
 		}
-		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.MaxAge < 86400 {
+		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.MaxAge != int(cart.GuestTTL/time.Second) {
 			t.Fatalf("cart cookie = %+v", ck)
+		}
+		if n := count(t, shop, `SELECT count(*) FROM guest_cart_items WHERE product_id = $1 AND quantity = 2`, apron); n != 1 {
+			t.Errorf("%d guest cart lines stored", n)
 		}
 		cart := v.get("/cart?added=linen-apron")
 		expectStatus(t, cart, 200)
@@ -490,7 +494,7 @@ func TestGuestCart(t *testing.T) {
 	t.Run("a quantity that is not a number is refused", func(t *testing.T) {
 		p := v.post("/cart/items", url.Values{"product_id": {mixer}, "quantity": {"lots"}, "csrf_token": {token}})
 		expectStatus(t, p, http.StatusUnprocessableEntity)
-		expectContains(t, p, "Enter a whole number from 1 to 99")
+		expectContains(t, p, fmt.Sprintf("Enter a whole number from 1 to %d", web.MaxLineQuantity))
 	})
 
 	t.Run("adding an unknown product is a 404", func(t *testing.T) {
@@ -557,27 +561,44 @@ func TestGuestCart(t *testing.T) {
 		}
 		expectStatus(t, v.post("/cart/items/"+apron+"/remove", url.Values{"csrf_token": {token}}), http.StatusSeeOther)
 		expectContains(t, v.get("/cart"), "Your cart is empty")
-		if ck := v.cookie(web.CartCookie); ck != nil {
-			t.Errorf("an empty cart keeps its cookie: %v", ck)
+		if n := count(t, shop, `SELECT count(*) FROM guest_cart_items WHERE product_id IN ($1, $2)`, apron, mixer); n != 0 {
+			t.Errorf("%d lines stayed stored", n)
 		}
 	})
 
-	t.Run("a tampered cart cookie is an empty cart", func(t *testing.T) {
+	t.Run("another cart's id under this cookie's signature is an empty cart", func(t *testing.T) {
+		other := newVisitor(t, shop)
+		tok := csrf(t, other.get("/products/linen-apron"))
+		expectStatus(t, other.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
 		w := newVisitor(t, shop)
-		tok := csrf(t, w.get("/products/linen-apron"))
-		expectStatus(t, w.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
-		ck := w.cookie(web.CartCookie)
-		parts := strings.Split(ck.Value, ".")
-		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-		if err != nil || !strings.Contains(string(payload), `"q":1`) {
-			t.Fatalf("cart payload %q: %v", payload, err)
-		}
-		// Another quantity under the same signature.
-		parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"q":1`, `"q":9`, 1)))
+		tok = csrf(t, w.get("/products/cork-yoga-mat"))
+		expectStatus(t, w.post("/cart/items", url.Values{"product_id": {productID(t, shop, "cork-yoga-mat")}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
+		parts := strings.Split(w.cookie(web.CartCookie).Value, ".")
+		parts[1] = strings.Split(other.cookie(web.CartCookie).Value, ".")[1]
 		u, _ := url.Parse(shop.URL)
 		w.c.Jar.SetCookies(u, []*http.Cookie{{Name: web.CartCookie, Value: strings.Join(parts, "."), Path: "/"}})
 		expectContains(t, w.get("/cart"), "Your cart is empty")
 	})
+}
+
+func TestGuestCartCreationIsThrottled(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Demo: true, Config: func(c *config.Config) { c.Limits.GuestCartBurst = 2 }})
+	apron := productID(t, shop, "linen-apron")
+	for i := range 3 {
+		v := newVisitor(t, shop) // a client that drops its cookies: a new cart each time
+		p := v.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {csrf(t, v.get("/products/linen-apron"))}})
+		if i < 2 {
+			expectStatus(t, p, http.StatusSeeOther)
+			continue
+		}
+		expectStatus(t, p, http.StatusTooManyRequests)
+		if p.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if n := count(t, shop, `SELECT count(*) FROM guest_carts`); n != 2 {
+		t.Errorf("%d guest carts stored, want 2", n)
+	}
 }
 
 func TestServerErrorPage(t *testing.T) {
@@ -594,7 +615,7 @@ func TestServerErrorPage(t *testing.T) {
 	}
 	checkSecurityHeaders(t, p)
 	// The failure is logged before the page is written, so it is in the log by now.
-	if !strings.Contains(logs.String(), `"msg":"Page failed"`) || !strings.Contains(logs.String(), `"request_id":"req-broken-db"`) {
+	if !strings.Contains(logs.String(), `"msg":"Request failed"`) || !strings.Contains(logs.String(), `"request_id":"req-broken-db"`) {
 		t.Errorf("the failure was not logged with its request ID:\n%s", logs.String())
 	}
 }

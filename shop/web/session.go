@@ -27,7 +27,7 @@ const (
 	SessionCookie = "sf_session"
 	// CSRFCookie holds the random value the CSRF tokens are derived from.
 	CSRFCookie = "sf_csrf"
-	// CartCookie holds the signed guest cart.
+	// CartCookie holds the signed id of the guest's cart (kept in PostgreSQL).
 	CartCookie = "sf_cart"
 	// CSRFField is the form field carrying the CSRF token.
 	CSRFField = "csrf_token"
@@ -115,7 +115,7 @@ func (p *Pages) cookieValue(c *gin.Context, base string) string {
 const (
 	ctxCSRFSeed  = "web.csrfSeed"
 	ctxSetCookie = "web.setCookie"
-	ctxPrincipal = "web.principal"
+	ctxPrincipal = auth.PrincipalKey
 	// ctxSession is the session token as it stands after this request's changes
 	// (signed in, signed out, or an expired token dropped).
 	ctxSession = "web.session"

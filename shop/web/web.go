@@ -6,7 +6,7 @@
 // The pages work without JavaScript (app.js only enhances them), carry a strict
 // Content-Security-Policy with no inline script or style, and keep their state in three
 // HttpOnly, SameSite=Lax cookies: the session (the API's bearer token), the CSRF seed
-// and the signed guest cart.
+// and the signed id of the guest's cart (kept by the cart service).
 package web
 
 import (
@@ -17,7 +17,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -32,7 +31,6 @@ import (
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
 	"github.com/storefront-operator/storefront/shop/platform/logging"
-	"github.com/storefront-operator/storefront/shop/platform/problem"
 )
 
 // ContentSecurityPolicy is the CSP of every page: resources only from the shop itself,
@@ -71,6 +69,9 @@ type Deps struct {
 	SearchLimit gin.HandlerFunc
 	// HTTPS: PUBLIC_URL is https; the cookies get the __Host- prefix and are Secure.
 	HTTPS bool
+	// CartLimit throttles the creation of guest carts per client (nil: none): each is a
+	// row in the database.
+	CartLimit *httpserver.ClientLimiter
 	// PaymentProvider is PAYMENT_PROVIDER ("mock", or "" for none): "mock" puts the test
 	// mode banner on every page.
 	PaymentProvider string
@@ -92,6 +93,7 @@ type Pages struct {
 	logger      *slog.Logger
 	searchLimit gin.HandlerFunc
 	https       bool
+	cartLimiter *httpserver.ClientLimiter
 	// paymentProvider is Deps.PaymentProvider.
 	paymentProvider string
 }
@@ -127,6 +129,7 @@ func New(d Deps) (*Pages, error) {
 		logger:      d.Logger,
 		searchLimit: d.SearchLimit,
 		https:       d.HTTPS,
+		cartLimiter: d.CartLimit,
 
 		paymentProvider: d.PaymentProvider,
 	}
@@ -139,13 +142,18 @@ func New(d Deps) (*Pages, error) {
 	return p, nil
 }
 
-// Register adds the pages' routes to r, and makes unknown paths outside /api/ answer
-// with the HTML 404 page (the API keeps its problem details).
+// Register adds the pages' routes to r, and makes every failure outside /api/ (unknown
+// paths and methods included) answer with the HTML error page; the API keeps its
+// problem details.
 func (p *Pages) Register(r *gin.Engine) {
+	// Engine-wide, so the router's one NoRoute and NoMethod go through it too. Gin adds
+	// engine middleware to the routes registered after it only: the API's, registered
+	// before, never see it (and it skips /api/ paths for the unknown ones).
+	r.Use(p.htmlErrors)
 	r.GET("/static/*path", p.securityHeaders, p.assets.serve)
 	r.HEAD("/static/*path", p.securityHeaders, p.assets.serve)
 
-	g := r.Group("/", p.securityHeaders, p.renderErrors, p.session)
+	g := r.Group("/", p.securityHeaders, p.session)
 	g.GET("/", p.home)
 	g.GET("/products", p.allProducts)
 	g.GET("/products/:slug", p.product)
@@ -160,6 +168,7 @@ func (p *Pages) Register(r *gin.Engine) {
 	post.POST("/cart/items/:id", p.updateCartItem)
 	post.POST("/cart/items/:id/remove", p.removeCartItem)
 	post.POST("/login", p.login)
+	post.POST("/password-change", p.passwordChange)
 	post.POST("/register", p.register)
 	post.POST("/logout", p.logout)
 
@@ -169,6 +178,12 @@ func (p *Pages) Register(r *gin.Engine) {
 	user.GET("/account", p.account)
 	user.GET("/account/orders/:id", p.accountOrder)
 	user.POST("/checkout", p.checkCSRF, p.checkout)
+
+	// The admin's second factor: open to admins who have none yet.
+	totp := g.Group("/admin/totp", p.requireUser, p.requireAdminRole)
+	totp.GET("", p.adminTOTP)
+	totp.POST("", p.checkCSRF, p.adminBeginTOTP)
+	totp.POST("/confirm", p.checkCSRF, p.adminConfirmTOTP)
 
 	// Admins only: a customer gets the 403 page.
 	adm := g.Group("/admin", p.requireUser, p.requireAdmin)
@@ -189,30 +204,29 @@ func (p *Pages) Register(r *gin.Engine) {
 	admPost.POST("/categories/:id/delete", p.adminDeleteCategory)
 	admPost.POST("/orders/:id/status", p.adminSetOrderStatus)
 
-	r.NoRoute(p.noRoute)
-	r.NoMethod(p.noMethod)
 }
 
-// noMethod answers a known page path with the wrong method (DELETE /cart) with the HTML
-// 405 page; the API keeps its problem details.
-func (p *Pages) noMethod(c *gin.Context) {
-	if isAPIPath(c.Request.URL.Path) {
-		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."))
-		return
+// cartLimit takes a guest-cart creation from the client's budget, or says when to
+// come back.
+func (p *Pages) cartLimit(c *gin.Context) error {
+	if p.cartLimiter == nil {
+		return nil
 	}
-	setSecurityHeaders(c)
-	p.errorPage(c, http.StatusMethodNotAllowed, nil)
+	if ok, wait := p.cartLimiter.Allow(httpserver.ClientKey(c)); !ok {
+		return &apperr.ThrottledError{What: "new carts from this address", RetryAfter: wait}
+	}
+	return nil
 }
 
-// noRoute answers unknown paths: the HTML 404 page, except under the API, whose clients
-// expect problem details.
-func (p *Pages) noRoute(c *gin.Context) {
-	if isAPIPath(c.Request.URL.Path) {
-		httpserver.Fail(c, apperr.ErrNotFound)
-		return
+// htmlErrors makes the request's failures the HTML error page (through the router's
+// one error path, httpserver's writeErrors), with the pages' security headers, except
+// under the API.
+func (p *Pages) htmlErrors(c *gin.Context) {
+	if !isAPIPath(c.Request.URL.Path) {
+		setSecurityHeaders(c)
+		httpserver.RenderErrorsWith(c, p.errorPage)
 	}
-	setSecurityHeaders(c)
-	p.errorPage(c, http.StatusNotFound, nil)
+	c.Next()
 }
 
 func isAPIPath(path string) bool {
@@ -237,39 +251,9 @@ func setSecurityHeaders(c *gin.Context) {
 	}
 }
 
-// fail records err for renderErrors and stops the handler chain.
+// fail records err for the router's error middleware (which renders the error page)
+// and stops the handler chain.
 func (p *Pages) fail(c *gin.Context, err error) { httpserver.Fail(c, err) }
-
-// renderErrors is the pages' one place where errors become responses: the HTML error
-// page with the status that package problem assigns (the JSON API's mapping), and a
-// logged 500 for anything unexpected, panics included.
-func (p *Pages) renderErrors(c *gin.Context) {
-	defer httpserver.RecoverPanic(c, "Page handler panicked", func(c *gin.Context) {
-		p.errorPage(c, http.StatusInternalServerError, nil)
-	})
-	c.Next()
-	if len(c.Errors) == 0 || c.Writer.Written() {
-		return
-	}
-	err := c.Errors.Last().Err
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		err = apperr.ErrTooLarge
-	}
-	prob, internal := problem.From(err)
-	if internal {
-		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Page failed",
-			"method", c.Request.Method, "route", c.FullPath(), "error", err)
-	}
-	var throttled *apperr.ThrottledError
-	switch {
-	case errors.As(err, &throttled):
-		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
-	case errors.Is(err, apperr.ErrTimedOut):
-		c.Header("Retry-After", "1")
-	}
-	p.errorPage(c, prob.Status, err)
-}
 
 // errorView is what the error page says for a status.
 type errorView struct {
@@ -373,14 +357,10 @@ func (p *Pages) bareLayout(c *gin.Context, title string) *layout {
 	l := &layout{Title: title, p: p, c: c, Path: c.Request.URL.Path, TestMode: p.paymentProvider == "mock", TakesPayments: p.paymentProvider != ""}
 	if pr := principal(c); pr != nil {
 		l.SignedIn, l.Admin = true, pr.IsAdmin()
-		if crt, err := p.carts.Get(c.Request.Context(), pr.UserID); err == nil {
-			for _, it := range crt.Items {
-				l.CartCount += it.Quantity
-			}
-		}
-		return l
 	}
-	l.CartCount = p.guestCart(c).Count()
+	if crt, err := p.shopperCart(c); err == nil {
+		l.CartCount = crt.Count()
+	}
 	return l
 }
 

@@ -245,6 +245,9 @@ type FieldError struct {
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+
+	// TotpCode The current code of the account's second factor, when it has one.
+	TotpCode *string `json:"totp_code,omitempty"`
 }
 
 // Money defines model for Money.
@@ -324,8 +327,18 @@ type OrderStatusUpdate struct {
 	Status OrderStatus `json:"status"`
 }
 
+// PasswordChangeRequest defines model for PasswordChangeRequest.
+type PasswordChangeRequest struct {
+	ChangeToken string  `json:"change_token"`
+	NewPassword string  `json:"new_password"`
+	TotpCode    *string `json:"totp_code,omitempty"`
+}
+
 // Problem RFC 9457 problem details, with `errors` naming invalid fields.
 type Problem struct {
+	// ChangeToken password-change-required only: the token for POST /api/v1/auth/password-change.
+	ChangeToken *string `json:"change_token,omitempty"`
+
 	// Detail What went wrong, for people.
 	Detail   *string       `json:"detail,omitempty"`
 	Errors   *[]FieldError `json:"errors,omitempty"`
@@ -434,6 +447,24 @@ type StatusStatus string
 // StockUpdate defines model for StockUpdate.
 type StockUpdate struct {
 	Stock int `json:"stock"`
+}
+
+// TOTPCode defines model for TOTPCode.
+type TOTPCode struct {
+	Code string `json:"code"`
+}
+
+// TOTPEnrolment defines model for TOTPEnrolment.
+type TOTPEnrolment struct {
+	Secret string `json:"secret"`
+	Uri    string `json:"uri"`
+}
+
+// TOTPStatus defines model for TOTPStatus.
+type TOTPStatus struct {
+	Enabled         bool `json:"enabled"`
+	Required        bool `json:"required"`
+	SessionVerified bool `json:"session_verified"`
 }
 
 // User defines model for User.
@@ -609,8 +640,14 @@ type AdminUpdateProductJSONRequestBody = ProductInput
 // AdminSetStockJSONRequestBody defines body for AdminSetStock for application/json ContentType.
 type AdminSetStockJSONRequestBody = StockUpdate
 
+// AdminConfirmTOTPJSONRequestBody defines body for AdminConfirmTOTP for application/json ContentType.
+type AdminConfirmTOTPJSONRequestBody = TOTPCode
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
+
+// ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
+type ChangePasswordJSONRequestBody = PasswordChangeRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
@@ -807,6 +844,43 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/admin/products/{id}/stock (the `AdminSetStock` operationId).
 	AdminSetStock(ctx context.Context, id ID, body AdminSetStockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminTOTPStatus The admin's TOTP second factor
+	//
+	// Open to admins without a second factor, as are the two below, even where the shop requires one.
+	//
+	// Corresponds with GET /api/v1/admin/totp (the `AdminTOTPStatus` operationId).
+	AdminTOTPStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminBeginTOTP Start enrolling a TOTP second factor (RFC 6238, SHA-1, 6 digits, 30 s)
+	//
+	// Returns a new secret, pending until confirmed. Replacing an enrolled factor needs a
+	// session opened with a code.
+	//
+	// Corresponds with POST /api/v1/admin/totp (the `AdminBeginTOTP` operationId).
+	AdminBeginTOTP(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminConfirmTOTPWithBody Confirm the enrolment with a code; answers a new session opened with the second factor
+	//
+	// From then on login needs `totp_code`, and each code works once. Where the shop
+	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+	// to sessions opened with a code.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+	AdminConfirmTOTPWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminConfirmTOTP Confirm the enrolment with a code; answers a new session opened with the second factor
+	//
+	// From then on login needs `totp_code`, and each code works once. Where the shop
+	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+	// to sessions opened with a code.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+	AdminConfirmTOTP(ctx context.Context, body AdminConfirmTOTPJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// LoginWithBody Sign in
 	//
 	// Unknown emails and wrong passwords are both 401 and take the same time. A client
@@ -816,6 +890,12 @@ type ClientInterface interface {
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
+	//
+	// The right password of an account that must replace it (the bootstrap admin's
+	// generated one) is answered 403 password-change-required with a `change_token` for
+	// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+	// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+	// already used, is 401 and counts as a failed login.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -832,6 +912,12 @@ type ClientInterface interface {
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
 	//
+	// The right password of an account that must replace it (the bootstrap admin's
+	// generated one) is answered 403 password-change-required with a `change_token` for
+	// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+	// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+	// already used, is 401 and counts as a failed login.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/auth/login (the `Login` operationId).
@@ -846,6 +932,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/auth/me (the `Me` operationId).
 	Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
+	//
+	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+	// once) and the new password; the old password stops working at once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+	ChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangePassword Replace a password that must be changed (first sign-in), and sign in
+	//
+	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+	// once) and the new password; the old password stops working at once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+	ChangePassword(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegisterWithBody Create a customer account and sign it in
 	//
@@ -1239,6 +1345,83 @@ func (c *Client) AdminSetStock(ctx context.Context, id ID, body AdminSetStockJSO
 	return c.Client.Do(req)
 }
 
+// AdminTOTPStatus The admin's TOTP second factor
+//
+// Open to admins without a second factor, as are the two below, even where the shop requires one.
+//
+// Corresponds with GET /api/v1/admin/totp (the `AdminTOTPStatus` operationId).
+func (c *Client) AdminTOTPStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminTOTPStatusRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminBeginTOTP Start enrolling a TOTP second factor (RFC 6238, SHA-1, 6 digits, 30 s)
+//
+// Returns a new secret, pending until confirmed. Replacing an enrolled factor needs a
+// session opened with a code.
+//
+// Corresponds with POST /api/v1/admin/totp (the `AdminBeginTOTP` operationId).
+func (c *Client) AdminBeginTOTP(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminBeginTOTPRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminConfirmTOTPWithBody Confirm the enrolment with a code; answers a new session opened with the second factor
+//
+// From then on login needs `totp_code`, and each code works once. Where the shop
+// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+// to sessions opened with a code.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+func (c *Client) AdminConfirmTOTPWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminConfirmTOTPRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminConfirmTOTP Confirm the enrolment with a code; answers a new session opened with the second factor
+//
+// From then on login needs `totp_code`, and each code works once. Where the shop
+// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+// to sessions opened with a code.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+func (c *Client) AdminConfirmTOTP(ctx context.Context, body AdminConfirmTOTPJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminConfirmTOTPRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // LoginWithBody Sign in
 //
 // Unknown emails and wrong passwords are both 401 and take the same time. A client
@@ -1248,6 +1431,12 @@ func (c *Client) AdminSetStock(ctx context.Context, id ID, body AdminSetStockJSO
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
+//
+// The right password of an account that must replace it (the bootstrap admin's
+// generated one) is answered 403 password-change-required with a `change_token` for
+// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+// already used, is 401 and counts as a failed login.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1273,6 +1462,12 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
+//
+// The right password of an account that must replace it (the bootstrap admin's
+// generated one) is answered 403 password-change-required with a `change_token` for
+// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+// already used, is 401 and counts as a failed login.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1309,6 +1504,46 @@ func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // Corresponds with GET /api/v1/auth/me (the `Me` operationId).
 func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
+//
+// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+// once) and the new password; the old password stops working at once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangePasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangePassword Replace a password that must be changed (first sign-in), and sign in
+//
+// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+// once) and the new password; the old password stops working at once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+func (c *Client) ChangePassword(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangePasswordRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2078,6 +2313,100 @@ func NewAdminSetStockRequestWithBody(server string, id ID, contentType string, b
 	return req, nil
 }
 
+// NewAdminTOTPStatusRequest constructs an http.Request for the AdminTOTPStatus method
+func NewAdminTOTPStatusRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminBeginTOTPRequest constructs an http.Request for the AdminBeginTOTP method
+func NewAdminBeginTOTPRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminConfirmTOTPRequest calls the generic AdminConfirmTOTP builder with application/json body
+func NewAdminConfirmTOTPRequest(server string, body AdminConfirmTOTPJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminConfirmTOTPRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminConfirmTOTPRequestWithBody constructs an http.Request for the AdminConfirmTOTP method, with any body, and a specified content type
+func NewAdminConfirmTOTPRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/totp/confirm")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2168,6 +2497,46 @@ func NewMeRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewChangePasswordRequest calls the generic ChangePassword builder with application/json body
+func NewChangePasswordRequest(server string, body ChangePasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangePasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewChangePasswordRequestWithBody constructs an http.Request for the ChangePassword method, with any body, and a specified content type
+func NewChangePasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/password-change")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3048,6 +3417,47 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/admin/products/{id}/stock (the `AdminSetStock` operationId).
 	AdminSetStockWithResponse(ctx context.Context, id ID, body AdminSetStockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetStockResponse, error)
 
+	// AdminTOTPStatusWithResponse The admin's TOTP second factor
+	//
+	// Open to admins without a second factor, as are the two below, even where the shop requires one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/admin/totp (the `AdminTOTPStatus` operationId).
+	AdminTOTPStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminTOTPStatusResponse, error)
+
+	// AdminBeginTOTPWithResponse Start enrolling a TOTP second factor (RFC 6238, SHA-1, 6 digits, 30 s)
+	//
+	// Returns a new secret, pending until confirmed. Replacing an enrolled factor needs a
+	// session opened with a code.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/totp (the `AdminBeginTOTP` operationId).
+	AdminBeginTOTPWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminBeginTOTPResponse, error)
+
+	// AdminConfirmTOTPWithBodyWithResponse Confirm the enrolment with a code; answers a new session opened with the second factor
+	//
+	// From then on login needs `totp_code`, and each code works once. Where the shop
+	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+	// to sessions opened with a code.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+	AdminConfirmTOTPWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminConfirmTOTPResponse, error)
+
+	// AdminConfirmTOTPWithResponse Confirm the enrolment with a code; answers a new session opened with the second factor
+	//
+	// From then on login needs `totp_code`, and each code works once. Where the shop
+	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+	// to sessions opened with a code.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+	AdminConfirmTOTPWithResponse(ctx context.Context, body AdminConfirmTOTPJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminConfirmTOTPResponse, error)
+
 	// LoginWithBodyWithResponse Sign in
 	//
 	// Unknown emails and wrong passwords are both 401 and take the same time. A client
@@ -3057,6 +3467,12 @@ type ClientWithResponsesInterface interface {
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
+	//
+	// The right password of an account that must replace it (the bootstrap admin's
+	// generated one) is answered 403 password-change-required with a `change_token` for
+	// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+	// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+	// already used, is 401 and counts as a failed login.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3072,6 +3488,12 @@ type ClientWithResponsesInterface interface {
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
+	//
+	// The right password of an account that must replace it (the bootstrap admin's
+	// generated one) is answered 403 password-change-required with a `change_token` for
+	// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+	// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+	// already used, is 401 and counts as a failed login.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3091,6 +3513,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/auth/me (the `Me` operationId).
 	MeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MeResponse, error)
+
+	// ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
+	//
+	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+	// once) and the new password; the old password stops working at once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+	ChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error)
+
+	// ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
+	//
+	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+	// once) and the new password; the old password stops working at once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+	ChangePasswordWithResponse(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error)
 
 	// RegisterWithBodyWithResponse Create a customer account and sign it in
 	//
@@ -4160,6 +4602,255 @@ func (r AdminSetStockResponse) ContentType() string {
 	return ""
 }
 
+// AdminTOTPStatusResponse401Headers the declared response headers of an HTTP 401 response for AdminTOTPStatus
+type AdminTOTPStatusResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type AdminTOTPStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TOTPStatus
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminTOTPStatusResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminTOTPStatusResponse) GetJSON200() *TOTPStatus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminTOTPStatusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminTOTPStatusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdminTOTPStatusResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminTOTPStatusResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminTOTPStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminTOTPStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminTOTPStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminTOTPStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminBeginTOTPResponse401Headers the declared response headers of an HTTP 401 response for AdminBeginTOTP
+type AdminBeginTOTPResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type AdminBeginTOTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TOTPEnrolment
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminBeginTOTPResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AdminBeginTOTPResponse) GetJSON201() *TOTPEnrolment {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminBeginTOTPResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminBeginTOTPResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdminBeginTOTPResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminBeginTOTPResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminBeginTOTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminBeginTOTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminBeginTOTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminBeginTOTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminConfirmTOTPResponse401Headers the declared response headers of an HTTP 401 response for AdminConfirmTOTP
+type AdminConfirmTOTPResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type AdminConfirmTOTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Session
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminConfirmTOTPResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminConfirmTOTPResponse) GetJSON200() *Session {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminConfirmTOTPResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminConfirmTOTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminConfirmTOTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminConfirmTOTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminConfirmTOTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginResponse401Headers the declared response headers of an HTTP 401 response for Login
 type LoginResponse401Headers struct {
 	WWWAuthenticate string
@@ -4179,6 +4870,8 @@ type LoginResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -4204,6 +4897,11 @@ func (r LoginResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -4375,6 +5073,89 @@ func (r MeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r MeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ChangePasswordResponse401Headers the declared response headers of an HTTP 401 response for ChangePassword
+type ChangePasswordResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type ChangePasswordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Session
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangePasswordResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangePasswordResponse) GetJSON200() *Session {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangePasswordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangePasswordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangePasswordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangePasswordResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5684,6 +6465,71 @@ func (c *ClientWithResponses) AdminSetStockWithResponse(ctx context.Context, id 
 	return ParseAdminSetStockResponse(rsp)
 }
 
+// AdminTOTPStatusWithResponse The admin's TOTP second factor
+//
+// Open to admins without a second factor, as are the two below, even where the shop requires one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/admin/totp (the `AdminTOTPStatus` operationId).
+func (c *ClientWithResponses) AdminTOTPStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminTOTPStatusResponse, error) {
+	rsp, err := c.AdminTOTPStatus(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminTOTPStatusResponse(rsp)
+}
+
+// AdminBeginTOTPWithResponse Start enrolling a TOTP second factor (RFC 6238, SHA-1, 6 digits, 30 s)
+//
+// Returns a new secret, pending until confirmed. Replacing an enrolled factor needs a
+// session opened with a code.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/totp (the `AdminBeginTOTP` operationId).
+func (c *ClientWithResponses) AdminBeginTOTPWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminBeginTOTPResponse, error) {
+	rsp, err := c.AdminBeginTOTP(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminBeginTOTPResponse(rsp)
+}
+
+// AdminConfirmTOTPWithBodyWithResponse Confirm the enrolment with a code; answers a new session opened with the second factor
+//
+// From then on login needs `totp_code`, and each code works once. Where the shop
+// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+// to sessions opened with a code.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+func (c *ClientWithResponses) AdminConfirmTOTPWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminConfirmTOTPResponse, error) {
+	rsp, err := c.AdminConfirmTOTPWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminConfirmTOTPResponse(rsp)
+}
+
+// AdminConfirmTOTPWithResponse Confirm the enrolment with a code; answers a new session opened with the second factor
+//
+// From then on login needs `totp_code`, and each code works once. Where the shop
+// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
+// to sessions opened with a code.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/totp/confirm (the `AdminConfirmTOTP` operationId).
+func (c *ClientWithResponses) AdminConfirmTOTPWithResponse(ctx context.Context, body AdminConfirmTOTPJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminConfirmTOTPResponse, error) {
+	rsp, err := c.AdminConfirmTOTP(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminConfirmTOTPResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Sign in
 //
 // Unknown emails and wrong passwords are both 401 and take the same time. A client
@@ -5693,6 +6539,12 @@ func (c *ClientWithResponses) AdminSetStockWithResponse(ctx context.Context, id 
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
+//
+// The right password of an account that must replace it (the bootstrap admin's
+// generated one) is answered 403 password-change-required with a `change_token` for
+// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+// already used, is 401 and counts as a failed login.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5714,6 +6566,12 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
+//
+// The right password of an account that must replace it (the bootstrap admin's
+// generated one) is answered 403 password-change-required with a `change_token` for
+// POST /api/v1/auth/password-change, and no session. An account with a TOTP second
+// factor needs `totp_code` too: without it 401 totp-required; a wrong code, or one
+// already used, is 401 and counts as a failed login.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5750,6 +6608,38 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 		return nil, err
 	}
 	return ParseMeResponse(rsp)
+}
+
+// ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
+//
+// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+// once) and the new password; the old password stops working at once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error) {
+	rsp, err := c.ChangePasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangePasswordResponse(rsp)
+}
+
+// ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
+//
+// Takes the change token of login's 403 password-change-required (valid 10 minutes,
+// once) and the new password; the old password stops working at once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/password-change (the `ChangePassword` operationId).
+func (c *ClientWithResponses) ChangePasswordWithResponse(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error) {
+	rsp, err := c.ChangePassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangePasswordResponse(rsp)
 }
 
 // RegisterWithBodyWithResponse Create a customer account and sign it in
@@ -6840,6 +7730,228 @@ func ParseAdminSetStockResponse(rsp *http.Response) (*AdminSetStockResponse, err
 	return response, nil
 }
 
+// ParseAdminTOTPStatusResponse parses an HTTP response from a AdminTOTPStatusWithResponse call
+func ParseAdminTOTPStatusResponse(rsp *http.Response) (*AdminTOTPStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminTOTPStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TOTPStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AdminTOTPStatusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminBeginTOTPResponse parses an HTTP response from a AdminBeginTOTPWithResponse call
+func ParseAdminBeginTOTPResponse(rsp *http.Response) (*AdminBeginTOTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminBeginTOTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TOTPEnrolment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AdminBeginTOTPResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminConfirmTOTPResponse parses an HTTP response from a AdminConfirmTOTPWithResponse call
+func ParseAdminConfirmTOTPResponse(rsp *http.Response) (*AdminConfirmTOTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminConfirmTOTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Session
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AdminConfirmTOTPResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
 func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6874,6 +7986,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
@@ -7027,6 +8146,80 @@ func ParseMeResponse(rsp *http.Response) (*MeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers MeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseChangePasswordResponse parses an HTTP response from a ChangePasswordWithResponse call
+func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangePasswordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Session
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ChangePasswordResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

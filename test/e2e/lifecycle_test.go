@@ -107,6 +107,8 @@ type lifecycle struct {
 	orderID     int64
 	orderTotal  int64
 	shopper     *cartWriter
+	// adminPassword replaces the Secret's once the first sign-in changed it.
+	adminPassword string
 }
 
 func (s *lifecycle) sampleReady(t *testing.T) {

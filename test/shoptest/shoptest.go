@@ -106,6 +106,7 @@ func Config(dbURL string) config.Config {
 	// Test suites register many accounts from the one loopback client; the tests of the
 	// registration throttle set these back to zero (the defaults).
 	cfg.Limits.RegisterPerClient, cfg.Limits.RegisterGlobal = 100000, 100000
+	cfg.Limits.GuestCartBurst = 100000
 	// Test shops take mock payments, as the operator's default (spec.payments.provider:
 	// Mock) has them; the tests of a shop without a provider set it back to "".
 	cfg.PaymentProvider = config.PaymentProviderMock

@@ -25,6 +25,8 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthorized: the caller is not authenticated (no, bad or revoked credentials).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrMethodNotAllowed: the path exists, the method does not (405).
+	ErrMethodNotAllowed = errors.New("the method is not allowed on this resource")
 	// ErrTooLarge: the request body exceeds the server's limit.
 	ErrTooLarge = errors.New("request body too large")
 	// ErrTimedOut: the database gave up on a statement at its statement_timeout (503,
@@ -35,7 +37,24 @@ var (
 	ErrNoPaymentProvider = errors.New("this shop takes no payments: no payment provider is configured (PAYMENT_PROVIDER)")
 	// ErrPaymentDeclined: the card was refused; nothing was charged or reserved.
 	ErrPaymentDeclined = errors.New("payment declined")
+	// ErrTOTPRequired: the password was right but the account has a TOTP second factor
+	// and the request carried no code (401, problem type totp-required): ask for it.
+	ErrTOTPRequired = errors.New("this account has a second factor: send the 6-digit code of its authenticator app (totp_code)")
 )
+
+// PasswordChangeRequiredError says that the password was right but must be replaced
+// before the account gets a session (the bootstrap admin's generated password): 403
+// with problem type password-change-required and the change token, which
+// POST /auth/password-change takes with the new password.
+type PasswordChangeRequiredError struct {
+	// Token authorises one password change of this account, until ExpiresAt.
+	Token     string
+	ExpiresAt time.Time
+}
+
+func (e *PasswordChangeRequiredError) Error() string {
+	return "this password must be changed before signing in: choose a new one"
+}
 
 // ThrottledError says that the caller made too many attempts and may retry after
 // RetryAfter (429 with a Retry-After header).

@@ -41,9 +41,14 @@ type Config struct {
 	LogLevel slog.Level
 	// Currency is the ISO 4217 code every price of this shop is in.
 	Currency string
-	// AdminEmail and AdminPassword bootstrap the first admin during migrate.
+	// AdminEmail and AdminPassword bootstrap the first admin during migrate; that admin
+	// must choose a new password at first sign-in.
 	AdminEmail    string
 	AdminPassword string
+	// AdminRequireTOTP (ADMIN_REQUIRE_TOTP=true, from the Storefront's
+	// spec.admin.requireTOTP) makes a TOTP second factor mandatory for admins: until an
+	// admin has enrolled one and signed in with it, only the enrolment is open to them.
+	AdminRequireTOTP bool
 	// AppRole (APP_ROLE, or migrate --app-role) is the application role, app_a or app_b,
 	// that migrate lets log in with AppPassword. Without AppRole and RetireRole, migrate
 	// manages no roles: the database URL is used as given.
@@ -91,7 +96,14 @@ type Limits struct {
 	RegisterPerClient, RegisterGlobal int
 	// LoginSoftDelay and LoginMaxSoftDelay: auth.ThrottleLimits.SoftDelay and MaxSoftDelay.
 	LoginSoftDelay, LoginMaxSoftDelay time.Duration
+	// GuestCartBurst is how many guest carts one client may start at once
+	// (DefaultGuestCartBurst when 0); then one a minute.
+	GuestCartBurst int
 }
+
+// DefaultGuestCartBurst bounds the guest carts one client starts in a burst: a person
+// starts one per browser, a script one per request.
+const DefaultGuestCartBurst = 10
 
 // PaymentProviderMock is PAYMENT_PROVIDER's one value: the mock provider (orders.MockPayments).
 const PaymentProviderMock = "mock"
@@ -177,6 +189,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		} else {
 			c.PublicURL = u.String()
 		}
+	}
+	if v := strings.TrimSpace(getenv("ADMIN_REQUIRE_TOTP")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ADMIN_REQUIRE_TOTP: %q is not true or false", v))
+		}
+		c.AdminRequireTOTP = b
 	}
 	switch v := strings.TrimSpace(getenv("PAYMENT_PROVIDER")); v {
 	case "", PaymentProviderMock:

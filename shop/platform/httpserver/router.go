@@ -67,13 +67,30 @@ func NewRouter(opts RouterOptions) *gin.Engine {
 	_ = r.SetTrustedProxies(opts.TrustedProxies)
 	r.ContextWithFallback = true
 	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, writeErrors, bodyLimit(opts.BodyLimit))
-	r.NoRoute(func(c *gin.Context) {
-		Fail(c, apperr.ErrNotFound)
-	})
-	r.NoMethod(func(c *gin.Context) {
-		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."))
-	})
+	// The one place unknown paths and methods are answered: through writeErrors, as a
+	// problem, or as the pages' HTML when RenderErrorsWith set a renderer.
+	r.NoRoute(func(c *gin.Context) { Fail(c, apperr.ErrNotFound) })
+	r.NoMethod(func(c *gin.Context) { Fail(c, apperr.ErrMethodNotAllowed) })
 	return r
+}
+
+// ErrorRenderer writes the answer for a failed request in another form than problem
+// details (the pages' HTML error page); status is the one package problem assigns.
+type ErrorRenderer func(c *gin.Context, status int, err error)
+
+// rendererKey holds the request's ErrorRenderer in the Gin context.
+const rendererKey = "httpserver.errorRenderer"
+
+// RenderErrorsWith makes writeErrors and the panic recovery answer this request's
+// failures with render instead of a problem: the status, Retry-After, the log line and
+// the mapping stay the one place's.
+func RenderErrorsWith(c *gin.Context, render ErrorRenderer) { c.Set(rendererKey, render) }
+
+func renderer(c *gin.Context) ErrorRenderer {
+	if v, ok := c.Get(rendererKey); ok {
+		return v.(ErrorRenderer)
+	}
+	return nil
 }
 
 // Fail records err for the error middleware and stops the handler chain. Handlers return
@@ -155,6 +172,10 @@ func recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer RecoverPanic(c, "Handler panicked", func(c *gin.Context) {
 			p, _ := problem.From(errors.New("panic"))
+			if render := renderer(c); render != nil {
+				render(c, p.Status, nil)
+				return
+			}
 			problem.Write(c.Writer, p)
 		})
 		c.Next()
@@ -208,7 +229,8 @@ func bodyLimit(limit int64) gin.HandlerFunc {
 	}
 }
 
-// writeErrors is the one place where handler errors become HTTP responses.
+// writeErrors is the one place where handler errors become HTTP responses: problem
+// details, or what the request's ErrorRenderer makes of them.
 func writeErrors(c *gin.Context) {
 	c.Next()
 	if len(c.Errors) == 0 || c.Writer.Written() {
@@ -220,19 +242,24 @@ func writeErrors(c *gin.Context) {
 		err = apperr.ErrTooLarge
 	}
 	p, internal := problem.From(err)
+	render := renderer(c)
 	var throttled *apperr.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
 	case errors.Is(err, apperr.ErrTimedOut):
 		c.Header("Retry-After", "1")
-	case p.Status == http.StatusUnauthorized:
+	case p.Status == http.StatusUnauthorized && render == nil:
 		// RFC 6750 §3: a 401 names the scheme the client should use.
 		c.Header("WWW-Authenticate", `Bearer realm="shop"`)
 	}
 	if internal {
 		logging.FromContext(c.Request.Context()).ErrorContext(c.Request.Context(), "Request failed",
 			"method", c.Request.Method, "route", c.FullPath(), "error", err)
+	}
+	if render != nil {
+		render(c, p.Status, err)
+		return
 	}
 	problem.Write(c.Writer, p)
 }

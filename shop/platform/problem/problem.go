@@ -28,6 +28,9 @@ type Problem struct {
 	Detail   string              `json:"detail,omitempty"`
 	Instance string              `json:"instance,omitempty"`
 	Errors   []apperr.FieldError `json:"errors,omitempty"`
+	// ChangeToken is the password-change-required extension: the token that
+	// POST /api/v1/auth/password-change takes with the new password.
+	ChangeToken string `json:"change_token,omitempty"`
 }
 
 // New returns a problem with the given status, its standard title and type, and detail.
@@ -42,6 +45,7 @@ func From(err error) (p Problem, internal bool) {
 	var (
 		ve        *apperr.ValidationError
 		throttled *apperr.ThrottledError
+		change    *apperr.PasswordChangeRequiredError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -61,6 +65,12 @@ func From(err error) (p Problem, internal bool) {
 		return New(http.StatusConflict, "conflict", err.Error()), false
 	case errors.Is(err, apperr.ErrOutOfStock):
 		return New(http.StatusConflict, "out-of-stock", err.Error()), false
+	case errors.As(err, &change):
+		p := New(http.StatusForbidden, "password-change-required", err.Error())
+		p.ChangeToken = change.Token
+		return p, false
+	case errors.Is(err, apperr.ErrTOTPRequired):
+		return New(http.StatusUnauthorized, "totp-required", err.Error()), false
 	case errors.Is(err, apperr.ErrUnauthorized):
 		return New(http.StatusUnauthorized, "unauthorized", err.Error()), false
 	case errors.Is(err, apperr.ErrForbidden):
@@ -73,6 +83,8 @@ func From(err error) (p Problem, internal bool) {
 		return New(http.StatusServiceUnavailable, "payments-unavailable", err.Error()), false
 	case errors.Is(err, apperr.ErrTimedOut):
 		return New(http.StatusServiceUnavailable, "timed-out", err.Error()), false
+	case errors.Is(err, apperr.ErrMethodNotAllowed):
+		return New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."), false
 	case errors.Is(err, apperr.ErrTooLarge):
 		return New(http.StatusRequestEntityTooLarge, "too-large", err.Error()), false
 	default:

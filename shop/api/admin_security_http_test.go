@@ -1,0 +1,264 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storefront-operator/storefront/shop/auth"
+	"github.com/storefront-operator/storefront/shop/platform/config"
+	"github.com/storefront-operator/storefront/test/shoptest"
+)
+
+// bootstrapAdmin runs migrate's admin bootstrap (auth.EnsureAdmin) on the shop's
+// database, as `shop migrate` does with ADMIN_EMAIL and ADMIN_PASSWORD.
+func bootstrapAdmin(t *testing.T, shop *shoptest.Shop, email, password string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, shop.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	created, err := auth.EnsureAdmin(ctx, conn, email, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created
+}
+
+type changeProblem struct {
+	Type        string `json:"type"`
+	ChangeToken string `json:"change_token"`
+}
+
+func login(t *testing.T, shop *shoptest.Shop, body map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	return call(t, shop, "POST", "/api/v1/auth/login", "", body)
+}
+
+func TestBootstrapAdminMustChangeItsPassword(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	const email, generated = "admin-0a1b2c3d@shop.example.com", "generated-Secret-password-0123456789"
+	if !bootstrapAdmin(t, shop, email, generated) {
+		t.Fatal("migrate created no admin")
+	}
+
+	// The generated password opens no session: it only lets the admin choose another.
+	resp, body := login(t, shop, map[string]string{"email": email, "password": generated})
+	expectProblem(t, resp, body, http.StatusForbidden, "")
+	p := decode[changeProblem](t, body)
+	if p.Type != "https://storefront.dev/problems/password-change-required" || p.ChangeToken == "" {
+		t.Fatalf("login answered %s", body)
+	}
+	var s map[string]any
+	if json.Unmarshal(body, &s); s["token"] != nil {
+		t.Fatalf("a session came with the refusal: %s", body)
+	}
+
+	change := func(tok, pw string) (*http.Response, []byte) {
+		return call(t, shop, "POST", "/api/v1/auth/password-change", "", map[string]string{"change_token": tok, "new_password": pw})
+	}
+	t.Run("a short new password is 422", func(t *testing.T) {
+		resp, body := change(p.ChangeToken, "short")
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, "new_password")
+	})
+	t.Run("the generated password again is 422", func(t *testing.T) {
+		resp, body := change(p.ChangeToken, generated)
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, "new_password")
+	})
+	t.Run("a forged token is 401", func(t *testing.T) {
+		resp, body := change(p.ChangeToken[:len(p.ChangeToken)-2]+"AA", "the admin's own password")
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+
+	resp, body = change(p.ChangeToken, "the admin's own password")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("password change: %d %s", resp.StatusCode, body)
+	}
+	sess := decode[auth.Session](t, body)
+	if sess.User.Email != email || sess.User.Role != auth.RoleAdmin {
+		t.Fatalf("session %+v", sess)
+	}
+	if resp, body := call(t, shop, "GET", "/api/v1/admin/orders", sess.Token, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the admin API with the new session: %d %s", resp.StatusCode, body)
+	}
+
+	t.Run("the token works once", func(t *testing.T) {
+		resp, body := change(p.ChangeToken, "yet another password")
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+	t.Run("the generated password stops working", func(t *testing.T) {
+		resp, body := login(t, shop, map[string]string{"email": email, "password": generated})
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+	t.Run("the new password signs in", func(t *testing.T) {
+		if resp, body := login(t, shop, map[string]string{"email": email, "password": "the admin's own password"}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("login: %d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("a later migrate leaves the changed password alone", func(t *testing.T) {
+		if bootstrapAdmin(t, shop, email, generated) {
+			t.Fatal("a second admin was created")
+		}
+		if resp, body := login(t, shop, map[string]string{"email": email, "password": "the admin's own password"}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("login: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestEarlierBootstrapAdminStillOnItsSecretMustChangeIt(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	// An admin from a release before the forced change: the password is the Secret's.
+	const email, generated = "admin@shop.example.com", "generated-Secret-password-0123456789"
+	exec(t, shop.DatabaseURL, `INSERT INTO users (email, name, password_hash, role) VALUES ($1, 'Administrator', $2, 'admin')`,
+		email, mustHash(t, generated))
+	if resp, body := login(t, shop, map[string]string{"email": email, "password": generated}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before migrate: %d %s", resp.StatusCode, body)
+	}
+	bootstrapAdmin(t, shop, email, generated)
+	resp, body := login(t, shop, map[string]string{"email": email, "password": generated})
+	expectProblem(t, resp, body, http.StatusForbidden, "")
+}
+
+func mustHash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := auth.HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// totpNow is the code of secret for the step of now plus offset steps.
+func totpNow(t *testing.T, secret string, offset int64) string {
+	t.Helper()
+	c, err := auth.TOTPCode(secret, auth.TOTPStep(time.Now())+offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRFC6238TestVectors(t *testing.T) {
+	// RFC 6238 Appendix B, SHA-1 rows: the seed "12345678901234567890", 8-digit codes
+	// whose last 6 digits are the 6-digit code of the same step.
+	const seedBase32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	vectors := map[int64]string{59: "94287082", 1111111109: "07081804", 1111111111: "14050471",
+		1234567890: "89005924", 2000000000: "69279037", 20000000000: "65353130"}
+	for unix, want := range vectors {
+		got, err := auth.TOTPCode(seedBase32, auth.TOTPStep(time.Unix(unix, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want[2:] {
+			t.Errorf("T=%d: code %s, want %s", unix, got, want[2:])
+		}
+	}
+}
+
+func TestAdminTOTPEnrolVerifyReplay(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	admin, oldToken := newAdmin(t, shop)
+	_, customer := newUser(t, shop)
+
+	if resp, body := call(t, shop, "POST", "/api/v1/admin/totp", customer, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a customer enrolling: %d %s", resp.StatusCode, body)
+	}
+	resp, body := call(t, shop, "POST", "/api/v1/admin/totp", oldToken, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("begin: %d %s", resp.StatusCode, body)
+	}
+	e := decode[auth.TOTPEnrolment](t, body)
+	if len(e.Secret) < 32 || e.URI == "" {
+		t.Fatalf("enrolment %+v", e)
+	}
+	// Not enabled until confirmed: login still needs no code.
+	if resp, body := login(t, shop, map[string]string{"email": admin.Email, "password": "correct horse battery"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login before the confirmation: %d %s", resp.StatusCode, body)
+	}
+	wrong := "000000"
+	if wrong == totpNow(t, e.Secret, 0) {
+		wrong = "000001"
+	}
+	resp, body = call(t, shop, "POST", "/api/v1/admin/totp/confirm", oldToken, map[string]string{"code": wrong})
+	expectProblem(t, resp, body, http.StatusUnprocessableEntity, "code")
+
+	resp, body = call(t, shop, "POST", "/api/v1/admin/totp/confirm", oldToken, map[string]string{"code": totpNow(t, e.Secret, 0)})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %d %s", resp.StatusCode, body)
+	}
+	verified := decode[auth.Session](t, body).Token
+
+	t.Run("a session from before the enrolment loses the admin API", func(t *testing.T) {
+		resp, body := call(t, shop, "GET", "/api/v1/admin/orders", oldToken, nil)
+		expectProblem(t, resp, body, http.StatusForbidden, "")
+		if resp, body := call(t, shop, "GET", "/api/v1/admin/orders", verified, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the verified session: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := call(t, shop, "POST", "/api/v1/admin/totp", oldToken, nil); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("the old session replacing the factor: %d %s", resp.StatusCode, body)
+		}
+	})
+	pw := map[string]string{"email": admin.Email, "password": "correct horse battery"}
+	t.Run("login without a code is 401 totp-required", func(t *testing.T) {
+		resp, body := login(t, shop, pw)
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+		if p := decode[changeProblem](t, body); p.Type != "https://storefront.dev/problems/totp-required" {
+			t.Errorf("type %s", p.Type)
+		}
+	})
+	t.Run("the confirmation's code cannot be replayed", func(t *testing.T) {
+		// The confirmation used the current step: its code (and older ones) are spent.
+		resp, body := login(t, shop, map[string]string{"email": admin.Email, "password": "correct horse battery", "totp_code": totpNow(t, e.Secret, -1)})
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+	next := totpNow(t, e.Secret, 1)
+	t.Run("the next code signs in once", func(t *testing.T) {
+		resp, body := login(t, shop, map[string]string{"email": admin.Email, "password": "correct horse battery", "totp_code": next})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("login with a code: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := call(t, shop, "GET", "/api/v1/admin/orders", decode[auth.Session](t, body).Token, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("its session on the admin API: %d %s", resp.StatusCode, body)
+		}
+		resp, body = login(t, shop, map[string]string{"email": admin.Email, "password": "correct horse battery", "totp_code": next})
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+	t.Run("a wrong password with the code is 401", func(t *testing.T) {
+		resp, body := login(t, shop, map[string]string{"email": admin.Email, "password": "wrong password!", "totp_code": totpNow(t, e.Secret, 0)})
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+}
+
+func TestRequireTOTPForAdmins(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Config: func(c *config.Config) { c.AdminRequireTOTP = true }})
+	_, token := newAdmin(t, shop)
+	resp, body := call(t, shop, "GET", "/api/v1/admin/orders", token, nil)
+	expectProblem(t, resp, body, http.StatusForbidden, "")
+
+	resp, body = call(t, shop, "GET", "/api/v1/admin/totp", token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	if st := decode[auth.TOTPStatus](t, body); st.Enabled || !st.Required || st.SessionVerified {
+		t.Fatalf("status %+v", st)
+	}
+	resp, body = call(t, shop, "POST", "/api/v1/admin/totp", token, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("begin: %d %s", resp.StatusCode, body)
+	}
+	e := decode[auth.TOTPEnrolment](t, body)
+	resp, body = call(t, shop, "POST", "/api/v1/admin/totp/confirm", token, map[string]string{"code": totpNow(t, e.Secret, 0)})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := call(t, shop, "GET", "/api/v1/admin/orders", decode[auth.Session](t, body).Token, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the enrolment: %d %s", resp.StatusCode, body)
+	}
+}
