@@ -301,7 +301,7 @@ func TestFailedClusterIsNotReady(t *testing.T) {
 		sf := getStorefront(g, ns)
 		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonDatabaseFailed))
 		g.Expect(c.Message).To(ContainSubstring("DBCluster acme-database"))
 		g.Expect(c.Message).To(ContainSubstring("failed"))
 		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
@@ -354,8 +354,8 @@ func TestACKTerminalAndRecoverableConditions(t *testing.T) {
 		{"a failed DB instance",
 			func() { standIns.AWS().SetStatus(fake.DBInstanceGVK.Kind, id, "failed") },
 			func() { standIns.AWS().SetStatus(fake.DBInstanceGVK.Kind, id, "") },
-			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.PhaseDegraded,
-			"DBInstance acme-database: AWS reports status failed"},
+			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonDatabaseFailed, shopv1alpha1.PhaseDegraded,
+			"DBInstance acme-database: AWS reports status failed; AWS could not recover it: restore it from a snapshot (see the Aurora User Guide)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

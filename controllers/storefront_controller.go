@@ -81,6 +81,7 @@ type phase struct {
 // phases are run in this order on every reconcile of a live Storefront.
 func (r *StorefrontReconciler) phases() []phase {
 	return []phase{
+		{"provisioning", r.reconcileProvisioning},
 		{"secrets", r.reconcileSecrets},
 		{"database", r.reconcileDatabase},
 		{"cache", r.reconcileCache},
@@ -136,6 +137,12 @@ type scope struct {
 	hostConflict string
 	// waitingOn says what a deletion step waits for, when it can tell.
 	waitingOn string
+	// databaseMaintenance says which RDS maintenance the database serves through
+	// (DatabaseReady=True/DatabaseMaintenance); new migrations wait for its end.
+	databaseMaintenance string
+	// redriveAt is when the operator next re-drives ACK inside a deletion window
+	// (storefront_redrive.go); zero when it does not.
+	redriveAt time.Time
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.
