@@ -249,6 +249,12 @@ func syncedAfter(obj *unstructured.Unstructured, t metav1.Time) bool {
 	return false
 }
 
+// syncedSince reports whether the object's ACK.ResourceSynced condition is True and
+// was set at or after t (t at a second's resolution, as the condition's time).
+func syncedSince(obj *unstructured.Unstructured, t time.Time) bool {
+	return syncedAfter(obj, metav1.Time{Time: t.Add(-time.Second)})
+}
+
 // noEndpoint stands for the endpoint of a kind that has none.
 const noEndpoint = "-"
 

@@ -385,6 +385,10 @@ func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, regio
 		},
 		"dbSubnetGroupName": id,
 		"storageEncrypted":  true,
+		// Under Snapshot and Retain nothing but the Storefront's finalizer may delete the
+		// cluster: not a deleted namespace, not a hand-deleted ACK object, not a changed
+		// deletion-policy annotation. The finalizer lifts it (storefront_delete.go).
+		"deletionProtection": keepsDatabase(sf),
 	}
 	if len(securityGroups) > 0 {
 		spec["vpcSecurityGroupIDs"] = stringsToAny(securityGroups)
