@@ -224,26 +224,39 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 			passwordSecretName(sf, nextVersion(passwords)))
 	}
 
-	group, err := r.applyACK(ctx, withProvisioningTag(sf, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets)))
+	id := awsIdentifier(sf.Namespace, sf.Name)
+	adopt := func(u *unstructured.Unstructured) *unstructured.Unstructured {
+		if retainedCluster(passwords, id) {
+			return withAdoption(u, id)
+		}
+		return u
+	}
+	refused := func(obj *unstructured.Unstructured, st ackState) ackState {
+		if notManaged(obj) {
+			st.Message += adoptionAdvice(sf, id, newest)
+		}
+		return st
+	}
+	group, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets))))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if st := judgeACK(s, group, nil, noEndpoint); !st.Ready {
+	if st := refused(group, judgeACK(s, group, nil, noEndpoint)); !st.Ready {
 		return notReady(st.Reason, st.Message)
 	}
 	sgs := firstNonEmpty(aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
-	cluster, err := r.applyACK(ctx, withProvisioningTag(sf, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))
+	cluster, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest))))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	host, _, _ := unstructured.NestedString(cluster.Object, pathDBClusterEndpoint...)
-	clusterState := judgeACK(s, cluster, pathStatus, host)
+	clusterState := refused(cluster, judgeACK(s, cluster, pathStatus, host))
 
 	// The instance joins a cluster that exists: created once the cluster is available
 	// (not merely serving through maintenance), kept applied afterwards.
 	instanceState := ackState{Reason: shopv1alpha1.ReasonProvisioning,
 		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", objectName(sf, roleDatabase), cluster.GetName())}
-	instance := withProvisioningTag(sf, desiredDBInstance(sf, r.Scheme, eff.Region))
+	instance := adopt(withProvisioningTag(sf, desiredDBInstance(sf, r.Scheme, eff.Region)))
 	exists, err := r.ackObjectExists(ctx, instance)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -253,7 +266,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 			return ctrl.Result{}, err
 		}
 		address, _, _ := unstructured.NestedString(instance.Object, pathEndpointAddress...)
-		instanceState = judgeACK(s, instance, pathDBInstanceStatus, address)
+		instanceState = refused(instance, judgeACK(s, instance, pathDBInstanceStatus, address))
 	}
 	for _, st := range []ackState{clusterState, instanceState} {
 		if !st.Ready {

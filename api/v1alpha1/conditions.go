@@ -143,6 +143,13 @@ const (
 	// resolves status.effective from the current flags again. The value handled is
 	// recorded in status.provisioning.handledRetry.
 	AnnotationRetryProvisioning = "shop.storefront.dev/retry-provisioning"
+	// AnnotationRetainedDBCluster is written by the operator on the kept master password
+	// Secrets when a Storefront on Aurora is deleted under the Retain policy: its value is
+	// the AWS identifier of the DB cluster that survives. A Storefront created again under
+	// the same namespace and name finds it and adopts that cluster (and its instance and
+	// subnet group) instead of failing on "Resource already exists". Set it by hand, on a
+	// Secret holding the cluster's master password, to adopt a cluster on purpose.
+	AnnotationRetainedDBCluster = "shop.storefront.dev/retained-db-cluster"
 	// AnnotationRotateDBPassword rotates the shop's database login (Aurora) when it takes
 	// a value not handled before: a new password on the application role no pod uses, the
 	// pods move to it, then the other role's login is withdrawn. Removing it does nothing.
