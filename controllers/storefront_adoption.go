@@ -120,4 +120,3 @@ func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *sh
 	}
 	return nil
 }
-
