@@ -683,6 +683,13 @@ func (r *StorefrontReconciler) advanceAppLogin(ctx context.Context, s *scope, st
 			}
 			*secrets = append(*secrets, *p)
 		case appLoginSetPassword, appLoginRetire:
+			if late && step.Action == appLoginSetPassword {
+				// The phase before the workload takes a set password and switches in
+				// one go; taking it here would write "set, not active" to status
+				// for a reconcile, a step of no use to anyone watching.
+				s.login.message = step.Message
+				return nil
+			}
 			done, failure, err := r.runLoginJob(ctx, s, step, *secrets)
 			if err != nil {
 				return err
