@@ -119,25 +119,23 @@ func newACKObject(gvk schema.GroupVersionKind) *unstructured.Unstructured {
 	return u
 }
 
-// terminalStatuses are own-status values that need a human: rds-controller's terminal DB
-// cluster and instance states (deleting aside) and ElastiCache's failed creation. ACK may
+// terminalStatuses are own-status values of the other kinds that need a human:
+// ElastiCache's failed creation. (DB clusters and instances: rdsStatusFailure.) ACK may
 // report such a resource as synced: nothing it does will change it.
 var terminalStatuses = map[string]bool{
-	"failed":                              true,
-	"inaccessible-encryption-credentials": true,
-	"incompatible-network":                true,
-	"incompatible-restore":                true,
-	"incompatible-parameters":             true,
-	"storage-failure":                     true,
-	"create-failed":                       true,
+	"create-failed": true,
 }
 
 // ackState is what an ACK object says about the AWS resource behind it.
 type ackState struct {
-	// Ready: synced, its own status available, and an endpoint when it has one.
+	// Ready: synced, its own status available, and an endpoint when it has one; or a DB
+	// cluster or instance in maintenance that keeps its endpoint (Maintenance).
 	Ready bool
+	// Maintenance is the RDS status of a Ready DB cluster or instance that is not
+	// available but serves (modifying, backing-up...); "" when available.
+	Maintenance string
 	// Reason is a Storefront condition reason when not ready: ProvisioningFailed,
-	// ProvisioningRetrying or Provisioning.
+	// ProvisioningRetrying, Provisioning, or one of rdsStatusFailure's.
 	Reason string
 	// Message explains the state, with ACK's own message verbatim.
 	Message string
@@ -173,23 +171,41 @@ func (c ackCondition) text() string {
 
 // readACKState judges an ACK object. statusPath is its own status field (nil when the
 // kind has none, like DBSubnetGroup); endpoint is its endpoint as read by the caller ("-"
-// when the kind has none). Terminal wins over Recoverable, which wins over the rest;
-// Synced alone is never ready, since ACK keeps a Synced=True of its read beside a
-// Terminal of a refused update, and an unknown Synced means ACK is retrying.
+// when the kind has none). ACK.Terminal wins over everything: ACK keeps a Synced=True of
+// its read beside a Terminal of a refused update, so Synced alone is never ready. Then a
+// DB cluster's or instance's own status when it needs a human (stopped, failed...),
+// then maintenance that keeps the endpoint (Ready, with Maintenance set: RDS serves
+// while it modifies, backs up or upgrades, and ACK says Synced=False whenever the
+// status is not available), then ACK.Recoverable, and an unknown Synced, which means
+// ACK is retrying.
 func readACKState(obj *unstructured.Unstructured, statusPath []string, endpoint string) ackState {
 	what := obj.GetKind() + " " + obj.GetName()
 	if c, ok := ackConditionOf(obj, ackConditionTerminal); ok && c.Status == "True" {
 		return ackState{Reason: shopv1alpha1.ReasonProvisioningFailed, Message: fmt.Sprintf("%s: ACK: %s", what, orDefault(c.text(), "terminal condition"))}
 	}
-	if c, ok := ackConditionOf(obj, ackConditionRecoverable); ok && c.Status == "True" {
-		return ackState{Reason: shopv1alpha1.ReasonProvisioningRetrying, Message: fmt.Sprintf("%s: ACK is retrying: %s", what, orDefault(c.text(), "recoverable error"))}
-	}
 	own := ""
 	if statusPath != nil {
 		own, _, _ = unstructured.NestedString(obj.Object, statusPath...)
-		if terminalStatuses[strings.ToLower(own)] {
-			return ackState{Reason: shopv1alpha1.ReasonProvisioningFailed, Message: fmt.Sprintf("%s: AWS reports status %s", what, own)}
+	}
+	recoverable, isRecoverable := ackConditionOf(obj, ackConditionRecoverable)
+	isRecoverable = isRecoverable && recoverable.Status == "True"
+	if isRDSKind(obj) && own != "" {
+		if reason, advice, failed := rdsStatusFailure(own); failed {
+			return ackState{Reason: reason, Message: fmt.Sprintf("%s: AWS reports status %s%s", what, own, advice)}
 		}
+		if rdsMaintenance(own) && endpoint != "" && endpoint != noEndpoint {
+			msg := fmt.Sprintf("%s is %s and serves meanwhile", what, strings.ToLower(own))
+			if isRecoverable {
+				msg += fmt.Sprintf(" (ACK is retrying: %s)", orDefault(recoverable.text(), "recoverable error"))
+			}
+			return ackState{Ready: true, Maintenance: strings.ToLower(own), Message: msg}
+		}
+	}
+	if isRecoverable {
+		return ackState{Reason: shopv1alpha1.ReasonProvisioningRetrying, Message: fmt.Sprintf("%s: ACK is retrying: %s", what, orDefault(recoverable.text(), "recoverable error"))}
+	}
+	if terminalStatuses[strings.ToLower(own)] {
+		return ackState{Reason: shopv1alpha1.ReasonProvisioningFailed, Message: fmt.Sprintf("%s: AWS reports status %s", what, own)}
 	}
 	synced, found := ackConditionOf(obj, ackConditionSynced)
 	switch {
@@ -231,6 +247,12 @@ func syncedAfter(obj *unstructured.Unstructured, t metav1.Time) bool {
 		return err == nil && at.After(t.Time)
 	}
 	return false
+}
+
+// syncedSince reports whether the object's ACK.ResourceSynced condition is True and
+// was set at or after t (t at a second's resolution, as the condition's time).
+func syncedSince(obj *unstructured.Unstructured, t time.Time) bool {
+	return syncedAfter(obj, metav1.Time{Time: t.Add(-time.Second)})
 }
 
 // noEndpoint stands for the endpoint of a kind that has none.

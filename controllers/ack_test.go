@@ -62,14 +62,16 @@ func TestReadACKState(t *testing.T) {
 			pathStatus, "db.example", false, shopv1alpha1.ReasonProvisioning, "status creating, not synced yet"},
 		"not synced, with ACK's message": {map[string]any{"conditions": []any{cond(ackConditionSynced, "False", "message", "Resource not synced")}},
 			pathStatus, "", false, shopv1alpha1.ReasonProvisioning, "(ACK: Resource not synced)"},
-		"synced but failed, ACK's terminal RDS state": {map[string]any{"status": "failed", "conditions": []any{synced}},
-			pathStatus, "db.example", false, shopv1alpha1.ReasonProvisioningFailed, "DBCluster acme-database: AWS reports status failed"},
+		"synced but failed, an RDS status that needs a human": {map[string]any{"status": "failed", "conditions": []any{synced}},
+			pathStatus, "db.example", false, shopv1alpha1.ReasonDatabaseFailed, "DBCluster acme-database: AWS reports status failed; "},
 		"synced and available in upper case": {map[string]any{"status": "Available", "conditions": []any{synced}},
 			pathStatus, "db.example", true, "", "is available"},
 		"synced, available, no endpoint": {map[string]any{"status": "available", "conditions": []any{synced}},
 			pathStatus, "", false, shopv1alpha1.ReasonProvisioning, "waiting for its endpoint"},
-		"synced, modifying": {map[string]any{"status": "modifying", "conditions": []any{synced}},
-			pathStatus, "db.example", false, shopv1alpha1.ReasonProvisioning, "status modifying, waiting for available"},
+		"synced, modifying, with an endpoint: it serves": {map[string]any{"status": "modifying", "conditions": []any{synced}},
+			pathStatus, "db.example", true, "", "DBCluster acme-database is modifying and serves meanwhile"},
+		"modifying without an endpoint": {map[string]any{"status": "modifying", "conditions": []any{cond(ackConditionSynced, "False")}},
+			pathStatus, "", false, shopv1alpha1.ReasonProvisioning, "status modifying, not synced yet"},
 		"terminal, message verbatim": {map[string]any{"status": "available", "conditions": []any{
 			cond(ackConditionTerminal, "True", "message", "api error InvalidParameterValue: bad"), synced}},
 			pathStatus, "db.example", false, shopv1alpha1.ReasonProvisioningFailed, "DBCluster acme-database: ACK: api error InvalidParameterValue: bad"},
@@ -96,7 +98,11 @@ func TestReadACKState(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			st := readACKState(ackWith(tc.status), tc.statusPath, tc.endpoint)
+			obj := ackWith(tc.status)
+			if strings.HasPrefix(name, "an ElastiCache") {
+				obj.SetGroupVersionKind(gvkCacheUserGroup)
+			}
+			st := readACKState(obj, tc.statusPath, tc.endpoint)
 			if st.Ready != tc.ready || st.Reason != tc.reason || !strings.Contains(st.Message, tc.message) {
 				t.Errorf("got %+v, want ready=%v reason=%q message containing %q", st, tc.ready, tc.reason, tc.message)
 			}

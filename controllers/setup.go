@@ -47,6 +47,10 @@ type Options struct {
 	// CacheSubnetIDs and CacheSecurityGroupIDs are the defaults for spec.cache.serverless.
 	CacheSubnetIDs        []string
 	CacheSecurityGroupIDs []string
+	// DeletionWindowRetry is the first wait before the operator asks ACK again to create
+	// a resource AWS is still deleting under the same identifier; it doubles up to 30
+	// minutes (storefront_redrive.go). Zero: 30 seconds.
+	DeletionWindowRetry time.Duration
 	// IngressNamespace is the namespace (of the ingress controller) allowed to reach the
 	// shop port. IngressCIDRs are address blocks allowed too (the public subnets, where an
 	// ALB in IP mode connects from). Neither set: the shop port is open to all.

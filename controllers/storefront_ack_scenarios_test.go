@@ -167,6 +167,7 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 			"databaseName":                     "shop", "masterUsername": "storefront",
 			"masterUserPassword": map[string]any{"namespace": ns, "name": "acme-db-password-v1", "key": "password"},
 			"dbSubnetGroupName":  id, "vpcSecurityGroupIDs": []string{"sg-0db1", "sg-0db2"}, "storageEncrypted": true,
+			"deletionProtection": true,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete",
 			rdsAnnotationSkipFinalSnapshot: "false", rdsAnnotationFinalSnapshotID: id + "-final-" + shortHash(string(sf.UID))}},
 		"the DB instance": {gvkDBInstance, "acme-database", map[string]any{
@@ -301,7 +302,7 @@ func TestFailedClusterIsNotReady(t *testing.T) {
 		sf := getStorefront(g, ns)
 		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonDatabaseFailed))
 		g.Expect(c.Message).To(ContainSubstring("DBCluster acme-database"))
 		g.Expect(c.Message).To(ContainSubstring("failed"))
 		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
@@ -354,8 +355,8 @@ func TestACKTerminalAndRecoverableConditions(t *testing.T) {
 		{"a failed DB instance",
 			func() { standIns.AWS().SetStatus(fake.DBInstanceGVK.Kind, id, "failed") },
 			func() { standIns.AWS().SetStatus(fake.DBInstanceGVK.Kind, id, "") },
-			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonProvisioningFailed, shopv1alpha1.PhaseDegraded,
-			"DBInstance acme-database: AWS reports status failed"},
+			shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ReasonDatabaseFailed, shopv1alpha1.PhaseDegraded,
+			"DBInstance acme-database: AWS reports status failed; AWS could not recover it: restore it from a snapshot (see the Aurora User Guide)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -450,6 +451,8 @@ func TestDeletionPolicies(t *testing.T) {
 			}
 			g.Expect(ackObject(g, ns, gvkServerlessCache, "acme-cache").GetAnnotations()).To(
 				HaveKeyWithValue(ackAnnotationDeletionPolicy, "delete"), "the cache holds only cached data")
+			protected, _, _ := unstructured.NestedBool(ackObject(g, ns, gvkDBCluster, "acme-database").Object, "spec", "deletionProtection")
+			g.Expect(protected).To(Equal(tc.keepsPassword), "deletionProtection under Snapshot and Retain")
 			cl := ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()
 			g.Expect(cl).To(HaveKeyWithValue(rdsAnnotationSkipFinalSnapshot, tc.skipSnapshot))
 			if tc.skipSnapshot == "false" {
@@ -495,6 +498,12 @@ func TestDeletionPolicies(t *testing.T) {
 			}
 			g.Expect(kinds).To(Equal([]string{"ServerlessCache", "UserGroup", "User", "User", "DBInstance", "DBCluster", "DBSubnetGroup"}))
 
+			for _, res := range standIns.AWS().Resources() {
+				if res.Key.Kind == fake.DBClusterGVK.Kind && res.Key.ID == id {
+					g.Expect(tc.policy).To(Equal(shopv1alpha1.DeletionPolicyRetain), "only Retain keeps the cluster")
+					g.Expect(res.Spec["deletionProtection"]).To(Equal(true), "a retained cluster stays protected")
+				}
+			}
 			if tc.keepsPassword {
 				kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
 				g.Expect(kept.OwnerReferences).To(BeEmpty())

@@ -112,14 +112,15 @@ func (r *StorefrontReconciler) reconcileServerlessCache(ctx context.Context, s *
 		return notReady(st.Reason, st.Message)
 	}
 	sc := sf.Spec.Cache.Serverless
-	desired := desiredServerlessCache(sf, r.Scheme, r.Options.AWSRegion,
-		firstNonEmpty(sc.SubnetIDs, r.Options.CacheSubnetIDs), firstNonEmpty(sc.SecurityGroupIDs, r.Options.CacheSecurityGroupIDs), access.groupID)
+	eff := effective(sf)
+	desired := withProvisioningTag(sf, desiredServerlessCache(sf, r.Scheme, eff.Region,
+		firstNonEmpty(sc.SubnetIDs, eff.CacheSubnetIDs), firstNonEmpty(sc.SecurityGroupIDs, eff.CacheSecurityGroupIDs), access.groupID))
 	live, err := r.applyACK(ctx, desired)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	host, _, _ := unstructured.NestedString(live.Object, pathEndpointAddress...)
-	if st := readACKState(live, pathStatus, host); !st.Ready {
+	if st := judgeACK(s, live, pathStatus, host); !st.Ready {
 		return notReady(st.Reason, st.Message)
 	}
 	port := nestedPort(live, pathEndpointPort...)

@@ -142,7 +142,7 @@ type cacheAccess struct {
 // with the state to report while none is usable yet.
 func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope) (*cacheAccess, ackState, error) {
 	sf := s.sf
-	region := r.Options.AWSRegion
+	region := effective(sf).Region
 	defaultSecret, err := r.ensureCacheDefaultPassword(ctx, sf)
 	if err != nil {
 		return nil, ackState{}, err

@@ -83,6 +83,7 @@ type phase struct {
 // phases are run in this order on every reconcile of a live Storefront.
 func (r *StorefrontReconciler) phases() []phase {
 	return []phase{
+		{"provisioning", r.reconcileProvisioning},
 		{"secrets", r.reconcileSecrets},
 		{"database", r.reconcileDatabase},
 		{"cache", r.reconcileCache},
@@ -141,6 +142,12 @@ type scope struct {
 	waitingOn string
 	// hibernationNotes say what keeps costing while the shop sleeps (storefront_hibernate.go).
 	hibernationNotes []string
+	// databaseMaintenance says which RDS maintenance the database serves through
+	// (DatabaseReady=True/DatabaseMaintenance); new migrations wait for its end.
+	databaseMaintenance string
+	// redriveAt is when the operator next re-drives ACK inside a deletion window
+	// (storefront_redrive.go); zero when it does not.
+	redriveAt time.Time
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.

@@ -198,10 +198,11 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 			return notReady(shopv1alpha1.ReasonProvisioningFailed, ackNotInstalledMessage(gvk))
 		}
 	}
-	subnets := firstNonEmpty(aurora.SubnetIDs, r.Options.DBSubnetIDs)
+	eff := effective(sf)
+	subnets := firstNonEmpty(aurora.SubnetIDs, eff.DBSubnetIDs)
 	if len(subnets) == 0 {
 		return notReady(shopv1alpha1.ReasonProvisioningFailed,
-			"No subnets for the DB subnet group: set spec.database.aurora.subnetIDs or the operator's --db-subnet-ids")
+			"No subnets for the DB subnet group: set spec.database.aurora.subnetIDs or the operator's --db-subnet-ids (taken up while none was resolved)")
 	}
 	if ref := aurora.CABundleSecretRef; ref != nil {
 		reason, msg, err := r.checkSecretKey(ctx, sf.Namespace, *ref)
@@ -223,36 +224,49 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 			passwordSecretName(sf, nextVersion(passwords)))
 	}
 
-	group, err := r.applyACK(ctx, desiredDBSubnetGroup(sf, r.Scheme, r.Options.AWSRegion, subnets))
+	id := awsIdentifier(sf.Namespace, sf.Name)
+	adopt := func(u *unstructured.Unstructured) *unstructured.Unstructured {
+		if retainedCluster(passwords, id) {
+			return withAdoption(u, id)
+		}
+		return u
+	}
+	refused := func(obj *unstructured.Unstructured, st ackState) ackState {
+		if notManaged(obj) {
+			st.Message += adoptionAdvice(sf, id, newest)
+		}
+		return st
+	}
+	group, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets))))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if st := readACKState(group, nil, noEndpoint); !st.Ready {
+	if st := refused(group, judgeACK(s, group, nil, noEndpoint)); !st.Ready {
 		return notReady(st.Reason, st.Message)
 	}
-	sgs := firstNonEmpty(aurora.SecurityGroupIDs, r.Options.DBSecurityGroupIDs)
-	cluster, err := r.applyACK(ctx, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, r.Options.AWSRegion, sgs, *newest)))
+	sgs := firstNonEmpty(aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
+	cluster, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	host, _, _ := unstructured.NestedString(cluster.Object, pathDBClusterEndpoint...)
-	clusterState := readACKState(cluster, pathStatus, host)
+	clusterState := refused(cluster, judgeACK(s, cluster, pathStatus, host))
 
-	// The instance joins a cluster that exists: created once the cluster is available,
-	// kept applied afterwards (the cluster is briefly unavailable during changes).
+	// The instance joins a cluster that exists: created once the cluster is available
+	// (not merely serving through maintenance), kept applied afterwards.
 	instanceState := ackState{Reason: shopv1alpha1.ReasonProvisioning,
 		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", objectName(sf, roleDatabase), cluster.GetName())}
-	instance := desiredDBInstance(sf, r.Scheme, r.Options.AWSRegion)
+	instance := adopt(withProvisioningTag(sf, desiredDBInstance(sf, r.Scheme, eff.Region)))
 	exists, err := r.ackObjectExists(ctx, instance)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if exists || clusterState.Ready {
+	if exists || (clusterState.Ready && clusterState.Maintenance == "") {
 		if instance, err = r.applyACK(ctx, instance); err != nil {
 			return ctrl.Result{}, err
 		}
 		address, _, _ := unstructured.NestedString(instance.Object, pathEndpointAddress...)
-		instanceState = readACKState(instance, pathDBInstanceStatus, address)
+		instanceState = refused(instance, judgeACK(s, instance, pathDBInstanceStatus, address))
 	}
 	for _, st := range []ackState{clusterState, instanceState} {
 		if !st.Ready {
@@ -275,7 +289,10 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	// the cluster shows the new password with the Synced condition of before the
 	// rotation. A rotated password counts once ACK reported Synced after it was made
 	// (ACK stamps the condition at every sync).
-	if inUse.version > 1 && !syncedAfter(cluster, inUse.secret.CreationTimestamp) {
+	// Once the older versions are gone the rotation is long done: maintenance later
+	// (Synced False) does not make the password doubtful again.
+	rotationDone := len(passwords) == 1 && clusterState.Maintenance != ""
+	if inUse.version > 1 && !rotationDone && !syncedAfter(cluster, inUse.secret.CreationTimestamp) {
 		return notReady(shopv1alpha1.ReasonProvisioning, fmt.Sprintf(
 			"DBCluster %s: waiting for ACK to report the cluster synced with the master password %s", cluster.GetName(), inUse.secret.Name))
 	}
@@ -296,7 +313,14 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	if inUse.version != newest.version {
 		msg += fmt.Sprintf("; waiting for ACK to apply the rotated password %s", newest.secret.Name)
 	}
-	s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable, msg)
+	reason := shopv1alpha1.ReasonDatabaseAvailable
+	for _, st := range []ackState{clusterState, instanceState} {
+		if st.Maintenance != "" && s.databaseMaintenance == "" {
+			reason, s.databaseMaintenance = shopv1alpha1.ReasonDatabaseMaintenance, st.Message
+			msg += "; " + st.Message
+		}
+	}
+	s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, reason, msg)
 	return ctrl.Result{}, nil
 }
 
@@ -374,6 +398,10 @@ func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, regio
 		},
 		"dbSubnetGroupName": id,
 		"storageEncrypted":  true,
+		// Under Snapshot and Retain nothing but the Storefront's finalizer may delete the
+		// cluster: not a deleted namespace, not a hand-deleted ACK object, not a changed
+		// deletion-policy annotation. The finalizer lifts it (storefront_delete.go).
+		"deletionProtection": keepsDatabase(sf),
 	}
 	if len(securityGroups) > 0 {
 		spec["vpcSecurityGroupIDs"] = stringsToAny(securityGroups)

@@ -19,6 +19,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -28,6 +30,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -156,6 +159,11 @@ func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (boo
 			objs = append(objs, namedObject{&corev1.Secret{}, p.secret.Name})
 		}
 	}
+	if sf.Spec.Database.Aurora != nil && auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
+		if err := r.recordRetainedCluster(ctx, sf, passwords); err != nil {
+			return false, err
+		}
+	}
 	return r.deleteAll(ctx, sf, objs)
 }
 
@@ -172,9 +180,75 @@ func (r *StorefrontReconciler) deleteDBInstance(ctx context.Context, s *scope) (
 }
 
 // deleteDBCluster deletes the cluster, after a final snapshot unless the policy is
-// Delete, and waits for ACK.
+// Delete, and waits for ACK. A protected cluster is first unprotected, unless the
+// policy is Retain (ACK then deletes nothing, and the kept cluster stays protected).
 func (r *StorefrontReconciler) deleteDBCluster(ctx context.Context, s *scope) (bool, error) {
+	if auroraDeletionPolicy(s.sf) != shopv1alpha1.DeletionPolicyRetain {
+		lifted, err := r.liftDeletionProtection(ctx, s)
+		if err != nil || !lifted {
+			return false, err
+		}
+	}
 	return r.deleteACKObject(ctx, s, gvkDBCluster, objectName(s.sf, roleDatabase), dbClusterSnapshotAnnotations(s.sf))
+}
+
+// annotationProtectionLifted on the DBCluster records when the finalizer set
+// deletionProtection false.
+const annotationProtectionLifted = "shop.storefront.dev/deletion-protection-lifted"
+
+// liftDeletionProtection sets the cluster's deletionProtection false and reports true
+// once AWS has it: ACK reported the cluster synced and available after the change. RDS
+// refuses to delete a protected cluster with InvalidParameterCombination, which
+// rds-controller takes as terminal (generator.yaml terminal_codes): a delete sent too
+// early would never be retried.
+func (r *StorefrontReconciler) liftDeletionProtection(ctx context.Context, s *scope) (bool, error) {
+	sf := s.sf
+	if !r.ackKindInstalled(gvkDBCluster) {
+		return true, nil
+	}
+	name := objectName(sf, roleDatabase)
+	obj := newACKObject(gvkDBCluster)
+	if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("reading DBCluster %s: %w", name, err)
+	}
+	if !metav1.IsControlledBy(obj, sf) || !obj.GetDeletionTimestamp().IsZero() {
+		return true, nil
+	}
+	protected, _, _ := unstructured.NestedBool(obj.Object, "spec", "deletionProtection")
+	liftedAt := obj.GetAnnotations()[annotationProtectionLifted]
+	if protected || liftedAt == "" {
+		if !protected && liftedAt == "" {
+			// Never protected (policy Delete from the start): nothing to wait for.
+			return true, nil
+		}
+		patch := client.MergeFrom(obj.DeepCopy())
+		_ = unstructured.SetNestedField(obj.Object, false, "spec", "deletionProtection")
+		annotations := obj.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[annotationProtectionLifted] = time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+		obj.SetAnnotations(annotations)
+		log.FromContext(ctx).Info("Lifting the deletion protection of the DBCluster", "name", name)
+		if err := r.Patch(ctx, obj, patch, client.FieldOwner(fieldOwner)); err != nil {
+			return false, fmt.Errorf("lifting the deletion protection of DBCluster %s: %w", name, err)
+		}
+		s.waitingOn = fmt.Sprintf("lifting the deletion protection of DBCluster %s", name)
+		return false, nil
+	}
+	at, err := time.Parse(time.RFC3339, liftedAt)
+	if err != nil {
+		return false, fmt.Errorf("DBCluster %s: annotation %s: %w", name, annotationProtectionLifted, err)
+	}
+	own, _, _ := unstructured.NestedString(obj.Object, pathStatus...)
+	if !strings.EqualFold(own, "available") || !syncedSince(obj, at) {
+		s.waitingOn = fmt.Sprintf("waiting for ACK to lift the deletion protection of DBCluster %s (status %s)", name, orDefault(own, "unknown"))
+		return false, nil
+	}
+	return true, nil
 }
 
 // deleteDBSubnetGroup deletes the subnet group and waits for ACK.

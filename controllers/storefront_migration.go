@@ -216,6 +216,16 @@ func planMigration(in migrationInput) migrationPlan {
 	return p
 }
 
+// hasJob reports whether jobs hold image's Job of that name.
+func hasJob(jobs []migrationJob, name, image string) bool {
+	for _, j := range jobs {
+		if j.name == name && j.image == image {
+			return true
+		}
+	}
+	return false
+}
+
 // migrationRecheck is how soon a running migration is looked at again: a pod that cannot
 // pull its image or find its Secret changes nothing in the Job's status, so no watch
 // event would tell.
@@ -267,6 +277,14 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 			msg = "Waiting for the connection Secret before migrating"
 		}
 		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, reason, msg)
+		return ctrl.Result{}, nil
+	}
+
+	if s.databaseMaintenance != "" && sf.Status.MigratedImage != image && !hasJob(in.jobs, name, image) {
+		// A migration takes locks and rewrites tables: not while RDS modifies or
+		// upgrades the database. The shop keeps serving the image it has.
+		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonWaitingForDatabase,
+			fmt.Sprintf("The migrations of %s wait for the database's maintenance to end: %s", image, s.databaseMaintenance))
 		return ctrl.Result{}, nil
 	}
 

@@ -69,6 +69,11 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonHostConflict:            true,
 	shopv1alpha1.ReasonLoginFailed:             true,
 	shopv1alpha1.ReasonOwnershipConflict:       true,
+	// RDS statuses that need a human (storefront_ack_status.go).
+	shopv1alpha1.ReasonDatabaseFailed:            true,
+	shopv1alpha1.ReasonEncryptionKeyInaccessible: true,
+	shopv1alpha1.ReasonDatabaseIncompatible:      true,
+	shopv1alpha1.ReasonDatabaseStopped:           true,
 }
 
 // reconcileStatus is the last phase: it summarises the other conditions into Ready and

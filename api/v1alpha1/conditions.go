@@ -114,6 +114,21 @@ const (
 	// ReasonOwnershipConflict: an object of the name the Storefront needs exists and is
 	// not controlled by it; the operator leaves it alone. The message names it.
 	ReasonOwnershipConflict = "OwnershipConflict"
+	// ReasonDatabaseMaintenance: DatabaseReady is True while RDS modifies, upgrades,
+	// backs up or maintains the cluster or its instance and the endpoint serves; the
+	// message names the status. New migrations wait for it to end.
+	ReasonDatabaseMaintenance = "DatabaseMaintenance"
+	// ReasonDatabaseFailed: RDS reports the cluster or instance failed (failed,
+	// storage-failure, storage-full, restore-error...); nothing ACK does recovers it.
+	ReasonDatabaseFailed = "DatabaseFailed"
+	// ReasonEncryptionKeyInaccessible: RDS cannot use the KMS key of the cluster
+	// (inaccessible-encryption-credentials); the key must be enabled again.
+	ReasonEncryptionKeyInaccessible = "EncryptionKeyInaccessible"
+	// ReasonDatabaseIncompatible: RDS reports an incompatible-* status (network,
+	// parameters, option group, restore): the database cannot start as configured.
+	ReasonDatabaseIncompatible = "DatabaseIncompatible"
+	// ReasonDatabaseStopped: the cluster was stopped outside the operator; start it.
+	ReasonDatabaseStopped = "DatabaseStopped"
 	// ReasonHostConflict: another Storefront owns spec.ingress.host (its Ingress serves
 	// it, or it claimed the host first); this one gets no Ingress until that one is
 	// deleted or names another host. The message names the owner.
@@ -125,6 +140,19 @@ const (
 	// AnnotationRetryMigration re-runs a failed migration for the same image whenever its
 	// value changes.
 	AnnotationRetryMigration = "shop.storefront.dev/retry-migration"
+	// AnnotationRetryProvisioning makes ACK sync the Storefront's ACK objects again
+	// whenever its value changes (a Terminal condition clears only at ACK's next
+	// reconcile, which only a spec change brings): the operator moves a tag on them and
+	// resolves status.effective from the current flags again. The value handled is
+	// recorded in status.provisioning.handledRetry.
+	AnnotationRetryProvisioning = "shop.storefront.dev/retry-provisioning"
+	// AnnotationRetainedDBCluster is written by the operator on the kept master password
+	// Secrets when a Storefront on Aurora is deleted under the Retain policy: its value is
+	// the AWS identifier of the DB cluster that survives. A Storefront created again under
+	// the same namespace and name finds it and adopts that cluster (and its instance and
+	// subnet group) instead of failing on "Resource already exists". Set it by hand, on a
+	// Secret holding the cluster's master password, to adopt a cluster on purpose.
+	AnnotationRetainedDBCluster = "shop.storefront.dev/retained-db-cluster"
 	// AnnotationRotateDBPassword rotates the shop's database login (Aurora) when it takes
 	// a value not handled before: a new password on the application role no pod uses, the
 	// pods move to it, then the other role's login is withdrawn. Removing it does nothing.

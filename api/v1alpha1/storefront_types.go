@@ -474,6 +474,21 @@ type StorefrontStatus struct {
 	// hibernated or has woken.
 	// +optional
 	Hibernation *HibernationStatus `json:"hibernation,omitempty"`
+
+	// Effective holds the operator's defaults (--aws-region, --db-subnet-ids,
+	// --db-security-group-ids, --cache-subnet-ids, --cache-security-group-ids) as they
+	// were when this Storefront first needed them: its ACK objects use these, so a
+	// changed flag affects new Storefronts only. The Storefront's own spec fields still
+	// win over them. A new shop.storefront.dev/retry-provisioning value resolves them
+	// again. Absent while the Storefront uses no ACK store.
+	// +optional
+	Effective *EffectiveStatus `json:"effective,omitempty"`
+
+	// Provisioning records how the operator re-drove ACK: the retry-provisioning value it
+	// handled and the re-drives so far (each moves a tag on the ACK objects, a spec change
+	// ACK reconciles).
+	// +optional
+	Provisioning *ProvisioningStatus `json:"provisioning,omitempty"`
 }
 
 // HibernationStatus is what the operator remembers while a shop sleeps.
@@ -497,6 +512,44 @@ type HibernationStatus struct {
 	// pause, a database that cannot), for humans.
 	// +optional
 	StillCosting string `json:"stillCosting,omitempty"`
+}
+
+// EffectiveStatus is the operator's AWS defaults as resolved for one Storefront.
+type EffectiveStatus struct {
+	// Region is the services.k8s.aws/region annotation of the ACK objects; empty: ACK's
+	// own default region.
+	// +optional
+	Region string `json:"region,omitempty"`
+	// DBSubnetIDs and DBSecurityGroupIDs are the defaults of spec.database.aurora.
+	// +optional
+	DBSubnetIDs []string `json:"dbSubnetIDs,omitempty"`
+	// +optional
+	DBSecurityGroupIDs []string `json:"dbSecurityGroupIDs,omitempty"`
+	// CacheSubnetIDs and CacheSecurityGroupIDs are the defaults of spec.cache.serverless.
+	// +optional
+	CacheSubnetIDs []string `json:"cacheSubnetIDs,omitempty"`
+	// +optional
+	CacheSecurityGroupIDs []string `json:"cacheSecurityGroupIDs,omitempty"`
+}
+
+// ProvisioningStatus is the state of the operator's re-drives of ACK.
+type ProvisioningStatus struct {
+	// HandledRetry is the last value of the shop.storefront.dev/retry-provisioning
+	// annotation the operator acted on.
+	// +optional
+	HandledRetry string `json:"handledRetry,omitempty"`
+	// Redrives counts the re-drives; the ACK objects carry it in the tag
+	// shop.storefront.dev/provisioning-retry.
+	// +optional
+	Redrives int32 `json:"redrives,omitempty"`
+	// WindowRedrives counts the automatic re-drives in a row while AWS was still deleting
+	// a resource of the same identifier (its deletion window); they back off up to 30
+	// minutes apart. Reset once the stores are ready.
+	// +optional
+	WindowRedrives int32 `json:"windowRedrives,omitempty"`
+	// LastRedrive is when the operator last re-drove ACK.
+	// +optional
+	LastRedrive *metav1.Time `json:"lastRedrive,omitempty"`
 }
 
 // CredentialsStatus is the state of the database logins. It holds no password: those

@@ -180,6 +180,8 @@ type awsResource struct {
 	finalSnapshot  string
 	// passwords are an ElastiCache user's.
 	passwords []string
+	// joined: a DB instance whose cluster has been available since it was created.
+	joined bool
 }
 
 // AWS is the stand-in's AWS. Its zero value is not usable: see NewAWS.
@@ -335,8 +337,14 @@ func (a *AWS) settle(key AWSKey) *awsResource {
 			a.settled(r)
 		}
 		if key.Kind == DBInstanceGVK.Kind {
-			// An instance is available once its cluster is.
-			if c := a.cluster(key, specString2(r.Spec, "dbClusterIdentifier")); c == nil || c.Status != RDSStatusAvailable {
+			// An instance is available once its cluster is; afterwards it keeps its own
+			// status while the cluster modifies or is maintained (the Aurora User Guide
+			// lists cluster and instance statuses separately, "Viewing cluster status").
+			c := a.cluster(key, specString2(r.Spec, "dbClusterIdentifier"))
+			if c != nil && c.Status == RDSStatusAvailable {
+				r.joined = true
+			}
+			if c == nil || (!r.joined && c.Status != RDSStatusAvailable) {
 				r.Status = RDSStatusCreating
 			} else if c.Endpoint != nil && a.prov != nil {
 				ep := *c.Endpoint

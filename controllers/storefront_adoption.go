@@ -1,0 +1,122 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+)
+
+// A Retain deletion lets go of the ACK objects and keeps the AWS resources; a Storefront
+// created again under the same name has the same AWS identifiers, and ACK refuses to
+// create what exists (ACK.Terminal "Resource already exists", runtime reconciler.go
+// updateResource) unless told to adopt it (services.k8s.aws/adoption-policy and
+// adoption-fields, runtime util.go GetAdoptionPolicy, ExtractAdoptionFields). The
+// operator tells it only when the kept password Secret says this Storefront's
+// predecessor retained that cluster: adopting whatever happens to hold the identifier
+// would hand a shop a database it was never given.
+
+// ACK's adoption annotations (runtime apis/core/v1alpha1/annotations.go).
+const (
+	ackAnnotationAdoptionPolicy = "services.k8s.aws/adoption-policy"
+	ackAnnotationAdoptionFields = "services.k8s.aws/adoption-fields"
+	ackAdoptOrCreate            = "adopt-or-create"
+)
+
+// adoptionIDFields are the identifier fields ACK populates from adoption-fields (each
+// kind's resource.go PopulateResourceFromAnnotation).
+var adoptionIDFields = map[schema.GroupVersionKind]string{
+	gvkDBSubnetGroup: "name",
+	gvkDBCluster:     "dbClusterIdentifier",
+	gvkDBInstance:    "dbInstanceIdentifier",
+}
+
+// retainedCluster reports whether a kept password Secret records that the cluster id
+// was retained for this Storefront's name.
+func retainedCluster(passwords []dbPassword, id string) bool {
+	for _, p := range passwords {
+		if p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// withAdoption asks ACK to adopt the resource of u's identifier if AWS has it (and to
+// create it otherwise).
+func withAdoption(u *unstructured.Unstructured, id string) *unstructured.Unstructured {
+	field, ok := adoptionIDFields[u.GroupVersionKind()]
+	if !ok {
+		return u
+	}
+	fields, _ := json.Marshal(map[string]string{field: id})
+	a := u.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[ackAnnotationAdoptionPolicy] = ackAdoptOrCreate
+	a[ackAnnotationAdoptionFields] = string(fields)
+	u.SetAnnotations(a)
+	return u
+}
+
+// notManaged reports whether ACK refused obj because AWS has a resource of its
+// identifier that ACK does not manage (and that is not being deleted).
+func notManaged(obj *unstructured.Unstructured) bool {
+	c, ok := ackConditionOf(obj, ackConditionTerminal)
+	return ok && c.Status == "True" && c.Message == "Resource already exists" && !inDeletionWindow(obj)
+}
+
+// adoptionAdvice explains a refused existing resource and how to adopt it on purpose.
+func adoptionAdvice(sf *shopv1alpha1.Storefront, id string, newest *dbPassword) string {
+	secret := passwordSecretName(sf, 1)
+	if newest != nil {
+		secret = newest.secret.Name
+	}
+	return fmt.Sprintf("; AWS already has a resource %s that no Retain deletion of this Storefront left behind, so it is not adopted. "+
+		"To adopt it on purpose, put the cluster's master password in Secret %s key %s and annotate that Secret %s=%s",
+		id, secret, keyDBPassword, shopv1alpha1.AnnotationRetainedDBCluster, id)
+}
+
+// recordRetainedCluster writes the retained cluster's identifier on the kept password
+// Secrets, at a Retain deletion.
+func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *shopv1alpha1.Storefront, passwords []dbPassword) error {
+	id := awsIdentifier(sf.Namespace, sf.Name)
+	for _, p := range passwords {
+		if p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] == id {
+			continue
+		}
+		patch := client.MergeFrom(p.secret.DeepCopy())
+		if p.secret.Annotations == nil {
+			p.secret.Annotations = map[string]string{}
+		}
+		p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] = id
+		log.FromContext(ctx).Info("Recording the retained DB cluster on the password Secret", "secret", p.secret.Name, "dbClusterIdentifier", id)
+		if err := r.Patch(ctx, p.secret, patch); err != nil {
+			return fmt.Errorf("recording the retained cluster on secret %s: %w", p.secret.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/fake"
+)
+
+func withRetain() storefrontOption {
+	return withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
+}
+
+// deleteAndWait deletes the Storefront, waits until it is gone, then does what the
+// garbage collector (which envtest lacks) does: deletes the objects it owned.
+func deleteAndWait(t *testing.T, ns string) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	uid := getStorefront(g, ns).UID
+	g.Expect(k8sClient.Delete(ctx, newStorefront(ns))).To(Succeed())
+	g.Eventually(func() bool { return absent(ns, "acme", &shopv1alpha1.Storefront{}) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+	for _, list := range []client.ObjectList{&corev1.SecretList{}, &batchv1.JobList{}, &corev1.ServiceAccountList{}} {
+		g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		items, err := meta.ExtractList(list)
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, item := range items {
+			obj := item.(client.Object)
+			for _, ref := range obj.GetOwnerReferences() {
+				if ref.UID == uid {
+					g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)))).To(Succeed())
+				}
+			}
+		}
+	}
+}
+
+// Issue 16, item 4: a Retain deletion records the surviving cluster on the kept password
+// Secret; the Storefront created again under the same name finds the record and only
+// then asks ACK to adopt (adopt-or-create with the identifier in adoption-fields): the
+// same cluster, the same endpoint, no second cluster in AWS.
+func TestRetainThenRecreateAdopts(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{ACKDelay: 300 * time.Millisecond})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withRetain()))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	host := sf.Status.Database.Endpoint
+	id := awsIdentifier(ns, "acme")
+	for _, k := range ackKinds[:3] {
+		g.Expect(ackObject(g, ns, k, "acme-database").GetAnnotations()).NotTo(HaveKey(ackAnnotationAdoptionPolicy), "no adoption without a record")
+	}
+
+	deleteAndWait(t, ns)
+	g.Expect(get(g, ns, "acme-db-password-v1", &corev1.Secret{}).Annotations).To(HaveKeyWithValue(shopv1alpha1.AnnotationRetainedDBCluster, id))
+
+	createStorefront(t, newStorefront(ns, withRetain()))
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Database.Endpoint).To(Equal(host), "the same cluster")
+	cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue(ackAnnotationAdoptionPolicy, "adopt-or-create"))
+	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue(ackAnnotationAdoptionFields, `{"dbClusterIdentifier":"`+id+`"}`))
+	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue("services.k8s.aws/adopted", "true"))
+	clusters := 0
+	for _, r := range standIns.AWS().Resources() {
+		if r.Key.Kind == fake.DBClusterGVK.Kind {
+			clusters++
+		}
+	}
+	g.Expect(clusters).To(Equal(1))
+}
+
+// Issue 16, item 4: without the record (here the kept password Secret lost it), an
+// existing identifier is not adopted: ProvisioningFailed says why and how to adopt on
+// purpose; following that advice adopts it.
+func TestRecreateWithoutTheRecordIsRefused(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 300 * time.Millisecond})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withRetain()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	id := awsIdentifier(ns, "acme")
+	deleteAndWait(t, ns)
+	secret := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+	delete(secret.Annotations, shopv1alpha1.AnnotationRetainedDBCluster)
+	g.Expect(k8sClient.Update(context.Background(), secret)).To(Succeed())
+
+	createStorefront(t, newStorefront(ns, withRetain()))
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Message).To(Equal("DBSubnetGroup acme-database: ACK: Resource already exists; AWS already has a resource " + id +
+			" that no Retain deletion of this Storefront left behind, so it is not adopted. To adopt it on purpose, put the cluster's master password in Secret acme-db-password-v1 key password and annotate that Secret " +
+			shopv1alpha1.AnnotationRetainedDBCluster + "=" + id))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue(), "nothing after the refused subnet group")
+
+	// Adopting on purpose: the annotation, then a re-drive (ACK reconciles a Terminal
+	// object only after a spec change).
+	secret = get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+	secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] = id
+	g.Expect(k8sClient.Update(context.Background(), secret)).To(Succeed())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryProvisioning: "adopt"}
+	})
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	adopted, _, _ := unstructured.NestedString(ackObject(g, ns, gvkDBCluster, "acme-database").Object, "metadata", "annotations", "services.k8s.aws/adopted")
+	g.Expect(adopted).To(Equal("true"))
+}

@@ -1,0 +1,143 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/fake"
+)
+
+func TestDeletionWindowBackoff(t *testing.T) {
+	cases := map[string]struct {
+		first time.Duration
+		n     int32
+		want  time.Duration
+	}{
+		"the first wait":                    {0, 0, 30 * time.Second},
+		"doubles":                           {0, 2, 2 * time.Minute},
+		"capped at 30 minutes":              {0, 6, 30 * time.Minute},
+		"still capped far later":            {0, 40, 30 * time.Minute},
+		"a shorter first wait, as in tests": {time.Second, 3, 8 * time.Second},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := deletionWindowBackoff(tc.first, tc.n); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// tagsOf reads an ACK object's spec.tags as key → value.
+func tagsOf(u *unstructured.Unstructured) map[string]string {
+	out := map[string]string{}
+	tags, _, _ := unstructured.NestedSlice(u.Object, "spec", "tags")
+	for _, t := range tags {
+		m, _ := t.(map[string]any)
+		k, _ := m["key"].(string)
+		v, _ := m["value"].(string)
+		out[k] = v
+	}
+	return out
+}
+
+// Issue 16, item 3: a terminal error on create whose cause is fixed outside the object
+// (AWS refused the subnets; the subnet is then fixed in the VPC) stays: ACK reconciles a
+// Terminal object only after a spec change (runtime reconciler.go,
+// GenerationChangedPredicate; TestGoldenTerminalClearsOnlyAfterASpecChange). The
+// retry-provisioning annotation moves a tag on the ACK objects, ACK syncs again, and
+// the Storefront becomes Ready; the value handled is recorded in the status.
+func TestRetryProvisioningReDrivesATerminal(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	id := awsIdentifier(ns, "acme")
+	standIns.AWS().Refuse(fake.DBSubnetGroupGVK.Kind, fake.OpCreate, id,
+		fake.NewAPIError("InvalidSubnet", "Some input subnets in :[subnet-0aaa] are invalid."))
+	createStorefront(t, newStorefront(ns, withAurora()))
+
+	want := "DBSubnetGroup acme-database: ACK: api error InvalidSubnet: Some input subnets in :[subnet-0aaa] are invalid."
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Message).To(Equal(want))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	// Fixed in AWS: nothing changes by itself.
+	standIns.AWS().Allow(fake.DBSubnetGroupGVK.Kind, fake.OpCreate, id)
+	g.Consistently(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady).Message).To(Equal(want))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	g.Expect(tagsOf(ackObject(g, ns, gvkDBSubnetGroup, "acme-database"))).To(BeEmpty(), "no tag before a re-drive")
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryProvisioning: "after-subnet-fix"}
+	})
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Provisioning).NotTo(BeNil())
+	g.Expect(sf.Status.Provisioning.HandledRetry).To(Equal("after-subnet-fix"))
+	g.Expect(sf.Status.Provisioning.Redrives).To(Equal(int32(1)))
+	g.Expect(tagsOf(ackObject(g, ns, gvkDBSubnetGroup, "acme-database"))).To(HaveKeyWithValue(provisioningTagKey, "1"))
+	g.Expect(tagsOf(ackObject(g, ns, gvkDBCluster, "acme-database"))).To(HaveKeyWithValue(provisioningTagKey, "1"))
+
+	// The same value again, or its removal, re-drives nothing.
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Labels = map[string]string{"poke": "1"} })
+	g.Consistently(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Provisioning.Redrives).To(Equal(int32(1)))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+}
+
+// Issue 16, item 3: a serverless cache re-created while AWS still deletes the one of the
+// same identifier (here its ACK object was deleted by hand: it went as soon as AWS
+// accepted the delete, and the operator applies it again) is refused with ACK.Terminal
+// "Resource already exists" and the deleting resource's status; the operator says so
+// (ProvisioningRetrying) and re-drives ACK with back-off until AWS is done, then the
+// cache is created again and the Storefront is Ready.
+func TestRecreateInsideTheDeletionWindow(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 3 * time.Second})
+	opts := ackOptions
+	opts.DeletionWindowRetry = 500 * time.Millisecond
+	startOperator(t, ns, opts)
+	g := NewWithT(t)
+	readyShop(t, ns, withServerlessCache())
+	g.Expect(k8sClient.Delete(context.Background(), ackObject(g, ns, gvkServerlessCache, "acme-cache"))).To(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionCacheReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningRetrying))
+		g.Expect(c.Message).To(ContainSubstring("ServerlessCache acme-cache: AWS is still deleting a resource of the same identifier (ACK: Resource already exists); " +
+			"the operator asks ACK again with back-off, up to 30m0s apart (next at "))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Provisioning).NotTo(BeNil())
+	g.Expect(sf.Status.Provisioning.Redrives).To(BeNumerically(">=", 1))
+	g.Expect(sf.Status.Provisioning.WindowRedrives).To(BeZero(), "reset once out of the window")
+	g.Expect(tagsOf(ackObject(g, ns, gvkServerlessCache, "acme-cache"))).To(HaveKey(provisioningTagKey))
+}
