@@ -122,7 +122,7 @@ envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kube-schedul
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest.sh
 
 .PHONY: test
-test: envtest $(PROMTOOL) ## Run every test suite, then each fuzz target for FUZZTIME.
+test: envtest $(PROMTOOL) $(VALIDATE_KREW) ## Run every test suite, then each fuzz target for FUZZTIME.
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
 	$(MAKE) fuzz
 
