@@ -17,10 +17,13 @@ limitations under the License.
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,11 +34,13 @@ import (
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/localcluster"
+	"github.com/storefront-operator/storefront/test/testenv"
 )
 
-// TestHibernateAndWake puts the sample to sleep and wakes it: asleep, no pod of the
-// shop exists (so no shop process runs) and the ALB answers every path with the 503
-// sleeping page of the Ingress's fixed-response action; awake, the shop serves again.
+// TestHibernateAndWake puts the sample to sleep and wakes it with `kubectl storefront`:
+// asleep, no pod of the shop exists (so no shop process runs) and the ALB answers every
+// path with the 503 sleeping page of the Ingress's fixed-response action; awake, the
+// shop serves again. The plugin's status of the live shop names its pods.
 func TestHibernateAndWake(t *testing.T) {
 	ctx := context.Background()
 	ns := "hibernate"
@@ -54,8 +59,17 @@ func TestHibernateAndWake(t *testing.T) {
 	w.waitReady(t, sf.Spec.Image, readyTimeout)
 	base := "http://" + sf.Spec.Ingress.Host
 	servedThroughTheLoadBalancer(t, base+"/api/v1/categories")
+	plugin := buildPlugin(t)
+	out := runPlugin(t, plugin, ns, "status", "sleepy")
+	t.Logf("kubectl storefront status sleepy:\n%s", out)
+	for _, want := range []string{"Blocking: nothing, the shop is Ready", "├── DBCluster sleepy-database: Synced, status available",
+		"└── Pod sleepy-shop-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl storefront status lacks %q", want)
+		}
+	}
 
-	patchStorefront(t, key, map[string]any{"hibernate": true})
+	runPlugin(t, plugin, ns, "hibernate", "sleepy")
 	waitFor(t, "the shop hibernated with no pod left", 2*time.Minute, func() (bool, string) {
 		cur := storefront(t, key)
 		pods := servingPods(t, ns, sf.Spec.Image)
@@ -71,12 +85,38 @@ func TestHibernateAndWake(t *testing.T) {
 		})
 	}
 
-	patchStorefront(t, key, map[string]any{"hibernate": false})
+	out = runPlugin(t, plugin, ns, "status", "sleepy")
+	t.Logf("kubectl storefront status sleepy, asleep:\n%s", out)
+	runPlugin(t, plugin, ns, "wake", "sleepy")
 	w.waitReady(t, sf.Spec.Image, readyTimeout)
 	if n := len(servingPods(t, ns, sf.Spec.Image)); n < int(sf.Spec.Replicas.Min) {
 		t.Errorf("%d pods after waking, want at least %d", n, sf.Spec.Replicas.Min)
 	}
 	servedThroughTheLoadBalancer(t, base+"/api/v1/categories")
+}
+
+// buildPlugin builds kubectl-storefront into the test's temporary directory.
+func buildPlugin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kubectl-storefront")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-storefront")
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building kubectl-storefront: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runPlugin runs `kubectl storefront args...` against the local cluster in ns.
+func runPlugin(t *testing.T, bin, ns string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--kubeconfig", cluster.KubeconfigPath(), "-n", ns}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl storefront %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
 }
 
 // get answers the status and body of a GET, or 0 and the error.
