@@ -95,7 +95,7 @@ vulncheck: $(GOVULNCHECK) ## Report known vulnerabilities in the code's call gra
 	$(GOVULNCHECK) ./...
 
 .PHONY: tools
-tools: $(ACTIONLINT) $(STATICCHECK) $(VALIDATE_KREW) ## Build the linters and krew's manifest validator into bin/tools (make verify does when they are missing).
+tools: $(ACTIONLINT) $(STATICCHECK) $(VALIDATE_KREW) ## Build the linters and krew's manifest validator into bin/tools.
 
 $(ACTIONLINT):
 	GOBIN=$(@D) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)

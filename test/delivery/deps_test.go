@@ -46,6 +46,10 @@ func TestDependencyRules(t *testing.T) {
 			".", regexp.MustCompile(`^` + modulePath + `/(shop|test|hack)(/|$)`)},
 		"the controllers import nothing from the shop, test or hack": {
 			"./controllers", regexp.MustCompile(`^` + modulePath + `/(shop|test|hack)(/|$)`)},
+		// The plugin is a client of the Storefront API: it reads what the operator
+		// publishes (labels, names, conditions), not the operator's code.
+		"the kubectl plugin imports the API, not the operator, the shop, test or hack": {
+			"./cmd/kubectl-storefront", regexp.MustCompile(`^` + modulePath + `/(controllers|shop|test|hack)(/|$)`)},
 	}
 	for _, business := range []string{"catalog", "search", "auth", "cart", "orders", "admin", "seed"} {
 		tests["the shop's "+business+" package imports neither the handlers nor the HTTP server"] = struct {

@@ -31,6 +31,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,7 +64,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cluster, err = localcluster.Start(ctx, localcluster.Options{Images: images, ACKDelay: 500 * time.Millisecond})
+	// The kubeconfig is for the kubectl plugin (hibernate_test.go), run as users run it.
+	cluster, err = localcluster.Start(ctx, localcluster.Options{Images: images, ACKDelay: 500 * time.Millisecond,
+		KubeconfigPath: filepath.Join(bin, "kubeconfig")})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the local cluster: %v\n", err)
 		return 1
