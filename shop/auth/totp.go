@@ -64,19 +64,26 @@ var errBadCode = fmt.Errorf("the one-time code is wrong or was used already; wai
 
 // useTOTP checks code against a's second factor and records its step, so that the same
 // code (or an older one) is refused from then on.
+// Wrong codes are counted per account (ThrottleLimits.TOTPPerAccount).
 func (s *Service) useTOTP(ctx context.Context, a Account, code string) error {
-	step, ok := matchTOTP(a.TOTPSecret, code, s.now())
-	if !ok {
-		return errBadCode
-	}
-	fresh, err := s.store.UseTOTPStep(ctx, a.ID, step)
-	if err != nil {
+	if err := s.throttle.CheckTOTP(ctx, a.ID); err != nil {
 		return err
 	}
+	step, ok := matchTOTP(a.TOTPSecret, code, s.now())
+	fresh := false
+	if ok {
+		var err error
+		if fresh, err = s.store.UseTOTPStep(ctx, a.ID, step); err != nil {
+			return err
+		}
+	}
 	if !fresh {
+		if err := s.throttle.FailTOTP(ctx, a.ID); err != nil {
+			return err
+		}
 		return errBadCode
 	}
-	return nil
+	return s.throttle.ResetTOTP(ctx, a.ID)
 }
 
 // BeginTOTP starts the enrolment of a TOTP second factor for the admin p: a new random
