@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -260,5 +261,44 @@ func TestRequireTOTPForAdmins(t *testing.T) {
 	}
 	if resp, body := call(t, shop, "GET", "/api/v1/admin/orders", decode[auth.Session](t, body).Token, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the enrolment: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestTOTPGuessesAreCappedPerAccount(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{Config: func(c *config.Config) {
+		// Each guess from another address, as a botnet would send them.
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.Limits.LoginSoftDelay, c.Limits.LoginMaxSoftDelay = time.Millisecond, time.Millisecond
+	}})
+	admin, token := newAdmin(t, shop)
+	resp, body := call(t, shop, "POST", "/api/v1/admin/totp", token, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("begin: %d %s", resp.StatusCode, body)
+	}
+	e := decode[auth.TOTPEnrolment](t, body)
+	if resp, body := call(t, shop, "POST", "/api/v1/admin/totp/confirm", token, map[string]string{"code": totpNow(t, e.Secret, 0)}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %d %s", resp.StatusCode, body)
+	}
+	wrong := func() string {
+		for _, c := range []string{"000000", "111111", "222222"} {
+			if c != totpNow(t, e.Secret, 0) && c != totpNow(t, e.Secret, 1) && c != totpNow(t, e.Secret, -1) {
+				return c
+			}
+		}
+		t.Fatal("no wrong code")
+		return ""
+	}()
+	attempt := func(i int, code string) (*http.Response, []byte) {
+		return call(t, shop, "POST", "/api/v1/auth/login", "", map[string]string{"email": admin.Email, "password": "correct horse battery", "totp_code": code},
+			"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+	}
+	for i := range auth.DefaultThrottleLimits.TOTPPerAccount {
+		resp, body := attempt(i, wrong)
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	}
+	resp, body = attempt(200, totpNow(t, e.Secret, 1))
+	expectProblem(t, resp, body, http.StatusTooManyRequests, "")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
 	}
 }

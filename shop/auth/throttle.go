@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,6 +44,12 @@ type ThrottleLimits struct {
 	// many clients together can make the shop spend on them.
 	RegisterGlobal       int
 	RegisterGlobalWindow time.Duration
+
+	// TOTPPerAccount wrong one-time codes for one account within Window (each after the
+	// right password, from any clients) close its code check until the window ends: six
+	// digits must not be guessable from many addresses. Only someone who has the
+	// password can close it.
+	TOTPPerAccount int
 }
 
 // DefaultThrottleLimits: login 5 failures per email from one client and 30 per client in
@@ -53,6 +60,7 @@ var DefaultThrottleLimits = ThrottleLimits{
 	SoftAfter: 5, SoftDelay: 500 * time.Millisecond, MaxSoftDelay: 3 * time.Second,
 	RegisterPerClient: 5, RegisterWindow: time.Hour,
 	RegisterGlobal: 60, RegisterGlobalWindow: time.Minute,
+	TOTPPerAccount: 10,
 }
 
 // withDefaults fills the zero fields of l from DefaultThrottleLimits.
@@ -78,6 +86,7 @@ func (l ThrottleLimits) withDefaults() ThrottleLimits {
 	ord(&l.RegisterWindow, d.RegisterWindow)
 	or(&l.RegisterGlobal, d.RegisterGlobal)
 	ord(&l.RegisterGlobalWindow, d.RegisterGlobalWindow)
+	or(&l.TOTPPerAccount, d.TOTPPerAccount)
 	return l
 }
 
@@ -219,6 +228,48 @@ func (t *Throttle) AdmitRegistration(ctx context.Context, client string) error {
 	}
 	if blocked != nil {
 		return blocked
+	}
+	return nil
+}
+
+// CheckTOTP returns an *apperr.ThrottledError when account userID had TOTPPerAccount
+// wrong codes within the window.
+func (t *Throttle) CheckTOTP(ctx context.Context, userID int64) error {
+	k := throttleKey("totp", fmt.Sprint(userID))
+	var (
+		key      []byte
+		failures int
+		left     time.Duration
+	)
+	err := t.pool.QueryRow(ctx, throttleCheckSQL, [][]byte{k}).Scan(&key, &failures, &left)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking the one-time code throttle: %w", err)
+	}
+	if failures >= t.limits.TOTPPerAccount {
+		return &apperr.ThrottledError{What: "wrong one-time codes for this account", RetryAfter: left}
+	}
+	return nil
+}
+
+// FailTOTP counts a wrong (or replayed) code for account userID.
+func (t *Throttle) FailTOTP(ctx context.Context, userID int64) error {
+	var (
+		n    int
+		left time.Duration
+	)
+	if err := t.pool.QueryRow(ctx, throttleCountSQL, throttleKey("totp", fmt.Sprint(userID)), t.limits.Window).Scan(&n, &left); err != nil {
+		return fmt.Errorf("counting a wrong one-time code: %w", err)
+	}
+	return nil
+}
+
+// ResetTOTP forgets account userID's wrong codes after a right one.
+func (t *Throttle) ResetTOTP(ctx context.Context, userID int64) error {
+	if _, err := t.pool.Exec(ctx, throttleResetSQL, [][]byte{throttleKey("totp", fmt.Sprint(userID))}); err != nil {
+		return fmt.Errorf("resetting the one-time code throttle: %w", err)
 	}
 	return nil
 }

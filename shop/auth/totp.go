@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,19 +64,26 @@ var errBadCode = fmt.Errorf("the one-time code is wrong or was used already; wai
 
 // useTOTP checks code against a's second factor and records its step, so that the same
 // code (or an older one) is refused from then on.
+// Wrong codes are counted per account (ThrottleLimits.TOTPPerAccount).
 func (s *Service) useTOTP(ctx context.Context, a Account, code string) error {
-	step, ok := matchTOTP(a.TOTPSecret, code, s.now())
-	if !ok {
-		return errBadCode
-	}
-	fresh, err := s.store.UseTOTPStep(ctx, a.ID, step)
-	if err != nil {
+	if err := s.throttle.CheckTOTP(ctx, a.ID); err != nil {
 		return err
 	}
+	step, ok := matchTOTP(a.TOTPSecret, code, s.now())
+	fresh := false
+	if ok {
+		var err error
+		if fresh, err = s.store.UseTOTPStep(ctx, a.ID, step); err != nil {
+			return err
+		}
+	}
 	if !fresh {
+		if err := s.throttle.FailTOTP(ctx, a.ID); err != nil {
+			return err
+		}
 		return errBadCode
 	}
-	return nil
+	return s.throttle.ResetTOTP(ctx, a.ID)
 }
 
 // BeginTOTP starts the enrolment of a TOTP second factor for the admin p: a new random
@@ -91,8 +99,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 		// Otherwise a session from before the enrolment could swap the factor.
 		return TOTPEnrolment{}, fmt.Errorf("replacing the second factor needs a session opened with a code: sign in again with one: %w", apperr.ErrForbidden)
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: TOTPIssuer, AccountName: a.Email, Period: TOTPPeriod,
-		SecretSize: 20, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	key, err := totpKey(a.Email, nil)
 	if err != nil {
 		return TOTPEnrolment{}, fmt.Errorf("generating a TOTP secret: %w", err)
 	}
@@ -100,6 +107,30 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 		return TOTPEnrolment{}, fmt.Errorf("keeping the TOTP secret: %w", err)
 	}
 	return TOTPEnrolment{Secret: key.Secret(), URI: key.URL()}, nil
+}
+
+// totpKey is the key of secret (a new random one when nil) for account.
+func totpKey(account string, secret []byte) (*otp.Key, error) {
+	return totp.Generate(totp.GenerateOpts{Issuer: TOTPIssuer, AccountName: account, Period: TOTPPeriod,
+		SecretSize: 20, Secret: secret, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+}
+
+// PendingTOTP returns the admin p's enrolment under way, or nil: the pages show it again
+// after a wrong code.
+func (s *Service) PendingTOTP(ctx context.Context, p Principal) (*TOTPEnrolment, error) {
+	a, err := s.adminAccount(ctx, p)
+	if err != nil || a.TOTPPendingSecret == "" {
+		return nil, err
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(a.TOTPPendingSecret)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pending TOTP secret: %w", err)
+	}
+	key, err := totpKey(a.Email, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &TOTPEnrolment{Secret: key.Secret(), URI: key.URL()}, nil
 }
 
 // ConfirmTOTP makes the pending secret the admin p's second factor once code is one of

@@ -55,11 +55,13 @@ var (
 )
 
 const (
-	// guestAliveSQL finds an unexpired guest cart and refreshes its expiry once an hour
-	// at most (a page view must not write every time).
-	guestAliveSQL = `UPDATE guest_carts SET touched_at = CASE WHEN touched_at < now() - interval '1 hour' THEN now() ELSE touched_at END
-WHERE id = $1 AND touched_at > now() - $2::bigint * interval '1 second' RETURNING id`
-	newGuestSQL = `INSERT INTO guest_carts DEFAULT VALUES RETURNING id`
+	// guestAliveSQL finds an unexpired guest cart and says whether its last use is over
+	// an hour old; only then does guestTouchSQL write (a page view must not write every
+	// time, and an UPDATE writes a row version even when nothing changes).
+	guestAliveSQL = `SELECT touched_at < now() - interval '1 hour' FROM guest_carts
+WHERE id = $1 AND touched_at > now() - $2::bigint * interval '1 second'`
+	guestTouchSQL = `UPDATE guest_carts SET touched_at = now() WHERE id = $1`
+	newGuestSQL   = `INSERT INTO guest_carts DEFAULT VALUES RETURNING id`
 	// purgeGuestsSQL deletes a bounded batch of expired guest carts.
 	purgeGuestsSQL = `DELETE FROM guest_carts WHERE id IN (
     SELECT id FROM guest_carts WHERE touched_at < now() - $1::bigint * interval '1 second' ORDER BY touched_at LIMIT 100)`
@@ -92,10 +94,16 @@ func (o Owner) statements() (cartStatements, int64) {
 func (s *PGStore) Lines(ctx context.Context, o Owner) ([]Line, error) {
 	st, id := o.statements()
 	if o.GuestID != 0 {
-		if err := s.pool.QueryRow(ctx, guestAliveSQL, id, ttlSeconds).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+		var stale bool
+		if err := s.pool.QueryRow(ctx, guestAliveSQL, id, ttlSeconds).Scan(&stale); errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrGuestCartGone
 		} else if err != nil {
 			return nil, err
+		}
+		if stale {
+			if _, err := s.pool.Exec(ctx, guestTouchSQL, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rows, err := s.pool.Query(ctx, st.lines, id)

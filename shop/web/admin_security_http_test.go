@@ -102,10 +102,10 @@ func TestAdminTOTPPages(t *testing.T) {
 	if wrong == totpCode(t, secret, 0) {
 		wrong = "000001"
 	}
-	r := v.post("/admin/totp/confirm", url.Values{"code": {wrong}, "secret": {secret}, "csrf_token": {csrf(t, p)}})
+	r := v.post("/admin/totp/confirm", url.Values{"code": {wrong}, "csrf_token": {csrf(t, p)}})
 	expectStatus(t, r, http.StatusUnprocessableEntity)
 	expectContains(t, r, `id="f-code-error"`, secret)
-	r = v.post("/admin/totp/confirm", url.Values{"code": {totpCode(t, secret, 0)}, "secret": {secret}, "csrf_token": {csrf(t, r)}})
+	r = v.post("/admin/totp/confirm", url.Values{"code": {totpCode(t, secret, 0)}, "csrf_token": {csrf(t, r)}})
 	expectStatus(t, r, http.StatusSeeOther)
 	expectContains(t, v.get("/admin/totp?done=enabled"), "The second factor is on")
 	expectStatus(t, v.get("/admin"), http.StatusOK)

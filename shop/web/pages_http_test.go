@@ -652,3 +652,51 @@ func TestSearchPageRateLimit(t *testing.T) {
 	}
 	checkAccessibility(t, p.Body)
 }
+
+func TestGuestCartLineCapAndExpiry(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	if _, err := app.SeedProducts(context.Background(), shoptest.Config(shop.DatabaseURL), cart.MaxLines+1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shop.App.DB.Exec(context.Background(), `UPDATE products SET stock = 10`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := shop.App.DB.Query(context.Background(), `SELECT slug, id FROM products ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type product struct {
+		Slug string
+		ID   int64
+	}
+	products, err := pgx.CollectRows(rows, pgx.RowToStructByPos[product])
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVisitor(t, shop)
+	token := csrf(t, v.get("/products/"+products[0].Slug))
+	for _, p := range products[:cart.MaxLines] {
+		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p.ID)}, "quantity": {"1"}, "csrf_token": {token}}), http.StatusSeeOther)
+	}
+	t.Run("the 101st product is refused on its page", func(t *testing.T) {
+		p := v.post("/cart/items", url.Values{"product_id": {fmt.Sprint(products[cart.MaxLines].ID)}, "quantity": {"1"}, "csrf_token": {token}})
+		expectStatus(t, p, http.StatusUnprocessableEntity)
+		expectContains(t, p, fmt.Sprintf("Your cart is full (%d different products)", cart.MaxLines))
+		if n := count(t, shop, `SELECT count(*) FROM guest_cart_items`); n != cart.MaxLines {
+			t.Errorf("%d lines stored", n)
+		}
+	})
+	t.Run("a cart unused for 7 days is gone, and its cookie with it", func(t *testing.T) {
+		if _, err := shop.App.DB.Exec(context.Background(), `UPDATE guest_carts SET touched_at = now() - interval '7 days 1 minute'`); err != nil {
+			t.Fatal(err)
+		}
+		p := v.get("/cart")
+		expectContains(t, p, "Your cart is empty")
+		if v.cookie(web.CartCookie) != nil {
+			t.Error("the expired cart's cookie was kept")
+		}
+		// Adding again starts a new cart.
+		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {fmt.Sprint(products[0].ID)}, "quantity": {"1"}, "csrf_token": {token}}), http.StatusSeeOther)
+		expectContains(t, v.get("/cart"), `<span class="badge">1</span>`)
+	})
+}

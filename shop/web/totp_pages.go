@@ -63,8 +63,12 @@ func (p *Pages) adminConfirmTOTP(c *gin.Context) {
 		if f.Error == "" {
 			f.Error = sentence(err.Error())
 		}
-		// The secret stays pending: show it again with the error.
-		e := &auth.TOTPEnrolment{Secret: c.PostForm("secret"), URI: c.PostForm("uri")}
+		// The secret stays pending: show it again (from the database) with the error.
+		e, perr := p.auth.PendingTOTP(c.Request.Context(), *principal(c))
+		if perr != nil {
+			p.fail(c, perr)
+			return
+		}
 		f.Values["code"] = ""
 		p.renderTOTP(c, http.StatusUnprocessableEntity, &adminTOTPPage{Enrolment: e, Form: f})
 	default:
