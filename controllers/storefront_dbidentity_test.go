@@ -78,9 +78,12 @@ func TestLostClusterIsNotRecreatedEmpty(t *testing.T) {
 	g.Expect(sf.Status.Migration).To(Equal(&shopv1alpha1.MigrationStatus{Image: imageV1, Database: resourceID}))
 	firstJob := migrationJobs(g, ns)[0].CreationTimestamp
 
-	// Behind the operator's back: the instance and the cluster's ACK objects.
-	g.Expect(k8sClient.Delete(ctx, ackObject(g, ns, gvkDBInstance, "acme-database"))).To(Succeed())
+	// Behind the operator's back: the cluster's and the instance's ACK objects (the
+	// cluster first: RDS refuses it while the instance is not deleting, and ACK retries;
+	// an instance deleted first under a cluster still in service would be created again,
+	// as it should: it holds no data).
 	g.Expect(k8sClient.Delete(ctx, ackObject(g, ns, gvkDBCluster, "acme-database"))).To(Succeed())
+	g.Expect(k8sClient.Delete(ctx, ackObject(g, ns, gvkDBInstance, "acme-database"))).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		sf := getStorefront(g, ns)
 		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
