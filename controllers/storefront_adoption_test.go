@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +137,35 @@ func TestRecreateWithoutTheRecordIsRefused(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	adopted, _, _ := unstructured.NestedString(ackObject(g, ns, gvkDBCluster, "acme-database").Object, "metadata", "annotations", "services.k8s.aws/adopted")
 	g.Expect(adopted).To(Equal("true"))
+}
+
+// Issue 16, item 2: what the finalizer waits for is observable. Under Snapshot it first
+// lifts the cluster's deletion protection (and waits for ACK to apply it), deletes the
+// cluster, then waits on the subnet group, which RDS refuses to delete while the
+// cluster is still deleting (ACK.Recoverable, retried): Ready's message says each.
+func TestDeletionWaitsAreObservable(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 2 * time.Second})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(k8sClient.Delete(context.Background(), newStorefront(ns))).To(Succeed())
+	seen := map[string]bool{}
+	g.Eventually(func() bool {
+		sf := &shopv1alpha1.Storefront{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme"}, sf); err != nil {
+			return client.IgnoreNotFound(err) == nil
+		}
+		msg := condition(sf, shopv1alpha1.ConditionReady).Message
+		switch {
+		case strings.Contains(msg, "deletion protection of DBCluster acme-database"):
+			seen["protection"] = true
+		case strings.Contains(msg, "Waiting for the DB subnet group to be deleted") && strings.Contains(msg, "InvalidDBSubnetGroupStateFault"):
+			seen["subnet group retried while the cluster deletes"] = true
+		}
+		return false
+	}).WithTimeout(eventually).WithPolling(50 * time.Millisecond).Should(BeTrue())
+	g.Expect(seen).To(HaveKey("protection"))
+	g.Expect(seen).To(HaveKey("subnet group retried while the cluster deletes"))
 }

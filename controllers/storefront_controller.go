@@ -148,6 +148,11 @@ type scope struct {
 	// redriveAt is when the operator next re-drives ACK inside a deletion window
 	// (storefront_redrive.go); zero when it does not.
 	redriveAt time.Time
+	// redriven says this reconcile handled a new retry-provisioning value.
+	redriven bool
+	// databaseID identifies the database of this reconcile (storefront_dbidentity.go);
+	// "" while it is not ready.
+	databaseID string
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.

@@ -76,6 +76,7 @@ func (r *StorefrontReconciler) reconcileDatabase(ctx context.Context, s *scope) 
 			return ctrl.Result{}, nil
 		}
 		s.database = ep
+		s.databaseID = externalDatabaseID(ep)
 		sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: ep.Host, Port: ep.Port}
 		s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable,
 			fmt.Sprintf("External database at %s", hostPort(ep)))
@@ -224,6 +225,23 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 			passwordSecretName(sf, nextVersion(passwords)))
 	}
 
+	if knewACluster(sf) {
+		skeleton := newACKObject(gvkDBCluster)
+		skeleton.SetNamespace(sf.Namespace)
+		skeleton.SetName(objectName(sf, roleDatabase))
+		exists, err := r.ackObjectExists(ctx, skeleton)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !exists {
+			if !s.redriven {
+				return notReady(shopv1alpha1.ReasonDatabaseLost, lostDatabaseMessage(sf))
+			}
+			if err := r.forgetLostDatabase(ctx, sf); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
 	id := awsIdentifier(sf.Namespace, sf.Name)
 	adopt := func(u *unstructured.Unstructured) *unstructured.Unstructured {
 		if retainedCluster(passwords, id) {
@@ -307,6 +325,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		CABundle: aurora.CABundleSecretRef,
 	}
 	s.dbPasswordInUse = inUse
+	s.databaseID = clusterResourceID(cluster)
 	observeMasterPassword(s, cluster, passwords)
 	sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port}
 	msg := fmt.Sprintf("Aurora cluster %s at %s", specField(cluster, "dbClusterIdentifier"), hostPort(s.database))

@@ -312,6 +312,9 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		p.message = failedMessage(sf, name)
 	}
 	sf.Status.MigratedImage, sf.Status.FailedImage, sf.Status.FailedRetry = p.migratedImage, p.failedImage, p.failedRetry
+	if p.migratedImage == image {
+		recordMigration(s, image)
+	}
 	s.setCondition(shopv1alpha1.ConditionSchemaMigrated, p.status, p.reason, p.message)
 	if p.running {
 		return ctrl.Result{RequeueAfter: migrationRecheck}, nil

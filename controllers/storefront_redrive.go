@@ -100,6 +100,7 @@ func (r *StorefrontReconciler) reconcileProvisioning(ctx context.Context, s *sco
 	}
 	if v := sf.Annotations[shopv1alpha1.AnnotationRetryProvisioning]; v != "" && v != p.HandledRetry {
 		p.HandledRetry, p.WindowRedrives = v, 0
+		s.redriven = true
 		sf.Status.Effective = resolveEffective(r.Options)
 		redrive("the retry-provisioning annotation changed")
 	}

@@ -74,6 +74,7 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonEncryptionKeyInaccessible: true,
 	shopv1alpha1.ReasonDatabaseIncompatible:      true,
 	shopv1alpha1.ReasonDatabaseStopped:           true,
+	shopv1alpha1.ReasonDatabaseLost:              true,
 }
 
 // reconcileStatus is the last phase: it summarises the other conditions into Ready and

@@ -118,6 +118,10 @@ const (
 	// backs up or maintains the cluster or its instance and the endpoint serves; the
 	// message names the status. New migrations wait for it to end.
 	ReasonDatabaseMaintenance = "DatabaseMaintenance"
+	// ReasonDatabaseLost: the DBCluster the shop's migrations ran on (status.migration)
+	// is gone: its ACK object was deleted outside the operator. It is not created again
+	// empty; a new shop.storefront.dev/retry-provisioning value allows that.
+	ReasonDatabaseLost = "DatabaseLost"
 	// ReasonDatabaseFailed: RDS reports the cluster or instance failed (failed,
 	// storage-failure, storage-full, restore-error...); nothing ACK does recovers it.
 	ReasonDatabaseFailed = "DatabaseFailed"

@@ -489,6 +489,24 @@ type StorefrontStatus struct {
 	// ACK reconciles).
 	// +optional
 	Provisioning *ProvisioningStatus `json:"provisioning,omitempty"`
+
+	// Migration says which image's migrations ran on which database: a migration belongs
+	// to a database, and a database the operator knew that vanished is reported
+	// (DatabaseLost), never silently created again empty.
+	// +optional
+	Migration *MigrationStatus `json:"migration,omitempty"`
+}
+
+// MigrationStatus is the last successful migration and the database it ran on.
+type MigrationStatus struct {
+	// Image is the image whose migrations succeeded (status.migratedImage).
+	// +optional
+	Image string `json:"image,omitempty"`
+	// Database identifies the database they ran on: the DBCluster's dbClusterResourceID
+	// on Aurora (it starts with "cluster-"), or for an external URL "sha256:" and 16 hex
+	// of its host, port and database name (a changed password is not a new database).
+	// +optional
+	Database string `json:"database,omitempty"`
 }
 
 // HibernationStatus is what the operator remembers while a shop sleeps.
