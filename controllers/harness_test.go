@@ -234,6 +234,24 @@ func updateStorefront(t *testing.T, ns string, change func(*shopv1alpha1.Storefr
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 }
 
+// refusedUpdate is updateStorefront for a change the API server is expected to refuse:
+// it retries only on a Conflict (the operator writes status meanwhile) and returns the
+// refusal.
+func refusedUpdate(t *testing.T, ns string, change func(*shopv1alpha1.Storefront)) error {
+	t.Helper()
+	var err error
+	NewWithT(t).Eventually(func() bool {
+		sf := &shopv1alpha1.Storefront{}
+		if err = k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme"}, sf); err != nil {
+			return false
+		}
+		change(sf)
+		err = k8sClient.Update(context.Background(), sf)
+		return !apierrors.IsConflict(err)
+	}).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+	return err
+}
+
 // condition returns the Storefront's condition of type t, or an Unknown one.
 func condition(sf *shopv1alpha1.Storefront, t string) metav1.Condition {
 	if c := meta.FindStatusCondition(sf.Status.Conditions, t); c != nil {

@@ -110,9 +110,7 @@ func TestRecreateWithoutTheRecordIsRefused(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	id := awsIdentifier(ns, "acme")
 	deleteAndWait(t, ns)
-	secret := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
-	delete(secret.Annotations, shopv1alpha1.AnnotationRetainedDBCluster)
-	g.Expect(k8sClient.Update(context.Background(), secret)).To(Succeed())
+	annotateSecret(g, ns, "acme-db-password-v1", shopv1alpha1.AnnotationRetainedDBCluster, "")
 
 	createStorefront(t, newStorefront(ns, withRetain()))
 	g.Eventually(func(g Gomega) {
@@ -128,9 +126,7 @@ func TestRecreateWithoutTheRecordIsRefused(t *testing.T) {
 
 	// Adopting on purpose: the annotation, then a re-drive (ACK reconciles a Terminal
 	// object only after a spec change).
-	secret = get(g, ns, "acme-db-password-v1", &corev1.Secret{})
-	secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] = id
-	g.Expect(k8sClient.Update(context.Background(), secret)).To(Succeed())
+	annotateSecret(g, ns, "acme-db-password-v1", shopv1alpha1.AnnotationRetainedDBCluster, id)
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
 		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryProvisioning: "adopt"}
 	})
@@ -168,4 +164,21 @@ func TestDeletionWaitsAreObservable(t *testing.T) {
 	}).WithTimeout(eventually).WithPolling(50 * time.Millisecond).Should(BeTrue())
 	g.Expect(seen).To(HaveKey("protection"))
 	g.Expect(seen).To(HaveKey("subnet group retried while the cluster deletes"))
+}
+
+// annotateSecret sets (or, with value "", removes) an annotation of a Secret, as a
+// user would, retrying when the operator wrote the Secret meanwhile.
+func annotateSecret(g Gomega, ns, name, key, value string) {
+	g.Eventually(func() error {
+		secret := &corev1.Secret{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, secret); err != nil {
+			return err
+		}
+		if value == "" {
+			delete(secret.Annotations, key)
+		} else {
+			metav1.SetMetaDataAnnotation(&secret.ObjectMeta, key, value)
+		}
+		return k8sClient.Update(context.Background(), secret)
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 }

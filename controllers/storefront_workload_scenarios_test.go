@@ -182,9 +182,9 @@ func TestIngressAndURL(t *testing.T) {
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 
 	// The API server refuses a TLS Secret on an ALB, naming what to use instead.
-	sf = getStorefront(g, ns)
-	sf.Spec.Ingress = &shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.acme.example", TLSSecretName: "acme-tls"}
-	err := k8sClient.Update(context.Background(), sf)
+	err := refusedUpdate(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Ingress = &shopv1alpha1.IngressSpec{ClassName: "alb", Host: "shop.acme.example", TLSSecretName: "acme-tls"}
+	})
 	g.Expect(err).To(MatchError(ContainSubstring("spec.ingress.tlsSecretName")))
 	g.Expect(err).To(MatchError(ContainSubstring("set certificateARN")))
 
