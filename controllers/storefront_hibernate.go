@@ -220,9 +220,9 @@ func (r *StorefrontReconciler) hibernateWorkload(ctx context.Context, s *scope) 
 			return true, err
 		}
 	}
-	msg := fmt.Sprintf("Hibernated: Deployment %s is scaled to 0", d.Name)
+	msg := fmt.Sprintf("Deployment %s is scaled to 0", d.Name)
 	if d.Status.Replicas > 0 {
-		msg = fmt.Sprintf("Hibernating: Deployment %s is scaled to 0; %d pods still stop", d.Name, d.Status.Replicas)
+		msg = fmt.Sprintf("Deployment %s is scaled to 0; %d pods are still stopping", d.Name, d.Status.Replicas)
 	}
 	s.setCondition(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonHibernated, msg)
 	return true, nil

@@ -104,7 +104,7 @@ func TestHibernateAndWake(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		sf = getStorefront(g, ns)
 		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonHibernated))
-		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Message).To(HavePrefix("Hibernated: Deployment acme-shop is scaled to 0"))
+		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Message).To(HavePrefix("Deployment acme-shop is scaled to 0"))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	ready := condition(sf, shopv1alpha1.ConditionReady)
 	g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))

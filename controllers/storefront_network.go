@@ -154,7 +154,11 @@ func appendConditionNote(sf *shopv1alpha1.Storefront, condType, note string) {
 	if c == nil || strings.HasSuffix(c.Message, note) {
 		return
 	}
-	c.Message = strings.TrimSpace(c.Message + " " + note)
+	msg := strings.TrimSpace(c.Message)
+	if msg != "" && !strings.HasSuffix(msg, ".") {
+		msg += "." // the note is a sentence of its own
+	}
+	c.Message = strings.TrimSpace(msg + " " + note)
 }
 
 // desiredShopNetworkPolicy denies all traffic of the shop's pods but: the HTTP port from

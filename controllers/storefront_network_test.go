@@ -155,7 +155,7 @@ func TestOpenShopPortIsNoted(t *testing.T) {
 	sf.Status.Conditions = []metav1.Condition{{Type: shopv1alpha1.ConditionAvailable, Status: metav1.ConditionTrue, Reason: "DeploymentAvailable", Message: "2 of 2 pods serve shop:1"}}
 	appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
 	appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
-	g.Expect(sf.Status.Conditions[0].Message).To(Equal("2 of 2 pods serve shop:1 The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."))
+	g.Expect(sf.Status.Conditions[0].Message).To(Equal("2 of 2 pods serve shop:1. The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."))
 }
 
 func TestDesiredMigrationNetworkPolicy(t *testing.T) {

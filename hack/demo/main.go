@@ -205,7 +205,7 @@ func announce(ctx context.Context, out io.Writer, c *localcluster.Cluster, sf *s
 Storefront %[1]s/%[2]s is Ready, %.1fs after the demo started; its load balancer serves it %.1fs later.
 
   Shop        %[5]s%[6]s
-  Admin       %[7]s / %[8]s   (Secret %[1]s/%[2]s-app)
+  Admin       %[7]s / %[8]s   (Secret %[1]s/%[2]s-app; the first sign-in asks for a new password)
   Kubeconfig  %[9]s
   Logs        %[10]s   (pods/<namespace>/<pod>/, logs/, ack/)
 
