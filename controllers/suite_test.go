@@ -20,22 +20,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/testenv"
 )
 
@@ -61,7 +54,7 @@ var (
 	testEnv    *envtest.Environment
 	cfg        *rest.Config
 	k8sClient  client.Client
-	testScheme = runtime.NewScheme()
+	testScheme = testenv.Scheme()
 )
 
 func TestMain(m *testing.M) {
@@ -69,15 +62,8 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	// The operator's logs go to stderr with -v, and nowhere otherwise.
 	flag.Parse()
-	logOut := io.Discard
-	if testing.Verbose() {
-		logOut = os.Stderr
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
-	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
-	utilruntime.Must(shopv1alpha1.AddToScheme(testScheme))
+	testenv.SuiteLogger() // the operator's logs: stderr with -v, nowhere otherwise
 
 	var err error
 	testEnv, err = testenv.NewEnvironment()

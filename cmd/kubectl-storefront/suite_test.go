@@ -21,7 +21,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,10 +29,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -41,7 +37,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -67,7 +62,7 @@ var (
 	cfg        *rest.Config
 	k8sClient  client.Client
 	kubeconfig string
-	testScheme = runtime.NewScheme()
+	testScheme = testenv.Scheme()
 )
 
 func TestMain(m *testing.M) {
@@ -76,13 +71,7 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	flag.Parse()
-	logOut := io.Discard
-	if testing.Verbose() {
-		logOut = os.Stderr
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
-	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
-	utilruntime.Must(shopv1alpha1.AddToScheme(testScheme))
+	testenv.SuiteLogger() // the operator's logs: stderr with -v, nowhere otherwise
 	env, err := testenv.NewEnvironment()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
