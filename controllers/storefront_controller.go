@@ -90,6 +90,8 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"login", r.reconcileLogin},
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
+		{"images", r.reconcileImages},
+		{"cdn", r.reconcileCDN},
 		{"workload", r.reconcileWorkload},
 		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
@@ -153,6 +155,9 @@ type scope struct {
 	// databaseID identifies the database of this reconcile (storefront_dbidentity.go);
 	// "" while it is not ready.
 	databaseID string
+	// media is the images bucket and CDN, for the workload (storefront_images.go);
+	// nil without spec.images.bucket.
+	media *mediaState
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.
