@@ -117,14 +117,14 @@ func TestCDNSpecValidation(t *testing.T) {
 		want   string
 	}{
 		{"no images bucket", func(sf *shopv1alpha1.Storefront) { sf.Spec.Images = nil },
-			"spec.cdn.enabled: Invalid value: \"object\": cdn.enabled requires images.bucket"},
+			"spec.cdn.enabled: Invalid value: cdn.enabled requires images.bucket"},
 		{"no alias", func(sf *shopv1alpha1.Storefront) { sf.Spec.CDN.Aliases = nil },
-			"spec.cdn.aliases: Invalid value: \"object\": enabled requires at least one alias"},
+			"spec.cdn.aliases: Invalid value: enabled requires at least one alias"},
 		{"an ingress of another class", func(sf *shopv1alpha1.Storefront) {
 			sf.Spec.Ingress = &shopv1alpha1.IngressSpec{ClassName: "nginx", Host: cdnOriginHost}
 		}, "cdn.enabled requires ingress with className alb and a host"},
 		{"the origin's host as an alias", func(sf *shopv1alpha1.Storefront) { sf.Spec.CDN.Aliases = []string{cdnOriginHost} },
-			"spec.cdn.aliases: Invalid value: \"object\": cdn.aliases must not contain ingress.host"},
+			"spec.cdn.aliases: Invalid value: cdn.aliases must not contain ingress.host"},
 		{"an alias that is no host name", func(sf *shopv1alpha1.Storefront) { sf.Spec.CDN.Aliases = []string{"Shop Example"} },
 			"spec.cdn.aliases[0]: Invalid value: \"Shop Example\": spec.cdn.aliases[0] in body should match"},
 		{"an unknown deletion policy", func(sf *shopv1alpha1.Storefront) { sf.Spec.Images.Bucket.DeletionPolicy = "Snapshot" },
