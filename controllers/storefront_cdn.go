@@ -106,9 +106,12 @@ const (
 // says how long, within 0 and this.
 const pagesMaxTTL = 300
 
-// Statuses the operator reads: ACM's certificate status and CloudFront's distribution
-// status (cloudfront-controller's generator.yaml gives Distribution no synced rule:
-// ACK.ResourceSynced is True from the creation on, so Deployed is read here).
+// Statuses the operator reads: ACM's certificate status (acm-controller's IsSynced is
+// always true: Synced=True while PENDING_VALIDATION) and CloudFront's distribution
+// status (cloudfront-controller's read hook sets Synced=False until Deployed:
+// templates/hooks/distribution/sdk_read_one_post_set_output.go.tpl; so the status, not
+// Synced, says whether a distribution that served still does while an update rolls
+// out).
 const (
 	certificateIssued      = "ISSUED"
 	distributionDeployed   = "Deployed"
@@ -195,7 +198,7 @@ func (r *StorefrontReconciler) reconcileCDN(ctx context.Context, s *scope) (ctrl
 	}
 	status.DomainName, _, _ = unstructured.NestedString(dist.Object, "status", "domainName")
 	status.DistributionStatus, _, _ = unstructured.NestedString(dist.Object, "status", "status")
-	if st := readACKState(dist, nil, noEndpoint); !st.Ready {
+	if st := readACKState(dist, nil, noEndpoint); st.Reason == shopv1alpha1.ReasonProvisioningFailed || st.Reason == shopv1alpha1.ReasonProvisioningRetrying {
 		return notReady(st.Reason, st.Message)
 	}
 	prev := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionCDNReady)

@@ -68,30 +68,6 @@ func withImagesAndCDN(policy shopv1alpha1.BucketDeletionPolicy) storefrontOption
 	}
 }
 
-// actAsACK writes what an ACK controller writes on obj's status: fields (merged) and
-// ACK.ResourceSynced=True, as the runtime's ensureConditions does once the resource
-// exists in AWS.
-func actAsACK(t *testing.T, ns string, gvk schema.GroupVersionKind, name string, fields map[string]any) {
-	t.Helper()
-	NewWithT(t).Eventually(func() error {
-		obj := newACKObject(gvk)
-		if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-			return err
-		}
-		st, _ := obj.Object["status"].(map[string]any)
-		if st == nil {
-			st = map[string]any{}
-		}
-		for k, v := range fields {
-			st[k] = v
-		}
-		st["conditions"] = []any{map[string]any{"type": ackConditionSynced, "status": "True",
-			"lastTransitionTime": "2026-12-03T10:00:00Z", "message": "Resource synced successfully", "reason": ""}}
-		obj.Object["status"] = st
-		return k8sClient.Status().Update(context.Background(), obj, client.FieldValidation("Strict"))
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-}
-
 func ackMetadata(arn, region string) map[string]any {
 	return map[string]any{"arn": arn, "ownerAccountID": "123456789012", "region": region}
 }
@@ -194,14 +170,15 @@ func TestImagesCDNObjectsFitTheRealCRDs(t *testing.T) {
 	}
 }
 
-// The operator's objects for a shop with images and the CDN, as ACK sees them, then
-// the CDN's way to serving: the certificate's validation records in CDNReady, the
-// distribution created once the certificate is issued, status.url on the first alias
-// once it is deployed, and the ALB refusing requests without the origin header.
+// The operator's objects for a shop with images and the CDN, with the ACK stand-ins
+// (test/fake: s3-, acm- and cloudfront-controller): the bucket, the certificate's
+// validation records in CDNReady, the distribution created once the certificate is
+// issued, status.url on the first alias once it is deployed, and the ALB refusing
+// requests without the origin header.
 func TestImagesBucketAndCDN(t *testing.T) {
 	requireImagesCDNCRDs(t)
 	ns := newNamespace(t)
-	startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{})
 	const role = "arn:aws:iam::123456789012:role/storefront-shop-images"
 	startOperator(t, ns, Options{AWSRegion: "eu-central-1", ImagesRoleARN: role})
 	g := NewWithT(t)
@@ -224,9 +201,7 @@ func TestImagesBucketAndCDN(t *testing.T) {
 		"applyServerSideEncryptionByDefault": map[string]any{"sseAlgorithm": "AES256"}, "bucketKeyEnabled": true}}}))
 	g.Expect(nested(b, "spec", "createBucketConfiguration", "locationConstraint")).To(Equal("eu-central-1"))
 	g.Expect(nested(b, "spec", "policy")).To(BeNil(), "no distribution yet, so no CloudFront read access")
-	g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionImagesReady).Reason).To(Equal(shopv1alpha1.ReasonProvisioning))
 
-	actAsACK(t, ns, gvkBucket, "acme-images", map[string]any{"ackResourceMetadata": ackMetadata("arn:aws:s3:::"+bucket, "eu-central-1")})
 	regional := "https://" + bucket + ".s3.eu-central-1.amazonaws.com/images"
 	g.Eventually(func(g Gomega) {
 		sf := getStorefront(g, ns)
@@ -240,6 +215,8 @@ func TestImagesBucketAndCDN(t *testing.T) {
 		sa := get(g, ns, "acme-shop", &corev1.ServiceAccount{})
 		g.Expect(sa.Annotations).To(HaveKeyWithValue("eks.amazonaws.com/role-arn", role))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	_, s3 := standIns.S3()
+	g.Expect(s3.BucketExists(bucket)).To(BeTrue(), "the stand-in's S3 has the bucket")
 
 	// The certificate in us-east-1 for both aliases; the origin access control and the
 	// pages' cache policy.
@@ -258,39 +235,57 @@ func TestImagesBucketAndCDN(t *testing.T) {
 	g.Expect(nested(pages, "spec", "cachePolicyConfig", "parametersInCacheKeyAndForwardedToOrigin", "cookiesConfig")).
 		To(Equal(map[string]any{"cookieBehavior": "all"}))
 
-	// ACM publishes the validation records: CDNReady lists them; no distribution yet.
-	actAsACK(t, ns, gvkOriginAccessControl, "acme-cdn", map[string]any{"id": "E2QWRUHAPOMQZL"})
-	actAsACK(t, ns, gvkCachePolicy, "acme-pages", map[string]any{"id": "2766f3ec-0000-4000-8000-000000000004"})
-	actAsACK(t, ns, gvkCertificate, "acme-cdn", map[string]any{
-		"ackResourceMetadata": ackMetadata(cdnCertARN, "us-east-1"), "status": "PENDING_VALIDATION",
-		"domainValidations": []any{
-			map[string]any{"domainName": cdnAlias, "validationMethod": "DNS", "resourceRecord": map[string]any{
-				"name": "_a79865eb.shop.acme.example.", "type_": "CNAME", "value": "_424c7224.acm-validations.aws."}},
-			map[string]any{"domainName": cdnAlias2, "validationMethod": "DNS", "resourceRecord": map[string]any{
-				"name": "_b1c2d3e4.www.acme.example.", "type_": "CNAME", "value": "_5f6a7b8c.acm-validations.aws."}},
-		}})
+	// ACM publishes the validation records: CDNReady lists them; no distribution yet,
+	// and the Ingress is open to all.
+	var records map[string]string
 	g.Eventually(func(g Gomega) {
+		records = standIns.CertificateValidationRecords()
+		g.Expect(records).To(HaveLen(2))
 		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionCDNReady)
 		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonCertificatePendingValidation))
-		g.Expect(c.Message).To(Equal("Certificate acme-cdn waits for DNS validation: create " +
-			"CNAME _a79865eb.shop.acme.example. -> _424c7224.acm-validations.aws. (for shop.acme.example); " +
-			"CNAME _b1c2d3e4.www.acme.example. -> _5f6a7b8c.acm-validations.aws. (for www.acme.example)"))
+		g.Expect(c.Message).To(HavePrefix("Certificate acme-cdn waits for DNS validation: create CNAME "))
+		for name, value := range records {
+			g.Expect(c.Message).To(ContainSubstring("CNAME " + name + " -> " + value + " (for "))
+		}
 		g.Expect(storefrontEvents(g, ns)).To(ContainElement(ContainSubstring("CDNReady=False: Certificate acme-cdn waits for DNS validation")))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	g.Expect(absent(ns, "acme-cdn", newACKObject(gvkDistribution))).To(BeTrue())
+	g.Expect(get(g, ns, "acme-shop", &networkingv1.Ingress{}).Annotations).NotTo(HaveKey("alb.ingress.kubernetes.io/conditions.acme-shop"))
 
-	// Issued: the distribution, with both origins and the behaviours.
-	actAsACK(t, ns, gvkCertificate, "acme-cdn", map[string]any{"status": "ISSUED"})
+	// The records are created: ISSUED, then the distribution with both origins and the
+	// behaviours; once deployed, status.url is the first alias, images come from it,
+	// the bucket lets the distribution read, and the ALB forwards only requests with
+	// the origin header.
+	for name, value := range records {
+		standIns.PublishDNSRecord(name, value)
+	}
 	var dist *unstructured.Unstructured
 	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.URL).To(Equal("https://" + cdnAlias))
+		g.Expect(condition(sf, shopv1alpha1.ConditionCDNReady).Status).To(Equal(metav1.ConditionTrue))
 		dist = liveACK(g, ns, gvkDistribution, "acme-cdn")
+		domain, _ := nested(dist, "status", "domainName").(string)
+		g.Expect(sf.Status.CDN).To(Equal(&shopv1alpha1.CDNStatus{DomainName: domain, CertificateStatus: "ISSUED", DistributionStatus: "Deployed"}))
+		g.Expect(sf.Status.Images.BaseURL).To(Equal("https://" + cdnAlias + "/images"))
+		env := deployment(g, ns).Spec.Template.Spec.Containers[0].Env
+		g.Expect(env).To(ContainElement(corev1.EnvVar{Name: "IMAGE_BASE_URL", Value: "https://" + cdnAlias + "/images"}))
+		arn, _ := nested(dist, "status", "ackResourceMetadata", "arn").(string)
+		g.Expect(nested(liveACK(g, ns, gvkBucket, "acme-images"), "spec", "policy")).To(Equal(cloudFrontReadPolicy(bucket, arn)))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	secret := get(g, ns, "acme-cdn-origin", &corev1.Secret{})
-	origin := string(secret.Data["originVerify"])
+	origin := string(get(g, ns, "acme-cdn-origin", &corev1.Secret{}).Data["originVerify"])
 	g.Expect(origin).To(HaveLen(48))
+	g.Eventually(func(g Gomega) {
+		ing := get(g, ns, "acme-shop", &networkingv1.Ingress{})
+		var conds []map[string]any
+		g.Expect(json.Unmarshal([]byte(ing.Annotations["alb.ingress.kubernetes.io/conditions.acme-shop"]), &conds)).To(Succeed())
+		g.Expect(conds).To(Equal([]map[string]any{{"field": "http-header",
+			"httpHeaderConfig": map[string]any{"httpHeaderName": "X-Origin-Verify", "values": []any{origin}}}}))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	certARN, _ := nested(liveACK(g, ns, gvkCertificate, "acme-cdn"), "status", "ackResourceMetadata", "arn").(string)
 	dc := nested(dist, "spec", "distributionConfig").(map[string]any)
 	g.Expect(dc["aliases"]).To(Equal(map[string]any{"items": []any{cdnAlias, cdnAlias2}}))
-	g.Expect(dc["viewerCertificate"]).To(Equal(map[string]any{"acmCertificateARN": cdnCertARN, "sslSupportMethod": "sni-only", "minimumProtocolVersion": "TLSv1.2_2021"}))
+	g.Expect(dc["viewerCertificate"]).To(Equal(map[string]any{"acmCertificateARN": certARN, "sslSupportMethod": "sni-only", "minimumProtocolVersion": "TLSv1.2_2021"}))
 	origins := dc["origins"].(map[string]any)["items"].([]any)
 	g.Expect(origins).To(HaveLen(2))
 	g.Expect(origins[0]).To(Equal(map[string]any{
@@ -299,11 +294,13 @@ func TestImagesBucketAndCDN(t *testing.T) {
 			"originSSLProtocols": map[string]any{"items": []any{"TLSv1.2"}}},
 		"customHeaders": map[string]any{"items": []any{map[string]any{"headerName": "X-Origin-Verify", "headerValue": origin}}},
 	}))
+	oacID, _ := nested(liveACK(g, ns, gvkOriginAccessControl, "acme-cdn"), "status", "id").(string)
 	g.Expect(origins[1]).To(Equal(map[string]any{
-		"id": "images", "domainName": bucket + ".s3.eu-central-1.amazonaws.com", "originAccessControlID": "E2QWRUHAPOMQZL",
+		"id": "images", "domainName": bucket + ".s3.eu-central-1.amazonaws.com", "originAccessControlID": oacID,
 		"s3OriginConfig": map[string]any{"originAccessIdentity": ""}}))
+	pagesID, _ := nested(liveACK(g, ns, gvkCachePolicy, "acme-pages"), "status", "id").(string)
 	def := dc["defaultCacheBehavior"].(map[string]any)
-	g.Expect(def["cachePolicyID"]).To(Equal("2766f3ec-0000-4000-8000-000000000004"))
+	g.Expect(def["cachePolicyID"]).To(Equal(pagesID))
 	g.Expect(def["targetOriginID"]).To(Equal("shop"))
 	var paths []string
 	for _, cb := range dc["cacheBehaviors"].(map[string]any)["items"].([]any) {
@@ -316,37 +313,6 @@ func TestImagesBucketAndCDN(t *testing.T) {
 		"/api/* shop 4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
 		"/admin* shop 4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
 	}))
-
-	// InProgress: not yet; the Ingress is open to all.
-	actAsACK(t, ns, gvkDistribution, "acme-cdn", map[string]any{"ackResourceMetadata": ackMetadata(cdnDistARN, "eu-central-1"),
-		"domainName": cdnDomain, "id": "E2QWRUHAPOMQZL", "status": "InProgress"})
-	g.Eventually(func(g Gomega) {
-		sf := getStorefront(g, ns)
-		g.Expect(condition(sf, shopv1alpha1.ConditionCDNReady).Reason).To(Equal(shopv1alpha1.ReasonDistributionDeploying))
-		g.Expect(sf.Status.CDN).To(Equal(&shopv1alpha1.CDNStatus{DomainName: cdnDomain, CertificateStatus: "ISSUED", DistributionStatus: "InProgress"}))
-		// The bucket lets this distribution read the images.
-		b := liveACK(g, ns, gvkBucket, "acme-images")
-		g.Expect(nested(b, "spec", "policy")).To(Equal(cloudFrontReadPolicy(bucket, cdnDistARN)))
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	g.Expect(getStorefront(g, ns).Status.URL).To(Equal("https://" + cdnOriginHost))
-	g.Expect(get(g, ns, "acme-shop", &networkingv1.Ingress{}).Annotations).NotTo(HaveKey("alb.ingress.kubernetes.io/conditions.acme-shop"))
-
-	// Deployed: status.url is the first alias, images come from it, and the ALB forwards
-	// only requests with the origin header.
-	actAsACK(t, ns, gvkDistribution, "acme-cdn", map[string]any{"status": "Deployed"})
-	g.Eventually(func(g Gomega) {
-		sf := getStorefront(g, ns)
-		g.Expect(sf.Status.URL).To(Equal("https://" + cdnAlias))
-		g.Expect(condition(sf, shopv1alpha1.ConditionCDNReady).Status).To(Equal(metav1.ConditionTrue))
-		g.Expect(sf.Status.Images.BaseURL).To(Equal("https://" + cdnAlias + "/images"))
-		env := deployment(g, ns).Spec.Template.Spec.Containers[0].Env
-		g.Expect(env).To(ContainElement(corev1.EnvVar{Name: "IMAGE_BASE_URL", Value: "https://" + cdnAlias + "/images"}))
-		ing := get(g, ns, "acme-shop", &networkingv1.Ingress{})
-		var conds []map[string]any
-		g.Expect(json.Unmarshal([]byte(ing.Annotations["alb.ingress.kubernetes.io/conditions.acme-shop"]), &conds)).To(Succeed())
-		g.Expect(conds).To(Equal([]map[string]any{{"field": "http-header",
-			"httpHeaderConfig": map[string]any{"httpHeaderName": "X-Origin-Verify", "values": []any{origin}}}}))
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 
 	// Disabling the CDN removes its objects and gives the URL back to the Ingress.
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.CDN.Enabled = false })
@@ -362,33 +328,36 @@ func TestImagesBucketAndCDN(t *testing.T) {
 }
 
 // The bucket follows spec.images.bucket.deletionPolicy: Retain keeps it in AWS
-// (ACK's retain policy), Delete deletes it; the CDN's objects always go.
+// (ACK's retain policy: the stand-in's S3 still has it), Delete deletes it.
 func TestImagesBucketDeletionPolicy(t *testing.T) {
 	requireImagesCDNCRDs(t)
-	ns := newNamespace(t)
-	startStandIns(t, ns, fake.Options{})
-	startOperator(t, ns, Options{})
-	g := NewWithT(t)
-	readyShop(t, ns, func(sf *shopv1alpha1.Storefront) {
-		sf.Spec.Images = &shopv1alpha1.ImagesSpec{Bucket: &shopv1alpha1.ImagesBucket{}}
-	})
-	policy := func() any {
-		return nested(liveACK(g, ns, gvkBucket, "acme-images"), "metadata", "annotations", "services.k8s.aws/deletion-policy")
+	for _, policy := range []shopv1alpha1.BucketDeletionPolicy{shopv1alpha1.BucketDeletionPolicyRetain, shopv1alpha1.BucketDeletionPolicyDelete} {
+		t.Run(string(policy), func(t *testing.T) {
+			ns := newNamespace(t)
+			standIns := startStandIns(t, ns, fake.Options{})
+			startOperator(t, ns, Options{})
+			g := NewWithT(t)
+			sf := readyShop(t, ns, func(sf *shopv1alpha1.Storefront) {
+				sf.Spec.Images = &shopv1alpha1.ImagesSpec{Bucket: &shopv1alpha1.ImagesBucket{}}
+			})
+			bucket := imagesBucketName(sf)
+			annotation := func() any {
+				return nested(liveACK(g, ns, gvkBucket, "acme-images"), "metadata", "annotations", "services.k8s.aws/deletion-policy")
+			}
+			g.Expect(annotation()).To(Equal("retain"), "Retain is the default")
+			_, s3 := standIns.S3()
+			g.Eventually(func() (bool, error) { return s3.BucketExists(bucket) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+			if policy == shopv1alpha1.BucketDeletionPolicyDelete {
+				updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Images.Bucket.DeletionPolicy = policy })
+				g.Eventually(annotation).WithTimeout(eventually).WithPolling(poll).Should(Equal("delete"))
+			}
+			g.Expect(k8sClient.Delete(context.Background(), getStorefront(g, ns))).To(Succeed())
+			g.Eventually(func() bool {
+				return absent(ns, "acme", &shopv1alpha1.Storefront{}) && absent(ns, "acme-images", newACKObject(gvkBucket))
+			}).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+			exists, err := s3.BucketExists(bucket)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(exists).To(Equal(policy == shopv1alpha1.BucketDeletionPolicyRetain), "bucket %s in S3 after the Storefront went", bucket)
+		})
 	}
-	g.Expect(policy()).To(Equal("retain"))
-	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
-		sf.Spec.Images.Bucket.DeletionPolicy = shopv1alpha1.BucketDeletionPolicyDelete
-	})
-	g.Eventually(policy).WithTimeout(eventually).WithPolling(poll).Should(Equal("delete"))
-	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
-		sf.Spec.Images.Bucket.DeletionPolicy = shopv1alpha1.BucketDeletionPolicyRetain
-	})
-	g.Eventually(policy).WithTimeout(eventually).WithPolling(poll).Should(Equal("retain"))
-
-	// Deleting the Storefront deletes the Bucket object with the retain policy on it
-	// (the deletion step re-applies it), then releases the Storefront.
-	g.Expect(k8sClient.Delete(context.Background(), getStorefront(g, ns))).To(Succeed())
-	g.Eventually(func() bool {
-		return absent(ns, "acme", &shopv1alpha1.Storefront{}) && absent(ns, "acme-images", newACKObject(gvkBucket))
-	}).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
 }

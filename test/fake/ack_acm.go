@@ -135,6 +135,7 @@ func (m certificateManager) sdkCreate(_ context.Context, c *ackCall, desired *un
 	ko := desired.DeepCopy()
 	st := statusMap(ko)
 	st["ackResourceMetadata"] = map[string]any{"arn": arn}
+	setStatusDefaults(ko, c) // ackResourceMetadata.ownerAccountID and region are required
 	return ko, nil
 }
 

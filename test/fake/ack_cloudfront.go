@@ -19,8 +19,9 @@ package fake
 // The OriginAccessControl, CachePolicy and Distribution of cloudfront-controller 1.7.1
 // (pkg/resource/{origin_access_control,cache_policy,distribution} at 37fbad2, and
 // generator.yaml): each gets a generated ID in status.id; a Distribution is InProgress
-// when created or updated and Deployed at the next look, and generator.yaml gives it
-// no synced rule, so ACK.ResourceSynced is True throughout. Deleting an enabled
+// when created or updated and Deployed at the next look, Synced=False until Deployed
+// (templates/hooks/distribution/sdk_read_one_post_set_output.go.tpl), which makes ACK
+// look again after its default 30 seconds. Deleting an enabled
 // distribution first disables it and waits
 // (templates/hooks/distribution/sdk_delete_pre_build_request.go.tpl); the stand-in
 // deletes at once. The distribution itself is a caching reverse proxy (distProxy) on
@@ -100,6 +101,7 @@ func (m cloudFrontManager) sdkCreate(_ context.Context, c *ackCall, desired *uns
 	st["id"] = id
 	st["eTag"] = "E" + id[1:]
 	st["ackResourceMetadata"] = map[string]any{"arn": fmt.Sprintf("arn:%s:cloudfront::%s:%s/%s", Partition, c.account, kebab(m.kind), id)}
+	setStatusDefaults(ko, c) // ackResourceMetadata.ownerAccountID and region are required
 	return ko, nil
 }
 
@@ -180,10 +182,13 @@ func (d *distributionState) close() {
 
 type distributionManager struct{}
 
-func (distributionManager) service() string                          { return "cloudfront" }
-func (distributionManager) idField() string                          { return "" }
-func (distributionManager) lateInitFields() []string                 { return nil }
-func (distributionManager) isSynced(*unstructured.Unstructured) bool { return true }
+func (distributionManager) service() string          { return "cloudfront" }
+func (distributionManager) idField() string          { return "" }
+func (distributionManager) lateInitFields() []string { return nil }
+func (distributionManager) isSynced(r *unstructured.Unstructured) bool {
+	st, _, _ := unstructured.NestedString(r.Object, "status", "status")
+	return st == DistributionDeployed
+}
 func (distributionManager) terminalCodes() []string {
 	return []string{"InvalidArgument", "InconsistentQuantities", "InvalidOrigin", "InvalidViewerCertificate", "InvalidOriginAccessControl", "CNAMEAlreadyExists"}
 }
@@ -249,6 +254,7 @@ func (m distributionManager) sdkCreate(_ context.Context, c *ackCall, desired *u
 	st["domainName"] = proxy.Addr()
 	st["callerReference"] = desired.GetNamespace() + "/" + desired.GetName()
 	st["ackResourceMetadata"] = map[string]any{"arn": fmt.Sprintf("arn:%s:cloudfront::%s:distribution/%s", Partition, c.account, d.id)}
+	setStatusDefaults(ko, c) // ackResourceMetadata.ownerAccountID and region are required
 	return ko, nil
 }
 

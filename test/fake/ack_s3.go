@@ -194,6 +194,7 @@ func (m bucketManager) sdkCreate(_ context.Context, c *ackCall, desired *unstruc
 	ko := desired.DeepCopy()
 	st := statusMap(ko)
 	st["ackResourceMetadata"] = map[string]any{"arn": "arn:" + Partition + ":s3:::" + name}
+	setStatusDefaults(ko, c) // ackResourceMetadata.ownerAccountID and region are required
 	st["location"] = "/" + name
 	setCondition(ko, ConditionSynced, "False", strPtr("bucket created, requeue for updates"), nil, c.s.now())
 	return ko, nil
