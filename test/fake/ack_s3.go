@@ -118,8 +118,11 @@ func (w *cdnWorld) startS3() {
 	w.s3Server = httptest.NewServer(gofakes3.New(w.s3).Server())
 }
 
-// closeCDN stops the images-cdn stand-ins' servers (the S3 server and the
-// distributions' proxies); Wait calls it.
+// CloseCDN stops the images-cdn stand-ins' servers (the S3 server and the
+// distributions' proxies); Wait calls it, and whoever set the stand-ins up with
+// SetupACK calls it when they stop.
+func (s *StandIns) CloseCDN() { s.closeCDN() }
+
 func (s *StandIns) closeCDN() {
 	w, ok := worlds.LoadAndDelete(s)
 	if !ok {

@@ -223,6 +223,17 @@ func (a *albController) addressFor(host string) string {
 	return ""
 }
 
+// originResolver is where the CDN stand-in (test/fake, Distribution) finds a custom
+// origin by its domain name: the load balancer whose rules name that host, over plain
+// HTTP (the local ALB has no TLS listener; CloudFront would use HTTPS).
+func (a *albController) originResolver(host string) (string, bool) {
+	addr := a.addressFor(host)
+	if addr == "" {
+		return "", false
+	}
+	return "http://" + addr, true
+}
+
 func (a *albController) ensure(key types.NamespacedName) (*loadBalancer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
