@@ -38,7 +38,8 @@ func cdnCall(t *testing.T, region string) *ackCall {
 	return &ackCall{s: s, account: "123456789012", region: region, namespace: "shops"}
 }
 
-func object(gvk interface{ String() string }, spec map[string]any) *unstructured.Unstructured {
+// object is an ACK object of the test with spec; the managers read nothing else.
+func object(spec map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{"spec": spec, "metadata": map[string]any{"name": "acme-cdn", "namespace": "shops"}}}
 }
 
@@ -49,7 +50,7 @@ func object(gvk interface{ String() string }, spec map[string]any) *unstructured
 func TestBucketGolden(t *testing.T) {
 	c := cdnCall(t, "eu-central-1")
 	m := bucketManager{}
-	b := object(BucketGVK, map[string]any{"name": "sf-shops-acme-1a2b3c4d-5e6f7a8b", "versioning": map[string]any{"status": "Enabled"}})
+	b := object(map[string]any{"name": "sf-shops-acme-1a2b3c4d-5e6f7a8b", "versioning": map[string]any{"status": "Enabled"}})
 	if _, err := m.sdkFind(context.Background(), c, b); err != errNotFound {
 		t.Fatalf("sdkFind before the create: %v, want not found", err)
 	}
@@ -102,7 +103,7 @@ func TestCertificateGolden(t *testing.T) {
 	if m.requeueOnSuccessSeconds() != 60 {
 		t.Errorf("RequeueOnSuccessSeconds %d, want 60", m.requeueOnSuccessSeconds())
 	}
-	cert := object(CertificateGVK, map[string]any{"domainName": "shop.acme.example", "subjectAlternativeNames": []any{"www.acme.example"}})
+	cert := object(map[string]any{"domainName": "shop.acme.example", "subjectAlternativeNames": []any{"www.acme.example"}})
 	created, err := m.sdkCreate(context.Background(), c, cert)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,6 @@ func TestCertificateGolden(t *testing.T) {
 func TestDistributionGolden(t *testing.T) {
 	c := cdnCall(t, "eu-central-1")
 	ctx := context.Background()
-	w := worldOf(c.s)
 
 	// The shop: anonymous pages public for 60 s, signed-in ones private; it records
 	// what CloudFront sends.
@@ -168,7 +168,7 @@ func TestDistributionGolden(t *testing.T) {
 	defer shop.Close()
 	c.s.SetCDNOriginResolver(func(domain string) (string, bool) { return shop.URL, domain == "origin.acme.example" })
 
-	policy, err := cachePolicyManager.sdkCreate(ctx, c, object(CachePolicyGVK, map[string]any{"cachePolicyConfig": map[string]any{
+	policy, err := cachePolicyManager.sdkCreate(ctx, c, object(map[string]any{"cachePolicyConfig": map[string]any{
 		"name": "sf-shops-acme-pages", "minTTL": int64(0), "defaultTTL": int64(0), "maxTTL": int64(300),
 		"parametersInCacheKeyAndForwardedToOrigin": map[string]any{
 			"cookiesConfig": map[string]any{"cookieBehavior": "all"}, "queryStringsConfig": map[string]any{"queryStringBehavior": "all"}},
@@ -181,7 +181,7 @@ func TestDistributionGolden(t *testing.T) {
 		t.Errorf("cache policy id %q", pagesID)
 	}
 	cert, _ := certificateManager{}.sdkCreate(ctx, &ackCall{s: c.s, account: c.account, region: "us-east-1"},
-		object(CertificateGVK, map[string]any{"domainName": "shop.acme.example"}))
+		object(map[string]any{"domainName": "shop.acme.example"}))
 	_, backend := c.s.S3()
 	if err := backend.CreateBucket("sf-shops-acme-1a2b3c4d-5e6f7a8b"); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestDistributionGolden(t *testing.T) {
 	}
 	methods := map[string]any{"items": []any{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}, "cachedMethods": map[string]any{"items": []any{"GET", "HEAD"}}}
 	readOnly := map[string]any{"items": []any{"GET", "HEAD"}, "cachedMethods": map[string]any{"items": []any{"GET", "HEAD"}}}
-	dist := object(DistributionGVK, map[string]any{"distributionConfig": map[string]any{
+	dist := object(map[string]any{"distributionConfig": map[string]any{
 		"enabled": true, "aliases": map[string]any{"items": []any{"shop.acme.example"}},
 		"viewerCertificate": map[string]any{"acmCertificateARN": certificateARNOf(cert)},
 		"origins": map[string]any{"items": []any{
@@ -291,5 +291,4 @@ func TestDistributionGolden(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("POST /images/: %d, want 403", resp.StatusCode)
 	}
-	_ = w
 }
