@@ -19,8 +19,13 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -313,6 +318,55 @@ func TestImagesBucketAndCDN(t *testing.T) {
 		"/api/* shop 4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
 		"/admin* shop 4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
 	}))
+
+	// Through the distribution stand-in: an image in the bucket is served with its
+	// immutable header and cached; an anonymous page is a hit on the second request, a
+	// signed-in one never; the shop sees the origin header on every request.
+	g.Expect(s3.PutObject(bucket, "images/0f3a.webp", map[string]string{"Content-Type": "image/webp",
+		"Cache-Control": "public, max-age=31536000, immutable"}, strings.NewReader("WEBP"), 4, nil)).Error().NotTo(HaveOccurred())
+	var originHeaders []string
+	var mu sync.Mutex
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		originHeaders = append(originHeaders, r.Header.Get("X-Origin-Verify"))
+		mu.Unlock()
+		if r.Header.Get("Cookie") != "" {
+			w.Header().Set("Cache-Control", "private")
+		} else {
+			w.Header().Set("Cache-Control", "public, s-maxage=60")
+		}
+		_, _ = io.WriteString(w, "<h1>Products</h1>")
+	}))
+	defer shop.Close()
+	standIns.SetCDNOriginResolver(func(host string) (string, bool) { return shop.URL, host == cdnOriginHost })
+	domain, _ := nested(dist, "status", "domainName").(string)
+	fetch := func(path, cookie string) (string, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+domain+path, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK), path)
+		return resp.Header.Get("X-Cache"), resp.Header.Get("Cache-Control")
+	}
+	xc, cc := fetch("/images/0f3a.webp", "")
+	g.Expect([]string{xc, cc}).To(Equal([]string{"Miss from cloudfront", "public, max-age=31536000, immutable"}))
+	xc, _ = fetch("/images/0f3a.webp", "")
+	g.Expect(xc).To(Equal("Hit from cloudfront"))
+	for i, want := range []string{"Miss from cloudfront", "Hit from cloudfront"} {
+		xc, _ := fetch("/products", "")
+		g.Expect(xc).To(Equal(want), "anonymous request %d", i)
+	}
+	for i := range 2 {
+		xc, _ := fetch("/products", "session=abc")
+		g.Expect(xc).To(Equal("Miss from cloudfront"), "signed-in request %d", i)
+	}
+	mu.Lock()
+	g.Expect(originHeaders).To(Equal([]string{origin, origin, origin}))
+	mu.Unlock()
 
 	// Disabling the CDN removes its objects and gives the URL back to the Ingress.
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.CDN.Enabled = false })
