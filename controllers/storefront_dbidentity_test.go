@@ -147,14 +147,18 @@ func TestRecreatedClusterIsLost(t *testing.T) {
 	again.SetNamespace(ns)
 	again.SetName(saved.GetName())
 	again.SetLabels(saved.GetLabels())
+	annotations := saved.GetAnnotations()
+	delete(annotations, rdsAnnotationLastAppliedSecret) // ACK's own, not the manifest's
+	again.SetAnnotations(annotations)
 	again.SetOwnerReferences(saved.GetOwnerReferences())
 	again.Object["spec"] = saved.Object["spec"]
 	g.Expect(k8sClient.Create(ctx, again)).To(Succeed())
 
 	var second string
 	g.Eventually(func(g Gomega) {
-		second = clusterResourceID(ackObject(g, ns, gvkDBCluster, "acme-database"))
-		g.Expect(second).To(HavePrefix("cluster-"))
+		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+		second = clusterResourceID(cl)
+		g.Expect(second).To(HavePrefix("cluster-"), "%v\n%v", cl.Object["status"], condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady))
 		g.Expect(second).NotTo(Equal(first))
 		sf := getStorefront(g, ns)
 		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
