@@ -155,6 +155,8 @@ type scope struct {
 	// databaseID identifies the database of this reconcile (storefront_dbidentity.go);
 	// "" while it is not ready.
 	databaseID string
+	// dbSwitch is a move to a database the served image never migrated (storefront_dbidentity.go).
+	dbSwitch databaseSwitch
 	// media is the images bucket and CDN, for the workload (storefront_images.go);
 	// nil without spec.images.bucket.
 	media *mediaState
