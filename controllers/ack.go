@@ -52,7 +52,8 @@ var (
 	gvkCacheUser       = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "User"}
 	gvkCacheUserGroup  = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "UserGroup"}
 
-	ackKinds = []schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance, gvkServerlessCache, gvkCacheUser, gvkCacheUserGroup}
+	ackKinds = append([]schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance, gvkServerlessCache, gvkCacheUser, gvkCacheUserGroup,
+		gvkBucket}, cdnKinds...)
 )
 
 // Annotations ACK reads on its objects (runtime apis/core/v1alpha1 and rds-controller
@@ -313,6 +314,9 @@ func ackAnnotations(sf *shopv1alpha1.Storefront, gvk schema.GroupVersionKind, re
 // snapshot of the cluster). The serverless cache holds only cached data and always goes,
 // and its users and user group, which open nothing else, with it.
 func ackDeletionPolicy(sf *shopv1alpha1.Storefront, gvk schema.GroupVersionKind) string {
+	if p, ok := imagesCDNDeletionPolicy(sf, gvk); ok {
+		return p
+	}
 	if gvk.Group != gvkServerlessCache.Group && auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
 		return ackDeletionPolicyRetain
 	}

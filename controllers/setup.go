@@ -77,6 +77,10 @@ type Options struct {
 	// WatchNamespaces are the namespaces the operator watches (--watch-namespaces); all
 	// when empty. CacheOptions takes the same list.
 	WatchNamespaces []string
+	// ImagesRoleARN is the IAM role of the shops' images buckets (--images-role-arn),
+	// put on the ServiceAccount of every shop with spec.images.bucket for IRSA; empty:
+	// no annotation (EKS Pod Identity associations, or another credentials path).
+	ImagesRoleARN string
 }
 
 // WatchLabel on a Secret that a Storefront references (an external database or cache

@@ -90,6 +90,8 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"login", r.reconcileLogin},
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
+		{"images", r.reconcileImages},
+		{"cdn", r.reconcileCDN},
 		{"workload", r.reconcileWorkload},
 		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
@@ -155,6 +157,9 @@ type scope struct {
 	databaseID string
 	// dbSwitch is a move to a database the served image never migrated (storefront_dbidentity.go).
 	dbSwitch databaseSwitch
+	// media is the images bucket and CDN, for the workload (storefront_images.go);
+	// nil without spec.images.bucket.
+	media *mediaState
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.

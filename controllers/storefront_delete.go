@@ -55,6 +55,8 @@ type deletionStep struct {
 func (r *StorefrontReconciler) deletionSteps() []deletionStep {
 	return []deletionStep{
 		{"workload", r.deleteWorkload},
+		{"CDN", r.deleteCDN},
+		{"images bucket", r.deleteImagesBucket},
 		{"cache", r.deleteServerlessCache},
 		{"cache users", r.deleteCacheUsers},
 		{"database instance", r.deleteDBInstance},

@@ -100,6 +100,9 @@ func (r *StorefrontReconciler) reconcileStatus(ctx context.Context, s *scope) (c
 	}
 	observeWorkload(&sf.Status, s.deployment)
 	sf.Status.URL = shopURL(sf.Spec.Ingress, s.ingress)
+	if u := cdnURL(sf); u != "" {
+		sf.Status.URL = u
+	}
 	summarise(s)
 	return ctrl.Result{RequeueAfter: resyncPeriod}, nil
 }

@@ -135,7 +135,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 		// Keep what runs: without a valid connection the pods cannot be rolled.
 		return ctrl.Result{}, r.observeDeployment(ctx, s)
 	}
-	for _, obj := range []client.Object{desiredServiceAccount(sf, r.Scheme), desiredService(sf, r.Scheme)} {
+	for _, obj := range []client.Object{withImagesRole(desiredServiceAccount(sf, r.Scheme), sf, r.Options), desiredService(sf, r.Scheme)} {
 		if _, err := r.applyObject(ctx, obj); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -147,6 +147,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	if sf.Spec.Ingress != nil && ownsHost {
 		ing := desiredIngress(sf, r.Scheme)
 		hibernateIngress(sf, ing)
+		withOriginVerify(ing, s.media)
 		changed, err := r.applyObject(ctx, ing)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -167,6 +168,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 	d := desiredDeployment(sf, r.Scheme, image, s.configChecksum, s.database, s.cache)
 	withOTLPEnv(&d.Spec.Template.Spec, sf, r.Options.OTLP)
 	withClientEnv(&d.Spec.Template.Spec, sf, r.Options)
+	withImageEnv(&d.Spec.Template.Spec, s.media)
 	written, err := r.applyObject(ctx, d)
 	if err != nil {
 		return ctrl.Result{}, err

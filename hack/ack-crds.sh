@@ -6,8 +6,10 @@
 #
 #   hack/ack-crds.sh SRC DEST
 #
-# SRC holds the checkouts rds-controller/, elasticache-controller/, ec2-controller/ and
-# runtime/ (the CI workflow's actions/checkout steps create them); DEST is created.
+# SRC holds the checkouts rds-controller/, elasticache-controller/, ec2-controller/,
+# runtime/, s3-controller/, cloudfront-controller/ and acm-controller/ (the CI workflow's
+# actions/checkout steps create them); DEST is created. A checksum line's path may have a
+# folder (images-cdn/...): the file is copied there, as ../shared/ack-crds lays it out.
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -24,6 +26,9 @@ repo_of() {
     rds.*) echo rds-controller ;;
     elasticache.*) echo elasticache-controller ;;
     ec2.*) echo ec2-controller ;;
+    s3.*) echo s3-controller ;;
+    cloudfront.*) echo cloudfront-controller ;;
+    acm.*) echo acm-controller ;;
     services.k8s.aws_*) echo runtime ;;
     *) echo "no ACK repository known for $1" >&2; return 1 ;;
   esac
@@ -31,12 +36,14 @@ repo_of() {
 
 mkdir -p "$dest"
 while read -r _ file; do
-  repo=$(repo_of "$file")
-  from="$src/$repo/config/crd/bases/$file"
+  base=$(basename "$file")
+  repo=$(repo_of "$base")
+  from="$src/$repo/config/crd/bases/$base"
   if [[ ! -f $from ]]; then
     echo "missing $from: check out aws-controllers-k8s/$repo at the commit named in .github/workflows/ci.yml" >&2
     exit 1
   fi
+  mkdir -p "$dest/$(dirname "$file")"
   cp "$from" "$dest/$file"
 done < <(grep -v '^#' "$sums")
 (cd "$dest" && sha256sum --quiet -c "$sums")

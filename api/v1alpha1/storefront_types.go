@@ -22,6 +22,9 @@ import (
 )
 
 // StorefrontSpec is the desired state of one online shop.
+// +kubebuilder:validation:XValidation:rule="!has(self.cdn) || !self.cdn.enabled || (has(self.images) && has(self.images.bucket))",message="cdn.enabled requires images.bucket: the distribution serves the images from the shop's bucket",fieldPath=".cdn.enabled"
+// +kubebuilder:validation:XValidation:rule="!has(self.cdn) || !self.cdn.enabled || (has(self.ingress) && has(self.ingress.host) && size(self.ingress.host) > 0 && has(self.ingress.className) && self.ingress.className == 'alb')",message="cdn.enabled requires ingress with className alb and a host: the distribution reaches the shop's ALB by that host over HTTPS",fieldPath=".cdn.enabled"
+// +kubebuilder:validation:XValidation:rule="!has(self.cdn) || !has(self.cdn.aliases) || !has(self.ingress) || !has(self.ingress.host) || !(self.ingress.host in self.cdn.aliases)",message="cdn.aliases must not contain ingress.host: the alias points at CloudFront and the host at the ALB behind it",fieldPath=".cdn.aliases"
 type StorefrontSpec struct {
 	// Image is the shop's container image. The same image runs the schema migrations
 	// (`/shop migrate`) before the Deployment is moved to it.
@@ -89,6 +92,16 @@ type StorefrontSpec struct {
 	// +optional
 	Migration MigrationSpec `json:"migration,omitempty"`
 
+	// Images stores the shop's product images in an S3 bucket the operator provisions
+	// through ACK. Absent: the shop keeps its catalog's built-in pictures only.
+	// +optional
+	Images *ImagesSpec `json:"images,omitempty"`
+
+	// CDN puts a CloudFront distribution, with an ACM certificate for its aliases, in
+	// front of the shop and its images (docs/architecture.md#images-and-the-cdn).
+	// +optional
+	CDN *CDNSpec `json:"cdn,omitempty"`
+
 	// Paused stops the operator from changing any of the shop's objects. Status is still
 	// reported, with phase Paused.
 	// +optional
@@ -100,6 +113,61 @@ type StorefrontSpec struct {
 	// every path with a 503 "this shop is sleeping" page. false wakes it.
 	// +optional
 	Hibernate bool `json:"hibernate,omitempty"`
+}
+
+// ImagesSpec says where the shop keeps its product images.
+type ImagesSpec struct {
+	// Bucket provisions an ACK Bucket for the Storefront: named
+	// sf-<namespace>-<name>-<hash>-<8 hex of the Storefront's UID> (globally unique),
+	// encrypted (SSE-S3), all public access blocked, versioning on and ownership
+	// BucketOwnerEnforced. The shop gets IMAGE_STORE=s3://<bucket>/images and reaches
+	// S3 with its pod's identity (the operator's --images-role-arn on its
+	// ServiceAccount), never a key in a Secret.
+	// +optional
+	Bucket *ImagesBucket `json:"bucket,omitempty"`
+}
+
+// ImagesBucket is the S3 bucket of the shop's images.
+type ImagesBucket struct {
+	// DeletionPolicy says what happens to the bucket when the Storefront is deleted:
+	// Retain (keep it and its images) or Delete (S3 refuses to delete a bucket that
+	// still holds objects, and ACK reports it).
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy BucketDeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// BucketDeletionPolicy says what happens to the images bucket when its Storefront is
+// deleted.
+// +kubebuilder:validation:Enum=Delete;Retain
+type BucketDeletionPolicy string
+
+const (
+	// BucketDeletionPolicyDelete deletes the bucket with the Storefront.
+	BucketDeletionPolicyDelete BucketDeletionPolicy = "Delete"
+	// BucketDeletionPolicyRetain keeps the bucket and its images in AWS.
+	BucketDeletionPolicyRetain BucketDeletionPolicy = "Retain"
+)
+
+// CDNSpec is the CloudFront distribution in front of the shop.
+// +kubebuilder:validation:XValidation:rule="!self.enabled || (has(self.aliases) && size(self.aliases) > 0)",message="enabled requires at least one alias: the distribution's certificate is issued for its aliases",fieldPath=".aliases"
+type CDNSpec struct {
+	// Enabled creates the distribution, its certificate (ACM, DNS validation, in
+	// us-east-1 as CloudFront requires) and its origin access control. false removes
+	// them; status.url goes back to the Ingress.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// Aliases are the host names shoppers use; the first one becomes status.url once
+	// the distribution is deployed and the certificate issued. Point each at the
+	// distribution's domain name (status.cdn.domainName) and create the validation
+	// records the CDNReady condition lists: the operator creates no DNS records.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`
+	// +optional
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // MigrationSpec bounds the migration Job of each image. A running migration is never
@@ -490,11 +558,45 @@ type StorefrontStatus struct {
 	// +optional
 	Provisioning *ProvisioningStatus `json:"provisioning,omitempty"`
 
+	// Images is the shop's image store, when spec.images.bucket is set.
+	// +optional
+	Images *ImagesStatus `json:"images,omitempty"`
+
+	// CDN is the state of the CloudFront distribution, when spec.cdn is enabled.
+	// +optional
+	CDN *CDNStatus `json:"cdn,omitempty"`
+
 	// Migration says which image's migrations ran on which database: a migration belongs
 	// to a database, and a database the operator knew that vanished is reported
 	// (DatabaseLost), never silently created again empty.
 	// +optional
 	Migration *MigrationStatus `json:"migration,omitempty"`
+}
+
+// ImagesStatus is the shop's image store.
+type ImagesStatus struct {
+	// Bucket is the S3 bucket's name.
+	// +optional
+	Bucket string `json:"bucket,omitempty"`
+	// BaseURL is the shop's IMAGE_BASE_URL: the CDN's first alias when the
+	// distribution serves, else the bucket's regional URL.
+	// +optional
+	BaseURL string `json:"baseURL,omitempty"`
+}
+
+// CDNStatus is the state of the shop's CloudFront distribution.
+type CDNStatus struct {
+	// DomainName is the distribution's domain name (dxxxx.cloudfront.net), the target
+	// of the aliases' DNS records.
+	// +optional
+	DomainName string `json:"domainName,omitempty"`
+	// CertificateStatus is the ACM certificate's status (PENDING_VALIDATION, ISSUED...).
+	// +optional
+	CertificateStatus string `json:"certificateStatus,omitempty"`
+	// DistributionStatus is CloudFront's status of the distribution (InProgress,
+	// Deployed).
+	// +optional
+	DistributionStatus string `json:"distributionStatus,omitempty"`
 }
 
 // MigrationStatus is the last successful migration and the database it ran on.

@@ -62,6 +62,12 @@ var ackKinds = []schema.GroupVersionKind{
 	{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "User"},
 	{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "UserGroup"},
 	{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "ServerlessCache"},
+	// Product images and the CDN (docs/architecture.md#images-and-the-cdn).
+	{Group: "s3.services.k8s.aws", Version: "v1alpha1", Kind: "Bucket"},
+	{Group: "acm.services.k8s.aws", Version: "v1alpha1", Kind: "Certificate"},
+	{Group: "cloudfront.services.k8s.aws", Version: "v1alpha1", Kind: "OriginAccessControl"},
+	{Group: "cloudfront.services.k8s.aws", Version: "v1alpha1", Kind: "CachePolicy"},
+	{Group: "cloudfront.services.k8s.aws", Version: "v1alpha1", Kind: "Distribution"},
 }
 
 // Report is what `status` prints: the Storefront, the tree of its objects, and what

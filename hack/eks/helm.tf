@@ -26,6 +26,9 @@ locals {
     cacheCidrs       = module.vpc.elasticache_subnets_cidr_blocks
     watchNamespaces  = var.watch_namespaces
     metricsNamespace = var.metrics_namespace
+    # The shops' role for their images buckets (images-cdn.tf), put on the
+    # ServiceAccount of every shop with spec.images.bucket.
+    extraArgs = ["--images-role-arn=${module.shop_images_irsa.iam_role_arn}"]
   }
 }
 
@@ -105,6 +108,9 @@ resource "helm_release" "storefront_operator" {
   depends_on = [
     helm_release.ack_rds,
     helm_release.ack_elasticache,
+    helm_release.ack_s3,
+    helm_release.ack_cloudfront,
+    helm_release.ack_acm,
     helm_release.aws_load_balancer_controller,
   ]
 }

@@ -262,7 +262,8 @@ func TestCIWorkflowRunsCIRunWithTheRealACKCRDs(t *testing.T) {
 	}
 	// The commits checked out are the ones the checksum file was made from.
 	header := ackChecksumHeader(t)
-	for _, repo := range []string{"rds-controller", "elasticache-controller", "ec2-controller", "runtime"} {
+	for _, repo := range []string{"rds-controller", "elasticache-controller", "ec2-controller", "runtime",
+		"s3-controller", "cloudfront-controller", "acm-controller"} {
 		ref := checkedOut["aws-controllers-k8s/"+repo]
 		if ref == "" || !strings.Contains(header, repo+" "+ref) {
 			t.Errorf("aws-controllers-k8s/%s checked out at %q; hack/ack-crds.sha256 names: %s", repo, ref, header)
@@ -306,7 +307,13 @@ func TestACKChecksumsMatchTheCRDsTestsUse(t *testing.T) {
 	}
 	for _, need := range []string{"rds.services.k8s.aws_dbclusters.yaml", "rds.services.k8s.aws_dbinstances.yaml",
 		"rds.services.k8s.aws_dbsubnetgroups.yaml", "elasticache.services.k8s.aws_serverlesscaches.yaml",
-		"elasticache.services.k8s.aws_users.yaml", "elasticache.services.k8s.aws_usergroups.yaml"} {
+		"elasticache.services.k8s.aws_users.yaml", "elasticache.services.k8s.aws_usergroups.yaml",
+		// Product images and the CDN, in the subfolder ../shared/ack-crds keeps them in
+		// (testenv.ImagesCDNSubdir): the checksum lines carry the folder, so sha256sum -c
+		// and hack/ack-crds.sh find them where the suites load them from.
+		"images-cdn/s3.services.k8s.aws_buckets.yaml", "images-cdn/cloudfront.services.k8s.aws_distributions.yaml",
+		"images-cdn/cloudfront.services.k8s.aws_originaccesscontrols.yaml",
+		"images-cdn/cloudfront.services.k8s.aws_cachepolicies.yaml", "images-cdn/acm.services.k8s.aws_certificates.yaml"} {
 		if !listed[need] {
 			t.Errorf("%s: a CRD the operator writes is not fetched for CI", need)
 		}
@@ -326,9 +333,11 @@ func TestACKChecksumsMatchTheCRDsTestsUse(t *testing.T) {
 		t.Errorf("sha256sum -c in %s: %v\n%s", dir, err, out)
 	}
 	present, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	for _, p := range present {
-		if !listed[filepath.Base(p)] {
-			t.Errorf("%s is in %s but not fetched by CI (hack/ack-crds.sha256)", filepath.Base(p), dir)
+	sub, _ := filepath.Glob(filepath.Join(dir, testenv.ImagesCDNSubdir, "*.yaml"))
+	for _, p := range append(present, sub...) {
+		rel, _ := filepath.Rel(dir, p)
+		if !listed[filepath.ToSlash(rel)] {
+			t.Errorf("%s is in %s but not fetched by CI (hack/ack-crds.sha256)", rel, dir)
 		}
 	}
 }

@@ -553,6 +553,11 @@ func (c *ackController) handleRequeues(latest *unstructured.Unstructured) (*unst
 	}
 	if synced := conditionOf(latest, ConditionSynced); synced != nil {
 		if synced["status"] == "True" {
+			// A manager with RequeueOnSuccessSeconds (acm-controller: 60) looks again
+			// that soon (ack_acm.go).
+			if r, ok := c.rm.(interface{ requeueOnSuccessSeconds() int }); ok {
+				return latest, &requeueNeededAfter{after: time.Duration(r.requeueOnSuccessSeconds()) * time.Second}
+			}
 			return latest, &requeueNeededAfter{after: c.s.ackResync, exact: true}
 		}
 		return latest, &requeueNeededAfter{requeueNeeded: requeueNeeded{errTemporaryOutOfSync}, after: defaultRequeueAfter}

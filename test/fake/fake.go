@@ -259,6 +259,7 @@ func (s *StandIns) ACKDeletions() []ACKDeletion {
 func (s *StandIns) Wait() error {
 	err := <-s.done
 	s.done <- err
+	s.closeCDN() // the S3 server and the distributions' proxies (ack_s3.go)
 	return err
 }
 

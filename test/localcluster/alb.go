@@ -66,6 +66,14 @@ import (
 //   - A backend whose port name is "use-annotation" takes its action from the
 //     alb.ingress.kubernetes.io/actions.<service name> annotation: fixed-response,
 //     redirect or forward to services.
+//   - A rule whose backend is Service <name> also needs the conditions of the
+//     alb.ingress.kubernetes.io/conditions.<name> annotation (pkg/ingress/config_types.go
+//     RuleCondition, enhanced_backend_builder.go buildConditions; annotations.md
+//     "conditions"): http-header conditions with values only, each a header name and
+//     values of which one must match, case-insensitively with * and ? wildcards (the
+//     ELB user guide, "HTTP header conditions"); several conditions must all match. A
+//     request that fails them falls through to the next rule, in the end the default
+//     404: the CDN's origin header keeps requests that bypass it out.
 //   - A service backend forwards to a target group: the ready endpoints of the
 //     Service's EndpointSlices (written by the real endpointslice controller) on the
 //     target port. Registering and deregistering a target take RegistrationDelay after
@@ -82,7 +90,8 @@ import (
 //     within the connection timeout (10 s: a pod whose sandbox is gone) or does not
 //     answer within the idle timeout (60 s) a 504.
 //
-// Not reproduced: TLS listeners, authentication, conditions and transforms annotations,
+// Not reproduced: TLS listeners, authentication, conditions other than http-header
+// (host-header, path-pattern, query-string, http-request-method, source-ip), transforms,
 // weighted target groups beyond a single one, IngressGroups (group.name), target-type
 // instance (served as ip), the deregistration delay's end (in-flight requests are not
 // cut after 300 s), and the race of a reused keep-alive connection that the target
@@ -214,6 +223,17 @@ func (a *albController) addressFor(host string) string {
 	return ""
 }
 
+// originResolver is where the CDN stand-in (test/fake, Distribution) finds a custom
+// origin by its domain name: the load balancer whose rules name that host, over plain
+// HTTP (the local ALB has no TLS listener; CloudFront would use HTTPS).
+func (a *albController) originResolver(host string) (string, bool) {
+	addr := a.addressFor(host)
+	if addr == "" {
+		return "", false
+	}
+	return "http://" + addr, true
+}
+
 func (a *albController) ensure(key types.NamespacedName) (*loadBalancer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -286,9 +306,71 @@ type albModel struct {
 }
 
 type albRule struct {
-	hosts  []string // lower case; empty: any host
-	paths  []string // ALB path patterns: * any characters, ? one
-	action albAction
+	hosts   []string // lower case; empty: any host
+	paths   []string // ALB path patterns: * any characters, ? one
+	headers []albHeaderCondition
+	action  albAction
+}
+
+// albRuleCondition is one element of the conditions annotation, as the LBC parses it
+// (pkg/ingress/config_types.go RuleCondition).
+type albRuleCondition struct {
+	Field            string                  `json:"field"`
+	HTTPHeaderConfig *albHTTPHeaderCondition `json:"httpHeaderConfig,omitempty"`
+}
+
+type albHTTPHeaderCondition struct {
+	HTTPHeaderName string   `json:"httpHeaderName"`
+	Values         []string `json:"values"`
+}
+
+// albHeaderCondition is an http-header condition: one of values (lower case, ALB
+// wildcards) must match the header.
+type albHeaderCondition struct {
+	name   string
+	values []string
+}
+
+// conditionsOf parses the alb.ingress.kubernetes.io/conditions.<service> annotation of
+// the Ingress: none when absent.
+func conditionsOf(ing *networkingv1.Ingress, svcName string) ([]albHeaderCondition, error) {
+	key := albAnnotationPrefix + "conditions." + svcName
+	raw, ok := ing.Annotations[key]
+	if !ok {
+		return nil, nil
+	}
+	var conds []albRuleCondition
+	if err := json.Unmarshal([]byte(raw), &conds); err != nil {
+		return nil, fmt.Errorf("failed to parse json annotation, %s: %s: %w", key, raw, err)
+	}
+	var out []albHeaderCondition
+	for _, c := range conds {
+		if c.Field != "http-header" || c.HTTPHeaderConfig == nil {
+			return nil, fmt.Errorf("%s: the local ALB reproduces http-header conditions only, not %q", key, c.Field)
+		}
+		hc := albHeaderCondition{name: c.HTTPHeaderConfig.HTTPHeaderName}
+		for _, v := range c.HTTPHeaderConfig.Values {
+			hc.values = append(hc.values, strings.ToLower(v))
+		}
+		out = append(out, hc)
+	}
+	return out, nil
+}
+
+// headersMatch reports whether every header condition holds for h.
+func (r albRule) headersMatch(h http.Header) bool {
+	for _, c := range r.headers {
+		ok := false
+		for _, got := range h.Values(c.name) {
+			for _, want := range c.values {
+				ok = ok || matchPattern(want, strings.ToLower(got))
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // albAction is what a rule does: forward to a target group, answer, or redirect.
@@ -381,7 +463,13 @@ func (a *albController) buildModel(ctx context.Context, ing *networkingv1.Ingres
 			if err != nil {
 				return nil, fmt.Errorf("ingress: %s: %w", client.ObjectKeyFromObject(ing), err)
 			}
-			m.rules = append(m.rules, albRule{hosts: hosts, paths: pathPatterns(p), action: act})
+			var headers []albHeaderCondition
+			if p.Backend.Service != nil {
+				if headers, err = conditionsOf(ing, p.Backend.Service.Name); err != nil {
+					return nil, fmt.Errorf("ingress: %s: %w", client.ObjectKeyFromObject(ing), err)
+				}
+			}
+			m.rules = append(m.rules, albRule{hosts: hosts, paths: pathPatterns(p), headers: headers, action: act})
 		}
 	}
 	return m, nil
@@ -598,8 +686,13 @@ func matchPattern(pattern, s string) bool {
 	return s != "" && s[0] == pattern[0] && matchPattern(pattern[1:], s[1:])
 }
 
-// match is the action for a request's host and path.
+// match is the action for a request's host and path, without headers.
 func (m *albModel) match(host, urlPath string) albAction {
+	return m.matchRequest(host, urlPath, nil)
+}
+
+// matchRequest is the action for a request's host, path and headers.
+func (m *albModel) matchRequest(host, urlPath string, header http.Header) albAction {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -613,6 +706,9 @@ func (m *albModel) match(host, urlPath string) albAction {
 			if !ok {
 				continue
 			}
+		}
+		if !r.headersMatch(header) {
+			continue
 		}
 		for _, p := range r.paths {
 			if matchPattern(p, urlPath) {
@@ -691,7 +787,7 @@ func (lb *loadBalancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var act albAction
 	var tg *targetGroup
 	if m != nil {
-		act = m.match(r.Host, r.URL.Path)
+		act = m.matchRequest(r.Host, r.URL.Path, r.Header)
 		tg = lb.targetGroups[act.targetGroup]
 	}
 	lb.mu.RUnlock()

@@ -397,7 +397,12 @@ func (c *Cluster) setupStandIns(_ context.Context, mgr manager.Manager, log logr
 		Complete(c.alb); err != nil {
 		return fmt.Errorf("setting up the ALB stand-in: %w", err)
 	}
-	return c.setupACK(mgr)
+	if err := c.setupACK(mgr); err != nil {
+		return err
+	}
+	// The CDN stand-in reaches a shop's origin, its Ingress host, on the local ALB.
+	c.ack.standIns.SetCDNOriginResolver(c.alb.originResolver)
+	return nil
 }
 
 // Stop stops the operator and the stand-ins, every process (SIGTERM, then SIGKILL
@@ -415,6 +420,9 @@ func (c *Cluster) Stop() {
 		}
 		if c.alb != nil {
 			c.alb.CloseAll()
+		}
+		if c.ack != nil && c.ack.standIns != nil {
+			c.ack.standIns.CloseCDN() // the S3 server and the distributions' proxies
 		}
 		c.metrics.Stop()
 		if c.transport != nil {

@@ -46,6 +46,24 @@ func ACKCRDDir() (dir string, real bool, err error) {
 	return filepath.Join(RepoRoot(), "test", "crds", "ack"), false, nil
 }
 
+// ImagesCDNSubdir is the subfolder of the ACK CRD directory holding the CRDs of product
+// images and the CDN (s3-controller Bucket; cloudfront-controller Distribution,
+// OriginAccessControl, CachePolicy; acm-controller Certificate). The shared directory
+// keeps them apart (docs/architecture.md#ack-crds-in-tests), so every suite loads it
+// explicitly; hack/ack-crds.sh assembles the same layout for CI.
+const ImagesCDNSubdir = "images-cdn"
+
+// ACKCRDPaths are the CRD directories of an API server: the Storefront CRD, the ACK
+// CRDs of ackDir and, when present, its images-cdn subfolder (the project's minimal
+// CRDs in test/crds/ack have none).
+func ACKCRDPaths(ackDir string) []string {
+	paths := []string{StorefrontCRDDir(), ackDir}
+	if st, err := os.Stat(filepath.Join(ackDir, ImagesCDNSubdir)); err == nil && st.IsDir() {
+		paths = append(paths, filepath.Join(ackDir, ImagesCDNSubdir))
+	}
+	return paths
+}
+
 // StorefrontCRDDir is the directory of the generated Storefront CRD.
 func StorefrontCRDDir() string {
 	return filepath.Join(RepoRoot(), "config", "crd", "bases")
@@ -84,7 +102,7 @@ func NewEnvironment() (*envtest.Environment, error) {
 	}
 	return &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
-		CRDDirectoryPaths:        []string{StorefrontCRDDir(), ackDir},
+		CRDDirectoryPaths:        ACKCRDPaths(ackDir),
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,6 +235,26 @@ func TestACKCRDDirHoldsTheKindsTheOperatorUses(t *testing.T) {
 		"elasticache.services.k8s.aws_usergroups.yaml",
 	} {
 		if _, err := readFile(dir, f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !real {
+		return
+	}
+	// The real set has the CRDs of product images and the CDN in its subfolder, and
+	// every suite's API server loads it.
+	paths := testenv.ACKCRDPaths(dir)
+	if got, want := paths[len(paths)-1], filepath.Join(dir, testenv.ImagesCDNSubdir); got != want {
+		t.Errorf("ACKCRDPaths(%s) = %v, want it to end with %s", dir, paths, want)
+	}
+	for _, f := range []string{
+		"s3.services.k8s.aws_buckets.yaml",
+		"cloudfront.services.k8s.aws_distributions.yaml",
+		"cloudfront.services.k8s.aws_originaccesscontrols.yaml",
+		"cloudfront.services.k8s.aws_cachepolicies.yaml",
+		"acm.services.k8s.aws_certificates.yaml",
+	} {
+		if _, err := readFile(filepath.Join(dir, testenv.ImagesCDNSubdir), f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
