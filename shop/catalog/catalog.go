@@ -44,19 +44,19 @@ type CategoryRef struct {
 
 // Product is one product as shoppers see it.
 type Product struct {
-	ID          int64          `json:"id"`
-	Slug        string         `json:"slug"`
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Price       money.Money    `json:"price"`
-	Category    CategoryRef    `json:"category"`
-	Stock       int            `json:"stock"`
-	ImageURL    string         `json:"image_url"`
+	ID          int64       `json:"id"`
+	Slug        string      `json:"slug"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Price       money.Money `json:"price"`
+	Category    CategoryRef `json:"category"`
+	Stock       int         `json:"stock"`
+	ImageURL    string      `json:"image_url"`
 	// Images are the uploaded pictures in their order (never null).
 	Images     []Image        `json:"images"`
 	Attributes map[string]any `json:"attributes"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
 }
 
 // Image is one uploaded picture of a product: its variants are the same picture in
