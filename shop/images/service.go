@@ -138,6 +138,9 @@ func (s *Service) productExists(ctx context.Context, id int64) error {
 // they are content-addressed, so another image may share them, and a cached page may
 // still name them (a bucket lifecycle rule can expire unreferenced ones).
 func (s *Service) Delete(ctx context.Context, productID, imageID int64) error {
+	if s == nil {
+		return ErrNoStore
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM product_images WHERE id = $1 AND product_id = $2`, imageID, productID)
 	if err != nil {
 		return err
@@ -152,6 +155,9 @@ func (s *Service) Delete(ctx context.Context, productID, imageID int64) error {
 // Move puts image imageID of product productID at position to (0 first) and shifts the
 // others, keeping the list's order otherwise.
 func (s *Service) Move(ctx context.Context, productID, imageID int64, to int) error {
+	if s == nil {
+		return ErrNoStore
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id FROM product_images WHERE product_id = $1 ORDER BY position, id FOR UPDATE`, productID)
 		if err != nil {
