@@ -2,11 +2,9 @@ package images_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -16,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/storefront-operator/storefront/shop/images"
+	"github.com/storefront-operator/storefront/shop/images/imagestest"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 )
 
@@ -146,43 +145,8 @@ func TestProcessRefusesOversize(t *testing.T) {
 	}
 }
 
-// Bomb returns a complete, valid PNG of w×h grey pixels, all zero: a few hundred KiB
-// that would decode to w×h bytes and more.
-func Bomb(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc.Sum32())
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, 0 // 8-bit greyscale
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, 1+w) // filter byte 0 and w zero pixels
-	for y := 0; y < h; y++ {
-		_, _ = zw.Write(row)
-	}
-	_ = zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
-}
-
 func TestProcessRefusesDecompressionBombFromHeader(t *testing.T) {
-	bomb := Bomb(t, 9000, 9000) // 81 megapixels, over MaxPixels; each side under MaxDimension
+	bomb := imagestest.Bomb(9000, 9000) // 81 megapixels, over MaxPixels; each side under MaxDimension
 	if len(bomb) > 200<<10 {
 		t.Fatalf("the bomb is %d bytes; it should be small", len(bomb))
 	}
@@ -210,7 +174,7 @@ func TestProcessRefusesDecompressionBombFromHeader(t *testing.T) {
 	}
 
 	// The same bounds hold for a side alone.
-	if _, err := images.CheckConfig(Bomb(t, images.MaxDimension+1, 1), images.TypePNG); !errors.Is(err, images.ErrTooManyPixels) {
+	if _, err := images.CheckConfig(imagestest.Bomb(images.MaxDimension+1, 1), images.TypePNG); !errors.Is(err, images.ErrTooManyPixels) {
 		t.Fatalf("a %dx1 picture: got %v, want ErrTooManyPixels", images.MaxDimension+1, err)
 	}
 }
