@@ -186,8 +186,9 @@ func (p *Pages) Register(r *gin.Engine) {
 	g.GET("/login", p.loginPage)
 	g.GET("/register", p.registerPage)
 
+	// Adding to the cart works from the shared (CDN-cached) product page too.
+	g.POST("/cart/items", p.checkCartCSRF, p.addToCart)
 	post := g.Group("/", p.checkCSRF)
-	post.POST("/cart/items", p.addToCart)
 	post.POST("/cart/items/:id", p.updateCartItem)
 	post.POST("/cart/items/:id/remove", p.removeCartItem)
 	post.POST("/login", p.login)
@@ -435,7 +436,7 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 	if p.cookiesShaped(c) || c.GetBool(ctxSetCookie) {
 		h.Set("Cache-Control", "private, no-cache")
 	} else {
-		h.Set("Cache-Control", "no-cache")
+		h.Set("Cache-Control", SharedCacheControl)
 	}
 	etag := cache.ETag(buf.Bytes())
 	h.Set("ETag", etag)
