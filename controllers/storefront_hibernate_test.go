@@ -127,9 +127,24 @@ func TestHibernateAndWake(t *testing.T) {
 	waitAtRest(t, op)
 	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero())
 
+	// A new image while asleep: its migration waits for the wake (a Job would resume
+	// the paused database).
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonHibernated))
+		g.Expect(c.Message).To(Equal("The migrations of " + imageV2 + " wait until the shop wakes (spec.hibernate: false)"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(jobOf(g, ns, imageV2)).To(BeNil())
+		g.Expect(getStorefront(g, ns).Status.Phase).To(Equal(shopv1alpha1.PhaseHibernated))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
 	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(sf.Status.Hibernation).To(BeNil())
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2), "migrated after the wake")
+	g.Expect(sf.Status.ServedImage).To(Equal(imageV2))
 	hpa := get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{})
 	g.Expect(hpa.Spec.MinReplicas).To(Equal(ptr.To[int32](2)))
 	g.Expect(hpa.Spec.MaxReplicas).To(Equal(int32(5)))

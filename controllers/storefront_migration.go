@@ -288,6 +288,14 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		return ctrl.Result{}, nil
 	}
 
+	if hibernating(sf) && sf.Status.MigratedImage != image && !hasJob(in.jobs, name, image) {
+		// A Job would resume the paused database and nothing would serve the new image
+		// before the shop wakes: the migration waits for the wake.
+		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonHibernated,
+			fmt.Sprintf("The migrations of %s wait until the shop wakes (spec.hibernate: false)", image))
+		return ctrl.Result{}, nil
+	}
+
 	p := planMigration(in)
 	for _, n := range p.delete {
 		if err := r.deleteJob(ctx, jobs[n], "Deleting finished migration Job"); err != nil {

@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"os"
 	"reflect"
+	"regexp"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -51,8 +53,16 @@ func TestKustomizeDefaultBuildsTheOperator(t *testing.T) {
 		t.Errorf("Deployment %s, want storefront-controller-manager", d.Name)
 	}
 	c := d.Spec.Template.Spec.Containers[0]
-	if c.Image != "ghcr.io/storefront-operator/storefront-operator:latest" {
-		t.Errorf("image %s: the kustomize images transformer did not apply", c.Image)
+	chart, err := os.ReadFile(repoPath("charts/storefront-operator/Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appVersion := regexp.MustCompile(`(?m)^appVersion: "?([^"\s]+)"?$`).FindStringSubmatch(string(chart))
+	if appVersion == nil {
+		t.Fatal("charts/storefront-operator/Chart.yaml has no appVersion")
+	}
+	if want := "ghcr.io/storefront-operator/storefront-operator:" + appVersion[1]; c.Image != want {
+		t.Errorf("image %s, want %s: the kustomize images transformer pins the chart's appVersion", c.Image, want)
 	}
 	if v := restrictedViolations(t, d.Spec.Template.ObjectMeta, d.Spec.Template.Spec); v != "" {
 		t.Errorf("operator pod violates the restricted Pod Security Standard: %s", v)

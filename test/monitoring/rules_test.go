@@ -262,6 +262,15 @@ func operatorAlertTests() map[string]ruleTest {
 			series: []inputSeries{storefront(1, "storefront_ready", "Degraded", 0, "")},
 			checks: []alertCheck{{at(14), "StorefrontNotReady", nil}, {at(15), "StorefrontNotReady", notReady("Degraded")}},
 		},
+		"StorefrontNotReady: a Storefront still provisioning does not fire; StorefrontProvisioningSlow does after 45 minutes": {
+			series: []inputSeries{storefront(1, "storefront_ready", "Provisioning", 0, "")},
+			checks: []alertCheck{{at(60), "StorefrontNotReady", nil}, {at(44), "StorefrontProvisioningSlow", nil},
+				{at(45), "StorefrontProvisioningSlow", shopAlert(warning)}},
+		},
+		"StorefrontProvisioningSlow: a Degraded Storefront is StorefrontNotReady's": {
+			series: []inputSeries{storefront(1, "storefront_ready", "Degraded", 0, "")},
+			checks: []alertCheck{{at(60), "StorefrontProvisioningSlow", nil}},
+		},
 		"StorefrontNotReady: a Ready Storefront does not fire": {
 			series: []inputSeries{storefront(1, "storefront_ready", "Ready", 1, "")},
 			checks: []alertCheck{{at(60), "StorefrontNotReady", nil}},
