@@ -140,6 +140,32 @@ func TestUploadImages(t *testing.T) {
 		t.Fatalf("product images = %+v", prod.Images)
 	}
 
+	// Search results carry the images' URLs too (through the cached catalog).
+	resp, body = call(t, shop, "GET", "/api/v1/search?q=enamel", "", nil)
+	found := decode[struct {
+		Items []catalog.Product `json:"items"`
+	}](t, body)
+	var hit *catalog.Product
+	for i := range found.Items {
+		if found.Items[i].ID == id {
+			hit = &found.Items[i]
+		}
+	}
+	if resp.StatusCode != 200 || hit == nil || len(hit.Images) != 2 || hit.Images[1].Variants[0].URL != jpegImg.Variants[0].URL {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	// A conditional GET of a variant is a 304, a HEAD has the length and no body.
+	if r, _ := shop.Get(t, pngImg.Variants[0].URL, "If-None-Match", `"`+strings.TrimSuffix(pngImg.Variants[0].Key, ".png")+`"`); r.StatusCode != http.StatusNotModified {
+		t.Errorf("conditional GET of a variant: %d", r.StatusCode)
+	}
+	headReq, _ := http.NewRequest(http.MethodHead, shop.URL+pngImg.Variants[0].URL, nil)
+	if r, b := shop.Do(t, headReq); r.StatusCode != 200 || r.ContentLength <= 0 || len(b) != 0 {
+		t.Errorf("HEAD of a variant: %d, length %d, body %d", r.StatusCode, r.ContentLength, len(b))
+	}
+	if r, _ := shop.Get(t, "/images/..%2f..%2fetc%2fpasswd"); r.StatusCode != 404 {
+		t.Errorf("a path that is no key: %d", r.StatusCode)
+	}
+
 	t.Run("refused uploads store nothing", func(t *testing.T) {
 		for name, tc := range map[string]struct {
 			file   string

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -181,12 +182,6 @@ func (s *LocalStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", CacheControl)
 	h.Set("ETag", `"`+strings.TrimSuffix(strings.TrimSuffix(key, ".png"), ".jpg")+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
-	if r.Header.Get("If-None-Match") == h.Get("ETag") {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if r.Method == http.MethodHead {
-		return
-	}
-	_, _ = w.Write(body)
+	// ServeContent answers HEAD, ranges and If-None-Match (against the ETag above).
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
