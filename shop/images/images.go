@@ -176,7 +176,10 @@ func (p *Processor) Process(ctx context.Context, data []byte) (Processed, error)
 		return Processed{}, invalid("declares one size in its header and holds another")
 	}
 	out := Processed{Width: b.Dx(), Height: b.Dy(), SourceType: ct}
-	asJPEG := ct == TypeJPEG || (ct == TypeWebP && opaque(src))
+	// Lossy stays lossy: JPEG, and lossy WebP without alpha (decoded as YCbCr), become
+	// JPEG; PNG and lossless or transparent WebP become PNG.
+	_, ycbcr := src.(*image.YCbCr)
+	asJPEG := ct == TypeJPEG || (ct == TypeWebP && ycbcr)
 	for _, w := range variantWidths(b.Dx()) {
 		if err := ctx.Err(); err != nil {
 			return Processed{}, err
@@ -201,13 +204,6 @@ func decode(data []byte, ct string) (image.Image, error) {
 		return webp.Decode(r)
 	}
 	return nil, fmt.Errorf("unsupported type %s", ct)
-}
-
-func opaque(img image.Image) bool {
-	if o, ok := img.(interface{ Opaque() bool }); ok {
-		return o.Opaque()
-	}
-	return false
 }
 
 // variantWidths are the widths generated for a picture srcW wide: each of Widths below

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -210,6 +211,34 @@ func TestCheckAlt(t *testing.T) {
 		var ve *apperr.ValidationError
 		if !errors.As(err, &ve) || ve.Errors[0].Field != "alt" {
 			t.Errorf("CheckAlt(%q) = %v, want a 422 on alt", bad, err)
+		}
+	}
+}
+
+func TestProcessWebP(t *testing.T) {
+	for file, wantType := range map[string]string{
+		// Lossy WebP has no alpha: JPEG variants. Lossless may carry alpha: PNG.
+		"testdata/blue-purple-pink.lossy.webp":    images.TypeJPEG,
+		"testdata/blue-purple-pink.lossless.webp": images.TypePNG,
+	} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := images.NewProcessor(1).Process(context.Background(), data)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if out.SourceType != images.TypeWebP || len(out.Variants) == 0 {
+			t.Fatalf("%s: %+v", file, out.SourceType)
+		}
+		last := out.Variants[len(out.Variants)-1]
+		if last.Width != min(out.Width, 1280) || last.ContentType != wantType {
+			t.Errorf("%s (%dx%d): largest variant %dx%d %s, want %d wide %s", file, out.Width, out.Height, last.Width, last.Height, last.ContentType, min(out.Width, 1280), wantType)
+		}
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(last.Body))
+		if err != nil || cfg.Width != last.Width || cfg.Height != last.Height {
+			t.Errorf("%s: the variant decodes as %+v, %v", file, cfg, err)
 		}
 	}
 }
