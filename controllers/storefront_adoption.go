@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -119,4 +120,46 @@ func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *sh
 		}
 	}
 	return nil
+}
+
+// adoptRetainedCluster says whether the DBCluster is applied with ACK's adoption
+// annotations. A kept record is not enough: the cluster it names must exist and not be
+// deleting, or ACK would adopt a cluster on its way out (DescribeDBClusters returns it
+// while deleting) and then report the adopted resource missing for good. So the
+// DBCluster is first applied without them; ACK refuses it ("Resource already exists")
+// with the existing cluster's status. Deleting: never adopted (the deletion window's
+// re-drives create a new cluster once AWS is done). Anything else: the annotations go
+// on, with a re-drive, since ACK reconciles a Terminal object only after a spec change.
+func (r *StorefrontReconciler) adoptRetainedCluster(ctx context.Context, s *scope, retained bool) (bool, error) {
+	if !retained {
+		return false, nil
+	}
+	live := newACKObject(gvkDBCluster)
+	key := client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleDatabase)}
+	if err := r.objectReader().Get(ctx, key, live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading DBCluster %s: %w", key.Name, err)
+	}
+	if _, ok := live.GetAnnotations()[ackAnnotationAdoptionPolicy]; ok {
+		return true, nil
+	}
+	if !notManaged(live) {
+		return false, nil
+	}
+	bumpRedrive(ctx, s, "adopting the DBCluster a Retain deletion kept")
+	return true, nil
+}
+
+// adoptingMessage is the DBCluster's state while ACK has not yet adopted it.
+func adoptingMessage(cluster *unstructured.Unstructured, id string) string {
+	return fmt.Sprintf("DBCluster %s: asking ACK to adopt the cluster %s, which the Retain deletion of this Storefront kept", cluster.GetName(), id)
+}
+
+// retainedDeletingAdvice completes the deletion window's message when the cluster AWS
+// is deleting is the one a Retain deletion kept.
+func retainedDeletingAdvice(id string) string {
+	return fmt.Sprintf("; the cluster being deleted is %s, which the Retain deletion of this Storefront kept: it is not adopted, since its data goes with it "+
+		"(a final snapshot, if one was taken, holds it). Once AWS is done, ACK creates a new, empty cluster; to keep that from happening, delete the Storefront", id)
 }

@@ -182,3 +182,56 @@ func annotateSecret(g Gomega, ns, name, key, value string) {
 		return k8sClient.Update(context.Background(), secret)
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 }
+
+// Issue 16, item 4: a retained cluster that AWS is deleting (here deleted in AWS after
+// the Retain deletion) is not adopted, record or not: ACK's refusal shows its deleting
+// status, the condition says what happens and what to do, and once AWS is done the
+// deletion window's re-drive creates a new cluster, not marked adopted.
+func TestRetainedClusterStillDeletingIsNotAdopted(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{ACKDelay: 5 * time.Second})
+	opts := ackOptions
+	opts.DeletionWindowRetry = 500 * time.Millisecond
+	startOperator(t, ns, opts)
+	g := NewWithT(t)
+	ctx := context.Background()
+	createStorefront(t, newStorefront(ns, withRetain()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	retainedID := clusterResourceID(ackObject(g, ns, gvkDBCluster, "acme-database"))
+	id := awsIdentifier(ns, "acme")
+	deleteAndWait(t, ns)
+	g.Expect(get(g, ns, "acme-db-password-v1", &corev1.Secret{}).Annotations).To(HaveKeyWithValue(shopv1alpha1.AnnotationRetainedDBCluster, id))
+
+	// Someone deletes the retained cluster in AWS (its deletion protection first).
+	aws := standIns.AWS()
+	var cluster, instance fake.AWSKey
+	for _, r := range aws.Resources() {
+		switch r.Key.Kind {
+		case fake.DBClusterGVK.Kind:
+			cluster = r.Key
+		case fake.DBInstanceGVK.Kind:
+			instance = r.Key
+		}
+	}
+	_, err := aws.Modify(ctx, cluster, map[string]any{"deletionProtection": false}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(aws.Delete(instance, fake.DeleteParams{SkipFinalSnapshot: true})).To(Succeed())
+	g.Expect(aws.Delete(cluster, fake.DeleteParams{SkipFinalSnapshot: true})).To(Succeed())
+
+	createStorefront(t, newStorefront(ns, withRetain()))
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningRetrying))
+		g.Expect(c.Message).To(HavePrefix("DBCluster acme-database: AWS is still deleting a resource of the same identifier (ACK: Resource already exists)"))
+		g.Expect(c.Message).To(HaveSuffix("; the cluster being deleted is " + id + ", which the Retain deletion of this Storefront kept: it is not adopted, since its data goes with it " +
+			"(a final snapshot, if one was taken, holds it). Once AWS is done, ACK creates a new, empty cluster; to keep that from happening, delete the Storefront"))
+		g.Expect(ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()).NotTo(HaveKey(ackAnnotationAdoptionPolicy))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+	g.Expect(cl.GetAnnotations()).NotTo(HaveKey(ackAnnotationAdoptionPolicy))
+	g.Expect(cl.GetAnnotations()).NotTo(HaveKey("services.k8s.aws/adopted"))
+	g.Expect(clusterResourceID(cl)).NotTo(Equal(retainedID), "a new cluster")
+	g.Expect(sf.Status.Migration.Database).To(Equal(clusterResourceID(cl)))
+}

@@ -168,8 +168,9 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 	joinable := func(u *unstructured.Unstructured, st ackState) bool {
 		return st.Ready || slices.Contains(members, specField(u, "userID"))
 	}
-	defaultUser, err := r.applyACK(ctx, desiredCacheUser(sf, r.Scheme, region, objectName(sf, roleCacheDefault), roleCacheDefault,
-		cacheDefaultUserID(sf), cacheDefaultUserName, cacheDefaultAccessString, defaultSecret.Name))
+	// Every ACK object that can go Terminal carries the re-drive tag (storefront_redrive.go).
+	defaultUser, err := r.applyACK(ctx, withProvisioningTag(sf, desiredCacheUser(sf, r.Scheme, region, objectName(sf, roleCacheDefault), roleCacheDefault,
+		cacheDefaultUserID(sf), cacheDefaultUserName, cacheDefaultAccessString, defaultSecret.Name)))
 	if err != nil {
 		return nil, ackState{}, err
 	}
@@ -186,8 +187,8 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 		if p.retired {
 			continue
 		}
-		u, err := r.applyACK(ctx, desiredCacheUser(sf, r.Scheme, region, cacheUserObjectName(sf, p.version), roleCacheUser,
-			cacheUserID(sf, p.version), cacheUserID(sf, p.version), CacheUserAccessString, p.secret.Name))
+		u, err := r.applyACK(ctx, withProvisioningTag(sf, desiredCacheUser(sf, r.Scheme, region, cacheUserObjectName(sf, p.version), roleCacheUser,
+			cacheUserID(sf, p.version), cacheUserID(sf, p.version), CacheUserAccessString, p.secret.Name)))
 		if err != nil {
 			return nil, ackState{}, err
 		}
@@ -204,7 +205,7 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 		// A group is created with the default user and the shop's, both active.
 		return nil, firstNotReady(defaultState, users, passwords), nil
 	}
-	group, err = r.applyACK(ctx, desiredCacheUserGroup(sf, r.Scheme, region, want))
+	group, err = r.applyACK(ctx, withProvisioningTag(sf, desiredCacheUserGroup(sf, r.Scheme, region, want)))
 	if err != nil {
 		return nil, ackState{}, err
 	}

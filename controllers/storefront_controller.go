@@ -153,6 +153,8 @@ type scope struct {
 	// databaseID identifies the database of this reconcile (storefront_dbidentity.go);
 	// "" while it is not ready.
 	databaseID string
+	// dbSwitch is a move to a database the served image never migrated (storefront_dbidentity.go).
+	dbSwitch databaseSwitch
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.

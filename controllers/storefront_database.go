@@ -76,10 +76,13 @@ func (r *StorefrontReconciler) reconcileDatabase(ctx context.Context, s *scope) 
 			return ctrl.Result{}, nil
 		}
 		s.database = ep
-		s.databaseID = externalDatabaseID(ep)
+		noteExternalDatabase(s, ep)
 		sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: ep.Host, Port: ep.Port}
-		s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable,
-			fmt.Sprintf("External database at %s", hostPort(ep)))
+		msg = fmt.Sprintf("External database at %s", hostPort(ep))
+		if s.dbSwitch.pending {
+			msg += "; the migrations of the served image run on it before the pods move to it"
+		}
+		s.setCondition(shopv1alpha1.ConditionDatabaseReady, true, shopv1alpha1.ReasonDatabaseAvailable, msg)
 	case sf.Spec.Database.Aurora != nil:
 		return r.reconcileAurora(ctx, s)
 	}
@@ -243,11 +246,16 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		}
 	}
 	id := awsIdentifier(sf.Namespace, sf.Name)
+	retained := retainedCluster(passwords, id)
 	adopt := func(u *unstructured.Unstructured) *unstructured.Unstructured {
-		if retainedCluster(passwords, id) {
+		if retained {
 			return withAdoption(u, id)
 		}
 		return u
+	}
+	adoptCluster, err := r.adoptRetainedCluster(ctx, s, retained)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	refused := func(obj *unstructured.Unstructured, st ackState) ackState {
 		if notManaged(obj) {
@@ -263,12 +271,35 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		return notReady(st.Reason, st.Message)
 	}
 	sgs := firstNonEmpty(aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
-	cluster, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))))
+	desiredCluster := withProvisioningTag(sf, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))
+	if adoptCluster {
+		desiredCluster = withAdoption(desiredCluster, id)
+	}
+	cluster, err := r.applyACK(ctx, desiredCluster)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if rid := clusterResourceID(cluster); knewACluster(sf) && rid != "" && rid != sf.Status.Migration.Database {
+		// The identifier names another cluster than the one migrated: created again
+		// behind the operator's back, empty.
+		if !s.redriven {
+			return notReady(shopv1alpha1.ReasonDatabaseLost, recreatedDatabaseMessage(sf, rid))
+		}
+		if err := r.forgetLostDatabase(ctx, sf); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	host, _, _ := unstructured.NestedString(cluster.Object, pathDBClusterEndpoint...)
-	clusterState := refused(cluster, judgeACK(s, cluster, pathStatus, host))
+	var clusterState ackState
+	switch {
+	case adoptCluster && notManaged(cluster):
+		clusterState = ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: adoptingMessage(cluster, id)}
+	case retained && inDeletionWindow(cluster):
+		clusterState = judgeACK(s, cluster, pathStatus, host)
+		clusterState.Message += retainedDeletingAdvice(id)
+	default:
+		clusterState = refused(cluster, judgeACK(s, cluster, pathStatus, host))
+	}
 
 	// The instance joins a cluster that exists: created once the cluster is available
 	// (not merely serving through maintenance), kept applied afterwards.

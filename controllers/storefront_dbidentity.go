@@ -25,6 +25,8 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -107,4 +109,82 @@ func (r *StorefrontReconciler) forgetLostDatabase(ctx context.Context, sf *shopv
 		c.ActiveRole, c.RetiringRole, c.Roles = "", "", nil
 	}
 	return nil
+}
+
+// annotationDatabase on a migration Job records the database it migrates
+// (status.migration.database's form), so that a Job that ran on the previous database is
+// not taken for one that ran on the new one.
+const annotationDatabase = "shop.storefront.dev/database"
+
+// databaseSwitch is an external URL moved to another database (host, port or database
+// name) than the one the served image's migrations ran on. The new database may be
+// empty: the served image's migration runs on it first, through <name>-migrate-connection,
+// while the connection Secret keeps the previous URL (held), so that no pod connects to
+// a database without the schema; once the migration succeeded status.migration names the
+// new database, the connection Secret moves and the pods roll.
+type databaseSwitch struct {
+	pending bool
+	// held is the database the connection Secret keeps meanwhile (nil: none yet).
+	held *storeEndpoint
+}
+
+// noteExternalDatabase records the external database of this reconcile and whether it
+// is another than the one the served image's migrations ran on.
+func noteExternalDatabase(s *scope, ep *storeEndpoint) {
+	s.databaseID = externalDatabaseID(ep)
+	m := s.sf.Status.Migration
+	s.dbSwitch.pending = m != nil && m.Database != "" && m.Database != s.databaseID && s.sf.Status.MigratedImage != ""
+}
+
+// servedDatabase is the database the shop's pods use: the previous one while a switch
+// waits for its migration.
+func (s *scope) servedDatabase() *storeEndpoint {
+	if s.dbSwitch.pending && s.dbSwitch.held != nil {
+		return s.dbSwitch.held
+	}
+	return s.database
+}
+
+// connectionDatabase is the database the connection Secret names. During a switch it is
+// the URL the Secret has (the pods' database), and the new URL goes to
+// <name>-migrate-connection, which the migration Job reads instead.
+func (r *StorefrontReconciler) connectionDatabase(ctx context.Context, s *scope) (*storeEndpoint, error) {
+	if !s.dbSwitch.pending {
+		return s.database, nil
+	}
+	if _, err := r.applyObject(ctx, desiredMigrateConnectionSecret(s.sf, r.Scheme, s.database.URL)); err != nil {
+		return nil, err
+	}
+	live := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleConnection)}, live)
+	if apierrors.IsNotFound(err) {
+		return s.database, nil // no pod has a database yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secret %s: %w", objectName(s.sf, roleConnection), err)
+	}
+	raw := strings.TrimSpace(string(live.Data[keyDatabaseURL]))
+	host, port, perr := parsePostgresURL(raw)
+	if perr != nil {
+		return s.database, nil
+	}
+	s.dbSwitch.held = &storeEndpoint{Host: host, Port: port, URL: raw}
+	return s.dbSwitch.held, nil
+}
+
+// switchMessage explains a switch in SchemaMigrated.
+func switchMessage(s *scope, msg string) string {
+	if !s.dbSwitch.pending {
+		return msg
+	}
+	return fmt.Sprintf("The external database moved to %s (%s, previously %s): the pods keep the previous database until the migrations of %s ran on the new one. %s",
+		hostPort(s.database), s.databaseID, s.sf.Status.Migration.Database, s.sf.Spec.Image, msg)
+}
+
+// recreatedDatabaseMessage explains DatabaseLost for a DBCluster created again under
+// the same identifier (a new dbClusterResourceID): a new, empty cluster.
+func recreatedDatabaseMessage(sf *shopv1alpha1.Storefront, id string) string {
+	return fmt.Sprintf("DBCluster %s is another cluster (%s) than the one the migrations of %s ran on (%s): it was deleted and created again outside the operator, and is empty. "+
+		"The shop is not moved to it; to migrate it and move the shop to it, set the annotation %s to a new value",
+		objectName(sf, roleDatabase), id, sf.Status.Migration.Image, sf.Status.Migration.Database, shopv1alpha1.AnnotationRetryProvisioning)
 }

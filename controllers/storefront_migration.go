@@ -243,8 +243,14 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing migration jobs: %w", err)
 	}
+	// On a database the served image never migrated (storefront_dbidentity.go), nothing
+	// counts as migrated.
+	migrated := sf.Status.MigratedImage
+	if s.dbSwitch.pending {
+		migrated = ""
+	}
 	in := migrationInput{image: image, jobName: name, retry: sf.Annotations[shopv1alpha1.AnnotationRetryMigration],
-		migratedImage: sf.Status.MigratedImage, failedImage: sf.Status.FailedImage, failedRetry: sf.Status.FailedRetry}
+		migratedImage: migrated, failedImage: sf.Status.FailedImage, failedRetry: sf.Status.FailedRetry}
 	jobs := map[string]*batchv1.Job{}
 	for i := range list.Items {
 		job := &list.Items[i]
@@ -258,13 +264,17 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		if cond != nil && state == jobFailed {
 			j.failure = cond.Reason + ": " + cond.Message
 		}
+		if s.dbSwitch.pending && job.Annotations[annotationDatabase] != s.databaseID {
+			// It ran on the previous database: not this database's Job of the image.
+			j.image += " on the previous database"
+		}
 		if state == jobRunning && job.Name == name && j.image == image {
 			j.waiting = r.podWaiting(ctx, job)
 		}
 		in.jobs = append(in.jobs, j)
 	}
 
-	if sf.Status.MigratedImage != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart()) {
+	if migrated != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart()) {
 		reason, msg := shopv1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating"
 		switch {
 		case !s.migrationMayStart():
@@ -280,7 +290,7 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		return ctrl.Result{}, nil
 	}
 
-	if s.databaseMaintenance != "" && sf.Status.MigratedImage != image && !hasJob(in.jobs, name, image) {
+	if s.databaseMaintenance != "" && migrated != image && !hasJob(in.jobs, name, image) {
 		// A migration takes locks and rewrites tables: not while RDS modifies or
 		// upgrades the database. The shop keeps serving the image it has.
 		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonWaitingForDatabase,
@@ -297,6 +307,13 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 	}
 
 	p := planMigration(in)
+	if s.dbSwitch.pending {
+		if p.migratedImage != image {
+			// The pods keep serving what they serve, on the previous database.
+			p.migratedImage = sf.Status.MigratedImage
+		}
+		p.message = switchMessage(s, p.message)
+	}
 	for _, n := range p.delete {
 		if err := r.deleteJob(ctx, jobs[n], "Deleting finished migration Job"); err != nil {
 			return ctrl.Result{}, err
@@ -314,13 +331,13 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		if cause := r.podFailure(ctx, jobs[p.failed]); cause != "" {
 			p.message += "; the migration said: " + cause
 		}
-	case p.migratedImage != sf.Status.MigratedImage:
+	case p.migratedImage != sf.Status.MigratedImage || (s.dbSwitch.pending && p.status):
 		log.FromContext(ctx).Info("Migration succeeded", "job", klog.KRef(sf.Namespace, name), "image", image)
 	case p.reason == shopv1alpha1.ReasonMigrationFailed && p.message == "":
 		p.message = failedMessage(sf, name)
 	}
 	sf.Status.MigratedImage, sf.Status.FailedImage, sf.Status.FailedRetry = p.migratedImage, p.failedImage, p.failedRetry
-	if p.migratedImage == image {
+	if p.migratedImage == image && p.status {
 		recordMigration(s, image)
 	}
 	s.setCondition(shopv1alpha1.ConditionSchemaMigrated, p.status, p.reason, p.message)
@@ -338,9 +355,17 @@ func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope,
 	if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
 		return err
 	}
-	job, err := desiredMigrationJob(sf, r.Scheme, image, retry, s.database, s.cache, s.migrateLogin())
+	login := s.migrateLogin()
+	if s.dbSwitch.pending && login.masterSecret == "" {
+		// The connection Secret still names the previous database.
+		login.masterSecret = objectName(sf, roleMigrateConnection)
+	}
+	job, err := desiredMigrationJob(sf, r.Scheme, image, retry, s.database, s.cache, login)
 	if err != nil {
 		return err
+	}
+	if s.databaseID != "" {
+		job.Annotations[annotationDatabase] = s.databaseID
 	}
 	withOTLPEnv(&job.Spec.Template.Spec, sf, r.Options.OTLP)
 	withTraceContext(ctx, &job.Spec.Template.Spec)

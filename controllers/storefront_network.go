@@ -99,7 +99,7 @@ func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (
 		return ctrl.Result{}, nil
 	}
 	settings := r.networkSettings()
-	shop := desiredShopNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
+	shop := desiredShopNetworkPolicy(sf, r.Scheme, settings, s.servedDatabase(), s.cache)
 	withOTLPEgress(shop, sf, r.Options.OTLP)
 	changed, err := r.applyObject(ctx, shop)
 	if err != nil {

@@ -135,6 +135,19 @@ func (r *StorefrontReconciler) reconcileProvisioning(ctx context.Context, s *sco
 	return result, nil
 }
 
+// bumpRedrive moves the re-drive tag outside the provisioning phase, for a change ACK
+// must notice (annotations alone do not make it reconcile a Terminal object).
+func bumpRedrive(ctx context.Context, s *scope, why string) {
+	p := s.sf.Status.Provisioning
+	if p == nil {
+		p = &shopv1alpha1.ProvisioningStatus{}
+	}
+	log.FromContext(ctx).Info("Re-driving ACK", "reason", why, "redrive", p.Redrives+1)
+	p.Redrives++
+	p.LastRedrive = &metav1.Time{Time: time.Now().Truncate(time.Second)}
+	s.sf.Status.Provisioning = p
+}
+
 // deletionWindowObject names the first of sf's ACK objects ACK refused inside a
 // deletion window, or "".
 func (r *StorefrontReconciler) deletionWindowObject(ctx context.Context, sf *shopv1alpha1.Storefront) (string, error) {

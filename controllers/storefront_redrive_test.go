@@ -24,6 +24,7 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -140,4 +141,39 @@ func TestRecreateInsideTheDeletionWindow(t *testing.T) {
 	g.Expect(sf.Status.Provisioning.Redrives).To(BeNumerically(">=", 1))
 	g.Expect(sf.Status.Provisioning.WindowRedrives).To(BeZero(), "reset once out of the window")
 	g.Expect(tagsOf(ackObject(g, ns, gvkServerlessCache, "acme-cache"))).To(HaveKey(provisioningTagKey))
+}
+
+// Issue 16, item 3: the re-drive reaches every ACK object that can go Terminal, the
+// ElastiCache users and user group included: a user ElastiCache refused, the cause fixed
+// in AWS, is created once retry-provisioning moves the tag on it.
+func TestRetryProvisioningReachesTheCacheUsers(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	refused := awsIdentifier(ns, "acme") + "-v1"
+	standIns.AWS().Refuse("User", fake.OpCreate, refused, fake.NewAPIError("InvalidParameterValue", "Access string is not valid."))
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	want := "User acme-cache-user-v1: ACK: api error InvalidParameterValue: Access string is not valid."
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionCacheReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Message).To(Equal(want))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	standIns.AWS().Allow("User", fake.OpCreate, refused)
+	g.Consistently(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionCacheReady).Message).To(Equal(want))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed(), "a Terminal does not clear by itself")
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryProvisioning: "after-the-access-string-fix"}
+	})
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	for _, o := range []struct {
+		gvk  schema.GroupVersionKind
+		name string
+	}{{gvkCacheUser, "acme-cache-user-v1"}, {gvkCacheUser, "acme-cache-default"}, {gvkCacheUserGroup, "acme-cache"}, {gvkServerlessCache, "acme-cache"}} {
+		g.Expect(tagsOf(ackObject(g, ns, o.gvk, o.name))).To(HaveKeyWithValue(provisioningTagKey, "1"), o.gvk.Kind+" "+o.name)
+	}
 }

@@ -354,7 +354,8 @@ func TestInvalidConnectionSecret(t *testing.T) {
 }
 
 // Scenario 2c: a changed external URL is recomposed into the connection Secret and rolls
-// the pods through the checksum annotation.
+// the pods through the checksum annotation (after the migration, when it names another
+// database).
 func TestSecretChangeRollsPods(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{})
@@ -380,7 +381,19 @@ func TestSecretChangeRollsPods(t *testing.T) {
 		g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: "db2.example.internal", Port: 6432}))
 		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	g.Expect(migrationJobs(g, ns)).To(HaveLen(1), "a new URL re-runs no migration")
+	// Another host and port is another database (issue 16): the served image's migration
+	// ran on it first. A new password alone is the same database: no migration again.
+	movedID := externalDatabaseID(&storeEndpoint{Host: "db2.example.internal", Port: 6432, URL: moved})
+	g.Expect(getStorefront(g, ns).Status.Migration).To(Equal(&shopv1alpha1.MigrationStatus{Image: imageV1, Database: movedID}))
+	job := jobOf(g, ns, imageV1)
+	g.Expect(job.Annotations).To(HaveKeyWithValue(annotationDatabase, movedID))
+	checksum := deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]
+	createURLSecret(t, ns, "acme-db", "postgresql://shop:n3wer@db2.example.internal:6432/shop")
+	g.Eventually(func(g Gomega) {
+		g.Expect(deployment(g, ns).Spec.Template.Annotations[annotationConfigChecksum]).NotTo(Equal(checksum))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Expect(migrationJobs(g, ns)).To(HaveLen(1))
+	g.Expect(jobOf(g, ns, imageV1).UID).To(Equal(job.UID), "a new password re-runs no migration")
 }
 
 func reconcileRequest(ns string) ctrl.Request {

@@ -161,7 +161,11 @@ func (r *StorefrontReconciler) reconcileConnection(ctx context.Context, s *scope
 	if !s.storesReady() {
 		return ctrl.Result{}, nil
 	}
-	desired, err := desiredConnectionSecret(s.sf, r.Scheme, s.database, s.cache)
+	db, err := r.connectionDatabase(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	desired, err := desiredConnectionSecret(s.sf, r.Scheme, db, s.cache)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

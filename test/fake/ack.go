@@ -269,7 +269,7 @@ func DescribedStatus(r AWSResource) map[string]any {
 		st["endpoint"] = host
 		st["readerEndpoint"] = strings.Replace(host, ".cluster-", ".cluster-ro-", 1)
 		st["hostedZoneID"] = "Z" + strings.ToUpper(pseudo(key.Region, 13))
-		st["dbClusterResourceID"] = "cluster-" + strings.ToUpper(pseudo(acct.ID+key.Region+key.ID, 26))
+		st["dbClusterResourceID"] = resourceID(r, "cluster-")
 		st["dbSubnetGroup"] = specString2(r.Spec, "dbSubnetGroupName")
 		st["clusterCreateTime"] = r.Created.UTC().Format(time.RFC3339)
 		st["multiAZ"] = false
@@ -283,7 +283,7 @@ func DescribedStatus(r AWSResource) map[string]any {
 		}
 	case DBInstanceGVK.Kind:
 		st["dbInstanceStatus"] = r.Status
-		st["dbiResourceID"] = "db-" + strings.ToUpper(pseudo(acct.ID+key.Region+key.ID, 26))
+		st["dbiResourceID"] = resourceID(r, "db-")
 		st["instanceCreateTime"] = r.Created.UTC().Format(time.RFC3339)
 		if r.Endpoint != nil && r.Status != RDSStatusCreating {
 			st["endpoint"] = map[string]any{"address": r.Endpoint.Address, "port": r.Endpoint.Port,
@@ -353,6 +353,16 @@ func specPort(spec map[string]any, def int64) int64 {
 
 // pseudo is n lower-case alphanumerics derived from seed: stable names for IDs AWS
 // would generate.
+// resourceID is r's resource id; one derived from its key for a resource AWS did not
+// create (a test's literal AWSResource).
+func resourceID(r AWSResource, prefix string) string {
+	if r.ResourceID != "" {
+		return r.ResourceID
+	}
+	acct := AWSAccount{ID: r.Key.Account, Region: r.Key.Region}
+	return prefix + strings.ToUpper(pseudo(acct.ID+r.Key.Region+r.Key.ID, 26))
+}
+
 func pseudo(seed string, n int) string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	sum := sha256.Sum256([]byte(seed))

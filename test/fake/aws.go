@@ -30,6 +30,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -73,6 +74,12 @@ type AWSResource struct {
 	PendingAdd, PendingRemove []string
 	// PasswordCount is how many passwords a user has (they are never returned).
 	PasswordCount int
+	// ResourceID is a DB cluster's DbClusterResourceId or a DB instance's
+	// DbiResourceId: drawn at random when AWS creates the resource, so that a resource
+	// deleted and created again under the same identifier has a new one, as in AWS
+	// (RDS API reference, DBCluster.DbClusterResourceId: "The Amazon Web Services
+	// Region-unique, immutable identifier for the DB cluster").
+	ResourceID string
 }
 
 // AWSOp is a kind of API call, for AWS.Refuse.
@@ -462,6 +469,12 @@ func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tag
 	r := &awsResource{AWSResource: AWSResource{Key: key, Spec: awsSpec(key, spec), Created: now.UTC().Truncate(time.Second), Tags: maps.Clone(tags)},
 		provisioned: true}
 	switch key.Kind {
+	case DBClusterGVK.Kind:
+		r.ResourceID = newResourceID("cluster-")
+	case DBInstanceGVK.Kind:
+		r.ResourceID = newResourceID("db-")
+	}
+	switch key.Kind {
 	case DBSubnetGroupGVK.Kind:
 		r.Status = SubnetGroupStatusComplete
 	default:
@@ -501,6 +514,18 @@ func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tag
 		r.Spec["port"] = ep.Port
 	}
 	return r.copy(), nil
+}
+
+// newResourceID is an RDS resource id: prefix ("cluster-", "db-") and 26 random
+// upper-case letters and digits, the form DescribeDBClusters and DescribeDBInstances
+// return.
+func newResourceID(prefix string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, 26)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return prefix + string(b)
 }
 
 func (a *AWS) account(key AWSKey) AWSAccount { return AWSAccount{ID: key.Account, Region: key.Region} }
