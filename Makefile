@@ -134,6 +134,7 @@ test-browser: ## Run the pages' browser tests alone (needs chromium: apt-get ins
 FUZZ_TARGETS += ./shop/catalog:FuzzParseListQuery
 FUZZ_TARGETS += ./shop/api:FuzzSearchAndList
 FUZZ_TARGETS += ./shop/api:FuzzOrderRequest
+FUZZ_TARGETS += ./shop/images:FuzzProcess
 FUZZTIME ?= 10s
 
 .PHONY: fuzz

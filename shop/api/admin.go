@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/storefront-operator/storefront/shop/admin"
+	"github.com/storefront-operator/storefront/shop/images"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
@@ -26,6 +27,9 @@ func registerAdmin(r gin.IRouter, d Deps) {
 	g.PUT("/products/:id", d.adminUpdateProduct)
 	g.DELETE("/products/:id", d.adminDeleteProduct)
 	g.PATCH("/products/:id/stock", d.adminSetStock)
+	g.POST(ImagesRoute, d.adminAddImage)
+	g.PATCH("/products/:id/images/:imageId", d.adminMoveImage)
+	g.DELETE("/products/:id/images/:imageId", d.adminDeleteImage)
 	g.POST("/categories", d.adminCreateCategory)
 	g.PUT("/categories/:id", d.adminUpdateCategory)
 	g.DELETE("/categories/:id", d.adminDeleteCategory)
@@ -94,6 +98,80 @@ func (d Deps) adminSetStock(c *gin.Context) {
 		return
 	}
 	writeJSON(c, http.StatusOK, p)
+}
+
+// ImagesRoute is the upload route under /admin (its body limit is
+// images.UploadBodyLimit, set by the router for Prefix+"/admin"+ImagesRoute).
+const ImagesRoute = "/products/:id/images"
+
+// UploadRoute is the upload route's full path, for httpserver.RouterOptions.RouteBodyLimits.
+const UploadRoute = Prefix + "/admin" + ImagesRoute
+
+// adminAddImage reads a multipart upload (image, alt) and appends the picture to the
+// product's images: 201 with the image and its variants' URLs.
+func (d Deps) adminAddImage(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	alt, data, err := images.ReadUpload(c.Request)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	img, err := d.Images.Add(c.Request.Context(), id, alt, data)
+	if err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Header("Location", Prefix+"/products/"+strconv.FormatInt(id, 10))
+	writeJSON(c, http.StatusCreated, img)
+}
+
+// imagePosition is the body of PATCH /admin/products/{id}/images/{imageId}.
+type imagePosition struct {
+	Position *int `json:"position"`
+}
+
+func (d Deps) adminMoveImage(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	imageID, ok := pathID(c, "imageId")
+	if !ok {
+		return
+	}
+	var in imagePosition
+	if err := DecodeJSON(c.Request, &in); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	if in.Position == nil {
+		httpserver.Fail(c, &apperr.ValidationError{Unprocessable: true, Errors: []apperr.FieldError{{Field: "position", Message: "is required"}}})
+		return
+	}
+	if err := d.Images.Move(c.Request.Context(), id, imageID, *in.Position); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (d Deps) adminDeleteImage(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	imageID, ok := pathID(c, "imageId")
+	if !ok {
+		return
+	}
+	if err := d.Images.Delete(c.Request.Context(), id, imageID); err != nil {
+		httpserver.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (d Deps) adminCreateCategory(c *gin.Context) {

@@ -13,6 +13,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalogcache"
+	"github.com/storefront-operator/storefront/shop/images"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/httpserver"
@@ -29,6 +30,8 @@ type Deps struct {
 	Cart    *cart.Service
 	Orders  *orders.Service
 	Admin   *admin.Service
+	// Images adds and removes product images (uploads answer 503 without IMAGE_STORE).
+	Images *images.Service
 	// SearchLimit runs before each search: the per-client rate limit (nil: none).
 	SearchLimit gin.HandlerFunc
 }

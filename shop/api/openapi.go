@@ -9,6 +9,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/auth"
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/images"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
@@ -70,6 +71,8 @@ var OpenAPIGo = OpenAPIFromGo{
 		"CategoryList":  categoryList{},
 		"CategoryRef":   catalog.CategoryRef{},
 		"Product":       catalog.Product{},
+		"Image":         catalog.Image{},
+		"ImageVariant":  catalog.ImageVariant{},
 		"ProductList":   catalog.ProductPage{},
 		"SearchResult":  search.Result{},
 		"User":          auth.User{},
@@ -97,6 +100,7 @@ var OpenAPIGo = OpenAPIFromGo{
 		"CategoryInput":         admin.CategoryInput{},
 		"StockUpdate":           admin.StockInput{},
 		"OrderStatusUpdate":     orderStatusRequest{},
+		"ImagePosition":         imagePosition{},
 	},
 	Enums: map[string]any{
 		"OrderStatus": orders.Statuses,
@@ -126,5 +130,7 @@ var OpenAPIGo = OpenAPIFromGo{
 		"MaxImageURLLength":    admin.MaxImageURLLength,
 		"MaxAttributes":        admin.MaxAttributes,
 		"MaxStock":             admin.MaxStock,
+		"MaxImageBytes":        images.MaxUploadBytes,
+		"MaxAltLength":         images.MaxAltLength,
 	},
 }

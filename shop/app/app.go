@@ -30,6 +30,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/catalogcache"
+	"github.com/storefront-operator/storefront/shop/images"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
 	"github.com/storefront-operator/storefront/shop/platform/config"
@@ -63,6 +64,9 @@ type App struct {
 	Cart   *cart.Service
 	Orders *orders.Service
 	Admin  *admin.Service
+	// Images adds product images to IMAGE_STORE (ImageStore; nil without one).
+	Images     *images.Service
+	ImageStore images.Store
 	// Revocations is the logged-out token list behind Auth (it follows PostgreSQL until
 	// Close).
 	Revocations *auth.Revocations
@@ -152,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		}
 	}
 	a.RedisPrefix = keyPrefix(pool)
-	a.Catalog = catalog.NewService(catalog.NewPGStore(a.ShopperDB))
+	a.Catalog = catalog.NewService(catalog.NewPGStore(a.ShopperDB)).WithImageBaseURL(cfg.ImageBaseURL)
 	a.Search = search.NewService(search.NewPGStore(a.ShopperDB))
 	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: a.RedisPrefix + ":cache", Observer: a.Metrics, Logger: logger}
 	if a.Redis != nil {
@@ -186,15 +190,29 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a.Orders = orders.NewService(orders.NewPGStore(pool), orders.Options{Currency: cfg.Currency, Observer: a.Metrics, Catalog: a.Cached, Payments: payments})
 	a.Admin = admin.NewService(admin.NewPGStore(pool), a.Catalog, cfg.Currency, a.Cached)
+	if cfg.ImageStore != "" {
+		if a.ImageStore, err = images.Open(ctx, cfg.ImageStore); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	a.Images = images.NewService(pool, a.ImageStore, images.NewProcessor(images.DefaultConcurrency), a.Cached, cfg.ImageBaseURL)
 
 	a.Health = &httpserver.Health{Check: pool.Ping}
-	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics, TrustedProxies: cfg.TrustedProxies})
+	a.Router = httpserver.NewRouter(httpserver.RouterOptions{Logger: logger, Metrics: a.Metrics, TrustedProxies: cfg.TrustedProxies,
+		RouteBodyLimits: map[string]int64{api.UploadRoute: images.UploadBodyLimit, web.UploadRoute: images.UploadBodyLimit}})
 	a.Health.Register(a.Router)
 	// One limiter for the API's and the pages' searches: a client has one budget.
 	searchLimit := httpserver.NewClientLimiter(cfg.SearchRate, int(math.Ceil(2*cfg.SearchRate)), "searches").Handler
-	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin, SearchLimit: searchLimit})
+	api.Register(a.Router, api.Deps{Catalog: a.Cached, Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin, Images: a.Images, SearchLimit: searchLimit})
+	if ls, ok := a.ImageStore.(*images.LocalStore); ok {
+		// A directory store is served by the shop itself (hand use; in a cluster the
+		// bucket or the CDN serves the images).
+		a.Router.GET(catalog.DefaultImageBase+"/:key", gin.WrapH(ls))
+		a.Router.HEAD(catalog.DefaultImageBase+"/:key", gin.WrapH(ls))
+	}
 	pages, err := web.New(web.Deps{Catalog: a.Catalog, Cached: a.Cached,
-		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin,
+		Auth: a.Auth, Cart: a.Cart, Orders: a.Orders, Admin: a.Admin, Images: a.Images, ImageBaseURL: cfg.ImageBaseURL,
 		Currency: cfg.Currency, Secret: cfg.JWTSecret, Logger: logger, SearchLimit: searchLimit,
 		HTTPS: cfg.HTTPS(), PaymentProvider: cfg.PaymentProvider, CartLimit: guestCartLimit(cfg)})
 	if err != nil {

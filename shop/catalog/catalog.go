@@ -2,9 +2,11 @@
 // filters, sorts and pagination, and looked up by id or slug. The JSON API (package api)
 // and the pages (package web) both call its Service.
 //
-// Product images are served by the pages under /static/img/products/<slug>.svg (or a
-// per-category picture, /static/img/categories/<category-slug>.svg); the demo catalog's
-// image_url values use exactly these relative URLs.
+// A product's pictures are its uploaded Images (package images stores them, in order,
+// with alt text; docs/architecture.md#product-images). A product without uploads falls
+// back to image_url: the per-category SVGs embedded in the shop
+// (/static/img/categories/<category-slug>.svg), which the demo catalog's image_url
+// values name.
 package catalog
 
 import (
@@ -42,17 +44,65 @@ type CategoryRef struct {
 
 // Product is one product as shoppers see it.
 type Product struct {
-	ID          int64          `json:"id"`
-	Slug        string         `json:"slug"`
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Price       money.Money    `json:"price"`
-	Category    CategoryRef    `json:"category"`
-	Stock       int            `json:"stock"`
-	ImageURL    string         `json:"image_url"`
-	Attributes  map[string]any `json:"attributes"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	ID          int64       `json:"id"`
+	Slug        string      `json:"slug"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Price       money.Money `json:"price"`
+	Category    CategoryRef `json:"category"`
+	Stock       int         `json:"stock"`
+	ImageURL    string      `json:"image_url"`
+	// Images are the uploaded pictures in their order (never null).
+	Images     []Image        `json:"images"`
+	Attributes map[string]any `json:"attributes"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+// Image is one uploaded picture of a product: its variants are the same picture in
+// several widths, for srcset.
+type Image struct {
+	ID  int64  `json:"id"`
+	Alt string `json:"alt"`
+	// Width and Height are the uploaded picture's (its aspect ratio).
+	Width    int            `json:"width"`
+	Height   int            `json:"height"`
+	Variants []ImageVariant `json:"variants"`
+}
+
+// ImageVariant is one stored width of an Image.
+type ImageVariant struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// Key is the content-addressed object name (sha256 hex and extension).
+	Key string `json:"key"`
+	// URL is where shoppers load it: IMAGE_BASE_URL and the key.
+	URL string `json:"url,omitempty"`
+}
+
+// Largest is the widest variant (variants are stored by increasing width).
+func (im Image) Largest() ImageVariant {
+	if len(im.Variants) == 0 {
+		return ImageVariant{}
+	}
+	return im.Variants[len(im.Variants)-1]
+}
+
+// VariantURL is the URL of the image variant key under base (IMAGE_BASE_URL).
+func VariantURL(base, key string) string {
+	return strings.TrimSuffix(base, "/") + "/" + key
+}
+
+// ResolveImages sets the URL of every image variant of ps under base.
+func ResolveImages(base string, ps ...*Product) {
+	for _, p := range ps {
+		for i := range p.Images {
+			for j := range p.Images[i].Variants {
+				v := &p.Images[i].Variants[j]
+				v.URL = VariantURL(base, v.Key)
+			}
+		}
+	}
 }
 
 // Sort orders a product list.
@@ -248,10 +298,31 @@ type Store interface {
 // Service answers catalog questions.
 type Service struct {
 	store Store
+	// imageBase is IMAGE_BASE_URL: the image variants' URLs are under it.
+	imageBase string
 }
 
 // NewService returns a catalog service over store.
-func NewService(store Store) *Service { return &Service{store: store} }
+func NewService(store Store) *Service { return &Service{store: store, imageBase: DefaultImageBase} }
+
+// DefaultImageBase is where the shop serves a local image store itself.
+const DefaultImageBase = "/images"
+
+// WithImageBaseURL sets the base of the image variants' URLs (IMAGE_BASE_URL) and
+// returns s.
+func (s *Service) WithImageBaseURL(base string) *Service {
+	if base != "" {
+		s.imageBase = base
+	}
+	return s
+}
+
+// ResolveImages sets the URLs of the images of ps (products another package read).
+func (s *Service) ResolveImages(ps []Product) {
+	for i := range ps {
+		ResolveImages(s.imageBase, &ps[i])
+	}
+}
 
 // Categories lists every category with its product count, by name.
 func (s *Service) Categories(ctx context.Context) ([]Category, error) {
@@ -271,6 +342,7 @@ func (s *Service) ListProducts(ctx context.Context, q ListQuery) (ProductPage, e
 	if items == nil {
 		items = []Product{}
 	}
+	s.ResolveImages(items)
 	return ProductPage{Items: items, Page: q.Page, PerPage: q.PerPage, Total: total}, nil
 }
 
@@ -295,6 +367,7 @@ func (s *Service) Product(ctx context.Context, idOrSlug string) (Product, error)
 	if err != nil {
 		return Product{}, fmt.Errorf("product %q: %w", truncate(idOrSlug, 64), err)
 	}
+	ResolveImages(s.imageBase, &p)
 	return p, nil
 }
 

@@ -28,9 +28,16 @@ GROUP BY c.id
 ORDER BY c.name, c.id`
 
 // ProductColumns are the columns ScanProduct reads, for the queries of other packages
-// (search) that return products; p is products, c is categories.
+// (search) that return products; p is products, c is categories. The images come in the
+// same row, as one JSON array in their order (a correlated subquery on the
+// product_images primary key's table, by its (product_id, position) index).
 const ProductColumns = `p.id, p.slug, p.name, p.description, p.price_minor, p.currency, p.stock,
-	p.image_url, p.attributes, p.created_at, p.updated_at, c.slug, c.name`
+	p.image_url, p.attributes, p.created_at, p.updated_at, c.slug, c.name, ` + imagesColumn
+
+// imagesColumn is a product's images as a JSON array of Image.
+const imagesColumn = `COALESCE((SELECT jsonb_agg(jsonb_build_object('id', i.id, 'alt', i.alt, 'width', i.width,
+	'height', i.height, 'variants', i.variants) ORDER BY i.position, i.id)
+	FROM product_images i WHERE i.product_id = p.id), '[]'::jsonb)`
 
 // Shape says which filters a query has. Each shape is its own statement holding only
 // its conditions (no "$1 IS NULL OR ..."), which the planner reads best.
@@ -199,13 +206,17 @@ func ScanProduct(r pgx.CollectableRow) (Product, error) {
 // ProductFields are the scan targets of ProductColumns, for queries that select more.
 func ProductFields(p *Product) []any {
 	return []any{&p.ID, &p.Slug, &p.Name, &p.Description, &p.Price.Amount, &p.Price.Currency, &p.Stock,
-		&p.ImageURL, &p.Attributes, &p.CreatedAt, &p.UpdatedAt, &p.Category.Slug, &p.Category.Name}
+		&p.ImageURL, &p.Attributes, &p.CreatedAt, &p.UpdatedAt, &p.Category.Slug, &p.Category.Name, &p.Images}
 }
 
-// NormalizeProduct fixes up a scanned product: times in UTC, attributes never null.
+// NormalizeProduct fixes up a scanned product: times in UTC, attributes and images never
+// null.
 func NormalizeProduct(p *Product) {
 	if p.Attributes == nil {
 		p.Attributes = map[string]any{}
+	}
+	if p.Images == nil {
+		p.Images = []Image{}
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 }

@@ -31,7 +31,7 @@ import (
 // format is part of every key: change it when the JSON of a cached value changes, so that
 // replicas of the old and the new version never read each other's entries during a
 // rollout.
-const format = "v1"
+const format = "v2" // v2: products carry images (issue 26)
 
 // DefaultStockRefresh is how long cached reads may show the stock from before an order.
 const DefaultStockRefresh = time.Second
@@ -136,6 +136,7 @@ func (c *Catalog) Product(ctx context.Context, idOrSlug string) (Result[catalog.
 func (c *Catalog) Search(ctx context.Context, q search.Query) (Result[search.Result], error) {
 	return get(ctx, c, format+"|search?"+q.Key(), func(ctx context.Context) (search.Result, bool, error) {
 		r, err := c.search.Search(ctx, q)
+		c.catalog.ResolveImages(r.Items)
 		return r, r.Match == search.MatchFullText && len(r.Items) > 0, err
 	})
 }

@@ -239,7 +239,7 @@ func TestGuestCartJoinsTheAccount(t *testing.T) {
 	apron := productID(t, shop, "linen-apron")
 	mixer := productID(t, shop, "stand-mixer-5-l")
 	v := newVisitor(t, shop)
-	tok := csrf(t, v.get("/products/linen-apron"))
+	tok := formToken(t, v, "/products/linen-apron")
 	expectStatus(t, v.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"2"}, "csrf_token": {tok}}), http.StatusSeeOther)
 
 	register(t, v, "Grace Hopper", "grace@example.com")
@@ -259,7 +259,7 @@ func TestGuestCartJoinsTheAccount(t *testing.T) {
 	})
 
 	t.Run("signed in, the cart pages use the cart service", func(t *testing.T) {
-		tok := csrf(t, v.get("/products/stand-mixer-5-l"))
+		tok := formToken(t, v, "/products/stand-mixer-5-l")
 		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {mixer}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
 		tok = csrf(t, v.get("/cart"))
 		expectStatus(t, v.post("/cart/items/"+apron, url.Values{"quantity": {"3"}, "csrf_token": {tok}}), http.StatusSeeOther)
@@ -275,7 +275,7 @@ func TestGuestCartJoinsTheAccount(t *testing.T) {
 
 	t.Run("a login adds the guest cart to the saved one", func(t *testing.T) {
 		expectStatus(t, v.post("/logout", url.Values{"csrf_token": {csrf(t, v.get("/cart"))}}), http.StatusSeeOther)
-		tok := csrf(t, v.get("/products/linen-apron"))
+		tok := formToken(t, v, "/products/linen-apron")
 		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
 		expectStatus(t, signIn(t, v, "grace@example.com", password), http.StatusSeeOther)
 		expectContains(t, v.get("/cart"), `value="4"`, `<span id="cart-total">€136.00</span>`)
@@ -312,7 +312,7 @@ func TestCheckout(t *testing.T) {
 		}
 	})
 
-	tok := csrf(t, v.get("/products/pour-over-coffee-kettle"))
+	tok := formToken(t, v, "/products/pour-over-coffee-kettle")
 	expectStatus(t, v.post("/cart/items", url.Values{"product_id": {kettle}, "quantity": {"2"}, "csrf_token": {tok}}), http.StatusSeeOther)
 
 	form := v.get("/checkout")
@@ -537,7 +537,7 @@ func TestAdminPages(t *testing.T) {
 
 	t.Run("orders move through their states", func(t *testing.T) {
 		apron := productID(t, shop, "linen-apron")
-		ctok := csrf(t, customer.get("/products/linen-apron"))
+		ctok := formToken(t, customer, "/products/linen-apron")
 		expectStatus(t, customer.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {ctok}}), http.StatusSeeOther)
 		form := customer.get("/checkout")
 		placed := customer.post("/checkout", checkoutForm(csrf(t, form), keyRE.FindStringSubmatch(form.Body)[1], "4242424242424242"))
@@ -578,7 +578,7 @@ func TestPaymentsSayWhatTheyAre(t *testing.T) {
 		}
 		register(t, v, "Ada Lovelace", "ada-nopay@example.com")
 		kettle := productID(t, shop, "pour-over-coffee-kettle")
-		tok := csrf(t, v.get("/products/pour-over-coffee-kettle"))
+		tok := formToken(t, v, "/products/pour-over-coffee-kettle")
 		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {kettle}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
 		form := v.get("/checkout")
 		expectStatus(t, form, 200)

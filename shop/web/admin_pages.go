@@ -13,6 +13,7 @@ import (
 
 	"github.com/storefront-operator/storefront/shop/admin"
 	"github.com/storefront-operator/storefront/shop/catalog"
+	"github.com/storefront-operator/storefront/shop/images"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/money"
@@ -104,6 +105,13 @@ var productNames = map[string]string{"price.amount": "price", "price.currency": 
 type productFormPage struct {
 	*layout
 	Form *form
+	// Images are the product's pictures in their order; ImageForm is the upload form
+	// (its alt text and errors); UploadsOn: the shop has an image store.
+	Images    []catalog.Image
+	ImageForm *form
+	UploadsOn bool
+	// Notice reports what the last image action did.
+	Notice string
 	// ID is the product being edited; 0 for a new one.
 	ID int64
 	// Action is where the form posts.
@@ -136,20 +144,164 @@ func (p *Pages) adminEditProduct(c *gin.Context) {
 	f.Values = map[string]string{"slug": prod.Slug, "name": prod.Name, "description": prod.Description,
 		"price": prod.Price.Decimal(), "category": prod.Category.Slug, "stock": strconv.Itoa(prod.Stock),
 		"image_url": prod.ImageURL, "attributes": string(attrs)}
-	p.productForm(c, http.StatusOK, id, f)
+	p.productFormWith(c, http.StatusOK, &productFormPage{Form: f, ID: id, Notice: imageNotices[c.Query("done")]})
 }
 
 func (p *Pages) productForm(c *gin.Context, status int, id int64, f *form) {
+	p.productFormWith(c, status, &productFormPage{Form: f, ID: id})
+}
+
+// productFormWith renders the product form page; for an existing product it lists its
+// images with the upload form (page.ImageForm, when set, keeps a refused upload's alt
+// text and errors).
+func (p *Pages) productFormWith(c *gin.Context, status int, page *productFormPage) {
 	title, action := "New product", "/admin/products"
-	if id != 0 {
-		title, action = "Edit "+f.Values["name"], fmt.Sprintf("/admin/products/%d", id)
+	if page.ID != 0 {
+		title, action = "Edit "+page.Form.Values["name"], fmt.Sprintf("/admin/products/%d", page.ID)
+		prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(page.ID, 10))
+		if err != nil {
+			p.fail(c, err)
+			return
+		}
+		page.Images = prod.Images
 	}
 	l, err := p.adminLayout(c, title)
 	if err != nil {
 		p.fail(c, err)
 		return
 	}
-	p.render(c, status, "admin_product", &productFormPage{layout: l, Form: f, ID: id, Action: action})
+	page.layout, page.Action = l, action
+	page.UploadsOn = p.images.Enabled()
+	if page.ImageForm == nil {
+		page.ImageForm = newForm()
+	}
+	p.render(c, status, "admin_product", page)
+}
+
+// UploadRoute is the admin pages' upload route (its body limit is
+// images.UploadBodyLimit, see httpserver.RouterOptions.RouteBodyLimits).
+const UploadRoute = "/admin/products/:id/images"
+
+// imageNotices are the messages after an image action's redirect (?done=...).
+var imageNotices = map[string]string{
+	"image-added":   "The image was added.",
+	"image-moved":   "The image was moved.",
+	"image-deleted": "The image was removed.",
+}
+
+// productWithForm loads product id into the product form, for the image actions'
+// pages.
+func (p *Pages) productWithForm(c *gin.Context, id int64) (*form, error) {
+	prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(id, 10))
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := json.MarshalIndent(prod.Attributes, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	f := newForm()
+	f.Values = map[string]string{"slug": prod.Slug, "name": prod.Name, "description": prod.Description,
+		"price": prod.Price.Decimal(), "category": prod.Category.Slug, "stock": strconv.Itoa(prod.Stock),
+		"image_url": prod.ImageURL, "attributes": string(attrs)}
+	return f, nil
+}
+
+// adminAddImage takes the upload form (multipart, works without JavaScript): the picture
+// is appended to the product's images, or the form comes back with what was wrong.
+func (p *Pages) adminAddImage(c *gin.Context) {
+	id, err := pathID(c, "product")
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	alt, data, err := images.ReadUpload(c.Request)
+	if err == nil {
+		_, err = p.images.Add(c.Request.Context(), id, alt, data)
+	}
+	if err == nil {
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/products/%d?done=image-added#images", id))
+		return
+	}
+	imgForm := newForm()
+	imgForm.Values[images.FieldAlt] = alt
+	status := http.StatusUnprocessableEntity
+	var ve *apperr.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		for _, fe := range ve.Errors {
+			field := fe.Field
+			if field != images.FieldAlt {
+				field = images.FieldImage
+			}
+			imgForm.Errors[field] = sentence("The picture " + fe.Message)
+			if field == images.FieldAlt {
+				imgForm.Errors[field] = sentence("The alt text " + fe.Message)
+			}
+		}
+	case errors.Is(err, apperr.ErrTooLarge):
+		status = http.StatusRequestEntityTooLarge
+		imgForm.Errors[images.FieldImage] = fmt.Sprintf("The picture is larger than %d MiB: choose a smaller one.", images.MaxUploadBytes>>20)
+	case errors.Is(err, apperr.ErrUnavailable):
+		status = http.StatusServiceUnavailable
+		imgForm.Errors[images.FieldImage] = "Uploads are off: this shop has no image store (IMAGE_STORE)."
+	default:
+		p.fail(c, err)
+		return
+	}
+	imgForm.Error = "The image was not added."
+	f, ferr := p.productWithForm(c, id)
+	if ferr != nil {
+		p.fail(c, ferr)
+		return
+	}
+	p.productFormWith(c, status, &productFormPage{Form: f, ID: id, ImageForm: imgForm})
+}
+
+// imagePathIDs are the product and image ids of an image action's path.
+func imagePathIDs(c *gin.Context) (int64, int64, error) {
+	id, err := pathID(c, "product")
+	if err != nil {
+		return 0, 0, err
+	}
+	imageID, err := strconv.ParseInt(c.Param("imageId"), 10, 64)
+	if err != nil || imageID <= 0 {
+		return 0, 0, fmt.Errorf("image %q: %w", truncate(c.Param("imageId"), 32), apperr.ErrNotFound)
+	}
+	return id, imageID, nil
+}
+
+// adminMoveImage moves an image to the position posted (the Move up and Move down
+// buttons post the neighbour's position).
+func (p *Pages) adminMoveImage(c *gin.Context) {
+	id, imageID, err := imagePathIDs(c)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	to, err := strconv.Atoi(c.PostForm("position"))
+	if err != nil {
+		p.fail(c, apperr.Unprocessable("position", "must be a whole number"))
+		return
+	}
+	if err := p.images.Move(c.Request.Context(), id, imageID, to); err != nil {
+		p.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/products/%d?done=image-moved#images", id))
+}
+
+func (p *Pages) adminDeleteImage(c *gin.Context) {
+	id, imageID, err := imagePathIDs(c)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	if err := p.images.Delete(c.Request.Context(), id, imageID); err != nil {
+		p.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/products/%d?done=image-deleted#images", id))
 }
 
 // productInput reads the product form into the admin service's input; what cannot even

@@ -351,6 +351,10 @@ type productPage struct {
 	MaxOrder int
 	// Error is the add-to-cart form's error, shown next to the quantity.
 	Error *productFormError
+	// Shared: the request carries none of the shop's cookies, so the page is the same
+	// for every such visitor and shared caches may keep it; its add-to-cart form carries
+	// no CSRF token (see checkCartCSRF).
+	Shared bool
 }
 
 // product shows one product. Its stock is read fresh from the database (not from the
@@ -373,7 +377,7 @@ func (p *Pages) product(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	page := &productPage{layout: l, Product: prod, InCart: inCart}
+	page := &productPage{layout: l, Product: prod, InCart: inCart, Shared: !p.cookiesShaped(c)}
 	page.MaxOrder = min(prod.Stock, MaxLineQuantity)
 	p.render(c, http.StatusOK, "product", page)
 }

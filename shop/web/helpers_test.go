@@ -246,3 +246,16 @@ func attrOK(n *html.Node, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// formToken returns the CSRF token of the forms on path for v. A visitor without the
+// shop's cookies gets the shared product page, whose add-to-cart form has no token; it
+// takes one from the login form, which sets its CSRF cookie, as a browser would once it
+// opens any page with a form.
+func formToken(t *testing.T, v *visitor, path string) string {
+	t.Helper()
+	p := v.get(path)
+	if m := csrfRE.FindStringSubmatch(p.Body); m != nil {
+		return m[1]
+	}
+	return csrf(t, v.get("/login"))
+}

@@ -103,7 +103,7 @@ func TestCatalogPages(t *testing.T) {
 		},
 		"a product page by slug": {
 			path: "/products/aria-wireless-noise-cancelling-headphones", status: 200,
-			want: []string{"<h1>Aria Wireless Noise-Cancelling Headphones</h1>", "€249.00", "In stock", `action="/cart/items"`, `name="csrf_token"`, "Battery hours", "Weight (g)", "254", `href="/categories/audio"`},
+			want: []string{"<h1>Aria Wireless Noise-Cancelling Headphones</h1>", "€249.00", "In stock", `action="/cart/items"`, "Battery hours", "Weight (g)", "254", `href="/categories/audio"`},
 		},
 		"a product page by id": {
 			path: "/products/" + id, status: 200,
@@ -295,7 +295,7 @@ func TestConditionalGet(t *testing.T) {
 			p := v.get(path)
 			expectStatus(t, p, 200)
 			etag := p.Header.Get("ETag")
-			if etag == "" || !strings.Contains(p.Header.Get("Cache-Control"), "no-cache") || !strings.Contains(p.Header.Get("Vary"), "Cookie") {
+			if etag == "" || p.Header.Get("Cache-Control") != web.SharedCacheControl || !strings.Contains(p.Header.Get("Vary"), "Cookie") {
 				t.Fatalf("ETag %q, Cache-Control %q, Vary %q", etag, p.Header.Get("Cache-Control"), p.Header.Get("Vary"))
 			}
 			again := v.get(path, "If-None-Match", etag)
@@ -309,10 +309,10 @@ func TestConditionalGet(t *testing.T) {
 		})
 	}
 
-	t.Run("pages without forms set no cookie", func(t *testing.T) {
+	t.Run("pages for visitors without cookies set none and may be shared", func(t *testing.T) {
 		fresh := newVisitor(t, shop)
-		for _, path := range []string{"/", "/products", "/search?q=tea"} {
-			if p := fresh.get(path); len(p.Header.Values("Set-Cookie")) != 0 || p.Header.Get("Cache-Control") != "no-cache" {
+		for _, path := range []string{"/", "/products", "/search?q=tea", "/products/linen-apron", "/categories/books"} {
+			if p := fresh.get(path); len(p.Header.Values("Set-Cookie")) != 0 || p.Header.Get("Cache-Control") != "public, max-age=0, s-maxage=60" {
 				t.Errorf("%s: Set-Cookie %v, Cache-Control %q", path, p.Header.Values("Set-Cookie"), p.Header.Get("Cache-Control"))
 			}
 		}
@@ -320,8 +320,8 @@ func TestConditionalGet(t *testing.T) {
 
 	t.Run("a page shaped by the request's cookies is private", func(t *testing.T) {
 		guest := newVisitor(t, shop)
-		expectStatus(t, guest.get("/products/linen-apron"), 200) // sets the CSRF cookie
-		for _, path := range []string{"/", "/products", "/search?q=tea"} {
+		expectStatus(t, guest.get("/login"), 200) // sets the CSRF cookie
+		for _, path := range []string{"/", "/products", "/search?q=tea", "/products/linen-apron"} {
 			p := guest.get(path)
 			if len(p.Header.Values("Set-Cookie")) != 0 {
 				t.Errorf("%s set a cookie again", path)
@@ -361,7 +361,7 @@ func TestHostPrefixedCookiesWithAnHTTPSPublicURL(t *testing.T) {
 	v := newVisitor(t, shop)
 	// Plain HTTP here, as between an ALB that ends TLS and the pod: the cookies are
 	// Secure anyway, since shoppers reach the shop over https.
-	p := v.get("/products/linen-apron")
+	p := v.get("/login")
 	expectStatus(t, p, 200)
 	cookies := p.Cookies()
 	if len(cookies) != 1 || cookies[0].Name != web.HostPrefix+web.CSRFCookie {
@@ -405,7 +405,7 @@ func TestHSTSAndSecureCookiesBehindTLS(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			v := newVisitor(t, shop)
-			p := v.get("/products/linen-apron", "X-Forwarded-Proto", tt.proto)
+			p := v.get("/login", "X-Forwarded-Proto", tt.proto)
 			expectStatus(t, p, 200)
 			if got := p.Header.Get("Strict-Transport-Security"); (got == web.HSTS) != tt.secure || (got == "") == tt.secure {
 				t.Errorf("Strict-Transport-Security = %q", got)
@@ -418,7 +418,8 @@ func TestHSTSAndSecureCookiesBehindTLS(t *testing.T) {
 			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != tt.secure || c.Path != "/" {
 				t.Errorf("cookie %s: HttpOnly %v, SameSite %v, Secure %v, Path %q", c.Name, c.HttpOnly, c.SameSite, c.Secure, c.Path)
 			}
-			if cc := p.Header.Get("Cache-Control"); cc != "private, no-cache" {
+			// Never shared: the login page is no-store, any other page setting a cookie private.
+			if cc := p.Header.Get("Cache-Control"); cc != "private, no-cache" && cc != "no-store" {
 				t.Errorf("a page setting a cookie has Cache-Control %q", cc)
 			}
 		})
@@ -430,14 +431,14 @@ func TestGuestCart(t *testing.T) {
 	apron := productID(t, shop, "linen-apron")     // €34.00, stock 40
 	mixer := productID(t, shop, "stand-mixer-5-l") // €349.00, stock 8
 	v := newVisitor(t, shop)
-	token := csrf(t, v.get("/products/linen-apron"))
+	token := formToken(t, v, "/products/linen-apron")
 
 	t.Run("adding refuses requests without a valid CSRF token", func(t *testing.T) {
 		for name, form := range map[string]url.Values{
 			"no token":      {"product_id": {apron}, "quantity": {"1"}},
 			"a wrong token": {"product_id": {apron}, "quantity": {"1"}, "csrf_token": {"AAAA" + token[4:]}},
 			"another browser's token": {"product_id": {apron}, "quantity": {"1"},
-				"csrf_token": {csrf(t, newVisitor(t, shop).get("/products/linen-apron"))}},
+				"csrf_token": {formToken(t, newVisitor(t, shop), "/products/linen-apron")}},
 		} {
 			p := v.post("/cart/items", form)
 			if p.StatusCode != 403 || !strings.Contains(p.Body, "This form has expired") {
@@ -568,10 +569,10 @@ func TestGuestCart(t *testing.T) {
 
 	t.Run("another cart's id under this cookie's signature is an empty cart", func(t *testing.T) {
 		other := newVisitor(t, shop)
-		tok := csrf(t, other.get("/products/linen-apron"))
+		tok := formToken(t, other, "/products/linen-apron")
 		expectStatus(t, other.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
 		w := newVisitor(t, shop)
-		tok = csrf(t, w.get("/products/cork-yoga-mat"))
+		tok = formToken(t, w, "/products/cork-yoga-mat")
 		expectStatus(t, w.post("/cart/items", url.Values{"product_id": {productID(t, shop, "cork-yoga-mat")}, "quantity": {"1"}, "csrf_token": {tok}}), http.StatusSeeOther)
 		parts := strings.Split(w.cookie(web.CartCookie).Value, ".")
 		parts[1] = strings.Split(other.cookie(web.CartCookie).Value, ".")[1]
@@ -586,7 +587,7 @@ func TestGuestCartCreationIsThrottled(t *testing.T) {
 	apron := productID(t, shop, "linen-apron")
 	for i := range 3 {
 		v := newVisitor(t, shop) // a client that drops its cookies: a new cart each time
-		p := v.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {csrf(t, v.get("/products/linen-apron"))}})
+		p := v.post("/cart/items", url.Values{"product_id": {apron}, "quantity": {"1"}, "csrf_token": {formToken(t, v, "/products/linen-apron")}})
 		if i < 2 {
 			expectStatus(t, p, http.StatusSeeOther)
 			continue
@@ -674,7 +675,7 @@ func TestGuestCartLineCapAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newVisitor(t, shop)
-	token := csrf(t, v.get("/products/"+products[0].Slug))
+	token := formToken(t, v, "/products/"+products[0].Slug)
 	for _, p := range products[:cart.MaxLines] {
 		expectStatus(t, v.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p.ID)}, "quantity": {"1"}, "csrf_token": {token}}), http.StatusSeeOther)
 	}

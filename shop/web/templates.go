@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/platform/money"
 )
 
@@ -52,6 +53,8 @@ func (p *Pages) funcs() template.FuncMap {
 		"money":      formatMoney,
 		"asset":      p.assets.URL,
 		"image":      p.imageURL,
+		"srcset":     srcset,
+		"sub":        func(a, b int) int { return a - b },
 		"stock":      stockOf,
 		"attrs":      attributes,
 		"fieldAttrs": fieldAttrs,
@@ -87,6 +90,17 @@ func (p *Pages) imageURL(u string) string {
 		return placeholderImage
 	}
 	return u
+}
+
+// srcset is the srcset attribute of an uploaded image: each variant's URL and width
+// ("https://cdn.example/ab…cd.jpg 320w, …"), so the browser picks the smallest that
+// fills the slot at the screen's density.
+func srcset(im catalog.Image) string {
+	parts := make([]string, 0, len(im.Variants))
+	for _, v := range im.Variants {
+		parts = append(parts, v.URL+" "+strconv.Itoa(v.Width)+"w")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // formatMoney formats a price for English-speaking shoppers: the currency's symbol or

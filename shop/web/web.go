@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -26,6 +27,7 @@ import (
 	"github.com/storefront-operator/storefront/shop/cart"
 	"github.com/storefront-operator/storefront/shop/catalog"
 	"github.com/storefront-operator/storefront/shop/catalogcache"
+	"github.com/storefront-operator/storefront/shop/images"
 	"github.com/storefront-operator/storefront/shop/orders"
 	"github.com/storefront-operator/storefront/shop/platform/apperr"
 	"github.com/storefront-operator/storefront/shop/platform/cache"
@@ -38,6 +40,16 @@ import (
 // framing, no <base> rewriting.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// CSPFor is ContentSecurityPolicy allowing images from the origin of imageBase too (the
+// bucket's or the CDN's, IMAGE_BASE_URL) when it is another host's.
+func CSPFor(imageBase string) string {
+	u, err := url.Parse(imageBase)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ContentSecurityPolicy
+	}
+	return strings.Replace(ContentSecurityPolicy, "img-src 'self';", "img-src 'self' "+u.Scheme+"://"+u.Host+";", 1)
+}
 
 // HSTS is the Strict-Transport-Security header sent to clients that came over HTTPS.
 const HSTS = "max-age=31536000"
@@ -72,6 +84,12 @@ type Deps struct {
 	// CartLimit throttles the creation of guest carts per client (nil: none): each is a
 	// row in the database.
 	CartLimit *httpserver.ClientLimiter
+	// Images adds product images from the admin pages (nil or without a store: the
+	// upload form says uploads are off).
+	Images *images.Service
+	// ImageBaseURL is IMAGE_BASE_URL: its origin, when another host's, joins the CSP's
+	// img-src.
+	ImageBaseURL string
 	// PaymentProvider is PAYMENT_PROVIDER ("mock", or "" for none): "mock" puts the test
 	// mode banner on every page.
 	PaymentProvider string
@@ -96,6 +114,9 @@ type Pages struct {
 	cartLimiter *httpserver.ClientLimiter
 	// paymentProvider is Deps.PaymentProvider.
 	paymentProvider string
+	images          *images.Service
+	// csp is ContentSecurityPolicy with the image origin (CSPFor).
+	csp string
 }
 
 // New builds the pages: it loads and fingerprints the static files and parses every
@@ -132,6 +153,8 @@ func New(d Deps) (*Pages, error) {
 		cartLimiter: d.CartLimit,
 
 		paymentProvider: d.PaymentProvider,
+		images:          d.Images,
+		csp:             CSPFor(d.ImageBaseURL),
 	}
 	if p.searchLimit == nil {
 		p.searchLimit = func(c *gin.Context) { c.Next() }
@@ -163,8 +186,9 @@ func (p *Pages) Register(r *gin.Engine) {
 	g.GET("/login", p.loginPage)
 	g.GET("/register", p.registerPage)
 
+	// Adding to the cart works from the shared (CDN-cached) product page too.
+	g.POST("/cart/items", p.checkCartCSRF, p.addToCart)
 	post := g.Group("/", p.checkCSRF)
-	post.POST("/cart/items", p.addToCart)
 	post.POST("/cart/items/:id", p.updateCartItem)
 	post.POST("/cart/items/:id/remove", p.removeCartItem)
 	post.POST("/login", p.login)
@@ -199,6 +223,9 @@ func (p *Pages) Register(r *gin.Engine) {
 	admPost.POST("/products/:id", p.adminUpdateProduct)
 	admPost.POST("/products/:id/stock", p.adminSetStock)
 	admPost.POST("/products/:id/delete", p.adminDeleteProduct)
+	admPost.POST("/products/:id/images", p.adminAddImage)
+	admPost.POST("/products/:id/images/:imageId/move", p.adminMoveImage)
+	admPost.POST("/products/:id/images/:imageId/delete", p.adminDeleteImage)
 	admPost.POST("/categories", p.adminCreateCategory)
 	admPost.POST("/categories/:id", p.adminUpdateCategory)
 	admPost.POST("/categories/:id/delete", p.adminDeleteCategory)
@@ -223,7 +250,7 @@ func (p *Pages) cartLimit(c *gin.Context) error {
 // under the API.
 func (p *Pages) htmlErrors(c *gin.Context) {
 	if !isAPIPath(c.Request.URL.Path) {
-		setSecurityHeaders(c)
+		p.setSecurityHeaders(c)
 		httpserver.RenderErrorsWith(c, p.errorPage)
 	}
 	c.Next()
@@ -237,13 +264,13 @@ func isAPIPath(path string) bool {
 // X-Content-Type-Options, Referrer-Policy and X-Frame-Options come from the router's
 // middleware.
 func (p *Pages) securityHeaders(c *gin.Context) {
-	setSecurityHeaders(c)
+	p.setSecurityHeaders(c)
 	c.Next()
 }
 
-func setSecurityHeaders(c *gin.Context) {
+func (p *Pages) setSecurityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Content-Security-Policy", p.csp)
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
 	if behindTLS(c.Request) {
@@ -409,7 +436,7 @@ func (p *Pages) render(c *gin.Context, status int, name string, data interface{ 
 	if p.cookiesShaped(c) || c.GetBool(ctxSetCookie) {
 		h.Set("Cache-Control", "private, no-cache")
 	} else {
-		h.Set("Cache-Control", "no-cache")
+		h.Set("Cache-Control", SharedCacheControl)
 	}
 	etag := cache.ETag(buf.Bytes())
 	h.Set("ETag", etag)

@@ -241,6 +241,39 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// Image defines model for Image.
+type Image struct {
+	Alt string `json:"alt"`
+
+	// Height The uploaded picture's height.
+	Height int   `json:"height"`
+	Id     int64 `json:"id"`
+
+	// Variants The stored widths, narrowest first; use them as a srcset.
+	Variants []ImageVariant `json:"variants"`
+
+	// Width The uploaded picture's width.
+	Width int `json:"width"`
+}
+
+// ImagePosition defines model for ImagePosition.
+type ImagePosition struct {
+	// Position The new place in the product's order (0 first).
+	Position int `json:"position"`
+}
+
+// ImageVariant defines model for ImageVariant.
+type ImageVariant struct {
+	Height int `json:"height"`
+
+	// Key The hex SHA-256 of the variant's bytes and its format's extension.
+	Key string `json:"key"`
+
+	// Url IMAGE_BASE_URL and the key: where browsers load it.
+	Url   *string `json:"url,omitempty"`
+	Width int     `json:"width"`
+}
+
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
 	Email    string `json:"email"`
@@ -362,7 +395,10 @@ type Product struct {
 	Id          int64                  `json:"id"`
 
 	// ImageUrl A relative URL: /static/img/categories/<category-slug>.svg for the demo and synthetic catalogs.
-	ImageUrl  string    `json:"image_url"`
+	ImageUrl string `json:"image_url"`
+
+	// Images The uploaded pictures in their order; empty: the pages show image_url.
+	Images    []Image   `json:"images"`
 	Name      string    `json:"name"`
 	Price     Money     `json:"price"`
 	Slug      string    `json:"slug"`
@@ -549,6 +585,15 @@ type AdminListOrdersParams struct {
 	PerPage *PerPage `form:"per_page,omitempty" json:"per_page,omitempty"`
 }
 
+// AdminAddProductImageMultipartBody defines parameters for AdminAddProductImage.
+type AdminAddProductImageMultipartBody struct {
+	// Alt What the picture shows, for people who cannot see it (required: WCAG 1.1.1).
+	Alt string `json:"alt"`
+
+	// Image The picture: PNG, JPEG or WebP, at most 10 MiB.
+	Image openapi_types.File `json:"image"`
+}
+
 // ListCategoriesParams defines parameters for ListCategories.
 type ListCategoriesParams struct {
 	// IfNoneMatch ETags the client holds; a match is answered with 304.
@@ -636,6 +681,12 @@ type AdminCreateProductJSONRequestBody = ProductInput
 
 // AdminUpdateProductJSONRequestBody defines body for AdminUpdateProduct for application/json ContentType.
 type AdminUpdateProductJSONRequestBody = ProductInput
+
+// AdminAddProductImageMultipartRequestBody defines body for AdminAddProductImage for multipart/form-data ContentType.
+type AdminAddProductImageMultipartRequestBody AdminAddProductImageMultipartBody
+
+// AdminMoveProductImageJSONRequestBody defines body for AdminMoveProductImage for application/json ContentType.
+type AdminMoveProductImageJSONRequestBody = ImagePosition
 
 // AdminSetStockJSONRequestBody defines body for AdminSetStock for application/json ContentType.
 type AdminSetStockJSONRequestBody = StockUpdate
@@ -829,6 +880,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/v1/admin/products/{id} (the `AdminUpdateProduct` operationId).
 	AdminUpdateProduct(ctx context.Context, id ID, body AdminUpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminAddProductImageWithBody Upload a product image
+	//
+	// Appends a picture to the product's ordered images. The type is decided by the
+	// content (PNG, JPEG or WebP), never by the file name or declared type; the size
+	// declared in the picture's header is checked before anything is decoded (at most
+	// 10000 pixels a side and 16 megapixels); the picture is decoded and encoded again
+	// in the widths 320, 640 and 1280 (never enlarged), without its metadata,
+	// and each variant is stored under the SHA-256 of its bytes in the image store
+	// (IMAGE_STORE) and served from IMAGE_BASE_URL with
+	// `Cache-Control: public, max-age=31536000, immutable`. This route accepts a body of
+	// up to 11 MiB; the picture itself may be at most 10 MiB.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/admin/products/{id}/images (the `AdminAddProductImage` operationId).
+	AdminAddProductImageWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDeleteProductImage Remove a product image
+	//
+	// The stored variants stay (they are content-addressed and may be shared or still cached).
+	//
+	// Corresponds with DELETE /api/v1/admin/products/{id}/images/{imageId} (the `AdminDeleteProductImage` operationId).
+	AdminDeleteProductImage(ctx context.Context, id ID, imageId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminMoveProductImageWithBody Move a product image in the product's order
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+	AdminMoveProductImageWithBody(ctx context.Context, id ID, imageId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminMoveProductImage Move a product image in the product's order
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+	AdminMoveProductImage(ctx context.Context, id ID, imageId int64, body AdminMoveProductImageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminSetStockWithBody Set a product's stock
 	//
@@ -1301,6 +1390,84 @@ func (c *Client) AdminUpdateProductWithBody(ctx context.Context, id ID, contentT
 // Corresponds with PUT /api/v1/admin/products/{id} (the `AdminUpdateProduct` operationId).
 func (c *Client) AdminUpdateProduct(ctx context.Context, id ID, body AdminUpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminUpdateProductRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminAddProductImageWithBody Upload a product image
+//
+// Appends a picture to the product's ordered images. The type is decided by the
+// content (PNG, JPEG or WebP), never by the file name or declared type; the size
+// declared in the picture's header is checked before anything is decoded (at most
+// 10000 pixels a side and 16 megapixels); the picture is decoded and encoded again
+// in the widths 320, 640 and 1280 (never enlarged), without its metadata,
+// and each variant is stored under the SHA-256 of its bytes in the image store
+// (IMAGE_STORE) and served from IMAGE_BASE_URL with
+// `Cache-Control: public, max-age=31536000, immutable`. This route accepts a body of
+// up to 11 MiB; the picture itself may be at most 10 MiB.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/admin/products/{id}/images (the `AdminAddProductImage` operationId).
+func (c *Client) AdminAddProductImageWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminAddProductImageRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDeleteProductImage Remove a product image
+//
+// The stored variants stay (they are content-addressed and may be shared or still cached).
+//
+// Corresponds with DELETE /api/v1/admin/products/{id}/images/{imageId} (the `AdminDeleteProductImage` operationId).
+func (c *Client) AdminDeleteProductImage(ctx context.Context, id ID, imageId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDeleteProductImageRequest(c.Server, id, imageId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminMoveProductImageWithBody Move a product image in the product's order
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+func (c *Client) AdminMoveProductImageWithBody(ctx context.Context, id ID, imageId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMoveProductImageRequestWithBody(c.Server, id, imageId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminMoveProductImage Move a product image in the product's order
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+func (c *Client) AdminMoveProductImage(ctx context.Context, id ID, imageId int64, body AdminMoveProductImageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMoveProductImageRequest(c.Server, id, imageId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2257,6 +2424,137 @@ func NewAdminUpdateProductRequestWithBody(server string, id ID, contentType stri
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminAddProductImageRequestWithBody constructs an http.Request for the AdminAddProductImage method, with any body, and a specified content type
+func NewAdminAddProductImageRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/products/%s/images", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminDeleteProductImageRequest constructs an http.Request for the AdminDeleteProductImage method
+func NewAdminDeleteProductImageRequest(server string, id ID, imageId int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "imageId", imageId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/products/%s/images/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminMoveProductImageRequest calls the generic AdminMoveProductImage builder with application/json body
+func NewAdminMoveProductImageRequest(server string, id ID, imageId int64, body AdminMoveProductImageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminMoveProductImageRequestWithBody(server, id, imageId, "application/json", bodyReader)
+}
+
+// NewAdminMoveProductImageRequestWithBody constructs an http.Request for the AdminMoveProductImage method, with any body, and a specified content type
+func NewAdminMoveProductImageRequestWithBody(server string, id ID, imageId int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "imageId", imageId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/admin/products/%s/images/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -3403,6 +3701,46 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/admin/products/{id} (the `AdminUpdateProduct` operationId).
 	AdminUpdateProductWithResponse(ctx context.Context, id ID, body AdminUpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminUpdateProductResponse, error)
 
+	// AdminAddProductImageWithBodyWithResponse Upload a product image
+	//
+	// Appends a picture to the product's ordered images. The type is decided by the
+	// content (PNG, JPEG or WebP), never by the file name or declared type; the size
+	// declared in the picture's header is checked before anything is decoded (at most
+	// 10000 pixels a side and 16 megapixels); the picture is decoded and encoded again
+	// in the widths 320, 640 and 1280 (never enlarged), without its metadata,
+	// and each variant is stored under the SHA-256 of its bytes in the image store
+	// (IMAGE_STORE) and served from IMAGE_BASE_URL with
+	// `Cache-Control: public, max-age=31536000, immutable`. This route accepts a body of
+	// up to 11 MiB; the picture itself may be at most 10 MiB.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/admin/products/{id}/images (the `AdminAddProductImage` operationId).
+	AdminAddProductImageWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminAddProductImageResponse, error)
+
+	// AdminDeleteProductImageWithResponse Remove a product image
+	//
+	// The stored variants stay (they are content-addressed and may be shared or still cached).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/admin/products/{id}/images/{imageId} (the `AdminDeleteProductImage` operationId).
+	AdminDeleteProductImageWithResponse(ctx context.Context, id ID, imageId int64, reqEditors ...RequestEditorFn) (*AdminDeleteProductImageResponse, error)
+
+	// AdminMoveProductImageWithBodyWithResponse Move a product image in the product's order
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+	AdminMoveProductImageWithBodyWithResponse(ctx context.Context, id ID, imageId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminMoveProductImageResponse, error)
+
+	// AdminMoveProductImageWithResponse Move a product image in the product's order
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+	AdminMoveProductImageWithResponse(ctx context.Context, id ID, imageId int64, body AdminMoveProductImageJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMoveProductImageResponse, error)
+
 	// AdminSetStockWithBodyWithResponse Set a product's stock
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -4499,6 +4837,283 @@ func (r AdminUpdateProductResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminUpdateProductResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminAddProductImageResponse201Headers the declared response headers of an HTTP 201 response for AdminAddProductImage
+type AdminAddProductImageResponse201Headers struct {
+	Location string
+}
+
+// AdminAddProductImageResponse401Headers the declared response headers of an HTTP 401 response for AdminAddProductImage
+type AdminAddProductImageResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type AdminAddProductImageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Image
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AdminAddProductImageResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminAddProductImageResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AdminAddProductImageResponse) GetJSON201() *Image {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AdminAddProductImageResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminAddProductImageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminAddProductImageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminAddProductImageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminAddProductImageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminDeleteProductImageResponse401Headers the declared response headers of an HTTP 401 response for AdminDeleteProductImage
+type AdminDeleteProductImageResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type AdminDeleteProductImageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminDeleteProductImageResponse401Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminDeleteProductImageResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminDeleteProductImageResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdminDeleteProductImageResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdminDeleteProductImageResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminDeleteProductImageResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDeleteProductImageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDeleteProductImageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDeleteProductImageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDeleteProductImageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminMoveProductImageResponse401Headers the declared response headers of an HTTP 401 response for AdminMoveProductImage
+type AdminMoveProductImageResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+type AdminMoveProductImageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Internal
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminMoveProductImageResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminMoveProductImageResponse) GetApplicationproblemJSON500() *Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminMoveProductImageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminMoveProductImageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminMoveProductImageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminMoveProductImageResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6439,6 +7054,70 @@ func (c *ClientWithResponses) AdminUpdateProductWithResponse(ctx context.Context
 	return ParseAdminUpdateProductResponse(rsp)
 }
 
+// AdminAddProductImageWithBodyWithResponse Upload a product image
+//
+// Appends a picture to the product's ordered images. The type is decided by the
+// content (PNG, JPEG or WebP), never by the file name or declared type; the size
+// declared in the picture's header is checked before anything is decoded (at most
+// 10000 pixels a side and 16 megapixels); the picture is decoded and encoded again
+// in the widths 320, 640 and 1280 (never enlarged), without its metadata,
+// and each variant is stored under the SHA-256 of its bytes in the image store
+// (IMAGE_STORE) and served from IMAGE_BASE_URL with
+// `Cache-Control: public, max-age=31536000, immutable`. This route accepts a body of
+// up to 11 MiB; the picture itself may be at most 10 MiB.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/admin/products/{id}/images (the `AdminAddProductImage` operationId).
+func (c *ClientWithResponses) AdminAddProductImageWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminAddProductImageResponse, error) {
+	rsp, err := c.AdminAddProductImageWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminAddProductImageResponse(rsp)
+}
+
+// AdminDeleteProductImageWithResponse Remove a product image
+//
+// The stored variants stay (they are content-addressed and may be shared or still cached).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/admin/products/{id}/images/{imageId} (the `AdminDeleteProductImage` operationId).
+func (c *ClientWithResponses) AdminDeleteProductImageWithResponse(ctx context.Context, id ID, imageId int64, reqEditors ...RequestEditorFn) (*AdminDeleteProductImageResponse, error) {
+	rsp, err := c.AdminDeleteProductImage(ctx, id, imageId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDeleteProductImageResponse(rsp)
+}
+
+// AdminMoveProductImageWithBodyWithResponse Move a product image in the product's order
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+func (c *ClientWithResponses) AdminMoveProductImageWithBodyWithResponse(ctx context.Context, id ID, imageId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminMoveProductImageResponse, error) {
+	rsp, err := c.AdminMoveProductImageWithBody(ctx, id, imageId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMoveProductImageResponse(rsp)
+}
+
+// AdminMoveProductImageWithResponse Move a product image in the product's order
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/admin/products/{id}/images/{imageId} (the `AdminMoveProductImage` operationId).
+func (c *ClientWithResponses) AdminMoveProductImageWithResponse(ctx context.Context, id ID, imageId int64, body AdminMoveProductImageJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMoveProductImageResponse, error) {
+	rsp, err := c.AdminMoveProductImage(ctx, id, imageId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMoveProductImageResponse(rsp)
+}
+
 // AdminSetStockWithBodyWithResponse Set a product's stock
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -7629,6 +8308,265 @@ func ParseAdminUpdateProductResponse(rsp *http.Response) (*AdminUpdateProductRes
 	switch {
 	case rsp.StatusCode == 401:
 		var headers AdminUpdateProductResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminAddProductImageResponse parses an HTTP response from a AdminAddProductImageWithResponse call
+func ParseAdminAddProductImageResponse(rsp *http.Response) (*AdminAddProductImageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminAddProductImageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Image
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers AdminAddProductImageResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminAddProductImageResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminDeleteProductImageResponse parses an HTTP response from a AdminDeleteProductImageWithResponse call
+func ParseAdminDeleteProductImageResponse(rsp *http.Response) (*AdminDeleteProductImageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDeleteProductImageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AdminDeleteProductImageResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminMoveProductImageResponse parses an HTTP response from a AdminMoveProductImageWithResponse call
+func ParseAdminMoveProductImageResponse(rsp *http.Response) (*AdminMoveProductImageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminMoveProductImageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AdminMoveProductImageResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

@@ -10,7 +10,8 @@
 //
 // Settings come from the environment: DATABASE_URL (required), REDIS_URL, JWT_SECRET
 // (required by serve), HTTP_ADDR, METRICS_ADDR, LOG_LEVEL, SHOP_CURRENCY, ADMIN_EMAIL,
-// ADMIN_PASSWORD, SHUTDOWN_DELAY, APP_ROLE and APP_PASSWORD (migrate), and the standard
+// ADMIN_PASSWORD, SHUTDOWN_DELAY, IMAGE_STORE and IMAGE_BASE_URL (product images),
+// APP_ROLE and APP_PASSWORD (migrate), and the standard
 // OTEL_* variables: with OTEL_EXPORTER_OTLP_ENDPOINT set, serve and migrate export
 // traces with OTLP, and migrate continues the trace of TRACEPARENT and TRACESTATE.
 // Failures print one line on stderr and exit non-zero.

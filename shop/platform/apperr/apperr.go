@@ -35,6 +35,9 @@ var (
 	// ErrNoPaymentProvider: the shop has no payment provider (PAYMENT_PROVIDER unset), so
 	// it takes no orders; nothing was charged or reserved (503).
 	ErrNoPaymentProvider = errors.New("this shop takes no payments: no payment provider is configured (PAYMENT_PROVIDER)")
+	// ErrUnavailable: a part the request needs is not configured in this shop (503); the
+	// wrapping error names it (images.ErrNoStore: no IMAGE_STORE).
+	ErrUnavailable = errors.New("unavailable")
 	// ErrPaymentDeclined: the card was refused; nothing was charged or reserved.
 	ErrPaymentDeclined = errors.New("payment declined")
 	// ErrTOTPRequired: the password was right but the account has a TOTP second factor

@@ -73,6 +73,13 @@ type Config struct {
 	// PaymentProvider (PAYMENT_PROVIDER) takes the payments: PaymentProviderMock, the
 	// one there is, which charges nothing; empty: none, and checkout is refused.
 	PaymentProvider string
+	// ImageStore (IMAGE_STORE) keeps uploaded product images: s3://bucket/prefix (S3,
+	// credentials from the pod's identity) or an absolute directory the shop serves under
+	// /images/ (hand use). Empty: uploads are refused (503) and the catalog's SVGs show.
+	ImageStore string
+	// ImageBaseURL (IMAGE_BASE_URL) is where browsers load the images: the CDN's or the
+	// bucket's public URL; required with an s3:// store, /images for a directory.
+	ImageBaseURL string
 	// ShopperStatementTimeout (SHOPPER_STATEMENT_TIMEOUT) is the statement_timeout of the
 	// connections that answer shoppers' catalog and search reads: PostgreSQL gives up on
 	// a statement after it, and the request gets 503 with Retry-After.
@@ -202,6 +209,31 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.PaymentProvider = v
 	default:
 		errs = append(errs, fmt.Errorf("PAYMENT_PROVIDER: %q is not a provider this shop has; the one there is: %s", v, PaymentProviderMock))
+	}
+	c.ImageStore = strings.TrimSpace(getenv("IMAGE_STORE"))
+	c.ImageBaseURL = strings.TrimSuffix(strings.TrimSpace(getenv("IMAGE_BASE_URL")), "/")
+	switch {
+	case c.ImageStore == "":
+	case strings.HasPrefix(c.ImageStore, "s3://"):
+		if u, err := url.Parse(c.ImageStore); err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("IMAGE_STORE: %q is not s3://bucket/prefix", c.ImageStore))
+		}
+		if c.ImageBaseURL == "" {
+			errs = append(errs, errors.New("IMAGE_BASE_URL is required with an s3:// IMAGE_STORE: the bucket's or the CDN's public URL"))
+		}
+	case strings.HasPrefix(c.ImageStore, "/"):
+		if c.ImageBaseURL == "" {
+			c.ImageBaseURL = "/images"
+		}
+	default:
+		errs = append(errs, fmt.Errorf("IMAGE_STORE: %q is neither s3://bucket/prefix nor an absolute directory", c.ImageStore))
+	}
+	if v := c.ImageBaseURL; v != "" && !strings.HasPrefix(v, "/") {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("IMAGE_BASE_URL: %q is not an http(s):// URL or a path such as /images", v))
+		}
+	} else if strings.HasPrefix(v, "//") {
+		errs = append(errs, fmt.Errorf("IMAGE_BASE_URL: %q is not an http(s):// URL or a path such as /images", v))
 	}
 	if c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.HTTPAddr, ":0") { // :0 is a new port each time
 		errs = append(errs, fmt.Errorf("METRICS_ADDR: %q is HTTP_ADDR too; /metrics is never served on the public listener", c.MetricsAddr))

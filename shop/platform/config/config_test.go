@@ -102,3 +102,44 @@ func TestRequirements(t *testing.T) {
 		t.Errorf("RequireServe = %v", err)
 	}
 }
+
+func TestImageStoreSettings(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://u@h/db"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for name, tc := range map[string]struct {
+		env                 map[string]string
+		wantStore, wantBase string
+		wantErr             string
+	}{
+		"none":                       {env: with(), wantStore: "", wantBase: ""},
+		"s3 with the CDN's URL":      {env: with("IMAGE_STORE", "s3://shop-a-images/img", "IMAGE_BASE_URL", "https://cdn.example.com/img/"), wantStore: "s3://shop-a-images/img", wantBase: "https://cdn.example.com/img"},
+		"s3 needs a base URL":        {env: with("IMAGE_STORE", "s3://shop-a-images"), wantErr: "IMAGE_BASE_URL is required"},
+		"a directory serves /images": {env: with("IMAGE_STORE", "/var/lib/shop/images"), wantStore: "/var/lib/shop/images", wantBase: "/images"},
+		"a relative directory":       {env: with("IMAGE_STORE", "images"), wantErr: "IMAGE_STORE"},
+		"a bad base URL":             {env: with("IMAGE_STORE", "/d", "IMAGE_BASE_URL", "javascript:alert(1)"), wantErr: "IMAGE_BASE_URL"},
+		"a protocol-relative base":   {env: with("IMAGE_STORE", "/d", "IMAGE_BASE_URL", "//evil.example"), wantErr: "IMAGE_BASE_URL"},
+		"an s3 URL with a query":     {env: with("IMAGE_STORE", "s3://b/p?x=1", "IMAGE_BASE_URL", "https://b.example"), wantErr: "IMAGE_STORE"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := config.FromEnv(env(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || c.ImageStore != tc.wantStore || c.ImageBaseURL != tc.wantBase {
+				t.Fatalf("got store %q base %q err %v; want %q %q", c.ImageStore, c.ImageBaseURL, err, tc.wantStore, tc.wantBase)
+			}
+		})
+	}
+}

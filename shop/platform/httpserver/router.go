@@ -40,6 +40,9 @@ type RouterOptions struct {
 	Metrics *metrics.Metrics
 	// BodyLimit defaults to DefaultBodyLimit.
 	BodyLimit int64
+	// RouteBodyLimits replace BodyLimit for the routes they name (gin's full path, such
+	// as /api/v1/admin/products/:id/images): the image uploads.
+	RouteBodyLimits map[string]int64
 	// TrustedProxies are the CIDRs or addresses of the load balancers whose
 	// X-Forwarded-For is believed (config TRUSTED_PROXIES); none by default.
 	TrustedProxies []string
@@ -66,7 +69,7 @@ func NewRouter(opts RouterOptions) *gin.Engine {
 	// else it could be forged to dodge the throttle. The list is validated by config.
 	_ = r.SetTrustedProxies(opts.TrustedProxies)
 	r.ContextWithFallback = true
-	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, writeErrors, bodyLimit(opts.BodyLimit))
+	r.Use(observe(opts.Logger, opts.Metrics), recovery(), securityHeaders, writeErrors, bodyLimit(opts.BodyLimit, opts.RouteBodyLimits))
 	// The one place unknown paths and methods are answered: through writeErrors, as a
 	// problem, or as the pages' HTML when RenderErrorsWith set a renderer.
 	r.NoRoute(func(c *gin.Context) { Fail(c, apperr.ErrNotFound) })
@@ -214,8 +217,12 @@ func securityHeaders(c *gin.Context) {
 
 // bodyLimit refuses declared oversized bodies at once and caps the others while they are
 // read (the JSON decoder then reports apperr.ErrTooLarge).
-func bodyLimit(limit int64) gin.HandlerFunc {
+func bodyLimit(def int64, routes map[string]int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		limit := def
+		if l, ok := routes[c.FullPath()]; ok {
+			limit = l
+		}
 		if c.Request.ContentLength > limit {
 			// Close the connection: the unread body would otherwise be drained.
 			c.Header("Connection", "close")

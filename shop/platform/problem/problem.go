@@ -85,6 +85,8 @@ func From(err error) (p Problem, internal bool) {
 		return New(http.StatusServiceUnavailable, "timed-out", err.Error()), false
 	case errors.Is(err, apperr.ErrMethodNotAllowed):
 		return New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this resource."), false
+	case errors.Is(err, apperr.ErrUnavailable):
+		return New(http.StatusServiceUnavailable, "unavailable", err.Error()), false
 	case errors.Is(err, apperr.ErrTooLarge):
 		return New(http.StatusRequestEntityTooLarge, "too-large", err.Error()), false
 	default:
