@@ -53,7 +53,7 @@ var (
 func init() {
 	// Registered with the runtime beside the RDS and ElastiCache managers
 	// (ack_managers.go); setupACK skips a kind whose CRD is not installed.
-	for _, m := range []struct {
+	ackManagers = append(ackManagers, []struct {
 		rm      resourceManager
 		gvk     schema.GroupVersionKind
 		manager string
@@ -63,9 +63,7 @@ func init() {
 		{originAccessControlManager, OriginAccessControlGVK, FieldManagerACKCloudFront},
 		{cachePolicyManager, CachePolicyGVK, FieldManagerACKCloudFront},
 		{distributionManager{}, DistributionGVK, FieldManagerACKCloudFront},
-	} {
-		ackManagers = append(ackManagers, m)
-	}
+	}...)
 }
 
 // cdnWorld is the AWS of images-cdn for one StandIns: S3 (gofakes3), ACM, CloudFront
