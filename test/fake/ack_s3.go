@@ -20,13 +20,22 @@ package fake
 // sdkCreate, sdkDelete), backed by a real S3-compatible server: gofakes3
 // (github.com/johannesboyne/gofakes3, in-memory backend s3mem), an in-process Go module
 // that speaks the S3 REST API the shop's AWS SDK uses (path-style), so that what the
-// shop uploads is really stored and served. Not reproduced: the bucket configuration
+// shop uploads is really stored and served. gofakes3 v1.2.0 keeps of a PUT's headers
+// only Content-Type, Content-Disposition, Content-Encoding and x-amz-* (gofakes3.go:
+// metadataHeaders); S3 also keeps Cache-Control, Content-Language and Expires as the
+// object's system-defined metadata and answers GET and HEAD with them
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html, "System-defined
+// object metadata"), so the stand-in's server keeps them too (keepSystemMetadata).
+// Not reproduced: the bucket configuration
 // calls (encryption, public access block, ownership controls, lifecycle, policy) are
 // recorded as given and not enforced by gofakes3; regions (one server for all).
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 
 	"github.com/johannesboyne/gofakes3"
@@ -113,7 +122,46 @@ func (w *cdnWorld) startS3() {
 		return
 	}
 	w.s3 = s3mem.New()
-	w.s3Server = httptest.NewServer(gofakes3.New(w.s3).Server())
+	w.s3Server = httptest.NewServer(keepSystemMetadata(gofakes3.New(systemMetadataBackend{w.s3}).Server()))
+}
+
+// userSystemMetadata are the system-defined metadata a PUT sets that gofakes3 drops:
+// S3 stores each as given and answers GET and HEAD with it (UsingMetadata.html).
+var userSystemMetadata = []string{"Cache-Control", "Content-Language", "Expires"}
+
+// carriedPrefix carries a header of userSystemMetadata past gofakes3's filter, which
+// keeps every x-amz-* header as metadata; systemMetadataBackend renames it back.
+const carriedPrefix = "X-Amz-Standin-System-"
+
+// keepSystemMetadata renames the userSystemMetadata headers of an upload (PutObject,
+// CreateMultipartUpload) to carriedPrefix+name on their way into gofakes3.
+func keepSystemMetadata(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			for _, h := range userSystemMetadata {
+				if v := r.Header.Values(h); len(v) > 0 {
+					r.Header.Del(h)
+					r.Header[carriedPrefix+h] = v
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// systemMetadataBackend stores a carried header under its own name, which gofakes3
+// then answers GET and HEAD with (it sets every stored metadata entry as a header).
+type systemMetadataBackend struct{ gofakes3.Backend }
+
+func (b systemMetadataBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	kept := make(map[string]string, len(meta))
+	for k, v := range meta {
+		if name, ok := strings.CutPrefix(k, carriedPrefix); ok {
+			k = name
+		}
+		kept[k] = v
+	}
+	return b.Backend.PutObject(bucket, key, kept, input, size, conditions)
 }
 
 // CloseCDN stops the images-cdn stand-ins' servers (the S3 server and the
