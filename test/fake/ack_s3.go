@@ -32,6 +32,7 @@ package fake
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -88,6 +89,9 @@ type cdnWorld struct {
 	policies map[string]map[string]any
 	dists    map[string]*distributionState
 	seq      int
+	// s3Keys, when set, says whether an access key ID is one AWS issued: a write to
+	// the S3 server signed with another (or unsigned) is refused (SetS3AccessKeys).
+	s3Keys func(accessKeyID string) bool
 	// resolveOrigin maps a custom origin's domain name to the base URL the
 	// distribution stand-in connects to; nil: https://<domain>.
 	resolveOrigin func(domain string) (string, bool)
@@ -122,7 +126,59 @@ func (w *cdnWorld) startS3() {
 		return
 	}
 	w.s3 = s3mem.New()
-	w.s3Server = httptest.NewServer(keepSystemMetadata(gofakes3.New(systemMetadataBackend{w.s3}).Server()))
+	w.s3Server = httptest.NewServer(w.checkAccessKey(keepSystemMetadata(gofakes3.New(systemMetadataBackend{w.s3}).Server())))
+}
+
+// SetS3AccessKeys makes the S3 server refuse a write (PUT, POST, DELETE) unless it is
+// signed with an access key ID for which known is true (one AWS issued), as S3 answers 403
+// InvalidAccessKeyId for a key it does not know
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html) and
+// AccessDenied to an anonymous write into a bucket that blocks public access. The key is
+// read from the SigV4 Authorization header's Credential; the signature itself is not
+// verified (gofakes3 checks none), nor are reads (the distribution's OAC signing is
+// not reproduced).
+func (s *StandIns) SetS3AccessKeys(known func(accessKeyID string) bool) {
+	w := worldOf(s)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.s3Keys = known
+}
+
+// SigV4AccessKeyID is the access key ID of a SigV4 Authorization header
+// ("AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, ..."),
+// or "" when it is not one.
+func SigV4AccessKeyID(authorization string) string {
+	_, cred, ok := strings.Cut(authorization, "Credential=")
+	if !ok || !strings.HasPrefix(authorization, "AWS4-HMAC-SHA256 ") {
+		return ""
+	}
+	key, _, _ := strings.Cut(cred, "/")
+	return key
+}
+
+func (w *cdnWorld) checkAccessKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		known := w.s3Keys
+		w.mu.Unlock()
+		if known != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			key := SigV4AccessKeyID(r.Header.Get("Authorization"))
+			code, msg := "", ""
+			switch {
+			case key == "":
+				code, msg = "AccessDenied", "Access Denied"
+			case !known(key):
+				code, msg = "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+			}
+			if code != "" {
+				rw.Header().Set("Content-Type", "application/xml")
+				rw.WriteHeader(http.StatusForbidden)
+				_, _ = fmt.Fprintf(rw, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message></Error>", code, msg)
+				return
+			}
+		}
+		next.ServeHTTP(rw, r)
+	})
 }
 
 // userSystemMetadata are the system-defined metadata a PUT sets that gofakes3 drops:

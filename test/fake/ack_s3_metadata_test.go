@@ -41,12 +41,31 @@ func TestS3KeepsSystemMetadata(t *testing.T) {
 	if err := backend.CreateBucket("sf-shops-acme-1a2b3c4d-5e6f7a8b"); err != nil {
 		t.Fatal(err)
 	}
-	client := s3.New(s3.Options{
-		Region: "eu-central-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDSTANDIN", SecretAccessKey: "standin-secret"}, nil
-		}),
-	})
+	s.SetS3AccessKeys(func(id string) bool { return id == "ASIASTANDIN" })
+	clientFor := func(key string) *s3.Client {
+		return s3.New(s3.Options{
+			Region: "eu-central-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: key, SecretAccessKey: "standin-secret", SessionToken: "t"}, nil
+			}),
+		})
+	}
+	// A key AWS did not issue is refused, as is an unsigned write.
+	_, err := clientFor("AKIAUNKNOWN").PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String("sf-shops-acme-1a2b3c4d-5e6f7a8b"), Key: aws.String("images/x.jpg"), Body: strings.NewReader("x")})
+	if err == nil || !strings.Contains(err.Error(), "InvalidAccessKeyId") {
+		t.Errorf("PUT with an unknown key: %v, want InvalidAccessKeyId", err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, endpoint+"/sf-shops-acme-1a2b3c4d-5e6f7a8b/images/y.jpg", strings.NewReader("y"))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an unsigned PUT: %v %v, want 403", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
+	if got := SigV4AccessKeyID("AWS4-HMAC-SHA256 Credential=ASIAX/20261204/eu-central-1/s3/aws4_request, SignedHeaders=host, Signature=ab"); got != "ASIAX" {
+		t.Errorf("SigV4AccessKeyID = %q", got)
+	}
+	client := clientFor("ASIASTANDIN")
 	const body = "\xff\xd8\xff\xe0 a JPEG's first bytes"
 	if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String("sf-shops-acme-1a2b3c4d-5e6f7a8b"), Key: aws.String("images/0f3a-640.jpg"),
