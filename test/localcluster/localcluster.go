@@ -475,8 +475,9 @@ func (c *Cluster) IngressURL(namespace, name string) string {
 }
 
 // HTTPClient is a client that reaches the hosts the Ingresses name at their load
-// balancers, as DNS would resolve them to their ALBs; any other address is dialled as
-// it is. The load balancers match the Host strictly: a request to a load balancer's
+// balancers, as DNS would resolve them to their ALBs, and a CDN alias at its
+// distribution stand-in (plain HTTP), as its CNAME would; any other address is dialled
+// as it is. The load balancers match the Host strictly: a request to a load balancer's
 // bare address matches no host rule.
 func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
 	c.transportOnce.Do(func() {
@@ -486,6 +487,8 @@ func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
 				if host, _, err := net.SplitHostPort(addr); err == nil {
 					if lb := c.alb.addressFor(host); lb != "" {
 						addr = lb
+					} else if d := c.ack.standIns.DistributionAddress(host); d != "" {
+						addr = d
 					}
 				}
 				return d.DialContext(ctx, network, addr)
