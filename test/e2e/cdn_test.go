@@ -128,8 +128,12 @@ func TestProductImagesThroughTheCDN(t *testing.T) {
 	// role (the S3 stand-in refuses writes signed with any other key).
 	issued := false
 	for _, c := range cluster.IssuedCredentials() {
-		issued = issued || (c.Namespace == ns && c.ServiceAccount == name+"-shop" && c.RoleARN == role)
+		if c.Namespace == ns && c.ServiceAccount == name+"-shop" && c.RoleARN == role {
+			issued = true
+			t.Logf("Pod Identity: %s issued to pod %s for %s", c.AccessKeyID, c.Pod, c.RoleARN)
+		}
 	}
+	t.Logf("uploaded %d variants of product %d (%s)", len(uploaded.Variants), product.ID, product.Slug)
 	if !issued {
 		t.Errorf("no credentials issued to %s/%s-shop for %s: %+v", ns, name, role, cluster.IssuedCredentials())
 	}
