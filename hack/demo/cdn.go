@@ -221,6 +221,6 @@ func showImages(ctx context.Context, out io.Writer, httpc *http.Client, base, em
 func cdnLines(alias, addr, page string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  CDN         http://%s%s   (the distribution stand-in listens on %s, plain HTTP; the pages name https://%s)\n", alias, page, addr, alias)
-	fmt.Fprintf(&b, "  Try         curl -sI --connect-to %s:80:%s http://%s%s   (twice: X-Cache Miss, then Hit; with a Cookie never a Hit)\n", alias, addr, alias, page)
+	fmt.Fprintf(&b, "  Try         curl -s -o /dev/null -D - --connect-to %s:80:%s http://%s%s   (twice: X-Cache Miss, then Hit; a signed-in shopper's pages never are)\n", alias, addr, alias, page)
 	return b.String()
 }

@@ -57,7 +57,7 @@ func run(out io.Writer) int {
 	fs.StringVar(&o.dir, "dir", "", "keep the cluster's files (logs, certificates, snapshots) in this directory; default: a temporary one, removed on exit")
 	fs.DurationVar(&o.ackDelay, "ack-delay", 2*time.Second, "how long ACK resources stay creating before they are available")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up when the Storefront is not Ready by then")
-	fs.StringVar(&o.cdnAlias, "cdn-alias", "", "give the Storefront an images bucket and a CDN with this alias (say shop.acme.example), upload a picture as its admin and show it served through the CDN stand-in")
+	fs.StringVar(&o.cdnAlias, "cdn-alias", "", "give the Storefront an images bucket and a CDN with this alias (say www.acme.example; not the Ingress host, which becomes the origin), upload a picture as its admin and show it served through the CDN stand-in")
 	_ = fs.Parse(os.Args[1:])
 
 	// The operator's and the stand-ins' logs go to files; client-go's own must not
