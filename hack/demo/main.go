@@ -43,6 +43,8 @@ func main() {
 type options struct {
 	sample, kubeconfig, bin, dir string
 	ackDelay, timeout            time.Duration
+	// cdnAlias, when set, gives the Storefront an images bucket and the CDN (cdn.go).
+	cdnAlias string
 }
 
 func run(out io.Writer) int {
@@ -55,6 +57,7 @@ func run(out io.Writer) int {
 	fs.StringVar(&o.dir, "dir", "", "keep the cluster's files (logs, certificates, snapshots) in this directory; default: a temporary one, removed on exit")
 	fs.DurationVar(&o.ackDelay, "ack-delay", 2*time.Second, "how long ACK resources stay creating before they are available")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up when the Storefront is not Ready by then")
+	fs.StringVar(&o.cdnAlias, "cdn-alias", "", "give the Storefront an images bucket and a CDN with this alias (say www.acme.example; not the Ingress host, which becomes the origin), upload a picture as its admin and show it served through the CDN stand-in")
 	_ = fs.Parse(os.Args[1:])
 
 	// The operator's and the stand-ins' logs go to files; client-go's own must not
@@ -103,7 +106,19 @@ func run(out io.Writer) int {
 	}()
 	fmt.Fprintf(out, "[%6.1fs] control plane up, kubeconfig %s; logs under %s\n", time.Since(start).Seconds(), o.kubeconfig, c.Dir())
 
-	objs, err := c.Apply(ctx, o.sample)
+	sample := o.sample
+	if o.cdnAlias != "" {
+		path, key, err := withCDN(o.sample, c.Dir(), o.cdnAlias)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+			return 1
+		}
+		// EKS Pod Identity: the shop's ServiceAccount gets the images role before its
+		// pods exist.
+		c.AssociatePodIdentity(key.Namespace, key.Name+"-shop", demoImagesRole)
+		sample = path
+	}
+	objs, err := c.Apply(ctx, sample)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		return 1
@@ -119,7 +134,7 @@ func run(out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "demo: %s holds no Storefront\n", o.sample)
 		return 1
 	}
-	fmt.Fprintf(out, "[%6.1fs] applied %s: Storefront %s/%s\n", time.Since(start).Seconds(), o.sample, sf.Namespace, sf.Name)
+	fmt.Fprintf(out, "[%6.1fs] applied %s: Storefront %s/%s\n", time.Since(start).Seconds(), sample, sf.Namespace, sf.Name)
 
 	return watch(ctx, out, c, client.ObjectKeyFromObject(sf), start, o)
 }
@@ -137,6 +152,9 @@ func watch(ctx context.Context, out io.Writer, c *localcluster.Cluster, key clie
 		case <-ctx.Done():
 			return 0
 		case <-tick.C:
+		}
+		if o.cdnAlias != "" {
+			publishValidationRecords(c) // as whoever runs the DNS zone would
 		}
 		sf := &shopv1alpha1.Storefront{}
 		if err := c.Client.Get(ctx, key, sf); err != nil {
@@ -173,7 +191,17 @@ func announce(ctx context.Context, out io.Writer, c *localcluster.Cluster, sf *s
 		return err
 	}
 	shopURL, reach, curl := lb, "", "curl -s"
-	if ing := sf.Spec.Ingress; ing != nil && ing.Host != "" {
+	cdnAddr := ""
+	if o.cdnAlias != "" {
+		// Behind the CDN the ALB refuses what does not come through it.
+		if err := waitForCDN(ctx, c, client.ObjectKeyFromObject(sf), o.cdnAlias); err != nil {
+			return err
+		}
+		cdnAddr = c.ACK().DistributionAddress(o.cdnAlias)
+		shopURL = "http://" + o.cdnAlias
+		reach = fmt.Sprintf("   (through the CDN stand-in on %s)", cdnAddr)
+		curl = fmt.Sprintf("curl -s --connect-to %s:80:%s", o.cdnAlias, cdnAddr)
+	} else if ing := sf.Spec.Ingress; ing != nil && ing.Host != "" {
 		// The ALB answers for its host only: DNS would point the host at it.
 		shopURL = "http://" + ing.Host
 		lbHostPort := strings.TrimPrefix(lb, "http://")
@@ -199,14 +227,25 @@ func announce(ctx context.Context, out io.Writer, c *localcluster.Cluster, sf *s
 	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: sf.Name + "-app"}, app); err != nil {
 		return fmt.Errorf("reading the admin credentials: %w", err)
 	}
+	password, note := string(app.Data["admin-password"]), "the first sign-in asks for a new password"
+	cdn := ""
+	if o.cdnAlias != "" {
+		newPassword := "demo-" + password
+		page, err := showImages(ctx, out, httpc, shopURL, string(app.Data["admin-email"]), password, newPassword)
+		if err != nil {
+			return fmt.Errorf("showing images through the CDN: %w", err)
+		}
+		password, note = newPassword, "the demo chose it at the first sign-in"
+		cdn = cdnLines(o.cdnAlias, cdnAddr, page)
+	}
 	kc := "kubectl --kubeconfig " + o.kubeconfig
 	repo, _ := localcluster.ParseImage(sf.Spec.Image)
 	fmt.Fprintf(out, `
 Storefront %[1]s/%[2]s is Ready, %.1fs after the demo started; its load balancer serves it %.1fs later.
 
   Shop        %[5]s%[6]s
-  Admin       %[7]s / %[8]s   (Secret %[1]s/%[2]s-app; the first sign-in asks for a new password)
-  Kubeconfig  %[9]s
+  Admin       %[7]s / %[8]s   (Secret %[1]s/%[2]s-app; %[14]s)
+%[15]s  Kubeconfig  %[9]s
   Logs        %[10]s   (pods/<namespace>/<pod>/, logs/, ack/)
 
 Try:
@@ -220,7 +259,7 @@ A tag ending in -badmigration (%[12]s:1.5.1-badmigration) runs a migration that 
 the old version keeps serving. Changes keep showing here. Ctrl-C stops and removes everything.
 
 `, sf.Namespace, sf.Name, took.Seconds(), time.Since(served).Seconds(), shopURL, reach,
-		app.Data["admin-email"], app.Data["admin-password"], o.kubeconfig, c.Dir(), kc, repo, curl)
+		app.Data["admin-email"], password, o.kubeconfig, c.Dir(), kc, repo, curl, note, cdn)
 	return nil
 }
 

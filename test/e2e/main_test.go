@@ -24,7 +24,8 @@ limitations under the License.
 // deletion with Retain keeps the database and its data; a database verified against
 // a CA bundle mounted from a Secret is trusted only with the right CA; and the shop logs
 // in to its cache as its own ElastiCache user, refused everything else, through a
-// password rotation that fails no request.
+// password rotation that fails no request; and product images uploaded by the admin are
+// stored in S3 with the pod's Pod Identity credentials and served through the CDN.
 package e2e_test
 
 import (

@@ -296,3 +296,19 @@ func (s *StandIns) SetCDNOriginResolver(resolve func(domain string) (string, boo
 	defer w.mu.Unlock()
 	w.resolveOrigin = resolve
 }
+
+// DistributionAddress is where the distribution that lists alias among its aliases
+// listens (host:port, its status.domainName), as DNS resolves an alias's CNAME to the
+// distribution's domain name; "" when none lists it.
+func (s *StandIns) DistributionAddress(alias string) string {
+	w := worldOf(s)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, d := range w.dists {
+		aliases, _, _ := unstructured.NestedStringSlice(d.config, "aliases", "items")
+		if d.proxy != nil && contains(aliases, alias) {
+			return d.proxy.Addr()
+		}
+	}
+	return ""
+}

@@ -20,13 +20,23 @@ package fake
 // sdkCreate, sdkDelete), backed by a real S3-compatible server: gofakes3
 // (github.com/johannesboyne/gofakes3, in-memory backend s3mem), an in-process Go module
 // that speaks the S3 REST API the shop's AWS SDK uses (path-style), so that what the
-// shop uploads is really stored and served. Not reproduced: the bucket configuration
+// shop uploads is really stored and served. gofakes3 v1.2.0 keeps of a PUT's headers
+// only Content-Type, Content-Disposition, Content-Encoding and x-amz-* (gofakes3.go:
+// metadataHeaders); S3 also keeps Cache-Control, Content-Language and Expires as the
+// object's system-defined metadata and answers GET and HEAD with them
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html, "System-defined
+// object metadata"), so the stand-in's server keeps them too (keepSystemMetadata).
+// Not reproduced: the bucket configuration
 // calls (encryption, public access block, ownership controls, lifecycle, policy) are
 // recorded as given and not enforced by gofakes3; regions (one server for all).
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 
 	"github.com/johannesboyne/gofakes3"
@@ -79,6 +89,9 @@ type cdnWorld struct {
 	policies map[string]map[string]any
 	dists    map[string]*distributionState
 	seq      int
+	// s3Keys, when set, says whether an access key ID is one AWS issued: a write to
+	// the S3 server signed with another (or unsigned) is refused (SetS3AccessKeys).
+	s3Keys func(accessKeyID string) bool
 	// resolveOrigin maps a custom origin's domain name to the base URL the
 	// distribution stand-in connects to; nil: https://<domain>.
 	resolveOrigin func(domain string) (string, bool)
@@ -113,7 +126,98 @@ func (w *cdnWorld) startS3() {
 		return
 	}
 	w.s3 = s3mem.New()
-	w.s3Server = httptest.NewServer(gofakes3.New(w.s3).Server())
+	w.s3Server = httptest.NewServer(w.checkAccessKey(keepSystemMetadata(gofakes3.New(systemMetadataBackend{w.s3}).Server())))
+}
+
+// SetS3AccessKeys makes the S3 server refuse a write (PUT, POST, DELETE) unless it is
+// signed with an access key ID for which known is true (one AWS issued), as S3 answers 403
+// InvalidAccessKeyId for a key it does not know
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html) and
+// AccessDenied to an anonymous write into a bucket that blocks public access. The key is
+// read from the SigV4 Authorization header's Credential; the signature itself is not
+// verified (gofakes3 checks none), nor are reads (the distribution's OAC signing is
+// not reproduced).
+func (s *StandIns) SetS3AccessKeys(known func(accessKeyID string) bool) {
+	w := worldOf(s)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.s3Keys = known
+}
+
+// SigV4AccessKeyID is the access key ID of a SigV4 Authorization header
+// ("AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, ..."),
+// or "" when it is not one.
+func SigV4AccessKeyID(authorization string) string {
+	_, cred, ok := strings.Cut(authorization, "Credential=")
+	if !ok || !strings.HasPrefix(authorization, "AWS4-HMAC-SHA256 ") {
+		return ""
+	}
+	key, _, _ := strings.Cut(cred, "/")
+	return key
+}
+
+func (w *cdnWorld) checkAccessKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		known := w.s3Keys
+		w.mu.Unlock()
+		if known != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			key := SigV4AccessKeyID(r.Header.Get("Authorization"))
+			code, msg := "", ""
+			switch {
+			case key == "":
+				code, msg = "AccessDenied", "Access Denied"
+			case !known(key):
+				code, msg = "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+			}
+			if code != "" {
+				rw.Header().Set("Content-Type", "application/xml")
+				rw.WriteHeader(http.StatusForbidden)
+				_, _ = fmt.Fprintf(rw, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message></Error>", code, msg)
+				return
+			}
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// userSystemMetadata are the system-defined metadata a PUT sets that gofakes3 drops:
+// S3 stores each as given and answers GET and HEAD with it (UsingMetadata.html).
+var userSystemMetadata = []string{"Cache-Control", "Content-Language", "Expires"}
+
+// carriedPrefix carries a header of userSystemMetadata past gofakes3's filter, which
+// keeps every x-amz-* header as metadata; systemMetadataBackend renames it back.
+const carriedPrefix = "X-Amz-Standin-System-"
+
+// keepSystemMetadata renames the userSystemMetadata headers of an upload (PutObject,
+// CreateMultipartUpload) to carriedPrefix+name on their way into gofakes3.
+func keepSystemMetadata(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			for _, h := range userSystemMetadata {
+				if v := r.Header.Values(h); len(v) > 0 {
+					r.Header.Del(h)
+					r.Header[carriedPrefix+h] = v
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// systemMetadataBackend stores a carried header under its own name, which gofakes3
+// then answers GET and HEAD with (it sets every stored metadata entry as a header).
+type systemMetadataBackend struct{ gofakes3.Backend }
+
+func (b systemMetadataBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	kept := make(map[string]string, len(meta))
+	for k, v := range meta {
+		if name, ok := strings.CutPrefix(k, carriedPrefix); ok {
+			k = name
+		}
+		kept[k] = v
+	}
+	return b.Backend.PutObject(bucket, key, kept, input, size, conditions)
 }
 
 // CloseCDN stops the images-cdn stand-ins' servers (the S3 server and the

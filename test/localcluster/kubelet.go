@@ -86,6 +86,9 @@ type kubelet struct {
 	wg      sync.WaitGroup
 	// stopping is set when the whole cluster stops: pods then write no status.
 	stopping atomic.Bool
+	// podIdentity, when set, changes the pods it admits as EKS Pod Identity does
+	// (podidentity.go).
+	podIdentity *podIdentity
 }
 
 func newKubelet(c client.Client, reader client.Reader, images Images, caFile, dir string, rec recorder.EventRecorder, log logr.Logger) *kubelet {
@@ -146,7 +149,13 @@ func (k *kubelet) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Re
 	if k.stopping.Load() {
 		return ctrl.Result{}, nil
 	}
-	w := newPodWorker(k, pod)
+	mutate := k.podIdentity.mutator(pod)
+	admitted := pod
+	if mutate != nil {
+		admitted = mutate(pod)
+	}
+	w := newPodWorker(k, admitted)
+	w.mutate = mutate
 	w.observe(pod)
 	k.mu.Lock()
 	k.workers[pod.UID] = w

@@ -116,8 +116,10 @@ type Cluster struct {
 	alb        *albController
 	metrics    *metricsServer
 	ack        *ackPlayer
-	guard      *guard
-	logFiles   []*os.File
+	// podIdentity plays EKS Pod Identity (podidentity.go).
+	podIdentity *podIdentity
+	guard       *guard
+	logFiles    []*os.File
 	// controlPlane are kube-controller-manager and kube-scheduler.
 	controlPlane []*process
 	// transport is HTTPClient's, shared so that its connections are reused.
@@ -402,6 +404,15 @@ func (c *Cluster) setupStandIns(_ context.Context, mgr manager.Manager, log logr
 	}
 	// The CDN stand-in reaches a shop's origin, its Ingress host, on the local ALB.
 	c.ack.standIns.SetCDNOriginResolver(c.alb.originResolver)
+	// EKS Pod Identity: the kubelet gives associated pods the agent's credentials, which
+	// are the only ones the S3 stand-in accepts writes with.
+	s3Endpoint, _ := c.ack.standIns.S3()
+	var err error
+	if c.podIdentity, err = startPodIdentity(cl, c.opts.Operator.AWSRegion, s3Endpoint); err != nil {
+		return err
+	}
+	c.kubelet.podIdentity = c.podIdentity
+	c.ack.standIns.SetS3AccessKeys(c.podIdentity.known)
 	return nil
 }
 
@@ -424,6 +435,7 @@ func (c *Cluster) Stop() {
 		if c.ack != nil && c.ack.standIns != nil {
 			c.ack.standIns.CloseCDN() // the S3 server and the distributions' proxies
 		}
+		c.podIdentity.close()
 		c.metrics.Stop()
 		if c.transport != nil {
 			c.transport.CloseIdleConnections()
@@ -463,8 +475,9 @@ func (c *Cluster) IngressURL(namespace, name string) string {
 }
 
 // HTTPClient is a client that reaches the hosts the Ingresses name at their load
-// balancers, as DNS would resolve them to their ALBs; any other address is dialled as
-// it is. The load balancers match the Host strictly: a request to a load balancer's
+// balancers, as DNS would resolve them to their ALBs, and a CDN alias at its
+// distribution stand-in (plain HTTP), as its CNAME would; any other address is dialled
+// as it is. The load balancers match the Host strictly: a request to a load balancer's
 // bare address matches no host rule.
 func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
 	c.transportOnce.Do(func() {
@@ -474,6 +487,8 @@ func (c *Cluster) HTTPClient(timeout time.Duration) *http.Client {
 				if host, _, err := net.SplitHostPort(addr); err == nil {
 					if lb := c.alb.addressFor(host); lb != "" {
 						addr = lb
+					} else if d := c.ack.standIns.DistributionAddress(host); d != "" {
+						addr = d
 					}
 				}
 				return d.DialContext(ctx, network, addr)

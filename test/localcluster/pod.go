@@ -68,6 +68,10 @@ type podWorker struct {
 	forgotten     bool
 	shutdownGrace *time.Duration
 
+	// mutate, when set, is the change the kubelet made to the pod when it admitted it
+	// (EKS Pod Identity's), applied to every version of the Pod object seen.
+	mutate func(*corev1.Pod) *corev1.Pod
+
 	sandboxReady bool
 	terminal     bool
 	statusDirty  chan struct{}
@@ -97,6 +101,9 @@ func (w *podWorker) spec() *corev1.Pod {
 
 // observe takes a newer Pod object: a deletion starts the termination.
 func (w *podWorker) observe(pod *corev1.Pod) {
+	if w.mutate != nil {
+		pod = w.mutate(pod)
+	}
 	w.mu.Lock()
 	w.pod = pod.DeepCopy()
 	w.mu.Unlock()
