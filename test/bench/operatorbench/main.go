@@ -202,7 +202,11 @@ func run(o options) error {
 	namespaces := make([]string, o.namespaces)
 	for i := range namespaces {
 		namespaces[i] = fmt.Sprintf("shops-%02d", i)
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i]}}); err != nil {
+		// Labelled for the AWS Load Balancer Controller's pod readiness gates, as
+		// docs/install-eks.md labels the shops' namespaces.
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i],
+			Labels: map[string]string{"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}}}
+		if err := c.Create(ctx, ns); err != nil {
 			return err
 		}
 	}
@@ -430,6 +434,10 @@ func operatorFlags(o options) []string {
 		"--db-security-group-ids=sg-0db",
 		"--cache-subnet-ids=subnet-0ccc,subnet-0ddd",
 		"--cache-security-group-ids=sg-0cache",
+		// The subnets' CIDRs, as docs/install-eks.md passes them (the Terraform outputs
+		// db_subnet_cidrs and cache_subnet_cidrs): the stores' egress is restricted.
+		"--db-cidrs=10.0.32.0/20,10.0.48.0/20",
+		"--cache-cidrs=10.0.64.0/20,10.0.80.0/20",
 		"--ingress-namespace=ingress",
 		"--metrics-namespace=monitoring",
 		"--zap-log-level=info",
@@ -820,8 +828,8 @@ func (r report) markdown() string {
 	if r.eventMismatch != "" {
 		check = "MISSED: " + r.eventMismatch
 	}
-	fmt.Fprintf(&b, "| **Events per state change** (condition status or reason changes the harness watched, against the operator's Events for them) | **%d state changes, %d Events**: %s |\n",
-		r.stateChanges, r.transitionEvents, check)
+	fmt.Fprintf(&b, "| **Events per state change** (condition status or reason changes the harness watched, against the operator's Events for them) | **%d state changes (%.1f per Storefront), %d Events**: %s |\n",
+		r.stateChanges, float64(r.stateChanges)/n, r.transitionEvents, check)
 	fmt.Fprintf(&b, "\nThe operator's requests until all Ready and settled, by verb and resource (the API server's audit log of its user; a watch counts when it starts):\n\n%s", r.byResource.table(r.opts.storefronts))
 	fmt.Fprintf(&b, "\nOperator flags: `%s` (metrics on a free port); client rate limits and reconcile concurrency are the binary's defaults unless the flags say otherwise.\n", strings.Join(r.flags, " "))
 	return b.String()
