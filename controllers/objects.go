@@ -22,7 +22,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -110,10 +109,11 @@ func (r *StorefrontReconciler) deleteOwned(ctx context.Context, sf *shopv1alpha1
 // checkNotTakingOver reads, past the cache, the object of desired's name that the cache
 // does not show (scratch is an empty object of its kind), before the operator creates
 // it: when one exists that desired's controller does not control, it returns a
-// notControlledError. Unstructured kinds (ACK's) are cached unfiltered, so the cache's
-// answer stands for them.
+// notControlledError. This holds for every kind, the ACK ones (unstructured) included:
+// the cache selects all of them by the operator's label (CacheOptions), so an ACK object
+// of our name that someone else created is read here, never applied over.
 func (r *StorefrontReconciler) checkNotTakingOver(ctx context.Context, kind string, desired, scratch client.Object) error {
-	if _, ok := scratch.(*unstructured.Unstructured); ok || r.APIReader == nil {
+	if r.APIReader == nil {
 		return nil
 	}
 	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), scratch)

@@ -34,6 +34,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
 
 // Options are the operator's settings, parsed from flags by main.go and built directly
@@ -93,20 +95,29 @@ const WatchLabel = "shop.storefront.dev/watch"
 // CacheOptions are the manager's cache options (main.go and the tests use them): only
 // the objects the operator owns (labelled app.kubernetes.io/managed-by:
 // storefront-operator) are cached, so that the operator's memory grows with the shops,
-// not with the cluster's Secrets, Jobs and Deployments; managedFields are dropped; and
-// only namespaces are watched when some are given. Storefronts are cached whole. The
-// Secrets users reference are cached apart, when labelled WatchLabel (Setup).
+// not with the cluster's Secrets, Jobs, Deployments and ACK objects; managedFields are
+// dropped; and only namespaces are watched when some are given. The label is the cache's
+// default selector, so it covers every kind the operator watches: the built-in kinds of
+// ownedKinds and the ACK kinds (ackKinds, cdnKinds, the Bucket), which a per-kind
+// ByObject could not name when ACK is not installed (the cache resolves every ByObject
+// kind through discovery when it starts). Storefronts are cached whole. The Secrets users
+// reference are cached apart, when labelled WatchLabel (Setup). An object of a name the
+// operator needs that the cache does not show is read through the API reader before it
+// is created (checkNotTakingOver).
 func CacheOptions(namespaces []string) cache.Options {
-	owned := cache.ByObject{Label: klabels.SelectorFromSet(klabels.Set{labelManagedBy: fieldOwner})}
+	owned := klabels.SelectorFromSet(klabels.Set{labelManagedBy: fieldOwner})
 	opts := cache.Options{
 		// The operator reads managedFields only on cache user groups (groupSettled: when
 		// it last changed the members); a fleet's other cached objects (ACK objects
 		// carry long ones) take much less memory without them.
-		DefaultTransform: stripManagedFieldsExceptUserGroups,
-		ByObject:         map[client.Object]cache.ByObject{},
+		DefaultTransform:     stripManagedFieldsExceptUserGroups,
+		DefaultLabelSelector: owned,
+		ByObject: map[client.Object]cache.ByObject{
+			&shopv1alpha1.Storefront{}: {Label: klabels.Everything()},
+		},
 	}
 	for _, obj := range ownedKinds() {
-		opts.ByObject[obj] = owned
+		opts.ByObject[obj] = cache.ByObject{Label: owned}
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}

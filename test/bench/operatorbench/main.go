@@ -148,6 +148,10 @@ func run(o options) error {
 	// envtest's API server allocates Service IPs from a /24: 254 Services. A fleet needs
 	// one per Storefront.
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	audit, err := enableAudit(env, work)
+	if err != nil {
+		return err
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("starting envtest: %w", err)
@@ -173,7 +177,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := storefronts.GetInformer(ctx, &shopv1alpha1.Storefront{}); err != nil {
+	changes, err := watchTransitions(ctx, storefronts)
+	if err != nil {
 		return err
 	}
 	go func() { _ = storefronts.Start(ctx) }()
@@ -197,7 +202,11 @@ func run(o options) error {
 	namespaces := make([]string, o.namespaces)
 	for i := range namespaces {
 		namespaces[i] = fmt.Sprintf("shops-%02d", i)
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i]}}); err != nil {
+		// Labelled for the AWS Load Balancer Controller's pod readiness gates, as
+		// docs/install-eks.md labels the shops' namespaces.
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i],
+			Labels: map[string]string{"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}}}
+		if err := c.Create(ctx, ns); err != nil {
 			return err
 		}
 	}
@@ -237,6 +246,16 @@ func run(o options) error {
 	if err := op.stop(); err != nil {
 		return err
 	}
+	// The operator's requests until it was stopped: provisioning, then quiet.
+	byResource, err := audit.next()
+	if err != nil {
+		return err
+	}
+	eventsByStorefront, err := transitionEvents(ctx, c)
+	if err != nil {
+		return err
+	}
+	nChanges, nEvents, mismatch := eventCheck(changes.count(), eventsByStorefront)
 
 	step("restarting the operator: one full resync of the fleet at rest")
 	op2, err := startOperator(ctx, binary, kubeconfig, flags, filepath.Join(work, "operator-2.log"))
@@ -312,6 +331,7 @@ func run(o options) error {
 		cpu: cpu, loadBefore: loadBefore, loadAfter: loadAfter,
 		peakUnrelated: peak3, scaled: scaled, scaleMutating: scaleAfter.mutating() - scaleBefore.mutating(),
 		scaleEvents: eventsAfter - eventsBefore,
+		byResource:  byResource, stateChanges: nChanges, transitionEvents: nEvents, eventMismatch: mismatch,
 	}
 	text := r.markdown()
 	fmt.Println()
@@ -321,6 +341,9 @@ func run(o options) error {
 			return err
 		}
 		step("wrote the Operator section of %s", o.write)
+	}
+	if mismatch != "" {
+		return fmt.Errorf("not one Event per state change (%d state changes, %d Events): %s", nChanges, nEvents, mismatch)
 	}
 	if resync.mutating() != 0 {
 		return fmt.Errorf("the resync at rest made %.0f mutating requests (%s)", resync.mutating(), resync.byMethod())
@@ -411,6 +434,10 @@ func operatorFlags(o options) []string {
 		"--db-security-group-ids=sg-0db",
 		"--cache-subnet-ids=subnet-0ccc,subnet-0ddd",
 		"--cache-security-group-ids=sg-0cache",
+		// The subnets' CIDRs, as docs/install-eks.md passes them (the Terraform outputs
+		// db_subnet_cidrs and cache_subnet_cidrs): the stores' egress is restricted.
+		"--db-cidrs=10.0.32.0/20,10.0.48.0/20",
+		"--cache-cidrs=10.0.64.0/20,10.0.80.0/20",
 		"--ingress-namespace=ingress",
 		"--metrics-namespace=monitoring",
 		"--zap-log-level=info",
@@ -447,7 +474,7 @@ func operatorKubeconfig(ctx context.Context, env *envtest.Environment, c client.
 	if err := yaml.UnmarshalStrict(raw, role); err != nil {
 		return "", err
 	}
-	const user = "storefront-operator"
+	const user = operatorUser
 	role.Name = "storefront-operator-bench"
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
@@ -756,6 +783,14 @@ type report struct {
 	scaled        int
 	scaleMutating float64
 	scaleEvents   int
+	// byResource are the operator's requests until all Ready and settled, by verb and
+	// resource (the API server's audit log).
+	byResource breakdown
+	// stateChanges are the Storefronts' condition changes the harness watched, and
+	// transitionEvents the operator's Events for them; eventMismatch says where they
+	// differ.
+	stateChanges, transitionEvents int
+	eventMismatch                  string
 }
 
 func (r report) markdown() string {
@@ -789,6 +824,13 @@ func (r report) markdown() string {
 		r.opts.unrelatedSecrets, r.opts.unrelatedJobs, mib(r.peakUnrelated), 100*float64(r.peakUnrelated-r.peakResync)/float64(max(r.peakResync, 1)), mib(r.peakResync))
 	fmt.Fprintf(&b, "| **Deployment scale events at rest** (the HPA stand-in, 2 → 3 pods): Storefront writes and Events | **%d scale events: %.0f mutating requests, %d Events** (target 0 and 0) |\n",
 		r.scaled, r.scaleMutating, r.scaleEvents)
+	check := "one each (met)"
+	if r.eventMismatch != "" {
+		check = "MISSED: " + r.eventMismatch
+	}
+	fmt.Fprintf(&b, "| **Events per state change** (condition status or reason changes the harness watched, against the operator's Events for them) | **%d state changes (%.1f per Storefront), %d Events**: %s |\n",
+		r.stateChanges, float64(r.stateChanges)/n, r.transitionEvents, check)
+	fmt.Fprintf(&b, "\nThe operator's requests until all Ready and settled, by verb and resource (the API server's audit log of its user; a watch counts when it starts):\n\n%s", r.byResource.table(r.opts.storefronts))
 	fmt.Fprintf(&b, "\nOperator flags: `%s` (metrics on a free port); client rate limits and reconcile concurrency are the binary's defaults unless the flags say otherwise.\n", strings.Join(r.flags, " "))
 	return b.String()
 }
