@@ -32,7 +32,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func snapshotCall(t *testing.T) (*ackCall, *clock) {
@@ -157,7 +157,7 @@ func TestRestoreDBClusterFromSnapshotGolden(t *testing.T) {
 	}
 	m := dbClusterManager{}
 	restore := objectNamed("acme-r1", map[string]any{"dbClusterIdentifier": "sf-shops-acme-r1", "engine": "aurora-postgresql", "snapshotIdentifier": "s1",
-		"masterUserPassword": map[string]any{"namespace": "shops", "name": "acme-master", "key": "password"},
+		"masterUserPassword":               map[string]any{"namespace": "shops", "name": "acme-master", "key": "password"},
 		"serverlessV2ScalingConfiguration": map[string]any{"minCapacity": 0.5, "maxCapacity": 4.0}})
 	if _, err := m.sdkCreate(ctx, c, restore); apiCode(err) != "InvalidDBClusterSnapshotStateFault: DBClusterSnapshot s1 is not in available state." {
 		t.Fatalf("restore from a creating snapshot: %v", err)

@@ -204,10 +204,10 @@ type AWS struct {
 	// snapshotSources are the settings of the cluster each snapshot (manual or final) was
 	// taken of, for RestoreDBClusterFromSnapshot.
 	snapshotSources map[AWSKey]map[string]any
-	refusals  map[string]*APIError // kind/op/id
-	forced    map[string]string    // kind/id → own status
-	holdAll   bool
-	deletions []AWSDeletion
+	refusals        map[string]*APIError // kind/op/id
+	forced          map[string]string    // kind/id → own status
+	holdAll         bool
+	deletions       []AWSDeletion
 }
 
 // NewAWS is an empty AWS whose resources take delay to create, modify and delete,
