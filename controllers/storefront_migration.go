@@ -341,6 +341,9 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		}
 		log.FromContext(ctx).V(1).Info("Migration Job created", "job", name)
 	}
+	if note := noSnapshotNote(sf); note != "" && p.running && sf.Status.MigratedImage != "" {
+		p.message += "; " + note
+	}
 	switch {
 	case p.failed != "":
 		log.FromContext(ctx).Info("Migration failed", "job", klog.KRef(sf.Namespace, p.failed), "image", image)

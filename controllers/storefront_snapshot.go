@@ -130,11 +130,7 @@ type snapshotStep struct {
 func (r *StorefrontReconciler) snapshotBeforeMigration(ctx context.Context, s *scope, image, retry string) (snapshotStep, error) {
 	sf := s.sf
 	switch {
-	case sf.Spec.Database.Aurora == nil:
-		return snapshotStep{proceed: true, note: "no snapshot is taken of an external database"}, nil
-	case snapshotPolicy(sf) == shopv1alpha1.MigrationSnapshotNever:
-		return snapshotStep{proceed: true, note: "no snapshot taken (spec.migration.snapshot: Never)"}, nil
-	case sf.Status.MigratedImage == "":
+	case noSnapshotNote(sf) != "" || sf.Status.MigratedImage == "":
 		return snapshotStep{proceed: true}, nil
 	case !r.ackKindInstalled(gvkDBClusterSnapshot):
 		return snapshotStep{reason: shopv1alpha1.ReasonSnapshotFailed,
@@ -196,6 +192,18 @@ func (r *StorefrontReconciler) snapshotBeforeMigration(ctx context.Context, s *s
 	}
 	return snapshotStep{reason: shopv1alpha1.ReasonTakingSnapshot, requeue: true,
 		message: fmt.Sprintf("Waiting for DB cluster snapshot %s (%s) before migrating %s", entry.Identifier, orDefault(state, "requested"), image)}, nil
+}
+
+// noSnapshotNote says, while a migration runs, why no snapshot preceded it: an external
+// database, or spec.migration.snapshot Never.
+func noSnapshotNote(sf *shopv1alpha1.Storefront) string {
+	switch {
+	case sf.Spec.Database.Aurora == nil:
+		return "no snapshot is taken of an external database"
+	case snapshotPolicy(sf) == shopv1alpha1.MigrationSnapshotNever:
+		return "no snapshot was taken (spec.migration.snapshot: Never)"
+	}
+	return ""
 }
 
 // failedSnapshotMessage keeps the message recorded when the snapshot failed.

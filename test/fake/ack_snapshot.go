@@ -113,6 +113,7 @@ func (a *AWS) CreateSnapshot(ctx context.Context, key AWSKey, spec map[string]an
 	r := &awsResource{AWSResource: AWSResource{Key: key, Spec: out, Created: now.UTC().Truncate(time.Second), Tags: maps.Clone(tags)},
 		provisioned: true}
 	r.busyStatus, r.busyUntil, r.Status = SnapshotStatusCreating, now.Add(a.delay), SnapshotStatusCreating
+	r.Source = deepCopyMap(c.Spec)
 	a.snapshotSources[key] = deepCopyMap(c.Spec)
 	a.resources[key] = r
 	snap, copies := a.prov.(Snapshotter)
@@ -196,7 +197,7 @@ func snapshotStatus(st map[string]any, r AWSResource) {
 	}
 	st["percentProgress"] = progress
 	for _, f := range []string{"engine", "engineVersion", "masterUsername"} {
-		if v := specString2(r.Spec, f); v != "" {
+		if v := specString2(r.Source, f); v != "" {
 			st[f] = v
 		}
 	}

@@ -80,6 +80,8 @@ type AWSResource struct {
 	// (RDS API reference, DBCluster.DbClusterResourceId: "The Amazon Web Services
 	// Region-unique, immutable identifier for the DB cluster").
 	ResourceID string
+	// Source is a DB cluster snapshot's: the settings of the cluster it was taken of.
+	Source map[string]any
 }
 
 // AWSOp is a kind of API call, for AWS.Refuse.
@@ -310,6 +312,9 @@ func (r *awsResource) copy() AWSResource {
 	c := r.AWSResource
 	c.Spec = deepCopyMap(r.Spec)
 	c.Tags = maps.Clone(r.Tags)
+	if r.Source != nil {
+		c.Source = deepCopyMap(r.Source)
+	}
 	c.PendingAdd, c.PendingRemove = slices.Clone(r.PendingAdd), slices.Clone(r.PendingRemove)
 	if r.Endpoint != nil {
 		ep := *r.Endpoint
