@@ -145,7 +145,9 @@ func TestFailedSnapshotBlocksMigration(t *testing.T) {
 	s.AWS().SetStatus("DBClusterSnapshot", id, fake.SnapshotStatusFailed)
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
 	g.Eventually(func(g Gomega) {
-		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionSchemaMigrated)
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
 		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonSnapshotFailed))
 		g.Expect(c.Message).To(Equal("The DB cluster snapshot " + id + " before the migration of " + imageV2 +
 			" failed: RDS reports it failed; the migration does not start (a new shop.storefront.dev/retry-migration value takes another snapshot)"))
