@@ -252,3 +252,35 @@ func TestNoSnapshotOfExternalDatabase(t *testing.T) {
 	}, eventually, poll).Should(Succeed())
 	g.Expect(getStorefront(g, ns).Status.Snapshots).To(BeEmpty())
 }
+
+// shop.storefront.dev/snapshot: each new value one on-demand snapshot of the served
+// image, recorded like the others with a SnapshotTaken Event; the same value again
+// takes none.
+func TestOnDemandSnapshot(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationSnapshot: "before-black-friday"}
+	})
+	id := onDemandSnapshotIdentifier(sf, 1)
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.SnapshotRequest).To(Equal("before-black-friday"))
+		g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+		e := sf.Status.Snapshots[0]
+		g.Expect([]string{e.Identifier, e.Image, e.ForImage, e.State}).To(Equal([]string{id, imageV1, "", "available"}))
+	}, eventually, poll).Should(Succeed())
+	res, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBClusterSnapshot", ID: id})
+	g.Expect(ok).To(BeTrue())
+	g.Expect(res.Status).To(Equal("available"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(strings.Join(storefrontEvents(g, ns), "\n")).To(ContainSubstring("SnapshotTaken: DB cluster snapshot " + id + " of " + imageV1 + " is available"))
+	}, eventually, poll).Should(Succeed())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Labels = map[string]string{"poke": "1"} })
+	g.Consistently(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.SnapshotSequence).To(Equal(int64(1)), "the same value takes no other snapshot")
+	}, quiet, poll).Should(Succeed())
+}
