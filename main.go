@@ -56,6 +56,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.StringVar(&opts.AWSRegion, "aws-region", "", "AWS region written as the services.k8s.aws/region annotation on ACK objects.")
+	flag.StringVar(&opts.ClusterName, "cluster-name", "", "Name of this Kubernetes cluster, tagged as storefront.dev/cluster on every AWS resource created through ACK (cost allocation).")
 	flag.StringVar(&opts.ImagesRoleARN, "images-role-arn", "", "IAM role ARN put on the ServiceAccount of shops with spec.images.bucket (IRSA: eks.amazonaws.com/role-arn).")
 	flag.StringVar(&dbSubnets, "db-subnet-ids", "", "Comma-separated default subnet IDs for Aurora DB subnet groups.")
 	flag.StringVar(&dbSGs, "db-security-group-ids", "", "Comma-separated default security group IDs for Aurora clusters.")

@@ -53,7 +53,7 @@ var (
 	gvkCacheUserGroup  = schema.GroupVersionKind{Group: "elasticache.services.k8s.aws", Version: "v1alpha1", Kind: "UserGroup"}
 
 	ackKinds = append([]schema.GroupVersionKind{gvkDBSubnetGroup, gvkDBCluster, gvkDBInstance, gvkServerlessCache, gvkCacheUser, gvkCacheUserGroup,
-		gvkBucket}, cdnKinds...)
+		gvkBucket, gvkDBClusterSnapshot}, cdnKinds...)
 )
 
 // Annotations ACK reads on its objects (runtime apis/core/v1alpha1 and rds-controller

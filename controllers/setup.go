@@ -43,6 +43,9 @@ import (
 type Options struct {
 	// AWSRegion is written as the services.k8s.aws/region annotation on ACK objects.
 	AWSRegion string
+	// ClusterName, when set, is the storefront.dev/cluster cost allocation tag on every
+	// AWS resource created through ACK.
+	ClusterName string
 	// DBSubnetIDs and DBSecurityGroupIDs are the defaults for spec.database.aurora.
 	DBSubnetIDs        []string
 	DBSecurityGroupIDs []string

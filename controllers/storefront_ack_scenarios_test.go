@@ -152,6 +152,8 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 	g.Expect(password.OwnerReferences).To(BeEmpty(), "under Snapshot the password outlives the Storefront")
 	g.Expect(password.Labels).To(HaveKeyWithValue(labelInstance, "acme"))
 
+	// Every AWS resource carries the cost allocation tags (issue 23).
+	tags := []any{map[string]any{"key": "storefront.dev/namespace", "value": ns}, map[string]any{"key": "storefront.dev/name", "value": "acme"}}
 	cases := map[string]struct {
 		gvk         schema.GroupVersionKind
 		name        string
@@ -159,10 +161,10 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 		annotations map[string]string
 	}{
 		"the DB subnet group": {gvkDBSubnetGroup, "acme-database", map[string]any{
-			"name": id, "description": "Storefront " + ns + "/acme", "subnetIDs": []string{"subnet-0aaa", "subnet-0bbb"},
+			"name": id, "description": "Storefront " + ns + "/acme", "subnetIDs": []string{"subnet-0aaa", "subnet-0bbb"}, "tags": tags,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete"}},
 		"the DB cluster": {gvkDBCluster, "acme-database", map[string]any{
-			"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned",
+			"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned", "tags": tags,
 			"serverlessV2ScalingConfiguration": map[string]any{"minCapacity": 0.5, "maxCapacity": 4},
 			"databaseName":                     "shop", "masterUsername": "storefront",
 			"masterUserPassword": map[string]any{"namespace": ns, "name": "acme-db-password-v1", "key": "password"},
@@ -171,12 +173,12 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete",
 			rdsAnnotationSkipFinalSnapshot: "false", rdsAnnotationFinalSnapshotID: id + "-final-" + shortHash(string(sf.UID))}},
 		"the DB instance": {gvkDBInstance, "acme-database", map[string]any{
-			"dbInstanceIdentifier": id, "dbInstanceClass": "db.serverless", "engine": "aurora-postgresql", "dbClusterIdentifier": id,
+			"dbInstanceIdentifier": id, "dbInstanceClass": "db.serverless", "engine": "aurora-postgresql", "dbClusterIdentifier": id, "tags": tags,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete", rdsAnnotationSkipFinalSnapshot: "true"}},
 		"the serverless cache": {gvkServerlessCache, "acme-cache", map[string]any{
 			"serverlessCacheName": id, "description": "Storefront " + ns + "/acme", "engine": "valkey", "majorEngineVersion": "8",
 			"cacheUsageLimits": map[string]any{"dataStorage": map[string]any{"maximum": 10, "unit": "GB"}, "eCPUPerSecond": map[string]any{"maximum": 10000}},
-			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"}, "userGroupID": id,
+			"subnetIDs":        []string{"subnet-0ccc", "subnet-0ddd"}, "securityGroupIDs": []string{"sg-0cache"}, "userGroupID": id, "tags": tags,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete"}},
 	}
 	for name, tc := range cases {

@@ -113,7 +113,7 @@ func (r *StorefrontReconciler) reconcileServerlessCache(ctx context.Context, s *
 	}
 	sc := sf.Spec.Cache.Serverless
 	eff := effective(sf)
-	desired := withProvisioningTag(sf, desiredServerlessCache(sf, r.Scheme, eff.Region,
+	desired := withProvisioningTag(sf, r.Options.ClusterName, desiredServerlessCache(sf, r.Scheme, eff.Region,
 		firstNonEmpty(sc.SubnetIDs, eff.CacheSubnetIDs), firstNonEmpty(sc.SecurityGroupIDs, eff.CacheSecurityGroupIDs), access.groupID))
 	live, err := r.applyACK(ctx, desired)
 	if err != nil {

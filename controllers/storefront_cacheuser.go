@@ -169,7 +169,7 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 		return st.Ready || slices.Contains(members, specField(u, "userID"))
 	}
 	// Every ACK object that can go Terminal carries the re-drive tag (storefront_redrive.go).
-	defaultUser, err := r.applyACK(ctx, withProvisioningTag(sf, desiredCacheUser(sf, r.Scheme, region, objectName(sf, roleCacheDefault), roleCacheDefault,
+	defaultUser, err := r.applyACK(ctx, withProvisioningTag(sf, r.Options.ClusterName, desiredCacheUser(sf, r.Scheme, region, objectName(sf, roleCacheDefault), roleCacheDefault,
 		cacheDefaultUserID(sf), cacheDefaultUserName, cacheDefaultAccessString, defaultSecret.Name)))
 	if err != nil {
 		return nil, ackState{}, err
@@ -187,7 +187,7 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 		if p.retired {
 			continue
 		}
-		u, err := r.applyACK(ctx, withProvisioningTag(sf, desiredCacheUser(sf, r.Scheme, region, cacheUserObjectName(sf, p.version), roleCacheUser,
+		u, err := r.applyACK(ctx, withProvisioningTag(sf, r.Options.ClusterName, desiredCacheUser(sf, r.Scheme, region, cacheUserObjectName(sf, p.version), roleCacheUser,
 			cacheUserID(sf, p.version), cacheUserID(sf, p.version), CacheUserAccessString, p.secret.Name)))
 		if err != nil {
 			return nil, ackState{}, err
@@ -205,7 +205,7 @@ func (r *StorefrontReconciler) reconcileCacheUsers(ctx context.Context, s *scope
 		// A group is created with the default user and the shop's, both active.
 		return nil, firstNotReady(defaultState, users, passwords), nil
 	}
-	group, err = r.applyACK(ctx, withProvisioningTag(sf, desiredCacheUserGroup(sf, r.Scheme, region, want)))
+	group, err = r.applyACK(ctx, withProvisioningTag(sf, r.Options.ClusterName, desiredCacheUserGroup(sf, r.Scheme, region, want)))
 	if err != nil {
 		return nil, ackState{}, err
 	}

@@ -90,6 +90,7 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"login", r.reconcileLogin},
 		{"connection", r.reconcileConnection},
 		{"migration", r.reconcileMigration},
+		{"snapshots", r.reconcileSnapshots},
 		{"images", r.reconcileImages},
 		{"cdn", r.reconcileCDN},
 		{"workload", r.reconcileWorkload},

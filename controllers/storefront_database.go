@@ -263,7 +263,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		}
 		return st
 	}
-	group, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets))))
+	group, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets))))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -271,7 +271,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		return notReady(st.Reason, st.Message)
 	}
 	sgs := firstNonEmpty(aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
-	desiredCluster := withProvisioningTag(sf, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))
+	desiredCluster := withProvisioningTag(sf, r.Options.ClusterName, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))
 	if adoptCluster {
 		desiredCluster = withAdoption(desiredCluster, id)
 	}
@@ -305,7 +305,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	// (not merely serving through maintenance), kept applied afterwards.
 	instanceState := ackState{Reason: shopv1alpha1.ReasonProvisioning,
 		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", objectName(sf, roleDatabase), cluster.GetName())}
-	instance := adopt(withProvisioningTag(sf, desiredDBInstance(sf, r.Scheme, eff.Region)))
+	instance := adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBInstance(sf, r.Scheme, eff.Region)))
 	exists, err := r.ackObjectExists(ctx, instance)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -320,10 +320,29 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		}
 	}
 	if p.create {
+		step, err := r.snapshotBeforeMigration(ctx, s, image, in.retry)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !step.proceed {
+			// The Job waits for the snapshot (storefront_snapshot.go).
+			sf.Status.FailedImage, sf.Status.FailedRetry = p.failedImage, p.failedRetry
+			s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, step.reason, step.message)
+			if step.requeue {
+				return ctrl.Result{RequeueAfter: snapshotRecheck}, nil
+			}
+			return ctrl.Result{}, nil
+		}
+		if step.note != "" {
+			p.message += "; " + step.note
+		}
 		if err := r.createMigrationJob(ctx, s, image, in.retry); err != nil {
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).V(1).Info("Migration Job created", "job", name)
+	}
+	if note := noSnapshotNote(sf); note != "" && p.running && sf.Status.MigratedImage != "" {
+		p.message += "; " + note
 	}
 	switch {
 	case p.failed != "":

@@ -180,19 +180,18 @@ func (r *StorefrontReconciler) deletionWindowObject(ctx context.Context, sf *sho
 	return "", nil
 }
 
-// withProvisioningTag puts the re-drive count on an ACK object's spec.tags, once there
-// was a re-drive (before, no tags: objects of Storefronts never re-driven stay as
-// they were).
-func withProvisioningTag(sf *shopv1alpha1.Storefront, u *unstructured.Unstructured) *unstructured.Unstructured {
-	p := sf.Status.Provisioning
-	if p == nil || p.Redrives == 0 {
-		return u
-	}
+// withProvisioningTag puts the cost allocation tags (costTags) on an ACK object's
+// spec.tags and, once there was a re-drive, the re-drive count.
+func withProvisioningTag(sf *shopv1alpha1.Storefront, clusterName string, u *unstructured.Unstructured) *unstructured.Unstructured {
 	spec, _ := u.Object["spec"].(map[string]any)
 	if spec == nil {
 		return u
 	}
-	spec["tags"] = []any{map[string]any{"key": provisioningTagKey, "value": strconv.Itoa(int(p.Redrives))}}
+	tags := costTags(sf, clusterName)
+	if p := sf.Status.Provisioning; p != nil && p.Redrives > 0 {
+		tags = append(tags, map[string]any{"key": provisioningTagKey, "value": strconv.Itoa(int(p.Redrives))})
+	}
+	spec["tags"] = tags
 	return u
 }
 

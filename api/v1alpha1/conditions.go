@@ -133,6 +133,13 @@ const (
 	ReasonDatabaseIncompatible = "DatabaseIncompatible"
 	// ReasonDatabaseStopped: the cluster was stopped outside the operator; start it.
 	ReasonDatabaseStopped = "DatabaseStopped"
+	// ReasonTakingSnapshot: SchemaMigrated is False while the DB cluster snapshot taken
+	// before the migration of spec.image is created; the Job starts once it is available.
+	ReasonTakingSnapshot = "TakingSnapshot"
+	// ReasonSnapshotFailed: the DB cluster snapshot before the migration of spec.image
+	// failed; the migration does not start. A new shop.storefront.dev/retry-migration
+	// value takes another snapshot.
+	ReasonSnapshotFailed = "SnapshotFailed"
 	// ReasonHostConflict: another Storefront owns spec.ingress.host (its Ingress serves
 	// it, or it claimed the host first); this one gets no Ingress until that one is
 	// deleted or names another host. The message names the owner.
@@ -169,6 +176,10 @@ const (
 	// new password Secret, whenever its value changes: ACK does not change a User's
 	// password, so a rotation is a new User that replaces the old one.
 	AnnotationRotateCachePassword = "shop.storefront.dev/rotate-cache-password"
+	// AnnotationSnapshot takes an on-demand DB cluster snapshot (Aurora) whenever its
+	// value changes; it is recorded in status.snapshots like the pre-migration ones
+	// (kubectl storefront snapshot sets it).
+	AnnotationSnapshot = "shop.storefront.dev/snapshot"
 	// Finalizer holds a Storefront until its objects are removed in order.
 	Finalizer = "shop.storefront.dev/finalizer"
 )

@@ -190,7 +190,24 @@ type MigrationSpec struct {
 	// +kubebuilder:default=2
 	// +optional
 	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
+
+	// Snapshot says whether an Aurora database is snapshotted (an ACK DBClusterSnapshot,
+	// available before the Job starts) before each migration of a new image: Always (the
+	// default) or Never. External databases are never snapshotted.
+	// +kubebuilder:validation:Enum=Always;Never
+	// +optional
+	Snapshot MigrationSnapshotPolicy `json:"snapshot,omitempty"`
 }
+
+// MigrationSnapshotPolicy says whether a snapshot precedes each migration.
+type MigrationSnapshotPolicy string
+
+const (
+	// MigrationSnapshotAlways takes a DB cluster snapshot before each migration.
+	MigrationSnapshotAlways MigrationSnapshotPolicy = "Always"
+	// MigrationSnapshotNever migrates without a snapshot.
+	MigrationSnapshotNever MigrationSnapshotPolicy = "Never"
+)
 
 // ReplicasSpec bounds the shop's autoscaling.
 // +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.max >= self.min",message="max must be greater than or equal to min",fieldPath=".max"
@@ -571,6 +588,49 @@ type StorefrontStatus struct {
 	// (DatabaseLost), never silently created again empty.
 	// +optional
 	Migration *MigrationStatus `json:"migration,omitempty"`
+
+	// Snapshots are the last pre-migration and on-demand DB cluster snapshots, oldest
+	// first, at most 5; older ones are deleted.
+	// +optional
+	Snapshots []SnapshotStatus `json:"snapshots,omitempty"`
+
+	// SnapshotSequence is the sequence number of the last snapshot taken, the last part
+	// of its identifier, so that A → B → A → B never reuses one.
+	// +optional
+	SnapshotSequence int64 `json:"snapshotSequence,omitempty"`
+
+	// SnapshotRequest is the shop.storefront.dev/snapshot value whose on-demand snapshot
+	// the operator took.
+	// +optional
+	SnapshotRequest string `json:"snapshotRequest,omitempty"`
+}
+
+// SnapshotStatus is one DB cluster snapshot the operator took.
+type SnapshotStatus struct {
+	// Identifier is the DBClusterSnapshot's identifier in RDS (also the name of its ACK
+	// object).
+	Identifier string `json:"identifier"`
+	// Image is the image the database was migrated for when the snapshot was taken (the
+	// served image): a restore runs that image's migration gate.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// ForImage is the image whose migration the snapshot precedes; empty for an
+	// on-demand snapshot.
+	// +optional
+	ForImage string `json:"forImage,omitempty"`
+	// Time is when the operator asked for it.
+	Time metav1.Time `json:"time"`
+	// State is RDS's status of the snapshot: creating, available, failed; deleted once
+	// the operator deleted it.
+	// +optional
+	State string `json:"state,omitempty"`
+	// Retry is the shop.storefront.dev/retry-migration value it was taken under: a
+	// failed snapshot is taken again only when that value changes.
+	// +optional
+	Retry string `json:"retry,omitempty"`
+	// MigrationStarted says the migration Job of ForImage started after it.
+	// +optional
+	MigrationStarted bool `json:"migrationStarted,omitempty"`
 }
 
 // ImagesStatus is the shop's image store.

@@ -165,6 +165,28 @@ func (p *plugin) hibernateCommand(hibernate bool) *cobra.Command {
 	}
 }
 
+func (p *plugin) snapshotCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "snapshot NAME",
+		Short: "Take an on-demand snapshot of the Storefront's Aurora database",
+		Long: `Take an on-demand DB cluster snapshot: sets the annotation
+` + shopv1alpha1.AnnotationSnapshot + ` to a new value; the operator creates the ACK
+DBClusterSnapshot and records it in status.snapshots like the pre-migration ones.
+Refused for an external database.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
+				if sf.Spec.Database.Aurora == nil {
+					return "", fmt.Errorf("storefront %s uses an external database: the operator takes no snapshot of it", sf.Name)
+				}
+				v := stamp()
+				setAnnotation(sf, shopv1alpha1.AnnotationSnapshot, v)
+				return fmt.Sprintf("snapshot requested (%s=%s); see status.snapshots", shopv1alpha1.AnnotationSnapshot, v), nil
+			})
+		},
+	}
+}
+
 func setAnnotation(sf *shopv1alpha1.Storefront, key, value string) {
 	if sf.Annotations == nil {
 		sf.Annotations = map[string]string{}

@@ -90,7 +90,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		p.rotatePasswordCommand(),
 		p.hibernateCommand(true),
 		p.hibernateCommand(false),
-		notAvailable("snapshot NAME"),
+		p.snapshotCommand(),
 		notAvailable("restore NAME SNAPSHOT"),
 	)
 	return root
@@ -101,9 +101,9 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 func notAvailable(use string) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
-		Short: "Not available: the Storefront API has no on-demand snapshot or restore yet",
+		Short: "Not available: the Storefront API has no restore yet",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("%s is not available: the Storefront API (shop.storefront.dev/v1alpha1) has no on-demand snapshot or restore yet; deletionPolicy Snapshot takes a final snapshot on deletion", cmd.Name())
+			return fmt.Errorf("%s is not available: the Storefront API (shop.storefront.dev/v1alpha1) has no restore from a snapshot yet; status.snapshots lists the snapshots taken", cmd.Name())
 		},
 	}
 }

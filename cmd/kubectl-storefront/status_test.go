@@ -186,8 +186,13 @@ func TestRotatePassword(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring(`--which="root": use db, master or cache`)))
 	_, err = run(ns, "status", "nosuchshop")
 	g.Expect(err).To(MatchError(`storefront "nosuchshop" not found in namespace "plugin-rotate"`))
-	_, err = run(ns, "snapshot", "acme")
-	g.Expect(err).To(MatchError(ContainSubstring("snapshot is not available")))
+	now = func() time.Time { return times[0] }
+	out, err := run(ns, "snapshot", "acme")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(Equal("storefront " + ns + "/acme: snapshot requested (shop.storefront.dev/snapshot=2026-12-03T10:00:00Z); see status.snapshots\n"))
+	g.Expect(getShop(g, ns).Annotations).To(HaveKeyWithValue(shopv1alpha1.AnnotationSnapshot, times[0].Format(time.RFC3339Nano)))
+	_, err = run(ns, "restore", "acme", "s1")
+	g.Expect(err).To(MatchError(ContainSubstring("restore is not available")))
 	_, err = run(ns, "logs", "acme", "--migration")
 	g.Expect(err).To(MatchError(ContainSubstring("storefront acme has no migration Job")))
 }

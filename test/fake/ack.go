@@ -199,6 +199,8 @@ func ARN(key AWSKey) string {
 		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", Partition, key.Region, key.Account, key.ID)
 	case DBInstanceGVK.Kind:
 		return fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", Partition, key.Region, key.Account, key.ID)
+	case DBClusterSnapshotGVK.Kind:
+		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster-snapshot:%s", Partition, key.Region, key.Account, key.ID)
 	case CacheUserKind:
 		return fmt.Sprintf("arn:%s:elasticache:%s:%s:user:%s", Partition, key.Region, key.Account, key.ID)
 	case CacheUserGroupKind:
@@ -289,6 +291,8 @@ func DescribedStatus(r AWSResource) map[string]any {
 			st["endpoint"] = map[string]any{"address": r.Endpoint.Address, "port": r.Endpoint.Port,
 				"hostedZoneID": "Z" + strings.ToUpper(pseudo(key.Region, 13))}
 		}
+	case DBClusterSnapshotGVK.Kind:
+		snapshotStatus(st, r)
 	case CacheUserKind:
 		st["status"] = r.Status
 		st["minimumEngineVersion"] = "6.0"

@@ -187,7 +187,7 @@ func (m dbSubnetGroupManager) sdkFind(_ context.Context, c *ackCall, r *unstruct
 }
 
 func (m dbSubnetGroupManager) sdkCreate(_ context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	res, err := c.s.aws.Create(c.key(DBSubnetGroupGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", c.defaultTags(m.service()))
+	res, err := c.s.aws.Create(c.key(DBSubnetGroupGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", withSpecTags(c.defaultTags(m.service()), desired.Object["spec"].(map[string]any)))
 	if err != nil {
 		return nil, err
 	}
@@ -264,12 +264,28 @@ func (m dbClusterManager) sdkFind(_ context.Context, c *ackCall, r *unstructured
 }
 
 func (m dbClusterManager) sdkCreate(ctx context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	spec := desired.Object["spec"].(map[string]any)
+	if specString(desired, "snapshotIdentifier") != "" {
+		// sdk_create_pre_build_request: restoreDbClusterFromSnapshot, without the master
+		// password and before sdk_create_post_set_output (ack_snapshot.go).
+		res, err := c.s.aws.Create(c.key(DBClusterGVK.Kind, desired, m.idField()), spec, "", withSpecTags(c.defaultTags(m.service()), spec))
+		if err != nil {
+			return nil, err
+		}
+		ko := desired.DeepCopy()
+		setFromAWS(ko, res)
+		setStatusDefaults(ko, c)
+		if statusOf(ko, "status") == RDSStatusCreating {
+			setCondition(ko, ConditionSynced, "False", nil, nil, c.s.now())
+		}
+		return ko, nil
+	}
 	ref, _, _ := unstructured.NestedMap(desired.Object, "spec", "masterUserPassword")
 	password, err := c.secretValueFromReference(ctx, ref)
 	if err != nil {
 		return nil, &requeueNeeded{err}
 	}
-	res, err := c.s.aws.Create(c.key(DBClusterGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), password, c.defaultTags(m.service()))
+	res, err := c.s.aws.Create(c.key(DBClusterGVK.Kind, desired, m.idField()), spec, password, withSpecTags(c.defaultTags(m.service()), spec))
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +400,7 @@ func (m dbInstanceManager) sdkFind(_ context.Context, c *ackCall, r *unstructure
 }
 
 func (m dbInstanceManager) sdkCreate(_ context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	res, err := c.s.aws.Create(c.key(DBInstanceGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", c.defaultTags(m.service()))
+	res, err := c.s.aws.Create(c.key(DBInstanceGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", withSpecTags(c.defaultTags(m.service()), desired.Object["spec"].(map[string]any)))
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +487,7 @@ func (m serverlessCacheManager) sdkFind(_ context.Context, c *ackCall, r *unstru
 }
 
 func (m serverlessCacheManager) sdkCreate(_ context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	res, err := c.s.aws.Create(c.key(ServerlessCacheGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", c.defaultTags(m.service()))
+	res, err := c.s.aws.Create(c.key(ServerlessCacheGVK.Kind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", withSpecTags(c.defaultTags(m.service()), desired.Object["spec"].(map[string]any)))
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,8 @@ type AWSResource struct {
 	// (RDS API reference, DBCluster.DbClusterResourceId: "The Amazon Web Services
 	// Region-unique, immutable identifier for the DB cluster").
 	ResourceID string
+	// Source is a DB cluster snapshot's: the settings of the cluster it was taken of.
+	Source map[string]any
 }
 
 // AWSOp is a kind of API call, for AWS.Refuse.
@@ -200,11 +202,14 @@ type AWS struct {
 	mu        sync.Mutex
 	ctx       context.Context
 	resources map[AWSKey]*awsResource
-	snapshots map[AWSKey]time.Time // DB cluster snapshots (Kind DBClusterSnapshot)
-	refusals  map[string]*APIError // kind/op/id
-	forced    map[string]string    // kind/id → own status
-	holdAll   bool
-	deletions []AWSDeletion
+	snapshots map[AWSKey]time.Time // final DB cluster snapshots (Kind DBClusterSnapshot)
+	// snapshotSources are the settings of the cluster each snapshot (manual or final) was
+	// taken of, for RestoreDBClusterFromSnapshot.
+	snapshotSources map[AWSKey]map[string]any
+	refusals        map[string]*APIError // kind/op/id
+	forced          map[string]string    // kind/id → own status
+	holdAll         bool
+	deletions       []AWSDeletion
 }
 
 // NewAWS is an empty AWS whose resources take delay to create, modify and delete,
@@ -214,7 +219,7 @@ func NewAWS(now func() time.Time, delay time.Duration, prov Provisioner) *AWS {
 		now = time.Now
 	}
 	return &AWS{now: now, delay: delay, prov: prov, ctx: context.Background(),
-		resources: map[AWSKey]*awsResource{}, snapshots: map[AWSKey]time.Time{},
+		resources: map[AWSKey]*awsResource{}, snapshots: map[AWSKey]time.Time{}, snapshotSources: map[AWSKey]map[string]any{},
 		refusals: map[string]*APIError{}, forced: map[string]string{}}
 }
 
@@ -307,6 +312,9 @@ func (r *awsResource) copy() AWSResource {
 	c := r.AWSResource
 	c.Spec = deepCopyMap(r.Spec)
 	c.Tags = maps.Clone(r.Tags)
+	if r.Source != nil {
+		c.Source = deepCopyMap(r.Source)
+	}
 	c.PendingAdd, c.PendingRemove = slices.Clone(r.PendingAdd), slices.Clone(r.PendingRemove)
 	if r.Endpoint != nil {
 		ep := *r.Endpoint
@@ -405,6 +413,8 @@ func notFound(key AWSKey) *APIError {
 		return NewAPIError("DBSubnetGroupNotFoundFault", fmt.Sprintf("DBSubnetGroup %s not found.", key.ID))
 	case DBClusterGVK.Kind:
 		return NewAPIError("DBClusterNotFoundFault", fmt.Sprintf("DBCluster %s not found.", key.ID))
+	case DBClusterSnapshotGVK.Kind:
+		return NewAPIError("DBClusterSnapshotNotFoundFault", fmt.Sprintf("DBClusterSnapshot %s not found.", key.ID))
 	case DBInstanceGVK.Kind:
 		return NewAPIError("DBInstanceNotFound", fmt.Sprintf("DBInstance %s not found.", key.ID))
 	case CacheUserKind:
@@ -465,6 +475,16 @@ func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tag
 		a.mu.Unlock()
 		return AWSResource{}, call(e, OpCreate, key.Kind)
 	}
+	// RestoreDBClusterFromSnapshot (ack_snapshot.go): the snapshot's engine, master
+	// user and database, with their data.
+	restoreFrom := ""
+	if key.Kind == DBClusterGVK.Kind {
+		if restoreFrom = specString2(spec, "snapshotIdentifier"); restoreFrom != "" {
+			source, _ := a.restoreRefusal(key, restoreFrom)
+			spec = restoredSpec(spec, source)
+			delete(spec, "snapshotIdentifier")
+		}
+	}
 	now := a.now()
 	r := &awsResource{AWSResource: AWSResource{Key: key, Spec: awsSpec(key, spec), Created: now.UTC().Truncate(time.Second), Tags: maps.Clone(tags)},
 		provisioned: true}
@@ -500,8 +520,20 @@ func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tag
 		defer a.mu.Unlock()
 		return r.copy(), nil
 	}
-	ep, err := a.prov.Provision(ctx, ProvisionRequest{Key: key, MasterPassword: masterPassword,
-		Database: specString2(spec, "databaseName"), MasterUsername: specString2(spec, "masterUsername")})
+	req := ProvisionRequest{Key: key, MasterPassword: masterPassword,
+		Database: specString2(spec, "databaseName"), MasterUsername: specString2(spec, "masterUsername")}
+	var ep Endpoint
+	var err error
+	if restoreFrom != "" {
+		snap, ok := a.prov.(Snapshotter)
+		if !ok {
+			err = fmt.Errorf("the Provisioner %T cannot restore snapshots", a.prov)
+		} else {
+			ep, err = snap.Restore(ctx, AWSKey{Account: key.Account, Region: key.Region, Kind: DBClusterSnapshotGVK.Kind, ID: normalizeID(DBClusterSnapshotGVK.Kind, restoreFrom)}, req)
+		}
+	} else {
+		ep, err = a.prov.Provision(ctx, req)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
@@ -562,7 +594,11 @@ func (a *AWS) createRefusal(key AWSKey, spec map[string]any, masterPassword stri
 		if version != "" && engine == "aurora-postgresql" && !slices.Contains(auroraPostgresMajors, strings.SplitN(version, ".", 2)[0]) {
 			return NewAPIError("InvalidParameterCombination", fmt.Sprintf("Cannot find version %s for %s", version, engine))
 		}
-		if masterPassword == "" {
+		if snapshot := specString2(spec, "snapshotIdentifier"); snapshot != "" {
+			if _, e := a.restoreRefusal(key, snapshot); e != nil {
+				return e
+			}
+		} else if masterPassword == "" {
 			return NewAPIError("InvalidParameterValue", "The parameter MasterUserPassword must be provided and must not be blank.")
 		}
 		group := specString2(spec, "dbSubnetGroupName")
@@ -667,6 +703,7 @@ func (a *AWS) Delete(key AWSKey, p DeleteParams) error {
 	}
 	if key.Kind == DBClusterGVK.Kind && !p.SkipFinalSnapshot && p.FinalSnapshotID != nil {
 		r.finalSnapshot = *p.FinalSnapshotID
+		a.snapshotSources[AWSKey{Account: key.Account, Region: key.Region, Kind: "DBClusterSnapshot", ID: strings.ToLower(r.finalSnapshot)}] = deepCopyMap(r.Spec)
 	}
 	r.busyStatus, r.busyUntil, r.Status, r.deleteAccepted = statusDeleting, now.Add(a.delay), statusDeleting, now
 	if key.Kind == CacheUserKind {
@@ -709,7 +746,8 @@ func (a *AWS) deleteRefusal(r *awsResource, p DeleteParams) *APIError {
 				return NewAPIError("InvalidParameterCombination", "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
 			}
 			snap := AWSKey{Account: key.Account, Region: key.Region, Kind: "DBClusterSnapshot", ID: strings.ToLower(*p.FinalSnapshotID)}
-			if _, taken := a.snapshots[snap]; taken {
+			_, manual := a.resources[snap]
+			if _, taken := a.snapshots[snap]; taken || manual {
 				return NewAPIError("DBClusterSnapshotAlreadyExistsFault", fmt.Sprintf(
 					"Cannot create the cluster snapshot because one with the identifier %s already exists.", *p.FinalSnapshotID))
 			}

@@ -59,6 +59,7 @@ type ackPlayer struct {
 	databases map[fake.AWSKey]*dbServer
 	caches    map[fake.AWSKey]*cacheServer
 	snapshots map[string]string // final snapshot identifier → dump file
+	copies    map[string]dbCopy // DB cluster snapshot identifier → its copy (ack_snapshot.go)
 }
 
 // dbServer is the PostgreSQL server of one DB cluster.
@@ -96,7 +97,7 @@ const ackRetry = 200 * time.Millisecond
 func (c *Cluster) setupACK(mgr manager.Manager) error {
 	c.ack = &ackPlayer{
 		ca: c.ca, dir: filepath.Join(c.dir, "ack"), guard: c.guard,
-		databases: map[fake.AWSKey]*dbServer{}, caches: map[fake.AWSKey]*cacheServer{}, snapshots: map[string]string{},
+		databases: map[fake.AWSKey]*dbServer{}, caches: map[fake.AWSKey]*cacheServer{}, snapshots: map[string]string{}, copies: map[string]dbCopy{},
 	}
 	acct := fake.DefaultAWSAccount
 	if region := c.opts.Operator.AWSRegion; region != "" {

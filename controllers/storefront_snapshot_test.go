@@ -1,0 +1,286 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/fake"
+)
+
+// rdsSnapshotIdentifier is the RDS rule for DBClusterSnapshotIdentifier (RDS API
+// reference, CreateDBClusterSnapshot): 1 to 255 letters, digits or hyphens, a letter
+// first, no two consecutive hyphens, no trailing hyphen.
+var rdsSnapshotIdentifier = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
+
+func TestSnapshotIdentifier(t *testing.T) {
+	sf := newStorefront("a-very-long-namespace-name-for-the-shops-of-everyone")
+	sf.Name = "acme--shop-with-a-name-that-goes-on-and-on-and-on"
+	seen := map[string]bool{}
+	for i, image := range []string{imageV1, imageV2, imageV1, imageV2} {
+		id := snapshotIdentifier(sf, image, int64(i+1))
+		if len(id) > 255 || !rdsSnapshotIdentifier.MatchString(id) {
+			t.Errorf("identifier %q is no valid RDS snapshot identifier", id)
+		}
+		if seen[id] {
+			t.Errorf("identifier %q used twice: A → B → A → B collides", id)
+		}
+		seen[id] = true
+	}
+	if got, want := snapshotIdentifier(newStorefront("shops"), imageV2, 3), awsIdentifier("shops", "acme")+"-pre-"+shortHash(imageV2)+"-3"; got != want {
+		t.Errorf("identifier %q, want %q", got, want)
+	}
+}
+
+func snapshotObject(g Gomega, ns, name string) *unstructured.Unstructured {
+	return ackObject(g, ns, gvkDBClusterSnapshot, name)
+}
+
+func tagList(u *unstructured.Unstructured) map[string]string {
+	out := map[string]string{}
+	tags, _, _ := unstructured.NestedSlice(u.Object, "spec", "tags")
+	for _, t := range tags {
+		m, _ := t.(map[string]any)
+		k, _ := m["key"].(string)
+		v, _ := m["value"].(string)
+		out[k] = v
+	}
+	return out
+}
+
+// An upgrade on Aurora: a snapshot first, the Job only once RDS reports it available,
+// a SnapshotTaken Event, the snapshot object retained (no owner reference, ACK's retain
+// policy) under the Snapshot policy, tagged; the first migration takes none.
+func TestSnapshotBeforeMigration(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	opts := ackOptions
+	opts.ClusterName = "prod-eu"
+	startOperator(t, ns, opts)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	g.Expect(sf.Status.Snapshots).To(BeEmpty(), "the first migration runs on an empty database")
+	for _, kind := range []schemaKind{{gvkDBCluster, "acme-database"}, {gvkDBSubnetGroup, "acme-database"}, {gvkDBInstance, "acme-database"}} {
+		g.Expect(tagList(ackObject(g, ns, kind.gvk, kind.name))).To(Equal(map[string]string{
+			"storefront.dev/namespace": ns, "storefront.dev/name": "acme", "storefront.dev/cluster": "prod-eu"}), kind.gvk.Kind)
+	}
+
+	id := snapshotIdentifier(sf, imageV2, 1)
+	// RDS keeps the snapshot creating until the test lets it go.
+	s.AWS().SetStatus("DBClusterSnapshot", id, fake.SnapshotStatusCreating)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonTakingSnapshot))
+		g.Expect(c.Message).To(ContainSubstring(id))
+		g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+	}, eventually, poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		for _, j := range migrationJobs(g, ns) {
+			g.Expect(j.Annotations[annotationImage]).NotTo(Equal(imageV2), "the Job waits for the snapshot")
+		}
+	}, quiet, poll).Should(Succeed())
+	s.AWS().SetStatus("DBClusterSnapshot", id, "")
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(1)))
+	g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+	e := sf.Status.Snapshots[0]
+	g.Expect([]string{e.Identifier, e.Image, e.ForImage, e.State}).To(Equal([]string{id, imageV1, imageV2, "available"}))
+	g.Expect(e.MigrationStarted).To(BeTrue())
+	g.Expect(e.Time.IsZero()).To(BeFalse())
+
+	obj := snapshotObject(g, ns, id)
+	g.Expect(obj.GetOwnerReferences()).To(BeEmpty(), "under Snapshot, deleting the Storefront never deletes the snapshot")
+	g.Expect(obj.GetAnnotations()).To(HaveKeyWithValue("services.k8s.aws/deletion-policy", "retain"))
+	g.Expect(obj.GetLabels()).To(HaveKeyWithValue(labelInstance, "acme"))
+	g.Expect(obj.GetLabels()).To(HaveKeyWithValue(labelComponent, componentSnapshot))
+	g.Expect(specField(obj, "dbClusterIdentifier")).To(Equal(awsIdentifier(ns, "acme")))
+	g.Expect(tagList(obj)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme", "storefront.dev/cluster": "prod-eu"}))
+	res, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBClusterSnapshot", ID: id})
+	g.Expect(ok).To(BeTrue(), "the snapshot exists in the stand-in's AWS")
+	g.Expect(res.Status).To(Equal("available"))
+	g.Expect(res.Tags).To(HaveKeyWithValue("storefront.dev/name", "acme"))
+	g.Expect(storefrontEvents(g, ns)).To(ContainElement(ContainSubstring(shopv1alpha1.ReasonTakingSnapshot)))
+	g.Expect(strings.Join(storefrontEvents(g, ns), "\n")).To(ContainSubstring(eventReasonSnapshotTaken))
+}
+
+type schemaKind struct {
+	gvk  schema.GroupVersionKind
+	name string
+}
+
+// A failed snapshot stops the migration with its cause; a new retry-migration value
+// takes another (the sequence moves on), which lets the migration run.
+func TestFailedSnapshotBlocksMigration(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	id := snapshotIdentifier(sf, imageV2, 1)
+	s.AWS().SetStatus("DBClusterSnapshot", id, fake.SnapshotStatusFailed)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonSnapshotFailed))
+		g.Expect(c.Message).To(Equal("The DB cluster snapshot " + id + " before the migration of " + imageV2 +
+			" failed: RDS reports it failed; the migration does not start (a new shop.storefront.dev/retry-migration value takes another snapshot)"))
+	}, eventually, poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		for _, j := range migrationJobs(g, ns) {
+			g.Expect(j.Annotations[annotationImage]).NotTo(Equal(imageV2), "no migration without its snapshot")
+		}
+		g.Expect(getStorefront(g, ns).Status.MigratedImage).To(Equal(imageV1))
+	}, quiet, poll).Should(Succeed())
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryMigration: "1"}
+	})
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(2)))
+	g.Expect(sf.Status.Snapshots).To(HaveLen(2))
+	g.Expect(sf.Status.Snapshots[0].State).To(Equal("failed"))
+	g.Expect(sf.Status.Snapshots[1].Identifier).To(Equal(snapshotIdentifier(sf, imageV2, 2)))
+	g.Expect(sf.Status.Snapshots[1].State).To(Equal("available"))
+}
+
+// Six upgrades: every upgrade its own snapshot (a new migration Job; going back to an
+// image whose Job is still there re-runs nothing), the last five kept, the older
+// deleted in AWS too although retained (the policy is turned to delete first); under
+// Delete the snapshots are controlled by the Storefront; spec.migration.snapshot: Never
+// takes none.
+func TestSnapshotSequenceAndRetention(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	readyShop(t, ns, withAurora())
+	var images []string
+	for v := 2; v <= 9; v++ {
+		images = append(images, fmt.Sprintf("registry.example.com/storefront/shop:%d.0.0", v))
+	}
+	last := images[6:]
+	images = images[:6]
+	for _, image := range images {
+		updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = image })
+		g.Eventually(func(g Gomega) {
+			sf := getStorefront(g, ns)
+			g.Expect(sf.Status.MigratedImage).To(Equal(image))
+			g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+		}, eventually, poll).Should(Succeed())
+	}
+	sf := getStorefront(g, ns)
+	g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(6)))
+	var ids []string
+	for _, e := range sf.Status.Snapshots {
+		ids = append(ids, e.Identifier)
+	}
+	var want []string
+	for i, image := range images[1:] {
+		want = append(want, snapshotIdentifier(sf, image, int64(i+2)))
+	}
+	g.Expect(ids).To(Equal(want))
+	first := snapshotIdentifier(sf, images[0], 1)
+	g.Eventually(func() bool {
+		_, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBClusterSnapshot", ID: first})
+		return ok
+	}, eventually, poll).Should(BeFalse(), "the sixth snapshot deletes the first, in AWS too")
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Migration.Snapshot = shopv1alpha1.MigrationSnapshotNever
+		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicyDelete
+		sf.Spec.Image = last[0]
+	})
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.MigratedImage).To(Equal(last[0]))
+	}, eventually, poll).Should(Succeed())
+	g.Expect(getStorefront(g, ns).Status.SnapshotSequence).To(Equal(int64(6)), "Never takes no snapshot")
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Migration.Snapshot = shopv1alpha1.MigrationSnapshotAlways
+		sf.Spec.Image = last[1]
+	})
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.MigratedImage).To(Equal(last[1]))
+	}, eventually, poll).Should(Succeed())
+	obj := snapshotObject(g, ns, snapshotIdentifier(sf, last[1], 7))
+	g.Expect(obj.GetAnnotations()).To(HaveKeyWithValue("services.k8s.aws/deletion-policy", "delete"))
+	g.Expect(obj.GetOwnerReferences()).To(HaveLen(1), "under Delete the snapshot goes with the Storefront")
+}
+
+// External database: the migration runs at once and its condition says that no
+// snapshot is taken.
+func TestNoSnapshotOfExternalDatabase(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns)
+	s.SetJobOutcome(imageV2, fake.JobRuns)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect(c.Message).To(HaveSuffix("is running; no snapshot is taken of an external database"))
+	}, eventually, poll).Should(Succeed())
+	g.Expect(getStorefront(g, ns).Status.Snapshots).To(BeEmpty())
+}
+
+// shop.storefront.dev/snapshot: each new value one on-demand snapshot of the served
+// image, recorded like the others with a SnapshotTaken Event; the same value again
+// takes none.
+func TestOnDemandSnapshot(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationSnapshot: "before-black-friday"}
+	})
+	id := onDemandSnapshotIdentifier(sf, 1)
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.SnapshotRequest).To(Equal("before-black-friday"))
+		g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+		e := sf.Status.Snapshots[0]
+		g.Expect([]string{e.Identifier, e.Image, e.ForImage, e.State}).To(Equal([]string{id, imageV1, "", "available"}))
+	}, eventually, poll).Should(Succeed())
+	res, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBClusterSnapshot", ID: id})
+	g.Expect(ok).To(BeTrue())
+	g.Expect(res.Status).To(Equal("available"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(strings.Join(storefrontEvents(g, ns), "\n")).To(ContainSubstring("SnapshotTaken: DB cluster snapshot " + id + " of " + imageV1 + " is available"))
+	}, eventually, poll).Should(Succeed())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Labels = map[string]string{"poke": "1"} })
+	g.Consistently(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.SnapshotSequence).To(Equal(int64(1)), "the same value takes no other snapshot")
+	}, quiet, poll).Should(Succeed())
+}

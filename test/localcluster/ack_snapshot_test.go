@@ -1,0 +1,100 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package localcluster_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/storefront-operator/storefront/test/fake"
+)
+
+// A DBClusterSnapshot on the local cluster is a real copy of the database with the
+// roles' passwords of its time; a DBCluster restored from it (spec.snapshotIdentifier)
+// serves that data, and a role logs in with the password it had then, not the one set
+// after the snapshot.
+func TestACKSnapshotIsARealCopyWithThePasswordsOfItsTime(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	const password = "Aa1-not-a-real-password-0123456"
+	createStrict(t,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "master"}, StringData: map[string]string{"password": password}},
+		ackObject(fake.DBSubnetGroupGVK, ns, "group", nil, map[string]any{
+			"name": "group-" + ns, "description": "test", "subnetIDs": []any{"subnet-1", "subnet-2"}}),
+	)
+	spec := func(id string) map[string]any {
+		return map[string]any{
+			"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned",
+			"databaseName": "shop", "masterUsername": "storefront", "dbSubnetGroupName": "group-" + ns, "storageEncrypted": true,
+			"masterUserPassword": map[string]any{"namespace": ns, "name": "master", "key": "password"},
+		}
+	}
+	createStrict(t, ackObject(fake.DBClusterGVK, ns, "source", map[string]string{fake.AnnotationDeletionPolicy: "delete"}, spec("source-"+ns)))
+	src := available(g, fake.DBClusterGVK, ns, "source")
+	host, _, _ := unstructured.NestedString(src.Object, "status", "endpoint")
+	port, _, _ := unstructured.NestedInt64(src.Object, "spec", "port")
+	conn, err := pgx.Connect(ctx, databaseURL(host, port, "storefront", password, "shop", "require"))
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = conn.Exec(ctx, `CREATE ROLE app_a LOGIN PASSWORD 'then-password'; CREATE TABLE orders (n int); INSERT INTO orders VALUES (1); GRANT SELECT ON orders TO app_a`)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	createStrict(t, ackObject(fake.DBClusterSnapshotGVK, ns, "s1", nil, map[string]any{
+		"dbClusterIdentifier": "source-" + ns, "dbClusterSnapshotIdentifier": "s1-" + ns}))
+	available(g, fake.DBClusterSnapshotGVK, ns, "s1")
+
+	// After the snapshot: another order, another password.
+	_, err = conn.Exec(ctx, `INSERT INTO orders VALUES (2); ALTER ROLE app_a PASSWORD 'later-password'`)
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = conn.Close(ctx)
+
+	restored := spec("restored-" + ns)
+	restored["snapshotIdentifier"] = "s1-" + ns
+	createStrict(t, ackObject(fake.DBClusterGVK, ns, "restored", map[string]string{fake.AnnotationDeletionPolicy: "delete"}, restored))
+	r := available(g, fake.DBClusterGVK, ns, "restored")
+	rhost, _, _ := unstructured.NestedString(r.Object, "status", "endpoint")
+	rport, _, _ := unstructured.NestedInt64(r.Object, "spec", "port")
+	g.Expect(rport).NotTo(Equal(port), "the restore is a server of its own")
+
+	app, err := pgx.Connect(ctx, databaseURL(rhost, rport, "app_a", "then-password", "shop", "require"))
+	g.Expect(err).NotTo(HaveOccurred(), "app_a logs in with the password of the snapshot's time")
+	var orders []int
+	rows, err := app.Query(ctx, `SELECT n FROM orders ORDER BY n`)
+	g.Expect(err).NotTo(HaveOccurred())
+	for rows.Next() {
+		var n int
+		g.Expect(rows.Scan(&n)).To(Succeed())
+		orders = append(orders, n)
+	}
+	rows.Close()
+	_ = app.Close(ctx)
+	g.Expect(orders).To(Equal([]int{1}), "the order placed after the snapshot is not in the restore")
+	if c, err := pgx.Connect(ctx, databaseURL(rhost, rport, "app_a", "later-password", "shop", "require")); err == nil {
+		_ = c.Close(ctx)
+		t.Error("app_a logged in to the restore with the password set after the snapshot")
+	}
+	// The source keeps what it has.
+	c, err := pgx.Connect(ctx, databaseURL(host, port, "app_a", "later-password", "shop", "require"))
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = c.Close(ctx)
+}
