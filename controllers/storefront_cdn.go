@@ -162,7 +162,7 @@ func (r *StorefrontReconciler) reconcileCDN(ctx context.Context, s *scope) (ctrl
 	sf.Status.CDN = status
 
 	region := r.imagesRegion(sf)
-	cert, err := r.applyACK(ctx, desiredCertificate(sf, r.Scheme))
+	cert, err := r.applyACK(ctx, withCostTags(sf, r.Options.ClusterName, desiredCertificate(sf, r.Scheme)))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -189,10 +189,10 @@ func (r *StorefrontReconciler) reconcileCDN(ctx context.Context, s *scope) (ctrl
 	if oacID == "" || pagesID == "" {
 		return notReady(shopv1alpha1.ReasonProvisioning, "Waiting for the IDs of OriginAccessControl and CachePolicy "+objectName(sf, rolePages))
 	}
-	dist, err := r.applyACK(ctx, desiredDistribution(sf, r.Scheme, region, distributionInputs{
+	dist, err := r.applyACK(ctx, withCostTags(sf, r.Options.ClusterName, desiredDistribution(sf, r.Scheme, region, distributionInputs{
 		certificateARN: certARN, originAccessControlID: oacID, pagesCachePolicyID: pagesID,
 		bucket: s.media.bucket, bucketRegion: region, originVerify: secret,
-	}))
+	})))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -122,7 +122,7 @@ func (r *StorefrontReconciler) reconcileImages(ctx context.Context, s *scope) (c
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	live, err := r.applyACK(ctx, desiredBucket(sf, r.Scheme, region, policy))
+	live, err := r.applyACK(ctx, withBucketCostTags(sf, r.Options.ClusterName, desiredBucket(sf, r.Scheme, region, policy)))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

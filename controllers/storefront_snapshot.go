@@ -352,3 +352,22 @@ func (r *StorefrontReconciler) reconcileSnapshots(ctx context.Context, s *scope)
 	}
 	return reconcile.Result{RequeueAfter: snapshotRecheck}, nil
 }
+
+// withCostTags puts the cost allocation tags on an ACK object whose tags are spec.tags
+// (ACM's Certificate, CloudFront's Distribution). CloudFront's OriginAccessControl and
+// CachePolicy cannot be tagged: their CRDs have no tags field, as the AWS APIs have none.
+func withCostTags(sf *shopv1alpha1.Storefront, clusterName string, u *unstructured.Unstructured) *unstructured.Unstructured {
+	if spec, ok := u.Object["spec"].(map[string]any); ok {
+		spec["tags"] = costTags(sf, clusterName)
+	}
+	return u
+}
+
+// withBucketCostTags puts the cost allocation tags on an S3 Bucket, whose tags are
+// spec.tagging.tagSet (s3-controller's PutBucketTagging shape).
+func withBucketCostTags(sf *shopv1alpha1.Storefront, clusterName string, u *unstructured.Unstructured) *unstructured.Unstructured {
+	if spec, ok := u.Object["spec"].(map[string]any); ok {
+		spec["tagging"] = map[string]any{"tagSet": costTags(sf, clusterName)}
+	}
+	return u
+}
