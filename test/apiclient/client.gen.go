@@ -1076,12 +1076,20 @@ type ClientInterface interface {
 
 	// SetCartItemWithBody Set a line's quantity (0 removes it)
 	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
 	SetCartItemWithBody(ctx context.Context, productId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetCartItem Set a line's quantity (0 removes it)
+	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1795,6 +1803,10 @@ func (c *Client) DeleteCartItem(ctx context.Context, productId int64, reqEditors
 
 // SetCartItemWithBody Set a line's quantity (0 removes it)
 //
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
@@ -1811,6 +1823,10 @@ func (c *Client) SetCartItemWithBody(ctx context.Context, productId int64, conte
 }
 
 // SetCartItem Set a line's quantity (0 removes it)
+//
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3910,12 +3926,20 @@ type ClientWithResponsesInterface interface {
 
 	// SetCartItemWithBodyWithResponse Set a line's quantity (0 removes it)
 	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
 	SetCartItemWithBodyWithResponse(ctx context.Context, productId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetCartItemResponse, error)
 
 	// SetCartItemWithResponse Set a line's quantity (0 removes it)
+	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5944,8 +5968,6 @@ type DeleteCartItemResponse401Headers struct {
 type DeleteCartItemResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Cart
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -5956,11 +5978,6 @@ type DeleteCartItemResponse struct {
 	ApplicationproblemJSON500 *Internal
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteCartItemResponse401Headers
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteCartItemResponse) GetJSON200() *Cart {
-	return r.JSON200
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -6021,7 +6038,7 @@ type SetCartItemResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Cart
+	JSON200 *CartItem
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -6039,7 +6056,7 @@ type SetCartItemResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r SetCartItemResponse) GetJSON200() *Cart {
+func (r SetCartItemResponse) GetJSON200() *CartItem {
 	return r.JSON200
 }
 
@@ -7383,6 +7400,10 @@ func (c *ClientWithResponses) DeleteCartItemWithResponse(ctx context.Context, pr
 
 // SetCartItemWithBodyWithResponse Set a line's quantity (0 removes it)
 //
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
@@ -7395,6 +7416,10 @@ func (c *ClientWithResponses) SetCartItemWithBodyWithResponse(ctx context.Contex
 }
 
 // SetCartItemWithResponse Set a line's quantity (0 removes it)
+//
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9326,12 +9351,8 @@ func ParseDeleteCartItemResponse(rsp *http.Response) (*DeleteCartItemResponse, e
 	}
 
 	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Cart
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
+	case rsp.StatusCode == 204:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -9394,11 +9415,14 @@ func ParseSetCartItemResponse(rsp *http.Response) (*SetCartItemResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Cart
+		var dest CartItem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case rsp.StatusCode == 204:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
