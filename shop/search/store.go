@@ -46,7 +46,14 @@ func searchSQL(sort catalog.Sort, sh catalog.Shape) string {
 		outer = s
 	}
 	// The price range filters the matches (and so the facets); the category only the page.
-	price := catalog.FilterSQL(5, catalog.Shape{Price: sh.Price})
+	// It is a filter on the matched rows, never an index condition ("+ 0"): the text's
+	// index finds at most a few thousand rows, while a wide range ANDed in as a bitmap of
+	// the price index reads every product's entry (5 ms at 20,000 products, the plan
+	// PostgreSQL 15 chose whenever it underestimated the range).
+	price := "TRUE"
+	if sh.Price {
+		price = "p.price_minor + 0 BETWEEN $5 AND $6"
+	}
 	category := ""
 	if sh.Category {
 		n := 5
