@@ -30,16 +30,17 @@ func queryString(t *testing.T, dbURL, sql string, args ...any) string {
 	return s
 }
 
-// TestTOTPSecretsSealedAtRest: an enrolled secret is stored sealed (AES-GCM under
-// TOTP_KEY, never in the clear); a shop started with a new TOTP_KEY and the old one as
-// TOTP_KEY_PREVIOUS reseals every secret at start, those stored in the clear before
-// sealing included, and the admins keep signing in with their codes.
+// TestTOTPSecretsSealedAtRest: an enrolled secret is stored sealed (AES-GCM, never in the
+// clear), by a shop without TOTP_KEY under a key derived from JWT_SECRET; a shop given
+// TOTP_KEY reseals it at start, and so does a shop given a new TOTP_KEY with the old one
+// as TOTP_KEY_PREVIOUS, secrets stored in the clear before sealing included; the admins
+// keep signing in with their codes.
 func TestTOTPSecretsSealedAtRest(t *testing.T) {
 	const keyA, keyB = "first-totp-key-first-totp-key-first-totp", "second-totp-key-second-totp-key-second-t"
 	withKeys := func(key, previous string) func(*config.Config) {
 		return func(c *config.Config) { c.TOTPKey, c.TOTPKeyPrevious = key, previous }
 	}
-	shop := shoptest.Start(t, shoptest.Options{Config: withKeys(keyA, "")})
+	shop := shoptest.Start(t, shoptest.Options{})
 	admin, token := newAdmin(t, shop)
 	resp, body := call(t, shop, "POST", "/api/v1/admin/totp", token, nil)
 	if resp.StatusCode != http.StatusCreated {
@@ -56,6 +57,13 @@ func TestTOTPSecretsSealedAtRest(t *testing.T) {
 	sealedA := queryString(t, shop.DatabaseURL, `SELECT totp_secret FROM users WHERE id = $1`, admin.ID)
 	if !strings.HasPrefix(sealedA, "gcm1:") || strings.Contains(sealedA, e.Secret) || len(sealedA) > 128 {
 		t.Fatalf("the secret is stored as %q", sealedA)
+	}
+
+	derived := sealedA
+	shoptest.Start(t, shoptest.Options{DatabaseURL: shop.DatabaseURL, Config: withKeys(keyA, "")})
+	sealedA = queryString(t, shop.DatabaseURL, `SELECT totp_secret FROM users WHERE id = $1`, admin.ID)
+	if !strings.HasPrefix(sealedA, "gcm1:") || sealedA[5:13] == derived[5:13] {
+		t.Errorf("with TOTP_KEY the secret is stored as %q (before: %q), want a new key id", sealedA, derived)
 	}
 
 	// An admin whose secret was stored in the clear, before secrets were sealed.

@@ -76,7 +76,8 @@ type Options struct {
 	// RequireTOTP makes a TOTP second factor mandatory for admins (ADMIN_REQUIRE_TOTP).
 	RequireTOTP bool
 	// TOTPKey seals the TOTP secrets at rest (TOTP_KEY, at least MinTOTPKeyLength
-	// characters); when empty the key is derived from Secret. TOTPKeyPrevious
+	// characters); when empty the key is derived from Secret, and that derived key
+	// still opens what it sealed once TOTPKey is set. TOTPKeyPrevious
 	// (TOTP_KEY_PREVIOUS) still opens secrets sealed before a rotation.
 	TOTPKey, TOTPKeyPrevious string
 	// Now is the clock (time.Now when nil).
@@ -144,17 +145,17 @@ func NewService(store Store, o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: deriving the password-change key: %w", err)
 	}
-	totpKey := o.TOTPKey
-	if totpKey == "" {
-		// Without TOTP_KEY (a shop run by hand): a key of its own derived from the
-		// signing secret, so that the secrets are still not stored in the clear.
-		k, err := hkdf.Key(sha256.New, []byte(o.Secret), nil, "storefront totp key from jwt secret v1", 32)
-		if err != nil {
-			return nil, fmt.Errorf("auth: deriving the TOTP key: %w", err)
-		}
-		totpKey = hex.EncodeToString(k)
+	// Without TOTP_KEY (a shop run by hand) the secrets are sealed with a key derived
+	// from the signing secret; with it, that derived key still opens what it sealed.
+	derived, err := hkdf.Key(sha256.New, []byte(o.Secret), nil, "storefront totp key from jwt secret v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("auth: deriving the TOTP key: %w", err)
 	}
-	box, err := newTOTPBox(totpKey, o.TOTPKeyPrevious)
+	totpKey, previous := hex.EncodeToString(derived), []string{}
+	if o.TOTPKey != "" {
+		totpKey, previous = o.TOTPKey, []string{o.TOTPKeyPrevious, totpKey}
+	}
+	box, err := newTOTPBox(totpKey, previous...)
 	if err != nil {
 		return nil, err
 	}

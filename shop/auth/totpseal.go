@@ -63,9 +63,9 @@ type totpBox struct {
 	keys []sealKey
 }
 
-// newTOTPBox returns the box of key (TOTP_KEY) and previous (TOTP_KEY_PREVIOUS, may be
-// empty).
-func newTOTPBox(key, previous string) (*totpBox, error) {
+// newTOTPBox returns the box of key (TOTP_KEY) that also opens what the previous keys
+// sealed (TOTP_KEY_PREVIOUS; empty ones are skipped).
+func newTOTPBox(key string, previous ...string) (*totpBox, error) {
 	if len(key) < MinTOTPKeyLength {
 		return nil, fmt.Errorf("auth: the TOTP key must have at least %d characters", MinTOTPKeyLength)
 	}
@@ -74,10 +74,13 @@ func newTOTPBox(key, previous string) (*totpBox, error) {
 		return nil, fmt.Errorf("auth: the TOTP key: %w", err)
 	}
 	b := &totpBox{current: cur, keys: []sealKey{cur}}
-	if previous != "" && previous != key {
-		prev, err := newSealKey(previous)
+	for _, p := range previous {
+		if p == "" || p == key {
+			continue
+		}
+		prev, err := newSealKey(p)
 		if err != nil {
-			return nil, fmt.Errorf("auth: the previous TOTP key: %w", err)
+			return nil, fmt.Errorf("auth: a previous TOTP key: %w", err)
 		}
 		b.keys = append(b.keys, prev)
 	}

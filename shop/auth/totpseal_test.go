@@ -9,7 +9,7 @@ import (
 func TestTOTPBox(t *testing.T) {
 	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	keyA, keyB := strings.Repeat("a", MinTOTPKeyLength), strings.Repeat("b", MinTOTPKeyLength)
-	boxA, err := newTOTPBox(keyA, "")
+	boxA, err := newTOTPBox(keyA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,14 +37,14 @@ func TestTOTPBox(t *testing.T) {
 		t.Errorf("a tampered value opened: %v", err)
 	}
 
-	rotating, err := newTOTPBox(keyB, keyA)
+	rotating, err := newTOTPBox(keyB, "", keyA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, current, err := rotating.open(7, sealed); got != secret || current || err != nil {
 		t.Errorf("open with TOTP_KEY_PREVIOUS = %q, %v, %v; want the secret, not current", got, current, err)
 	}
-	onlyB, _ := newTOTPBox(keyB, "")
+	onlyB, _ := newTOTPBox(keyB)
 	if _, _, err := onlyB.open(7, sealed); !errors.Is(err, errUnsealed) {
 		t.Errorf("a key that did not seal it opened it: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestTOTPBox(t *testing.T) {
 	if got, current, err := onlyB.open(7, ""); got != "" || !current || err != nil {
 		t.Errorf("no secret = %q, %v, %v", got, current, err)
 	}
-	if _, err := newTOTPBox("short", ""); err == nil {
+	if _, err := newTOTPBox("short"); err == nil {
 		t.Error("a key of 5 characters was accepted")
 	}
 }
