@@ -1025,7 +1025,9 @@ type ClientInterface interface {
 	// ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1035,7 +1037,9 @@ type ClientInterface interface {
 	// ChangePassword Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1692,7 +1696,9 @@ func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.R
 // ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1712,7 +1718,9 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string,
 // ChangePassword Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3871,7 +3879,9 @@ type ClientWithResponsesInterface interface {
 	// ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3881,7 +3891,9 @@ type ClientWithResponsesInterface interface {
 	// ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5723,6 +5735,11 @@ type ChangePasswordResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// ChangePasswordResponse429Headers the declared response headers of an HTTP 429 response for ChangePassword
+type ChangePasswordResponse429Headers struct {
+	RetryAfter int
+}
+
 type ChangePasswordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5736,10 +5753,14 @@ type ChangePasswordResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangePasswordResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangePasswordResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5765,6 +5786,11 @@ func (r ChangePasswordResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ChangePasswordResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -7309,7 +7335,9 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 // ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7325,7 +7353,9 @@ func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Con
 // ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9171,6 +9201,13 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9191,6 +9228,16 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ChangePasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
