@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// TOTP secrets are stored sealed (docs/architecture.md, "Admin second factor"): AES-256-GCM
+// TOTP secrets are stored sealed (README, "Admin sign-in"): AES-256-GCM
 // under a key derived with HKDF-SHA256 from TOTP_KEY, a random 96-bit nonce per value, and
 // the account id as additional data, so that a sealed value copied to another account's
 // row does not open. A stored value reads
