@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
 )
 
 // TOTP secrets are stored sealed (README, "Admin sign-in"): AES-256-GCM
@@ -221,7 +223,13 @@ func (s *Service) ResealTOTP(ctx context.Context) (int, error) {
 		if next.Pending, err = sealed.box.seal(r.ID, pending); err != nil {
 			return n, err
 		}
-		if err := sealed.Store.ReplaceTOTPSecrets(ctx, r, next); err != nil {
+		err = sealed.Store.ReplaceTOTPSecrets(ctx, r, next)
+		if errors.Is(err, apperr.ErrConflict) {
+			// Changed meanwhile: by another replica starting, or by an enrolment,
+			// and sealed with the current key either way.
+			continue
+		}
+		if err != nil {
 			return n, fmt.Errorf("account %d: %w", r.ID, err)
 		}
 		n++

@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
 )
 
 func TestTOTPBox(t *testing.T) {
@@ -56,5 +60,43 @@ func TestTOTPBox(t *testing.T) {
 	}
 	if _, err := newTOTPBox("short"); err == nil {
 		t.Error("a key of 5 characters was accepted")
+	}
+}
+
+// racedStore holds one secret sealed with an old key that another replica reseals first.
+type racedStore struct {
+	Store
+	rows     []StoredTOTP
+	replaced int
+}
+
+func (s *racedStore) TOTPSecrets(context.Context) ([]StoredTOTP, error) { return s.rows, nil }
+
+func (s *racedStore) ReplaceTOTPSecrets(context.Context, StoredTOTP, StoredTOTP) error {
+	s.replaced++
+	return fmt.Errorf("the second factor changed meanwhile: %w", apperr.ErrConflict)
+}
+
+// TestResealTOTPLosingTheRaceIsNoError: replicas starting together reseal the same rows;
+// the one whose compare-and-swap finds the row changed starts anyway.
+func TestResealTOTPLosingTheRaceIsNoError(t *testing.T) {
+	keyA, keyB := strings.Repeat("a", MinTOTPKeyLength), strings.Repeat("b", MinTOTPKeyLength)
+	old, _ := newTOTPBox(keyA)
+	sealed, err := old.seal(3, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, _ := newTOTPBox(keyB, keyA)
+	st := &racedStore{rows: []StoredTOTP{{ID: 3, Secret: sealed}}}
+	s := &Service{store: sealedStore{Store: st, box: box}}
+	n, err := s.ResealTOTP(context.Background())
+	if err != nil || n != 0 || st.replaced != 1 {
+		t.Errorf("ResealTOTP = %d, %v after %d replacements; want 0, nil after 1", n, err, st.replaced)
+	}
+	// A secret that opens with neither key stops the start.
+	st.rows = []StoredTOTP{{ID: 3, Secret: sealed}}
+	s = &Service{store: sealedStore{Store: st, box: func() *totpBox { b, _ := newTOTPBox(keyB); return b }()}}
+	if _, err := s.ResealTOTP(context.Background()); !errors.Is(err, errUnsealed) {
+		t.Errorf("ResealTOTP without the sealing key = %v, want errUnsealed", err)
 	}
 }
