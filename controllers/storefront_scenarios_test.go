@@ -70,6 +70,7 @@ func TestFreshStorefrontBecomesReady(t *testing.T) {
 	// Generated and composed Secrets.
 	app := get(g, ns, "acme-app", &corev1.Secret{})
 	g.Expect(app.Data[keyJWTSecret]).To(HaveLen(64))
+	g.Expect(app.Data[keyTOTPKey]).To(HaveLen(64))
 	g.Expect(app.Data[keyAdminPassword]).To(HaveLen(32))
 	g.Expect(string(app.Data[keyAdminEmail])).To(MatchRegexp(`^admin-[0-9a-f]{8}@shop\.acme\.example$`))
 	conn := get(g, ns, "acme-connection", &corev1.Secret{})
@@ -106,7 +107,7 @@ func TestFreshStorefrontBecomesReady(t *testing.T) {
 	g.Expect(c.Args).To(Equal([]string{"serve"}))
 	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
-	g.Expect(envNames(c.Env)).To(ConsistOf(envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider, envPublicURL))
+	g.Expect(envNames(c.Env)).To(ConsistOf(envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envTOTPKey, envTOTPKeyPrevious, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider, envPublicURL))
 	g.Expect(envValue(c.Env, envCurrency)).To(Equal("EUR"))
 	g.Expect(envValue(c.Env, envPaymentProvider)).To(Equal("mock"))
 	g.Expect(envValue(c.Env, envPublicURL)).To(Equal("https://shop.acme.example"), "status.url without the load balancer: __Host- cookies")

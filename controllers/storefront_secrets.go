@@ -45,15 +45,20 @@ const (
 	keyJWTSecret     = "jwt-secret"
 	keyAdminEmail    = "admin-email"
 	keyAdminPassword = "admin-password"
-	keyDatabaseURL   = "DATABASE_URL"
-	keyRedisURL      = "REDIS_URL"
+	// keyTOTPKey seals the admins' TOTP secrets at rest (the shop's TOTP_KEY); to rotate
+	// it, move its value to keyTOTPKeyPrevious and delete it: the operator generates a
+	// new one, and the shop reseals every secret at start.
+	keyTOTPKey         = "totp-key"
+	keyTOTPKeyPrevious = "totp-key-previous"
+	keyDatabaseURL     = "DATABASE_URL"
+	keyRedisURL        = "REDIS_URL"
 )
 
 // alphanumerics are the characters of generated passwords: safe in URLs, shells and
 // every password policy we know of (RDS refuses /, " and @).
 const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// reconcileSecrets makes sure <name>-app exists with its three keys. Its values are
+// reconcileSecrets makes sure <name>-app exists with its four keys. Its values are
 // generated once and never rewritten: a missing key is added, an existing one is kept.
 func (r *StorefrontReconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
@@ -87,7 +92,7 @@ func (r *StorefrontReconciler) reconcileSecrets(ctx context.Context, s *scope) (
 }
 
 func missingAppKeys(data map[string][]byte) bool {
-	for _, k := range []string{keyJWTSecret, keyAdminEmail, keyAdminPassword} {
+	for _, k := range []string{keyJWTSecret, keyAdminEmail, keyAdminPassword, keyTOTPKey} {
 		if len(data[k]) == 0 {
 			return true
 		}
@@ -96,7 +101,8 @@ func missingAppKeys(data map[string][]byte) bool {
 }
 
 // desiredAppSecret is <name>-app with the values of existing kept and the missing ones
-// generated: a JWT signing key, the first admin's email and password.
+// generated: a JWT signing key, the TOTP sealing key, the first admin's email and
+// password.
 func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, existing map[string][]byte) (*corev1.Secret, error) {
 	data := map[string][]byte{}
 	for k, v := range existing {
@@ -104,6 +110,7 @@ func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, exist
 	}
 	generate := map[string]func() (string, error){
 		keyJWTSecret:     func() (string, error) { return randomString(64) },
+		keyTOTPKey:       func() (string, error) { return randomString(64) },
 		keyAdminPassword: func() (string, error) { return randomString(32) },
 		keyAdminEmail:    func() (string, error) { return adminEmail(sf) },
 	}

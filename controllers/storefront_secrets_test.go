@@ -61,6 +61,9 @@ func TestDesiredAppSecret(t *testing.T) {
 			}
 			g.Expect(s.Data[keyAdminPassword]).To(HaveLen(32))
 			g.Expect(strings.Trim(string(s.Data[keyAdminPassword]), alphanumerics)).To(BeEmpty(), "alphanumerics only")
+			// The shop refuses a TOTP_KEY of fewer than 32 characters (auth.MinTOTPKeyLength).
+			g.Expect(s.Data[keyTOTPKey]).To(HaveLen(64))
+			g.Expect(s.Data).NotTo(HaveKey(keyTOTPKeyPrevious), "only set by hand, for a rotation")
 			g.Expect(s.OwnerReferences).To(HaveLen(1))
 		})
 	}
@@ -69,7 +72,8 @@ func TestDesiredAppSecret(t *testing.T) {
 func TestGeneratedSecretsDiffer(t *testing.T) {
 	a, _ := desiredAppSecret(storefrontNamed("acme"), testScheme, nil)
 	b, _ := desiredAppSecret(storefrontNamed("acme"), testScheme, nil)
-	if string(a.Data[keyJWTSecret]) == string(b.Data[keyJWTSecret]) || string(a.Data[keyAdminPassword]) == string(b.Data[keyAdminPassword]) {
+	if string(a.Data[keyJWTSecret]) == string(b.Data[keyJWTSecret]) || string(a.Data[keyAdminPassword]) == string(b.Data[keyAdminPassword]) ||
+		string(a.Data[keyTOTPKey]) == string(b.Data[keyTOTPKey]) || string(a.Data[keyTOTPKey]) == string(a.Data[keyJWTSecret]) {
 		t.Error("two generated secrets are equal: not random")
 	}
 }

@@ -59,15 +59,19 @@ const (
 	metricsPort     = 9090
 	servicePort     = 80
 
-	envDatabaseURL   = "DATABASE_URL"
-	envRedisURL      = "REDIS_URL"
-	envJWTSecret     = "JWT_SECRET"
-	envAdminEmail    = "ADMIN_EMAIL"
-	envAdminPassword = "ADMIN_PASSWORD"
-	envCurrency      = "SHOP_CURRENCY"
-	envHTTPAddr      = "HTTP_ADDR"
-	envMetricsAddr   = "METRICS_ADDR"
-	envShutdownDelay = "SHUTDOWN_DELAY"
+	envDatabaseURL = "DATABASE_URL"
+	envRedisURL    = "REDIS_URL"
+	envJWTSecret   = "JWT_SECRET"
+	// envTOTPKey and envTOTPKeyPrevious seal the admins' TOTP secrets (keyTOTPKey,
+	// keyTOTPKeyPrevious; the previous key only while a rotation is under way).
+	envTOTPKey         = "TOTP_KEY"
+	envTOTPKeyPrevious = "TOTP_KEY_PREVIOUS"
+	envAdminEmail      = "ADMIN_EMAIL"
+	envAdminPassword   = "ADMIN_PASSWORD"
+	envCurrency        = "SHOP_CURRENCY"
+	envHTTPAddr        = "HTTP_ADDR"
+	envMetricsAddr     = "METRICS_ADDR"
+	envShutdownDelay   = "SHUTDOWN_DELAY"
 	// envPaymentProvider is spec.payments.provider in the shop's spelling.
 	envPaymentProvider = "PAYMENT_PROVIDER"
 	// envAdminRequireTOTP is spec.admin.requireTOTP (set only when true).
@@ -470,6 +474,8 @@ const eventReasonReadinessGateNotInjected = "PodReadinessGateNotInjected"
 func desiredDeployment(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, image, checksum string, db, cache *storeEndpoint) *appsv1.Deployment {
 	env := append(shopEnv(sf),
 		secretEnv(envJWTSecret, objectName(sf, roleApp), keyJWTSecret, false),
+		secretEnv(envTOTPKey, objectName(sf, roleApp), keyTOTPKey, false),
+		secretEnv(envTOTPKeyPrevious, objectName(sf, roleApp), keyTOTPKeyPrevious, true),
 		corev1.EnvVar{Name: envHTTPAddr, Value: fmt.Sprintf(":%d", httpPort)},
 		corev1.EnvVar{Name: envMetricsAddr, Value: fmt.Sprintf(":%d", metricsPort)},
 		corev1.EnvVar{Name: envShutdownDelay, Value: fmt.Sprintf("%ds", shutdownDelaySeconds)},

@@ -39,18 +39,18 @@ func TestDesiredDeployment(t *testing.T) {
 		wantCPU    string
 	}{
 		"external stores with a cache": {db, &storeEndpoint{Port: 6379}, corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envTOTPKey, envTOTPKeyPrevious, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "100m"},
 		"no cache: REDIS_URL is still there, optional": {db, nil, corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envTOTPKey, envTOTPKeyPrevious, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "100m"},
 		"a database CA bundle is mounted read-only": {&storeEndpoint{Port: 5432, CABundle: &shopv1alpha1.SecretKeyRef{Name: "rds-ca", Key: "ca.pem"}}, nil,
 			corev1.ResourceRequirements{},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envTOTPKey, envTOTPKeyPrevious, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp", caBundleMountPath}, "100m"},
 		"resources given are used as given": {db, nil,
 			corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
-			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
+			[]string{envDatabaseURL, envRedisURL, envCurrency, envJWTSecret, envTOTPKey, envTOTPKeyPrevious, envHTTPAddr, envMetricsAddr, envShutdownDelay, envPaymentProvider},
 			[]string{"/tmp"}, "250m"},
 	}
 	for name, tc := range cases {

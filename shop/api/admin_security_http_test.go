@@ -302,3 +302,39 @@ func TestTOTPGuessesAreCappedPerAccount(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 }
+
+// TestPasswordChangeThrottledPerAccount: a valid change token buys at most
+// auth.DefaultThrottleLimits.PasswordChangePerAccount attempts (each costs two bcrypt
+// operations) per window; then 429 with Retry-After, the right new password included.
+func TestPasswordChangeThrottledPerAccount(t *testing.T) {
+	shop := shoptest.Start(t, shoptest.Options{})
+	const email, generated = "admin-0a1b2c3d@shop.example.com", "generated-Secret-password-0123456789"
+	if !bootstrapAdmin(t, shop, email, generated) {
+		t.Fatal("migrate created no admin")
+	}
+	_, body := login(t, shop, map[string]string{"email": email, "password": generated})
+	tok := decode[changeProblem](t, body).ChangeToken
+	change := func(pw string) (*http.Response, []byte) {
+		return call(t, shop, "POST", "/api/v1/auth/password-change", "", map[string]string{"change_token": tok, "new_password": pw})
+	}
+	if n := auth.DefaultThrottleLimits.PasswordChangePerAccount; n != 5 {
+		t.Fatalf("PasswordChangePerAccount = %d, the README and the OpenAPI document say 5", n)
+	}
+	for i := 0; i < 5; i++ {
+		resp, body := change(generated) // the old password again: 422 after the bcrypt comparison
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, "new_password")
+	}
+	resp, body := change("the admin's own password")
+	expectProblem(t, resp, body, http.StatusTooManyRequests, "")
+	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("429 with Retry-After %q", ra)
+	}
+	if resp, _ := login(t, shop, map[string]string{"email": email, "password": "the admin's own password"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the refused change took effect: login with it answered %d", resp.StatusCode)
+	}
+	// Once the window ends (its rows gone), the token works again.
+	exec(t, shop.DatabaseURL, `DELETE FROM login_throttle`)
+	if resp, body := change("the admin's own password"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the window: %d %s", resp.StatusCode, body)
+	}
+}

@@ -45,12 +45,16 @@ func (d Deps) setCartItem(c *gin.Context) {
 		httpserver.Fail(c, apperr.Invalid("quantity", "is required (0 removes the line)"))
 		return
 	}
-	ct, err := d.Cart.Set(c.Request.Context(), cart.User(principal(c).UserID), id, *req.Quantity)
+	l, err := d.Cart.Set(c.Request.Context(), cart.User(principal(c).UserID), id, *req.Quantity)
 	if err != nil {
 		httpserver.Fail(c, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, ct)
+	if *req.Quantity == 0 {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	writeJSON(c, http.StatusOK, l)
 }
 
 func (d Deps) deleteCartItem(c *gin.Context) {
@@ -58,10 +62,9 @@ func (d Deps) deleteCartItem(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ct, err := d.Cart.Remove(c.Request.Context(), cart.User(principal(c).UserID), id)
-	if err != nil {
+	if err := d.Cart.Remove(c.Request.Context(), cart.User(principal(c).UserID), id); err != nil {
 		httpserver.Fail(c, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, ct)
+	c.Status(http.StatusNoContent)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,15 @@ func TestCart(t *testing.T) {
 		t.Fatalf("empty cart: %d %s", resp.StatusCode, body)
 	}
 
+	getCart := func(t *testing.T) cart.Cart {
+		t.Helper()
+		resp, body := call(t, shop, "GET", "/api/v1/cart", token, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /api/v1/cart: %d %s", resp.StatusCode, body)
+		}
+		return decode[cart.Cart](t, body)
+	}
+
 	tests := []struct {
 		name   string
 		method string
@@ -33,21 +43,28 @@ func TestCart(t *testing.T) {
 		body   any
 		status int
 		field  string
-		check  func(t *testing.T, c cart.Cart)
+		check  func(t *testing.T, body []byte)
 	}{
-		{name: "setting a line adds it at the current price", method: "PUT", path: itemPath(skillet), body: `{"quantity":2}`, status: 200, check: func(t *testing.T, c cart.Cart) {
-			if len(c.Items) != 1 || c.Items[0].ProductID != skillet || c.Items[0].Quantity != 2 || c.Items[0].UnitPrice.Amount != 4900 ||
-				c.Items[0].LineTotal.Amount != 9800 || c.Total.Amount != 9800 || c.Items[0].Name != "Cast Iron Skillet 26 cm" {
+		{name: "setting a line answers that line at the current price", method: "PUT", path: itemPath(skillet), body: `{"quantity":2}`, status: 200, check: func(t *testing.T, body []byte) {
+			want := `{"product_id":` + fmt.Sprint(skillet) + `,"slug":"cast-iron-skillet-26-cm","name":"Cast Iron Skillet 26 cm",`
+			if l := decode[cart.Line](t, body); l.ProductID != skillet || l.Quantity != 2 || l.UnitPrice.Amount != 4900 || l.LineTotal.Amount != 9800 ||
+				!strings.HasPrefix(string(body), want) {
+				t.Errorf("line = %s", body)
+			}
+		}},
+		{name: "a second line answers only itself", method: "PUT", path: itemPath(mat), body: `{"quantity":1}`, status: 200, check: func(t *testing.T, body []byte) {
+			if l := decode[cart.Line](t, body); l.ProductID != mat || l.Quantity != 1 || l.LineTotal.Amount != 6900 || strings.Contains(string(body), `"items"`) {
+				t.Errorf("line = %s", body)
+			}
+			if c := getCart(t); len(c.Items) != 2 || c.Total.Amount != 9800+6900 {
 				t.Errorf("cart = %+v", c)
 			}
 		}},
-		{name: "a second line adds to the total", method: "PUT", path: itemPath(mat), body: `{"quantity":1}`, status: 200, check: func(t *testing.T, c cart.Cart) {
-			if len(c.Items) != 2 || c.Total.Amount != 9800+6900 {
-				t.Errorf("cart = %+v", c)
+		{name: "setting a line again replaces its quantity", method: "PUT", path: itemPath(skillet), body: `{"quantity":3}`, status: 200, check: func(t *testing.T, body []byte) {
+			if l := decode[cart.Line](t, body); l.Quantity != 3 || l.LineTotal.Amount != 3*4900 {
+				t.Errorf("line = %s", body)
 			}
-		}},
-		{name: "setting a line again replaces its quantity", method: "PUT", path: itemPath(skillet), body: `{"quantity":3}`, status: 200, check: func(t *testing.T, c cart.Cart) {
-			if c.Items[0].Quantity != 3 || c.Total.Amount != 3*4900+6900 {
+			if c := getCart(t); c.Items[0].Quantity != 3 || c.Total.Amount != 3*4900+6900 {
 				t.Errorf("cart = %+v", c)
 			}
 		}},
@@ -58,14 +75,15 @@ func TestCart(t *testing.T) {
 		{name: "a fractional quantity is 400", method: "PUT", path: itemPath(mat), body: `{"quantity":1.5}`, status: 400, field: "quantity"},
 		{name: "an unknown product is 404", method: "PUT", path: itemPath(987654321), body: `{"quantity":1}`, status: 404},
 		{name: "a product id that is not a number is 404", method: "PUT", path: "/api/v1/cart/items/skillet", body: `{"quantity":1}`, status: 404},
-		{name: "quantity 0 removes the line", method: "PUT", path: itemPath(mat), body: `{"quantity":0}`, status: 200, check: func(t *testing.T, c cart.Cart) {
-			if len(c.Items) != 1 || c.Items[0].ProductID != skillet {
+		{name: "quantity 0 removes the line and is 204", method: "PUT", path: itemPath(mat), body: `{"quantity":0}`, status: 204, check: func(t *testing.T, body []byte) {
+			if c := getCart(t); len(c.Items) != 1 || c.Items[0].ProductID != skillet {
 				t.Errorf("cart = %+v", c)
 			}
 		}},
+		{name: "quantity 0 of a line that is not there is 204 too", method: "PUT", path: itemPath(mat), body: `{"quantity":0}`, status: 204},
 		{name: "deleting a line that is not in the cart is 404", method: "DELETE", path: itemPath(mat), status: 404},
-		{name: "deleting a line removes it", method: "DELETE", path: itemPath(skillet), status: 200, check: func(t *testing.T, c cart.Cart) {
-			if len(c.Items) != 0 || c.Total.Amount != 0 {
+		{name: "deleting a line removes it and is 204", method: "DELETE", path: itemPath(skillet), status: 204, check: func(t *testing.T, body []byte) {
+			if c := getCart(t); len(c.Items) != 0 || c.Total.Amount != 0 {
 				t.Errorf("cart = %+v", c)
 			}
 		}},
@@ -80,15 +98,18 @@ func TestCart(t *testing.T) {
 				tok = ""
 			}
 			resp, body := call(t, shop, tt.method, tt.path, tok, tt.body)
-			if tt.status != 200 {
+			if tt.status >= 300 {
 				expectProblem(t, resp, body, tt.status, tt.field)
 				return
 			}
-			if resp.StatusCode != 200 {
-				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if tt.status == http.StatusNoContent && len(body) != 0 {
+				t.Errorf("a 204 with a body: %q", body)
 			}
 			if tt.check != nil {
-				tt.check(t, decode[cart.Cart](t, body))
+				tt.check(t, body)
 			}
 		})
 	}

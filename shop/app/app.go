@@ -174,6 +174,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.Revocations.Start(context.WithoutCancel(ctx))
 	a.Auth, err = auth.NewService(auth.NewPGStore(pool), auth.Options{
 		Secret: cfg.JWTSecret, PasswordCost: cfg.PasswordCost, Observer: a.Metrics, RequireTOTP: cfg.AdminRequireTOTP,
+		TOTPKey: cfg.TOTPKey, TOTPKeyPrevious: cfg.TOTPKeyPrevious,
 		Revocations: a.Revocations, Throttle: auth.NewThrottle(pool, auth.ThrottleLimits{
 			RegisterPerClient: cfg.Limits.RegisterPerClient, RegisterGlobal: cfg.Limits.RegisterGlobal,
 			SoftDelay: cfg.Limits.LoginSoftDelay, MaxSoftDelay: cfg.Limits.LoginMaxSoftDelay,
@@ -182,6 +183,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	if err != nil {
 		a.Close()
 		return nil, err
+	}
+	if n, err := a.Auth.ResealTOTP(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("sealing the TOTP secrets with TOTP_KEY: %w", err)
+	} else if n > 0 {
+		logger.Info("Resealed TOTP secrets with the current TOTP_KEY", "accounts", n)
 	}
 	a.Cart = cart.NewService(cart.NewPGStore(pool), cfg.Currency)
 	var payments orders.Payments // none: checkout answers ErrNoPaymentProvider

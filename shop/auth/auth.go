@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,6 +34,14 @@ type Account struct {
 	// TOTPSecret is the enrolled second factor ("" for none); TOTPPendingSecret an
 	// enrolment not confirmed yet.
 	TOTPSecret, TOTPPendingSecret string
+	// sealedPending is TOTPPendingSecret as stored (sealed).
+	sealedPending string
+}
+
+// StoredTOTP is one account's TOTP secrets as stored (sealed; "" for none).
+type StoredTOTP struct {
+	ID              int64
+	Secret, Pending string
 }
 
 // Session is a signed-in user with their token.
@@ -66,6 +75,11 @@ type Options struct {
 	Observer    Observer
 	// RequireTOTP makes a TOTP second factor mandatory for admins (ADMIN_REQUIRE_TOTP).
 	RequireTOTP bool
+	// TOTPKey seals the TOTP secrets at rest (TOTP_KEY, at least MinTOTPKeyLength
+	// characters); when empty the key is derived from Secret, and that derived key
+	// still opens what it sealed once TOTPKey is set. TOTPKeyPrevious
+	// (TOTP_KEY_PREVIOUS) still opens secrets sealed before a rotation.
+	TOTPKey, TOTPKeyPrevious string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -111,6 +125,11 @@ type Store interface {
 	// UseTOTPStep records step as used when it is later than the last used one, and
 	// reports whether it was.
 	UseTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
+	// TOTPSecrets returns the stored secrets of every account that has one.
+	TOTPSecrets(ctx context.Context) ([]StoredTOTP, error)
+	// ReplaceTOTPSecrets stores next where old is still stored (a concurrent enrolment
+	// wins: apperr.ErrConflict).
+	ReplaceTOTPSecrets(ctx context.Context, old, next StoredTOTP) error
 }
 
 // NewService returns the auth service on store.
@@ -126,6 +145,21 @@ func NewService(store Store, o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: deriving the password-change key: %w", err)
 	}
+	// Without TOTP_KEY (a shop run by hand) the secrets are sealed with a key derived
+	// from the signing secret; with it, that derived key still opens what it sealed.
+	derived, err := hkdf.Key(sha256.New, []byte(o.Secret), nil, "storefront totp key from jwt secret v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("auth: deriving the TOTP key: %w", err)
+	}
+	totpKey, previous := hex.EncodeToString(derived), []string{}
+	if o.TOTPKey != "" {
+		totpKey, previous = o.TOTPKey, []string{o.TOTPKeyPrevious, totpKey}
+	}
+	box, err := newTOTPBox(totpKey, previous...)
+	if err != nil {
+		return nil, err
+	}
+	store = sealedStore{Store: store, box: box}
 	s := &Service{store: store, tokens: tokens, revoked: o.Revocations, throttle: o.Throttle,
 		cost: o.PasswordCost, observer: o.Observer, dummyHash: []byte(dummyHash12),
 		changeKey: changeKey, requireTOTP: o.RequireTOTP, now: o.Now}

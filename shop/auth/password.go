@@ -53,6 +53,9 @@ func (s *Service) ChangePassword(ctx context.Context, req PasswordChangeRequest)
 	if !a.MustChangePassword || !hmac.Equal([]byte(req.Token), []byte(s.changeToken(a, s.changeExpiry(req.Token)))) {
 		return Session{}, errBadChangeToken
 	}
+	if err := s.throttle.AdmitPasswordChange(ctx, a.ID); err != nil {
+		return Session{}, err
+	}
 	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.NewPassword)) == nil {
 		return Session{}, invalidField("new_password", "must differ from the password it replaces")
 	}

@@ -33,6 +33,10 @@ const (
 WHERE id = $1 AND totp_pending_secret = $2`
 	// One statement checks and records the step, so two requests with the same code
 	// cannot both pass.
+	totpSecretsSQL = `SELECT id, coalesce(totp_secret, ''), coalesce(totp_pending_secret, '') FROM users
+WHERE totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL`
+	replaceTOTPSQL = `UPDATE users SET totp_secret = nullif($4, ''), totp_pending_secret = nullif($5, '')
+WHERE id = $1 AND coalesce(totp_secret, '') = $2 AND coalesce(totp_pending_secret, '') = $3`
 	useTOTPStepSQL = `UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_secret IS NOT NULL AND totp_last_step < $2`
 )
 
@@ -101,4 +105,22 @@ func (s *PGStore) exactlyOne(ctx context.Context, msg, sql string, args ...any) 
 		return fmt.Errorf("%s: %w", msg, apperr.ErrConflict)
 	}
 	return nil
+}
+
+// TOTPSecrets implements Store.
+func (s *PGStore) TOTPSecrets(ctx context.Context) ([]StoredTOTP, error) {
+	rows, err := s.pool.Query(ctx, totpSecretsSQL)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredTOTP, error) {
+		var t StoredTOTP
+		err := r.Scan(&t.ID, &t.Secret, &t.Pending)
+		return t, err
+	})
+}
+
+// ReplaceTOTPSecrets implements Store.
+func (s *PGStore) ReplaceTOTPSecrets(ctx context.Context, old, next StoredTOTP) error {
+	return s.exactlyOne(ctx, "the second factor changed meanwhile", replaceTOTPSQL, old.ID, old.Secret, old.Pending, next.Secret, next.Pending)
 }

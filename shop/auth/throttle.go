@@ -50,6 +50,11 @@ type ThrottleLimits struct {
 	// digits must not be guessable from many addresses. Only someone who has the
 	// password can close it.
 	TOTPPerAccount int
+
+	// PasswordChangePerAccount password changes with a valid change token for one
+	// account within Window: each costs two bcrypt operations (the comparison with the
+	// old password and the new hash), and a token stays valid until it is used.
+	PasswordChangePerAccount int
 }
 
 // DefaultThrottleLimits: login 5 failures per email from one client and 30 per client in
@@ -60,7 +65,7 @@ var DefaultThrottleLimits = ThrottleLimits{
 	SoftAfter: 5, SoftDelay: 500 * time.Millisecond, MaxSoftDelay: 3 * time.Second,
 	RegisterPerClient: 5, RegisterWindow: time.Hour,
 	RegisterGlobal: 60, RegisterGlobalWindow: time.Minute,
-	TOTPPerAccount: 10,
+	TOTPPerAccount: 10, PasswordChangePerAccount: 5,
 }
 
 // withDefaults fills the zero fields of l from DefaultThrottleLimits.
@@ -87,6 +92,7 @@ func (l ThrottleLimits) withDefaults() ThrottleLimits {
 	or(&l.RegisterGlobal, d.RegisterGlobal)
 	ord(&l.RegisterGlobalWindow, d.RegisterGlobalWindow)
 	or(&l.TOTPPerAccount, d.TOTPPerAccount)
+	or(&l.PasswordChangePerAccount, d.PasswordChangePerAccount)
 	return l
 }
 
@@ -270,6 +276,23 @@ func (t *Throttle) FailTOTP(ctx context.Context, userID int64) error {
 func (t *Throttle) ResetTOTP(ctx context.Context, userID int64) error {
 	if _, err := t.pool.Exec(ctx, throttleResetSQL, [][]byte{throttleKey("totp", fmt.Sprint(userID))}); err != nil {
 		return fmt.Errorf("resetting the one-time code throttle: %w", err)
+	}
+	return nil
+}
+
+// AdmitPasswordChange counts a password change for account userID and returns an
+// *apperr.ThrottledError when it is over PasswordChangePerAccount within the window. It
+// runs before any bcrypt work.
+func (t *Throttle) AdmitPasswordChange(ctx context.Context, userID int64) error {
+	var (
+		n    int
+		left time.Duration
+	)
+	if err := t.pool.QueryRow(ctx, throttleCountSQL, throttleKey("password-change", fmt.Sprint(userID)), t.limits.Window).Scan(&n, &left); err != nil {
+		return fmt.Errorf("counting a password change: %w", err)
+	}
+	if n > t.limits.PasswordChangePerAccount {
+		return &apperr.ThrottledError{What: "password changes for this account", RetryAfter: left}
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) (Se
 	if !ok {
 		return Session{}, invalidField("code", "is not the current code of the secret shown; check the phone's clock and try the next code")
 	}
-	if err := s.store.EnableTOTP(ctx, a.ID, a.TOTPPendingSecret, step); err != nil {
+	if err := s.store.EnableTOTP(ctx, a.ID, a.sealedPending, step); err != nil {
 		return Session{}, fmt.Errorf("enabling the second factor: %w", err)
 	}
 	return s.issueSession(a.User, true)

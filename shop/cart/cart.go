@@ -107,8 +107,9 @@ type Store interface {
 	// unknown guest cart is ErrGuestCartGone.
 	Lines(ctx context.Context, o Owner) ([]Line, error)
 	// Set inserts or replaces a line, unless the product is unknown or a new line would
-	// exceed maxLines; an expired guest cart is ErrGuestCartGone.
-	Set(ctx context.Context, o Owner, productID int64, quantity, maxLines int) (SetResult, error)
+	// exceed maxLines, and returns the line as set (with no LineTotal); an expired guest
+	// cart is ErrGuestCartGone.
+	Set(ctx context.Context, o Owner, productID int64, quantity, maxLines int) (Line, SetResult, error)
 	// Remove deletes a line; found is false when it was not there.
 	Remove(ctx context.Context, o Owner, productID int64) (found bool, err error)
 	// NewGuest creates a guest cart (and deletes a batch of expired ones).
@@ -160,44 +161,48 @@ func (s *Service) Get(ctx context.Context, o Owner) (Cart, error) {
 	return c, nil
 }
 
-// Set makes productID's line hold quantity (0 removes it) and returns the cart. A
-// quantity outside 0..MaxQuantity is a 422, and so is a new line in a full cart
-// (ErrFull); an unknown product is apperr.ErrNotFound.
-func (s *Service) Set(ctx context.Context, o Owner, productID int64, quantity int) (Cart, error) {
+// Set makes productID's line hold quantity (0 removes it) and returns that line priced
+// now (quantity 0: the zero Line), not the whole cart: a client that wants the cart
+// reads it. A quantity outside 0..MaxQuantity is a 422, and so is a new line in a full
+// cart (ErrFull); an unknown product is apperr.ErrNotFound.
+func (s *Service) Set(ctx context.Context, o Owner, productID int64, quantity int) (Line, error) {
 	if quantity < 0 || quantity > MaxQuantity {
-		return Cart{}, apperr.Unprocessable("quantity", fmt.Sprintf("must be between 0 and %d (0 removes the line)", MaxQuantity))
+		return Line{}, apperr.Unprocessable("quantity", fmt.Sprintf("must be between 0 and %d (0 removes the line)", MaxQuantity))
 	}
 	if quantity == 0 {
 		if _, err := s.store.Remove(ctx, o, productID); err != nil {
-			return Cart{}, fmt.Errorf("removing a cart line: %w", err)
+			return Line{}, fmt.Errorf("removing a cart line: %w", err)
 		}
-		return s.Get(ctx, o)
+		return Line{}, nil
 	}
-	res, err := s.store.Set(ctx, o, productID, quantity, MaxLines)
+	l, res, err := s.store.Set(ctx, o, productID, quantity, MaxLines)
 	switch {
 	case errors.Is(err, ErrGuestCartGone):
-		return Cart{}, err
+		return Line{}, err
 	case err != nil:
-		return Cart{}, fmt.Errorf("setting a cart line: %w", err)
+		return Line{}, fmt.Errorf("setting a cart line: %w", err)
 	case res == SetNoProduct:
-		return Cart{}, fmt.Errorf("product %d: %w", productID, apperr.ErrNotFound)
+		return Line{}, fmt.Errorf("product %d: %w", productID, apperr.ErrNotFound)
 	case res == SetFull:
-		return Cart{}, ErrFull
+		return Line{}, ErrFull
 	}
-	return s.Get(ctx, o)
+	if l.LineTotal, err = l.UnitPrice.Mul(int64(l.Quantity)); err != nil {
+		return Line{}, fmt.Errorf("pricing the line: %w", err)
+	}
+	return l, nil
 }
 
-// Remove deletes productID's line and returns the cart; a line that is not in the cart
-// is apperr.ErrNotFound (whoever else's cart it may be in).
-func (s *Service) Remove(ctx context.Context, o Owner, productID int64) (Cart, error) {
+// Remove deletes productID's line; a line that is not in the cart is
+// apperr.ErrNotFound (whoever else's cart it may be in).
+func (s *Service) Remove(ctx context.Context, o Owner, productID int64) error {
 	found, err := s.store.Remove(ctx, o, productID)
 	if err != nil {
-		return Cart{}, fmt.Errorf("removing a cart line: %w", err)
+		return fmt.Errorf("removing a cart line: %w", err)
 	}
 	if !found {
-		return Cart{}, fmt.Errorf("product %d is not in the cart: %w", productID, apperr.ErrNotFound)
+		return fmt.Errorf("product %d is not in the cart: %w", productID, apperr.ErrNotFound)
 	}
-	return s.Get(ctx, o)
+	return nil
 }
 
 // NewGuest starts a guest cart. The caller throttles it: every guest cart is a row.

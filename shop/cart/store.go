@@ -22,7 +22,7 @@ func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 // cartStatements are one cart table's statements; {items} and {owner} stand for the
 // table and its owner column.
 type cartStatements struct {
-	lines, set, exists, remove string
+	lines, set, remove string
 	// lock takes the owner's row lock, so that two requests adding lines to one cart
 	// cannot both pass the line cap; for a guest it also refreshes its expiry and finds
 	// no row when the cart expired.
@@ -37,12 +37,17 @@ FROM {items} ci JOIN products p ON p.id = ci.product_id
 WHERE ci.{owner} = $1
 ORDER BY ci.added_at, p.id`),
 		// A new line only while the cart has fewer than $4; an existing one is replaced.
-		set: r.Replace(`INSERT INTO {items} ({owner}, product_id, quantity)
-SELECT $1, p.id, $3 FROM products p
-WHERE p.id = $2 AND (EXISTS (SELECT 1 FROM {items} WHERE {owner} = $1 AND product_id = $2)
-                     OR (SELECT count(*) FROM {items} WHERE {owner} = $1) < $4)
-ON CONFLICT ({owner}, product_id) DO UPDATE SET quantity = EXCLUDED.quantity, updated_at = now()`),
-		exists: `SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)`,
+		// One statement answers everything Set needs: no row when the product is unknown,
+		// a NULL quantity when the cart is full, otherwise the line as it now is.
+		set: r.Replace(`WITH p AS (SELECT id, slug, name, image_url, price_minor, currency, stock FROM products WHERE id = $2),
+up AS (
+    INSERT INTO {items} ({owner}, product_id, quantity)
+    SELECT $1, p.id, $3 FROM p
+    WHERE EXISTS (SELECT 1 FROM {items} WHERE {owner} = $1 AND product_id = $2)
+       OR (SELECT count(*) FROM {items} WHERE {owner} = $1) < $4
+    ON CONFLICT ({owner}, product_id) DO UPDATE SET quantity = EXCLUDED.quantity, updated_at = now()
+    RETURNING quantity)
+SELECT p.id, p.slug, p.name, p.image_url, (SELECT quantity FROM up), p.price_minor, p.currency, p.stock FROM p`),
 		remove: r.Replace(`DELETE FROM {items} WHERE {owner} = $1 AND product_id = $2`),
 		lock:   lock,
 	}
@@ -117,10 +122,11 @@ func (s *PGStore) Lines(ctx context.Context, o Owner) ([]Line, error) {
 	})
 }
 
-// Set implements Store.
-func (s *PGStore) Set(ctx context.Context, o Owner, productID int64, quantity, maxLines int) (SetResult, error) {
+// Set implements Store: BEGIN, the owner's lock, one statement, COMMIT.
+func (s *PGStore) Set(ctx context.Context, o Owner, productID int64, quantity, maxLines int) (Line, SetResult, error) {
 	st, id := o.statements()
 	res := SetDone
+	var l Line
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		args := []any{id}
 		if o.GuestID != 0 {
@@ -135,27 +141,25 @@ func (s *PGStore) Set(ctx context.Context, o Owner, productID int64, quantity, m
 		} else if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, st.set, id, productID, quantity, maxLines)
+		var q *int
+		err := tx.QueryRow(ctx, st.set, id, productID, quantity, maxLines).
+			Scan(&l.ProductID, &l.Slug, &l.Name, &l.ImageURL, &q, &l.UnitPrice.Amount, &l.UnitPrice.Currency, &l.Stock)
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-			// The product was deleted between the SELECT and the INSERT.
+		switch {
+		case errors.Is(err, pgx.ErrNoRows), errors.As(err, &pgErr) && pgErr.Code == "23503":
+			// Unknown, or deleted between the statement's read and its insert.
 			res = SetNoProduct
 			return nil
-		}
-		if err != nil || tag.RowsAffected() > 0 {
+		case err != nil:
 			return err
+		case q == nil:
+			res = SetFull
+			return nil
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, st.exists, productID).Scan(&exists); err != nil {
-			return err
-		}
-		res = SetFull
-		if !exists {
-			res = SetNoProduct
-		}
+		l.Quantity = *q
 		return nil
 	})
-	return res, err
+	return l, res, err
 }
 
 // Remove implements Store.

@@ -31,9 +31,11 @@ func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 // filter are found once (the materialised CTE ft: one GIN index scan); only when there is
 // none and the text is short enough ($4, see MaxSimilarLength) are the names searched by
 // trigram similarity (sim: a gating one-time filter skips its scan otherwise). The
-// matches are counted by category for the facets, and filtered by category, sorted and
-// cut for the page. Every row carries the facets and the match; the LEFT JOIN gives an
-// empty page one row without a product, so the facets never need a second statement.
+// matches are counted by category id and the few counts then named (the facets), and
+// filtered by category, sorted and cut for the page (joining the categories only for the
+// category filter: 15% off the statement for a term of 1,200 matches). Every row carries
+// the facets and the match; the LEFT JOIN gives an empty page one row without a product,
+// so the facets never need a second statement.
 //
 // Parameters: $1 text, $2 limit, $3 offset, $4 whether the similarity fallback may run,
 // then the price range and the category slug when the statement's filter shape has them
@@ -46,14 +48,22 @@ func searchSQL(sort catalog.Sort, sh catalog.Shape) string {
 		outer = s
 	}
 	// The price range filters the matches (and so the facets); the category only the page.
-	price := catalog.FilterSQL(5, catalog.Shape{Price: sh.Price})
+	// It is a filter on the matched rows, never an index condition ("+ 0"): the text's
+	// index finds at most a few thousand rows, while a wide range ANDed in as a bitmap of
+	// the price index reads every product's entry (5 ms at 20,000 products, the plan
+	// PostgreSQL 15 chose whenever it underestimated the range).
+	price := "TRUE"
+	if sh.Price {
+		price = "p.price_minor + 0 BETWEEN $5 AND $6"
+	}
+	// The page joins the categories only to filter by one (every product has one).
 	category := ""
 	if sh.Category {
 		n := 5
 		if sh.Price {
 			n = 7
 		}
-		category = fmt.Sprintf("WHERE c.slug = $%d", n)
+		category = fmt.Sprintf("JOIN categories c ON c.id = m.category_id WHERE c.slug = $%d", n)
 	}
 	return `WITH ft AS MATERIALIZED (
 	SELECT p.id, p.category_id, p.price_minor, p.created_at, p.name, ts_rank(p.search_vector, websearch_to_tsquery('english', $1)) AS rank
@@ -67,9 +77,9 @@ func searchSQL(sort catalog.Sort, sh catalog.Shape) string {
 	SELECT * FROM ft UNION ALL SELECT * FROM sim
 ), facets AS (
 	SELECT coalesce(json_agg(json_build_object('slug', f.slug, 'count', f.n) ORDER BY f.n DESC, f.slug), '[]') AS facets
-	FROM (SELECT c.slug, count(*) AS n FROM m JOIN categories c ON c.id = m.category_id GROUP BY c.slug) f
+	FROM (SELECT c.slug, g.n FROM (SELECT category_id, count(*) AS n FROM m GROUP BY category_id) g JOIN categories c ON c.id = g.category_id) f
 ), page AS (
-	SELECT m.id, m.rank FROM m JOIN categories c ON c.id = m.category_id
+	SELECT m.id, m.rank FROM m
 	` + category + `
 	ORDER BY ` + order + `
 	LIMIT $2 OFFSET $3

@@ -95,7 +95,7 @@ func (p *Pages) setCartLine(c *gin.Context, id int64, qty int) (ok bool, err err
 	o := p.cartOwner(c)
 	if qty == 0 {
 		if !o.None() {
-			_, err = p.carts.Remove(ctx, o, id)
+			err = p.carts.Remove(ctx, o, id)
 			if errors.Is(err, apperr.ErrNotFound) {
 				err = nil
 			}

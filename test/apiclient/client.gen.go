@@ -1025,7 +1025,9 @@ type ClientInterface interface {
 	// ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1035,7 +1037,9 @@ type ClientInterface interface {
 	// ChangePassword Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1076,12 +1080,20 @@ type ClientInterface interface {
 
 	// SetCartItemWithBody Set a line's quantity (0 removes it)
 	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
 	SetCartItemWithBody(ctx context.Context, productId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetCartItem Set a line's quantity (0 removes it)
+	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1684,7 +1696,9 @@ func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.R
 // ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1704,7 +1718,9 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string,
 // ChangePassword Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1795,6 +1811,10 @@ func (c *Client) DeleteCartItem(ctx context.Context, productId int64, reqEditors
 
 // SetCartItemWithBody Set a line's quantity (0 removes it)
 //
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
@@ -1811,6 +1831,10 @@ func (c *Client) SetCartItemWithBody(ctx context.Context, productId int64, conte
 }
 
 // SetCartItem Set a line's quantity (0 removes it)
+//
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3855,7 +3879,9 @@ type ClientWithResponsesInterface interface {
 	// ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3865,7 +3891,9 @@ type ClientWithResponsesInterface interface {
 	// ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once.
+	// once) and the new password; the old password stops working at once. Each account
+	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+	// operations); then 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3910,12 +3938,20 @@ type ClientWithResponsesInterface interface {
 
 	// SetCartItemWithBodyWithResponse Set a line's quantity (0 removes it)
 	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
 	SetCartItemWithBodyWithResponse(ctx context.Context, productId int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetCartItemResponse, error)
 
 	// SetCartItemWithResponse Set a line's quantity (0 removes it)
+	//
+	// Answers the line as it now is, priced at the current price, not the whole cart
+	// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+	// cart already holds 100 different products (the most a cart holds).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5699,6 +5735,11 @@ type ChangePasswordResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// ChangePasswordResponse429Headers the declared response headers of an HTTP 429 response for ChangePassword
+type ChangePasswordResponse429Headers struct {
+	RetryAfter int
+}
+
 type ChangePasswordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5712,10 +5753,14 @@ type ChangePasswordResponse struct {
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangePasswordResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangePasswordResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5741,6 +5786,11 @@ func (r ChangePasswordResponse) GetApplicationproblemJSON413() *TooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ChangePasswordResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5944,8 +5994,6 @@ type DeleteCartItemResponse401Headers struct {
 type DeleteCartItemResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Cart
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -5956,11 +6004,6 @@ type DeleteCartItemResponse struct {
 	ApplicationproblemJSON500 *Internal
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteCartItemResponse401Headers
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteCartItemResponse) GetJSON200() *Cart {
-	return r.JSON200
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -6021,7 +6064,7 @@ type SetCartItemResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Cart
+	JSON200 *CartItem
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -6039,7 +6082,7 @@ type SetCartItemResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r SetCartItemResponse) GetJSON200() *Cart {
+func (r SetCartItemResponse) GetJSON200() *CartItem {
 	return r.JSON200
 }
 
@@ -7292,7 +7335,9 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 // ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7308,7 +7353,9 @@ func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Con
 // ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once.
+// once) and the new password; the old password stops working at once. Each account
+// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
+// operations); then 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7383,6 +7430,10 @@ func (c *ClientWithResponses) DeleteCartItemWithResponse(ctx context.Context, pr
 
 // SetCartItemWithBodyWithResponse Set a line's quantity (0 removes it)
 //
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/cart/items/{product_id} (the `SetCartItem` operationId).
@@ -7395,6 +7446,10 @@ func (c *ClientWithResponses) SetCartItemWithBodyWithResponse(ctx context.Contex
 }
 
 // SetCartItemWithResponse Set a line's quantity (0 removes it)
+//
+// Answers the line as it now is, priced at the current price, not the whole cart
+// (GET /api/v1/cart reads that). A new line is refused (422 on product_id) when the
+// cart already holds 100 different products (the most a cart holds).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9146,6 +9201,13 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9166,6 +9228,16 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ChangePasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -9326,12 +9398,8 @@ func ParseDeleteCartItemResponse(rsp *http.Response) (*DeleteCartItemResponse, e
 	}
 
 	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Cart
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
+	case rsp.StatusCode == 204:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -9394,11 +9462,14 @@ func ParseSetCartItemResponse(rsp *http.Response) (*SetCartItemResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Cart
+		var dest CartItem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case rsp.StatusCode == 204:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest

@@ -49,6 +49,11 @@ type Config struct {
 	// spec.admin.requireTOTP) makes a TOTP second factor mandatory for admins: until an
 	// admin has enrolled one and signed in with it, only the enrolment is open to them.
 	AdminRequireTOTP bool
+	// TOTPKey (TOTP_KEY, at least 32 characters; the operator generates it in the
+	// <name>-app Secret) seals the admins' TOTP secrets at rest; TOTPKeyPrevious
+	// (TOTP_KEY_PREVIOUS) opens those sealed before a rotation. Without TOTP_KEY the key
+	// is derived from JWT_SECRET.
+	TOTPKey, TOTPKeyPrevious string
 	// AppRole (APP_ROLE, or migrate --app-role) is the application role, app_a or app_b,
 	// that migrate lets log in with AppPassword. Without AppRole and RetireRole, migrate
 	// manages no roles: the database URL is used as given.
@@ -195,6 +200,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("PUBLIC_URL: %q is not an http:// or https:// URL such as https://shop.example.com", v))
 		} else {
 			c.PublicURL = u.String()
+		}
+	}
+	c.TOTPKey, c.TOTPKeyPrevious = strings.TrimSpace(getenv("TOTP_KEY")), strings.TrimSpace(getenv("TOTP_KEY_PREVIOUS"))
+	for name, v := range map[string]string{"TOTP_KEY": c.TOTPKey, "TOTP_KEY_PREVIOUS": c.TOTPKeyPrevious} {
+		if v != "" && len(v) < 32 {
+			errs = append(errs, fmt.Errorf("%s: has %d characters, fewer than 32", name, len(v)))
 		}
 	}
 	if v := strings.TrimSpace(getenv("ADMIN_REQUIRE_TOTP")); v != "" {

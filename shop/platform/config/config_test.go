@@ -30,8 +30,12 @@ func TestFromEnv(t *testing.T) {
 			env: map[string]string{"DATABASE_URL": "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem", "REDIS_URL": "rediss://h:6379/0",
 				"JWT_SECRET": "s", "HTTP_ADDR": ":9000", "METRICS_ADDR": ":9090", "PUBLIC_URL": "https://shop.example.com",
 				"SEARCH_RATE_LIMIT": "2.5", "SHOPPER_STATEMENT_TIMEOUT": "250ms", "LOG_LEVEL": "debug", "SHOP_CURRENCY": "JPY",
-				"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "pw", "SHUTDOWN_DELAY": "1500ms", "TRUSTED_PROXIES": "10.1.0.0/16, 192.0.2.7"},
+				"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "pw", "SHUTDOWN_DELAY": "1500ms", "TRUSTED_PROXIES": "10.1.0.0/16, 192.0.2.7",
+				"TOTP_KEY": strings.Repeat("k", 32), "TOTP_KEY_PREVIOUS": strings.Repeat("p", 64)},
 			check: func(t *testing.T, c config.Config) {
+				if c.TOTPKey != strings.Repeat("k", 32) || c.TOTPKeyPrevious != strings.Repeat("p", 64) {
+					t.Errorf("TOTP keys %q, %q", c.TOTPKey, c.TOTPKeyPrevious)
+				}
 				if len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != "10.1.0.0/16" || c.TrustedProxies[1] != "192.0.2.7" {
 					t.Errorf("trusted proxies = %v", c.TrustedProxies)
 				}
@@ -62,8 +66,10 @@ func TestFromEnv(t *testing.T) {
 		},
 		"bad values are all reported by name": {
 			env: map[string]string{"LOG_LEVEL": "loud", "SHUTDOWN_DELAY": "soon", "SHOP_CURRENCY": "XAU", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x", "TRUSTED_PROXIES": "10.0.0.0/33",
-				"PUBLIC_URL": "ftp://shop.example.com", "SEARCH_RATE_LIMIT": "-1", "SHOPPER_STATEMENT_TIMEOUT": "forever", "METRICS_ADDR": ":8080"},
-			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES", "PUBLIC_URL", "SEARCH_RATE_LIMIT", "SHOPPER_STATEMENT_TIMEOUT", "METRICS_ADDR"},
+				"PUBLIC_URL": "ftp://shop.example.com", "SEARCH_RATE_LIMIT": "-1", "SHOPPER_STATEMENT_TIMEOUT": "forever", "METRICS_ADDR": ":8080",
+				"TOTP_KEY": "short-secret-key", "TOTP_KEY_PREVIOUS": "older-short-key"},
+			wantErr: []string{"LOG_LEVEL", "SHUTDOWN_DELAY", "SHOP_CURRENCY", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES", "PUBLIC_URL", "SEARCH_RATE_LIMIT", "SHOPPER_STATEMENT_TIMEOUT", "METRICS_ADDR",
+				"TOTP_KEY: has 16 characters, fewer than 32", "TOTP_KEY_PREVIOUS: has 15 characters"},
 		},
 	}
 	for name, tt := range tests {
@@ -77,6 +83,9 @@ func TestFromEnv(t *testing.T) {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error %q does not name %s", err, w)
 					}
+				}
+				if strings.Contains(err.Error(), "short-secret-key") {
+					t.Errorf("error %q repeats a key", err)
 				}
 				return
 			}

@@ -57,6 +57,9 @@ type options struct {
 	concurrency int
 	products    int
 	write       string
+	// run selects the scenarios to measure (with the baseline) while developing; such a
+	// run prints its figures and writes nothing.
+	run *regexp.Regexp
 }
 
 func main() {
@@ -75,7 +78,16 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 4, "concurrent keep-alive clients")
 	flag.IntVar(&o.products, "products", 20000, "synthetic products to seed")
 	flag.StringVar(&o.write, "write", "", "markdown file whose Shop section receives the results (e.g. docs/benchmarks.md)")
+	only := flag.String("run", "", "regular expression: measure only the scenarios whose names match it, and the baseline, and print them (no -write; e.g. -run search)")
 	flag.Parse()
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil || o.write != "" {
+			fmt.Fprintln(os.Stderr, "shopbench: -run takes a regular expression, and a partial run writes no document (no -write)")
+			os.Exit(2)
+		}
+		o.run = re
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "shopbench:", err)
 		testenv.Stop()
@@ -385,6 +397,16 @@ func run(o options) error {
 	mainScenarios := len(scenarios)
 	scenarios = append(scenarios, tracedScenarios...)
 
+	if o.run != nil {
+		selected := scenarios[:1]
+		for _, sc := range scenarios[1:] {
+			if o.run.MatchString(sc.name) {
+				selected = append(selected, sc)
+			}
+		}
+		scenarios = selected
+	}
+
 	// Rounds run every scenario in turn; each figure reported is the median over the
 	// rounds, so a burst of load from elsewhere on the machine during one round does not
 	// decide the result. The p99 column shows the spread.
@@ -409,6 +431,16 @@ func run(o options) error {
 	}
 	for i := range results {
 		results[i].ratio = results[i].rps / results[0].rps
+	}
+	if o.run != nil {
+		fmt.Println()
+		fmt.Printf("Partial run (-run %s), load average %s before, %s after:\n\n", o.run, loadBefore, loadAverage())
+		fmt.Println("| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 range ms | requests | errors | statuses | statement timeouts | SQL / request |")
+		for _, r := range results {
+			fmt.Printf("| %s | %.0f | %.2f | %s | %s | %s | %s–%s | %d | %d | %v | %.0f | %.3f |\n", r.scenario, r.rps, r.ratio, ms(r.p50), ms(r.p95), ms(r.p99),
+				ms(r.p99Min), ms(r.p99Max), r.requests, r.errors, r.statuses, r.shop.timeouts, r.shop.perRequest(r.shop.sql, r.requests))
+		}
+		return nil
 	}
 	// Stopping the traced shop flushes its last spans.
 	stopProcess(traced)
