@@ -234,7 +234,7 @@ func TestImagesBucketAndCDN(t *testing.T) {
 		HaveKeyWithValue("services.k8s.aws/deletion-policy", "delete")))
 	g.Expect(nested(cert, "spec", "domainName")).To(Equal(cdnAlias))
 	g.Expect(nested(cert, "spec", "subjectAlternativeNames")).To(Equal([]any{cdnAlias2}))
-	g.Expect(tagList(cert)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme"}))
+	g.Expect(tagsOf(cert)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme"}))
 	oac := liveACK(g, ns, gvkOriginAccessControl, "acme-cdn")
 	g.Expect(nested(oac, "spec", "originAccessControlConfig")).To(Equal(map[string]any{
 		"name": awsIdentifier(ns, "acme"), "description": "Storefront " + ns + "/acme images",
@@ -293,7 +293,7 @@ func TestImagesBucketAndCDN(t *testing.T) {
 			"httpHeaderConfig": map[string]any{"httpHeaderName": "X-Origin-Verify", "values": []any{origin}}}}))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	certARN, _ := nested(liveACK(g, ns, gvkCertificate, "acme-cdn"), "status", "ackResourceMetadata", "arn").(string)
-	g.Expect(tagList(dist)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme"}))
+	g.Expect(tagsOf(dist)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme"}))
 	dc := nested(dist, "spec", "distributionConfig").(map[string]any)
 	g.Expect(dc["aliases"]).To(Equal(map[string]any{"items": []any{cdnAlias, cdnAlias2}}))
 	g.Expect(dc["viewerCertificate"]).To(Equal(map[string]any{"acmCertificateARN": certARN, "sslSupportMethod": "sni-only", "minimumProtocolVersion": "TLSv1.2_2021"}))

@@ -58,18 +58,6 @@ func snapshotObject(g Gomega, ns, name string) *unstructured.Unstructured {
 	return ackObject(g, ns, gvkDBClusterSnapshot, name)
 }
 
-func tagList(u *unstructured.Unstructured) map[string]string {
-	out := map[string]string{}
-	tags, _, _ := unstructured.NestedSlice(u.Object, "spec", "tags")
-	for _, t := range tags {
-		m, _ := t.(map[string]any)
-		k, _ := m["key"].(string)
-		v, _ := m["value"].(string)
-		out[k] = v
-	}
-	return out
-}
-
 // An upgrade on Aurora: a snapshot first, the Job only once RDS reports it available,
 // a SnapshotTaken Event, the snapshot object retained (no owner reference, ACK's retain
 // policy) under the Snapshot policy, tagged; the first migration takes none.
@@ -83,7 +71,7 @@ func TestSnapshotBeforeMigration(t *testing.T) {
 	sf := readyShop(t, ns, withAurora())
 	g.Expect(sf.Status.Snapshots).To(BeEmpty(), "the first migration runs on an empty database")
 	for _, kind := range []schemaKind{{gvkDBCluster, "acme-database"}, {gvkDBSubnetGroup, "acme-database"}, {gvkDBInstance, "acme-database"}} {
-		g.Expect(tagList(ackObject(g, ns, kind.gvk, kind.name))).To(Equal(map[string]string{
+		g.Expect(tagsOf(ackObject(g, ns, kind.gvk, kind.name))).To(Equal(map[string]string{
 			"storefront.dev/namespace": ns, "storefront.dev/name": "acme", "storefront.dev/cluster": "prod-eu"}), kind.gvk.Kind)
 	}
 
@@ -119,7 +107,7 @@ func TestSnapshotBeforeMigration(t *testing.T) {
 	g.Expect(obj.GetLabels()).To(HaveKeyWithValue(labelInstance, "acme"))
 	g.Expect(obj.GetLabels()).To(HaveKeyWithValue(labelComponent, componentSnapshot))
 	g.Expect(specField(obj, "dbClusterIdentifier")).To(Equal(awsIdentifier(ns, "acme")))
-	g.Expect(tagList(obj)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme", "storefront.dev/cluster": "prod-eu"}))
+	g.Expect(tagsOf(obj)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme", "storefront.dev/cluster": "prod-eu"}))
 	res, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBClusterSnapshot", ID: id})
 	g.Expect(ok).To(BeTrue(), "the snapshot exists in the stand-in's AWS")
 	g.Expect(res.Status).To(Equal("available"))
