@@ -44,13 +44,24 @@ import (
 // with the fields that matter, and becomes Ready.
 func TestFreshStorefrontBecomesReady(t *testing.T) {
 	ns := newNamespace(t)
-	startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, Options{})
 	g := NewWithT(t)
 
-	sf := readyShop(t, ns, withExternalCache(), withReplicas(2, 5),
+	// The migration Job runs until the Storefront has recorded it running: a Job that
+	// finished before the operator's status write landed (a conflict with a stale read
+	// drops that write) leaves no MigrationRunning state, hence no Event, to assert.
+	standIns.SetJobOutcome(imageV1, fake.JobRuns)
+	createURLSecret(t, ns, "acme-db", dbURL)
+	createURLSecret(t, ns, "acme-redis", redisURL)
+	createStorefront(t, newStorefront(ns, withExternalCache(), withReplicas(2, 5),
 		withIngress(shopv1alpha1.IngressSpec{Host: "shop.acme.example", ClassName: "alb",
-			CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"}))
+			CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"})))
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionSchemaMigrated).Reason).To(Equal(shopv1alpha1.ReasonMigrationRunning))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	standIns.SetJobOutcome(imageV1, fake.JobSucceeds)
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 
 	g.Expect(sf.Finalizers).To(ContainElement(shopv1alpha1.Finalizer))
 	for _, tc := range []string{shopv1alpha1.ConditionDatabaseReady, shopv1alpha1.ConditionCacheReady,
