@@ -232,11 +232,13 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 		skeleton := newACKObject(gvkDBCluster)
 		skeleton.SetNamespace(sf.Namespace)
 		skeleton.SetName(objectName(sf, roleDatabase))
-		exists, err := r.ackObjectExists(ctx, skeleton)
+		// A cluster being deleted counts as lost already: applying it during ACK's delete
+		// would create an empty one once the object is gone.
+		exists, err := r.ackObjectExistsInto(ctx, skeleton)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if !exists {
+		if !exists || skeleton.GetDeletionTimestamp() != nil {
 			if !s.redriven {
 				return notReady(shopv1alpha1.ReasonDatabaseLost, lostDatabaseMessage(sf))
 			}

@@ -93,6 +93,8 @@ func TestLostClusterIsNotRecreatedEmpty(t *testing.T) {
 		g.Expect(c.Message).To(ContainSubstring("DBCluster acme-database, on which the migrations of " + imageV1 + " ran (" + resourceID + "), is gone"))
 		g.Expect(c.Message).To(ContainSubstring(shopv1alpha1.AnnotationRetryProvisioning))
 		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		// Lost from the moment ACK is deleting it; the object goes once AWS is done.
+		g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue())
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	g.Consistently(func() bool { return ackAbsent(ns, gvkDBCluster, "acme-database") }).WithTimeout(quiet).WithPolling(poll).Should(BeTrue(), "re-created empty")
 
