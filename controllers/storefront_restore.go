@@ -35,8 +35,8 @@ package controllers
 //     one as the master user (it resets the application roles' passwords, which the
 //     snapshot has as they were when it was taken); once it succeeded the connection
 //     Secret moves and the pods roll;
-//   - Restored once the pods run with the new connection Secret; then the replaced
-//     cluster follows the deletion policy.
+//   - Restored once no pod is left that reads the previous connection Secret; then the
+//     replaced cluster follows the deletion policy.
 // A failure (an unknown snapshot, a Terminal or failed new cluster, a failed migration)
 // is RestoreFailed: the shop stays on its cluster and the new cluster is deleted.
 
@@ -435,7 +435,17 @@ func (r *StorefrontReconciler) finishRestore(ctx context.Context, s *scope) (ctr
 			return earliest(res, ctrl.Result{RequeueAfter: restoreRecheck}), err
 		}
 		m := sf.Status.Migration
-		if s.dbSwitch.pending || s.databaseID == "" || m == nil || m.Database != s.databaseID || !s.rolledOut() {
+		migrated := !s.dbSwitch.pending && s.databaseID != "" && m != nil && m.Database == s.databaseID
+		// Restored once no pod is left that reads the previous connection Secret (a
+		// terminating one still serves from the replaced cluster).
+		moved := false
+		if migrated {
+			var err error
+			if moved, err = r.loginRolledOut(ctx, s); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		if !moved {
 			s.setCondition(shopv1alpha1.ConditionDatabaseRestored, false, shopv1alpha1.ReasonRestoreMigrating, restoreMigratingMessage(sf))
 			return ctrl.Result{RequeueAfter: restoreRecheck}, nil
 		}

@@ -282,3 +282,35 @@ func TestRestoreRetainsReplacedCluster(t *testing.T) {
 		})
 	}
 }
+
+// During an Aurora database switch (a restore) the migrations' Secret keeps the master
+// user's URL, which the login phase writes: the application role may not run
+// migrations (its privileges on goose_db_version are revoked,
+// shop/platform/database/roles.go privilegeStatements), and a Job started while the
+// connection phase had written the role's URL there failed with SQLSTATE 42501. An
+// external database's switch writes its URL there (it serves both).
+func TestSwitchKeepsTheMasterURLForMigrations(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	g := NewWithT(t)
+	r := &StorefrontReconciler{Client: k8sClient, APIReader: k8sClient, Scheme: testScheme, Options: ackOptions}
+	const appURL = "postgres://app_a:secret@new.example:5432/shop?sslmode=require"
+	for name, tc := range map[string]struct {
+		aurora bool
+		want   bool
+	}{"aurora": {aurora: true}, "external": {want: true}} {
+		sf := newStorefront(ns, withAurora())
+		sf.Name = name
+		if !tc.aurora {
+			sf.Spec.Database = shopv1alpha1.DatabaseSpec{External: &shopv1alpha1.ExternalStore{URLSecretRef: shopv1alpha1.SecretKeyRef{Name: "db", Key: "url"}}}
+		}
+		createStorefront(t, sf)
+		sf = get(g, ns, name, &shopv1alpha1.Storefront{})
+		s := &scope{sf: sf, database: &storeEndpoint{Host: "new.example", Port: 5432, URL: appURL}}
+		s.dbSwitch.pending = true
+		_, err := r.connectionDatabase(ctx, s)
+		g.Expect(err).NotTo(HaveOccurred())
+		written := !absent(ns, name+"-migrate-connection", &corev1.Secret{})
+		g.Expect(written).To(Equal(tc.want), name)
+	}
+}
