@@ -74,8 +74,11 @@ func TestRestoreUndoesAnUpgrade(t *testing.T) {
 	before := *cur.Status.Database
 	oldAppUser := userOf(secretValue(t, ns, "undo-connection", "DATABASE_URL"))
 
-	// An order after the snapshot, by a buyer registered after it.
+	// An order after the snapshot, by a buyer registered after it, once the ALB serves
+	// the upgraded pods.
+	oldPodsGone(t, ns, sf.Spec.Image)
 	base := "http://" + sf.Spec.Ingress.Host
+	servedThroughTheLoadBalancer(t, base+"/api/v1/categories")
 	api := &shopAPI{base: base, http: cluster.HTTPClient(30 * time.Second)}
 	email := fmt.Sprintf("after-snapshot-%d@example.com", time.Now().UnixNano())
 	var reg struct {
@@ -146,12 +149,14 @@ func TestRestoreUndoesAnUpgrade(t *testing.T) {
 	if u := userOf(appURL); u != oldAppUser {
 		t.Logf("the shop logs in as %s (was %s)", u, oldAppUser)
 	}
+	// The pods rolled with the new connection Secret: the ALB serves them once their
+	// targets are healthy.
+	servedThroughTheLoadBalancer(t, base+"/api/v1/categories")
 	api.token = ""
 	if code, body := api.call(t, http.MethodPost, "/api/v1/auth/login",
 		map[string]string{"email": email, "password": "correct horse battery"}, nil); code != http.StatusUnauthorized {
 		t.Errorf("the buyer registered after the snapshot logs in: %d %s, want 401", code, body)
 	}
-	servedThroughTheLoadBalancer(t, base+"/api/v1/categories")
 }
 
 // ordersOf counts the orders of the buyer email, read as the master user on the
