@@ -230,8 +230,9 @@ func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 }
 
 // The replaced cluster follows the deletion policy: under Retain its ACK objects are
-// released (no owner reference, ACK's retain policy) and it stays in AWS; under
-// Snapshot it is deleted after a final snapshot of its own name.
+// released (no owner reference, ACK's retain policy) and it stays in AWS, and the
+// lost-database check watches the restored cluster, not it; under Snapshot it is
+// deleted after a final snapshot of its own name.
 func TestRestoreRetainsReplacedCluster(t *testing.T) {
 	for _, policy := range []shopv1alpha1.DeletionPolicy{shopv1alpha1.DeletionPolicyRetain, shopv1alpha1.DeletionPolicySnapshot} {
 		t.Run(string(policy), func(t *testing.T) {
@@ -264,6 +265,19 @@ func TestRestoreRetainsReplacedCluster(t *testing.T) {
 				}
 				_, ok := s.AWS().Get(key)
 				g.Expect(ok).To(BeTrue(), "the replaced cluster stays in AWS")
+
+				// The lost-database check watches the current cluster only: the
+				// replaced one's object may go, the restored one's may not.
+				g.Expect(k8sClient.Delete(context.Background(), ackObject(g, ns, gvkDBCluster, "acme-database"))).To(Succeed())
+				g.Consistently(func(g Gomega) {
+					sf := getStorefront(g, ns)
+					g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Reason).To(Equal(shopv1alpha1.ReasonDatabaseAvailable))
+					g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+				}, quiet, poll).Should(Succeed())
+				g.Expect(k8sClient.Delete(context.Background(), ackObject(g, ns, gvkDBCluster, awsID+"-r1"))).To(Succeed())
+				g.Eventually(func(g Gomega) {
+					g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady).Reason).To(Equal(shopv1alpha1.ReasonDatabaseLost))
+				}, eventually, poll).Should(Succeed())
 			default:
 				g.Eventually(func(g Gomega) {
 					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedDeleted))
