@@ -247,7 +247,7 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 	g.Expect(string(conn.Data[keyRedisURL])).To(Equal("rediss://" + id + "-v1:" + string(cachePassword.Data[keyDBPassword]) + "@" + cacheHost + ":6379"))
 	g.Expect(master.Data).To(HaveLen(1), "the master URL only")
 
-	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: host, Port: 5432}))
+	g.Expect(sf.Status.Database).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: host, Port: 5432, ClusterIdentifier: awsIdentifier(ns, "acme")}))
 	g.Expect(sf.Status.Cache).To(Equal(&shopv1alpha1.EndpointStatus{Endpoint: cacheHost, Port: 6379}))
 	g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Reason).To(Equal(shopv1alpha1.ReasonDatabaseAvailable))
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheAvailable))

@@ -85,6 +85,7 @@ func (r *StorefrontReconciler) phases() []phase {
 	return []phase{
 		{"provisioning", r.reconcileProvisioning},
 		{"secrets", r.reconcileSecrets},
+		{"restore", r.reconcileRestore},
 		{"database", r.reconcileDatabase},
 		{"cache", r.reconcileCache},
 		{"login", r.reconcileLogin},
@@ -96,6 +97,7 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"workload", r.reconcileWorkload},
 		{"cache removal", r.removeUnwantedCache},
 		{"network", r.reconcileNetwork},
+		{"restore end", r.finishRestore},
 		{"login-rotation", r.finishLoginRotation},
 		{"passwords", r.finishPasswordRotation},
 		{"cache users", r.finishCacheUserRotation},

@@ -231,7 +231,8 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	if knewACluster(sf) {
 		skeleton := newACKObject(gvkDBCluster)
 		skeleton.SetNamespace(sf.Namespace)
-		skeleton.SetName(objectName(sf, roleDatabase))
+		// The cluster the shop uses now: a restore's replaced cluster is not watched.
+		skeleton.SetName(currentClusterObjectName(sf))
 		// A cluster being deleted counts as lost already: applying it during ACK's delete
 		// would create an empty one once the object is gone.
 		exists, err := r.ackObjectExistsInto(ctx, skeleton)
@@ -277,14 +278,20 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	if adoptCluster {
 		desiredCluster = withAdoption(desiredCluster, id)
 	}
+	if desiredCluster, err = r.onCurrentCluster(ctx, sf, desiredCluster); err != nil {
+		return ctrl.Result{}, err
+	}
 	cluster, err := r.applyACK(ctx, desiredCluster)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if rid := clusterResourceID(cluster); knewACluster(sf) && rid != "" && rid != sf.Status.Migration.Database {
 		// The identifier names another cluster than the one migrated: created again
-		// behind the operator's back, empty.
-		if !s.redriven {
+		// behind the operator's back, empty; or restored from a snapshot, whose
+		// migration runs before the pods move to it (storefront_restore.go).
+		if restoreSwitching(sf) {
+			s.dbSwitch.pending = true
+		} else if !s.redriven {
 			return notReady(shopv1alpha1.ReasonDatabaseLost, recreatedDatabaseMessage(sf, rid))
 		}
 		if err := r.forgetLostDatabase(ctx, sf); err != nil {
@@ -306,8 +313,11 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	// The instance joins a cluster that exists: created once the cluster is available
 	// (not merely serving through maintenance), kept applied afterwards.
 	instanceState := ackState{Reason: shopv1alpha1.ReasonProvisioning,
-		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", objectName(sf, roleDatabase), cluster.GetName())}
-	instance := adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBInstance(sf, r.Scheme, eff.Region)))
+		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", cluster.GetName(), cluster.GetName())}
+	instance, err := r.onCurrentCluster(ctx, sf, adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBInstance(sf, r.Scheme, eff.Region))))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	exists, err := r.ackObjectExists(ctx, instance)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -360,8 +370,11 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	s.dbPasswordInUse = inUse
 	s.databaseID = clusterResourceID(cluster)
 	observeMasterPassword(s, cluster, passwords)
-	sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port}
+	sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: host, Port: port, ClusterIdentifier: specField(cluster, "dbClusterIdentifier")}
 	msg := fmt.Sprintf("Aurora cluster %s at %s", specField(cluster, "dbClusterIdentifier"), hostPort(s.database))
+	if s.dbSwitch.pending {
+		msg += fmt.Sprintf(", restored from snapshot %s; the pods keep the previous cluster until the migrations of %s ran on it", specField(cluster, "snapshotIdentifier"), sf.Spec.Image)
+	}
 	if inUse.version != newest.version {
 		msg += fmt.Sprintf("; waiting for ACK to apply the rotated password %s", newest.secret.Name)
 	}

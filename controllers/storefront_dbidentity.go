@@ -152,8 +152,14 @@ func (r *StorefrontReconciler) connectionDatabase(ctx context.Context, s *scope)
 	if !s.dbSwitch.pending {
 		return s.database, nil
 	}
-	if _, err := r.applyObject(ctx, desiredMigrateConnectionSecret(s.sf, r.Scheme, s.database.URL)); err != nil {
-		return nil, err
+	// An Aurora database's migrations log in as the master user, whose URL the login
+	// phase keeps in <name>-migrate-connection; s.database holds the application role's
+	// URL there, which may not run migrations (its privileges on goose_db_version are
+	// revoked: shop/platform/database/roles.go).
+	if s.sf.Spec.Database.Aurora == nil {
+		if _, err := r.applyObject(ctx, desiredMigrateConnectionSecret(s.sf, r.Scheme, s.database.URL)); err != nil {
+			return nil, err
+		}
 	}
 	live := &corev1.Secret{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleConnection)}, live)

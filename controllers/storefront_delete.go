@@ -177,7 +177,7 @@ func (r *StorefrontReconciler) deleteServerlessCache(ctx context.Context, s *sco
 
 // deleteDBInstance deletes the cluster's instance and waits for ACK.
 func (r *StorefrontReconciler) deleteDBInstance(ctx context.Context, s *scope) (bool, error) {
-	return r.deleteACKObject(ctx, s, gvkDBInstance, objectName(s.sf, roleDatabase),
+	return r.deleteACKObject(ctx, s, gvkDBInstance, currentClusterObjectName(s.sf),
 		map[string]string{rdsAnnotationSkipFinalSnapshot: "true"})
 }
 
@@ -186,29 +186,33 @@ func (r *StorefrontReconciler) deleteDBInstance(ctx context.Context, s *scope) (
 // policy is Retain (ACK then deletes nothing, and the kept cluster stays protected).
 func (r *StorefrontReconciler) deleteDBCluster(ctx context.Context, s *scope) (bool, error) {
 	if auroraDeletionPolicy(s.sf) != shopv1alpha1.DeletionPolicyRetain {
-		lifted, err := r.liftDeletionProtection(ctx, s)
+		lifted, err := r.liftDeletionProtectionOf(ctx, s, currentClusterObjectName(s.sf))
 		if err != nil || !lifted {
 			return false, err
 		}
 	}
-	return r.deleteACKObject(ctx, s, gvkDBCluster, objectName(s.sf, roleDatabase), dbClusterSnapshotAnnotations(s.sf))
+	annotations := dbClusterSnapshotAnnotations(s.sf)
+	if _, ok := annotations[rdsAnnotationFinalSnapshotID]; ok {
+		// A restored cluster's final snapshot has a name of its own (storefront_restore.go).
+		annotations[rdsAnnotationFinalSnapshotID] = clusterFinalSnapshotIdentifier(s.sf, currentClusterIdentifier(s.sf))
+	}
+	return r.deleteACKObject(ctx, s, gvkDBCluster, currentClusterObjectName(s.sf), annotations)
 }
 
 // annotationProtectionLifted on the DBCluster records when the finalizer set
 // deletionProtection false.
 const annotationProtectionLifted = "shop.storefront.dev/deletion-protection-lifted"
 
-// liftDeletionProtection sets the cluster's deletionProtection false and reports true
+// liftDeletionProtectionOf sets the DBCluster name's deletionProtection false and reports true
 // once AWS has it: ACK reported the cluster synced and available after the change. RDS
 // refuses to delete a protected cluster with InvalidParameterCombination, which
 // rds-controller takes as terminal (generator.yaml terminal_codes): a delete sent too
 // early would never be retried.
-func (r *StorefrontReconciler) liftDeletionProtection(ctx context.Context, s *scope) (bool, error) {
+func (r *StorefrontReconciler) liftDeletionProtectionOf(ctx context.Context, s *scope, name string) (bool, error) {
 	sf := s.sf
 	if !r.ackKindInstalled(gvkDBCluster) {
 		return true, nil
 	}
-	name := objectName(sf, roleDatabase)
 	obj := newACKObject(gvkDBCluster)
 	if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {

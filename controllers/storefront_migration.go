@@ -320,9 +320,14 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		}
 	}
 	if p.create {
-		step, err := r.snapshotBeforeMigration(ctx, s, image, in.retry)
-		if err != nil {
-			return ctrl.Result{}, err
+		// A restored cluster's data is the snapshot's: nothing to snapshot before its
+		// migration (storefront_restore.go).
+		step := snapshotStep{proceed: true}
+		if !restoreSwitching(sf) {
+			var err error
+			if step, err = r.snapshotBeforeMigration(ctx, s, image, in.retry); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
 		if !step.proceed {
 			// The Job waits for the snapshot (storefront_snapshot.go).

@@ -576,6 +576,10 @@ func (r *StorefrontReconciler) reconcileLogin(ctx context.Context, s *scope) (ct
 		return ctrl.Result{}, err
 	}
 	state := readAppLogin(sf, secrets)
+	if s.dbSwitch.pending {
+		// A restored snapshot has the roles as they were when it was taken.
+		state = state.onNewDatabase()
+	}
 	if err := r.advanceAppLogin(ctx, s, &state, &secrets, false); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -884,7 +888,7 @@ func (s *scope) migrateLogin() migrateLogin {
 		return migrateLogin{}
 	}
 	login := migrateLogin{masterSecret: objectName(s.sf, roleMigrateConnection)}
-	args, version := imageMigrateArgs(*s.appLogin, false)
+	args, version := imageMigrateArgs(*s.appLogin, s.dbSwitch.pending)
 	login.args = args
 	if version > 0 {
 		login.passwordSecret = appPasswordSecretName(s.sf, s.appLogin.Active, version)

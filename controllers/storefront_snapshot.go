@@ -274,9 +274,10 @@ func (r *StorefrontReconciler) deleteSnapshot(ctx context.Context, sf *shopv1alp
 	return nil
 }
 
-// clusterIdentifier is the AWS identifier of the shop's DB cluster.
+// clusterIdentifier is the AWS identifier of the shop's DB cluster (a restored one
+// after a restore: storefront_restore.go).
 func clusterIdentifier(sf *shopv1alpha1.Storefront) string {
-	return awsIdentifier(sf.Namespace, sf.Name)
+	return currentClusterIdentifier(sf)
 }
 
 // Tag keys of the cost allocation tags on every AWS resource the operator creates

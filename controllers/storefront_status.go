@@ -64,6 +64,7 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonMigrationFailed:         true,
 	shopv1alpha1.ReasonMigrationPodNotStarting: true,
 	shopv1alpha1.ReasonSnapshotFailed:          true,
+	shopv1alpha1.ReasonRestoreFailed:           true,
 	shopv1alpha1.ReasonRolloutStuck:            true,
 	shopv1alpha1.ReasonPodsUnavailable:         true,
 	shopv1alpha1.ReasonReconcileError:          true,

@@ -37,6 +37,11 @@ const (
 	// generation and the Deployment is settled on spec.image (Available's reason is
 	// DeploymentAvailable).
 	ConditionReady = "Ready"
+	// ConditionDatabaseRestored tracks a restore from a DB cluster snapshot
+	// (spec.database.aurora.restoreFrom); absent until the first. Its reasons are the
+	// steps: Restoring, RestoreSettingPassword, RestoreMigrating, then Restored (True),
+	// or RestoreFailed.
+	ConditionDatabaseRestored = "DatabaseRestored"
 )
 
 // Reasons of the conditions. They are stable identifiers for machines; the condition's
@@ -140,6 +145,22 @@ const (
 	// failed; the migration does not start. A new shop.storefront.dev/retry-migration
 	// value takes another snapshot.
 	ReasonSnapshotFailed = "SnapshotFailed"
+	// ReasonRestoring: DatabaseRestored is False while RDS creates the new DB cluster
+	// from the snapshot and its instance; the shop serves from its database meanwhile.
+	ReasonRestoring = "Restoring"
+	// ReasonRestoreSettingPassword: DatabaseRestored is False while ACK sets the master
+	// password on the restored cluster (RestoreDBClusterFromSnapshot carries none).
+	ReasonRestoreSettingPassword = "RestoreSettingPassword"
+	// ReasonRestoreMigrating: DatabaseRestored is False while the migrations of
+	// spec.image run on the restored cluster (they also reset the application roles'
+	// passwords) and the pods move to it.
+	ReasonRestoreMigrating = "RestoreMigrating"
+	// ReasonRestored: DatabaseRestored is True: the shop serves from the restored cluster.
+	ReasonRestored = "Restored"
+	// ReasonRestoreFailed: the restore failed (the snapshot is unknown, RDS or ACK
+	// failed the new cluster, or the migrations failed on it); the shop stays on its
+	// database and the new cluster is deleted. A new restoreFrom value retries.
+	ReasonRestoreFailed = "RestoreFailed"
 	// ReasonHostConflict: another Storefront owns spec.ingress.host (its Ingress serves
 	// it, or it claimed the host first); this one gets no Ingress until that one is
 	// deleted or names another host. The message names the owner.

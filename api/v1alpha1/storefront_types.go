@@ -342,6 +342,26 @@ type AuroraDatabase struct {
 	// +kubebuilder:default=Snapshot
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// RestoreFrom restores the database from a DB cluster snapshot: a new value creates a
+	// new DB cluster <aws-id>-r<N> from it (same subnet group, security groups, engine and
+	// capacity), sets a master password, runs the migrations of spec.image on it and moves
+	// the shop to it (condition DatabaseRestored). The replaced cluster follows
+	// deletionPolicy. A failed restore leaves the shop on its database; another value
+	// retries.
+	// +optional
+	RestoreFrom *RestoreSource `json:"restoreFrom,omitempty"`
+}
+
+// RestoreSource names the DB cluster snapshot a database is restored from.
+type RestoreSource struct {
+	// SnapshotIdentifier is the DB cluster snapshot's identifier in RDS (status.snapshots
+	// lists those the operator took): a letter first, then letters, digits and single
+	// hyphens, no trailing hyphen, at most 255 characters.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z](-?[a-zA-Z0-9])*$')",message="snapshotIdentifier must start with a letter and contain only letters, digits and single hyphens, without a trailing hyphen"
+	SnapshotIdentifier string `json:"snapshotIdentifier"`
 }
 
 // ExternalStore is a data store the operator does not manage, reached through a URL kept
@@ -603,6 +623,44 @@ type StorefrontStatus struct {
 	// the operator took.
 	// +optional
 	SnapshotRequest string `json:"snapshotRequest,omitempty"`
+
+	// Restore is the last restore from a DB cluster snapshot
+	// (spec.database.aurora.restoreFrom) and its progress.
+	// +optional
+	Restore *RestoreStatus `json:"restore,omitempty"`
+}
+
+// RestoreStatus is one restore of the database from a DB cluster snapshot.
+type RestoreStatus struct {
+	// SnapshotIdentifier is the snapshot restored (spec.database.aurora.restoreFrom's
+	// value this restore handles).
+	SnapshotIdentifier string `json:"snapshotIdentifier"`
+	// SnapshotImage is the image the database was migrated for when the snapshot was
+	// taken (status.snapshots), when the operator took it.
+	// +optional
+	SnapshotImage string `json:"snapshotImage,omitempty"`
+	// ClusterIdentifier is the new DB cluster's identifier (and its ACK objects' name),
+	// <aws-id>-r<Sequence>.
+	ClusterIdentifier string `json:"clusterIdentifier"`
+	// Sequence is N in ClusterIdentifier; every restore takes the next.
+	Sequence int64 `json:"sequence"`
+	// State is the step: Restoring, RestoreSettingPassword, RestoreMigrating, Restored or
+	// RestoreFailed (DatabaseRestored's reasons).
+	State string `json:"state"`
+	// ReplacedCluster is the DB cluster the shop used before, which it keeps after a
+	// failure.
+	// +optional
+	ReplacedCluster string `json:"replacedCluster,omitempty"`
+	// ReplacedClusterState is what became of the replaced cluster after the restore, as
+	// the deletion policy says: Retained, Deleting (with a final snapshot) or Deleted.
+	// +optional
+	ReplacedClusterState string `json:"replacedClusterState,omitempty"`
+	// StartTime is when the restore started.
+	StartTime metav1.Time `json:"startTime"`
+	// CompletionTime is when it was restored, or when the new cluster of a failed
+	// restore was deleted.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
 
 // SnapshotStatus is one DB cluster snapshot the operator took.
@@ -800,6 +858,11 @@ type EndpointStatus struct {
 	// Port is the TCP port.
 	// +optional
 	Port int32 `json:"port,omitempty"`
+
+	// ClusterIdentifier is the Aurora DB cluster the shop uses now: <aws-id>, or
+	// <aws-id>-r<N> after a restore.
+	// +optional
+	ClusterIdentifier string `json:"clusterIdentifier,omitempty"`
 }
 
 // MaxNameLength bounds a Storefront's name so that every name derived from it fits in

@@ -187,6 +187,37 @@ Refused for an external database.`,
 	}
 }
 
+func (p *plugin) restoreCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "restore NAME SNAPSHOT",
+		Short: "Restore the Storefront's Aurora database from a DB cluster snapshot",
+		Long: `Restore the database from a DB cluster snapshot: sets
+spec.database.aurora.restoreFrom.snapshotIdentifier. The operator creates a new DB
+cluster from the snapshot, sets its master password, runs the migrations of spec.image
+on it and moves the shop to it (condition DatabaseRestored; status.restore). The
+replaced cluster follows deletionPolicy. status.snapshots lists the snapshots the
+operator took. Refused for an external database and while a restore runs.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			snapshot := args[1]
+			return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
+				a := sf.Spec.Database.Aurora
+				if a == nil {
+					return "", fmt.Errorf("storefront %s uses an external database: the operator restores only Aurora databases", sf.Name)
+				}
+				if rs := sf.Status.Restore; rs != nil && rs.State != shopv1alpha1.ReasonRestored && rs.State != shopv1alpha1.ReasonRestoreFailed {
+					return "", fmt.Errorf("storefront %s is restoring snapshot %s (%s); wait until it ends", sf.Name, rs.SnapshotIdentifier, rs.State)
+				}
+				if a.RestoreFrom != nil && a.RestoreFrom.SnapshotIdentifier == snapshot {
+					return "", fmt.Errorf("storefront %s was already restored from snapshot %s (spec.database.aurora.restoreFrom); the same value restores nothing", sf.Name, snapshot)
+				}
+				a.RestoreFrom = &shopv1alpha1.RestoreSource{SnapshotIdentifier: snapshot}
+				return fmt.Sprintf("restore from snapshot %s requested (spec.database.aurora.restoreFrom); see the condition DatabaseRestored", snapshot), nil
+			})
+		},
+	}
+}
+
 func setAnnotation(sf *shopv1alpha1.Storefront, key, value string) {
 	if sf.Annotations == nil {
 		sf.Annotations = map[string]string{}

@@ -59,11 +59,7 @@ type plugin struct {
 const rootLong = `Explain and operate Storefronts (shop.storefront.dev/v1alpha1).
 
 Every command is a thin client of the Storefront API: it reads objects, or sets a spec
-field or an annotation the operator acts on.
-
-Not available: snapshot and restore. The Storefront API has no on-demand snapshot and
-no restore from a snapshot yet (only the final snapshot of deletionPolicy Snapshot), so
-the plugin offers neither.`
+field or an annotation the operator acts on.`
 
 // newRootCommand builds `kubectl storefront` and its subcommands.
 func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -91,21 +87,9 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		p.hibernateCommand(true),
 		p.hibernateCommand(false),
 		p.snapshotCommand(),
-		notAvailable("restore NAME SNAPSHOT"),
+		p.restoreCommand(),
 	)
 	return root
-}
-
-// notAvailable is a command the issue asks for but the Storefront API cannot serve
-// yet: it says so instead of cobra's "unknown command", and invents no field.
-func notAvailable(use string) *cobra.Command {
-	return &cobra.Command{
-		Use:   use,
-		Short: "Not available: the Storefront API has no restore yet",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("%s is not available: the Storefront API (shop.storefront.dev/v1alpha1) has no restore from a snapshot yet; status.snapshots lists the snapshots taken", cmd.Name())
-		},
-	}
 }
 
 // clients returns a client for Storefronts and the core kinds, a clientset for pod

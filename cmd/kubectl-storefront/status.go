@@ -83,6 +83,16 @@ type Report struct {
 	Blocking   *Blocker         `json:"blocking,omitempty"`
 	Objects    []Node           `json:"objects"`
 	Hibernate  *HibernationLine `json:"hibernation,omitempty"`
+	Restore    *RestoreLine     `json:"restore,omitempty"`
+}
+
+// RestoreLine is status.restore: the last restore from a DB cluster snapshot.
+type RestoreLine struct {
+	Snapshot             string `json:"snapshot"`
+	Cluster              string `json:"cluster"`
+	State                string `json:"state"`
+	ReplacedCluster      string `json:"replacedCluster,omitempty"`
+	ReplacedClusterState string `json:"replacedClusterState,omitempty"`
 }
 
 // ConditionLine is one of the Storefront's conditions.
@@ -167,6 +177,14 @@ func buildReport(ctx context.Context, c client.Client, ns, name string) (*Report
 			line = ConditionLine{Type: t, Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message}
 		}
 		rep.Conditions = append(rep.Conditions, line)
+	}
+	if cond := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionDatabaseRestored); cond != nil {
+		// Only once a restore was asked for.
+		rep.Conditions = append(rep.Conditions, ConditionLine{Type: cond.Type, Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message})
+	}
+	if rs := sf.Status.Restore; rs != nil {
+		rep.Restore = &RestoreLine{Snapshot: rs.SnapshotIdentifier, Cluster: rs.ClusterIdentifier, State: rs.State,
+			ReplacedCluster: rs.ReplacedCluster, ReplacedClusterState: rs.ReplacedClusterState}
 	}
 	if h := sf.Status.Hibernation; h != nil {
 		rep.Hibernate = &HibernationLine{MinReplicas: h.MinReplicas, MaxReplicas: h.MaxReplicas,
@@ -517,6 +535,17 @@ func printReport(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "Hibernation: replicas %d-%d to restore, database paused: %t", h.MinReplicas, h.MaxReplicas, h.DatabasePaused)
 		if h.StillCosting != "" {
 			fmt.Fprintf(w, ", still costing: %s", h.StillCosting)
+		}
+		fmt.Fprintln(w)
+	}
+	if rs := r.Restore; rs != nil {
+		fmt.Fprintf(w, "Restore: snapshot %s into DB cluster %s: %s", rs.Snapshot, rs.Cluster, rs.State)
+		if rs.ReplacedCluster != "" {
+			fmt.Fprintf(w, " (replacing %s", rs.ReplacedCluster)
+			if rs.ReplacedClusterState != "" {
+				fmt.Fprintf(w, ": %s", strings.ToLower(rs.ReplacedClusterState))
+			}
+			fmt.Fprint(w, ")")
 		}
 		fmt.Fprintln(w)
 	}

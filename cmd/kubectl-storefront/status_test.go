@@ -191,8 +191,14 @@ func TestRotatePassword(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("storefront " + ns + "/acme: snapshot requested (shop.storefront.dev/snapshot=2026-12-03T10:00:00Z); see status.snapshots\n"))
 	g.Expect(getShop(g, ns).Annotations).To(HaveKeyWithValue(shopv1alpha1.AnnotationSnapshot, times[0].Format(time.RFC3339Nano)))
+	out, err = run(ns, "restore", "acme", "s1")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(Equal("storefront " + ns + "/acme: restore from snapshot s1 requested (spec.database.aurora.restoreFrom); see the condition DatabaseRestored\n"))
+	g.Expect(getShop(g, ns).Spec.Database.Aurora.RestoreFrom).To(Equal(&shopv1alpha1.RestoreSource{SnapshotIdentifier: "s1"}))
 	_, err = run(ns, "restore", "acme", "s1")
-	g.Expect(err).To(MatchError(ContainSubstring("restore is not available")))
+	g.Expect(err).To(MatchError(ContainSubstring("was already restored from snapshot s1")))
+	_, err = run(ns, "restore", "acme", "9lives")
+	g.Expect(err).To(MatchError(ContainSubstring("snapshotIdentifier must start with a letter")))
 	_, err = run(ns, "logs", "acme", "--migration")
 	g.Expect(err).To(MatchError(ContainSubstring("storefront acme has no migration Job")))
 }
@@ -240,4 +246,42 @@ func writeFailedPod(t *testing.T, ns string) {
 			Message: `migrate: 00012_orders_index.sql: ERROR: could not create unique index "orders_number_key" (SQLSTATE 23505)`}},
 	}}}
 	g.Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+}
+
+// restore: the spec field set by merge patch, and status while RDS creates the new
+// cluster (the stand-in holds it creating), then Restored.
+func TestStatusRestoring(t *testing.T) {
+	ns := newNamespace(t, "plugin-restore")
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns)
+	g := NewWithT(t)
+	g.Expect(k8sClient.Create(context.Background(), auroraShop(ns))).To(Succeed())
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	_, err := run(ns, "snapshot", "acme")
+	g.Expect(err).NotTo(HaveOccurred())
+	var snapshot string
+	g.Eventually(func(g Gomega) {
+		sf := getShop(g, ns)
+		g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+		g.Expect(sf.Status.Snapshots[0].State).To(Equal("available"))
+		snapshot = sf.Status.Snapshots[0].Identifier
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	restored := getShop(g, ns).Status.Database.ClusterIdentifier + "-r1"
+	standIns.AWS().SetStatus("DBCluster", restored, "creating")
+	out, err := run(ns, "restore", "acme", snapshot)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("restore from snapshot " + snapshot + " requested"))
+	_, err = run(ns, "restore", "acme", "other")
+	g.Expect(err).To(MatchError(ContainSubstring("is restoring snapshot " + snapshot)))
+	expectStatus(t, ns, "status-restoring.txt")
+
+	standIns.AWS().SetStatus("DBCluster", restored, "")
+	g.Eventually(func(g Gomega) {
+		sf := getShop(g, ns)
+		g.Expect(sf.Status.Restore.State).To(Equal(shopv1alpha1.ReasonRestored))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	out, err = run(ns, "status", "acme")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("Restore: snapshot " + snapshot + " into DB cluster " + restored + ": Restored"))
 }

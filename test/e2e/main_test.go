@@ -25,7 +25,9 @@ limitations under the License.
 // a CA bundle mounted from a Secret is trusted only with the right CA; and the shop logs
 // in to its cache as its own ElastiCache user, refused everything else, through a
 // password rotation that fails no request; and product images uploaded by the admin are
-// stored in S3 with the pod's Pod Identity credentials and served through the CDN.
+// stored in S3 with the pod's Pod Identity credentials and served through the CDN; and a
+// restore of the snapshot taken before an upgrade brings the database back as it was,
+// on a new server, through new credentials.
 package e2e_test
 
 import (

@@ -1,0 +1,330 @@
+/*
+Copyright 2026 The Storefront Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
+	"github.com/storefront-operator/storefront/test/fake"
+)
+
+func TestRestoredClusterIdentifier(t *testing.T) {
+	sf := newStorefront("a-very-long-namespace-name-for-the-shops-of-everyone")
+	sf.Name = "acme--shop-with-a-name-that-goes-on-and-on-and-on"
+	for _, seq := range []int64{1, 99, 12345} {
+		id := restoredClusterIdentifier(sf, seq)
+		// RDS CreateDBCluster: 1 to 63 letters, digits or hyphens, a letter first, no two
+		// consecutive hyphens, no trailing hyphen.
+		if len(id) > 63 || !rdsSnapshotIdentifier.MatchString(id) {
+			t.Errorf("identifier %q is no valid DB cluster identifier", id)
+		}
+	}
+	if got, want := restoredClusterIdentifier(newStorefront("shops"), 2), awsIdentifier("shops", "acme")+"-r2"; got != want {
+		t.Errorf("identifier %q, want %q", got, want)
+	}
+}
+
+// restoreEvents are the Storefront's DatabaseRestored Events, in the order they were
+// emitted.
+func restoreEvents(g Gomega, ns string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	sort.SliceStable(list.Items, func(i, j int) bool { return list.Items[i].EventTime.Before(&list.Items[j].EventTime) })
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "Storefront" && strings.HasPrefix(e.Note, shopv1alpha1.ConditionDatabaseRestored+"=") {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
+
+// databaseHost is the host of DATABASE_URL in the connection Secret.
+func databaseHost(g Gomega, ns string) string {
+	s := get(g, ns, "acme-connection", &corev1.Secret{})
+	u, err := url.Parse(string(s.Data[keyDatabaseURL]))
+	g.Expect(err).NotTo(HaveOccurred())
+	return u.Hostname()
+}
+
+// restoreTo sets spec.database.aurora.restoreFrom.
+func restoreTo(t *testing.T, ns, snapshot string) {
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database.Aurora.RestoreFrom = &shopv1alpha1.RestoreSource{SnapshotIdentifier: snapshot}
+	})
+}
+
+// waitForRestore waits until DatabaseRestored has reason and the shop is Ready.
+func waitForRestore(t *testing.T, ns, reason string) *shopv1alpha1.Storefront {
+	t.Helper()
+	g := NewWithT(t)
+	var sf *shopv1alpha1.Storefront
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseRestored).Reason).To(Equal(reason))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}, eventually, poll).Should(Succeed())
+	return sf
+}
+
+// Upgrade (snapshot S before the migration of v2), then restore S: a new cluster
+// <aws-id>-r1 from S in the same subnet group, with the scaling and the current master
+// password (ACK sets it after the restore: rds-controller 1.11.1 restoreDbClusterFromSnapshot
+// sends none, test/fake/ack_snapshot.go), the migration of the served image run on it
+// as the master user with the application role reset, the connection Secret moved to
+// it, the steps in order, each with an Event.
+func TestRestoreFromSnapshot(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	opts := ackOptions
+	opts.ClusterName = "prod-eu"
+	startOperator(t, ns, opts)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}, eventually, poll).Should(Succeed())
+	snapshot := snapshotIdentifier(sf, imageV2, 1)
+	oldDatabase := sf.Status.Migration.Database
+	oldHost := databaseHost(g, ns)
+	awsID := awsIdentifier(ns, "acme")
+	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID))
+
+	restoreTo(t, ns, snapshot)
+	sf = waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	newID := awsID + "-r1"
+	rs := sf.Status.Restore
+	g.Expect(rs).NotTo(BeNil())
+	g.Expect([]string{rs.SnapshotIdentifier, rs.SnapshotImage, rs.ClusterIdentifier, rs.State, rs.ReplacedCluster}).To(Equal(
+		[]string{snapshot, imageV1, newID, shopv1alpha1.ReasonRestored, awsID}))
+	g.Expect(rs.Sequence).To(Equal(int64(1)))
+	g.Expect(rs.CompletionTime).NotTo(BeNil())
+	g.Expect(rs.CompletionTime.Before(&rs.StartTime)).To(BeFalse())
+	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(newID))
+	g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseRestored).Status).To(BeEquivalentTo("True"))
+
+	cluster := ackObject(g, ns, gvkDBCluster, newID)
+	g.Expect(specField(cluster, "dbClusterIdentifier")).To(Equal(newID))
+	g.Expect(specField(cluster, "snapshotIdentifier")).To(Equal(snapshot))
+	g.Expect(specField(cluster, "dbSubnetGroupName")).To(Equal(awsID), "the same subnet group")
+	g.Expect(specField(cluster, "engine")).To(Equal(auroraEngine))
+	scaling, _, _ := unstructured.NestedMap(cluster.Object, "spec", "serverlessV2ScalingConfiguration")
+	g.Expect(scaling).To(Equal(map[string]any{"minCapacity": 0.5, "maxCapacity": int64(4)}), "the Serverless v2 scaling")
+	password, _, _ := unstructured.NestedString(cluster.Object, "spec", "masterUserPassword", "name")
+	g.Expect(cluster.GetAnnotations()).To(HaveKeyWithValue(rdsAnnotationLastAppliedSecret, ns+"/"+password+".password"),
+		"ACK applied the master password after the restore")
+	g.Expect(cluster.GetAnnotations()).To(HaveKeyWithValue(rdsAnnotationFinalSnapshotID, newID+"-final-"+shortHash(string(sf.UID))))
+	g.Expect(tagsOf(cluster)).To(Equal(map[string]string{"storefront.dev/namespace": ns, "storefront.dev/name": "acme", "storefront.dev/cluster": "prod-eu"}))
+	instance := ackObject(g, ns, gvkDBInstance, newID)
+	g.Expect(specField(instance, "dbClusterIdentifier")).To(Equal(newID))
+	g.Expect(specField(instance, "dbInstanceClass")).To(Equal(auroraInstanceClass))
+	res, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBCluster", ID: newID})
+	g.Expect(ok).To(BeTrue(), "the restored cluster exists in the stand-in's AWS")
+	g.Expect(res.Spec).To(HaveKeyWithValue("dbSubnetGroupName", awsID))
+
+	g.Expect(sf.Status.Migration.Database).To(Equal(clusterResourceID(cluster)), "the migration ran on the restored cluster")
+	g.Expect(sf.Status.Migration.Database).NotTo(Equal(oldDatabase))
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+	var onNew []string
+	for _, j := range migrationJobs(g, ns) {
+		if j.Annotations[annotationDatabase] == sf.Status.Migration.Database && j.Annotations[annotationImage] == imageV2 {
+			c := j.Spec.Template.Spec.Containers[0]
+			onNew = append(onNew, strings.Join(c.Args, " "))
+			for _, e := range c.Env {
+				if e.Name == envDatabaseURL {
+					g.Expect(e.ValueFrom.SecretKeyRef.Name).To(Equal("acme-migrate-connection"), "the migration logs in as the master user")
+				}
+			}
+		}
+	}
+	g.Expect(onNew).To(HaveLen(1), "the served image's migration ran on the restored cluster")
+	g.Expect(onNew[0]).To(ContainSubstring("--app-role="+sf.Status.Credentials.ActiveRole), "it resets the application role's password")
+	migrate := get(g, ns, "acme-migrate-connection", &corev1.Secret{})
+	g.Expect(string(migrate.Data[keyDatabaseURL])).To(HavePrefix("postgres://"+dbMasterUsername+":"), "never an application role's URL")
+
+	g.Expect(databaseHost(g, ns)).To(Equal(sf.Status.Database.Endpoint))
+	g.Expect(databaseHost(g, ns)).NotTo(Equal(oldHost), "the connection Secret moved to the restored cluster")
+	g.Expect(databaseHost(g, ns)).To(HavePrefix(newID))
+	g.Eventually(func(g Gomega) {
+		g.Expect(restoreEvents(g, ns)).To(Equal([]string{shopv1alpha1.ReasonRestoring, shopv1alpha1.ReasonRestoreSettingPassword,
+			shopv1alpha1.ReasonRestoreMigrating, shopv1alpha1.ReasonRestored}))
+	}, eventually, poll).Should(Succeed())
+}
+
+// A restore from a snapshot RDS does not know fails (rds-controller would retry
+// DBClusterSnapshotNotFoundFault for ever): the shop stays on its cluster, the new
+// cluster object is deleted; another value retries under the next identifier.
+func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	awsID := awsIdentifier(ns, "acme")
+	oldHost := databaseHost(g, ns)
+	oldDatabase := sf.Status.Migration.Database
+
+	restoreTo(t, ns, "no-such-snapshot")
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseRestored)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRestoreFailed))
+		g.Expect(c.Message).To(ContainSubstring("DBClusterSnapshotNotFoundFault"))
+		g.Expect(c.Message).To(ContainSubstring("The shop stays on DB cluster " + awsID + "; DB cluster " + awsID + "-r1 is deleted"))
+		g.Expect(sf.Status.Restore.CompletionTime).NotTo(BeNil(), "the new cluster object is gone")
+	}, eventually, poll).Should(Succeed())
+	g.Expect(absent(ns, awsID+"-r1", newACKObject(gvkDBCluster))).To(BeTrue())
+	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID))
+	g.Expect(sf.Status.Migration.Database).To(Equal(oldDatabase))
+	g.Expect(databaseHost(g, ns)).To(Equal(oldHost))
+	g.Expect(strings.Join(storefrontEvents(g, ns), "\n")).To(ContainSubstring("Warning " + shopv1alpha1.ReasonRestoreFailed))
+	g.Consistently(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady), "the shop serves on")
+		g.Expect(sf.Status.Restore.State).To(Equal(shopv1alpha1.ReasonRestoreFailed), "the same value is not retried")
+	}, quiet, poll).Should(Succeed())
+
+	// An on-demand snapshot, then a restore from it: the next identifier.
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationSnapshot: "1"}
+	})
+	snapshot := onDemandSnapshotIdentifier(sf, 1)
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+		g.Expect(sf.Status.Snapshots[0].State).To(Equal("available"))
+	}, eventually, poll).Should(Succeed())
+	restoreTo(t, ns, snapshot)
+	sf = waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	g.Expect(sf.Status.Restore.ClusterIdentifier).To(Equal(awsID + "-r2"))
+	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID + "-r2"))
+	g.Expect(databaseHost(g, ns)).To(HavePrefix(awsID + "-r2"))
+}
+
+// The replaced cluster follows the deletion policy: under Retain its ACK objects are
+// released (no owner reference, ACK's retain policy) and it stays in AWS, and the
+// lost-database check watches the restored cluster, not it; under Snapshot it is
+// deleted after a final snapshot of its own name.
+func TestRestoreRetainsReplacedCluster(t *testing.T) {
+	for _, policy := range []shopv1alpha1.DeletionPolicy{shopv1alpha1.DeletionPolicyRetain, shopv1alpha1.DeletionPolicySnapshot} {
+		t.Run(string(policy), func(t *testing.T) {
+			ns := newNamespace(t)
+			s := startStandIns(t, ns, fake.Options{})
+			startOperator(t, ns, ackOptions)
+			g := NewWithT(t)
+			sf := readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = policy }))
+			awsID := awsIdentifier(ns, "acme")
+			updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+				sf.Annotations = map[string]string{shopv1alpha1.AnnotationSnapshot: "1"}
+			})
+			g.Eventually(func(g Gomega) {
+				sf := getStorefront(g, ns)
+				g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+				g.Expect(sf.Status.Snapshots[0].State).To(Equal("available"))
+			}, eventually, poll).Should(Succeed())
+			restoreTo(t, ns, onDemandSnapshotIdentifier(sf, 1))
+			waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+			key := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBCluster", ID: awsID}
+			switch policy {
+			case shopv1alpha1.DeletionPolicyRetain:
+				g.Eventually(func(g Gomega) {
+					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
+				}, eventually, poll).Should(Succeed())
+				for _, gvk := range []schemaKind{{gvkDBCluster, "acme-database"}, {gvkDBInstance, "acme-database"}} {
+					obj := ackObject(g, ns, gvk.gvk, gvk.name)
+					g.Expect(obj.GetOwnerReferences()).To(BeEmpty(), gvk.gvk.Kind)
+					g.Expect(obj.GetAnnotations()).To(HaveKeyWithValue(ackAnnotationDeletionPolicy, ackDeletionPolicyRetain), gvk.gvk.Kind)
+				}
+				_, ok := s.AWS().Get(key)
+				g.Expect(ok).To(BeTrue(), "the replaced cluster stays in AWS")
+
+				// The lost-database check watches the current cluster only: the
+				// replaced one's object may go, the restored one's may not.
+				g.Expect(k8sClient.Delete(context.Background(), ackObject(g, ns, gvkDBCluster, "acme-database"))).To(Succeed())
+				g.Consistently(func(g Gomega) {
+					sf := getStorefront(g, ns)
+					g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Reason).To(Equal(shopv1alpha1.ReasonDatabaseAvailable))
+					g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+				}, quiet, poll).Should(Succeed())
+				g.Expect(k8sClient.Delete(context.Background(), ackObject(g, ns, gvkDBCluster, awsID+"-r1"))).To(Succeed())
+				g.Eventually(func(g Gomega) {
+					g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady).Reason).To(Equal(shopv1alpha1.ReasonDatabaseLost))
+				}, eventually, poll).Should(Succeed())
+			default:
+				g.Eventually(func(g Gomega) {
+					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedDeleted))
+				}, eventually, poll).Should(Succeed())
+				g.Expect(absent(ns, "acme-database", newACKObject(gvkDBCluster))).To(BeTrue())
+				_, ok := s.AWS().Get(key)
+				g.Expect(ok).To(BeFalse(), "the replaced cluster is deleted")
+				var final string
+				for _, d := range s.AWS().Deletions() {
+					if d.Key.Kind == "DBCluster" && d.Key.ID == awsID {
+						final = d.FinalSnapshot
+					}
+				}
+				g.Expect(final).To(Equal(awsID+"-final-"+shortHash(string(sf.UID))), "never deleted without a final snapshot")
+			}
+		})
+	}
+}
+
+// During an Aurora database switch (a restore) the migrations' Secret keeps the master
+// user's URL, which the login phase writes: the application role may not run
+// migrations (its privileges on goose_db_version are revoked,
+// shop/platform/database/roles.go privilegeStatements), and a Job started while the
+// connection phase had written the role's URL there failed with SQLSTATE 42501. An
+// external database's switch writes its URL there (it serves both).
+func TestSwitchKeepsTheMasterURLForMigrations(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	g := NewWithT(t)
+	r := &StorefrontReconciler{Client: k8sClient, APIReader: k8sClient, Scheme: testScheme, Options: ackOptions}
+	const appURL = "postgres://app_a:secret@new.example:5432/shop?sslmode=require"
+	for name, tc := range map[string]struct {
+		aurora bool
+		want   bool
+	}{"aurora": {aurora: true}, "external": {want: true}} {
+		sf := newStorefront(ns, withAurora())
+		sf.Name = name
+		if !tc.aurora {
+			sf.Spec.Database = shopv1alpha1.DatabaseSpec{External: &shopv1alpha1.ExternalStore{URLSecretRef: shopv1alpha1.SecretKeyRef{Name: "db", Key: "url"}}}
+		}
+		createStorefront(t, sf)
+		sf = get(g, ns, name, &shopv1alpha1.Storefront{})
+		s := &scope{sf: sf, database: &storeEndpoint{Host: "new.example", Port: 5432, URL: appURL}}
+		s.dbSwitch.pending = true
+		_, err := r.connectionDatabase(ctx, s)
+		g.Expect(err).NotTo(HaveOccurred())
+		written := !absent(ns, name+"-migrate-connection", &corev1.Secret{})
+		g.Expect(written).To(Equal(tc.want), name)
+	}
+}
