@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -50,25 +51,33 @@ func getStorefront(ctx context.Context, c client.Client, ns, name string) (*shop
 }
 
 // change reads the Storefront, lets edit change it, and sends the difference as a
-// merge patch with the resourceVersion it read: a concurrent change makes the patch
-// fail with a conflict instead of being overwritten. edit may refuse with an error.
+// merge patch with the resourceVersion it read: a concurrent change (the operator's
+// status writes, mostly) is never overwritten; the command reads again and edit decides
+// again. edit may refuse with an error.
 func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1.Storefront) (string, error)) error {
 	c, _, ns, err := p.clients()
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	sf, err := getStorefront(ctx, c, ns, name)
+	var sf *shopv1alpha1.Storefront
+	var done string
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		if sf, err = getStorefront(ctx, c, ns, name); err != nil {
+			return err
+		}
+		patch := client.MergeFromWithOptions(sf.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if done, err = edit(sf); err != nil {
+			return err
+		}
+		if err := c.Patch(ctx, sf, patch); err != nil {
+			return fmt.Errorf("patching storefront %s/%s: %w", ns, name, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	patch := client.MergeFromWithOptions(sf.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	done, err := edit(sf)
-	if err != nil {
-		return err
-	}
-	if err := c.Patch(ctx, sf, patch); err != nil {
-		return fmt.Errorf("patching storefront %s/%s: %w", ns, name, err)
 	}
 	if p.output == "json" {
 		enc := json.NewEncoder(p.streams.Out)
