@@ -104,7 +104,9 @@ func adoptionAdvice(sf *shopv1alpha1.Storefront, id string, newest *dbPassword) 
 // recordRetainedCluster writes the retained cluster's identifier on the kept password
 // Secrets, at a Retain deletion.
 func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *shopv1alpha1.Storefront, passwords []dbPassword) error {
-	id := awsIdentifier(sf.Namespace, sf.Name)
+	// After a restore the shop's data is in the restored cluster: the one a restore
+	// replaced (kept too under Retain) must never be adopted as if it were current.
+	id := currentClusterIdentifier(sf)
 	for _, p := range passwords {
 		if p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] == id {
 			continue
