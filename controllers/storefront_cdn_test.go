@@ -31,6 +31,8 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -420,4 +422,40 @@ func TestImagesBucketDeletionPolicy(t *testing.T) {
 			g.Expect(exists).To(Equal(policy == shopv1alpha1.BucketDeletionPolicyRetain), "bucket %s in S3 after the Storefront went", bucket)
 		})
 	}
+}
+
+// Removing spec.images takes back what it gave: the ServiceAccount's IRSA role annotation
+// and the pods' IMAGE_STORE leave with it, and the Bucket object goes under its policy
+// (Retain: ACK keeps the bucket in AWS).
+func TestRemovingImagesWithdrawsTheRole(t *testing.T) {
+	requireImagesCDNCRDs(t)
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	const role = "arn:aws:iam::123456789012:role/storefront-shop-images"
+	startOperator(t, ns, Options{AWSRegion: "eu-central-1", ImagesRoleARN: role})
+	g := NewWithT(t)
+	sf := readyShop(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Images = &shopv1alpha1.ImagesSpec{Bucket: &shopv1alpha1.ImagesBucket{DeletionPolicy: shopv1alpha1.BucketDeletionPolicyRetain}}
+	})
+	bucket := sf.Status.Images.Bucket
+	g.Eventually(func(g Gomega) {
+		sa := get(g, ns, "acme-shop", &corev1.ServiceAccount{})
+		g.Expect(sa.Annotations).To(HaveKeyWithValue("eks.amazonaws.com/role-arn", role))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Images = nil })
+	g.Eventually(func(g Gomega) {
+		sa := get(g, ns, "acme-shop", &corev1.ServiceAccount{})
+		g.Expect(sa.Annotations).NotTo(HaveKey("eks.amazonaws.com/role-arn"))
+		for _, e := range deployment(g, ns).Spec.Template.Spec.Containers[0].Env {
+			g.Expect(e.Name).NotTo(BeElementOf("IMAGE_STORE", "IMAGE_BASE_URL"))
+		}
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Images).To(BeNil())
+		g.Expect(meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionImagesReady)).To(BeNil())
+		err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme-images"}, newACKObject(gvkBucket))
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the Bucket object is deleted: %v", err)
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	_, s3 := standIns.S3()
+	g.Expect(s3.BucketExists(bucket)).To(BeTrue(), "Retain: the bucket stays in AWS")
 }

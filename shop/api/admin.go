@@ -24,15 +24,15 @@ func registerAdmin(r gin.IRouter, d Deps) {
 
 	g := r.Group("/admin", d.requireUser, d.requireAdmin)
 	g.POST("/products", d.adminCreateProduct)
-	g.PUT("/products/:id", d.adminUpdateProduct)
-	g.DELETE("/products/:id", d.adminDeleteProduct)
-	g.PATCH("/products/:id/stock", d.adminSetStock)
+	g.PUT("/products/:id", updateByID(d.Admin.UpdateProduct))
+	g.DELETE("/products/:id", deleteByID(d.Admin.DeleteProduct))
+	g.PATCH("/products/:id/stock", updateByID(d.Admin.SetStock))
 	g.POST(ImagesRoute, d.adminAddImage)
 	g.PATCH("/products/:id/images/:imageId", d.adminMoveImage)
 	g.DELETE("/products/:id/images/:imageId", d.adminDeleteImage)
 	g.POST("/categories", d.adminCreateCategory)
-	g.PUT("/categories/:id", d.adminUpdateCategory)
-	g.DELETE("/categories/:id", d.adminDeleteCategory)
+	g.PUT("/categories/:id", updateByID(d.Admin.UpdateCategory))
+	g.DELETE("/categories/:id", deleteByID(d.Admin.DeleteCategory))
 	g.GET("/orders", d.adminListOrders)
 	g.PATCH("/orders/:id", d.adminUpdateOrder)
 }
@@ -50,54 +50,6 @@ func (d Deps) adminCreateProduct(c *gin.Context) {
 	}
 	c.Header("Location", Prefix+"/products/"+strconv.FormatInt(p.ID, 10))
 	writeJSON(c, http.StatusCreated, p)
-}
-
-func (d Deps) adminUpdateProduct(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var in admin.ProductInput
-	if err := DecodeJSON(c.Request, &in); err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	p, err := d.Admin.UpdateProduct(c.Request.Context(), id, in)
-	if err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, p)
-}
-
-func (d Deps) adminDeleteProduct(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	if err := d.Admin.DeleteProduct(c.Request.Context(), id); err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
-}
-
-func (d Deps) adminSetStock(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var in admin.StockInput
-	if err := DecodeJSON(c.Request, &in); err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	p, err := d.Admin.SetStock(c.Request.Context(), id, in)
-	if err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, p)
 }
 
 // ImagesRoute is the upload route under /admin (its body limit is
@@ -186,36 +138,6 @@ func (d Deps) adminCreateCategory(c *gin.Context) {
 		return
 	}
 	writeJSON(c, http.StatusCreated, cat)
-}
-
-func (d Deps) adminUpdateCategory(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	var in admin.CategoryInput
-	if err := DecodeJSON(c.Request, &in); err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	cat, err := d.Admin.UpdateCategory(c.Request.Context(), id, in)
-	if err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, cat)
-}
-
-func (d Deps) adminDeleteCategory(c *gin.Context) {
-	id, ok := pathID(c, "id")
-	if !ok {
-		return
-	}
-	if err := d.Admin.DeleteCategory(c.Request.Context(), id); err != nil {
-		httpserver.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }
 
 // adminListOrders filters by status, user_id and email (exact, case-insensitive).

@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -34,6 +36,43 @@ func pathID(c *gin.Context, name string) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// updateByID is the handler of a PUT or PATCH of /…/:id: the path's id and the JSON body
+// given to call, whose result is the 200 answer.
+func updateByID[In, Out any](call func(context.Context, int64, In) (Out, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "id")
+		if !ok {
+			return
+		}
+		var in In
+		if err := DecodeJSON(c.Request, &in); err != nil {
+			httpserver.Fail(c, err)
+			return
+		}
+		out, err := call(c.Request.Context(), id, in)
+		if err != nil {
+			httpserver.Fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, out)
+	}
+}
+
+// deleteByID is the handler of a DELETE of /…/:id: 204 once call deleted it.
+func deleteByID(call func(context.Context, int64) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "id")
+		if !ok {
+			return
+		}
+		if err := call(c.Request.Context(), id); err != nil {
+			httpserver.Fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
 }
 
 // pageParams reads page and per_page with the list limits of docs/architecture.md#the-shops-http-api.

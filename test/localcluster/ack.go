@@ -50,7 +50,7 @@ import (
 // deleting: the final snapshot the rds annotations asked for (a pg_dump file, see
 // Cluster.Snapshots), then the server stops.
 type ackPlayer struct {
-	ca       *throwawayCA
+	ca       *testenv.CA
 	dir      string
 	guard    *guard
 	standIns *fake.StandIns
@@ -444,7 +444,7 @@ func quoteLiteral(s string) string {
 // cache's user group (ApplyCacheUsers).
 func (a *ackPlayer) startCache(ctx context.Context) (*cacheServer, error) {
 	r, err := testenv.StartRedis(ctx, testenv.RedisOptions{
-		CA:       &testenv.CA{CAFile: a.ca.CAFile, CertFile: a.ca.CertFile, KeyFile: a.ca.KeyFile},
+		CA:       a.ca,
 		Hostname: podIP, OpenDefaultUser: true,
 	})
 	if err != nil {
@@ -456,10 +456,10 @@ func (a *ackPlayer) startCache(ctx context.Context) (*cacheServer, error) {
 	}
 	_ = a.guard.Remove(filepath.Dir(cache.logPath))
 	// What the shop will do: rediss:// verified against the CA, in cluster mode.
-	roots, err := a.ca.pool()
-	if err != nil {
+	roots := a.ca.Pool()
+	if roots == nil {
 		r.Stop()
-		return nil, err
+		return nil, fmt.Errorf("no CA certificate in %s", a.ca.CAFile)
 	}
 	addr := podIP + ":" + strconv.Itoa(r.Port)
 	opts, err := redis.ParseClusterURL("rediss://" + addr)

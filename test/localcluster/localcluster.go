@@ -111,7 +111,7 @@ type Cluster struct {
 	ownDir     bool
 	kubeconfig string
 	env        *envtest.Environment
-	ca         *throwawayCA
+	ca         *testenv.CA
 	kubelet    *kubelet
 	alb        *albController
 	metrics    *metricsServer
@@ -201,7 +201,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if c.ca, err = newThrowawayCA(filepath.Join(c.dir, "tls")); err != nil {
+	if c.ca, err = testenv.NewCA(filepath.Join(c.dir, "tls")); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(c.dir, "logs"), 0o755); err != nil {
