@@ -65,6 +65,7 @@ func TestMetrics(t *testing.T) {
 		`shop_db_pool_max_connections{pool="main"}`,
 		`shop_db_pool_max_connections{pool="shopper"}`,
 		`shop_db_pool_acquires_total{pool="shopper"}`,
+		`shop_db_pool_max_connections{pool="search"}`,
 		`shop_db_statement_timeouts_total 0`,
 		`go_goroutines`,
 	} {

@@ -47,10 +47,13 @@ type App struct {
 	Config config.Config
 	Logger *slog.Logger
 	DB     *pgxpool.Pool
-	// ShopperDB answers the shoppers' catalog and search reads: its connections have
-	// SHOPPER_STATEMENT_TIMEOUT as statement_timeout and the search's trigram threshold.
+	// ShopperDB answers the shoppers' catalog reads: its connections have
+	// SHOPPER_STATEMENT_TIMEOUT as statement_timeout.
 	ShopperDB *pgxpool.Pool
-	Redis     *cache.Redis // nil without REDIS_URL
+	// SearchDB answers the searches: ShopperDB's settings, plus the search's trigram
+	// threshold and generic plans (search.ConfigurePool).
+	SearchDB *pgxpool.Pool
+	Redis    *cache.Redis // nil without REDIS_URL
 	// RedisPrefix starts every Redis key and channel of this shop (see keyPrefix).
 	RedisPrefix string
 	Metrics     *metrics.Metrics
@@ -126,18 +129,28 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	// statements (which wait on row locks by design).
 	scfg := pcfg.Copy()
 	scfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.ShopperStatementTimeout.Milliseconds(), 10)
-	scfg.ConnConfig.RuntimeParams["pg_trgm.word_similarity_threshold"] = search.SimilarityThreshold
 	if a.ShopperDB, err = database.OpenConfig(ctx, scfg); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	a.Metrics.RegisterPool("shopper", a.ShopperDB)
+	// The search's own pool: plan_cache_mode is a session setting, and the catalog's
+	// statements need custom plans where the search's are cheaper generic.
+	searchCfg := scfg.Copy()
+	search.ConfigurePool(searchCfg)
+	if a.SearchDB, err = database.OpenConfig(ctx, searchCfg); err != nil {
+		pool.Close()
+		a.ShopperDB.Close()
+		return nil, err
+	}
+	a.Metrics.RegisterPool("search", a.SearchDB)
 
 	if cfg.RedisURL != "" {
 		a.Redis, err = cache.OpenRedis(cfg.RedisURL, cfg.RedisRootCAs)
 		if err != nil {
 			pool.Close()
 			a.ShopperDB.Close()
+			a.SearchDB.Close()
 			return nil, err
 		}
 		if tp != nil {
@@ -157,7 +170,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a.RedisPrefix = keyPrefix(pool)
 	a.Catalog = catalog.NewService(catalog.NewPGStore(a.ShopperDB)).WithImageBaseURL(cfg.ImageBaseURL)
-	a.Search = search.NewService(search.NewPGStore(a.ShopperDB))
+	a.Search = search.NewService(search.NewPGStore(a.SearchDB))
 	copts := cache.Options{Secret: cfg.JWTSecret, Prefix: a.RedisPrefix + ":cache", Observer: a.Metrics, Logger: logger}
 	if a.Redis != nil {
 		copts.Redis = a.Redis
@@ -301,6 +314,7 @@ func (a *App) Close() {
 	}
 	a.DB.Close()
 	a.ShopperDB.Close()
+	a.SearchDB.Close()
 }
 
 // Serve runs `shop serve` until ctx is done, then shuts down gracefully.

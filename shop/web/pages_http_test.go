@@ -607,6 +607,7 @@ func TestServerErrorPage(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{Log: &logs})
 	shop.App.DB.Close() // every query now fails
 	shop.App.ShopperDB.Close()
+	shop.App.SearchDB.Close()
 	v := newVisitor(t, shop)
 	p := v.get("/", "X-Request-ID", "req-broken-db")
 	expectStatus(t, p, 500)

@@ -55,7 +55,9 @@ func ParseURL(databaseURL string) (*pgxpool.Config, error) {
 	// Plan every execution with its values. The catalog's generic plans are much worse
 	// than custom ones: a price range's selectivity is unknown without its values (the
 	// planner then ANDs the price index into every search), and so is a full-text
-	// query's; planning costs about 0.3 ms, a bad generic plan several.
+	// query's; planning costs about 0.3 ms, a bad generic plan several. The search's pool,
+	// whose statements have one good plan whatever the values, overrides it
+	// (search.ConfigurePool).
 	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
