@@ -281,6 +281,7 @@ func (r *StorefrontReconciler) writeStatus(ctx context.Context, before, sf *shop
 		return fmt.Errorf("patching status: %w", err)
 	}
 	r.emitTransitionEvents(before, sf)
+	r.emitSnapshotEvents(before, sf)
 	return nil
 }
 

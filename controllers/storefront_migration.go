@@ -346,6 +346,9 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		}
 		log.FromContext(ctx).V(1).Info("Migration Job created", "job", name)
 	}
+	if p.create || hasJob(in.jobs, name, image) {
+		snapshotUsed(sf, image)
+	}
 	if note := noSnapshotNote(sf); note != "" && p.running && sf.Status.MigratedImage != "" {
 		p.message += "; " + note
 	}

@@ -19,9 +19,11 @@ package controllers
 // Snapshots before migrations (issue 23, docs/architecture.md "Snapshots"): before the
 // migration Job of a new image starts on Aurora, the operator takes an ACK
 // DBClusterSnapshot and waits until RDS reports it available; the last five snapshots
-// are kept in status.snapshots, older ones deleted. A failed snapshot stops the
-// migration (SchemaMigrated=False/SnapshotFailed) until the retry-migration annotation
-// changes.
+// are kept in status.snapshots, older ones deleted. A failed snapshot, or one whose
+// object someone deleted before it became available, stops the migration
+// (SchemaMigrated=False/SnapshotFailed) until the retry-migration annotation changes.
+// The SnapshotTaken Event follows the status, not the reconcile: it is emitted once the
+// status write that records the snapshot available succeeded (emitSnapshotEvents).
 
 import (
 	"context"
@@ -58,11 +60,15 @@ const (
 	componentSnapshot = "database-snapshot"
 	// eventReasonSnapshotTaken is the Event of a snapshot that became available.
 	eventReasonSnapshotTaken = "SnapshotTaken"
-	// Snapshot states (RDS DBClusterSnapshot.Status), and "deleted" for those the
-	// operator deleted.
+	// Snapshot states (RDS DBClusterSnapshot.Status), and "deleted" for a snapshot whose
+	// object was deleted (not by the operator) before it became available.
 	snapshotCreating  = "creating"
 	snapshotAvailable = "available"
 	snapshotFailed    = "failed"
+	snapshotDeleted   = "deleted"
+	// ackAnnotationAdopted is what ACK writes on a resource it adopted rather than
+	// created (runtime apis/core/v1alpha1/annotations.go AnnotationAdopted).
+	ackAnnotationAdopted = "services.k8s.aws/adopted"
 )
 
 // snapshotIdentifier is <aws-id>-pre-<8 hex of sha256(image)>-<seq>: a valid RDS DB
@@ -125,27 +131,34 @@ type snapshotStep struct {
 }
 
 // snapshotBeforeMigration takes, or waits for, the snapshot that precedes the migration
-// of image. Only an upgrade of an Aurora database (a migrated image before) is
-// snapshotted: the first migration runs on an empty database.
+// of image. An upgrade of an Aurora database (a migrated image before) is snapshotted,
+// and so is the first migration on a DB cluster ACK adopted (a Retain deletion kept it,
+// or it was adopted on purpose: it holds data); the first migration on a cluster the
+// operator created runs on an empty database and takes none. The entry's
+// MigrationStarted is set by the caller once the Job exists (snapshotUsed).
 func (r *StorefrontReconciler) snapshotBeforeMigration(ctx context.Context, s *scope, image, retry string) (snapshotStep, error) {
 	sf := s.sf
-	switch {
-	case noSnapshotNote(sf) != "" || sf.Status.MigratedImage == "":
+	if noSnapshotNote(sf) != "" {
 		return snapshotStep{proceed: true}, nil
-	case !r.ackKindInstalled(gvkDBClusterSnapshot):
+	}
+	if sf.Status.MigratedImage == "" {
+		adopted, err := r.adoptedDatabase(ctx, sf)
+		if err != nil || !adopted {
+			return snapshotStep{proceed: true}, err
+		}
+	}
+	if !r.ackKindInstalled(gvkDBClusterSnapshot) {
 		return snapshotStep{reason: shopv1alpha1.ReasonSnapshotFailed,
 			message: fmt.Sprintf("Cannot snapshot the database before migrating %s: %s", image, ackNotInstalledMessage(gvkDBClusterSnapshot))}, nil
 	}
-	var entry *shopv1alpha1.SnapshotStatus
-	for i := len(sf.Status.Snapshots) - 1; i >= 0; i-- {
-		if e := &sf.Status.Snapshots[i]; e.ForImage == image && !e.MigrationStarted {
-			entry = e
-			break
-		}
-	}
-	if entry != nil && entry.State == snapshotFailed {
+	entry := pendingSnapshot(sf, image)
+	if entry != nil && (entry.State == snapshotFailed || entry.State == snapshotDeleted) {
 		if entry.Retry == retry {
-			return snapshotStep{reason: shopv1alpha1.ReasonSnapshotFailed, message: failedSnapshotMessage(sf, entry.Identifier, image)}, nil
+			msg := failedSnapshotMessage(sf, entry.Identifier, image)
+			if entry.State == snapshotDeleted {
+				msg = deletedSnapshotMessage(entry.Identifier, image)
+			}
+			return snapshotStep{reason: shopv1alpha1.ReasonSnapshotFailed, message: msg}, nil
 		}
 		entry = nil // a new retry value: another snapshot
 	}
@@ -157,13 +170,17 @@ func (r *StorefrontReconciler) snapshotBeforeMigration(ctx context.Context, s *s
 		return snapshotStep{reason: shopv1alpha1.ReasonTakingSnapshot, requeue: true,
 			message: fmt.Sprintf("Taking DB cluster snapshot %s before migrating %s", id, image)}, nil
 	}
-	obj := newACKObject(gvkDBClusterSnapshot)
-	if err := r.objectReader().Get(ctx, ctrl.ObjectKey{Namespace: sf.Namespace, Name: entry.Identifier}, obj); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return snapshotStep{}, fmt.Errorf("reading DBClusterSnapshot %s: %w", entry.Identifier, err)
-		}
-		return snapshotStep{reason: shopv1alpha1.ReasonTakingSnapshot, requeue: true,
-			message: fmt.Sprintf("Taking DB cluster snapshot %s before migrating %s", entry.Identifier, image)}, nil
+	obj, err := r.snapshotObject(ctx, sf, entry.Identifier)
+	if err != nil {
+		return snapshotStep{}, err
+	}
+	if obj == nil || !obj.GetDeletionTimestamp().IsZero() {
+		// Someone deleted it. Not taken again on its own: whatever deleted it may do so
+		// again (a loop of snapshots, each billed), and whoever did it may not want
+		// the migration to run; a new retry-migration value says so, as after a
+		// failed snapshot.
+		entry.State = snapshotDeleted
+		return snapshotStep{reason: shopv1alpha1.ReasonSnapshotFailed, message: deletedSnapshotMessage(entry.Identifier, image)}, nil
 	}
 	state, _, _ := unstructured.NestedString(obj.Object, pathStatus...)
 	if t, ok := ackConditionOf(obj, ackConditionTerminal); ok && t.Status == string(metav1.ConditionTrue) {
@@ -178,11 +195,6 @@ func (r *StorefrontReconciler) snapshotBeforeMigration(ctx context.Context, s *s
 	}
 	switch state {
 	case snapshotAvailable:
-		entry.MigrationStarted = true
-		if r.Recorder != nil {
-			r.Recorder.Eventf(sf, obj, corev1.EventTypeNormal, eventReasonSnapshotTaken, "Reconcile",
-				"DB cluster snapshot %s of %s is available; migrating %s", entry.Identifier, entry.Image, image)
-		}
 		log.FromContext(ctx).Info("Snapshot taken before migrating", "snapshot", entry.Identifier, "image", image)
 		return snapshotStep{proceed: true, note: "after DB cluster snapshot " + entry.Identifier}, nil
 	case snapshotFailed:
@@ -192,6 +204,71 @@ func (r *StorefrontReconciler) snapshotBeforeMigration(ctx context.Context, s *s
 	}
 	return snapshotStep{reason: shopv1alpha1.ReasonTakingSnapshot, requeue: true,
 		message: fmt.Sprintf("Waiting for DB cluster snapshot %s (%s) before migrating %s", entry.Identifier, orDefault(state, "requested"), image)}, nil
+}
+
+// pendingSnapshot is the last snapshot taken before the migration of image whose Job
+// has not started yet; nil if there is none.
+func pendingSnapshot(sf *shopv1alpha1.Storefront, image string) *shopv1alpha1.SnapshotStatus {
+	for i := len(sf.Status.Snapshots) - 1; i >= 0; i-- {
+		if e := &sf.Status.Snapshots[i]; e.ForImage == image && !e.MigrationStarted {
+			return e
+		}
+	}
+	return nil
+}
+
+// snapshotUsed records that the migration Job of image exists, so the available
+// snapshot before it is used up: another migration of image takes a new one. It is
+// called once the Job was created or is seen, never before: a status that said so
+// while the Job's creation failed would make the next reconcile take a second snapshot.
+func snapshotUsed(sf *shopv1alpha1.Storefront, image string) {
+	if e := pendingSnapshot(sf, image); e != nil && e.State == snapshotAvailable {
+		e.MigrationStarted = true
+	}
+}
+
+// adoptedDatabase reports whether ACK adopted the shop's DB cluster instead of creating
+// it: a database with data before this Storefront's first migration.
+func (r *StorefrontReconciler) adoptedDatabase(ctx context.Context, sf *shopv1alpha1.Storefront) (bool, error) {
+	if sf.Spec.Database.Aurora == nil {
+		return false, nil
+	}
+	cluster := newACKObject(gvkDBCluster)
+	if err := r.objectReader().Get(ctx, ctrl.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, roleDatabase)}, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading DBCluster %s: %w", objectName(sf, roleDatabase), err)
+	}
+	return cluster.GetAnnotations()[ackAnnotationAdopted] == "true", nil
+}
+
+// snapshotObject reads the DBClusterSnapshot id; nil when it does not exist. The cache
+// may not have seen one just created, so its NotFound is confirmed past the cache.
+func (r *StorefrontReconciler) snapshotObject(ctx context.Context, sf *shopv1alpha1.Storefront, id string) (*unstructured.Unstructured, error) {
+	obj := newACKObject(gvkDBClusterSnapshot)
+	key := ctrl.ObjectKey{Namespace: sf.Namespace, Name: id}
+	err := r.objectReader().Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, obj)
+	}
+	switch {
+	case err == nil:
+		return obj, nil
+	case apierrors.IsNotFound(err) && r.APIReader != nil:
+		return nil, nil
+	case apierrors.IsNotFound(err):
+		// Without a reader past the cache a NotFound proves nothing: wait.
+		return newACKObject(gvkDBClusterSnapshot), nil
+	}
+	return nil, fmt.Errorf("reading DBClusterSnapshot %s: %w", id, err)
+}
+
+// deletedSnapshotMessage is SchemaMigrated's message when the snapshot before the
+// migration of image was deleted before it became available.
+func deletedSnapshotMessage(id, image string) string {
+	return fmt.Sprintf("The DB cluster snapshot %s before the migration of %s was deleted before it became available (its DBClusterSnapshot object is gone); "+
+		"the migration does not start (a new %s value takes another snapshot)", id, image, shopv1alpha1.AnnotationRetryMigration)
 }
 
 // noSnapshotNote says, while a migration runs, why no snapshot preceded it: an external
@@ -318,7 +395,7 @@ func (r *StorefrontReconciler) reconcileOnDemandSnapshot(ctx context.Context, s 
 }
 
 // refreshSnapshotStates copies RDS's status of the recorded snapshots into
-// status.snapshots; true while one is creating.
+// status.snapshots (deleted for one whose object is gone); true while one is creating.
 func (r *StorefrontReconciler) refreshSnapshotStates(ctx context.Context, sf *shopv1alpha1.Storefront) bool {
 	creating := false
 	for i := range sf.Status.Snapshots {
@@ -326,16 +403,16 @@ func (r *StorefrontReconciler) refreshSnapshotStates(ctx context.Context, sf *sh
 		if e.State != snapshotCreating && e.State != "" {
 			continue
 		}
-		obj := newACKObject(gvkDBClusterSnapshot)
-		if err := r.objectReader().Get(ctx, ctrl.ObjectKey{Namespace: sf.Namespace, Name: e.Identifier}, obj); err != nil {
+		obj, err := r.snapshotObject(ctx, sf, e.Identifier)
+		switch {
+		case err != nil:
 			creating = true
+			continue
+		case obj == nil || !obj.GetDeletionTimestamp().IsZero():
+			e.State = snapshotDeleted
 			continue
 		}
 		if st, _, _ := unstructured.NestedString(obj.Object, pathStatus...); st != "" {
-			if st == snapshotAvailable && e.State != snapshotAvailable && e.ForImage == "" && r.Recorder != nil {
-				r.Recorder.Eventf(sf, obj, corev1.EventTypeNormal, eventReasonSnapshotTaken, "Reconcile",
-					"DB cluster snapshot %s of %s is available", e.Identifier, e.Image)
-			}
 			e.State = st
 		}
 		if e.State == snapshotCreating {
@@ -343,6 +420,41 @@ func (r *StorefrontReconciler) refreshSnapshotStates(ctx context.Context, sf *sh
 		}
 	}
 	return creating
+}
+
+// emitSnapshotEvents emits SnapshotTaken for each snapshot the status now records
+// available and the previous status did not. It runs after the status write
+// succeeded: that write is refused when the status changed meanwhile (optimistic
+// lock), so each snapshot becomes available in exactly one written status, and a
+// reconcile whose write was refused emits nothing and is followed by one that
+// sees the snapshot available again.
+func (r *StorefrontReconciler) emitSnapshotEvents(before, after *shopv1alpha1.Storefront) {
+	if r.Recorder == nil {
+		return
+	}
+	was := map[string]string{}
+	for _, e := range before.Status.Snapshots {
+		was[e.Identifier] = e.State
+	}
+	for _, e := range after.Status.Snapshots {
+		if e.State != snapshotAvailable || was[e.Identifier] == snapshotAvailable {
+			continue
+		}
+		related := newACKObject(gvkDBClusterSnapshot)
+		related.SetNamespace(after.Namespace)
+		related.SetName(e.Identifier)
+		of := ""
+		if e.Image != "" {
+			of = " of " + e.Image
+		}
+		if e.ForImage == "" {
+			r.Recorder.Eventf(after, related, corev1.EventTypeNormal, eventReasonSnapshotTaken, "Reconcile",
+				"DB cluster snapshot %s%s is available", e.Identifier, of)
+			continue
+		}
+		r.Recorder.Eventf(after, related, corev1.EventTypeNormal, eventReasonSnapshotTaken, "Reconcile",
+			"DB cluster snapshot %s%s is available; migrating %s", e.Identifier, of, e.ForImage)
+	}
 }
 
 // reconcileSnapshots is the phase of on-demand snapshots and of the snapshots' states.

@@ -17,14 +17,28 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -271,4 +285,229 @@ func TestOnDemandSnapshot(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(getStorefront(g, ns).Status.SnapshotSequence).To(Equal(int64(1)), "the same value takes no other snapshot")
 	}, quiet, poll).Should(Succeed())
+}
+
+// snapshotTakenEvents counts the SnapshotTaken Events about the Storefront in ns: an
+// Event emitted again is the same Event object with series.count raised (client-go
+// tools/events recordToSink, isomorphic events), so a series counts its count. It also
+// returns the earliest time one was emitted.
+func snapshotTakenEvents(g Gomega, ns string) (int32, time.Time) {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var n int32
+	var first time.Time
+	for _, e := range list.Items {
+		if e.Regarding.Kind != "Storefront" || e.Reason != eventReasonSnapshotTaken {
+			continue
+		}
+		n++
+		if e.Series != nil {
+			n += e.Series.Count - 1
+		}
+		if first.IsZero() || e.EventTime.Time.Before(first) {
+			first = e.EventTime.Time
+		}
+	}
+	return n, first
+}
+
+// startOperatorWithClient starts an operator for ns (as startOperator does) whose
+// client is wrap(the default client).
+func startOperatorWithClient(t *testing.T, ns string, opts Options, wrap func(client.WithWatch) client.WithWatch) {
+	t.Helper()
+	opts.WatchNamespaces = []string{ns}
+	opts.MaxConcurrentReconciles = 2
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 testScheme,
+		Cache:                  CacheOptions(opts.WatchNamespaces),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
+			base, err := client.NewWithWatch(config, options)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(base), nil
+		},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatalf("creating manager: %v", err)
+	}
+	if err := Setup(mgr, opts); err != nil {
+		t.Fatalf("setting up the operator: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	syncCtx, syncCancel := context.WithTimeout(ctx, eventually)
+	defer syncCancel()
+	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
+		t.Fatal("the operator's cache did not sync")
+	}
+}
+
+// Item 1 of the snapshot leftovers: the status writes that record the snapshot before
+// the migration available are refused twice with a real Conflict (someone edits the
+// Storefront just before each: the optimistic lock refuses the write, as the API
+// server does for a stale resourceVersion). Exactly one SnapshotTaken Event, emitted
+// only after the write that recorded the snapshot succeeded.
+func TestSnapshotTakenOnceDespiteConflicts(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	var (
+		mu        sync.Mutex
+		conflicts int
+		written   time.Time // when the first write recording it available was sent
+	)
+	recordsAvailable := func(obj client.Object) bool {
+		sf, ok := obj.(*shopv1alpha1.Storefront)
+		if !ok {
+			return false
+		}
+		for _, e := range sf.Status.Snapshots {
+			if e.ForImage == imageV2 && e.State == "available" {
+				return true
+			}
+		}
+		return false
+	}
+	startOperatorWithClient(t, ns, ackOptions, func(base client.WithWatch) client.WithWatch {
+		return interceptor.NewClient(base, interceptor.Funcs{
+			SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if sub != "status" || !recordsAvailable(obj) || !written.IsZero() {
+					return cl.SubResource(sub).Patch(ctx, obj, patch, opts...)
+				}
+				if conflicts < 2 {
+					// Someone edits the Storefront between the operator's read and its write.
+					latest := &shopv1alpha1.Storefront{}
+					if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), latest); err != nil {
+						return err
+					}
+					metav1.SetMetaDataAnnotation(&latest.ObjectMeta, "example.com/edited", strconv.Itoa(conflicts))
+					if err := k8sClient.Update(ctx, latest); err != nil {
+						return err
+					}
+					err := cl.SubResource(sub).Patch(ctx, obj, patch, opts...)
+					if apierrors.IsConflict(err) {
+						conflicts++
+					}
+					return err
+				}
+				written = time.Now()
+				return cl.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		})
+	})
+	g := NewWithT(t)
+	readyShop(t, ns, withAurora())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(1)), "one snapshot, however often its write was refused")
+	g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+	g.Expect(sf.Status.Snapshots[0].State).To(Equal("available"))
+	g.Expect(sf.Status.Snapshots[0].MigrationStarted).To(BeTrue())
+	mu.Lock()
+	g.Expect(conflicts).To(Equal(2), "the API server refused two writes")
+	sent := written
+	mu.Unlock()
+	g.Eventually(func(g Gomega) {
+		n, _ := snapshotTakenEvents(g, ns)
+		g.Expect(n).To(Equal(int32(1)))
+	}, eventually, poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		n, first := snapshotTakenEvents(g, ns)
+		g.Expect(n).To(Equal(int32(1)))
+		g.Expect(first.Before(sent.Truncate(time.Microsecond))).To(BeFalse(), "emitted only after the status recording it was written")
+	}, quiet, poll).Should(Succeed())
+	id := snapshotIdentifier(sf, imageV2, 1)
+	g.Expect(strings.Join(storefrontEvents(g, ns), "\n")).To(ContainSubstring(
+		"Normal SnapshotTaken: DB cluster snapshot " + id + " of " + imageV1 + " is available; migrating " + imageV2))
+}
+
+// Item 2: the snapshot object recorded as creating is deleted (by someone else): the
+// entry says deleted, SchemaMigrated=False/SnapshotFailed names it, the migration does
+// not start, and nothing is taken again until a new retry-migration value, which takes
+// the next snapshot and lets the migration run.
+func TestDeletedSnapshotStopsMigration(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	id := snapshotIdentifier(sf, imageV2, 1)
+	s.AWS().SetStatus("DBClusterSnapshot", id, fake.SnapshotStatusCreating)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionSchemaMigrated).Reason).To(Equal(shopv1alpha1.ReasonTakingSnapshot))
+	}, eventually, poll).Should(Succeed())
+
+	g.Expect(k8sClient.Delete(context.Background(), snapshotObject(g, ns, id))).To(Succeed())
+	want := "The DB cluster snapshot " + id + " before the migration of " + imageV2 +
+		" was deleted before it became available (its DBClusterSnapshot object is gone); the migration does not start (a new shop.storefront.dev/retry-migration value takes another snapshot)"
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionSchemaMigrated)
+		g.Expect([]string{string(c.Status), c.Reason, c.Message}).To(Equal([]string{"False", "SnapshotFailed", want}))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+		g.Expect([]string{sf.Status.Snapshots[0].Identifier, sf.Status.Snapshots[0].State}).To(Equal([]string{id, "deleted"}))
+	}, eventually, poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(1)), "not taken again on its own")
+		g.Expect(sf.Status.MigratedImage).To(Equal(imageV1))
+		for _, j := range migrationJobs(g, ns) {
+			g.Expect(j.Annotations[annotationImage]).NotTo(Equal(imageV2), "no migration without its snapshot")
+		}
+	}, quiet, poll).Should(Succeed())
+	g.Expect(strings.Join(storefrontEvents(g, ns), "\n")).To(ContainSubstring("Warning SnapshotFailed: SchemaMigrated=False: " + want))
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryMigration: "1"}
+	})
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+	g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(2)))
+	var got [][]string
+	for _, e := range sf.Status.Snapshots {
+		got = append(got, []string{e.Identifier, e.State})
+	}
+	g.Expect(got).To(Equal([][]string{{id, "deleted"}, {snapshotIdentifier(sf, imageV2, 2), "available"}}))
+}
+
+// Item 3: a DB cluster ACK adopted (kept by a Retain deletion, docs "Adoption") holds
+// data, so the first migration of the Storefront created again is preceded by a
+// snapshot, although no image was migrated by it yet; the first Storefront, on the
+// cluster it created empty, took none.
+func TestSnapshotBeforeFirstMigrationOfAdoptedDatabase(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{ACKDelay: 300 * time.Millisecond})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withRetain()))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Snapshots).To(BeEmpty(), "a created cluster is empty: no snapshot")
+	deleteAndWait(t, ns)
+
+	createStorefront(t, newStorefront(ns, withRetain()))
+	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(ackObject(g, ns, gvkDBCluster, "acme-database").GetAnnotations()).To(HaveKeyWithValue("services.k8s.aws/adopted", "true"))
+	id := snapshotIdentifier(sf, imageV1, 1)
+	g.Expect(sf.Status.MigratedImage).To(Equal(imageV1))
+	g.Expect(sf.Status.SnapshotSequence).To(Equal(int64(1)))
+	g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+	e := sf.Status.Snapshots[0]
+	g.Expect([]string{e.Identifier, e.Image, e.ForImage, e.State}).To(Equal([]string{id, "", imageV1, "available"}))
+	g.Expect(e.MigrationStarted).To(BeTrue())
+	res, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: "DBClusterSnapshot", ID: id})
+	g.Expect(ok).To(BeTrue(), "the snapshot exists in the stand-in's AWS")
+	g.Expect(res.Spec["dbClusterIdentifier"]).To(Equal(awsIdentifier(ns, "acme")), "a snapshot of the adopted cluster")
+	g.Eventually(func(g Gomega) {
+		g.Expect(storefrontEvents(g, ns)).To(ContainElement("Normal SnapshotTaken: DB cluster snapshot " + id + " is available; migrating " + imageV1))
+	}, eventually, poll).Should(Succeed())
 }

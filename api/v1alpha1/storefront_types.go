@@ -678,8 +678,9 @@ type SnapshotStatus struct {
 	ForImage string `json:"forImage,omitempty"`
 	// Time is when the operator asked for it.
 	Time metav1.Time `json:"time"`
-	// State is RDS's status of the snapshot: creating, available, failed; deleted once
-	// the operator deleted it.
+	// State is RDS's status of the snapshot: creating, available, failed; deleted when
+	// its DBClusterSnapshot object was deleted (not by the operator) before it became
+	// available.
 	// +optional
 	State string `json:"state,omitempty"`
 	// Retry is the shop.storefront.dev/retry-migration value it was taken under: a

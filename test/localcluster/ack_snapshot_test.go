@@ -33,6 +33,25 @@ import (
 // roles' passwords of its time; a DBCluster restored from it (spec.snapshotIdentifier)
 // serves that data, and a role logs in with the password it had then, not the one set
 // after the snapshot.
+//
+// What it reproduces, from the Aurora User Guide:
+//   - USER_CreateSnapshotCluster.html ("Creating a DB cluster snapshot"): "Amazon RDS
+//     creates a storage volume snapshot of your DB cluster, backing up the entire DB
+//     cluster and not just individual databases." The whole cluster volume, roles and
+//     their password hashes included: hence a pg_dump of the database plus its roles
+//     with their password hashes (ackPlayer.Snapshot), not the rows alone.
+//   - aurora-restore-snapshot.html ("Restoring from a DB cluster snapshot"): "You can't
+//     restore from a DB cluster snapshot to an existing DB cluster; a new DB cluster is
+//     created when you restore." Hence a server of its own (another port).
+//   - API_RestoreDBClusterFromSnapshot.html (RDS API Reference): its request parameters
+//     have no master user name or password (nor has rds-controller's
+//     newRestoreDBClusterFromSnapshotInput, test/fake/ack_snapshot.go), so the new
+//     cluster has the snapshot's master user and password, and every role the
+//     password it had then; this test pins an application role's.
+//
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CreateSnapshotCluster.html
+// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-restore-snapshot.html
+// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html
 func TestACKSnapshotIsARealCopyWithThePasswordsOfItsTime(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
