@@ -28,6 +28,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -303,7 +304,7 @@ func (r *StorefrontReconciler) takeSnapshot(ctx context.Context, s *scope, forIm
 	if forImage != "" {
 		id = snapshotIdentifier(sf, forImage, seq)
 	}
-	obj := desiredDBClusterSnapshot(sf, effective(sf).Region, clusterIdentifier(sf), id, r.Options.ClusterName)
+	obj := desiredDBClusterSnapshot(sf, effective(sf).Region, currentClusterIdentifier(sf), id, r.Options.ClusterName)
 	log.FromContext(ctx).Info("Creating DB cluster snapshot", "snapshot", id, "image", sf.Status.MigratedImage, "before", forImage)
 	if err := r.Create(ctx, obj, ctrl.FieldOwner(fieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("creating DBClusterSnapshot %s: %w", id, err)
@@ -313,13 +314,27 @@ func (r *StorefrontReconciler) takeSnapshot(ctx context.Context, s *scope, forIm
 		Identifier: id, Image: sf.Status.MigratedImage, ForImage: forImage, Time: metav1.Now(), State: snapshotCreating, Retry: retry,
 	})
 	for len(sf.Status.Snapshots) > maxSnapshots {
-		old := sf.Status.Snapshots[0]
-		if err := r.deleteSnapshot(ctx, sf, old.Identifier); err != nil {
+		i := oldestExpendableSnapshot(sf)
+		if i < 0 {
+			break
+		}
+		if err := r.deleteSnapshot(ctx, sf, sf.Status.Snapshots[i].Identifier); err != nil {
 			return "", err
 		}
-		sf.Status.Snapshots = sf.Status.Snapshots[1:]
+		sf.Status.Snapshots = slices.Delete(sf.Status.Snapshots, i, i+1)
 	}
 	return id, nil
+}
+
+// oldestExpendableSnapshot is the index of the oldest snapshot in status.snapshots that
+// retention may delete, -1 if none: the one spec.database.aurora.restoreFrom names is
+// kept (a restore from it may not have started or ended), even beyond maxSnapshots.
+func oldestExpendableSnapshot(sf *shopv1alpha1.Storefront) int {
+	keep := ""
+	if a := sf.Spec.Database.Aurora; a != nil && a.RestoreFrom != nil {
+		keep = a.RestoreFrom.SnapshotIdentifier
+	}
+	return slices.IndexFunc(sf.Status.Snapshots, func(e shopv1alpha1.SnapshotStatus) bool { return e.Identifier != keep })
 }
 
 // deleteSnapshot deletes a snapshot the operator took, in AWS too: a retained one's
@@ -349,12 +364,6 @@ func (r *StorefrontReconciler) deleteSnapshot(ctx context.Context, sf *shopv1alp
 		return fmt.Errorf("deleting DBClusterSnapshot %s: %w", id, err)
 	}
 	return nil
-}
-
-// clusterIdentifier is the AWS identifier of the shop's DB cluster (a restored one
-// after a restore: storefront_restore.go).
-func clusterIdentifier(sf *shopv1alpha1.Storefront) string {
-	return currentClusterIdentifier(sf)
 }
 
 // Tag keys of the cost allocation tags on every AWS resource the operator creates

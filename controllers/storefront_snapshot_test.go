@@ -75,6 +75,26 @@ func snapshotObject(g Gomega, ns, name string) *unstructured.Unstructured {
 // An upgrade on Aurora: a snapshot first, the Job only once RDS reports it available,
 // a SnapshotTaken Event, the snapshot object retained (no owner reference, ACK's retain
 // policy) under the Snapshot policy, tagged; the first migration takes none.
+// Retention deletes the oldest snapshot, except the one spec.database.aurora.restoreFrom
+// names: a restore from it may still be waiting to start.
+func TestRetentionKeepsTheRestoreSource(t *testing.T) {
+	sf := &shopv1alpha1.Storefront{}
+	for _, id := range []string{"s1", "s2", "s3", "s4", "s5", "s6"} {
+		sf.Status.Snapshots = append(sf.Status.Snapshots, shopv1alpha1.SnapshotStatus{Identifier: id})
+	}
+	if got := oldestExpendableSnapshot(sf); got != 0 {
+		t.Errorf("no restore: the oldest expendable snapshot is %d, want 0", got)
+	}
+	sf.Spec.Database.Aurora = &shopv1alpha1.AuroraDatabase{RestoreFrom: &shopv1alpha1.RestoreSource{SnapshotIdentifier: "s1"}}
+	if got := oldestExpendableSnapshot(sf); got != 1 {
+		t.Errorf("restoring s1: the oldest expendable snapshot is %d, want 1", got)
+	}
+	sf.Status.Snapshots = sf.Status.Snapshots[:1]
+	if got := oldestExpendableSnapshot(sf); got != -1 {
+		t.Errorf("only the restore source: %d, want -1", got)
+	}
+}
+
 func TestSnapshotBeforeMigration(t *testing.T) {
 	ns := newNamespace(t)
 	s := startStandIns(t, ns, fake.Options{})
