@@ -22,9 +22,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -38,9 +36,7 @@ import (
 func TestRetainThenRecreateAdoptsTheDatabase(t *testing.T) {
 	ctx := context.Background()
 	ns := "adoption"
-	if err := cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	createNamespace(t, ns)
 	newKeeper := func() *shopv1alpha1.Storefront {
 		sf := storefrontTrusting(t, ns, "keeper", "")
 		sf.Spec.Database.Aurora.CABundleSecretRef = nil

@@ -49,9 +49,7 @@ import (
 func TestShopCacheUser(t *testing.T) {
 	ctx := context.Background()
 	ns := "cache-user"
-	if err := cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	createNamespace(t, ns)
 	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "shop_v1alpha1_storefront.yaml"))
 	if err != nil {
 		t.Fatal(err)

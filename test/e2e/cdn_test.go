@@ -33,8 +33,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -57,9 +55,7 @@ func TestProductImagesThroughTheCDN(t *testing.T) {
 		alias    = "shop.gallery.example"
 		role     = "arn:aws:iam::123456789012:role/storefront-shop-images"
 	)
-	if err := cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	createNamespace(t, ns)
 	// The association comes first: EKS changes only the pods created after it.
 	cluster.AssociatePodIdentity(ns, name+"-shop", role)
 	sf := storefrontTrusting(t, ns, name, "")

@@ -423,3 +423,11 @@ func dumpOnFailure(t *testing.T, key client.ObjectKey) {
 	cluster.DumpLogs(&b, 40)
 	t.Log("\n" + b.String())
 }
+
+// createNamespace creates the namespace ns of a test.
+func createNamespace(t *testing.T, ns string) {
+	t.Helper()
+	if err := cluster.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatalf("creating namespace %s: %v", ns, err)
+	}
+}

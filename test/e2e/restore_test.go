@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -42,9 +40,7 @@ import (
 func TestRestoreUndoesAnUpgrade(t *testing.T) {
 	ctx := context.Background()
 	ns := "restore"
-	if err := cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	createNamespace(t, ns)
 	sf := storefrontTrusting(t, ns, "undo", "")
 	sf.Spec.Database.Aurora.CABundleSecretRef = nil
 	sf.Spec.Cache = nil // not what this test is about

@@ -51,9 +51,7 @@ import (
 func TestVerifyFullAgainstTheCAMountedFromASecret(t *testing.T) {
 	ctx := context.Background()
 	ns := "verify-full"
-	if err := cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	createNamespace(t, ns)
 	clusterCA, err := os.ReadFile(cluster.CAFile())
 	if err != nil {
 		t.Fatal(err)
