@@ -552,8 +552,12 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "\nStorefront %s\n", r.Name)
 	printNodes(w, r.Objects, "")
 	fmt.Fprintln(w, "\nConditions:")
+	width := 15 // the usual types; a longer one (DatabaseRestored) widens the column
 	for _, c := range r.Conditions {
-		fmt.Fprintf(w, "  %-15s %-7s %s", c.Type, c.Status, c.Reason)
+		width = max(width, len(c.Type))
+	}
+	for _, c := range r.Conditions {
+		fmt.Fprintf(w, "  %-*s %-7s %s", width, c.Type, c.Status, c.Reason)
 		if c.Message != "" {
 			fmt.Fprintf(w, ": %s", c.Message)
 		}
