@@ -145,6 +145,11 @@ func TestTheALBDoesNotRetryWhenABackendDies(t *testing.T) {
 		return cs.RestartCount
 	}, time.Minute, 50*time.Millisecond).Should(Equal(int32(1)), "the first restart has no back-off")
 	serving(g, url)
+	// The restarted target back in the group (when its restart outlasted the
+	// registration delay it was deregistered, and comes back only after it): else the
+	// second death below would get no request at all.
+	g.Eventually(func() int { return cluster.HealthyTargets(ns, "shop") }, time.Minute, 50*time.Millisecond).
+		Should(Equal(2), "both targets healthy before the second kill")
 	cs, _ = running(names[0])
 	kill(cs)
 	codes := map[int]int{}

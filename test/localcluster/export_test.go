@@ -16,6 +16,8 @@ limitations under the License.
 
 package localcluster
 
+import "k8s.io/apimachinery/pkg/types"
+
 // ControlPlanePIDs are the kube-apiserver and etcd processes of the cluster, for tests
 // that check none outlives it.
 func (c *Cluster) ControlPlanePIDs() []string {
@@ -25,4 +27,26 @@ func (c *Cluster) ControlPlanePIDs() []string {
 // TempDirs are the directories the cluster removes when it stops: its own and envtest's.
 func (c *Cluster) TempDirs() []string {
 	return []string{c.dir, c.guard.dir, c.env.ControlPlane.APIServer.CertDir, c.env.ControlPlane.Etcd.DataDir}
+}
+
+// HealthyTargets is how many targets of the Ingress namespace/name's load balancer are
+// healthy, over all its target groups.
+func (c *Cluster) HealthyTargets(namespace, name string) int {
+	c.alb.mu.Lock()
+	lb := c.alb.lbs[types.NamespacedName{Namespace: namespace, Name: name}]
+	c.alb.mu.Unlock()
+	if lb == nil {
+		return 0
+	}
+	lb.mu.RLock()
+	defer lb.mu.RUnlock()
+	n := 0
+	for _, tg := range lb.targetGroups {
+		for _, s := range tg.States() {
+			if s == targetHealthy {
+				n++
+			}
+		}
+	}
+	return n
 }
