@@ -266,7 +266,8 @@ func (r *StorefrontReconciler) deleteDBSubnetGroup(ctx context.Context, s *scope
 // annotations (the policy, plus extra) say what the policy says: they are applied from
 // the start, but a Storefront paused or made by an older operator may lack them. It
 // reads past the cache, since it waits for ACK's finalizer, and reports done once the
-// object is gone; until then s.waitingOn says what ACK reports.
+// object is gone; until then s.waitingOn says what ACK reports. extra wins over the
+// policy: a restore deletes the cluster it replaced or abandoned with its own.
 func (r *StorefrontReconciler) deleteACKObject(ctx context.Context, s *scope, gvk schema.GroupVersionKind, name string, extra map[string]string) (bool, error) {
 	sf := s.sf
 	if !r.ackKindInstalled(gvk) {

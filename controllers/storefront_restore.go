@@ -364,55 +364,17 @@ func (r *StorefrontReconciler) removeRestoredCluster(ctx context.Context, s *sco
 	rs := s.sf.Status.Restore
 	name := clusterObjectName(s.sf, rs.ClusterIdentifier)
 	skip := map[string]string{rdsAnnotationSkipFinalSnapshot: "true", ackAnnotationDeletionPolicy: ackDeletionPolicyDelete}
-	instanceGone, err := r.deleteRestoreObject(ctx, s, gvkDBInstance, name, skip)
+	instanceGone, err := r.deleteACKObject(ctx, s, gvkDBInstance, name, skip)
 	if err != nil || !instanceGone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
-	clusterGone, err := r.deleteRestoreObject(ctx, s, gvkDBCluster, name, skip)
+	clusterGone, err := r.deleteACKObject(ctx, s, gvkDBCluster, name, skip)
 	if err != nil || !clusterGone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
 	now := metav1.Now()
 	rs.CompletionTime = &now
 	return ctrl.Result{}, nil
-}
-
-// deleteRestoreObject deletes one ACK object of a cluster the restore replaced or
-// abandoned, with the annotations given, and reports whether it is gone.
-func (r *StorefrontReconciler) deleteRestoreObject(ctx context.Context, s *scope, gvk schema.GroupVersionKind, name string, annotations map[string]string) (bool, error) {
-	sf := s.sf
-	obj := newACKObject(gvk)
-	if err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: name}, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, name, err)
-	}
-	if !metav1.IsControlledBy(obj, sf) {
-		return true, nil
-	}
-	if !obj.GetDeletionTimestamp().IsZero() {
-		return false, nil
-	}
-	if !hasAll(obj.GetAnnotations(), annotations) {
-		patch := client.MergeFrom(obj.DeepCopy())
-		a := obj.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		for k, v := range annotations {
-			a[k] = v
-		}
-		obj.SetAnnotations(a)
-		if err := r.Patch(ctx, obj, patch, client.FieldOwner(fieldOwner)); err != nil {
-			return false, fmt.Errorf("annotating %s %s for deletion: %w", gvk.Kind, name, err)
-		}
-	}
-	log.FromContext(ctx).Info("Deleting ACK object of a replaced or failed restore", "kind", gvk.Kind, "name", name)
-	if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("deleting %s %s: %w", gvk.Kind, name, err)
-	}
-	return false, nil
 }
 
 // finishRestore is the phase after the workload: a restore that switched ends Restored
@@ -494,7 +456,7 @@ func (r *StorefrontReconciler) disposeReplacedCluster(ctx context.Context, s *sc
 		return ctrl.Result{}, nil
 	}
 	rs.ReplacedClusterState = replacedDeleting
-	gone, err := r.deleteRestoreObject(ctx, s, gvkDBInstance, name,
+	gone, err := r.deleteACKObject(ctx, s, gvkDBInstance, name,
 		map[string]string{rdsAnnotationSkipFinalSnapshot: "true", ackAnnotationDeletionPolicy: ackDeletionPolicyDelete})
 	if err != nil || !gone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
@@ -503,7 +465,7 @@ func (r *StorefrontReconciler) disposeReplacedCluster(ctx context.Context, s *sc
 	if err != nil || !lifted {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
-	gone, err = r.deleteRestoreObject(ctx, s, gvkDBCluster, name, map[string]string{
+	gone, err = r.deleteACKObject(ctx, s, gvkDBCluster, name, map[string]string{
 		rdsAnnotationSkipFinalSnapshot: "false",
 		rdsAnnotationFinalSnapshotID:   clusterFinalSnapshotIdentifier(sf, rs.ReplacedCluster),
 		ackAnnotationDeletionPolicy:    ackDeletionPolicyDelete,
