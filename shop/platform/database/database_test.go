@@ -110,4 +110,61 @@ func TestMigrate(t *testing.T) {
 			t.Error("a mixed-case email was stored")
 		}
 	})
+
+	// product_search (migration 00007) is what search reads: it must follow every change
+	// of a product's searched columns, and only those.
+	t.Run("product_search follows the products", func(t *testing.T) {
+		type row struct {
+			Category, Price int64
+			Name, Vector    string
+		}
+		read := func() (row, error) {
+			var r row
+			err := pool.QueryRow(ctx, `SELECT s.category_id, s.price_minor, s.name, s.search_vector::text
+				FROM product_search s JOIN products p ON p.id = s.product_id
+				WHERE p.slug = 'claw-hammer' AND s.category_id = p.category_id AND s.price_minor = p.price_minor
+					AND s.created_at = p.created_at AND s.name = p.name AND s.search_vector = p.search_vector`).Scan(&r.Category, &r.Price, &r.Name, &r.Vector)
+			return r, err
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO categories (slug, name) VALUES ('garden', 'Garden')`); err != nil {
+			t.Fatal(err)
+		}
+		for _, change := range []string{
+			`UPDATE products SET name = 'Framing Hammer' WHERE slug = 'claw-hammer'`,
+			`UPDATE products SET description = 'Drop-forged, with a walnut handle.' WHERE slug = 'claw-hammer'`,
+			`UPDATE products SET price_minor = 3100 WHERE slug = 'claw-hammer'`,
+			`UPDATE products SET category_id = (SELECT id FROM categories WHERE slug = 'garden') WHERE slug = 'claw-hammer'`,
+			`UPDATE categories SET name = 'Yard' WHERE slug = 'garden'`,
+			`UPDATE products SET created_at = '2026-01-02T03:04:05Z' WHERE slug = 'claw-hammer'`,
+		} {
+			if _, err := pool.Exec(ctx, change); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := read(); err != nil {
+				t.Errorf("after %s: product_search differs from products (%v)", change, err)
+			}
+		}
+		r, err := read()
+		if err != nil || r.Price != 3100 || r.Name != "Framing Hammer" || !strings.Contains(r.Vector, "'walnut'") || !strings.Contains(r.Vector, "'yard':3B") {
+			t.Errorf("product_search row %+v, %v", r, err)
+		}
+		// Stock is not searched: an order's update leaves product_search's row as it was.
+		var before, after string
+		if err := pool.QueryRow(ctx, `SELECT s.ctid::text FROM product_search s JOIN products p ON p.id = s.product_id WHERE p.slug = 'claw-hammer'`).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `UPDATE products SET stock = stock + 1 WHERE slug = 'claw-hammer'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow(ctx, `SELECT s.ctid::text FROM product_search s JOIN products p ON p.id = s.product_id WHERE p.slug = 'claw-hammer'`).Scan(&after); err != nil || after != before {
+			t.Errorf("a stock update rewrote the product_search row: %s -> %s (%v)", before, after, err)
+		}
+		if _, err := pool.Exec(ctx, `DELETE FROM products WHERE slug = 'claw-hammer'`); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM product_search s WHERE NOT EXISTS (SELECT FROM products p WHERE p.id = s.product_id)`).Scan(&left); err != nil || left != 0 {
+			t.Errorf("%d product_search rows outlived their product (%v)", left, err)
+		}
+	})
 }
