@@ -162,7 +162,7 @@ func Synthetic(ctx context.Context, conn *pgx.Conn, n int, currency string) ([]s
 	}
 	// After a bulk load: fresh statistics for the planner, and the GIN indexes' pending
 	// lists merged (until then every search scans the whole pending list).
-	if _, err := conn.Exec(ctx, `VACUUM ANALYZE products`); err != nil {
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE products, product_search`); err != nil {
 		return nil, fmt.Errorf("vacuuming after the load: %w", err)
 	}
 	return sample, nil

@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,10 @@ func TestMigrate(t *testing.T) {
 				WHERE p.slug = 'claw-hammer' AND s.category_id = p.category_id AND s.price_minor = p.price_minor
 					AND s.created_at = p.created_at AND s.name = p.name AND s.search_vector = p.search_vector`).Scan(&r.Category, &r.Price, &r.Name, &r.Vector)
 			return r, err
+		}
+		var options []string
+		if err := pool.QueryRow(ctx, `SELECT reloptions FROM pg_class WHERE relname = 'product_search_vector_idx'`).Scan(&options); err != nil || !slices.Contains(options, "fastupdate=off") {
+			t.Errorf("product_search_vector_idx options %q, %v: want fastupdate=off (no pending list for searches to scan)", options, err)
 		}
 		if _, err := pool.Exec(ctx, `INSERT INTO categories (slug, name) VALUES ('garden', 'Garden')`); err != nil {
 			t.Fatal(err)
