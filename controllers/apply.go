@@ -103,11 +103,21 @@ func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired 
 			"field", isSubset(want.Object, have.Object, ""))
 	case apierrors.IsNotFound(err):
 		// The cache holds only objects labelled as ours (CacheOptions): an object of this
-		// name that is not ours is invisible to it, and an apply would take it over.
+		// name that is not ours is invisible to it, and a plain apply would take it over.
+		// So the apply only creates (createOnly): when an object of this name exists, it
+		// is read past the cache and checked, and applied only when it is ours.
+		log.FromContext(ctx).Info("Creating object", "kind", gvk.Kind, "name", desired.GetName())
+		err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(createOnly(want)), client.FieldOwner(fieldOwner), client.ForceOwnership)
+		if err == nil {
+			return true, copyInto(want, desired, r.Scheme)
+		}
+		if !apierrors.IsConflict(err) {
+			return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, desired.GetName(), err)
+		}
 		if err := r.checkNotTakingOver(ctx, gvk.Kind, desired, currentObj); err != nil {
 			return false, err
 		}
-		log.FromContext(ctx).Info("Creating object", "kind", gvk.Kind, "name", desired.GetName())
+		// Ours, and not in the cache yet (or no longer labelled as ours): applied below.
 	default:
 		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, desired.GetName(), err)
 	}
@@ -116,6 +126,23 @@ func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired 
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, desired.GetName(), err)
 	}
 	return true, copyInto(want, desired, r.Scheme)
+}
+
+// createOnlyResourceVersion makes a server-side apply a create: an apply that names a
+// resourceVersion is refused with a Conflict, and writes nothing, unless the object's
+// is that one (the generic registry's Store.Update compares them before any change),
+// while an apply that creates ignores it (the object is new: Store.Update wipes and
+// fills its metadata). No object has resourceVersion 1: it is the revision of an
+// empty etcd, and every write moves past it. One request, where a read past the cache
+// and then an apply took two for every object a Storefront creates; an object of the
+// name that exists (someone else's, or ours before the cache shows it) costs a read.
+const createOnlyResourceVersion = "1"
+
+// createOnly returns want to be applied only if no object of its name exists.
+func createOnly(want *unstructured.Unstructured) *unstructured.Unstructured {
+	u := want.DeepCopy()
+	u.SetResourceVersion(createOnlyResourceVersion)
+	return u
 }
 
 // applyContent turns desired into the body of a server-side apply: typed zero values

@@ -23,6 +23,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -115,4 +116,42 @@ func TestDriftIsCorrected(t *testing.T) {
 		d := get(g, ns, "acme-shop", &appsv1.Deployment{})
 		g.Expect(d.Spec.Template.Spec.Containers[0].Args).To(Equal([]string{"serve"}))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}
+
+// The API server behaviour createOnly relies on, on the real kube-apiserver: a
+// server-side apply naming resourceVersion 1 creates an absent object (recording the
+// apply's field manager, operation Apply, as any apply does), and is refused with a
+// Conflict, writing nothing, when an object of the name exists
+// (k8s.io/apiserver pkg/registry/generic/registry/store.go, Store.Update: a create
+// wipes the metadata, an update compares the resourceVersions first). etcd's revision
+// is 1 only while it is empty, so no object's resourceVersion is 1.
+func TestCreateOnlyApply(t *testing.T) {
+	ns := newNamespace(t)
+	g := NewWithT(t)
+	ctx := context.Background()
+	content := func(value string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "probe", "namespace": ns},
+			"data":     map[string]any{"k": value},
+		}}
+		return u
+	}
+	apply := func(u *unstructured.Unstructured) error {
+		return k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
+	}
+
+	g.Expect(apply(createOnly(content("first")))).To(Succeed())
+	live := get(g, ns, "probe", &corev1.ConfigMap{})
+	g.Expect(live.Data).To(Equal(map[string]string{"k": "first"}))
+	g.Expect(live.ResourceVersion).NotTo(Equal(createOnlyResourceVersion))
+	g.Expect(live.ManagedFields).To(HaveLen(1))
+	g.Expect(live.ManagedFields[0].Manager).To(Equal(fieldOwner))
+	g.Expect(string(live.ManagedFields[0].Operation)).To(Equal("Apply"))
+
+	err := apply(createOnly(content("second")))
+	g.Expect(apierrors.IsConflict(err)).To(BeTrue(), "want a Conflict, got %v", err)
+	again := get(g, ns, "probe", &corev1.ConfigMap{})
+	g.Expect(again.Data).To(Equal(map[string]string{"k": "first"}))
+	g.Expect(again.ResourceVersion).To(Equal(live.ResourceVersion), "the refused apply wrote")
 }
