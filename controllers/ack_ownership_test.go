@@ -53,7 +53,7 @@ func TestCacheOptionsSelectOwnedObjects(t *testing.T) {
 
 // An ACK object of the name the Storefront needs that it does not control (created by
 // someone else, without our label, so the label-selected cache does not show it) is
-// read past the cache before an apply and left alone: Ready=False/OwnershipConflict
+// found by the create-only apply, read past the cache and left alone: Ready=False/OwnershipConflict
 // names it, as for the built-in kinds (TestObjectNotControlledIsLeftAlone). Once it is
 // gone the shop gets its own, labelled and controlled.
 func TestACKObjectNotControlledIsLeftAlone(t *testing.T) {

@@ -107,9 +107,9 @@ func (r *StorefrontReconciler) deleteOwned(ctx context.Context, sf *shopv1alpha1
 }
 
 // checkNotTakingOver reads, past the cache, the object of desired's name that the cache
-// does not show (scratch is an empty object of its kind), before the operator creates
-// it: when one exists that desired's controller does not control, it returns a
-// notControlledError. This holds for every kind, the ACK ones (unstructured) included:
+// does not show (scratch is an empty object of its kind) and that a create-only apply
+// found (applyObject): when it exists and desired's controller does not control it, it
+// returns a notControlledError. This holds for every kind, the ACK ones (unstructured) included:
 // the cache selects all of them by the operator's label (CacheOptions), so an ACK object
 // of our name that someone else created is read here, never applied over.
 func (r *StorefrontReconciler) checkNotTakingOver(ctx context.Context, kind string, desired, scratch client.Object) error {

@@ -105,8 +105,8 @@ const WatchLabel = "shop.storefront.dev/watch"
 // ByObject could not name when ACK is not installed (the cache resolves every ByObject
 // kind through discovery when it starts). Storefronts are cached whole. The Secrets users
 // reference are cached apart, when labelled WatchLabel (Setup). An object of a name the
-// operator needs that the cache does not show is read through the API reader before it
-// is created (checkNotTakingOver).
+// operator needs that the cache does not show is created by a create-only apply, and
+// read through the API reader only when one exists (applyObject, checkNotTakingOver).
 func CacheOptions(namespaces []string) cache.Options {
 	owned := klabels.SelectorFromSet(klabels.Set{labelManagedBy: fieldOwner})
 	opts := cache.Options{
