@@ -112,7 +112,7 @@ func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired 
 			return true, copyInto(want, desired, r.Scheme)
 		}
 		if !apierrors.IsConflict(err) {
-			return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, desired.GetName(), err)
+			return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, desired.GetName(), err)
 		}
 		if err := r.checkNotTakingOver(ctx, gvk.Kind, desired, currentObj); err != nil {
 			return false, err
