@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -129,7 +130,17 @@ func TestACKObjectNotControlledIsLeftAlone(t *testing.T) {
 				u.SetFinalizers(nil)
 				return client.IgnoreNotFound(k8sClient.Update(ctx, u))
 			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-			g.Eventually(func() bool { return ackAbsent(ns, tc.gvk, tc.object) }).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+			// Theirs is gone: absent, or already replaced by the operator's own (the
+			// create-only apply may run between two polls, so absence alone may never show).
+			g.Eventually(func(g Gomega) {
+				u := newACKObject(tc.gvk)
+				err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tc.object}, u)
+				if err == nil {
+					g.Expect(u.GetUID()).NotTo(Equal(theirs.GetUID()), "the %s is still theirs", tc.gvk.Kind)
+					return
+				}
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "reading the %s: %v", tc.gvk.Kind, err)
+			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 			g.Eventually(func(g Gomega) {
 				ours := ackObject(g, ns, tc.gvk, tc.object)
 				g.Expect(metav1.IsControlledBy(ours, getStorefront(g, ns))).To(BeTrue())
