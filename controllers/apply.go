@@ -107,9 +107,12 @@ func (r *StorefrontReconciler) applyObjectAdopting(ctx context.Context, desired 
 		// So the apply only creates (createOnly): when an object of this name exists, it
 		// is read past the cache and checked, and applied only when it is ours.
 		log.FromContext(ctx).Info("Creating object", "kind", gvk.Kind, "name", desired.GetName())
-		err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(createOnly(want)), client.FieldOwner(fieldOwner), client.ForceOwnership)
+		created := createOnly(want)
+		err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(created), client.FieldOwner(fieldOwner), client.ForceOwnership)
 		if err == nil {
-			return true, copyInto(want, desired, r.Scheme)
+			// The API server's answer, as after any apply: callers read what it set (a
+			// new Deployment's generation, which its controller has not observed yet).
+			return true, copyInto(created, desired, r.Scheme)
 		}
 		if !apierrors.IsConflict(err) {
 			return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, desired.GetName(), err)

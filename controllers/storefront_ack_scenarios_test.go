@@ -253,6 +253,16 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 	g.Expect(condition(sf, shopv1alpha1.ConditionCacheReady).Reason).To(Equal(shopv1alpha1.ReasonCacheAvailable))
 	g.Expect(egressTCPPorts(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))).To(ConsistOf(int32(5432), int32(6379), int32(53)))
 	g.Expect(deployment(g, ns).Spec.Template.Spec.Volumes).To(HaveLen(1), "no CA bundle, no CA volume")
+
+	// The database and the cache were Provisioning together: each has its own Event
+	// with its own note. client-go merges Events of the same type, reason and action into
+	// a series that keeps the first note (tools/events, getKey and recordToSink), so
+	// with one action for every condition the cache's was folded into the database's.
+	g.Eventually(func(g Gomega) {
+		g.Expect(storefrontEvents(g, ns)).To(ContainElements(
+			HavePrefix("Normal "+shopv1alpha1.ReasonProvisioning+": DatabaseReady=False: "),
+			HavePrefix("Normal "+shopv1alpha1.ReasonProvisioning+": CacheReady=False: ")))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 }
 
 // ACK scenario 1b: with caBundleSecretRef the URL verifies the server against the

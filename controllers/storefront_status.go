@@ -278,7 +278,11 @@ func statusEqual(a, b shopv1alpha1.StorefrontStatus) bool {
 }
 
 // emitTransitionEvents emits one Event per condition whose status or reason changed:
-// Normal when it became True or is on its way, Warning when it needs a human.
+// Normal when it became True or is on its way, Warning when it needs a human. The
+// Event's action is the condition's type: client-go merges Events of the same type,
+// reason and action into a series that keeps the first note (tools/events, getKey), so
+// with one action for all, CacheReady=False/Provisioning was counted into
+// DatabaseReady's Event and its message was lost.
 func (r *StorefrontReconciler) emitTransitionEvents(before, after *shopv1alpha1.Storefront) {
 	if r.Recorder == nil {
 		return
@@ -292,6 +296,6 @@ func (r *StorefrontReconciler) emitTransitionEvents(before, after *shopv1alpha1.
 		if failureReasons[c.Reason] {
 			eventType = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(after, nil, eventType, c.Reason, "Reconcile", "%s=%s: %s", c.Type, c.Status, c.Message)
+		r.Recorder.Eventf(after, nil, eventType, c.Reason, c.Type, "%s=%s: %s", c.Type, c.Status, c.Message)
 	}
 }

@@ -251,11 +251,12 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	eventsByStorefront, err := transitionEvents(ctx, c)
+	eventsByStorefront, otherEvents, warnings, err := transitionEvents(ctx, c)
 	if err != nil {
 		return err
 	}
 	nChanges, nEvents, mismatch := eventCheck(changes.count(), eventsByStorefront)
+	paths := changes.commonPaths(3)
 
 	step("restarting the operator: one full resync of the fleet at rest")
 	op2, err := startOperator(ctx, binary, kubeconfig, flags, filepath.Join(work, "operator-2.log"))
@@ -332,6 +333,7 @@ func run(o options) error {
 		peakUnrelated: peak3, scaled: scaled, scaleMutating: scaleAfter.mutating() - scaleBefore.mutating(),
 		scaleEvents: eventsAfter - eventsBefore,
 		byResource:  byResource, stateChanges: nChanges, transitionEvents: nEvents, eventMismatch: mismatch,
+		otherEvents: otherEvents, warnings: warnings, paths: paths,
 	}
 	text := r.markdown()
 	fmt.Println()
@@ -344,6 +346,9 @@ func run(o options) error {
 	}
 	if mismatch != "" {
 		return fmt.Errorf("not one Event per state change (%d state changes, %d Events): %s", nChanges, nEvents, mismatch)
+	}
+	if len(warnings) > 0 {
+		return fmt.Errorf("warning Events in a fleet that needs no human: %s", describeCounts(warnings))
 	}
 	if resync.mutating() != 0 {
 		return fmt.Errorf("the resync at rest made %.0f mutating requests (%s)", resync.mutating(), resync.byMethod())
@@ -435,10 +440,12 @@ func operatorFlags(o options) []string {
 		"--cache-subnet-ids=subnet-0ccc,subnet-0ddd",
 		"--cache-security-group-ids=sg-0cache",
 		// The subnets' CIDRs, as docs/install-eks.md passes them (the Terraform outputs
-		// db_subnet_cidrs and cache_subnet_cidrs): the stores' egress is restricted.
+		// public_subnet_cidrs, db_subnet_cidrs and cache_subnet_cidrs): the shop port is
+		// open to the ALB's subnets only, the stores' egress is restricted, and the shop
+		// believes X-Forwarded-For from the ALB.
+		"--ingress-cidrs=10.0.0.0/20,10.0.16.0/20",
 		"--db-cidrs=10.0.32.0/20,10.0.48.0/20",
 		"--cache-cidrs=10.0.64.0/20,10.0.80.0/20",
-		"--ingress-namespace=ingress",
 		"--metrics-namespace=monitoring",
 		"--zap-log-level=info",
 	}
@@ -791,6 +798,11 @@ type report struct {
 	// differ.
 	stateChanges, transitionEvents int
 	eventMismatch                  string
+	// otherEvents are the operator's Events that report no state change, and warnings
+	// its Warning Events, by "type kind reason"; paths are the most frequent sequences
+	// of state changes.
+	otherEvents, warnings map[string]int
+	paths                 []pathCount
 }
 
 func (r report) markdown() string {
@@ -830,6 +842,12 @@ func (r report) markdown() string {
 	}
 	fmt.Fprintf(&b, "| **Events per state change** (condition status or reason changes the harness watched, against the operator's Events for them) | **%d state changes (%.1f per Storefront), %d Events**: %s |\n",
 		r.stateChanges, float64(r.stateChanges)/n, r.transitionEvents, check)
+	fmt.Fprintf(&b, "| Events that report no state change | %s |\n", describeCounts(r.otherEvents))
+	fmt.Fprintf(&b, "| **Warning Events** (this fleet needs no human) | **%s** (target none) |\n", describeCounts(r.warnings))
+	fmt.Fprintf(&b, "\nThe most frequent sequences of state changes on the way to Ready (one step per stored version that changed a condition's status or reason; the first step is the first status):\n\n")
+	for _, p := range r.paths {
+		fmt.Fprintf(&b, "- %d Storefronts: %s\n", p.storefronts, p.path)
+	}
 	fmt.Fprintf(&b, "\nThe operator's requests until all Ready and settled, by verb and resource (the API server's audit log of its user; a watch counts when it starts):\n\n%s", r.byResource.table(r.opts.storefronts))
 	fmt.Fprintf(&b, "\nOperator flags: `%s` (metrics on a free port); client rate limits and reconcile concurrency are the binary's defaults unless the flags say otherwise.\n", strings.Join(r.flags, " "))
 	return b.String()

@@ -19,11 +19,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -43,13 +46,17 @@ type transitions struct {
 	mu sync.Mutex
 	// seen are the conditions of each Storefront's last version, by type.
 	seen map[types.NamespacedName]map[string]string
-	// changes are the state changes of each Storefront.
-	changes map[types.NamespacedName]int
+	// changes are the state changes of each Storefront, counted by the state entered
+	// ("Type=Status/Reason").
+	changes map[types.NamespacedName]map[string]int
+	// paths are each Storefront's state changes in order, one stored version per
+	// element, as "Type=Status/Reason" joined by ", ".
+	paths map[types.NamespacedName][]string
 }
 
 // watchTransitions counts the state changes in the Storefronts of c from now on.
 func watchTransitions(ctx context.Context, c cache.Cache) (*transitions, error) {
-	t := &transitions{seen: map[types.NamespacedName]map[string]string{}, changes: map[types.NamespacedName]int{}}
+	t := &transitions{seen: map[types.NamespacedName]map[string]string{}, changes: map[types.NamespacedName]map[string]int{}, paths: map[types.NamespacedName][]string{}}
 	inf, err := c.GetInformer(ctx, &shopv1alpha1.Storefront{})
 	if err != nil {
 		return nil, err
@@ -71,68 +78,139 @@ func (t *transitions) observe(obj any) {
 	defer t.mu.Unlock()
 	before := t.seen[key]
 	now := map[string]string{}
+	if t.changes[key] == nil {
+		t.changes[key] = map[string]int{}
+	}
+	var changed []string
 	for _, c := range sf.Status.Conditions {
 		state := string(c.Status) + "/" + c.Reason
 		now[c.Type] = state
 		if before[c.Type] != state {
-			t.changes[key]++
+			t.changes[key][c.Type+"="+state]++
+			changed = append(changed, c.Type+"="+state)
 		}
 	}
 	t.seen[key] = now
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		t.paths[key] = append(t.paths[key], strings.Join(changed, ", "))
+	}
+}
+
+// commonPaths are the n most frequent sequences of state changes, each with the number
+// of Storefronts that took it: what the conditions say on the way to Ready.
+func (t *transitions) commonPaths(n int) []pathCount {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	counts := map[string]int{}
+	for _, p := range t.paths {
+		counts[strings.Join(p, " → ")]++
+	}
+	out := make([]pathCount, 0, len(counts))
+	for p, c := range counts {
+		out = append(out, pathCount{path: p, storefronts: c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].storefronts != out[j].storefronts {
+			return out[i].storefronts > out[j].storefronts
+		}
+		return out[i].path < out[j].path
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// pathCount is one sequence of state changes and how many Storefronts took it.
+type pathCount struct {
+	path        string
+	storefronts int
 }
 
 // count is the state changes of every Storefront.
-func (t *transitions) count() map[types.NamespacedName]int {
+func (t *transitions) count() map[types.NamespacedName]map[string]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[types.NamespacedName]int, len(t.changes))
+	out := make(map[types.NamespacedName]map[string]int, len(t.changes))
 	for k, v := range t.changes {
-		out[k] = v
+		out[k] = maps.Clone(v)
 	}
 	return out
 }
 
 // transitionNote is the note of a state change's Event: "<type>=<status>: <message>".
-var transitionNote = regexp.MustCompile(`^[A-Za-z]+=(True|False|Unknown): `)
+var transitionNote = regexp.MustCompile(`^([A-Za-z]+=(?:True|False|Unknown)): `)
 
-// transitionEvents counts the operator's state-change Events of each Storefront: an
-// Event object stands for 1 occurrence, or series.count when client-go merged repeats
-// of the same Event into a series (tools/events, recordToSink).
-func transitionEvents(ctx context.Context, c client.Reader) (map[types.NamespacedName]int, error) {
+// transitionEvents counts the operator's state-change Events of each Storefront by the
+// state they report ("Type=Status/Reason", from the note and the reason): an Event
+// object stands for 1 occurrence, or series.count when client-go merged repeats of the
+// same Event into a series (tools/events, recordToSink; a series keeps its first note,
+// so an Event of another state folded into it would show as a missing state here).
+// The operator's other Events are counted in others, and its Warning Events (state
+// changes included) in warnings, both by "type kind reason".
+func transitionEvents(ctx context.Context, c client.Reader) (byStorefront map[types.NamespacedName]map[string]int, others, warnings map[string]int, err error) {
 	list := &eventsv1.EventList{}
 	if err := c.List(ctx, list); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	out := map[types.NamespacedName]int{}
+	byStorefront = map[types.NamespacedName]map[string]int{}
+	others, warnings = map[string]int{}, map[string]int{}
 	for _, e := range list.Items {
-		if e.ReportingController != "storefront-operator" || e.Regarding.Kind != "Storefront" || !transitionNote.MatchString(e.Note) {
+		if e.ReportingController != "storefront-operator" {
 			continue
 		}
 		n := 1
 		if e.Series != nil {
 			n = int(e.Series.Count)
 		}
-		out[types.NamespacedName{Namespace: e.Regarding.Namespace, Name: e.Regarding.Name}] += n
+		what := e.Type + " " + e.Regarding.Kind + " " + e.Reason
+		if e.Type == corev1.EventTypeWarning {
+			warnings[what] += n
+		}
+		m := transitionNote.FindStringSubmatch(e.Note)
+		if e.Regarding.Kind != "Storefront" || m == nil {
+			others[what] += n
+			continue
+		}
+		key := types.NamespacedName{Namespace: e.Regarding.Namespace, Name: e.Regarding.Name}
+		if byStorefront[key] == nil {
+			byStorefront[key] = map[string]int{}
+		}
+		byStorefront[key][m[1]+"/"+e.Reason] += n
 	}
-	return out, nil
+	return byStorefront, others, warnings, nil
 }
 
-// eventCheck compares state changes with Events: it returns their totals and, when they
-// differ for some Storefront, a description of the first few.
-func eventCheck(changes, events map[types.NamespacedName]int) (nChanges, nEvents int, mismatch string) {
+// eventCheck compares state changes with Events, state by state: it returns their
+// totals and, where they differ for some Storefront, a description of the first few.
+func eventCheck(changes, events map[types.NamespacedName]map[string]int) (nChanges, nEvents int, mismatch string) {
 	keys := map[types.NamespacedName]bool{}
-	for k, v := range changes {
+	for k, states := range changes {
 		keys[k] = true
-		nChanges += v
+		for _, n := range states {
+			nChanges += n
+		}
 	}
-	for k, v := range events {
+	for k, states := range events {
 		keys[k] = true
-		nEvents += v
+		for _, n := range states {
+			nEvents += n
+		}
 	}
 	var bad []string
 	for k := range keys {
-		if changes[k] != events[k] {
-			bad = append(bad, fmt.Sprintf("%s: %d state changes, %d Events", k, changes[k], events[k]))
+		states := map[string]bool{}
+		for st := range changes[k] {
+			states[st] = true
+		}
+		for st := range events[k] {
+			states[st] = true
+		}
+		for st := range states {
+			if changes[k][st] != events[k][st] {
+				bad = append(bad, fmt.Sprintf("%s %s: %d state changes, %d Events", k, st, changes[k][st], events[k][st]))
+			}
 		}
 	}
 	sort.Strings(bad)
@@ -140,4 +218,17 @@ func eventCheck(changes, events map[types.NamespacedName]int) (nChanges, nEvents
 		bad = append(bad[:5], fmt.Sprintf("and %d more", len(bad)-5))
 	}
 	return nChanges, nEvents, strings.Join(bad, "; ")
+}
+
+// describeCounts is counts as "key n, key n" in key order, or "none".
+func describeCounts(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "none"
+	}
+	keys := slices.Sorted(maps.Keys(counts))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
+	}
+	return strings.Join(parts, ", ")
 }
