@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -212,6 +213,8 @@ func newStorefrontReconciler(mgr ctrl.Manager, opts Options) *StorefrontReconcil
 		Scheme:       mgr.GetScheme(),
 		Options:      opts,
 		Recorder:     mgr.GetEventRecorder(eventReporter),
+		// A namespace per Storefront at most; old entries make room.
+		namespaceGates: utilcache.NewLRUExpireCache(4096),
 	}
 }
 

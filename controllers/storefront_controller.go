@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -65,6 +66,9 @@ type StorefrontReconciler struct {
 	Recorder     recorder.EventRecorder
 	// serviceMonitors says whether ServiceMonitors are served (storefront_monitoring.go).
 	serviceMonitors *serviceMonitorWatch
+	// namespaceGates remembers, per namespace, whether it has the ALB's pod readiness
+	// gate label (checkReadinessGateLabel); nil: read every time.
+	namespaceGates *utilcache.LRUExpireCache
 }
 
 // +kubebuilder:rbac:groups=shop.storefront.dev,resources=storefronts,verbs=get;list;watch;update;patch

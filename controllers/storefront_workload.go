@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -438,22 +439,43 @@ func ingressServesTLS(spec *shopv1alpha1.IngressSpec) bool {
 // checkReadinessGateLabel warns, with an Event, when an ALB with pod targets serves a
 // namespace without the label that injects pod readiness gates: without them a rolling
 // update may stop old pods before the ALB sends traffic to the new ones. It runs when the
-// Ingress was written, so a shop at rest reads nothing more.
+// Ingress was written, so a shop at rest reads nothing more; and it reads each namespace
+// once per namespaceGateTTL, not once per Storefront (the operator does not watch
+// namespaces: that would take cluster-wide rights).
 func (r *StorefrontReconciler) checkReadinessGateLabel(ctx context.Context, sf *shopv1alpha1.Storefront, ing *networkingv1.Ingress) {
 	if ptr.Deref(ing.Spec.IngressClassName, "") != albIngressClass || ing.Annotations[albTargetTypeAnnotation] != "ip" || r.Recorder == nil {
 		return
 	}
-	ns := &corev1.Namespace{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: sf.Namespace}, ns); err != nil {
-		log.FromContext(ctx).Error(err, "Reading the namespace for its pod readiness gate label", "namespace", sf.Namespace)
-		return
-	}
-	if ns.Labels[albReadinessGateLabel] == "enabled" {
+	if r.namespaceGated(ctx, sf.Namespace) {
 		return
 	}
 	r.Recorder.Eventf(sf, ing, corev1.EventTypeWarning, eventReasonReadinessGateNotInjected, "Reconcile",
 		"Namespace %s lacks the label %s=enabled: the AWS Load Balancer Controller injects no pod readiness gates, so a rollout may stop old pods before the ALB sends traffic to new ones (kubectl label namespace %s %s=enabled)",
 		sf.Namespace, albReadinessGateLabel, sf.Namespace, albReadinessGateLabel)
+}
+
+// namespaceGateTTL is how long a namespace's readiness gate label is remembered: a
+// label added or removed meanwhile is seen by the next Ingress written after it.
+const namespaceGateTTL = time.Minute
+
+// namespaceGated reports whether namespace has the ALB's pod readiness gate label. A
+// namespace that cannot be read is reported gated (logged): no Warning on a guess.
+func (r *StorefrontReconciler) namespaceGated(ctx context.Context, namespace string) bool {
+	if r.namespaceGates != nil {
+		if gated, ok := r.namespaceGates.Get(namespace); ok {
+			return gated.(bool)
+		}
+	}
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		log.FromContext(ctx).Error(err, "Reading the namespace for its pod readiness gate label", "namespace", namespace)
+		return true
+	}
+	gated := ns.Labels[albReadinessGateLabel] == "enabled"
+	if r.namespaceGates != nil {
+		r.namespaceGates.Add(namespace, gated, namespaceGateTTL)
+	}
+	return gated
 }
 
 // paymentProvider is PAYMENT_PROVIDER for spec.payments.provider: "mock" for Mock, the

@@ -17,14 +17,19 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
+	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 )
@@ -341,4 +346,45 @@ func TestDesiredDeploymentRequireTOTP(t *testing.T) {
 			g.Expect(envValue(d.Spec.Template.Spec.Containers[0].Env, envAdminRequireTOTP)).To(Equal(tc.want))
 		})
 	}
+}
+
+// countingReader counts the reads it passes on.
+type countingReader struct {
+	client.Reader
+	gets int
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.gets++
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+// The readiness gate label is read once per namespace and remembered for
+// namespaceGateTTL (the API server is real: envtest), not once per Storefront.
+func TestNamespaceGateIsReadOncePerNamespace(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	reader := &countingReader{Reader: k8sClient}
+	clock := testingclock.NewFakeClock(time.Now())
+	r := &StorefrontReconciler{APIReader: reader, namespaceGates: utilcache.NewLRUExpireCacheWithClock(16, clock)}
+
+	g.Expect(r.namespaceGated(ctx, ns)).To(BeFalse())
+	g.Expect(r.namespaceGated(ctx, ns)).To(BeFalse())
+	g.Expect(reader.gets).To(Equal(1))
+
+	namespace := &corev1.Namespace{}
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
+	namespace.Labels = map[string]string{albReadinessGateLabel: "enabled"}
+	g.Expect(k8sClient.Update(ctx, namespace)).To(Succeed())
+	clock.Step(namespaceGateTTL - time.Second)
+	g.Expect(r.namespaceGated(ctx, ns)).To(BeFalse(), "remembered for namespaceGateTTL")
+	clock.Step(2 * time.Second)
+	g.Expect(r.namespaceGated(ctx, ns)).To(BeTrue(), "read again after namespaceGateTTL")
+	g.Expect(reader.gets).To(Equal(2))
+
+	// A namespace that cannot be read gives no Warning on a guess, and is not remembered.
+	g.Expect(r.namespaceGated(ctx, "no-such-namespace")).To(BeTrue())
+	g.Expect(r.namespaceGated(ctx, "no-such-namespace")).To(BeTrue())
+	g.Expect(reader.gets).To(Equal(4))
 }
