@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,10 +56,13 @@ func servedImage(g Gomega, ns string) string {
 func TestImageUpgradeWaitsForMigration(t *testing.T) {
 	ns := newNamespace(t)
 	standIns := startStandIns(t, ns, fake.Options{})
-	startOperator(t, ns, Options{})
+	op := startOperator(t, ns, Options{})
 	g := NewWithT(t)
 	readyShop(t, ns, withExternalCache())
 	oldGeneration := deployment(g, ns).Generation
+	// The first rollout's Events have all arrived once the Storefront is at rest.
+	waitAtRest(t, op)
+	notServing := storefrontEventCount(g, ns, "Available=False: ")
 
 	standIns.SetJobOutcome(imageV2, fake.JobRuns)
 	setImage(t, ns, imageV2)
@@ -84,6 +88,33 @@ func TestImageUpgradeWaitsForMigration(t *testing.T) {
 	g.Expect(sf.Status.ServedImage).To(Equal(imageV2))
 	g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
 	g.Expect(migrationJobs(g, ns)).To(HaveLen(2), "one Job per image")
+	// The old pods served until the new ones did: Available never went False, and
+	// nothing on the way needed a human.
+	g.Expect(storefrontEventCount(g, ns, "Available=False: ")).To(Equal(notServing))
+	g.Expect(eventReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonRollingOut))
+	for _, reason := range eventReasons(g, ns) {
+		g.Expect(failureReasons[reason]).To(BeFalse(), "Event %s during the upgrade", reason)
+	}
+}
+
+// storefrontEventCount counts the occurrences of the Events about Storefronts in ns
+// whose note starts with prefix: a series counts its occurrences (client-go merges
+// repeats of an Event into one).
+func storefrontEventCount(g Gomega, ns, prefix string) int {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	n := 0
+	for _, e := range list.Items {
+		if e.Regarding.Kind != "Storefront" || !strings.HasPrefix(e.Note, prefix) {
+			continue
+		}
+		if e.Series != nil {
+			n += int(e.Series.Count)
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // Scenario 4: a failed migration keeps the old image serving and says why; the Job's
