@@ -117,6 +117,34 @@ func storefrontEventCount(g Gomega, ns, prefix string) int {
 	return n
 }
 
+// Two failures in a row, of the same condition and reason but with different causes,
+// are two Events, each with its cause. client-go merges Events whose type, reason,
+// action and regarding reference match into a series that keeps the first note
+// (tools/events, getKey); the reference carries the Storefront's resourceVersion, which
+// the status write between the two failures changes, so they stay apart.
+func TestEachFailureEventKeepsItsCause(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns)
+
+	for _, image := range []string{imageV2, imageV3} {
+		standIns.SetJobOutcome(image, fake.JobFails)
+		setImage(t, ns, image)
+		g.Eventually(func(g Gomega) {
+			sf := getStorefront(g, ns)
+			g.Expect(sf.Status.FailedImage).To(Equal(image))
+			g.Expect(condition(sf, shopv1alpha1.ConditionSchemaMigrated).Reason).To(Equal(shopv1alpha1.ReasonMigrationFailed))
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(storefrontEvents(g, ns)).To(ContainElements(
+			And(HavePrefix("Warning MigrationFailed: SchemaMigrated=False: "), ContainSubstring(migrationJobName(newStorefront(ns), imageV2))),
+			And(HavePrefix("Warning MigrationFailed: SchemaMigrated=False: "), ContainSubstring(migrationJobName(newStorefront(ns), imageV3)))))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}
+
 // Scenario 4: a failed migration keeps the old image serving and says why; the Job's
 // TTL does not cause a re-run; the retry annotation does, whether or not the failed Job
 // still exists.
