@@ -220,12 +220,17 @@ func (r *StorefrontReconciler) hibernateWorkload(ctx context.Context, s *scope) 
 			return true, err
 		}
 	}
+	asleepAvailable(s, d)
+	return true, nil
+}
+
+// asleepAvailable sets Available for a shop whose Deployment hibernation scaled to 0.
+func asleepAvailable(s *scope, d *appsv1.Deployment) {
 	msg := fmt.Sprintf("Deployment %s is scaled to 0", d.Name)
 	if d.Status.Replicas > 0 {
 		msg = fmt.Sprintf("Deployment %s is scaled to 0; %d pods are still stopping", d.Name, d.Status.Replicas)
 	}
 	s.setCondition(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonHibernated, msg)
-	return true, nil
 }
 
 // scaleShop sets the shop Deployment's spec.replicas with a merge patch of

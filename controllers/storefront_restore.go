@@ -341,6 +341,11 @@ func restoreMigratingMessage(sf *shopv1alpha1.Storefront) string {
 	if rs.SnapshotImage != "" {
 		was = rs.SnapshotImage
 	}
+	if hibernating(sf) {
+		// Migrations wait for the wake (a Job would resume the paused database).
+		return fmt.Sprintf("The migrations of %s on restored DB cluster %s (snapshot %s, taken with the schema of %s) wait until the shop wakes (spec.hibernate: false); the shop then moves from %s",
+			sf.Spec.Image, rs.ClusterIdentifier, rs.SnapshotIdentifier, was, rs.ReplacedCluster)
+	}
 	return fmt.Sprintf("Running the migrations of %s on restored DB cluster %s (snapshot %s, taken with the schema of %s; they also reset the application roles' passwords), then moving the pods from %s",
 		sf.Spec.Image, rs.ClusterIdentifier, rs.SnapshotIdentifier, was, rs.ReplacedCluster)
 }

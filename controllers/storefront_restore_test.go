@@ -182,6 +182,51 @@ func TestRestoreFromSnapshot(t *testing.T) {
 // A restore from a snapshot RDS does not know fails (rds-controller would retry
 // DBClusterSnapshotNotFoundFault for ever): the shop stays on its cluster, the new
 // cluster object is deleted; another value retries under the next identifier.
+// A restore asked for while the shop sleeps: the cluster is restored, its migrations
+// wait for the wake as every migration does (a Job would resume the paused database),
+// and meanwhile the shop is Hibernated, not Degraded (its Deployment at 0 is not
+// PodsUnavailable), and the restore's condition says what it waits for. Waking finishes
+// the restore.
+func TestRestoreWhileHibernating(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf := readyShop(t, ns, withAurora())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}, eventually, poll).Should(Succeed())
+	snapshot := snapshotIdentifier(sf, imageV2, 1)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
+
+	restoreTo(t, ns, snapshot)
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseRestored)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRestoreMigrating))
+		g.Expect(c.Message).To(ContainSubstring("wait until the shop wakes (spec.hibernate: false)"))
+		g.Expect(condition(sf, shopv1alpha1.ConditionSchemaMigrated).Reason).To(Equal(shopv1alpha1.ReasonHibernated))
+	}, eventually, poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseHibernated))
+		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonHibernated))
+		g.Expect(sf.Status.Restore.State).To(Equal(shopv1alpha1.ReasonRestoreMigrating))
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	for _, reason := range eventReasons(g, ns) {
+		g.Expect(failureReasons[reason]).To(BeFalse(), "Event %s while asleep", reason)
+	}
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
+	sf = waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsIdentifier(ns, "acme") + "-r1"))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+}
+
 func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{})

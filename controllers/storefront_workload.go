@@ -211,6 +211,12 @@ func (r *StorefrontReconciler) observeDeployment(ctx context.Context, s *scope) 
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("reading deployment: %w", err)
 	}
+	if hibernating(s.sf) && s.deployment != nil && ptr.Deref(s.deployment.Spec.Replicas, 1) == 0 {
+		// Asleep while the stores are not ready (a restore switching the database):
+		// no pod is wanted, which is not PodsUnavailable.
+		asleepAvailable(s, s.deployment)
+		return nil
+	}
 	setAvailable(s, false)
 	return nil
 }
