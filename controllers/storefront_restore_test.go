@@ -98,12 +98,11 @@ func waitForRestore(t *testing.T, ns, reason string) *shopv1alpha1.Storefront {
 // sends none, test/fake/ack_snapshot.go), the migration of the served image run on it
 // as the master user with the application role reset, the connection Secret moved to
 // it, the steps in order, each with an Event.
-func TestRestoreFromSnapshot(t *testing.T) {
-	ns := newNamespace(t)
-	s := startStandIns(t, ns, fake.Options{})
-	opts := ackOptions
-	opts.ClusterName = "prod-eu"
-	startOperator(t, ns, opts)
+// readyShopWithSnapshot makes a Ready Aurora shop that migrated from imageV1 to
+// imageV2, so that a snapshot of imageV1's schema exists, and returns the Storefront
+// and that snapshot's identifier.
+func readyShopWithSnapshot(t *testing.T, ns string) (*shopv1alpha1.Storefront, string) {
+	t.Helper()
 	g := NewWithT(t)
 	sf := readyShop(t, ns, withAurora())
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
@@ -112,7 +111,17 @@ func TestRestoreFromSnapshot(t *testing.T) {
 		g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
 		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
 	}, eventually, poll).Should(Succeed())
-	snapshot := snapshotIdentifier(sf, imageV2, 1)
+	return sf, snapshotIdentifier(sf, imageV2, 1)
+}
+
+func TestRestoreFromSnapshot(t *testing.T) {
+	ns := newNamespace(t)
+	s := startStandIns(t, ns, fake.Options{})
+	opts := ackOptions
+	opts.ClusterName = "prod-eu"
+	startOperator(t, ns, opts)
+	g := NewWithT(t)
+	sf, snapshot := readyShopWithSnapshot(t, ns)
 	oldDatabase := sf.Status.Migration.Database
 	oldHost := databaseHost(g, ns)
 	awsID := awsIdentifier(ns, "acme")
@@ -192,14 +201,7 @@ func TestRestoreWhileHibernating(t *testing.T) {
 	startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	sf := readyShop(t, ns, withAurora())
-	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
-	g.Eventually(func(g Gomega) {
-		sf = getStorefront(g, ns)
-		g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
-		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
-	}, eventually, poll).Should(Succeed())
-	snapshot := snapshotIdentifier(sf, imageV2, 1)
+	sf, snapshot := readyShopWithSnapshot(t, ns)
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
 	waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
 
