@@ -18,6 +18,9 @@ package controllers
 
 import (
 	"context"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -317,15 +320,37 @@ func waitAtRest(t *testing.T, op *operatorRun) {
 	op.counter.Reset()
 }
 
-// storefrontEvents lists the Events about Storefronts in ns, as "type reason: note".
-func storefrontEvents(g Gomega, ns string) []string {
+// storefrontEventItems are the Events about Storefronts in ns, in the order they were
+// emitted.
+func storefrontEventItems(g Gomega, ns string) []eventsv1.Event {
 	list := &eventsv1.EventList{}
 	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	sort.SliceStable(list.Items, func(i, j int) bool { return list.Items[i].EventTime.Before(&list.Items[j].EventTime) })
+	return slices.DeleteFunc(list.Items, func(e eventsv1.Event) bool { return e.Regarding.Kind != "Storefront" })
+}
+
+// storefrontEvents lists the Events about Storefronts in ns, as "type reason: note".
+func storefrontEvents(g Gomega, ns string) []string {
 	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Kind == "Storefront" {
-			out = append(out, e.Type+" "+e.Reason+": "+e.Note)
-		}
+	for _, e := range storefrontEventItems(g, ns) {
+		out = append(out, e.Type+" "+e.Reason+": "+e.Note)
 	}
 	return out
+}
+
+// storefrontEventCount counts the occurrences of the Events about Storefronts in ns
+// whose note starts with prefix: a series counts its occurrences (client-go merges
+// repeats of an Event into one).
+func storefrontEventCount(g Gomega, ns, prefix string) int {
+	n := 0
+	for _, e := range storefrontEventItems(g, ns) {
+		switch {
+		case !strings.HasPrefix(e.Note, prefix):
+		case e.Series != nil:
+			n += int(e.Series.Count)
+		default:
+			n++
+		}
+	}
+	return n
 }

@@ -18,14 +18,12 @@ package controllers
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -95,26 +93,6 @@ func TestImageUpgradeWaitsForMigration(t *testing.T) {
 	for _, reason := range eventReasons(g, ns) {
 		g.Expect(failureReasons[reason]).To(BeFalse(), "Event %s during the upgrade", reason)
 	}
-}
-
-// storefrontEventCount counts the occurrences of the Events about Storefronts in ns
-// whose note starts with prefix: a series counts its occurrences (client-go merges
-// repeats of an Event into one).
-func storefrontEventCount(g Gomega, ns, prefix string) int {
-	list := &eventsv1.EventList{}
-	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
-	n := 0
-	for _, e := range list.Items {
-		if e.Regarding.Kind != "Storefront" || !strings.HasPrefix(e.Note, prefix) {
-			continue
-		}
-		if e.Series != nil {
-			n += int(e.Series.Count)
-		} else {
-			n++
-		}
-	}
-	return n
 }
 
 // Two failures in a row, of the same condition and reason but with different causes,
@@ -254,11 +232,9 @@ func createFailedPod(t *testing.T, job *batchv1.Job, message string) {
 
 // warningReasons lists the reasons of Warning Events about Storefronts in ns.
 func warningReasons(g Gomega, ns string) []string {
-	list := &eventsv1.EventList{}
-	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
 	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Kind == "Storefront" && e.Type == corev1.EventTypeWarning {
+	for _, e := range storefrontEventItems(g, ns) {
+		if e.Type == corev1.EventTypeWarning {
 			out = append(out, e.Reason)
 		}
 	}

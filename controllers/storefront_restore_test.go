@@ -19,15 +19,12 @@ package controllers
 import (
 	"context"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -52,12 +49,9 @@ func TestRestoredClusterIdentifier(t *testing.T) {
 // restoreEvents are the Storefront's DatabaseRestored Events, in the order they were
 // emitted.
 func restoreEvents(g Gomega, ns string) []string {
-	list := &eventsv1.EventList{}
-	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
-	sort.SliceStable(list.Items, func(i, j int) bool { return list.Items[i].EventTime.Before(&list.Items[j].EventTime) })
 	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Kind == "Storefront" && strings.HasPrefix(e.Note, shopv1alpha1.ConditionDatabaseRestored+"=") {
+	for _, e := range storefrontEventItems(g, ns) {
+		if strings.HasPrefix(e.Note, shopv1alpha1.ConditionDatabaseRestored+"=") {
 			out = append(out, e.Reason)
 		}
 	}

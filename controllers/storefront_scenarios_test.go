@@ -25,7 +25,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -221,13 +220,9 @@ func egressTCPPorts(np *networkingv1.NetworkPolicy) []int32 {
 
 // eventReasons lists the reasons of the events.k8s.io Events about Storefronts in ns.
 func eventReasons(g Gomega, ns string) []string {
-	list := &eventsv1.EventList{}
-	g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
 	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Kind == "Storefront" {
-			out = append(out, e.Reason)
-		}
+	for _, e := range storefrontEventItems(g, ns) {
+		out = append(out, e.Reason)
 	}
 	return out
 }

@@ -46,17 +46,14 @@ type transitions struct {
 	mu sync.Mutex
 	// seen are the conditions of each Storefront's last version, by type.
 	seen map[types.NamespacedName]map[string]string
-	// changes are the state changes of each Storefront, counted by the state entered
-	// ("Type=Status/Reason").
-	changes map[types.NamespacedName]map[string]int
-	// paths are each Storefront's state changes in order, one stored version per
-	// element, as "Type=Status/Reason" joined by ", ".
-	paths map[types.NamespacedName][]string
+	// steps are each Storefront's state changes in order: per stored version that
+	// changed something, the states entered ("Type=Status/Reason"), sorted.
+	steps map[types.NamespacedName][][]string
 }
 
 // watchTransitions counts the state changes in the Storefronts of c from now on.
 func watchTransitions(ctx context.Context, c cache.Cache) (*transitions, error) {
-	t := &transitions{seen: map[types.NamespacedName]map[string]string{}, changes: map[types.NamespacedName]map[string]int{}, paths: map[types.NamespacedName][]string{}}
+	t := &transitions{seen: map[types.NamespacedName]map[string]string{}, steps: map[types.NamespacedName][][]string{}}
 	inf, err := c.GetInformer(ctx, &shopv1alpha1.Storefront{})
 	if err != nil {
 		return nil, err
@@ -78,22 +75,18 @@ func (t *transitions) observe(obj any) {
 	defer t.mu.Unlock()
 	before := t.seen[key]
 	now := map[string]string{}
-	if t.changes[key] == nil {
-		t.changes[key] = map[string]int{}
-	}
 	var changed []string
 	for _, c := range sf.Status.Conditions {
 		state := string(c.Status) + "/" + c.Reason
 		now[c.Type] = state
 		if before[c.Type] != state {
-			t.changes[key][c.Type+"="+state]++
 			changed = append(changed, c.Type+"="+state)
 		}
 	}
 	t.seen[key] = now
 	if len(changed) > 0 {
 		sort.Strings(changed)
-		t.paths[key] = append(t.paths[key], strings.Join(changed, ", "))
+		t.steps[key] = append(t.steps[key], changed)
 	}
 }
 
@@ -103,8 +96,12 @@ func (t *transitions) commonPaths(n int) []pathCount {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	counts := map[string]int{}
-	for _, p := range t.paths {
-		counts[strings.Join(p, " → ")]++
+	for _, steps := range t.steps {
+		joined := make([]string, len(steps))
+		for i, step := range steps {
+			joined[i] = strings.Join(step, ", ")
+		}
+		counts[strings.Join(joined, " → ")]++
 	}
 	out := make([]pathCount, 0, len(counts))
 	for p, c := range counts {
@@ -128,13 +125,18 @@ type pathCount struct {
 	storefronts int
 }
 
-// count is the state changes of every Storefront.
+// count is the state changes of every Storefront, by the state entered.
 func (t *transitions) count() map[types.NamespacedName]map[string]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[types.NamespacedName]map[string]int, len(t.changes))
-	for k, v := range t.changes {
-		out[k] = maps.Clone(v)
+	out := make(map[types.NamespacedName]map[string]int, len(t.steps))
+	for k, steps := range t.steps {
+		out[k] = map[string]int{}
+		for _, step := range steps {
+			for _, state := range step {
+				out[k][state]++
+			}
+		}
 	}
 	return out
 }

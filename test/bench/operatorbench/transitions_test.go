@@ -39,7 +39,7 @@ func cond(t, status, reason string) metav1.Condition {
 // versions came, and an Event must report that very state: as many Events as state
 // changes is not enough when one of them is another condition's, folded into a series.
 func TestStateChangesAgainstEvents(t *testing.T) {
-	tr := &transitions{seen: map[types.NamespacedName]map[string]string{}, changes: map[types.NamespacedName]map[string]int{}, paths: map[types.NamespacedName][]string{}}
+	tr := &transitions{seen: map[types.NamespacedName]map[string]string{}, steps: map[types.NamespacedName][][]string{}}
 	tr.observe(storefrontWith(cond("DatabaseReady", "False", "Provisioning"), cond("CacheReady", "False", "Provisioning")))
 	tr.observe(storefrontWith(cond("DatabaseReady", "False", "Provisioning"), cond("CacheReady", "False", "Provisioning"))) // no change
 	tr.observe(storefrontWith(cond("DatabaseReady", "True", "DatabaseAvailable"), cond("CacheReady", "False", "Provisioning")))
