@@ -20,8 +20,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,6 +55,11 @@ var adoptionIDFields = map[schema.GroupVersionKind]string{
 	gvkDBSubnetGroup: "name",
 	gvkDBCluster:     "dbClusterIdentifier",
 	gvkDBInstance:    "dbInstanceIdentifier",
+}
+
+// ackIdentifier is the AWS identifier of the RDS resource of obj (its adoption field).
+func ackIdentifier(obj *unstructured.Unstructured) string {
+	return specField(obj, adoptionIDFields[obj.GroupVersionKind()])
 }
 
 // retainedCluster reports whether a kept password Secret records that the cluster id
@@ -102,13 +110,19 @@ func adoptionAdvice(sf *shopv1alpha1.Storefront, id string, newest *dbPassword) 
 }
 
 // recordRetainedCluster writes the retained cluster's identifier on the kept password
-// Secrets, at a Retain deletion.
+// Secrets, at a Retain deletion, and for a restored cluster the snapshot it came from
+// (retainedRestore reads both).
 func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *shopv1alpha1.Storefront, passwords []dbPassword) error {
 	// After a restore the shop's data is in the restored cluster: the one a restore
 	// replaced (kept too under Retain) must never be adopted as if it were current.
 	id := currentClusterIdentifier(sf)
+	snapshot := ""
+	if rs := sf.Status.Restore; restoreSwitched(rs) && rs.ClusterIdentifier == id {
+		snapshot = rs.SnapshotIdentifier
+	}
 	for _, p := range passwords {
-		if p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] == id {
+		a := p.secret.Annotations
+		if a[shopv1alpha1.AnnotationRetainedDBCluster] == id && a[shopv1alpha1.AnnotationRetainedDBClusterSnapshot] == snapshot {
 			continue
 		}
 		patch := client.MergeFrom(p.secret.DeepCopy())
@@ -116,7 +130,12 @@ func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *sh
 			p.secret.Annotations = map[string]string{}
 		}
 		p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] = id
-		log.FromContext(ctx).Info("Recording the retained DB cluster on the password Secret", "secret", p.secret.Name, "dbClusterIdentifier", id)
+		if snapshot != "" {
+			p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBClusterSnapshot] = snapshot
+		} else {
+			delete(p.secret.Annotations, shopv1alpha1.AnnotationRetainedDBClusterSnapshot)
+		}
+		log.FromContext(ctx).Info("Recording the retained DB cluster on the password Secret", "secret", p.secret.Name, "dbClusterIdentifier", id, "snapshot", snapshot)
 		if err := r.Patch(ctx, p.secret, patch); err != nil {
 			return fmt.Errorf("recording the retained cluster on secret %s: %w", p.secret.Name, err)
 		}
@@ -137,7 +156,7 @@ func (r *StorefrontReconciler) adoptRetainedCluster(ctx context.Context, s *scop
 		return false, nil
 	}
 	live := newACKObject(gvkDBCluster)
-	key := client.ObjectKey{Namespace: s.sf.Namespace, Name: objectName(s.sf, roleDatabase)}
+	key := client.ObjectKey{Namespace: s.sf.Namespace, Name: currentClusterObjectName(s.sf)}
 	if err := r.objectReader().Get(ctx, key, live); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -164,4 +183,50 @@ func adoptingMessage(cluster *unstructured.Unstructured, id string) string {
 func retainedDeletingAdvice(id string) string {
 	return fmt.Sprintf("; the cluster being deleted is %s, which the Retain deletion of this Storefront kept: it is not adopted, since its data goes with it "+
 		"(a final snapshot, if one was taken, holds it). Once AWS is done, ACK creates a new, empty cluster; to keep that from happening, delete the Storefront", id)
+}
+
+// retainedRestore is the restore of the cluster that a Retain deletion of this
+// Storefront's predecessor kept, when that cluster is a restored one (<aws-id>-r<N>),
+// or nil. The Storefront created again takes it as its own finished restore, so that
+// the database phase adopts that cluster under its name (the data is there; the cluster
+// the restore replaced holds the data of before it) and a restoreFrom still naming its
+// snapshot restores nothing again. A record written without the snapshot (before the
+// operator recorded it) is taken to be of spec's restoreFrom, the manifest's. Only a
+// Storefront that has no database yet takes it: one that has would switch clusters.
+func retainedRestore(sf *shopv1alpha1.Storefront, passwords []dbPassword) *shopv1alpha1.RestoreStatus {
+	a := sf.Spec.Database.Aurora
+	if a == nil || sf.Status.Restore != nil || sf.Status.Database != nil || sf.Status.Migration != nil {
+		return nil
+	}
+	prefix := awsIdentifier(sf.Namespace, sf.Name) + "-r"
+	for _, p := range passwords {
+		id := p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster]
+		seq, err := strconv.ParseInt(strings.TrimPrefix(id, prefix), 10, 64)
+		if !strings.HasPrefix(id, prefix) || err != nil || seq < 1 || restoredClusterIdentifier(sf, seq) != id {
+			continue
+		}
+		snapshot := p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBClusterSnapshot]
+		if snapshot == "" && a.RestoreFrom != nil {
+			snapshot = a.RestoreFrom.SnapshotIdentifier
+		}
+		now := metav1.Now()
+		return &shopv1alpha1.RestoreStatus{
+			SnapshotIdentifier: snapshot,
+			ClusterIdentifier:  id,
+			Sequence:           seq,
+			State:              shopv1alpha1.ReasonRestored,
+			StartTime:          now,
+			CompletionTime:     &now,
+		}
+	}
+	return nil
+}
+
+// retainedRestoreMessage is DatabaseRestored's message for a retainedRestore.
+func retainedRestoreMessage(rs *shopv1alpha1.RestoreStatus) string {
+	from := "restored from a snapshot"
+	if rs.SnapshotIdentifier != "" {
+		from = "restored from snapshot " + rs.SnapshotIdentifier
+	}
+	return fmt.Sprintf("DB cluster %s, %s, is the one the Retain deletion of this Storefront kept: adopted with its data, not restored again", rs.ClusterIdentifier, from)
 }

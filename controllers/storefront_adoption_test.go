@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +235,138 @@ func TestRetainedClusterStillDeletingIsNotAdopted(t *testing.T) {
 	g.Expect(cl.GetAnnotations()).NotTo(HaveKey("services.k8s.aws/adopted"))
 	g.Expect(clusterResourceID(cl)).NotTo(Equal(retainedID), "a new cluster")
 	g.Expect(sf.Status.Migration.Database).To(Equal(clusterResourceID(cl)))
+}
+
+// After a restore the shop's data is in the restored cluster <aws-id>-r1; a Retain
+// deletion records it (and the snapshot it came from) on the kept password Secrets.
+// The Storefront created again from the same manifest (restoreFrom still naming that
+// snapshot) adopts -r1 under its own object name with the subnet group, restores
+// nothing again, and leaves alone both the cluster that restore replaced (kept in AWS
+// by the Retain policy, data of before the restore) and that cluster's released ACK
+// objects: before this, the record was read for <aws-id> only, and the Storefront
+// stopped at the subnet group with advice that led to the replaced cluster.
+func TestRetainAfterRestoreThenRecreateAdoptsTheRestoredCluster(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	retain := func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain }
+	_, snapshot := readyShopWithSnapshot(t, ns, retain)
+	restoreTo(t, ns, snapshot)
+	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
+	}, eventually, poll).Should(Succeed())
+	id := awsIdentifier(ns, "acme")
+	restored := id + "-r1"
+	before := getStorefront(g, ns)
+	host := before.Status.Database.Endpoint
+	resourceID := before.Status.Migration.Database
+	g.Expect(before.Status.Database.ClusterIdentifier).To(Equal(restored))
+
+	deleteAndWait(t, ns)
+	kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{}).Annotations
+	g.Expect(kept).To(HaveKeyWithValue(shopv1alpha1.AnnotationRetainedDBCluster, restored))
+	g.Expect(kept).To(HaveKeyWithValue(shopv1alpha1.AnnotationRetainedDBClusterSnapshot, snapshot))
+	released := ackObject(g, ns, gvkDBCluster, "acme-database")
+
+	createStorefront(t, newStorefront(ns, withAurora(retain, func(a *shopv1alpha1.AuroraDatabase) {
+		a.RestoreFrom = &shopv1alpha1.RestoreSource{SnapshotIdentifier: snapshot}
+	}), func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 }))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(restored))
+	g.Expect(sf.Status.Database.Endpoint).To(Equal(host), "the same cluster")
+	g.Expect(sf.Status.Migration.Database).To(Equal(resourceID), "the same database")
+	rs := sf.Status.Restore
+	g.Expect(rs).NotTo(BeNil())
+	g.Expect([]any{rs.SnapshotIdentifier, rs.ClusterIdentifier, rs.Sequence, rs.State, rs.ReplacedCluster}).To(Equal(
+		[]any{snapshot, restored, int64(1), shopv1alpha1.ReasonRestored, ""}), "no new restore")
+	c := condition(sf, shopv1alpha1.ConditionDatabaseRestored)
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRestored))
+	g.Expect(c.Message).To(Equal("DB cluster " + restored + ", restored from snapshot " + snapshot +
+		", is the one the Retain deletion of this Storefront kept: adopted with its data, not restored again"))
+
+	for _, k := range []struct {
+		schemaKind
+		fields string
+	}{
+		{schemaKind{gvkDBSubnetGroup, "acme-database"}, `{"name":"` + id + `"}`},
+		{schemaKind{gvkDBCluster, restored}, `{"dbClusterIdentifier":"` + restored + `"}`},
+		{schemaKind{gvkDBInstance, restored}, `{"dbInstanceIdentifier":"` + restored + `"}`},
+	} {
+		a := ackObject(g, ns, k.gvk, k.name).GetAnnotations()
+		g.Expect(a).To(HaveKeyWithValue(ackAnnotationAdoptionFields, k.fields), k.gvk.Kind)
+		g.Expect(a).To(HaveKeyWithValue("services.k8s.aws/adopted", "true"), k.gvk.Kind)
+	}
+	// The replaced cluster's released objects are someone else's now.
+	still := ackObject(g, ns, gvkDBCluster, "acme-database")
+	g.Expect(still.GetResourceVersion()).To(Equal(released.GetResourceVersion()), "not touched")
+	var clusters []string
+	for _, r := range standIns.AWS().Resources() {
+		if r.Key.Kind == fake.DBClusterGVK.Kind {
+			clusters = append(clusters, r.Key.ID)
+		}
+	}
+	g.Expect(clusters).To(ConsistOf(id, restored), "no cluster created")
+}
+
+// retainedRestore takes only a record of this Storefront's own restored identifier, and
+// only while the Storefront has no database of its own yet.
+func TestRetainedRestore(t *testing.T) {
+	id := awsIdentifier("shops", "acme")
+	kept := func(annotations ...string) []dbPassword {
+		a := map[string]string{}
+		for i := 0; i+1 < len(annotations); i += 2 {
+			a[annotations[i]] = annotations[i+1]
+		}
+		return []dbPassword{{version: 1, secret: &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-db-password-v1", Namespace: "shops", Annotations: a}}}}
+	}
+	restoreFrom := func(snapshot string) func(*shopv1alpha1.AuroraDatabase) {
+		return func(a *shopv1alpha1.AuroraDatabase) {
+			a.RestoreFrom = &shopv1alpha1.RestoreSource{SnapshotIdentifier: snapshot}
+		}
+	}
+	cluster, snapshot := shopv1alpha1.AnnotationRetainedDBCluster, shopv1alpha1.AnnotationRetainedDBClusterSnapshot
+	for _, tc := range []struct {
+		name      string
+		sf        *shopv1alpha1.Storefront
+		passwords []dbPassword
+		want      []any // cluster, sequence, snapshot; nil for none
+	}{
+		{"no record", newStorefront("shops", withAurora()), kept(), nil},
+		{"the first cluster: adopted as ever, no restore", newStorefront("shops", withAurora()), kept(cluster, id), nil},
+		{"a restored cluster with its snapshot", newStorefront("shops", withAurora()), kept(cluster, id+"-r2", snapshot, "snap-b"), []any{id + "-r2", int64(2), "snap-b"}},
+		{"the record's snapshot, not the manifest's", newStorefront("shops", withAurora(restoreFrom("snap-c"))), kept(cluster, id+"-r2", snapshot, "snap-b"), []any{id + "-r2", int64(2), "snap-b"}},
+		{"an older record: the manifest's snapshot", newStorefront("shops", withAurora(restoreFrom("snap-c"))), kept(cluster, id+"-r1"), []any{id + "-r1", int64(1), "snap-c"}},
+		{"an older record and no restoreFrom", newStorefront("shops", withAurora()), kept(cluster, id+"-r1"), []any{id + "-r1", int64(1), ""}},
+		{"another Storefront's cluster", newStorefront("shops", withAurora()), kept(cluster, awsIdentifier("shops", "other")+"-r1"), nil},
+		{"no sequence", newStorefront("shops", withAurora()), kept(cluster, id+"-r0"), nil},
+		{"not a sequence", newStorefront("shops", withAurora()), kept(cluster, id+"-rx"), nil},
+		{"a leading zero", newStorefront("shops", withAurora()), kept(cluster, id+"-r01"), nil},
+		{"an external database", newStorefront("shops"), kept(cluster, id+"-r1"), nil},
+		{"a Storefront with a database already", func() *shopv1alpha1.Storefront {
+			sf := newStorefront("shops", withAurora())
+			sf.Status.Database = &shopv1alpha1.EndpointStatus{Endpoint: "db", ClusterIdentifier: id}
+			return sf
+		}(), kept(cluster, id+"-r1"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := retainedRestore(tc.sf, tc.passwords)
+			if tc.want == nil {
+				if rs != nil {
+					t.Fatalf("got a restore %+v, want none", rs)
+				}
+				return
+			}
+			if rs == nil {
+				t.Fatalf("got no restore, want %v", tc.want)
+			}
+			if got := []any{rs.ClusterIdentifier, rs.Sequence, rs.SnapshotIdentifier}; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if rs.State != shopv1alpha1.ReasonRestored || rs.ReplacedCluster != "" || rs.CompletionTime == nil {
+				t.Errorf("got %+v, want a finished restore that replaced nothing", rs)
+			}
+		})
+	}
 }

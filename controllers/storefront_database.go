@@ -248,11 +248,14 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 			}
 		}
 	}
+	// The subnet group is named after the Storefront, the cluster and its instance after
+	// the cluster in use (a restored one is <aws-id>-r<N>, storefront_restore.go).
 	id := awsIdentifier(sf.Namespace, sf.Name)
-	retained := retainedCluster(passwords, id)
-	adopt := func(u *unstructured.Unstructured) *unstructured.Unstructured {
+	current := currentClusterIdentifier(sf)
+	retained := retainedCluster(passwords, current)
+	adopt := func(u *unstructured.Unstructured, identifier string) *unstructured.Unstructured {
 		if retained {
-			return withAdoption(u, id)
+			return withAdoption(u, identifier)
 		}
 		return u
 	}
@@ -262,11 +265,11 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	}
 	refused := func(obj *unstructured.Unstructured, st ackState) ackState {
 		if notManaged(obj) {
-			st.Message += adoptionAdvice(sf, id, newest)
+			st.Message += adoptionAdvice(sf, ackIdentifier(obj), newest)
 		}
 		return st
 	}
-	group, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets))))
+	group, err := r.applyACK(ctx, adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBSubnetGroup(sf, r.Scheme, eff.Region, subnets)), id))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -276,7 +279,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	sgs := firstNonEmpty(aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
 	desiredCluster := withProvisioningTag(sf, r.Options.ClusterName, r.hibernateDBCluster(ctx, s, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, *newest)))
 	if adoptCluster {
-		desiredCluster = withAdoption(desiredCluster, id)
+		desiredCluster = withAdoption(desiredCluster, current)
 	}
 	if desiredCluster, err = r.onCurrentCluster(ctx, sf, desiredCluster); err != nil {
 		return ctrl.Result{}, err
@@ -302,10 +305,10 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	var clusterState ackState
 	switch {
 	case adoptCluster && notManaged(cluster):
-		clusterState = ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: adoptingMessage(cluster, id)}
+		clusterState = ackState{Reason: shopv1alpha1.ReasonProvisioning, Message: adoptingMessage(cluster, current)}
 	case retained && inDeletionWindow(cluster):
 		clusterState = judgeACK(s, cluster, pathStatus, host)
-		clusterState.Message += retainedDeletingAdvice(id)
+		clusterState.Message += retainedDeletingAdvice(current)
 	default:
 		clusterState = refused(cluster, judgeACK(s, cluster, pathStatus, host))
 	}
@@ -314,7 +317,7 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	// (not merely serving through maintenance), kept applied afterwards.
 	instanceState := ackState{Reason: shopv1alpha1.ReasonProvisioning,
 		Message: fmt.Sprintf("DBInstance %s: created once DBCluster %s is available", cluster.GetName(), cluster.GetName())}
-	instance, err := r.onCurrentCluster(ctx, sf, adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBInstance(sf, r.Scheme, eff.Region))))
+	instance, err := r.onCurrentCluster(ctx, sf, adopt(withProvisioningTag(sf, r.Options.ClusterName, desiredDBInstance(sf, r.Scheme, eff.Region)), current))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

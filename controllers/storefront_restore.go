@@ -208,6 +208,17 @@ func (r *StorefrontReconciler) reconcileRestore(ctx context.Context, s *scope) (
 		return ctrl.Result{}, nil
 	}
 	rs := sf.Status.Restore
+	if rs == nil {
+		passwords, err := r.listPasswords(ctx, sf)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if rs = retainedRestore(sf, passwords); rs != nil {
+			log.FromContext(ctx).Info("Adopting the restored DB cluster a Retain deletion kept", "cluster", rs.ClusterIdentifier, "snapshot", rs.SnapshotIdentifier)
+			sf.Status.Restore = rs
+			s.setCondition(shopv1alpha1.ConditionDatabaseRestored, true, shopv1alpha1.ReasonRestored, retainedRestoreMessage(rs))
+		}
+	}
 	if want := a.RestoreFrom; want != nil && (rs == nil || rs.SnapshotIdentifier != want.SnapshotIdentifier) && !restoreInProgress(rs) {
 		if !r.ackKindInstalled(gvkDBCluster) || !r.ackKindInstalled(gvkDBInstance) {
 			return ctrl.Result{}, nil // the database phase says ACK is missing
@@ -424,7 +435,8 @@ func (r *StorefrontReconciler) finishRestore(ctx context.Context, s *scope) (ctr
 			rs.ClusterIdentifier, rs.SnapshotIdentifier, rs.ReplacedCluster, replacedFate(sf)))
 		return r.disposeReplacedCluster(ctx, s)
 	case shopv1alpha1.ReasonRestored:
-		if rs.ReplacedClusterState != replacedRetained && rs.ReplacedClusterState != replacedDeleted {
+		// An adopted restore (retainedRestore) replaced nothing of this Storefront's.
+		if rs.ReplacedCluster != "" && rs.ReplacedClusterState != replacedRetained && rs.ReplacedClusterState != replacedDeleted {
 			return r.disposeReplacedCluster(ctx, s)
 		}
 	}

@@ -86,19 +86,13 @@ func waitForRestore(t *testing.T, ns, reason string) *shopv1alpha1.Storefront {
 	return sf
 }
 
-// Upgrade (snapshot S before the migration of v2), then restore S: a new cluster
-// <aws-id>-r1 from S in the same subnet group, with the scaling and the current master
-// password (ACK sets it after the restore: rds-controller 1.11.1 restoreDbClusterFromSnapshot
-// sends none, test/fake/ack_snapshot.go), the migration of the served image run on it
-// as the master user with the application role reset, the connection Secret moved to
-// it, the steps in order, each with an Event.
-// readyShopWithSnapshot makes a Ready Aurora shop that migrated from imageV1 to
-// imageV2, so that a snapshot of imageV1's schema exists, and returns the Storefront
-// and that snapshot's identifier.
-func readyShopWithSnapshot(t *testing.T, ns string) (*shopv1alpha1.Storefront, string) {
+// readyShopWithSnapshot makes a Ready Aurora shop (withAurora with changes) that
+// migrated from imageV1 to imageV2, so that a snapshot of imageV1's schema exists, and
+// returns the Storefront and that snapshot's identifier.
+func readyShopWithSnapshot(t *testing.T, ns string, changes ...func(*shopv1alpha1.AuroraDatabase)) (*shopv1alpha1.Storefront, string) {
 	t.Helper()
 	g := NewWithT(t)
-	sf := readyShop(t, ns, withAurora())
+	sf := readyShop(t, ns, withAurora(changes...))
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Image = imageV2 })
 	g.Eventually(func(g Gomega) {
 		sf = getStorefront(g, ns)
@@ -108,6 +102,12 @@ func readyShopWithSnapshot(t *testing.T, ns string) (*shopv1alpha1.Storefront, s
 	return sf, snapshotIdentifier(sf, imageV2, 1)
 }
 
+// Upgrade (snapshot S before the migration of v2), then restore S: a new cluster
+// <aws-id>-r1 from S in the same subnet group, with the scaling and the current master
+// password (ACK sets it after the restore: rds-controller 1.11.1 restoreDbClusterFromSnapshot
+// sends none, test/fake/ack_snapshot.go), the migration of the served image run on it
+// as the master user with the application role reset, the connection Secret moved to
+// it, the steps in order, each with an Event.
 func TestRestoreFromSnapshot(t *testing.T) {
 	ns := newNamespace(t)
 	s := startStandIns(t, ns, fake.Options{})
@@ -182,9 +182,6 @@ func TestRestoreFromSnapshot(t *testing.T) {
 	}, eventually, poll).Should(Succeed())
 }
 
-// A restore from a snapshot RDS does not know fails (rds-controller would retry
-// DBClusterSnapshotNotFoundFault for ever): the shop stays on its cluster, the new
-// cluster object is deleted; another value retries under the next identifier.
 // A restore asked for while the shop sleeps: the cluster is restored, its migrations
 // wait for the wake as every migration does (a Job would resume the paused database),
 // and meanwhile the shop is Hibernated, not Degraded (its Deployment at 0 is not
@@ -223,6 +220,9 @@ func TestRestoreWhileHibernating(t *testing.T) {
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }
 
+// A restore from a snapshot RDS does not know fails (rds-controller would retry
+// DBClusterSnapshotNotFoundFault for ever): the shop stays on its cluster, the new
+// cluster object is deleted; another value retries under the next identifier.
 func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{})

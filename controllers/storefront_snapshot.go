@@ -235,11 +235,12 @@ func (r *StorefrontReconciler) adoptedDatabase(ctx context.Context, sf *shopv1al
 		return false, nil
 	}
 	cluster := newACKObject(gvkDBCluster)
-	if err := r.objectReader().Get(ctx, ctrl.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, roleDatabase)}, cluster); err != nil {
+	name := currentClusterObjectName(sf)
+	if err := r.objectReader().Get(ctx, ctrl.ObjectKey{Namespace: sf.Namespace, Name: name}, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
-		return false, fmt.Errorf("reading DBCluster %s: %w", objectName(sf, roleDatabase), err)
+		return false, fmt.Errorf("reading DBCluster %s: %w", name, err)
 	}
 	return cluster.GetAnnotations()[ackAnnotationAdopted] == "true", nil
 }

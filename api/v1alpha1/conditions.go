@@ -180,11 +180,18 @@ const (
 	AnnotationRetryProvisioning = "shop.storefront.dev/retry-provisioning"
 	// AnnotationRetainedDBCluster is written by the operator on the kept master password
 	// Secrets when a Storefront on Aurora is deleted under the Retain policy: its value is
-	// the AWS identifier of the DB cluster that survives. A Storefront created again under
-	// the same namespace and name finds it and adopts that cluster (and its instance and
-	// subnet group) instead of failing on "Resource already exists". Set it by hand, on a
-	// Secret holding the cluster's master password, to adopt a cluster on purpose.
+	// the AWS identifier of the DB cluster that survives: the Storefront's own, or after a
+	// restore the restored one (<aws-id>-r<N>). A Storefront created again under the same
+	// namespace and name finds it and adopts that cluster (and its instance and subnet
+	// group) instead of failing on "Resource already exists"; a restored one becomes its
+	// finished restore (status.restore). Set it by hand, on a Secret holding the cluster's
+	// master password, to adopt a cluster on purpose.
 	AnnotationRetainedDBCluster = "shop.storefront.dev/retained-db-cluster"
+	// AnnotationRetainedDBClusterSnapshot is written beside AnnotationRetainedDBCluster
+	// when the retained cluster is a restored one (<aws-id>-r<N>): the snapshot it was
+	// restored from. The Storefront created again adopts that cluster as its restore of
+	// this snapshot, so that a manifest still naming it in restoreFrom restores nothing.
+	AnnotationRetainedDBClusterSnapshot = "shop.storefront.dev/retained-db-cluster-snapshot"
 	// AnnotationRotateDBPassword rotates the shop's database login (Aurora) when it takes
 	// a value not handled before: a new password on the application role no pod uses, the
 	// pods move to it, then the other role's login is withdrawn. Removing it does nothing.
