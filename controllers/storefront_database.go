@@ -291,14 +291,19 @@ func (r *StorefrontReconciler) reconcileAurora(ctx context.Context, s *scope) (c
 	if rid := clusterResourceID(cluster); knewACluster(sf) && rid != "" && rid != sf.Status.Migration.Database {
 		// The identifier names another cluster than the one migrated: created again
 		// behind the operator's back, empty; or restored from a snapshot, whose
-		// migration runs before the pods move to it (storefront_restore.go).
-		if restoreSwitching(sf) {
+		// migration runs before the pods move to it (storefront_restore.go). A switch
+		// keeps the migration state of the cluster the pods use, as an external
+		// database's does: that is what holds the connection Secret and lets a failed
+		// migration fail the restore (finishRestore).
+		switch {
+		case restoreSwitching(sf):
 			s.dbSwitch.pending = true
-		} else if !s.redriven {
+		case !s.redriven:
 			return notReady(shopv1alpha1.ReasonDatabaseLost, recreatedDatabaseMessage(sf, rid))
-		}
-		if err := r.forgetLostDatabase(ctx, sf); err != nil {
-			return ctrl.Result{}, err
+		default:
+			if err := r.forgetLostDatabase(ctx, sf); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
 	}
 	host, _, _ := unstructured.NestedString(cluster.Object, pathDBClusterEndpoint...)

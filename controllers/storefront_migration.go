@@ -298,7 +298,7 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		return ctrl.Result{}, nil
 	}
 
-	if hibernating(sf) && sf.Status.MigratedImage != image && !hasJob(in.jobs, name, image) {
+	if hibernating(sf) && migrated != image && !hasJob(in.jobs, name, image) {
 		// A Job would resume the paused database and nothing would serve the new image
 		// before the shop wakes: the migration waits for the wake.
 		s.setCondition(shopv1alpha1.ConditionSchemaMigrated, false, shopv1alpha1.ReasonHibernated,

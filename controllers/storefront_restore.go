@@ -384,6 +384,12 @@ func (r *StorefrontReconciler) removeRestoredCluster(ctx context.Context, s *sco
 	if err != nil || !instanceGone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
+	// A restore that failed after the switch (its migration) has the policy's
+	// protection on the cluster, which RDS would refuse to delete for good.
+	lifted, err := r.liftDeletionProtectionOf(ctx, s, name)
+	if err != nil || !lifted {
+		return ctrl.Result{RequeueAfter: restoreRecheck}, err
+	}
 	clusterGone, err := r.deleteACKObject(ctx, s, gvkDBCluster, name, skip)
 	if err != nil || !clusterGone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err

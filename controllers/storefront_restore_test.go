@@ -369,3 +369,41 @@ func TestSwitchKeepsTheMasterURLForMigrations(t *testing.T) {
 		g.Expect(written).To(Equal(tc.want), name)
 	}
 }
+
+// The migration of the served image fails on the restored cluster: the restore fails,
+// the shop stays on the cluster it had (the connection Secret never named the restored
+// one, so no pod started on a database without the schema), and the restored cluster
+// is deleted. Before, the switch forgot the migration state, so the next reconcile no
+// longer saw a switch: the connection Secret moved to the restored cluster at once and
+// the restore stayed RestoreMigrating for ever.
+func TestFailedMigrationFailsTheRestore(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf, snapshot := readyShopWithSnapshot(t, ns)
+	awsID := awsIdentifier(ns, "acme")
+	oldHost := databaseHost(g, ns)
+	oldDatabase := sf.Status.Migration.Database
+
+	standIns.SetJobOutcome(imageV2, fake.JobFails)
+	restoreTo(t, ns, snapshot)
+	g.Eventually(func(g Gomega) {
+		g.Expect(databaseHost(g, ns)).To(Equal(oldHost), "the pods' database until the migration succeeded")
+		sf = getStorefront(g, ns)
+		c := condition(sf, shopv1alpha1.ConditionDatabaseRestored)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRestoreFailed))
+		g.Expect(c.Message).To(HavePrefix("The migrations of " + imageV2 + " failed on restored DB cluster " + awsID + "-r1: "))
+		g.Expect(c.Message).To(HaveSuffix("The shop stays on DB cluster " + awsID + "; DB cluster " + awsID + "-r1 is deleted. Set spec.database.aurora.restoreFrom to another snapshot to retry"))
+		g.Expect(sf.Status.Restore.CompletionTime).NotTo(BeNil(), "the new cluster object is gone")
+	}, eventually, poll).Should(Succeed())
+	g.Expect(absent(ns, awsID+"-r1", newACKObject(gvkDBCluster))).To(BeTrue())
+	g.Eventually(func(g Gomega) {
+		sf = getStorefront(g, ns)
+		g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID))
+		g.Expect(sf.Status.Migration.Database).To(Equal(oldDatabase))
+		g.Expect(sf.Status.MigratedImage).To(Equal(imageV2))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}, eventually, poll).Should(Succeed())
+	g.Expect(databaseHost(g, ns)).To(Equal(oldHost))
+}
