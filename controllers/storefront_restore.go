@@ -81,9 +81,21 @@ func restoreSwitched(rs *shopv1alpha1.RestoreStatus) bool {
 	return rs != nil && (rs.State == shopv1alpha1.ReasonRestoreMigrating || rs.State == shopv1alpha1.ReasonRestored)
 }
 
-// restoreInProgress reports whether a restore has not ended.
+// restoreInProgress reports whether a restore has not ended, its clean-up included: the
+// replaced cluster of a finished one not yet released or deleted, or the new cluster of
+// a failed one not yet deleted. A new restoreFrom waits for it: taking it at once would
+// overwrite status.restore and leave that cluster in AWS, unreported.
 func restoreInProgress(rs *shopv1alpha1.RestoreStatus) bool {
-	return rs != nil && rs.State != shopv1alpha1.ReasonRestored && rs.State != shopv1alpha1.ReasonRestoreFailed
+	if rs == nil {
+		return false
+	}
+	switch rs.State {
+	case shopv1alpha1.ReasonRestored:
+		return rs.ReplacedCluster != "" && rs.ReplacedClusterState != replacedRetained && rs.ReplacedClusterState != replacedDeleted
+	case shopv1alpha1.ReasonRestoreFailed:
+		return rs.CompletionTime == nil
+	}
+	return true
 }
 
 // currentClusterIdentifier is the AWS identifier of the DB cluster the shop uses: the

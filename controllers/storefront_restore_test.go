@@ -24,6 +24,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -406,4 +407,30 @@ func TestFailedMigrationFailsTheRestore(t *testing.T) {
 		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
 	}, eventually, poll).Should(Succeed())
 	g.Expect(databaseHost(g, ns)).To(Equal(oldHost))
+}
+
+// A new restoreFrom waits until the previous restore cleaned up after itself.
+func TestRestoreInProgress(t *testing.T) {
+	done := metav1.Now()
+	for _, tc := range []struct {
+		name string
+		rs   *shopv1alpha1.RestoreStatus
+		want bool
+	}{
+		{"none", nil, false},
+		{"restoring", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoring}, true},
+		{"setting the password", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreSettingPassword}, true},
+		{"migrating", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreMigrating}, true},
+		{"restored, the replaced cluster not yet disposed of", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a"}, true},
+		{"restored, the replaced cluster deleting", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: replacedDeleting}, true},
+		{"restored, the replaced cluster deleted", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: replacedDeleted}, false},
+		{"restored, the replaced cluster retained", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: replacedRetained}, false},
+		{"adopted after a Retain deletion (replaced nothing)", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored}, false},
+		{"failed, the new cluster being deleted", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreFailed}, true},
+		{"failed, the new cluster gone", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreFailed, CompletionTime: &done}, false},
+	} {
+		if got := restoreInProgress(tc.rs); got != tc.want {
+			t.Errorf("%s: restoreInProgress %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
