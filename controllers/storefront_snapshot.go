@@ -72,17 +72,20 @@ const (
 	ackAnnotationAdopted = "services.k8s.aws/adopted"
 )
 
-// snapshotIdentifier is <aws-id>-pre-<8 hex of sha256(image)>-<seq>: a valid RDS DB
-// cluster snapshot identifier (a letter first, letters, digits and single hyphens, no
-// trailing hyphen, at most 255 characters; awsIdentifier is at most 49) and a valid
-// object name.
+// snapshotIdentifier is <aws-id>-pre-<8 hex of sha256(image)>-<8 hex of sha256(UID)>-<seq>:
+// a valid RDS DB cluster snapshot identifier (a letter first, letters, digits and single
+// hyphens, no trailing hyphen, at most 255 characters; awsIdentifier is at most 49) and a
+// valid object name. The UID, as in final snapshots, keeps a Storefront created again
+// under the same name (its sequence starts again) off its predecessor's snapshots, which
+// Retain and Snapshot keep: the same name would take an old snapshot for the one before
+// this migration, and retention would delete it.
 func snapshotIdentifier(sf *shopv1alpha1.Storefront, image string, seq int64) string {
-	return awsIdentifier(sf.Namespace, sf.Name) + "-pre-" + shortHash(image) + "-" + strconv.FormatInt(seq, 10)
+	return awsIdentifier(sf.Namespace, sf.Name) + "-pre-" + shortHash(image) + "-" + shortHash(string(sf.UID)) + "-" + strconv.FormatInt(seq, 10)
 }
 
-// onDemandSnapshotIdentifier is <aws-id>-manual-<seq>.
+// onDemandSnapshotIdentifier is <aws-id>-manual-<8 hex of sha256(UID)>-<seq>.
 func onDemandSnapshotIdentifier(sf *shopv1alpha1.Storefront, seq int64) string {
-	return awsIdentifier(sf.Namespace, sf.Name) + "-manual-" + strconv.FormatInt(seq, 10)
+	return awsIdentifier(sf.Namespace, sf.Name) + "-manual-" + shortHash(string(sf.UID)) + "-" + strconv.FormatInt(seq, 10)
 }
 
 // snapshotPolicy is spec.migration.snapshot, Always when unset.

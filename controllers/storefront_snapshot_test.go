@@ -63,8 +63,18 @@ func TestSnapshotIdentifier(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if got, want := snapshotIdentifier(newStorefront("shops"), imageV2, 3), awsIdentifier("shops", "acme")+"-pre-"+shortHash(imageV2)+"-3"; got != want {
+	sf = newStorefront("shops")
+	sf.UID = "8d3ae5a0-5b8e-4c4e-9f0a-2f4f7c1d9e11"
+	if got, want := snapshotIdentifier(sf, imageV2, 3), awsIdentifier("shops", "acme")+"-pre-"+shortHash(imageV2)+"-"+shortHash(string(sf.UID))+"-3"; got != want {
 		t.Errorf("identifier %q, want %q", got, want)
+	}
+	if got, want := onDemandSnapshotIdentifier(sf, 3), awsIdentifier("shops", "acme")+"-manual-"+shortHash(string(sf.UID))+"-3"; got != want {
+		t.Errorf("identifier %q, want %q", got, want)
+	}
+	again := sf.DeepCopy()
+	again.UID = "0b6f3c1e-7a2d-4f5b-8c9e-1d2a3b4c5d6e" // created again under the same name
+	if snapshotIdentifier(again, imageV2, 3) == snapshotIdentifier(sf, imageV2, 3) || onDemandSnapshotIdentifier(again, 3) == onDemandSnapshotIdentifier(sf, 3) {
+		t.Errorf("a Storefront created again names its snapshots as its predecessor did")
 	}
 }
 
@@ -530,4 +540,41 @@ func TestSnapshotBeforeFirstMigrationOfAdoptedDatabase(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		g.Expect(storefrontEvents(g, ns)).To(ContainElement("Normal SnapshotTaken: DB cluster snapshot " + id + " is available; migrating " + imageV1))
 	}, eventually, poll).Should(Succeed())
+}
+
+// A Storefront created again under the same name starts its snapshot sequence again;
+// its snapshots must not be its predecessor's, which the Snapshot policy kept (the
+// objects too): the same name made the create answer AlreadyExists, taken for success,
+// so the predecessor's old snapshot passed for the new one (available at once, the
+// migration started "after" it), and retention later deleted it.
+func TestRecreatedStorefrontTakesItsOwnSnapshots(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	snapshotOnce := func(value string) shopv1alpha1.SnapshotStatus {
+		updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+			sf.Annotations = map[string]string{shopv1alpha1.AnnotationSnapshot: value}
+		})
+		var e shopv1alpha1.SnapshotStatus
+		g.Eventually(func(g Gomega) {
+			sf := getStorefront(g, ns)
+			g.Expect(sf.Status.Snapshots).To(HaveLen(1))
+			e = sf.Status.Snapshots[0]
+			g.Expect(e.State).To(Equal("available"))
+		}, eventually, poll).Should(Succeed())
+		return e
+	}
+	readyShop(t, ns, withAurora())
+	first := snapshotOnce("1")
+	deleteAndWait(t, ns)
+
+	createStorefront(t, newStorefront(ns, withAurora()))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	kept := snapshotObject(g, ns, first.Identifier)
+	second := snapshotOnce("1")
+	g.Expect(second.Identifier).To(Equal(onDemandSnapshotIdentifier(sf, 1)))
+	g.Expect(second.Identifier).NotTo(Equal(first.Identifier), "its own snapshot")
+	g.Expect(second.Time.After(first.Time.Time)).To(BeTrue())
+	g.Expect(snapshotObject(g, ns, first.Identifier).GetResourceVersion()).To(Equal(kept.GetResourceVersion()), "the predecessor's snapshot untouched")
 }
