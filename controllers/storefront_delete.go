@@ -59,6 +59,7 @@ func (r *StorefrontReconciler) deletionSteps() []deletionStep {
 		{"images bucket", r.deleteImagesBucket},
 		{"cache", r.deleteServerlessCache},
 		{"cache users", r.deleteCacheUsers},
+		{"restore", r.settleRestore},
 		{"database instance", r.deleteDBInstance},
 		{"database cluster", r.deleteDBCluster},
 		{"DB subnet group", r.deleteDBSubnetGroup},
@@ -259,7 +260,81 @@ func (r *StorefrontReconciler) liftDeletionProtectionOf(ctx context.Context, s *
 
 // deleteDBSubnetGroup deletes the subnet group and waits for ACK.
 func (r *StorefrontReconciler) deleteDBSubnetGroup(ctx context.Context, s *scope) (bool, error) {
-	return r.deleteACKObject(ctx, s, gvkDBSubnetGroup, objectName(s.sf, roleDatabase), nil)
+	var extra map[string]string
+	kept, err := r.clusterKeptInSubnetGroup(ctx, s.sf)
+	if err != nil {
+		return false, err
+	}
+	if kept != "" {
+		// RDS refuses to delete a subnet group a cluster is in, and ACK retries that
+		// for ever: the group stays in AWS with the cluster.
+		log.FromContext(ctx).Info("Keeping the DB subnet group: a retained DB cluster is in it", "dbCluster", kept)
+		extra = map[string]string{ackAnnotationDeletionPolicy: ackDeletionPolicyRetain}
+	}
+	return r.deleteACKObject(ctx, s, gvkDBSubnetGroup, objectName(s.sf, roleDatabase), extra)
+}
+
+// clusterKeptInSubnetGroup is the name of a DBCluster object of this Storefront's name
+// that is not the one the deletion removed, still stands and is in the Storefront's
+// subnet group: a replaced cluster a restore released under Retain (this Storefront's
+// or, re-created, its predecessor's) while the policy is now another. "" if none.
+func (r *StorefrontReconciler) clusterKeptInSubnetGroup(ctx context.Context, sf *shopv1alpha1.Storefront) (string, error) {
+	if !r.ackKindInstalled(gvkDBCluster) {
+		return "", nil
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvkDBCluster.GroupVersion().WithKind(gvkDBCluster.Kind + "List"))
+	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, roleDatabase))); err != nil {
+		return "", fmt.Errorf("listing DBClusters: %w", err)
+	}
+	group := awsIdentifier(sf.Namespace, sf.Name)
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.GetName() != currentClusterObjectName(sf) && c.GetDeletionTimestamp().IsZero() && specField(c, "dbSubnetGroupName") == group {
+			return c.GetName(), nil
+		}
+	}
+	return "", nil
+}
+
+// settleRestore ends a restore the deletion finds unfinished, so that the deletion
+// policy applies to the cluster the shop's pods use and no other cluster of the
+// Storefront is left in the subnet group (RDS refuses to delete a group in use, and ACK
+// retries that for ever). Before the pods moved (Restoring, RestoreSettingPassword,
+// RestoreMigrating) the restore is abandoned as a failed one is: its new cluster is
+// deleted without a final snapshot (the snapshot holds its data; the pods' writes are
+// in the replaced cluster, which the policy then takes). A finished restore whose
+// replaced cluster was not yet released or deleted finishes that first.
+func (r *StorefrontReconciler) settleRestore(ctx context.Context, s *scope) (bool, error) {
+	sf := s.sf
+	rs := sf.Status.Restore
+	if rs == nil || sf.Spec.Database.Aurora == nil {
+		return true, nil
+	}
+	switch rs.State {
+	case shopv1alpha1.ReasonRestoring, shopv1alpha1.ReasonRestoreSettingPassword, shopv1alpha1.ReasonRestoreMigrating:
+		log.FromContext(ctx).Info("Abandoning the restore: the Storefront is being deleted", "cluster", rs.ClusterIdentifier, "keeping", rs.ReplacedCluster)
+		rs.State = shopv1alpha1.ReasonRestoreFailed
+		s.setCondition(shopv1alpha1.ConditionDatabaseRestored, false, shopv1alpha1.ReasonRestoreFailed, fmt.Sprintf(
+			"The Storefront is being deleted before the restore of snapshot %s ended: DB cluster %s is deleted, and the deletion policy (%s) applies to DB cluster %s, which the shop used",
+			rs.SnapshotIdentifier, rs.ClusterIdentifier, auroraDeletionPolicy(sf), rs.ReplacedCluster))
+		fallthrough
+	case shopv1alpha1.ReasonRestoreFailed:
+		if rs.CompletionTime == nil {
+			if _, err := r.removeRestoredCluster(ctx, s); err != nil {
+				return false, err
+			}
+			return rs.CompletionTime != nil, nil
+		}
+	case shopv1alpha1.ReasonRestored:
+		if restoreInProgress(rs) {
+			if _, err := r.disposeReplacedCluster(ctx, s); err != nil {
+				return false, err
+			}
+			return !restoreInProgress(rs), nil
+		}
+	}
+	return true, nil
 }
 
 // deleteACKObject deletes one ACK object the Storefront controls, once its deletion

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -433,4 +434,71 @@ func TestRestoreInProgress(t *testing.T) {
 			t.Errorf("%s: restoreInProgress %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// awsHas reports whether the stand-in's AWS has the resource of kind and id.
+func awsHas(s *fake.StandIns, kind, id string) bool {
+	_, ok := s.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: kind, ID: id})
+	return ok
+}
+
+// A Storefront deleted while a restore runs: the restore is abandoned first (its new
+// cluster deleted without a final snapshot: the snapshot holds its data), then the
+// policy takes the cluster the pods used (Snapshot: a final snapshot). Before, the
+// deletion took only the cluster status.restore called current and waited for ever on
+// the subnet group, which RDS refuses to delete while the other cluster is in it.
+func TestDeletionDuringRestore(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{ACKDelay: 2 * time.Second})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	sf, snapshot := readyShopWithSnapshot(t, ns)
+	awsID := awsIdentifier(ns, "acme")
+	restoreTo(t, ns, snapshot)
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseRestored).Reason).To(Equal(shopv1alpha1.ReasonRestoring))
+		g.Expect(awsHas(standIns, "DBCluster", awsID+"-r1")).To(BeTrue())
+	}, eventually, poll).Should(Succeed())
+
+	deleteAndWait(t, ns)
+	finals := map[string]string{}
+	for _, d := range standIns.AWS().Deletions() {
+		if d.Key.Kind == "DBCluster" {
+			finals[d.Key.ID] = d.FinalSnapshot
+		}
+	}
+	g.Expect(finals).To(Equal(map[string]string{awsID: finalSnapshotIdentifier(sf), awsID + "-r1": ""}),
+		"the shop's cluster with its final snapshot, the abandoned restore's without")
+	g.Eventually(func() bool { return awsHas(standIns, "DBSubnetGroup", awsID) }).WithTimeout(eventually).WithPolling(poll).Should(BeFalse())
+}
+
+// Retain, a restore (the replaced cluster released and kept), then the policy turned to
+// Delete and the Storefront deleted: the restored cluster goes, the kept one stays in
+// AWS and so does the subnet group it is in. Before, the deletion waited for ever on the
+// subnet group (RDS: InvalidDBSubnetGroupStateFault, retried by ACK).
+func TestDeletionKeepsTheSubnetGroupOfARetainedCluster(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	_, snapshot := readyShopWithSnapshot(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
+	awsID := awsIdentifier(ns, "acme")
+	restoreTo(t, ns, snapshot)
+	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
+	}, eventually, poll).Should(Succeed())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicyDelete
+	})
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.ObservedGeneration).To(Equal(sf.Generation))
+	}, eventually, poll).Should(Succeed())
+
+	deleteAndWait(t, ns)
+	g.Expect(awsHas(standIns, "DBCluster", awsID)).To(BeTrue(), "the retained cluster stays")
+	g.Expect(awsHas(standIns, "DBSubnetGroup", awsID)).To(BeTrue(), "and the subnet group it is in")
+	g.Eventually(func() bool { return awsHas(standIns, "DBCluster", awsID+"-r1") }).WithTimeout(eventually).WithPolling(poll).Should(BeFalse())
+	g.Expect(ackAbsent(ns, gvkDBSubnetGroup, "acme-database")).To(BeTrue())
 }
