@@ -274,23 +274,18 @@ func (r *StorefrontReconciler) deleteDBSubnetGroup(ctx context.Context, s *scope
 	return r.deleteACKObject(ctx, s, gvkDBSubnetGroup, objectName(s.sf, roleDatabase), extra)
 }
 
-// clusterKeptInSubnetGroup is the name of a DBCluster object of this Storefront's name
-// that is not the one the deletion removed, still stands and is in the Storefront's
-// subnet group: a replaced cluster a restore released under Retain (this Storefront's
-// or, re-created, its predecessor's) while the policy is now another. "" if none.
+// clusterKeptInSubnetGroup is the name of another DBCluster object of the Storefront
+// (otherDBClusters) that still stands and is in the Storefront's subnet group: a
+// replaced cluster a restore released under Retain (this Storefront's or, re-created,
+// its predecessor's) while the policy is now another. "" if none.
 func (r *StorefrontReconciler) clusterKeptInSubnetGroup(ctx context.Context, sf *shopv1alpha1.Storefront) (string, error) {
-	if !r.ackKindInstalled(gvkDBCluster) {
-		return "", nil
-	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvkDBCluster.GroupVersion().WithKind(gvkDBCluster.Kind + "List"))
-	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, roleDatabase))); err != nil {
-		return "", fmt.Errorf("listing DBClusters: %w", err)
+	others, err := r.otherDBClusters(ctx, sf)
+	if err != nil {
+		return "", err
 	}
 	group := awsIdentifier(sf.Namespace, sf.Name)
-	for i := range list.Items {
-		c := &list.Items[i]
-		if c.GetName() != currentClusterObjectName(sf) && c.GetDeletionTimestamp().IsZero() && specField(c, "dbSubnetGroupName") == group {
+	for i := range others {
+		if c := &others[i]; c.GetDeletionTimestamp().IsZero() && specField(c, "dbSubnetGroupName") == group {
 			return c.GetName(), nil
 		}
 	}

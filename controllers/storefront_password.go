@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -229,8 +230,12 @@ func (r *StorefrontReconciler) finishPasswordRotation(ctx context.Context, s *sc
 	if (s.appLogin == nil || s.appLogin.Active == "") && !s.rolledOut() {
 		return ctrl.Result{}, nil
 	}
+	referenced, err := r.passwordsOfOtherClusters(ctx, s.sf)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	for _, p := range s.dbPasswords {
-		if p.version >= inUse.version || !p.secret.DeletionTimestamp.IsZero() {
+		if p.version >= inUse.version || !p.secret.DeletionTimestamp.IsZero() || referenced[p.secret.Name] {
 			continue
 		}
 		log.FromContext(ctx).Info("Deleting superseded master password secret", "secret", klog.KObj(p.secret), "inUse", inUse.version)
@@ -239,6 +244,23 @@ func (r *StorefrontReconciler) finishPasswordRotation(ctx context.Context, s *sc
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// passwordsOfOtherClusters are the master password Secrets that the Storefront's other
+// DBCluster objects reference: a cluster a restore replaced and Retain kept opens only
+// with the password of its time, which a rotation of the current cluster must not delete.
+func (r *StorefrontReconciler) passwordsOfOtherClusters(ctx context.Context, sf *shopv1alpha1.Storefront) (map[string]bool, error) {
+	others, err := r.otherDBClusters(ctx, sf)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for i := range others {
+		if name, _, _ := unstructured.NestedString(others[i].Object, "spec", "masterUserPassword", "name"); name != "" {
+			out[name] = true
+		}
+	}
+	return out, nil
 }
 
 // rolledOut reports whether the pods read the current connection Secret: there are none

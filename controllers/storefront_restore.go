@@ -43,6 +43,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,6 +192,22 @@ func (r *StorefrontReconciler) onCurrentCluster(ctx context.Context, sf *shopv1a
 		}
 	}
 	return forCluster(sf, u, id, snapshot), nil
+}
+
+// otherDBClusters are the DBCluster objects of this Storefront's name other than the
+// current one: a restore's new or replaced cluster, or a replaced one that Retain kept
+// (released, it keeps its labels), the predecessor's included.
+func (r *StorefrontReconciler) otherDBClusters(ctx context.Context, sf *shopv1alpha1.Storefront) ([]unstructured.Unstructured, error) {
+	if !r.ackKindInstalled(gvkDBCluster) {
+		return nil, nil
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvkDBCluster.GroupVersion().WithKind(gvkDBCluster.Kind + "List"))
+	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, roleDatabase))); err != nil {
+		return nil, fmt.Errorf("listing DBClusters: %w", err)
+	}
+	current := currentClusterObjectName(sf)
+	return slices.DeleteFunc(list.Items, func(c unstructured.Unstructured) bool { return c.GetName() == current }), nil
 }
 
 // restoreSwitching reports whether the database phase's cluster is a restored one whose

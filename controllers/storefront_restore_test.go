@@ -502,3 +502,41 @@ func TestDeletionKeepsTheSubnetGroupOfARetainedCluster(t *testing.T) {
 	g.Eventually(func() bool { return awsHas(standIns, "DBCluster", awsID+"-r1") }).WithTimeout(eventually).WithPolling(poll).Should(BeFalse())
 	g.Expect(ackAbsent(ns, gvkDBSubnetGroup, "acme-database")).To(BeTrue())
 }
+
+// Retain, a restore (the replaced cluster kept, with the master password of its time,
+// which the restored cluster shares), then a master password rotation: the restored
+// cluster moves to v2, and v1 stays, since the kept cluster opens only with it. Before,
+// the rotation deleted every version below the one in use, and the kept cluster could
+// no longer be opened.
+func TestRotationKeepsTheRetainedClustersPassword(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 2 * time.Second}) // RDS takes its time to reset a password: ACK syncs after the new Secret
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	_, snapshot := readyShopWithSnapshot(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
+	awsID := awsIdentifier(ns, "acme")
+	restoreTo(t, ns, snapshot)
+	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
+	}, eventually, poll).Should(Succeed())
+	ref := func(g Gomega, name string) string {
+		v, _, _ := unstructured.NestedString(ackObject(g, ns, gvkDBCluster, name).Object, "spec", "masterUserPassword", "name")
+		return v
+	}
+	g.Expect(ref(g, "acme-database")).To(Equal("acme-db-password-v1"))
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRotateMasterPassword: "2026-12"}
+	})
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Credentials.MasterPassword).To(Equal(&shopv1alpha1.MasterPasswordStatus{HandledRotation: "2026-12"}))
+		g.Expect(ackObject(g, ns, gvkDBCluster, awsID+"-r1").GetAnnotations()).To(HaveKeyWithValue(rdsAnnotationLastAppliedSecret, ns+"/acme-db-password-v2.password"))
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseReady))
+	}, eventually, poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(absent(ns, "acme-db-password-v1", &corev1.Secret{})).To(BeFalse(), "the kept cluster's password")
+	}, quiet, poll).Should(Succeed())
+	g.Expect(ref(g, "acme-database")).To(Equal("acme-db-password-v1"))
+}
