@@ -61,7 +61,7 @@ func clusterResourceID(cluster *unstructured.Unstructured) string {
 func lostDatabaseMessage(sf *shopv1alpha1.Storefront) string {
 	return fmt.Sprintf("DBCluster %s, on which the migrations of %s ran (%s), is gone: its ACK object was deleted outside the operator. "+
 		"It is not created again empty under the running shop; to create a new, empty database, set the annotation %s to a new value",
-		objectName(sf, roleDatabase), sf.Status.Migration.Image, sf.Status.Migration.Database, shopv1alpha1.AnnotationRetryProvisioning)
+		currentClusterObjectName(sf), sf.Status.Migration.Image, sf.Status.Migration.Database, shopv1alpha1.AnnotationRetryProvisioning)
 }
 
 // knewACluster reports whether the shop's migrations ran on an Aurora cluster.
@@ -192,5 +192,5 @@ func switchMessage(s *scope, msg string) string {
 func recreatedDatabaseMessage(sf *shopv1alpha1.Storefront, id string) string {
 	return fmt.Sprintf("DBCluster %s is another cluster (%s) than the one the migrations of %s ran on (%s): it was deleted and created again outside the operator, and is empty. "+
 		"The shop is not moved to it; to migrate it and move the shop to it, set the annotation %s to a new value",
-		objectName(sf, roleDatabase), id, sf.Status.Migration.Image, sf.Status.Migration.Database, shopv1alpha1.AnnotationRetryProvisioning)
+		currentClusterObjectName(sf), id, sf.Status.Migration.Image, sf.Status.Migration.Database, shopv1alpha1.AnnotationRetryProvisioning)
 }

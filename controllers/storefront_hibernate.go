@@ -137,7 +137,10 @@ func (r *StorefrontReconciler) hibernateDBCluster(ctx context.Context, s *scope,
 		if r.ObjectCache != nil {
 			reader = r.ObjectCache
 		}
-		if err := reader.Get(ctx, client.ObjectKeyFromObject(u), live); err == nil {
+		// The cluster in use: a restored one has a name of its own (u is built for the
+		// first; the database phase points it at the current one after this hook).
+		key := client.ObjectKey{Namespace: s.sf.Namespace, Name: currentClusterObjectName(s.sf)}
+		if err := reader.Get(ctx, key, live); err == nil {
 			version, _, _ = unstructured.NestedString(live.Object, "spec", "engineVersion")
 		}
 	}

@@ -153,25 +153,27 @@ func bumpRedrive(ctx context.Context, s *scope, why string) {
 func (r *StorefrontReconciler) deletionWindowObject(ctx context.Context, sf *shopv1alpha1.Storefront) (string, error) {
 	type named struct {
 		gvk  schema.GroupVersionKind
-		role string
+		name string
 	}
 	var objs []named
 	if sf.Spec.Database.Aurora != nil {
-		objs = append(objs, named{gvkDBSubnetGroup, roleDatabase}, named{gvkDBCluster, roleDatabase}, named{gvkDBInstance, roleDatabase})
+		// The cluster in use: a restored one has a name of its own (storefront_restore.go).
+		cluster := currentClusterObjectName(sf)
+		objs = append(objs, named{gvkDBSubnetGroup, objectName(sf, roleDatabase)}, named{gvkDBCluster, cluster}, named{gvkDBInstance, cluster})
 	}
 	if sf.Spec.Cache != nil && sf.Spec.Cache.Serverless != nil {
-		objs = append(objs, named{gvkServerlessCache, roleCache})
+		objs = append(objs, named{gvkServerlessCache, objectName(sf, roleCache)})
 	}
 	for _, o := range objs {
 		if !r.ackKindInstalled(o.gvk) {
 			continue
 		}
 		live := newACKObject(o.gvk)
-		if err := r.objectReader().Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, o.role)}, live); err != nil {
+		if err := r.objectReader().Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: o.name}, live); err != nil {
 			if client.IgnoreNotFound(err) == nil {
 				continue
 			}
-			return "", fmt.Errorf("reading %s %s: %w", o.gvk.Kind, objectName(sf, o.role), err)
+			return "", fmt.Errorf("reading %s %s: %w", o.gvk.Kind, o.name, err)
 		}
 		if inDeletionWindow(live) {
 			return o.gvk.Kind + " " + live.GetName(), nil

@@ -540,3 +540,30 @@ func TestRotationKeepsTheRetainedClustersPassword(t *testing.T) {
 	}, quiet, poll).Should(Succeed())
 	g.Expect(ref(g, "acme-database")).To(Equal("acme-db-password-v1"))
 }
+
+// Hibernation after a restore pauses the restored cluster: with no engineVersion in the
+// spec, the version is the one ACK wrote back into the cluster in use. Before, it was
+// read from <name>-database, gone after a restore under Snapshot: "engine version
+// unknown cannot pause", and the restored cluster kept its minimum capacity.
+func TestHibernateAfterRestorePausesTheRestoredCluster(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	_, snapshot := readyShopWithSnapshot(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" })
+	awsID := awsIdentifier(ns, "acme")
+	restoreTo(t, ns, snapshot)
+	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedDeleted))
+	}, eventually, poll).Should(Succeed())
+	g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue())
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
+	g.Expect(sf.Status.Hibernation.DatabasePaused).To(BeTrue())
+	g.Eventually(func(g Gomega) {
+		scaling, _, _ := unstructured.NestedMap(ackObject(g, ns, gvkDBCluster, awsID+"-r1").Object, "spec", "serverlessV2ScalingConfiguration")
+		g.Expect(scaling).To(HaveKeyWithValue("minCapacity", BeNumerically("==", 0)))
+	}, eventually, poll).Should(Succeed())
+}
