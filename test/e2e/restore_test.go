@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
@@ -36,7 +38,8 @@ import (
 // placed, and a restore of that snapshot brings the database back as it was: the
 // order and its buyer are gone, the shop serves from a new server through new
 // credentials (the migration of B ran on it as the master user and reset the
-// application role's password), Ready.
+// application role's password), Ready. Then, deleted under Retain and created again
+// from the same manifest, the shop adopts the restored server with its data.
 func TestRestoreUndoesAnUpgrade(t *testing.T) {
 	ctx := context.Background()
 	ns := "restore"
@@ -48,8 +51,12 @@ func TestRestoreUndoesAnUpgrade(t *testing.T) {
 	if err := cluster.Client.Create(ctx, sf); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cluster.Client.Delete(ctx, sf) }()
 	key := client.ObjectKeyFromObject(sf)
+	defer func() {
+		// Let the databases go with the test (the continuation below retains them).
+		patchStorefront(t, key, map[string]any{"database": map[string]any{"aurora": map[string]any{"deletionPolicy": "Delete"}}})
+		_ = cluster.Client.Delete(ctx, sf)
+	}()
 	defer dumpOnFailure(t, key)
 	w := &watcher{t: t, key: key, progress: localcluster.NewProgress(time.Now())}
 	w.waitReady(t, sf.Spec.Image, readyTimeout)
@@ -152,6 +159,49 @@ func TestRestoreUndoesAnUpgrade(t *testing.T) {
 	if code, body := api.call(t, http.MethodPost, "/api/v1/auth/login",
 		map[string]string{"email": email, "password": "correct horse battery"}, nil); code != http.StatusUnauthorized {
 		t.Errorf("the buyer registered after the snapshot logs in: %d %s, want 401", code, body)
+	}
+
+	// Then the shop is deleted under Retain and created again from the same manifest,
+	// restoreFrom included: it adopts the restored server, rows written after the
+	// restore are there, and nothing is restored again.
+	patchStorefront(t, key, map[string]any{"database": map[string]any{"aurora": map[string]any{"deletionPolicy": "Retain"}}})
+	w.waitReady(t, upgraded, readyTimeout)
+	const note = "written after the restore"
+	conn := connect(t, secretValue(t, ns, "undo-migrate-connection", "DATABASE_URL"))
+	if _, err := conn.Exec(ctx, `CREATE TABLE restore_probe (note text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO restore_probe (note) VALUES ($1)`, note); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close(ctx)
+	restored := *cur.Status.Database
+	again := &shopv1alpha1.Storefront{ObjectMeta: metav1.ObjectMeta{Name: sf.Name, Namespace: ns}, Spec: *storefront(t, key).Spec.DeepCopy()}
+	if err := cluster.Client.Delete(ctx, sf); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Storefront gone", 2*time.Minute, func() (bool, string) {
+		err := cluster.Client.Get(ctx, key, &shopv1alpha1.Storefront{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if err := cluster.Client.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	cur = w.waitReady(t, upgraded, readyTimeout)
+	if *cur.Status.Database != restored {
+		t.Errorf("status.database %+v after re-creating, want the retained restored cluster %+v", *cur.Status.Database, restored)
+	}
+	if rs := cur.Status.Restore; rs == nil || rs.State != shopv1alpha1.ReasonRestored || rs.Sequence != 1 || rs.SnapshotIdentifier != snapshot {
+		t.Errorf("status.restore %+v, want the adopted restore of %s (sequence 1)", rs, snapshot)
+	}
+	var got string
+	conn = connect(t, secretValue(t, ns, "undo-migrate-connection", "DATABASE_URL"))
+	if err := conn.QueryRow(ctx, `SELECT note FROM restore_probe`).Scan(&got); err != nil {
+		t.Fatalf("reading the row written after the restore: %v", err)
+	}
+	_ = conn.Close(ctx)
+	if got != note {
+		t.Errorf("restore_probe holds %q, want %q", got, note)
 	}
 }
 
