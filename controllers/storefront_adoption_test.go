@@ -251,12 +251,7 @@ func TestRetainAfterRestoreThenRecreateAdoptsTheRestoredCluster(t *testing.T) {
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	retain := func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain }
-	_, snapshot := readyShopWithSnapshot(t, ns, retain)
-	restoreTo(t, ns, snapshot)
-	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
-	g.Eventually(func(g Gomega) {
-		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
-	}, eventually, poll).Should(Succeed())
+	snapshot := restoredShop(t, ns, retain)
 	id := awsIdentifier(ns, "acme")
 	restored := id + "-r1"
 	before := getStorefront(g, ns)

@@ -104,6 +104,25 @@ func readyShopWithSnapshot(t *testing.T, ns string, changes ...func(*shopv1alpha
 	return sf, snapshotIdentifier(sf, imageV2, 1)
 }
 
+// restoredShop makes a Ready Aurora shop (withAurora with changes), restores the
+// snapshot taken before imageV2's migration, and waits until the replaced cluster is
+// retained or deleted, as the deletion policy says. It returns that snapshot.
+func restoredShop(t *testing.T, ns string, changes ...func(*shopv1alpha1.AuroraDatabase)) string {
+	t.Helper()
+	g := NewWithT(t)
+	sf, snapshot := readyShopWithSnapshot(t, ns, changes...)
+	restoreTo(t, ns, snapshot)
+	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+	want := replacedDeleted
+	if auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
+		want = replacedRetained
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(want))
+	}, eventually, poll).Should(Succeed())
+	return snapshot
+}
+
 // Upgrade (snapshot S before the migration of v2), then restore S: a new cluster
 // <aws-id>-r1 from S in the same subnet group, with the scaling and the current master
 // password (ACK sets it after the restore: rds-controller 1.11.1 restoreDbClusterFromSnapshot
@@ -481,13 +500,8 @@ func TestDeletionKeepsTheSubnetGroupOfARetainedCluster(t *testing.T) {
 	standIns := startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	_, snapshot := readyShopWithSnapshot(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
+	restoredShop(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
 	awsID := awsIdentifier(ns, "acme")
-	restoreTo(t, ns, snapshot)
-	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
-	g.Eventually(func(g Gomega) {
-		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
-	}, eventually, poll).Should(Succeed())
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
 		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicyDelete
 	})
@@ -513,13 +527,8 @@ func TestRotationKeepsTheRetainedClustersPassword(t *testing.T) {
 	startStandIns(t, ns, fake.Options{ACKDelay: 2 * time.Second}) // RDS takes its time to reset a password: ACK syncs after the new Secret
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	_, snapshot := readyShopWithSnapshot(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
+	restoredShop(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain })
 	awsID := awsIdentifier(ns, "acme")
-	restoreTo(t, ns, snapshot)
-	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
-	g.Eventually(func(g Gomega) {
-		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
-	}, eventually, poll).Should(Succeed())
 	ref := func(g Gomega, name string) string {
 		v, _, _ := unstructured.NestedString(ackObject(g, ns, gvkDBCluster, name).Object, "spec", "masterUserPassword", "name")
 		return v
@@ -550,13 +559,8 @@ func TestHibernateAfterRestorePausesTheRestoredCluster(t *testing.T) {
 	startStandIns(t, ns, fake.Options{})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	_, snapshot := readyShopWithSnapshot(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" })
+	restoredShop(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" })
 	awsID := awsIdentifier(ns, "acme")
-	restoreTo(t, ns, snapshot)
-	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
-	g.Eventually(func(g Gomega) {
-		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedDeleted))
-	}, eventually, poll).Should(Succeed())
 	g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue())
 
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })

@@ -18,9 +18,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,10 +62,18 @@ func expectStatus(t *testing.T, ns, golden string) {
 	t.Helper()
 	g := NewWithT(t)
 	path := filepath.Join("testdata", golden)
+	// Snapshot identifiers carry 8 hex of sha256 of the Storefront's UID, which differs
+	// from run to run (controllers/storefront_snapshot.go snapshotIdentifier).
+	sum := sha256.Sum256([]byte(getShop(g, ns).UID))
+	uid := hex.EncodeToString(sum[:])[:8]
+	status := func() (string, error) {
+		out, err := run(ns, "status", "acme")
+		return strings.ReplaceAll(out, uid, "<uid>"), err
+	}
 	if *update {
 		var last string
 		g.Eventually(func(g Gomega) {
-			out, err := run(ns, "status", "acme")
+			out, err := status()
 			g.Expect(err).NotTo(HaveOccurred())
 			prev := last
 			last = out
@@ -73,8 +84,7 @@ func expectStatus(t *testing.T, ns, golden string) {
 	}
 	want, err := os.ReadFile(path)
 	g.Expect(err).NotTo(HaveOccurred(), "run go test ./cmd/kubectl-storefront -update to write it")
-	g.Eventually(func() (string, error) { return run(ns, "status", "acme") }).
-		WithTimeout(eventually).WithPolling(poll).Should(Equal(string(want)))
+	g.Eventually(status).WithTimeout(eventually).WithPolling(poll).Should(Equal(string(want)))
 }
 
 // The database is still being created (AWS takes an hour here): the DBCluster blocks,
@@ -271,6 +281,10 @@ func TestStatusRestoring(t *testing.T) {
 	out, err := run(ns, "restore", "acme", snapshot)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("restore from snapshot " + snapshot + " requested"))
+	// The plugin refuses once status.restore shows the operator took the request.
+	g.Eventually(func(g Gomega) {
+		g.Expect(getShop(g, ns).Status.Restore).NotTo(BeNil())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	_, err = run(ns, "restore", "acme", "other")
 	g.Expect(err).To(MatchError(ContainSubstring("is restoring snapshot " + snapshot)))
 	expectStatus(t, ns, "status-restoring.txt")
