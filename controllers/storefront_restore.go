@@ -203,7 +203,8 @@ func (r *StorefrontReconciler) otherDBClusters(ctx context.Context, sf *shopv1al
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvkDBCluster.GroupVersion().WithKind(gvkDBCluster.Kind + "List"))
-	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, roleDatabase))); err != nil {
+	// The cache: the client reads unstructured objects from the API server.
+	if err := r.objectReader().List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, roleDatabase))); err != nil {
 		return nil, fmt.Errorf("listing DBClusters: %w", err)
 	}
 	current := currentClusterObjectName(sf)
