@@ -384,6 +384,18 @@ func (r *StorefrontReconciler) objectReader() client.Reader {
 	return r.Client
 }
 
+// listACKObjects lists the ACK objects of kind gvk in sf's namespace that carry labels,
+// through the object cache (the manager's client reads unstructured objects from the
+// API server).
+func (r *StorefrontReconciler) listACKObjects(ctx context.Context, sf *shopv1alpha1.Storefront, gvk schema.GroupVersionKind, labels client.MatchingLabels) ([]unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.objectReader().List(ctx, list, client.InNamespace(sf.Namespace), labels); err != nil {
+		return nil, fmt.Errorf("listing %ss: %w", gvk.Kind, err)
+	}
+	return list.Items, nil
+}
+
 // ackKindInstalled reports whether the API server served the ACK kind when the operator
 // started: the watches are set up then, so a kind installed later takes a restart, and
 // asking the API server again on every reconcile would cost a discovery request each

@@ -195,7 +195,7 @@ func retainedDeletingAdvice(id string) string {
 // Storefront that has no database yet takes it: one that has would switch clusters.
 func retainedRestore(sf *shopv1alpha1.Storefront, passwords []dbPassword) *shopv1alpha1.RestoreStatus {
 	a := sf.Spec.Database.Aurora
-	if a == nil || sf.Status.Restore != nil || sf.Status.Database != nil || sf.Status.Migration != nil {
+	if a == nil || sf.Status.Restore != nil || !withoutDatabase(sf) {
 		return nil
 	}
 	prefix := awsIdentifier(sf.Namespace, sf.Name) + "-r"
@@ -220,6 +220,12 @@ func retainedRestore(sf *shopv1alpha1.Storefront, passwords []dbPassword) *shopv
 		}
 	}
 	return nil
+}
+
+// withoutDatabase reports whether the Storefront has had no database yet: the only
+// time it may take a retained restore.
+func withoutDatabase(sf *shopv1alpha1.Storefront) bool {
+	return sf.Status.Database == nil && sf.Status.Migration == nil
 }
 
 // retainedRestoreMessage is DatabaseRestored's message for a retainedRestore.

@@ -507,14 +507,13 @@ func (r *StorefrontReconciler) deleteCacheUsers(ctx context.Context, s *scope) (
 	if err != nil || !done || !r.ackKindInstalled(gvkCacheUser) {
 		return done, err
 	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvkCacheUser.GroupVersion().WithKind(gvkCacheUser.Kind + "List"))
-	if err := r.objectReader().List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels{labelInstance: sf.Name, labelManagedBy: fieldOwner}); err != nil {
-		return false, fmt.Errorf("listing cache users: %w", err)
+	users, err := r.listACKObjects(ctx, sf, gvkCacheUser, client.MatchingLabels{labelInstance: sf.Name, labelManagedBy: fieldOwner})
+	if err != nil {
+		return false, err
 	}
 	var waiting []string
-	for i := range list.Items {
-		u := &list.Items[i]
+	for i := range users {
+		u := &users[i]
 		if !metav1.IsControlledBy(u, sf) {
 			continue
 		}
@@ -546,17 +545,16 @@ func (r *StorefrontReconciler) removeCacheUsers(ctx context.Context, sf *shopv1a
 	if group, err := r.currentACKObject(ctx, sf, gvkCacheUserGroup, objectName(sf, roleCache)); err != nil || group != nil {
 		return err
 	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvkCacheUser.GroupVersion().WithKind(gvkCacheUser.Kind + "List"))
-	if err := r.objectReader().List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels{labelInstance: sf.Name, labelManagedBy: fieldOwner}); err != nil {
-		return fmt.Errorf("listing cache users: %w", err)
+	users, err := r.listACKObjects(ctx, sf, gvkCacheUser, client.MatchingLabels{labelInstance: sf.Name, labelManagedBy: fieldOwner})
+	if err != nil {
+		return err
 	}
-	for i := range list.Items {
-		if err := r.removeACKObject(ctx, sf, gvkCacheUser, list.Items[i].GetName()); err != nil {
+	for i := range users {
+		if err := r.removeACKObject(ctx, sf, gvkCacheUser, users[i].GetName()); err != nil {
 			return err
 		}
 	}
-	if len(list.Items) > 0 {
+	if len(users) > 0 {
 		return nil
 	}
 	secrets := []namedObject{{&corev1.Secret{}, objectName(sf, roleCacheDefault)}}
@@ -567,7 +565,7 @@ func (r *StorefrontReconciler) removeCacheUsers(ctx context.Context, sf *shopv1a
 	for i := range passwords.Items {
 		secrets = append(secrets, namedObject{&corev1.Secret{}, passwords.Items[i].Name})
 	}
-	_, err := r.deleteAll(ctx, sf, secrets)
+	_, err = r.deleteAll(ctx, sf, secrets)
 	return err
 }
 

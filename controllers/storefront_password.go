@@ -230,12 +230,19 @@ func (r *StorefrontReconciler) finishPasswordRotation(ctx context.Context, s *sc
 	if (s.appLogin == nil || s.appLogin.Active == "") && !s.rolledOut() {
 		return ctrl.Result{}, nil
 	}
-	referenced, err := r.passwordsOfOtherClusters(ctx, s.sf)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	var referenced map[string]bool
 	for _, p := range s.dbPasswords {
-		if p.version >= inUse.version || !p.secret.DeletionTimestamp.IsZero() || referenced[p.secret.Name] {
+		if p.version >= inUse.version || !p.secret.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if referenced == nil {
+			// Read only when a version is superseded, not on every reconcile.
+			var err error
+			if referenced, err = r.passwordsOfOtherClusters(ctx, s.sf); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		if referenced[p.secret.Name] {
 			continue
 		}
 		log.FromContext(ctx).Info("Deleting superseded master password secret", "secret", klog.KObj(p.secret), "inUse", inUse.version)

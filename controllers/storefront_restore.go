@@ -201,14 +201,12 @@ func (r *StorefrontReconciler) otherDBClusters(ctx context.Context, sf *shopv1al
 	if !r.ackKindInstalled(gvkDBCluster) {
 		return nil, nil
 	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvkDBCluster.GroupVersion().WithKind(gvkDBCluster.Kind + "List"))
-	// The cache: the client reads unstructured objects from the API server.
-	if err := r.objectReader().List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, roleDatabase))); err != nil {
-		return nil, fmt.Errorf("listing DBClusters: %w", err)
+	clusters, err := r.listACKObjects(ctx, sf, gvkDBCluster, client.MatchingLabels(selectorLabels(sf, roleDatabase)))
+	if err != nil {
+		return nil, err
 	}
 	current := currentClusterObjectName(sf)
-	return slices.DeleteFunc(list.Items, func(c unstructured.Unstructured) bool { return c.GetName() == current }), nil
+	return slices.DeleteFunc(clusters, func(c unstructured.Unstructured) bool { return c.GetName() == current }), nil
 }
 
 // restoreSwitching reports whether the database phase's cluster is a restored one whose
@@ -238,7 +236,7 @@ func (r *StorefrontReconciler) reconcileRestore(ctx context.Context, s *scope) (
 		return ctrl.Result{}, nil
 	}
 	rs := sf.Status.Restore
-	if rs == nil {
+	if rs == nil && withoutDatabase(sf) {
 		passwords, err := r.listPasswords(ctx, sf)
 		if err != nil {
 			return ctrl.Result{}, err
