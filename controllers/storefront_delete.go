@@ -322,11 +322,11 @@ func (r *StorefrontReconciler) settleRestore(ctx context.Context, s *scope) (boo
 			return rs.CompletionTime != nil, nil
 		}
 	case shopv1alpha1.ReasonRestored:
-		if restoreInProgress(rs) {
+		if rs.InProgress() {
 			if _, err := r.disposeReplacedCluster(ctx, s); err != nil {
 				return false, err
 			}
-			return !restoreInProgress(rs), nil
+			return !rs.InProgress(), nil
 		}
 	}
 	return true, nil

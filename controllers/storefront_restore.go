@@ -64,10 +64,6 @@ import (
 const (
 	// restoreRecheck is how soon a restore in progress is looked at again.
 	restoreRecheck = 5 * time.Second
-	// States of status.restore.replacedClusterState.
-	replacedRetained = "Retained"
-	replacedDeleting = "Deleting"
-	replacedDeleted  = "Deleted"
 )
 
 // restoredClusterIdentifier is <aws-id>-r<seq>: a valid DB cluster identifier (a letter
@@ -80,23 +76,6 @@ func restoredClusterIdentifier(sf *shopv1alpha1.Storefront, seq int64) string {
 // cluster: from RestoreMigrating on, until it failed.
 func restoreSwitched(rs *shopv1alpha1.RestoreStatus) bool {
 	return rs != nil && (rs.State == shopv1alpha1.ReasonRestoreMigrating || rs.State == shopv1alpha1.ReasonRestored)
-}
-
-// restoreInProgress reports whether a restore has not ended, its clean-up included: the
-// replaced cluster of a finished one not yet released or deleted, or the new cluster of
-// a failed one not yet deleted. A new restoreFrom waits for it: taking it at once would
-// overwrite status.restore and leave that cluster in AWS, unreported.
-func restoreInProgress(rs *shopv1alpha1.RestoreStatus) bool {
-	if rs == nil {
-		return false
-	}
-	switch rs.State {
-	case shopv1alpha1.ReasonRestored:
-		return rs.ReplacedCluster != "" && rs.ReplacedClusterState != replacedRetained && rs.ReplacedClusterState != replacedDeleted
-	case shopv1alpha1.ReasonRestoreFailed:
-		return rs.CompletionTime == nil
-	}
-	return true
 }
 
 // currentClusterIdentifier is the AWS identifier of the DB cluster the shop uses: the
@@ -247,7 +226,7 @@ func (r *StorefrontReconciler) reconcileRestore(ctx context.Context, s *scope) (
 			s.setCondition(shopv1alpha1.ConditionDatabaseRestored, true, shopv1alpha1.ReasonRestored, retainedRestoreMessage(rs))
 		}
 	}
-	if want := a.RestoreFrom; want != nil && (rs == nil || rs.SnapshotIdentifier != want.SnapshotIdentifier) && !restoreInProgress(rs) {
+	if want := a.RestoreFrom; want != nil && (rs == nil || rs.SnapshotIdentifier != want.SnapshotIdentifier) && !rs.InProgress() {
 		if !r.ackKindInstalled(gvkDBCluster) || !r.ackKindInstalled(gvkDBInstance) {
 			return ctrl.Result{}, nil // the database phase says ACK is missing
 		}
@@ -470,7 +449,7 @@ func (r *StorefrontReconciler) finishRestore(ctx context.Context, s *scope) (ctr
 		return r.disposeReplacedCluster(ctx, s)
 	case shopv1alpha1.ReasonRestored:
 		// An adopted restore (retainedRestore) replaced nothing of this Storefront's.
-		if rs.ReplacedCluster != "" && rs.ReplacedClusterState != replacedRetained && rs.ReplacedClusterState != replacedDeleted {
+		if rs.ReplacedCluster != "" && rs.ReplacedClusterState != shopv1alpha1.ReplacedClusterRetained && rs.ReplacedClusterState != shopv1alpha1.ReplacedClusterDeleted {
 			return r.disposeReplacedCluster(ctx, s)
 		}
 	}
@@ -493,7 +472,7 @@ func (r *StorefrontReconciler) disposeReplacedCluster(ctx context.Context, s *sc
 	sf := s.sf
 	rs := sf.Status.Restore
 	if rs.ReplacedCluster == "" || rs.ReplacedCluster == rs.ClusterIdentifier {
-		rs.ReplacedClusterState = replacedDeleted
+		rs.ReplacedClusterState = shopv1alpha1.ReplacedClusterDeleted
 		return ctrl.Result{}, nil
 	}
 	name := clusterObjectName(sf, rs.ReplacedCluster)
@@ -503,10 +482,10 @@ func (r *StorefrontReconciler) disposeReplacedCluster(ctx context.Context, s *sc
 				return ctrl.Result{}, err
 			}
 		}
-		rs.ReplacedClusterState = replacedRetained
+		rs.ReplacedClusterState = shopv1alpha1.ReplacedClusterRetained
 		return ctrl.Result{}, nil
 	}
-	rs.ReplacedClusterState = replacedDeleting
+	rs.ReplacedClusterState = shopv1alpha1.ReplacedClusterDeleting
 	gone, err := r.deleteACKObject(ctx, s, gvkDBInstance, name,
 		map[string]string{rdsAnnotationSkipFinalSnapshot: "true", ackAnnotationDeletionPolicy: ackDeletionPolicyDelete})
 	if err != nil || !gone {
@@ -524,7 +503,7 @@ func (r *StorefrontReconciler) disposeReplacedCluster(ctx context.Context, s *sc
 	if err != nil || !gone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
-	rs.ReplacedClusterState = replacedDeleted
+	rs.ReplacedClusterState = shopv1alpha1.ReplacedClusterDeleted
 	return ctrl.Result{}, nil
 }
 

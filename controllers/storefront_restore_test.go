@@ -113,9 +113,9 @@ func restoredShop(t *testing.T, ns string, changes ...func(*shopv1alpha1.AuroraD
 	sf, snapshot := readyShopWithSnapshot(t, ns, changes...)
 	restoreTo(t, ns, snapshot)
 	waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
-	want := replacedDeleted
+	want := shopv1alpha1.ReplacedClusterDeleted
 	if auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
-		want = replacedRetained
+		want = shopv1alpha1.ReplacedClusterRetained
 	}
 	g.Eventually(func(g Gomega) {
 		g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(want))
@@ -318,7 +318,7 @@ func TestRestoreRetainsReplacedCluster(t *testing.T) {
 			switch policy {
 			case shopv1alpha1.DeletionPolicyRetain:
 				g.Eventually(func(g Gomega) {
-					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedRetained))
+					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(shopv1alpha1.ReplacedClusterRetained))
 				}, eventually, poll).Should(Succeed())
 				for _, gvk := range []schemaKind{{gvkDBCluster, "acme-database"}, {gvkDBInstance, "acme-database"}} {
 					obj := ackObject(g, ns, gvk.gvk, gvk.name)
@@ -342,7 +342,7 @@ func TestRestoreRetainsReplacedCluster(t *testing.T) {
 				}, eventually, poll).Should(Succeed())
 			default:
 				g.Eventually(func(g Gomega) {
-					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(replacedDeleted))
+					g.Expect(getStorefront(g, ns).Status.Restore.ReplacedClusterState).To(Equal(shopv1alpha1.ReplacedClusterDeleted))
 				}, eventually, poll).Should(Succeed())
 				g.Expect(absent(ns, "acme-database", newACKObject(gvkDBCluster))).To(BeTrue())
 				_, ok := s.AWS().Get(key)
@@ -442,15 +442,15 @@ func TestRestoreInProgress(t *testing.T) {
 		{"setting the password", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreSettingPassword}, true},
 		{"migrating", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreMigrating}, true},
 		{"restored, the replaced cluster not yet disposed of", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a"}, true},
-		{"restored, the replaced cluster deleting", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: replacedDeleting}, true},
-		{"restored, the replaced cluster deleted", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: replacedDeleted}, false},
-		{"restored, the replaced cluster retained", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: replacedRetained}, false},
+		{"restored, the replaced cluster deleting", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: shopv1alpha1.ReplacedClusterDeleting}, true},
+		{"restored, the replaced cluster deleted", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: shopv1alpha1.ReplacedClusterDeleted}, false},
+		{"restored, the replaced cluster retained", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored, ReplacedCluster: "a", ReplacedClusterState: shopv1alpha1.ReplacedClusterRetained}, false},
 		{"adopted after a Retain deletion (replaced nothing)", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestored}, false},
 		{"failed, the new cluster being deleted", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreFailed}, true},
 		{"failed, the new cluster gone", &shopv1alpha1.RestoreStatus{State: shopv1alpha1.ReasonRestoreFailed, CompletionTime: &done}, false},
 	} {
-		if got := restoreInProgress(tc.rs); got != tc.want {
-			t.Errorf("%s: restoreInProgress %v, want %v", tc.name, got, tc.want)
+		if got := tc.rs.InProgress(); got != tc.want {
+			t.Errorf("%s: InProgress %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

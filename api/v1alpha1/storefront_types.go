@@ -663,6 +663,31 @@ type RestoreStatus struct {
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
 
+// States of RestoreStatus.ReplacedClusterState.
+const (
+	ReplacedClusterRetained = "Retained"
+	ReplacedClusterDeleting = "Deleting"
+	ReplacedClusterDeleted  = "Deleted"
+)
+
+// InProgress reports whether the restore has not ended, its clean-up included: the
+// replaced cluster of a finished one not yet released or deleted, or the new cluster
+// of a failed one not yet deleted. A new restoreFrom waits for it (the operator, and
+// kubectl storefront restore, which says so): taking it at once would overwrite
+// status.restore and leave that cluster in AWS, unreported.
+func (rs *RestoreStatus) InProgress() bool {
+	if rs == nil {
+		return false
+	}
+	switch rs.State {
+	case ReasonRestored:
+		return rs.ReplacedCluster != "" && rs.ReplacedClusterState != ReplacedClusterRetained && rs.ReplacedClusterState != ReplacedClusterDeleted
+	case ReasonRestoreFailed:
+		return rs.CompletionTime == nil
+	}
+	return true
+}
+
 // SnapshotStatus is one DB cluster snapshot the operator took.
 type SnapshotStatus struct {
 	// Identifier is the DBClusterSnapshot's identifier in RDS (also the name of its ACK

@@ -205,7 +205,8 @@ spec.database.aurora.restoreFrom.snapshotIdentifier. The operator creates a new 
 cluster from the snapshot, sets its master password, runs the migrations of spec.image
 on it and moves the shop to it (condition DatabaseRestored; status.restore). The
 replaced cluster follows deletionPolicy. status.snapshots lists the snapshots the
-operator took. Refused for an external database and while a restore runs.`,
+operator took. Refused for an external database and while a restore runs, its
+clean-up included (the operator would only take the new value once it ended).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			snapshot := args[1]
@@ -214,8 +215,8 @@ operator took. Refused for an external database and while a restore runs.`,
 				if a == nil {
 					return "", fmt.Errorf("storefront %s uses an external database: the operator restores only Aurora databases", sf.Name)
 				}
-				if rs := sf.Status.Restore; rs != nil && rs.State != shopv1alpha1.ReasonRestored && rs.State != shopv1alpha1.ReasonRestoreFailed {
-					return "", fmt.Errorf("storefront %s is restoring snapshot %s (%s); wait until it ends", sf.Name, rs.SnapshotIdentifier, rs.State)
+				if err := restoreRunning(sf); err != nil {
+					return "", err
 				}
 				if a.RestoreFrom != nil && a.RestoreFrom.SnapshotIdentifier == snapshot {
 					return "", fmt.Errorf("storefront %s was already restored from snapshot %s (spec.database.aurora.restoreFrom); the same value restores nothing", sf.Name, snapshot)
@@ -225,6 +226,31 @@ operator took. Refused for an external database and while a restore runs.`,
 			})
 		},
 	}
+}
+
+// restoreRunning refuses a new restore while the last one has not ended
+// (RestoreStatus.InProgress, which the operator waits for too), saying what it waits on.
+func restoreRunning(sf *shopv1alpha1.Storefront) error {
+	rs := sf.Status.Restore
+	if !rs.InProgress() {
+		return nil
+	}
+	switch rs.State {
+	case shopv1alpha1.ReasonRestored:
+		return fmt.Errorf("storefront %s restored snapshot %s, and the DB cluster %s it replaced is not yet released or deleted (%s); wait until it is",
+			sf.Name, rs.SnapshotIdentifier, rs.ReplacedCluster, orPending(rs.ReplacedClusterState))
+	case shopv1alpha1.ReasonRestoreFailed:
+		return fmt.Errorf("storefront %s failed to restore snapshot %s, and the DB cluster %s of that restore is still being deleted; wait until it is",
+			sf.Name, rs.SnapshotIdentifier, rs.ClusterIdentifier)
+	}
+	return fmt.Errorf("storefront %s is restoring snapshot %s (%s); wait until it ends", sf.Name, rs.SnapshotIdentifier, rs.State)
+}
+
+func orPending(state string) string {
+	if state == "" {
+		return "pending"
+	}
+	return state
 }
 
 func setAnnotation(sf *shopv1alpha1.Storefront, key, value string) {
