@@ -175,8 +175,22 @@ func (r *StorefrontReconciler) reconcileCDN(ctx context.Context, s *scope) (ctrl
 		return ctrl.Result{}, err
 	}
 	status.CertificateStatus, _, _ = unstructured.NestedString(cert.Object, "status", "status")
+	// A distribution that served keeps serving its deployed configuration whatever ACK
+	// says of the objects it was built from (a throttled read, a refused update): the
+	// shop stays on it rather than rolling every pod to the private bucket's URL and
+	// opening the ALB to all, and rolling back once ACK recovers.
+	prev := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionCDNReady)
+	wasServing := prev != nil && prev.Status == metav1ConditionTrue
 	for _, obj := range []*unstructured.Unstructured{cert, oac, pages} {
 		if st := readACKState(obj, nil, noEndpoint); !st.Ready {
+			if wasServing {
+				if dist, err := r.servingDistribution(ctx, sf); err != nil || dist != nil {
+					if dist != nil {
+						servedDespite(s, dist, st)
+					}
+					return ctrl.Result{}, err
+				}
+			}
 			return notReady(st.Reason, st.Message)
 		}
 	}
@@ -199,11 +213,12 @@ func (r *StorefrontReconciler) reconcileCDN(ctx context.Context, s *scope) (ctrl
 	status.DomainName, _, _ = unstructured.NestedString(dist.Object, "status", "domainName")
 	status.DistributionStatus, _, _ = unstructured.NestedString(dist.Object, "status", "status")
 	if st := readACKState(dist, nil, noEndpoint); st.Reason == shopv1alpha1.ReasonProvisioningFailed || st.Reason == shopv1alpha1.ReasonProvisioningRetrying {
+		if wasServing && distributionServes(dist) {
+			servedDespite(s, dist, st)
+			return ctrl.Result{}, nil
+		}
 		return notReady(st.Reason, st.Message)
 	}
-	prev := meta.FindStatusCondition(sf.Status.Conditions, shopv1alpha1.ConditionCDNReady)
-	wasServing := prev != nil && prev.Status == metav1ConditionTrue
-	alias := sf.Spec.CDN.Aliases[0]
 	switch {
 	case status.DomainName == "":
 		return notReady(shopv1alpha1.ReasonDistributionDeploying, "Distribution "+dist.GetName()+": waiting for its domain name")
@@ -216,15 +231,60 @@ func (r *StorefrontReconciler) reconcileCDN(ctx context.Context, s *scope) (ctrl
 			"Distribution %s (%s) is %s: CloudFront deploys it to its edge locations; point %s at %s meanwhile",
 			dist.GetName(), status.DomainName, orDefault(status.DistributionStatus, "being created"), strings.Join(sf.Spec.CDN.Aliases, ", "), status.DomainName))
 	}
+	serveThrough(s, dist, shopv1alpha1.ReasonCDNAvailable, "")
+	return ctrl.Result{}, nil
+}
+
+// serveThrough points the shop at the distribution (IMAGE_BASE_URL, status.url, the
+// ALB's origin-header condition) and sets CDNReady True with reason; note says what
+// else is going on.
+func serveThrough(s *scope, dist *unstructured.Unstructured, reason, note string) {
+	sf := s.sf
+	alias := sf.Spec.CDN.Aliases[0]
 	s.media.cdnServing = true
 	s.media.baseURL = "https://" + alias + "/" + imagesPrefix
 	if sf.Status.Images != nil {
 		sf.Status.Images.BaseURL = s.media.baseURL
 	}
-	s.setCondition(shopv1alpha1.ConditionCDNReady, true, shopv1alpha1.ReasonCDNAvailable, fmt.Sprintf(
-		"Distribution %s serves the shop at https://%s (CNAME %s to %s); the ALB refuses requests without the origin header",
-		dist.GetName(), alias, strings.Join(sf.Spec.CDN.Aliases, ", "), status.DomainName))
-	return ctrl.Result{}, nil
+	domain, _, _ := unstructured.NestedString(dist.Object, "status", "domainName")
+	s.setCondition(shopv1alpha1.ConditionCDNReady, true, reason, fmt.Sprintf(
+		"Distribution %s serves the shop at https://%s (CNAME %s to %s); the ALB refuses requests without the origin header%s",
+		dist.GetName(), alias, strings.Join(sf.Spec.CDN.Aliases, ", "), domain, note))
+}
+
+// servedDespite keeps the shop on a distribution that served while an object of the
+// CDN is not ready (st): a failure or ACK's retries are reported as CDNDegraded (an
+// Event; changes to the CDN wait for it), an update in progress only in the message.
+func servedDespite(s *scope, dist *unstructured.Unstructured, st ackState) {
+	if sf := s.sf; sf.Status.CDN != nil {
+		sf.Status.CDN.DomainName, _, _ = unstructured.NestedString(dist.Object, "status", "domainName")
+		sf.Status.CDN.DistributionStatus, _, _ = unstructured.NestedString(dist.Object, "status", "status")
+	}
+	if st.Reason == shopv1alpha1.ReasonProvisioningFailed || st.Reason == shopv1alpha1.ReasonProvisioningRetrying {
+		serveThrough(s, dist, shopv1alpha1.ReasonCDNDegraded, ", with the configuration it has; changes to the CDN wait: "+st.Message)
+		return
+	}
+	serveThrough(s, dist, shopv1alpha1.ReasonCDNAvailable, "; meanwhile "+st.Message)
+}
+
+// distributionServes reports whether CloudFront serves the distribution: deployed, or
+// rolling out an update while its deployed configuration serves.
+func distributionServes(dist *unstructured.Unstructured) bool {
+	domain, _, _ := unstructured.NestedString(dist.Object, "status", "domainName")
+	status, _, _ := unstructured.NestedString(dist.Object, "status", "status")
+	return dist.GetDeletionTimestamp() == nil && domain != "" && (status == distributionDeployed || status == distributionInProgress)
+}
+
+// servingDistribution is the live distribution when it serves, else nil.
+func (r *StorefrontReconciler) servingDistribution(ctx context.Context, sf *shopv1alpha1.Storefront) (*unstructured.Unstructured, error) {
+	dist := newACKObject(gvkDistribution)
+	dist.SetNamespace(sf.Namespace)
+	dist.SetName(cdnObjectName(sf, gvkDistribution))
+	ok, err := r.ackObjectExistsInto(ctx, dist)
+	if err != nil || !ok || !distributionServes(dist) {
+		return nil, err
+	}
+	return dist, nil
 }
 
 // cdnObjectName is the name of the CDN's object of kind gvk.

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -387,6 +388,80 @@ func TestImagesBucketAndCDN(t *testing.T) {
 		}
 		g.Expect(get(g, ns, "acme-shop", &networkingv1.Ingress{}).Annotations).NotTo(HaveKey("alb.ingress.kubernetes.io/conditions.acme-shop"))
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}
+
+// A distribution that served keeps the shop on it while ACK retries on (or refuses) one
+// of the objects it was built from: the pods are not rolled to the private bucket's
+// URL, the ALB keeps refusing requests without the origin header, status.url stays;
+// CDNReady says CDNDegraded with ACK's words, then CDNAvailable once ACK recovers.
+func TestCDNKeepsServingThroughACKTrouble(t *testing.T) {
+	requireImagesCDNCRDs(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{AWSRegion: "eu-central-1"})
+	g := NewWithT(t)
+	readyShop(t, ns, withImagesAndCDN(shopv1alpha1.BucketDeletionPolicyRetain))
+	g.Eventually(func(g Gomega) {
+		g.Expect(standIns.CertificateValidationRecords()).To(HaveLen(2))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	for name, value := range standIns.CertificateValidationRecords() {
+		standIns.PublishDNSRecord(name, value)
+	}
+	serving := func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.URL).To(Equal("https://" + cdnAlias))
+		env := deployment(g, ns).Spec.Template.Spec.Containers[0].Env
+		g.Expect(env).To(ContainElement(corev1.EnvVar{Name: "IMAGE_BASE_URL", Value: "https://" + cdnAlias + "/images"}))
+		g.Expect(get(g, ns, "acme-shop", &networkingv1.Ingress{}).Annotations).To(HaveKey("alb.ingress.kubernetes.io/conditions.acme-shop"))
+	}
+	g.Eventually(func(g Gomega) {
+		serving(g)
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionCDNReady).Reason).To(Equal(shopv1alpha1.ReasonCDNAvailable))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	// ACK retries on the pages' cache policy (a throttled read, as ACK records it:
+	// runtime reconciler.go HandleReconcileError sets ACK.Recoverable with the error).
+	setRecoverable := func(msg string) {
+		g.Eventually(func() error {
+			pages := newACKObject(gvkCachePolicy)
+			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acme-pages"}, pages); err != nil {
+				return err
+			}
+			conds, _, _ := unstructured.NestedSlice(pages.Object, "status", "conditions")
+			kept := []any{}
+			for _, c := range conds {
+				if c.(map[string]any)["type"] != ackConditionRecoverable {
+					kept = append(kept, c)
+				}
+			}
+			if msg != "" {
+				kept = append(kept, map[string]any{"type": ackConditionRecoverable, "status": "True", "message": msg,
+					"lastTransitionTime": metav1.Now().UTC().Format(time.RFC3339)})
+			}
+			_ = unstructured.SetNestedSlice(pages.Object, kept, "status", "conditions")
+			return k8sClient.Status().Update(ctx, pages)
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	}
+	op.counter.Reset()
+	setRecoverable("Throttling: Rate exceeded")
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionCDNReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonCDNDegraded))
+		g.Expect(c.Message).To(HaveSuffix("changes to the CDN wait: CachePolicy acme-pages: ACK is retrying: Throttling: Rate exceeded"))
+		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonCDNDegraded))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	serving(g)
+	g.Expect(op.counter.Count("patch", "Deployment")).To(BeZero(), "the pods were rolled: %s", op.counter.MutationSummary())
+	g.Expect(op.counter.Count("patch", "Ingress")).To(BeZero(), "the Ingress changed: %s", op.counter.MutationSummary())
+
+	setRecoverable("")
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionCDNReady).Reason).To(Equal(shopv1alpha1.ReasonCDNAvailable))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	serving(g)
+	g.Expect(op.counter.Count("patch", "Deployment")).To(BeZero(), "the pods were rolled: %s", op.counter.MutationSummary())
 }
 
 // The bucket follows spec.images.bucket.deletionPolicy: Retain keeps it in AWS

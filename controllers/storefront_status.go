@@ -71,6 +71,7 @@ var failureReasons = map[string]bool{
 	shopv1alpha1.ReasonHostConflict:            true,
 	shopv1alpha1.ReasonLoginFailed:             true,
 	shopv1alpha1.ReasonOwnershipConflict:       true,
+	shopv1alpha1.ReasonCDNDegraded:             true,
 	// RDS statuses that need a human (storefront_ack_status.go).
 	shopv1alpha1.ReasonDatabaseFailed:            true,
 	shopv1alpha1.ReasonEncryptionKeyInaccessible: true,

@@ -42,4 +42,9 @@ const (
 	ReasonDistributionDeploying = "DistributionDeploying"
 	// ReasonCDNAvailable: the distribution serves the shop under its aliases.
 	ReasonCDNAvailable = "CDNAvailable"
+	// ReasonCDNDegraded: CDNReady stays True: the distribution, which served, still
+	// serves the shop with the configuration it has, but ACK reports a failure or
+	// retries on one of the CDN's objects (the message says which, in ACK's words), so
+	// changes to the CDN wait. The shop stays on the CDN meanwhile.
+	ReasonCDNDegraded = "CDNDegraded"
 )
