@@ -309,6 +309,18 @@ func groupSettled(group *unstructured.Unstructured) bool {
 	return changed.IsZero() || syncedAfter(group, metav1.NewTime(changed.Add(-time.Second)))
 }
 
+// userModifying reports whether ElastiCache is modifying the user (not yet deleted).
+// DeleteUser refuses such a user with InvalidUserState (API reference, DeleteUser:
+// InvalidUserStateFault, "The user is not in active state."), which elasticache-controller
+// takes as terminal (generator.yaml, User terminal_codes): ACK would not try the
+// deletion again until the object's spec changed, and the User would stay for good.
+// ACK requeues a user that is not active (pkg/resource/user/hooks.go setSyncedCondition:
+// Synced=False), so the status it reports moves on by itself.
+func userModifying(user *unstructured.Unstructured) bool {
+	own, _, _ := unstructured.NestedString(user.Object, pathStatus...)
+	return own == cacheUserStatusModifying && user.GetDeletionTimestamp().IsZero()
+}
+
 // retireCacheUsers deletes the User of each retired password once ElastiCache reports
 // the group without it, and the Secret once ACK let go of the User.
 func (r *StorefrontReconciler) retireCacheUsers(ctx context.Context, sf *shopv1alpha1.Storefront, group *unstructured.Unstructured, passwords []cachePassword) error {
@@ -327,6 +339,10 @@ func (r *StorefrontReconciler) retireCacheUsers(ctx context.Context, sf *shopv1a
 			return err
 		}
 		if user != nil {
+			if userModifying(user) {
+				log.FromContext(ctx).Info("Waiting for the retired cache user to be active before deleting it", "user", id)
+				continue
+			}
 			if user.GetDeletionTimestamp().IsZero() {
 				r.event(sf, corev1.EventTypeNormal, eventReasonCacheUserDeleting, "Deleting ElastiCache user %s: it left user group %s", id, cacheUserGroupID(sf))
 				if err := r.removeACKObject(ctx, sf, gvkCacheUser, name); err != nil {
@@ -515,6 +531,10 @@ func (r *StorefrontReconciler) deleteCacheUsers(ctx context.Context, s *scope) (
 	for i := range users {
 		u := &users[i]
 		if !metav1.IsControlledBy(u, sf) {
+			continue
+		}
+		if userModifying(u) {
+			waiting = append(waiting, fmt.Sprintf("User %s is modifying: ElastiCache deletes only an active user", u.GetName()))
 			continue
 		}
 		gone, err := r.deleteACKObject(ctx, s, gvkCacheUser, u.GetName(), nil)

@@ -387,3 +387,41 @@ func TestCacheUserGroupMembership(t *testing.T) {
 		})
 	}
 }
+
+// A retired user that ElastiCache is modifying is deleted only once it is active again:
+// DeleteUser refuses it with InvalidUserState, which ACK takes as terminal and never
+// retries (test/fake TestGoldenUserDeletedWhileModifying), so deleting it at once left
+// the User, its finalizer and its password Secret for good.
+func TestRetiredCacheUserWaitsWhileModifying(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{ACKResync: 300 * time.Millisecond})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	id := awsIdentifier(ns, "acme")
+	standIns.AWS().SetStatus("User", id+"-v1", "modifying")
+	g.Eventually(func(g Gomega) {
+		g.Expect(nested(ackObject(g, ns, gvkCacheUser, "acme-cache-user-v1"), "status", "status")).To(Equal("modifying"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		metav1.SetMetaDataAnnotation(&sf.ObjectMeta, shopv1alpha1.AnnotationRotateCachePassword, "1")
+	})
+	// v1 leaves the group, the pods run v2; v1 waits.
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.CacheUser).To(Equal(&shopv1alpha1.CacheUserStatus{Active: id + "-v2", Retiring: []string{id + "-v1"}, Rotation: "1"}))
+		g.Expect(groupMembers(ackObject(g, ns, gvkCacheUserGroup, "acme-cache"))).To(ConsistOf(id+"-default", id+"-v2"))
+		g.Expect(cacheUserEvents(g, ns)).To(ContainElement(eventReasonCacheUserRetiring))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	user := ackObject(g, ns, gvkCacheUser, "acme-cache-user-v1")
+	g.Expect(user.GetDeletionTimestamp()).To(BeNil(), "a modifying user was deleted")
+
+	standIns.AWS().SetStatus("User", id+"-v1", "")
+	g.Eventually(func(g Gomega) {
+		g.Expect(ackAbsent(ns, gvkCacheUser, "acme-cache-user-v1")).To(BeTrue(), "user v1 deleted")
+		g.Expect(absent(ns, "acme-cache-password-v1", &corev1.Secret{})).To(BeTrue(), "password v1 deleted")
+		g.Expect(getStorefront(g, ns).Status.CacheUser).To(Equal(&shopv1alpha1.CacheUserStatus{Active: id + "-v2", Rotation: "1"}))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}

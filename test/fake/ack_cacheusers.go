@@ -380,6 +380,11 @@ func (a *AWS) userGroupRefusal(key AWSKey, gid string) *APIError {
 // a default user a group holds (DefaultUserAssociatedToUserGroup).
 func (a *AWS) cacheUserDeleteRefusal(r *awsResource) *APIError {
 	key := r.Key
+	if key.Kind == CacheUserKind && r.Status == RDSStatusModifying {
+		// API reference, DeleteUser, Errors: InvalidUserStateFault, "The user is not in
+		// active state." (terminal for elasticache-controller: userTerminalCodes).
+		return elastiCacheFault("InvalidUserState", "The user is not in active state.")
+	}
 	for k, other := range a.resources {
 		if k.Account != key.Account || k.Region != key.Region {
 			continue

@@ -176,3 +176,31 @@ func TestGoldenUserGroupMembership(t *testing.T) {
 		"Ready":              "True||",
 	})
 }
+
+// Row "User deleted while modifying". ElastiCache API reference, DeleteUser, Errors:
+// InvalidUserStateFault, "The user is not in active state."; elasticache-controller@a99ef75
+// generator.yaml, User terminal_codes: InvalidUserState. runtime@95428e7
+// pkg/runtime/reconciler.go deleteResource returns the error, HandleReconcileError sets
+// ACK.Terminal and does not requeue: the User stays, its finalizer with it, until its
+// spec changes (the generation predicate), even once AWS has it active again. Synced is
+// the read's before the call (hooks.go setSyncedCondition: not active, False); Ready is
+// left as it was (a deletion does not run ensureConditions).
+func TestGoldenUserDeletedWhileModifying(t *testing.T) {
+	g := newGolden(t, goldenOptions())
+	g.secret("pw", "golden-password-0123456789")
+	g.create(fake.UserGVK, "golden-busy", nil, userSpec("golden-busy", "golden-busy", "on ~* +@all", "pw"))
+	g.waitConditions(fake.UserGVK, "golden-busy", availableUserWant)
+	g.s.AWS().SetStatus("User", "golden-busy", "modifying")
+	g.delete(fake.UserGVK, "golden-busy")
+	g.waitConditions(fake.UserGVK, "golden-busy", map[string]string{
+		"ACK.ResourceSynced": "False||",
+		"ACK.Terminal":       "True||InvalidUserState: The user is not in active state.",
+		"Ready":              "True||",
+	})
+	g.s.AWS().SetStatus("User", "golden-busy", "")
+	g.stays(fake.UserGVK, "golden-busy", map[string]string{
+		"ACK.ResourceSynced": "False||",
+		"ACK.Terminal":       "True||InvalidUserState: The user is not in active state.",
+		"Ready":              "True||",
+	}, time.Second)
+}
