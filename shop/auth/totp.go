@@ -64,9 +64,10 @@ var errBadCode = fmt.Errorf("the one-time code is wrong or was used already; wai
 
 // useTOTP checks code against a's second factor and records its step, so that the same
 // code (or an older one) is refused from then on.
-// Wrong codes are counted per account (ThrottleLimits.TOTPPerAccount).
+// Codes are counted per account before they are checked, and the count forgotten after
+// a right one (ThrottleLimits.TOTPPerAccount): concurrent guesses cannot all be checked.
 func (s *Service) useTOTP(ctx context.Context, a Account, code string) error {
-	if err := s.throttle.CheckTOTP(ctx, a.ID); err != nil {
+	if err := s.throttle.AdmitTOTP(ctx, a.ID); err != nil {
 		return err
 	}
 	step, ok := matchTOTP(a.TOTPSecret, code, s.now())
@@ -78,9 +79,6 @@ func (s *Service) useTOTP(ctx context.Context, a Account, code string) error {
 		}
 	}
 	if !fresh {
-		if err := s.throttle.FailTOTP(ctx, a.ID); err != nil {
-			return err
-		}
 		return errBadCode
 	}
 	return s.throttle.ResetTOTP(ctx, a.ID)
