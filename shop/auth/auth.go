@@ -134,8 +134,10 @@ type Store interface {
 	// SetPendingTOTP keeps secret as the account's enrolment under way.
 	SetPendingTOTP(ctx context.Context, id int64, secret string) error
 	// EnableTOTP makes the pending secret (still pending) the second factor, with step
-	// used; apperr.ErrConflict when another enrolment replaced it.
-	EnableTOTP(ctx context.Context, id int64, pending string, step int64) error
+	// used, replacing an enrolled one only when replace is set; apperr.ErrConflict when
+	// another enrolment replaced the pending secret, or a factor is enrolled and replace
+	// is not set.
+	EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) error
 	// UseTOTPStep records step as used when it is later than the last used one, and
 	// reports whether it was.
 	UseTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
