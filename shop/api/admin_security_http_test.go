@@ -166,6 +166,11 @@ func TestRFC6238TestVectors(t *testing.T) {
 func TestAdminTOTPEnrolVerifyReplay(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{})
 	admin, oldToken := newAdmin(t, shop)
+	other, err := shop.App.Auth.IssueSession(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherToken := other.Token
 	_, customer := newUser(t, shop)
 
 	if resp, body := call(t, shop, "POST", "/api/v1/admin/totp", customer, nil); resp.StatusCode != http.StatusForbidden {
@@ -196,14 +201,21 @@ func TestAdminTOTPEnrolVerifyReplay(t *testing.T) {
 	}
 	verified := decode[auth.Session](t, body).Token
 
-	t.Run("a session from before the enrolment loses the admin API", func(t *testing.T) {
-		resp, body := call(t, shop, "GET", "/api/v1/admin/orders", oldToken, nil)
+	t.Run("the confirmation replaces the session that made it", func(t *testing.T) {
+		resp, body := call(t, shop, "GET", "/api/v1/auth/me", oldToken, nil)
+		expectProblem(t, resp, body, http.StatusUnauthorized, "")
+	})
+	t.Run("another session from before the enrolment loses the admin API", func(t *testing.T) {
+		resp, body := call(t, shop, "GET", "/api/v1/admin/orders", otherToken, nil)
 		expectProblem(t, resp, body, http.StatusForbidden, "")
 		if resp, body := call(t, shop, "GET", "/api/v1/admin/orders", verified, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("the verified session: %d %s", resp.StatusCode, body)
 		}
-		if resp, body := call(t, shop, "POST", "/api/v1/admin/totp", oldToken, nil); resp.StatusCode != http.StatusForbidden {
+		if resp, body := call(t, shop, "POST", "/api/v1/admin/totp", otherToken, nil); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("the old session replacing the factor: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := call(t, shop, "POST", "/api/v1/admin/totp/confirm", otherToken, map[string]string{"code": totpNow(t, e.Secret, 1)}); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("the old session confirming: %d %s", resp.StatusCode, body)
 		}
 	})
 	pw := map[string]string{"email": admin.Email, "password": "correct horse battery"}

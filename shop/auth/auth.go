@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -82,7 +83,17 @@ type Options struct {
 	TOTPKey, TOTPKeyPrevious string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// BcryptConcurrency bounds the bcrypt operations (password checks and hashes) that
+	// run at once in this process (runtime.GOMAXPROCS(0) when 0); BcryptWait is how long
+	// a request waits for a turn (DefaultBcryptWait when 0) before it is refused with
+	// 503 and Retry-After: 1.
+	BcryptConcurrency int
+	BcryptWait        time.Duration
 }
+
+// DefaultBcryptWait is how long a request waits for a bcrypt slot: a few comparisons'
+// time at cost 12.
+const DefaultBcryptWait = time.Second
 
 // Service registers users, signs them in and out, and verifies their tokens. The JSON
 // API and the pages (whose HttpOnly cookie carries the same token) both use it.
@@ -98,6 +109,9 @@ type Service struct {
 	changeKey   []byte
 	requireTOTP bool
 	now         func() time.Time
+	// bcryptSlots holds a token per bcrypt operation running (withBcrypt).
+	bcryptSlots chan struct{}
+	bcryptWait  time.Duration
 }
 
 // dummyHash12 is the bcrypt hash, at cost 12, of a random password nobody knows. Login
@@ -120,8 +134,10 @@ type Store interface {
 	// SetPendingTOTP keeps secret as the account's enrolment under way.
 	SetPendingTOTP(ctx context.Context, id int64, secret string) error
 	// EnableTOTP makes the pending secret (still pending) the second factor, with step
-	// used; apperr.ErrConflict when another enrolment replaced it.
-	EnableTOTP(ctx context.Context, id int64, pending string, step int64) error
+	// used, replacing an enrolled one only when replace is set; apperr.ErrConflict when
+	// another enrolment replaced the pending secret, or a factor is enrolled and replace
+	// is not set.
+	EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) error
 	// UseTOTPStep records step as used when it is later than the last used one, and
 	// reports whether it was.
 	UseTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
@@ -162,9 +178,16 @@ func NewService(store Store, o Options) (*Service, error) {
 	store = sealedStore{Store: store, box: box}
 	s := &Service{store: store, tokens: tokens, revoked: o.Revocations, throttle: o.Throttle,
 		cost: o.PasswordCost, observer: o.Observer, dummyHash: []byte(dummyHash12),
-		changeKey: changeKey, requireTOTP: o.RequireTOTP, now: o.Now}
+		changeKey: changeKey, requireTOTP: o.RequireTOTP, now: o.Now, bcryptWait: o.BcryptWait}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if o.BcryptConcurrency <= 0 {
+		o.BcryptConcurrency = runtime.GOMAXPROCS(0)
+	}
+	s.bcryptSlots = make(chan struct{}, o.BcryptConcurrency)
+	if s.bcryptWait <= 0 {
+		s.bcryptWait = DefaultBcryptWait
 	}
 	if s.cost == 0 {
 		s.cost = BcryptCost
@@ -221,7 +244,10 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	if err := s.throttle.AdmitRegistration(ctx, req.Client); err != nil {
 		return Session{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cost)
+	var hash []byte
+	if berr := s.withBcrypt(ctx, func() { hash, err = bcrypt.GenerateFromPassword([]byte(req.Password), s.cost) }); berr != nil {
+		return Session{}, berr
+	}
 	if err != nil {
 		return Session{}, fmt.Errorf("hashing the password: %w", err)
 	}
@@ -244,9 +270,11 @@ type LoginRequest struct {
 
 // Login checks the credentials and returns a new session. Bad credentials (unknown email
 // or wrong password, indistinguishable in answer and in time) are apperr.ErrUnauthorized.
-// A client with too many failures (for this email, or for any) gets an
-// *apperr.ThrottledError before any password work; failures for the email from all
-// clients only delay the attempt (ThrottleLimits), so the owner still gets in.
+// Each attempt is counted as a failure before the password is checked (given back when
+// the password is right); a client with too many failures (for this email, or for any)
+// gets an *apperr.ThrottledError before any password work; failures for the email from
+// all clients only delay the attempt (ThrottleLimits), so the owner still gets in. When
+// every bcrypt slot stays busy for BcryptWait the answer is errBcryptBusy (503).
 //
 // The right password of an account that must change it gets no session but an
 // *apperr.PasswordChangeRequiredError (its token goes to ChangePassword). An account
@@ -268,9 +296,14 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 		// Cannot be an account's email; still costs a comparison below.
 		email = ""
 	}
-	delay, err := s.throttle.CheckLogin(ctx, email, req.Client)
+	// The attempt is counted as a failure now, before the password is checked, so that
+	// concurrent attempts cannot all pass the limit (Throttle.AdmitLogin).
+	delay, err := s.throttle.AdmitLogin(ctx, email, req.Client)
 	if err != nil {
-		s.observe("throttled")
+		var te *apperr.ThrottledError
+		if errors.As(err, &te) {
+			s.observe("throttled")
+		}
 		return Session{}, err
 	}
 	if delay > 0 {
@@ -287,31 +320,41 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	if email != "" {
 		a, err = s.store.UserByEmail(ctx, email)
 	}
+	hash := s.dummyHash
 	switch {
 	case errors.Is(err, apperr.ErrNotFound):
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(req.Password))
 	case err != nil:
 		return Session{}, fmt.Errorf("looking up the account: %w", err)
 	default:
-		err = bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.Password))
+		hash = []byte(a.PasswordHash)
 	}
-	if err != nil {
-		return Session{}, s.failLogin(ctx, email, req.Client, fmt.Errorf("wrong email or password: %w", apperr.ErrUnauthorized))
+	if berr := s.withBcrypt(ctx, func() { err = bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) }); berr != nil {
+		// Not checked, so no failure: give the attempt back.
+		s.observe("throttled")
+		return Session{}, s.releaseLogin(ctx, email, req.Client, berr)
+	}
+	if err != nil || a.ID == 0 {
+		s.observe("credentials")
+		return Session{}, fmt.Errorf("wrong email or password: %w", apperr.ErrUnauthorized)
 	}
 	if a.MustChangePassword {
 		tok, exp := s.newChangeToken(a)
-		return Session{}, &apperr.PasswordChangeRequiredError{Token: tok, ExpiresAt: exp}
+		return Session{}, s.releaseLogin(ctx, email, req.Client, &apperr.PasswordChangeRequiredError{Token: tok, ExpiresAt: exp})
 	}
 	mfa := a.TOTPSecret != ""
 	if mfa {
 		if strings.TrimSpace(req.TOTPCode) == "" {
-			return Session{}, apperr.ErrTOTPRequired
+			return Session{}, s.releaseLogin(ctx, email, req.Client, apperr.ErrTOTPRequired)
 		}
 		if err := s.useTOTP(ctx, a, req.TOTPCode); err != nil {
 			if !errors.Is(err, apperr.ErrUnauthorized) {
-				return Session{}, err
+				// Throttled (or failed) before the code was checked: the right password
+				// is no failure.
+				return Session{}, s.releaseLogin(ctx, email, req.Client, err)
 			}
-			return Session{}, s.failLogin(ctx, email, req.Client, err)
+			// A wrong code stays a failed login.
+			s.observe("credentials")
+			return Session{}, err
 		}
 	}
 	if err := s.throttle.ResetLogin(ctx, email, req.Client); err != nil {
@@ -320,13 +363,40 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	return s.issueSession(a.User, mfa)
 }
 
-// failLogin counts a failed login and returns refusal (or the throttle's error).
-func (s *Service) failLogin(ctx context.Context, email, client string, refusal error) error {
-	s.observe("credentials")
-	if err := s.throttle.FailLogin(ctx, email, client); err != nil {
+// releaseLogin gives back the attempt Login counted, and returns answer (or the
+// throttle's error).
+func (s *Service) releaseLogin(ctx context.Context, email, client string, answer error) error {
+	if err := s.throttle.ReleaseLogin(context.WithoutCancel(ctx), email, client); err != nil {
 		return err
 	}
-	return refusal
+	return answer
+}
+
+// errBcryptBusy refuses a request that waited BcryptWait for a turn to hash or compare a
+// password: 503 with Retry-After: 1 (apperr.ErrTimedOut), nothing was done.
+var errBcryptBusy = fmt.Errorf("the shop is checking too many passwords at once; retry in a moment: %w", apperr.ErrTimedOut)
+
+// withBcrypt runs fn, a bcrypt operation, when one of the process's bcrypt slots is
+// free: each takes a core for hundreds of milliseconds, so a flood of logins (distinct
+// emails from many addresses, which no per-client limit stops) must not take every
+// core from the other requests. It waits at most BcryptWait for a slot (errBcryptBusy).
+func (s *Service) withBcrypt(ctx context.Context, fn func()) error {
+	select {
+	case s.bcryptSlots <- struct{}{}:
+	default:
+		t := time.NewTimer(s.bcryptWait)
+		defer t.Stop()
+		select {
+		case s.bcryptSlots <- struct{}{}:
+		case <-t.C:
+			return errBcryptBusy
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer func() { <-s.bcryptSlots }()
+	fn()
+	return nil
 }
 
 func (s *Service) observe(reason string) {

@@ -56,7 +56,11 @@ func (s *Service) ChangePassword(ctx context.Context, req PasswordChangeRequest)
 	if err := s.throttle.AdmitPasswordChange(ctx, a.ID); err != nil {
 		return Session{}, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.NewPassword)) == nil {
+	var same bool
+	if err := s.withBcrypt(ctx, func() { same = bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(req.NewPassword)) == nil }); err != nil {
+		return Session{}, err
+	}
+	if same {
 		return Session{}, invalidField("new_password", "must differ from the password it replaces")
 	}
 	mfa := a.TOTPSecret != ""
@@ -68,7 +72,10 @@ func (s *Service) ChangePassword(ctx context.Context, req PasswordChangeRequest)
 			return Session{}, err
 		}
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(req.NewPassword), s.cost)
+	var hash []byte
+	if berr := s.withBcrypt(ctx, func() { hash, err = bcrypt.GenerateFromPassword([]byte(req.NewPassword), s.cost) }); berr != nil {
+		return Session{}, berr
+	}
 	if err != nil {
 		return Session{}, fmt.Errorf("hashing the password: %w", err)
 	}

@@ -30,7 +30,7 @@ const (
 	setPasswordSQL    = `UPDATE users SET password_hash = $3, must_change_password = false WHERE id = $1 AND password_hash = $2`
 	setPendingTOTPSQL = `UPDATE users SET totp_pending_secret = $2 WHERE id = $1`
 	enableTOTPSQL     = `UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $3
-WHERE id = $1 AND totp_pending_secret = $2`
+WHERE id = $1 AND totp_pending_secret = $2 AND (totp_secret IS NULL OR $4)`
 	// One statement checks and records the step, so two requests with the same code
 	// cannot both pass.
 	totpSecretsSQL = `SELECT id, coalesce(totp_secret, ''), coalesce(totp_pending_secret, '') FROM users
@@ -82,8 +82,8 @@ func (s *PGStore) SetPendingTOTP(ctx context.Context, id int64, secret string) e
 }
 
 // EnableTOTP implements Store.
-func (s *PGStore) EnableTOTP(ctx context.Context, id int64, pending string, step int64) error {
-	return s.exactlyOne(ctx, "a newer enrolment replaced this one; enter a code for the secret shown last", enableTOTPSQL, id, pending, step)
+func (s *PGStore) EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) error {
+	return s.exactlyOne(ctx, "a newer enrolment replaced this one; enter a code for the secret shown last", enableTOTPSQL, id, pending, step, replace)
 }
 
 // UseTOTPStep implements Store.

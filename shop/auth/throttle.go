@@ -98,8 +98,13 @@ func (l ThrottleLimits) withDefaults() ThrottleLimits {
 
 // Throttle counts failed logins and registrations in PostgreSQL, so every replica sees
 // the same counts. A login attempt costs a bcrypt comparison (hundreds of milliseconds of
-// CPU), so the one small write per failure is not what an attacker can exhaust; a
-// throttled attempt is refused with one read, before any bcrypt work.
+// CPU), so the few small writes per attempt are not what an attacker can exhaust.
+//
+// An attempt is counted before its password is checked (AdmitLogin, AdmitTOTP): the
+// count is taken and compared with the limit in one transaction, under the rows' locks,
+// so that concurrent attempts cannot all read the same old count and all get a bcrypt
+// comparison. A refused attempt costs that one short transaction, rolled back, and no
+// bcrypt work; the right password gives its reservation back (ResetLogin, ReleaseLogin).
 type Throttle struct {
 	pool   *pgxpool.Pool
 	limits ThrottleLimits
@@ -114,15 +119,17 @@ func NewThrottle(pool *pgxpool.Pool, limits ThrottleLimits) *Throttle {
 func (t *Throttle) Limits() ThrottleLimits { return t.limits }
 
 const (
-	throttleCheckSQL = `SELECT key, failures, window_end - now() FROM login_throttle WHERE key = ANY($1) AND window_end > now()`
 	// throttleCountSQL adds one to key's count in its window (a new window when the old
-	// one ended) and returns the count and the window's remaining time.
+	// one ended) and returns the count and the window's remaining time. The upsert locks
+	// the row until the transaction ends: concurrent counts of one key queue up.
 	throttleCountSQL = `INSERT INTO login_throttle (key, failures, window_end) VALUES ($1, 1, now() + $2::interval)
 ON CONFLICT (key) DO UPDATE SET
     failures   = CASE WHEN login_throttle.window_end <= now() THEN 1 ELSE login_throttle.failures + 1 END,
     window_end = CASE WHEN login_throttle.window_end <= now() THEN now() + $2::interval ELSE login_throttle.window_end END
 RETURNING failures, window_end - now()`
-	throttleResetSQL = `DELETE FROM login_throttle WHERE key = ANY($1)`
+	// throttleUncountSQL gives back one attempt that turned out not to be a failure.
+	throttleUncountSQL = `UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0 AND window_end > now()`
+	throttleResetSQL   = `DELETE FROM login_throttle WHERE key = $1`
 )
 
 // throttleKey hashes what is counted: the table holds no plain emails or addresses.
@@ -136,41 +143,66 @@ func throttleKey(kind string, values ...string) []byte {
 	return h.Sum(nil)
 }
 
-// CheckLogin returns an *apperr.ThrottledError when client reached its limit, for email
-// or for all emails; otherwise the soft delay the attempt must wait, from the failures
-// for email from every client.
-func (t *Throttle) CheckLogin(ctx context.Context, email, client string) (time.Duration, error) {
-	ek, eck, ck := throttleKey("email", email), throttleKey("email-client", email, client), throttleKey("client", client)
-	rows, err := t.pool.Query(ctx, throttleCheckSQL, [][]byte{ek, eck, ck})
-	if err != nil {
-		return 0, fmt.Errorf("checking the login throttle: %w", err)
-	}
+// loginKeys are the counts of a login attempt, always in this order (the order the
+// rows are locked in, so that concurrent transactions cannot deadlock): failures for
+// email from every client, for email from client, and from client for any email.
+func loginKeys(email, client string) [3][]byte {
+	return [3][]byte{throttleKey("email", email), throttleKey("email-client", email, client), throttleKey("client", client)}
+}
+
+// AdmitLogin counts a login attempt by client for email as a failure before its password
+// is checked, and returns the soft delay the attempt must wait (from the earlier
+// failures for email from every client). When client reached its limit, for email or
+// for all emails, it counts nothing and returns an *apperr.ThrottledError. The attempt
+// stays a failure unless the password was right: ResetLogin or ReleaseLogin.
+func (t *Throttle) AdmitLogin(ctx context.Context, email, client string) (time.Duration, error) {
+	keys := loginKeys(email, client)
 	var (
-		key      []byte
-		failures int
-		left     time.Duration
-		delay    time.Duration
-		blocked  *apperr.ThrottledError
+		delay   time.Duration
+		blocked *apperr.ThrottledError
 	)
-	_, err = pgx.ForEachRow(rows, []any{&key, &failures, &left}, func() error {
-		limit, what := t.limits.PerClient, "login attempts from this address"
-		switch string(key) {
-		case string(ek):
-			delay = t.softDelay(failures)
-			return nil
-		case string(eck):
-			limit, what = t.limits.PerEmailClient, "login attempts for this email from this address"
+	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, k := range keys {
+			b.Queue(throttleCountSQL, k, t.limits.Window)
 		}
-		if failures >= limit && (blocked == nil || left > blocked.RetryAfter) {
-			blocked = &apperr.ThrottledError{What: what, RetryAfter: left}
+		res := tx.SendBatch(ctx, b)
+		defer res.Close()
+		for i, c := range []struct {
+			limit int
+			what  string
+		}{{0, ""}, {t.limits.PerEmailClient, "login attempts for this email from this address"}, {t.limits.PerClient, "login attempts from this address"}} {
+			var (
+				n    int
+				left time.Duration
+			)
+			if err := res.QueryRow().Scan(&n, &left); err != nil {
+				return err
+			}
+			if i == 0 {
+				delay = t.softDelay(n - 1) // the failures before this attempt
+				continue
+			}
+			if n > c.limit && (blocked == nil || left > blocked.RetryAfter) {
+				blocked = &apperr.ThrottledError{What: c.what, RetryAfter: left}
+			}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		if blocked != nil {
+			// Roll back: a refused attempt is no failure (as before any check), so the
+			// client's count for other emails and the email's soft delay do not grow.
+			return blocked
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("checking the login throttle: %w", err)
+	var refused *apperr.ThrottledError
+	if errors.As(err, &refused) {
+		return 0, refused
 	}
-	if blocked != nil {
-		return 0, blocked
+	if err != nil {
+		return 0, fmt.Errorf("counting a login attempt: %w", err)
 	}
 	return delay, nil
 }
@@ -182,24 +214,32 @@ func (t *Throttle) softDelay(failures int) time.Duration {
 	return min(time.Duration(failures-t.limits.SoftAfter+1)*t.limits.SoftDelay, t.limits.MaxSoftDelay)
 }
 
-// FailLogin counts a failed login for email, for email from client, and for client.
-func (t *Throttle) FailLogin(ctx context.Context, email, client string) error {
+// ResetLogin forgets the failures for email after a successful login, from every client
+// and from client, and gives back the attempt AdmitLogin counted for client (client
+// keeps its count for all emails: one success must not reopen a client that is trying
+// many emails).
+func (t *Throttle) ResetLogin(ctx context.Context, email, client string) error {
+	keys := loginKeys(email, client)
 	b := &pgx.Batch{}
-	for _, k := range [][]byte{throttleKey("email", email), throttleKey("email-client", email, client), throttleKey("client", client)} {
-		b.Queue(throttleCountSQL, k, t.limits.Window)
-	}
+	b.Queue(throttleResetSQL, keys[0])
+	b.Queue(throttleResetSQL, keys[1])
+	b.Queue(throttleUncountSQL, keys[2])
 	if err := t.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("counting a failed login: %w", err)
+		return fmt.Errorf("resetting the login throttle: %w", err)
 	}
 	return nil
 }
 
-// ResetLogin forgets the failures for email after a successful login, from every client
-// and from client (client keeps its count for all emails: one success must not reopen a
-// client that is trying many emails).
-func (t *Throttle) ResetLogin(ctx context.Context, email, client string) error {
-	if _, err := t.pool.Exec(ctx, throttleResetSQL, [][]byte{throttleKey("email", email), throttleKey("email-client", email, client)}); err != nil {
-		return fmt.Errorf("resetting the login throttle: %w", err)
+// ReleaseLogin gives back the attempt AdmitLogin counted, when the password was right
+// but the attempt got no session for another reason (a second factor or a password
+// change to come, the shop too busy to check it): it was no failure.
+func (t *Throttle) ReleaseLogin(ctx context.Context, email, client string) error {
+	b := &pgx.Batch{}
+	for _, k := range loginKeys(email, client) {
+		b.Queue(throttleUncountSQL, k)
+	}
+	if err := t.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("releasing a login attempt: %w", err)
 	}
 	return nil
 }
@@ -238,43 +278,27 @@ func (t *Throttle) AdmitRegistration(ctx context.Context, client string) error {
 	return nil
 }
 
-// CheckTOTP returns an *apperr.ThrottledError when account userID had TOTPPerAccount
-// wrong codes within the window.
-func (t *Throttle) CheckTOTP(ctx context.Context, userID int64) error {
-	k := throttleKey("totp", fmt.Sprint(userID))
-	var (
-		key      []byte
-		failures int
-		left     time.Duration
-	)
-	err := t.pool.QueryRow(ctx, throttleCheckSQL, [][]byte{k}).Scan(&key, &failures, &left)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking the one-time code throttle: %w", err)
-	}
-	if failures >= t.limits.TOTPPerAccount {
-		return &apperr.ThrottledError{What: "wrong one-time codes for this account", RetryAfter: left}
-	}
-	return nil
-}
-
-// FailTOTP counts a wrong (or replayed) code for account userID.
-func (t *Throttle) FailTOTP(ctx context.Context, userID int64) error {
+// AdmitTOTP counts a one-time code of account userID as wrong before it is checked, and
+// returns an *apperr.ThrottledError when that makes more than TOTPPerAccount within the
+// window: counting first, in one statement, keeps concurrent guesses within the limit.
+// A right code forgets the count (ResetTOTP).
+func (t *Throttle) AdmitTOTP(ctx context.Context, userID int64) error {
 	var (
 		n    int
 		left time.Duration
 	)
 	if err := t.pool.QueryRow(ctx, throttleCountSQL, throttleKey("totp", fmt.Sprint(userID)), t.limits.Window).Scan(&n, &left); err != nil {
-		return fmt.Errorf("counting a wrong one-time code: %w", err)
+		return fmt.Errorf("counting a one-time code: %w", err)
+	}
+	if n > t.limits.TOTPPerAccount {
+		return &apperr.ThrottledError{What: "wrong one-time codes for this account", RetryAfter: left}
 	}
 	return nil
 }
 
 // ResetTOTP forgets account userID's wrong codes after a right one.
 func (t *Throttle) ResetTOTP(ctx context.Context, userID int64) error {
-	if _, err := t.pool.Exec(ctx, throttleResetSQL, [][]byte{throttleKey("totp", fmt.Sprint(userID))}); err != nil {
+	if _, err := t.pool.Exec(ctx, throttleResetSQL, throttleKey("totp", fmt.Sprint(userID))); err != nil {
 		return fmt.Errorf("resetting the one-time code throttle: %w", err)
 	}
 	return nil

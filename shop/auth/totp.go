@@ -64,9 +64,10 @@ var errBadCode = fmt.Errorf("the one-time code is wrong or was used already; wai
 
 // useTOTP checks code against a's second factor and records its step, so that the same
 // code (or an older one) is refused from then on.
-// Wrong codes are counted per account (ThrottleLimits.TOTPPerAccount).
+// Codes are counted per account before they are checked, and the count forgotten after
+// a right one (ThrottleLimits.TOTPPerAccount): concurrent guesses cannot all be checked.
 func (s *Service) useTOTP(ctx context.Context, a Account, code string) error {
-	if err := s.throttle.CheckTOTP(ctx, a.ID); err != nil {
+	if err := s.throttle.AdmitTOTP(ctx, a.ID); err != nil {
 		return err
 	}
 	step, ok := matchTOTP(a.TOTPSecret, code, s.now())
@@ -78,13 +79,15 @@ func (s *Service) useTOTP(ctx context.Context, a Account, code string) error {
 		}
 	}
 	if !fresh {
-		if err := s.throttle.FailTOTP(ctx, a.ID); err != nil {
-			return err
-		}
 		return errBadCode
 	}
 	return s.throttle.ResetTOTP(ctx, a.ID)
 }
+
+// errNeedsVerifiedSession refuses to a session opened without a code any change of an
+// enrolled second factor: otherwise a session from before the enrolment (a stolen one,
+// say) could read or confirm a new secret and get a verified session back.
+var errNeedsVerifiedSession = fmt.Errorf("replacing the second factor needs a session opened with a code: sign in again with one: %w", apperr.ErrForbidden)
 
 // BeginTOTP starts the enrolment of a TOTP second factor for the admin p: a new random
 // secret (20 bytes, RFC 4226's recommendation), kept pending until ConfirmTOTP. Starting
@@ -96,8 +99,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 		return TOTPEnrolment{}, err
 	}
 	if a.TOTPSecret != "" && !p.MFA {
-		// Otherwise a session from before the enrolment could swap the factor.
-		return TOTPEnrolment{}, fmt.Errorf("replacing the second factor needs a session opened with a code: sign in again with one: %w", apperr.ErrForbidden)
+		return TOTPEnrolment{}, errNeedsVerifiedSession
 	}
 	key, err := totpKey(a.Email, nil)
 	if err != nil {
@@ -116,11 +118,18 @@ func totpKey(account string, secret []byte) (*otp.Key, error) {
 }
 
 // PendingTOTP returns the admin p's enrolment under way, or nil: the pages show it again
-// after a wrong code.
+// after a wrong code. Once the account has a second factor, only a session opened with
+// it sees the new secret.
 func (s *Service) PendingTOTP(ctx context.Context, p Principal) (*TOTPEnrolment, error) {
 	a, err := s.adminAccount(ctx, p)
-	if err != nil || a.TOTPPendingSecret == "" {
+	if err != nil {
 		return nil, err
+	}
+	if a.TOTPSecret != "" && !p.MFA {
+		return nil, errNeedsVerifiedSession
+	}
+	if a.TOTPPendingSecret == "" {
+		return nil, nil
 	}
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(a.TOTPPendingSecret)
 	if err != nil {
@@ -134,12 +143,16 @@ func (s *Service) PendingTOTP(ctx context.Context, p Principal) (*TOTPEnrolment,
 }
 
 // ConfirmTOTP makes the pending secret the admin p's second factor once code is one of
-// its codes, and returns a new session opened with it (MFA): from now on login needs a
-// code. A wrong code is a 422 on the code field.
+// its codes, and returns a new session opened with it (MFA) in place of p's, which is
+// revoked: from now on login needs a code. A wrong code is a 422 on the code field.
+// Replacing a second factor takes a session opened with it, as BeginTOTP does.
 func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) (Session, error) {
 	a, err := s.adminAccount(ctx, p)
 	if err != nil {
 		return Session{}, err
+	}
+	if a.TOTPSecret != "" && !p.MFA {
+		return Session{}, errNeedsVerifiedSession
 	}
 	if a.TOTPPendingSecret == "" {
 		return Session{}, fmt.Errorf("no enrolment is under way: start one first: %w", apperr.ErrConflict)
@@ -148,8 +161,15 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) (Se
 	if !ok {
 		return Session{}, invalidField("code", "is not the current code of the secret shown; check the phone's clock and try the next code")
 	}
-	if err := s.store.EnableTOTP(ctx, a.ID, a.sealedPending, step); err != nil {
+	// replace: only a verified session may overwrite a factor, checked again in the
+	// UPDATE in case one was enabled since the read above.
+	if err := s.store.EnableTOTP(ctx, a.ID, a.sealedPending, step, p.MFA); err != nil {
 		return Session{}, fmt.Errorf("enabling the second factor: %w", err)
+	}
+	// The confirming session is replaced by the verified one: left alive, a copy of it
+	// (taken before the enrolment) would keep the account's customer pages and API.
+	if err := s.Revoke(ctx, p); err != nil {
+		return Session{}, err
 	}
 	return s.issueSession(a.User, true)
 }
