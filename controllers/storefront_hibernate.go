@@ -202,16 +202,18 @@ func hibernateIngress(sf *shopv1alpha1.Storefront, ing *networkingv1.Ingress) {
 func (r *StorefrontReconciler) hibernateWorkload(ctx context.Context, s *scope) (done bool, err error) {
 	sf, d := s.sf, s.deployment
 	if !hibernating(sf) {
-		if sf.Status.Hibernation == nil {
-			return false, nil
-		}
 		want := wakeReplicas(sf)
 		if ptr.Deref(d.Spec.Replicas, 1) == 0 {
+			// Whether or not status.hibernation was stored: the status write of the
+			// reconcile that scaled to 0 may have been dropped on a Conflict. Recording
+			// it now makes the pods' start a wake (wakingAvailable), not PodsUnavailable.
 			if err := r.scaleShop(ctx, sf, want); err != nil {
 				return false, err
 			}
+			hibernationStatus(sf)
+			return false, nil
 		}
-		if d.Status.AvailableReplicas >= want {
+		if sf.Status.Hibernation != nil && d.Status.AvailableReplicas >= want {
 			sf.Status.Hibernation = nil
 		}
 		return false, nil

@@ -29,7 +29,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -234,6 +236,37 @@ func TestWakeWithLowerReplicaBounds(t *testing.T) {
 	g.Expect(hpa.Spec.MinReplicas).To(Equal(ptr.To[int32](1)))
 	g.Expect(hpa.Spec.MaxReplicas).To(Equal(int32(1)))
 	g.Expect(deployment(g, ns).Spec.Replicas).To(Equal(ptr.To[int32](1)))
+}
+
+// Asleep, then awake again before the status write of the first sleeping reconcile
+// landed (it is dropped on a Conflict): the Deployment is at 0, the HPA deleted, and
+// status.hibernation was never stored. The operator is stopped to leave exactly that
+// state. An HPA never scales up a target at 0 (ScalingDisabled), so the operator must:
+// the shop wakes to its minimum.
+func TestWakeWithoutHibernationStatus(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withReplicas(2, 5))
+
+	op.stop()
+	ctx := context.Background()
+	g.Expect(k8sClient.Delete(ctx, &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-shop"}})).To(Succeed())
+	g.Expect(k8sClient.Patch(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-shop"}},
+		client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`)), client.FieldOwner(hibernationFieldOwner))).To(Succeed())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
+	g.Expect(getStorefront(g, ns).Status.Hibernation).To(BeNil())
+	g.Eventually(func(g Gomega) {
+		g.Expect(deployment(g, ns).Status.Replicas).To(BeZero())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	op = startOperator(t, ns, Options{})
+	woken(t, op, ns, 2)
+	for _, reason := range warningReasons(g, ns) {
+		g.Expect(reason).NotTo(Equal(shopv1alpha1.ReasonPodsUnavailable), "a wake is not PodsUnavailable")
+	}
 }
 
 // A new image set while asleep rolls out after the wake; when that rollout passes its
