@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -43,7 +44,8 @@ import (
 //
 //   - The Deployment is scaled to 0 and the HPA removed (an HPA does not scale a
 //     Deployment at 0 replicas up, and would scale one above 0 back to its minimum);
-//     the bounds are kept in status.hibernation. The operator's apply never carries
+//     the bounds are kept in status.hibernation, for humans: waking scales to the
+//     bounds of the moment (wakeReplicas). The operator's apply never carries
 //     spec.replicas (the HPA owns it), so scaling is a patch of its own field manager.
 //   - The Aurora cluster may pause: minimum capacity 0 with secondsUntilAutoPause, on
 //     an engine version that supports it.
@@ -194,22 +196,24 @@ func hibernateIngress(sf *shopv1alpha1.Storefront, ing *networkingv1.Ingress) {
 
 // hibernateWorkload is the workload hook, run once the Deployment is applied. Asleep:
 // the HPA goes, the Deployment is scaled to 0, Available is False/Hibernated, and done
-// is true (the HPA and PDB are not applied). Waking: a Deployment at 0 is scaled to the
-// minimum it had (an HPA never scales up from 0), and status.hibernation is dropped
-// once that many pods are available.
+// is true (the HPA and PDB are not applied). Awake: a Deployment at 0 is scaled to
+// wakeReplicas (an HPA never scales up from 0), and status.hibernation is dropped once
+// that many pods are available.
 func (r *StorefrontReconciler) hibernateWorkload(ctx context.Context, s *scope) (done bool, err error) {
 	sf, d := s.sf, s.deployment
 	if !hibernating(sf) {
-		h := sf.Status.Hibernation
-		if h == nil {
-			return false, nil
-		}
+		want := wakeReplicas(sf)
 		if ptr.Deref(d.Spec.Replicas, 1) == 0 {
-			if err := r.scaleShop(ctx, sf, h.MinReplicas); err != nil {
+			// Whether or not status.hibernation was stored: the status write of the
+			// reconcile that scaled to 0 may have been dropped on a Conflict. Recording
+			// it now makes the pods' start a wake (wakingAvailable), not PodsUnavailable.
+			if err := r.scaleShop(ctx, sf, want); err != nil {
 				return false, err
 			}
+			hibernationStatus(sf)
+			return false, nil
 		}
-		if d.Status.AvailableReplicas >= h.MinReplicas {
+		if sf.Status.Hibernation != nil && d.Status.AvailableReplicas >= want {
 			sf.Status.Hibernation = nil
 		}
 		return false, nil
@@ -225,6 +229,16 @@ func (r *StorefrontReconciler) hibernateWorkload(ctx context.Context, s *scope) 
 	}
 	asleepAvailable(s, d)
 	return true, nil
+}
+
+// wakeReplicas is how many pods a woken shop starts with: the minimum of the HPA it is
+// applied with now (desiredHPA), clamped to that HPA's maximum as the HPA controller
+// clamps. Not the bounds recorded at sleep: spec.replicas may have been lowered since,
+// and the HPA would scale the Deployment below them, so that many pods would never be
+// available and the wake would never end.
+func wakeReplicas(sf *shopv1alpha1.Storefront) int32 {
+	hpa := desiredHPA(sf, nil)
+	return min(ptr.Deref(hpa.Spec.MinReplicas, 1), hpa.Spec.MaxReplicas)
 }
 
 // asleepAvailable sets Available for a shop whose Deployment hibernation scaled to 0.
@@ -274,13 +288,39 @@ func hibernationSummary(s *scope) {
 }
 
 // wakingAvailable is the hook after Available is set: while a woken shop's pods start,
-// too few available pods are a rollout under way, not PodsUnavailable (which pages).
+// too few available pods are a rollout under way, not PodsUnavailable (which pages). A
+// failure is not masked (docs/architecture.md#conditions-and-phases): a rollout past
+// its progress deadline stays RolloutStuck, and pods still unavailable
+// progressDeadlineSeconds after the Deployment controller reported the scale are
+// PodsUnavailable, the grace a rollout gets (the Deployment controller sets no deadline
+// on a scale).
 func wakingAvailable(s *scope) {
 	h := s.sf.Status.Hibernation
 	if h == nil || hibernating(s.sf) || s.deployment == nil {
 		return
 	}
 	d := s.deployment
+	if state, _ := deploymentRollout(d); state == rolloutStuck || wakeOverdue(d, time.Now()) {
+		return
+	}
 	s.setCondition(shopv1alpha1.ConditionAvailable, false, shopv1alpha1.ReasonRollingOut,
-		fmt.Sprintf("Waking: Deployment %s has %d of %d pods available", d.Name, d.Status.AvailableReplicas, h.MinReplicas))
+		fmt.Sprintf("Waking: Deployment %s has %d of %d pods available", d.Name, d.Status.AvailableReplicas, wakeReplicas(s.sf)))
+}
+
+// wakeOverdue reports whether a woken Deployment's pods have had their time: the
+// controller observed the scale up, and its Available condition last changed (to False
+// when it saw the scale from 0; to True once enough pods for maxUnavailable were up)
+// more than progressDeadlineSeconds ago. Nothing prompts a reconcile then: the verdict
+// comes with the next one, at the latest the resync.
+func wakeOverdue(d *appsv1.Deployment, now time.Time) bool {
+	if ptr.Deref(d.Spec.Replicas, 1) == 0 || d.Status.ObservedGeneration < d.Generation {
+		return false
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			deadline := time.Duration(ptr.Deref(d.Spec.ProgressDeadlineSeconds, progressDeadlineSeconds)) * time.Second
+			return now.Sub(c.LastTransitionTime.Time) > deadline
+		}
+	}
+	return false
 }

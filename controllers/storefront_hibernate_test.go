@@ -17,15 +17,21 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -172,4 +178,191 @@ func TestHibernateOnAnEngineThatCannotPause(t *testing.T) {
 		"the Aurora cluster stays at its minimum capacity of 0.5 ACU: engine version 15.4 cannot pause (Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3 or later needed)"))
 	g.Consistently(func(g Gomega) map[string]any { return scalingConfiguration(g, ns) }).WithTimeout(quiet).WithPolling(poll).
 		Should(Equal(map[string]any{"minCapacity": 0.5, "maxCapacity": int64(4)}))
+}
+
+// putToSleep puts a Ready shop to sleep and waits until it is Hibernated and the
+// Deployment controller has reported the scale to 0.
+func putToSleep(t *testing.T, ns string) {
+	t.Helper()
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
+	NewWithT(t).Eventually(func(g Gomega) {
+		d := deployment(g, ns)
+		g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
+		g.Expect(d.Status.Replicas).To(BeZero())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}
+
+// woken waits until the woken shop is Ready with status.hibernation gone, the
+// Deployment at want replicas at least, then checks that it rests: forced reconciles
+// write nothing.
+func woken(t *testing.T, op *operatorRun, ns string, want int32) {
+	t.Helper()
+	g := NewWithT(t)
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Hibernation).To(BeNil())
+	g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Reason).To(Equal(shopv1alpha1.ReasonDeploymentAvailable))
+	g.Expect(ptr.Deref(deployment(g, ns).Spec.Replicas, 0)).To(BeNumerically(">=", want))
+	reconcileAtRest(g, op, ns)
+}
+
+// Woken with lower bounds in the same update (hibernate: false and replicas {1,1}):
+// the shop wakes to the new minimum, not to the 2 remembered at sleep, which the new HPA
+// scales back to 1 before they start and which would never be available, leaving the
+// shop "Waking" (RollingOut, Ready=False) for ever though it serves.
+func TestWakeWithLowerReplicaBounds(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withReplicas(2, 5))
+	putToSleep(t, ns)
+	g.Expect(getStorefront(g, ns).Status.Hibernation.MinReplicas).To(Equal(int32(2)))
+
+	// Pods start slower than the HPA acts: the Deployment controller reports nothing
+	// until the HPA has the Deployment at its new maximum.
+	standIns.SetRolloutsHeld(true)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Hibernate = false
+		sf.Spec.Replicas.Min, sf.Spec.Replicas.Max = 1, 1
+	})
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{}).Status.ObservedGeneration).NotTo(BeNil())
+		g.Expect(deployment(g, ns).Spec.Replicas).To(Equal(ptr.To[int32](1)))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	standIns.SetRolloutsHeld(false)
+	woken(t, op, ns, 1)
+	hpa := get(g, ns, "acme-shop", &autoscalingv2.HorizontalPodAutoscaler{})
+	g.Expect(hpa.Spec.MinReplicas).To(Equal(ptr.To[int32](1)))
+	g.Expect(hpa.Spec.MaxReplicas).To(Equal(int32(1)))
+	g.Expect(deployment(g, ns).Spec.Replicas).To(Equal(ptr.To[int32](1)))
+}
+
+// Asleep, then awake again before the status write of the first sleeping reconcile
+// landed (it is dropped on a Conflict): the Deployment is at 0, the HPA deleted, and
+// status.hibernation was never stored. The operator is stopped to leave exactly that
+// state. An HPA never scales up a target at 0 (ScalingDisabled), so the operator must:
+// the shop wakes to its minimum.
+func TestWakeWithoutHibernationStatus(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withReplicas(2, 5))
+
+	op.stop()
+	ctx := context.Background()
+	g.Expect(k8sClient.Delete(ctx, &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-shop"}})).To(Succeed())
+	g.Expect(k8sClient.Patch(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-shop"}},
+		client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`)), client.FieldOwner(hibernationFieldOwner))).To(Succeed())
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = true })
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
+	g.Expect(getStorefront(g, ns).Status.Hibernation).To(BeNil())
+	g.Eventually(func(g Gomega) {
+		g.Expect(deployment(g, ns).Status.Replicas).To(BeZero())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	op = startOperator(t, ns, Options{})
+	woken(t, op, ns, 2)
+	for _, reason := range warningReasons(g, ns) {
+		g.Expect(reason).NotTo(Equal(shopv1alpha1.ReasonPodsUnavailable), "a wake is not PodsUnavailable")
+	}
+}
+
+// A new image set while asleep rolls out after the wake; when that rollout passes its
+// progress deadline with no pod available, the shop is Degraded with RolloutStuck and a
+// Warning Event, as any stuck rollout (docs/architecture.md, the condition table), not
+// "Waking" for ever.
+func TestWakeIntoAStuckRolloutIsDegraded(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withReplicas(2, 5))
+	putToSleep(t, ns)
+	setImage(t, ns, imageV2)
+
+	// The scale from 0 and the new template reach the Deployment controller together.
+	standIns.SetRolloutsHeld(true)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
+	g.Eventually(func(g Gomega) {
+		d := deployment(g, ns)
+		g.Expect(ptr.Deref(d.Spec.Replicas, 0)).To(Equal(int32(2)))
+		g.Expect(containerImage(d.Spec.Template.Spec.Containers, shopContainerName)).To(Equal(imageV2))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	standIns.SetRolloutsStuck(true)
+	standIns.SetRolloutsHeld(false)
+
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	c := condition(sf, shopv1alpha1.ConditionAvailable)
+	g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "no pod serves")
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRolloutStuck))
+	g.Expect(c.Message).To(ContainSubstring("has timed out progressing"))
+	g.Eventually(func(g Gomega) {
+		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonRolloutStuck))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	standIns.SetRolloutsStuck(false)
+	woken(t, op, ns, 2)
+}
+
+// setDeploymentStatus writes the shop Deployment's status as the Deployment controller
+// would after observing a scale to 2 whose pods never become available (they crash):
+// the counts, Available=False/MinimumReplicasUnavailable since since, Progressing kept
+// (a scale leaves it, and a complete rollout never times out: pkg/controller/deployment
+// progress.go syncRolloutStatus skips a complete Deployment).
+func setDeploymentStatus(t *testing.T, ns string, since time.Time) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		d := deployment(g, ns)
+		d.Status.ObservedGeneration = d.Generation
+		d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UnavailableReplicas = 2, 2, 0, 0, 2
+		conds := []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse,
+			Reason: fake.DeploymentReasonMinimumReplicasUnavailable, Message: "Deployment does not have minimum availability.",
+			LastUpdateTime: metav1.NewTime(since), LastTransitionTime: metav1.NewTime(since)}}
+		for _, c := range d.Status.Conditions {
+			if c.Type == appsv1.DeploymentProgressing {
+				conds = append(conds, c)
+			}
+		}
+		d.Status.Conditions = conds
+		g.Expect(k8sClient.Status().Update(context.Background(), d)).To(Succeed())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+}
+
+// A woken shop whose pods never become available (crash-looping) is "Waking"
+// (RollingOut) for as long as a rollout may take to progress (the Deployment's
+// progressDeadlineSeconds), then PodsUnavailable: Degraded, a Warning Event. The
+// Deployment controller reports no deadline for a scale.
+func TestWakeWhosePodsNeverBecomeAvailableIsDegraded(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	readyShop(t, ns, withReplicas(2, 5))
+	putToSleep(t, ns)
+
+	standIns.SetRolloutsHeld(true)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })
+	g.Eventually(func(g Gomega) int32 { return ptr.Deref(deployment(g, ns).Spec.Replicas, 0) }).
+		WithTimeout(eventually).WithPolling(poll).Should(Equal(int32(2)))
+
+	setDeploymentStatus(t, ns, time.Now())
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseRollingOut))
+		g.Expect(condition(sf, shopv1alpha1.ConditionAvailable).Message).To(HavePrefix("Waking: Deployment acme-shop has 0 of 2 pods available"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	setDeploymentStatus(t, ns, time.Now().Add(-(progressDeadlineSeconds+60)*time.Second))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseDegraded)
+	c := condition(sf, shopv1alpha1.ConditionAvailable)
+	g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonPodsUnavailable))
+	g.Eventually(func(g Gomega) {
+		g.Expect(warningReasons(g, ns)).To(ContainElement(shopv1alpha1.ReasonPodsUnavailable))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+
+	standIns.SetRolloutsHeld(false)
+	woken(t, op, ns, 2)
 }

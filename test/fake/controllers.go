@@ -168,7 +168,8 @@ func currentReplicaSet(d *appsv1.Deployment) string {
 
 // hpaController plays the HPA controller: it scales the target Deployment through its
 // scale subresource to the recommended count (HPADesiredReplicas) and reports it
-// (HPAScaled). It has no metrics; the recommendation is the knob.
+// (HPAScaled), but leaves a target at 0 replicas alone (HPAScalingDisabled,
+// HPADisabled). It has no metrics; the recommendation is the knob.
 type hpaController struct{ s *StandIns }
 
 func (c *hpaController) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
@@ -184,6 +185,10 @@ func (c *hpaController) Reconcile(ctx context.Context, req reconcile.Request) (c
 	if err := c.s.client.Get(ctx, client.ObjectKey{Namespace: hpa.Namespace, Name: ref.Name}, d); err != nil {
 		// The real HPA reports FailedGetScale; the stand-in waits for the Deployment.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if HPAScalingDisabled(hpa, DeploymentReplicas(d)) {
+		// A target at 0 stays at 0 until something else scales it (HPADisabled).
+		return ctrl.Result{}, UpdateStatus(ctx, c.s.client, hpa, &hpa.Status, HPADisabled(hpa, c.s.now()), FieldManagerKubeControllerManager)
 	}
 	desired := HPADesiredReplicas(hpa, c.s.recommendedReplicas())
 	if DeploymentReplicas(d) != desired {

@@ -405,13 +405,73 @@ func ReplicaSetName(d *appsv1.Deployment) string {
 }
 
 // HPADesiredReplicas clamps want (0: minReplicas) to the HPA's bounds, as the HPA
-// controller does with its recommendation.
+// controller does with its recommendation for a target above 0 replicas (at 0 it
+// recommends nothing: HPAScalingDisabled).
 func HPADesiredReplicas(hpa *autoscalingv2.HorizontalPodAutoscaler, want int32) int32 {
 	lo := ptr.Deref(hpa.Spec.MinReplicas, 1)
 	if want == 0 {
 		want = lo
 	}
 	return min(max(want, lo), hpa.Spec.MaxReplicas)
+}
+
+// Reasons and messages of the HPA controller's conditions while its target is at 0
+// replicas (kubernetes@v1.37.2 pkg/controller/podautoscaler/horizontal.go,
+// reconcileAutoscaler).
+const (
+	HPAReasonSucceededGetScale  = "SucceededGetScale"
+	HPAMessageSucceededGetScale = "the HPA controller was able to get the target's current scale"
+	HPAReasonScalingDisabled    = "ScalingDisabled"
+	HPAMessageScalingDisabled   = "scaling is disabled since the replica count of the target is zero"
+)
+
+// HPAScalingDisabled reports whether the HPA controller leaves a target of current
+// replicas alone: at 0 it computes no recommendation and scales nothing
+// (reconcileAutoscaler, shouldComputeMetricsForZeroReplicas), unless the HPA itself
+// scaled the target to zero (ScaledToZero=True, HPAScaleToZero) and may scale it up
+// again: with minReplicas above 0, or Object or External metrics. The stand-in never
+// scales to zero, but reads the condition as the controller does.
+func HPAScalingDisabled(hpa *autoscalingv2.HorizontalPodAutoscaler, current int32) bool {
+	if current != 0 {
+		return false
+	}
+	scaledToZero := slices.ContainsFunc(hpa.Status.Conditions, func(c autoscalingv2.HorizontalPodAutoscalerCondition) bool {
+		return c.Type == autoscalingv2.ScaledToZero && c.Status == corev1.ConditionTrue
+	})
+	objectOrExternal := slices.ContainsFunc(hpa.Spec.Metrics, func(m autoscalingv2.MetricSpec) bool {
+		return m.Type == autoscalingv2.ObjectMetricSourceType || m.Type == autoscalingv2.ExternalMetricSourceType
+	})
+	return !(scaledToZero && (ptr.Deref(hpa.Spec.MinReplicas, 1) != 0 || objectOrExternal))
+}
+
+// HPADisabled is the status of an HPA whose target is at 0 replicas
+// (HPAScalingDisabled), as reconcileAutoscaler and setStatus write it:
+//   - observedGeneration: metadata.generation;
+//   - currentReplicas 0, desiredReplicas 0, lastScaleTime kept (no rescale);
+//   - AbleToScale=True (SucceededGetScale), ScalingActive=False (ScalingDisabled), each
+//     updated in place or appended (setConditionInList, lastTransitionTime now when the
+//     status changes); the other conditions are kept as they were.
+func HPADisabled(hpa *autoscalingv2.HorizontalPodAutoscaler, now time.Time) autoscalingv2.HorizontalPodAutoscalerStatus {
+	st := autoscalingv2.HorizontalPodAutoscalerStatus{
+		ObservedGeneration: ptr.To(hpa.Generation),
+		LastScaleTime:      hpa.Status.LastScaleTime.DeepCopy(),
+		Conditions:         slices.Clone(hpa.Status.Conditions),
+	}
+	set := func(t autoscalingv2.HorizontalPodAutoscalerConditionType, status corev1.ConditionStatus, reason, message string) {
+		i := slices.IndexFunc(st.Conditions, func(c autoscalingv2.HorizontalPodAutoscalerCondition) bool { return c.Type == t })
+		if i < 0 {
+			st.Conditions = append(st.Conditions, autoscalingv2.HorizontalPodAutoscalerCondition{Type: t})
+			i = len(st.Conditions) - 1
+		}
+		c := &st.Conditions[i]
+		if c.Status != status {
+			c.LastTransitionTime = metav1.NewTime(now)
+		}
+		c.Status, c.Reason, c.Message = status, reason, message
+	}
+	set(autoscalingv2.AbleToScale, corev1.ConditionTrue, HPAReasonSucceededGetScale, HPAMessageSucceededGetScale)
+	set(autoscalingv2.ScalingActive, corev1.ConditionFalse, HPAReasonScalingDisabled, HPAMessageScalingDisabled)
+	return st
 }
 
 // HPAScaled is the status of an HPA that scaled its target to desired pods, of which

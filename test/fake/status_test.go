@@ -171,6 +171,49 @@ func TestHPA(t *testing.T) {
 	}
 }
 
+// At 0 replicas the HPA scales nothing unless it scaled to zero itself
+// (kubernetes@v1.37.2 pkg/controller/podautoscaler/horizontal.go,
+// shouldComputeMetricsForZeroReplicas); HPADisabled updates its two conditions in place
+// and keeps the others, and a transition time only moves with the status.
+func TestHPADisabled(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Generation: 3},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 6}}
+	if !HPAScalingDisabled(hpa, 0) || HPAScalingDisabled(hpa, 1) {
+		t.Error("scaling is disabled at 0 replicas only")
+	}
+	scaledToZero := hpa.DeepCopy()
+	scaledToZero.Status.Conditions = []autoscalingv2.HorizontalPodAutoscalerCondition{{Type: autoscalingv2.ScaledToZero, Status: corev1.ConditionTrue}}
+	if HPAScalingDisabled(scaledToZero, 0) {
+		t.Error("an HPA that scaled to zero itself scales up again")
+	}
+
+	t1 := t0.Add(time.Minute)
+	hpa.Status = HPAScaled(hpa, 2, 2, t0)
+	st := HPADisabled(hpa, t1)
+	if *st.ObservedGeneration != 3 || st.CurrentReplicas != 0 || st.DesiredReplicas != 0 || !st.LastScaleTime.Time.Equal(t0) {
+		t.Errorf("status %+v, want generation 3, 0 current, 0 desired, lastScaleTime kept", st)
+	}
+	want := []struct {
+		t      autoscalingv2.HorizontalPodAutoscalerConditionType
+		status corev1.ConditionStatus
+		reason string
+		since  time.Time
+	}{
+		{autoscalingv2.AbleToScale, corev1.ConditionTrue, "SucceededGetScale", t0},
+		{autoscalingv2.ScalingActive, corev1.ConditionFalse, "ScalingDisabled", t1},
+		{autoscalingv2.ScalingLimited, corev1.ConditionTrue, "TooFewReplicas", t0},
+	}
+	if len(st.Conditions) != len(want) {
+		t.Fatalf("conditions %+v", st.Conditions)
+	}
+	for i, w := range want {
+		c := st.Conditions[i]
+		if c.Type != w.t || c.Status != w.status || c.Reason != w.reason || !c.LastTransitionTime.Time.Equal(w.since) {
+			t.Errorf("condition %d %+v, want %s %s/%s since %v", i, c, w.t, w.status, w.reason, w.since)
+		}
+	}
+}
+
 // A scale that interrupts a rollout ends with Progressing NewReplicaSetAvailable once
 // every pod is updated and available, as the next rolling sync's syncRolloutStatus sets
 // it (kubernetes@v1.37.2 pkg/controller/deployment/progress.go, syncRolloutStatus:
