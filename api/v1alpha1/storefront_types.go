@@ -757,8 +757,8 @@ type MigrationStatus struct {
 
 // HibernationStatus is what the operator remembers while a shop sleeps.
 type HibernationStatus struct {
-	// MinReplicas is the HPA's minReplicas when the shop went to sleep; the shop wakes
-	// with at least this many pods.
+	// MinReplicas is the HPA's minReplicas when the shop went to sleep, for humans: the
+	// shop wakes with the HPA's minReplicas of the spec it wakes with.
 	// +optional
 	MinReplicas int32 `json:"minReplicas,omitempty"`
 

@@ -550,6 +550,9 @@ type Internal = Problem
 // NotFound RFC 9457 problem details, with `errors` naming invalid fields.
 type NotFound = Problem
 
+// PasswordsBusy RFC 9457 problem details, with `errors` naming invalid fields.
+type PasswordsBusy = Problem
+
 // PaymentRequired RFC 9457 problem details, with `errors` naming invalid fields.
 type PaymentRequired = Problem
 
@@ -952,7 +955,9 @@ type ClientInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code.
+	// to sessions opened with a code. The calling session is revoked: the answer's
+	// session replaces it. Confirming a replacement of an enrolled factor needs a session
+	// opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -963,7 +968,9 @@ type ClientInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code.
+	// to sessions opened with a code. The calling session is revoked: the answer's
+	// session replaces it. Confirming a replacement of an enrolled factor needs a session
+	// opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -975,7 +982,10 @@ type ClientInterface interface {
 	// Unknown emails and wrong passwords are both 401 and take the same time. A client
 	// address (an IPv6 /64) that failed 5 times for one email, or
 	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
-	// window ends (the right password included). Failures for one email from all clients
+	// window ends (the right password included). Each attempt is counted before its
+	// password is checked, so concurrent attempts cannot exceed these limits, and a
+	// refused one costs no bcrypt work; the right password gives its count back.
+	// Failures for one email from all clients
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
@@ -996,7 +1006,10 @@ type ClientInterface interface {
 	// Unknown emails and wrong passwords are both 401 and take the same time. A client
 	// address (an IPv6 /64) that failed 5 times for one email, or
 	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
-	// window ends (the right password included). Failures for one email from all clients
+	// window ends (the right password included). Each attempt is counted before its
+	// password is checked, so concurrent attempts cannot exceed these limits, and a
+	// refused one costs no bcrypt work; the right password gives its count back.
+	// Failures for one email from all clients
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
@@ -1563,7 +1576,9 @@ func (c *Client) AdminBeginTOTP(ctx context.Context, reqEditors ...RequestEditor
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code.
+// to sessions opened with a code. The calling session is revoked: the answer's
+// session replaces it. Confirming a replacement of an enrolled factor needs a session
+// opened with a code (403 otherwise), as starting one does.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1584,7 +1599,9 @@ func (c *Client) AdminConfirmTOTPWithBody(ctx context.Context, contentType strin
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code.
+// to sessions opened with a code. The calling session is revoked: the answer's
+// session replaces it. Confirming a replacement of an enrolled factor needs a session
+// opened with a code (403 otherwise), as starting one does.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1606,7 +1623,10 @@ func (c *Client) AdminConfirmTOTP(ctx context.Context, body AdminConfirmTOTPJSON
 // Unknown emails and wrong passwords are both 401 and take the same time. A client
 // address (an IPv6 /64) that failed 5 times for one email, or
 // 30 times for any, within 15 minutes gets 429 with Retry-After until the
-// window ends (the right password included). Failures for one email from all clients
+// window ends (the right password included). Each attempt is counted before its
+// password is checked, so concurrent attempts cannot exceed these limits, and a
+// refused one costs no bcrypt work; the right password gives its count back.
+// Failures for one email from all clients
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
@@ -1637,7 +1657,10 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // Unknown emails and wrong passwords are both 401 and take the same time. A client
 // address (an IPv6 /64) that failed 5 times for one email, or
 // 30 times for any, within 15 minutes gets 429 with Retry-After until the
-// window ends (the right password included). Failures for one email from all clients
+// window ends (the right password included). Each attempt is counted before its
+// password is checked, so concurrent attempts cannot exceed these limits, and a
+// refused one costs no bcrypt work; the right password gives its count back.
+// Failures for one email from all clients
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
@@ -3802,7 +3825,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code.
+	// to sessions opened with a code. The calling session is revoked: the answer's
+	// session replaces it. Confirming a replacement of an enrolled factor needs a session
+	// opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3813,7 +3838,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code.
+	// to sessions opened with a code. The calling session is revoked: the answer's
+	// session replaces it. Confirming a replacement of an enrolled factor needs a session
+	// opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3825,7 +3852,10 @@ type ClientWithResponsesInterface interface {
 	// Unknown emails and wrong passwords are both 401 and take the same time. A client
 	// address (an IPv6 /64) that failed 5 times for one email, or
 	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
-	// window ends (the right password included). Failures for one email from all clients
+	// window ends (the right password included). Each attempt is counted before its
+	// password is checked, so concurrent attempts cannot exceed these limits, and a
+	// refused one costs no bcrypt work; the right password gives its count back.
+	// Failures for one email from all clients
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
@@ -3846,7 +3876,10 @@ type ClientWithResponsesInterface interface {
 	// Unknown emails and wrong passwords are both 401 and take the same time. A client
 	// address (an IPv6 /64) that failed 5 times for one email, or
 	// 30 times for any, within 15 minutes gets 429 with Retry-After until the
-	// window ends (the right password included). Failures for one email from all clients
+	// window ends (the right password included). Each attempt is counted before its
+	// password is checked, so concurrent attempts cannot exceed these limits, and a
+	// refused one costs no bcrypt work; the right password gives its count back.
+	// Failures for one email from all clients
 	// never refuse a login: from the 5th on they delay every attempt for
 	// that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 	// has not failed, still signs in.
@@ -5512,6 +5545,11 @@ type LoginResponse429Headers struct {
 	RetryAfter int
 }
 
+// LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
+type LoginResponse503Headers struct {
+	RetryAfter int
+}
+
 type LoginResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5529,10 +5567,14 @@ type LoginResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *PasswordsBusy
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LoginResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LoginResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5568,6 +5610,11 @@ func (r LoginResponse) GetApplicationproblemJSON429() *TooManyRequests {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON503() *PasswordsBusy {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5740,6 +5787,11 @@ type ChangePasswordResponse429Headers struct {
 	RetryAfter int
 }
 
+// ChangePasswordResponse503Headers the declared response headers of an HTTP 503 response for ChangePassword
+type ChangePasswordResponse503Headers struct {
+	RetryAfter int
+}
+
 type ChangePasswordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5757,10 +5809,14 @@ type ChangePasswordResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *PasswordsBusy
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangePasswordResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangePasswordResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangePasswordResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5798,6 +5854,11 @@ func (r ChangePasswordResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON503() *PasswordsBusy {
+	return r.ApplicationproblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ChangePasswordResponse) GetBody() []byte {
 	return r.Body
@@ -5832,6 +5893,11 @@ type RegisterResponse429Headers struct {
 	RetryAfter int
 }
 
+// RegisterResponse503Headers the declared response headers of an HTTP 503 response for Register
+type RegisterResponse503Headers struct {
+	RetryAfter int
+}
+
 type RegisterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5849,8 +5915,12 @@ type RegisterResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *PasswordsBusy
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RegisterResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RegisterResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5886,6 +5956,11 @@ func (r RegisterResponse) GetApplicationproblemJSON429() *TooManyRequests {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r RegisterResponse) GetApplicationproblemJSON500() *Internal {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RegisterResponse) GetApplicationproblemJSON503() *PasswordsBusy {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7222,7 +7297,9 @@ func (c *ClientWithResponses) AdminBeginTOTPWithResponse(ctx context.Context, re
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code.
+// to sessions opened with a code. The calling session is revoked: the answer's
+// session replaces it. Confirming a replacement of an enrolled factor needs a session
+// opened with a code (403 otherwise), as starting one does.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7239,7 +7316,9 @@ func (c *ClientWithResponses) AdminConfirmTOTPWithBodyWithResponse(ctx context.C
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code.
+// to sessions opened with a code. The calling session is revoked: the answer's
+// session replaces it. Confirming a replacement of an enrolled factor needs a session
+// opened with a code (403 otherwise), as starting one does.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7257,7 +7336,10 @@ func (c *ClientWithResponses) AdminConfirmTOTPWithResponse(ctx context.Context, 
 // Unknown emails and wrong passwords are both 401 and take the same time. A client
 // address (an IPv6 /64) that failed 5 times for one email, or
 // 30 times for any, within 15 minutes gets 429 with Retry-After until the
-// window ends (the right password included). Failures for one email from all clients
+// window ends (the right password included). Each attempt is counted before its
+// password is checked, so concurrent attempts cannot exceed these limits, and a
+// refused one costs no bcrypt work; the right password gives its count back.
+// Failures for one email from all clients
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
@@ -7284,7 +7366,10 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Unknown emails and wrong passwords are both 401 and take the same time. A client
 // address (an IPv6 /64) that failed 5 times for one email, or
 // 30 times for any, within 15 minutes gets 429 with Retry-After until the
-// window ends (the right password included). Failures for one email from all clients
+// window ends (the right password included). Each attempt is counted before its
+// password is checked, so concurrent attempts cannot exceed these limits, and a
+// refused one costs no bcrypt work; the right password gives its count back.
+// Failures for one email from all clients
 // never refuse a login: from the 5th on they delay every attempt for
 // that email (0.5 s more per failure, at most 3 s), so its owner, from an address that
 // has not failed, still signs in.
@@ -9008,6 +9093,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest PasswordsBusy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -9031,6 +9123,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LoginResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9215,6 +9317,13 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest PasswordsBusy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -9238,6 +9347,16 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangePasswordResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9306,6 +9425,13 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest PasswordsBusy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -9319,6 +9445,16 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RegisterResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
