@@ -274,13 +274,15 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		in.jobs = append(in.jobs, j)
 	}
 
-	if migrated != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart()) {
+	if migrated != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart() || !s.network.jobsIsolated) {
 		reason, msg := shopv1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating"
 		switch {
 		case !s.migrationMayStart():
 			msg = "Waiting for ACK to apply the new master password before migrating"
 		case s.database != nil && !s.storesReady():
 			reason, msg = shopv1alpha1.ReasonWaitingForCache, "Waiting for the cache before migrating"
+		case s.database != nil && !s.network.jobsIsolated:
+			msg = "Waiting for NetworkPolicy " + objectName(sf, roleMigrate) + " before migrating"
 		case s.database != nil:
 			// The Secrets were just created and are not in the cache yet; their
 			// events bring us back.

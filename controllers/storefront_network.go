@@ -81,21 +81,69 @@ func (r *StorefrontReconciler) networkSettings() networkSettings {
 // is open to the whole cluster.
 const shopPortOpenNote = "The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."
 
-// reconcileNetwork applies the shop's and the migration's NetworkPolicies
-// (docs/architecture.md#network-isolation), or deletes them when
-// spec.networkPolicy.enabled is false. Their egress needs the data stores' ports, so they
-// wait for the stores.
-func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
+// networkState is what the network phases tell the later ones.
+type networkState struct {
+	// jobsIsolated says a Job may start: <name>-migrate, which selects the pods of every
+	// Job, is in place with this reconcile's egress, or the policies are off.
+	jobsIsolated bool
+	// shopPolicy says <name>-shop was applied (or found as wanted) in this reconcile.
+	shopPolicy bool
+}
+
+// jobsWaitForPolicyNote says why a login Job waits: the cache is the only store whose
+// endpoint can still be missing once the login phase runs.
+const jobsWaitForPolicyNote = "its Job waits for the migration pods' NetworkPolicy, whose egress needs the cache's endpoint"
+
+// networkPoliciesEnabled reports spec.networkPolicy.enabled (true unless false).
+func networkPoliciesEnabled(sf *shopv1alpha1.Storefront) bool {
+	return ptr.Deref(sf.Spec.NetworkPolicy.Enabled, true)
+}
+
+// reconcileMigrationNetwork applies <name>-migrate once the data stores' endpoints are
+// known, before the phases that create Jobs: the login Jobs run as the master user
+// before the shop has a database it may use, and a phase that fails later in a
+// reconcile must not leave its Jobs unrestricted (docs/architecture.md#network-isolation).
+// Until then no Job starts (s.network.jobsIsolated). With spec.networkPolicy.enabled
+// false it deletes both policies.
+func (r *StorefrontReconciler) reconcileMigrationNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
-	if !ptr.Deref(sf.Spec.NetworkPolicy.Enabled, true) {
+	if !networkPoliciesEnabled(sf) {
 		for _, role := range []string{roleShop, roleMigrate} {
 			if err := r.deleteOwned(ctx, sf, &networkingv1.NetworkPolicy{}, objectName(sf, role)); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
+		s.network.jobsIsolated = true
 		return ctrl.Result{}, nil
 	}
+	// Its egress needs every store's port: a policy without one would cut the Jobs (and,
+	// for a store that is only briefly not ready, running ones) off it.
 	if !s.storesReady() {
+		return ctrl.Result{}, nil
+	}
+	settings := r.networkSettings()
+	migrate := desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
+	withOTLPEgress(migrate, sf, r.Options.OTLP)
+	changed, err := r.applyObject(ctx, migrate)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.network.jobsIsolated = true
+	// Once per change of the policy, so that a shop at rest writes no Events. The shop's
+	// policy has the same store egress.
+	if open := openPolicyWarnings(sf, settings, s.database, s.cache); changed && r.Recorder != nil && len(open.stores) > 0 {
+		r.Recorder.Eventf(sf, migrate, corev1.EventTypeWarning, eventReasonStorePortsOpen, "Reconcile",
+			"NetworkPolicies %s and %s: egress open to any address on %s", objectName(sf, roleShop), migrate.Name, strings.Join(open.stores, "; "))
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileShopNetwork applies <name>-shop once the database the pods use is known (the
+// previous one during a switch, which the connection phase reads), before the workload
+// phase creates or rolls any pod.
+func (r *StorefrontReconciler) reconcileShopNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	if !networkPoliciesEnabled(sf) || !s.storesReady() {
 		return ctrl.Result{}, nil
 	}
 	settings := r.networkSettings()
@@ -105,25 +153,27 @@ func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	migrate := desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
-	withOTLPEgress(migrate, sf, r.Options.OTLP)
-	if _, err := r.applyObject(ctx, migrate); err != nil {
-		return ctrl.Result{}, err
+	s.network.shopPolicy = true
+	if !changed || r.Recorder == nil {
+		return ctrl.Result{}, nil
 	}
-	open := openPolicyWarnings(sf, settings, s.database, s.cache)
+	open := openPolicyWarnings(sf, settings, s.servedDatabase(), s.cache)
 	if open.shopPort {
-		appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+		r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonShopPortOpen, "Reconcile",
+			"NetworkPolicy %s: %s Set them (the load balancer's subnets for an ALB in IP mode) to restrict it.", shop.Name, shopPortOpenNote)
 	}
-	// Once per change of the policy, so that a shop at rest writes no Events.
-	if changed && r.Recorder != nil {
-		if open.shopPort {
-			r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonShopPortOpen, "Reconcile",
-				"NetworkPolicy %s: %s Set them (the load balancer's subnets for an ALB in IP mode) to restrict it.", shop.Name, shopPortOpenNote)
-		}
-		if len(open.stores) > 0 {
-			r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonStorePortsOpen, "Reconcile",
-				"NetworkPolicies %s and %s: egress open to any address on %s", shop.Name, objectName(sf, roleMigrate), strings.Join(open.stores, "; "))
-		}
+	return ctrl.Result{}, nil
+}
+
+// noteOpenNetwork, after the workload phase set Available, adds to it what the shop's
+// policy leaves open that flags could restrict.
+func (r *StorefrontReconciler) noteOpenNetwork(_ context.Context, s *scope) (ctrl.Result, error) {
+	if !s.network.shopPolicy {
+		return ctrl.Result{}, nil
+	}
+	open := openPolicyWarnings(s.sf, r.networkSettings(), s.servedDatabase(), s.cache)
+	if open.shopPort {
+		appendConditionNote(s.sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
 	}
 	return ctrl.Result{}, nil
 }

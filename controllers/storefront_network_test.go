@@ -17,14 +17,18 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -205,4 +209,108 @@ func TestNetworkPolicyWarnings(t *testing.T) {
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	events := reconcileAtRest(g, op, ns)
 	g.Expect(eventReasons(g, ns)).To(HaveLen(events), "no Event at rest")
+}
+
+// podsSelectedBy reports whether the policy's pod selector selects pods labelled podLabels.
+func podsSelectedBy(g Gomega, np *networkingv1.NetworkPolicy, podLabels map[string]string) bool {
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	g.Expect(err).NotTo(HaveOccurred())
+	return sel.Matches(klabels.Set(podLabels))
+}
+
+// expectMigrationPolicyFor checks that acme-migrate exists, selects job's pods, admits
+// nothing and lets them out on DNS and the given store ports only.
+func expectMigrationPolicyFor(g Gomega, ns string, job *batchv1.Job, ports ...int32) {
+	np := &networkingv1.NetworkPolicy{}
+	g.Expect(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "acme-migrate"}, np)).
+		To(Succeed(), "Job %s runs without the migration pods' NetworkPolicy", job.Name)
+	g.Expect(podsSelectedBy(g, np, job.Spec.Template.Labels)).To(BeTrue(), "acme-migrate does not select the pods of Job %s", job.Name)
+	g.Expect(np.Spec.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
+	g.Expect(np.Spec.Ingress).To(BeEmpty())
+	g.Expect(egressTCPPorts(np)).To(ConsistOf(toAny(append([]int32{dnsPort}, ports...))...))
+}
+
+// The first login's Job runs as the master user before the shop has a database it may
+// use: its pods are isolated by acme-migrate from their start, not once the login is
+// done (docs/architecture.md#network-isolation). Each policy is still applied once on
+// the way to Ready.
+func TestLoginJobRunsUnderTheMigrationPolicy(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	standIns.SetJobOutcome(imageV1, fake.JobRuns)
+	op := startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+
+	var login batchv1.Job
+	g.Eventually(func(g Gomega) {
+		list := &batchv1.JobList{}
+		g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns),
+			client.MatchingLabels{labelComponent: componentDBLogin})).To(Succeed())
+		g.Expect(list.Items).NotTo(BeEmpty())
+		login = list.Items[0]
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	expectMigrationPolicyFor(g, ns, &login, 5432, 6379)
+	g.Consistently(func(g Gomega) {
+		expectMigrationPolicyFor(g, ns, &login, 5432, 6379)
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+
+	standIns.SetJobOutcome(imageV1, fake.JobSucceeds)
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(op.counter.Count("apply", "NetworkPolicy")).To(Equal(2), "one apply per policy: %s", op.counter.MutationSummary())
+}
+
+// A phase that fails after the migration (here the workload's: a Service of the shop's
+// name that is not ours) does not leave the Jobs of that reconcile unrestricted: the
+// policies come before any Job.
+func TestMigrationPolicyDoesNotWaitForTheWorkload(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	standIns.SetJobOutcome(imageV1, fake.JobRuns)
+	startOperator(t, ns, Options{})
+	g := NewWithT(t)
+	theirs := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme-shop", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "api", Port: 9000}}},
+	}
+	g.Expect(k8sClient.Create(context.Background(), theirs)).To(Succeed())
+	createURLSecret(t, ns, "acme-db", dbURL)
+	createStorefront(t, newStorefront(ns))
+
+	var job *batchv1.Job
+	g.Eventually(func(g Gomega) {
+		job = jobOf(g, ns, imageV1)
+		g.Expect(job).NotTo(BeNil())
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(getStorefront(g, ns), shopv1alpha1.ConditionReady).Reason).To(Equal(shopv1alpha1.ReasonOwnershipConflict))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	expectMigrationPolicyFor(g, ns, job, 5433)
+	g.Expect(absent(ns, "acme-shop", &networkingv1.NetworkPolicy{})).To(BeFalse(), "the shop's policy waits for no later phase either")
+}
+
+// While the cache has no endpoint, <name>-migrate cannot have its egress: the login Job
+// waits for it and DatabaseReady says so; once the cache is there, both come in order.
+func TestLoginJobWaitsForTheMigrationPolicy(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	id := awsIdentifier(ns, "acme")
+	standIns.AWS().Refuse(fake.ServerlessCacheGVK.Kind, fake.OpCreate, id, fake.NewAPIError("InsufficientCacheClusterCapacity", "try again"))
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+
+	g.Eventually(func(g Gomega) {
+		c := condition(getStorefront(g, ns), shopv1alpha1.ConditionDatabaseReady)
+		g.Expect(c.Message).To(ContainSubstring(jobsWaitForPolicyNote))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		list := &batchv1.JobList{}
+		g.Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+		g.Expect(list.Items).To(BeEmpty())
+		g.Expect(absent(ns, "acme-migrate", &networkingv1.NetworkPolicy{})).To(BeTrue())
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+
+	standIns.AWS().Allow(fake.ServerlessCacheGVK.Kind, fake.OpCreate, id)
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }
