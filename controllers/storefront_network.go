@@ -51,9 +51,20 @@ const (
 // Reasons of the Warning Events about NetworkPolicies that let more through than the
 // operator's flags could restrict.
 const (
-	eventReasonShopPortOpen   = "ShopPortOpenToCluster"
-	eventReasonStorePortsOpen = "StoreEgressOpenToAnyAddress"
+	eventReasonShopPortOpen     = "ShopPortOpenToCluster"
+	eventReasonStorePortsOpen   = "StoreEgressOpenToAnyAddress"
+	eventReasonImagesEgressOpen = "ImagesEgressOpenToAnyAddress"
 )
+
+// The shop's way to S3 and, for its credentials, to STS (IRSA) or to the EKS Pod
+// Identity agent, which listens on every node's link-local addresses
+// (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html).
+const (
+	httpsPort            int32 = 443
+	podIdentityAgentPort int32 = 80
+)
+
+var podIdentityAgentCIDRs = []string{"169.254.170.23/32", "fd00:ec2::23/128"}
 
 // networkSettings are the operator flags that shape the NetworkPolicies.
 type networkSettings struct {
@@ -64,6 +75,12 @@ type networkSettings struct {
 	// the only destinations of the Aurora and ElastiCache ports.
 	DBCIDRs    []string
 	CacheCIDRs []string
+	// ImagesCIDRs are where a shop with an images bucket reaches S3 and STS on 443 (VPC
+	// endpoints, or AWS's ranges): empty, any address.
+	ImagesCIDRs []string
+	// PodIdentity says the images credentials come from the EKS Pod Identity agent: the
+	// operator puts no IRSA role on the ServiceAccount (no --images-role-arn).
+	PodIdentity bool
 }
 
 // networkSettings gathers the flags from the operator's options.
@@ -74,12 +91,18 @@ func (r *StorefrontReconciler) networkSettings() networkSettings {
 		MetricsNamespace: r.Options.MetricsNamespace,
 		DBCIDRs:          r.Options.DBCIDRs,
 		CacheCIDRs:       r.Options.CacheCIDRs,
+		ImagesCIDRs:      r.Options.ImagesCIDRs,
+		PodIdentity:      r.Options.ImagesRoleARN == "",
 	}
 }
 
 // shopPortOpenNote is the sentence the Available condition carries while the shop port
 // is open to the whole cluster.
 const shopPortOpenNote = "The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."
+
+// imagesEgressOpenNote is the sentence ImagesReady carries while the shop's pods may
+// reach any address on 443.
+const imagesEgressOpenNote = "The shop's pods may reach any address on port 443 (S3 and STS): the operator has no --images-cidrs."
 
 // networkState is what the network phases tell the later ones.
 type networkState struct {
@@ -162,11 +185,15 @@ func (r *StorefrontReconciler) reconcileShopNetwork(ctx context.Context, s *scop
 		r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonShopPortOpen, "Reconcile",
 			"NetworkPolicy %s: %s Set them (the load balancer's subnets for an ALB in IP mode) to restrict it.", shop.Name, shopPortOpenNote)
 	}
+	if open.images {
+		r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonImagesEgressOpen, "Reconcile",
+			"NetworkPolicy %s: %s Set it to the CIDRs of the S3 and STS VPC endpoints (or AWS's ranges for them) to restrict it.", shop.Name, imagesEgressOpenNote)
+	}
 	return ctrl.Result{}, nil
 }
 
-// noteOpenNetwork, after the workload phase set Available, adds to it what the shop's
-// policy leaves open that flags could restrict.
+// noteOpenNetwork, after the phases that set Available and ImagesReady, adds to them
+// what the shop's policy leaves open that flags could restrict.
 func (r *StorefrontReconciler) noteOpenNetwork(_ context.Context, s *scope) (ctrl.Result, error) {
 	if !s.network.shopPolicy {
 		return ctrl.Result{}, nil
@@ -174,6 +201,9 @@ func (r *StorefrontReconciler) noteOpenNetwork(_ context.Context, s *scope) (ctr
 	open := openPolicyWarnings(s.sf, r.networkSettings(), s.servedDatabase(), s.cache)
 	if open.shopPort {
 		appendConditionNote(s.sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+	}
+	if open.images {
+		appendConditionNote(s.sf, shopv1alpha1.ConditionImagesReady, imagesEgressOpenNote)
 	}
 	return ctrl.Result{}, nil
 }
@@ -184,6 +214,8 @@ type openPolicy struct {
 	shopPort bool
 	// stores: a sentence per data store port open to any address.
 	stores []string
+	// images: the shop's S3 and STS egress (443) admits any address.
+	images bool
 }
 
 func openPolicyWarnings(sf *shopv1alpha1.Storefront, settings networkSettings, db, cache *storeEndpoint) openPolicy {
@@ -194,6 +226,7 @@ func openPolicyWarnings(sf *shopv1alpha1.Storefront, settings networkSettings, d
 			o.stores = append(o.stores, fmt.Sprintf("port %d (%s)", st.port, st.why))
 		}
 	}
+	o.images = imagesWanted(sf) && len(settings.ImagesCIDRs) == 0
 	return o
 }
 
@@ -213,7 +246,7 @@ func appendConditionNote(sf *shopv1alpha1.Storefront, condType, note string) {
 
 // desiredShopNetworkPolicy denies all traffic of the shop's pods but: the HTTP port from
 // the ingress namespace and CIDRs (from anywhere when neither is set), the metrics port
-// from the metrics namespace, and the egress of storeEgress.
+// from the metrics namespace, and the egress of storeEgress and imagesEgress.
 func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, settings networkSettings, db, cache *storeEndpoint) *networkingv1.NetworkPolicy {
 	var from []networkingv1.NetworkPolicyPeer
 	if settings.IngressNamespace != "" {
@@ -234,14 +267,15 @@ func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Schem
 			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 			Ingress:     ingress,
-			Egress:      storeEgress(sf, settings, db, cache),
+			Egress:      append(storeEgress(sf, settings, db, cache), imagesEgress(sf, settings)...),
 		},
 	}
 	own(sf, np)
 	return np
 }
 
-// desiredMigrationNetworkPolicy gives migration pods the shop's egress and no ingress.
+// desiredMigrationNetworkPolicy gives migration pods the shop's egress to the data
+// stores and no ingress. `shop migrate` touches no image, so no S3 either.
 func desiredMigrationNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, settings networkSettings, db, cache *storeEndpoint) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
@@ -312,6 +346,20 @@ func storeEgress(sf *shopv1alpha1.Storefront, settings networkSettings, db, cach
 	}}
 	for _, d := range storeDestinations(sf, settings, db, cache) {
 		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(d.port), To: ipBlockPeers(d.cidrs)})
+	}
+	return rules
+}
+
+// imagesEgress lets a shop with an images bucket reach S3 and STS over HTTPS at
+// --images-cidrs (any address without it: S3's and STS's public addresses are many and
+// change), and, when EKS Pod Identity gives its credentials, the node's agent.
+func imagesEgress(sf *shopv1alpha1.Storefront, settings networkSettings) []networkingv1.NetworkPolicyEgressRule {
+	if !imagesWanted(sf) {
+		return nil
+	}
+	rules := []networkingv1.NetworkPolicyEgressRule{{Ports: tcpPorts(httpsPort), To: ipBlockPeers(settings.ImagesCIDRs)}}
+	if settings.PodIdentity {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(podIdentityAgentPort), To: ipBlockPeers(podIdentityAgentCIDRs)})
 	}
 	return rules
 }

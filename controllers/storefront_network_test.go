@@ -314,3 +314,128 @@ func TestLoginJobWaitsForTheMigrationPolicy(t *testing.T) {
 	standIns.AWS().Allow(fake.ServerlessCacheGVK.Kind, fake.OpCreate, id)
 	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 }
+
+// egressTo lists, per TCP port of the policy's egress, the CIDRs its rules admit ("any"
+// for a rule without peers).
+func egressTo(np *networkingv1.NetworkPolicy) map[int32][]string {
+	out := map[int32][]string{}
+	for _, r := range np.Spec.Egress {
+		for _, p := range r.Ports {
+			if p.Protocol == nil || *p.Protocol != corev1.ProtocolTCP || p.Port == nil {
+				continue
+			}
+			if len(r.To) == 0 {
+				out[p.Port.IntVal] = append(out[p.Port.IntVal], "any")
+			}
+			for _, peer := range r.To {
+				if peer.IPBlock != nil {
+					out[p.Port.IntVal] = append(out[p.Port.IntVal], peer.IPBlock.CIDR)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// A shop with an images bucket reaches S3 (and STS, or the EKS Pod Identity agent, for
+// its credentials) under its NetworkPolicy; the migration pods and a shop without
+// images do not.
+func TestImagesEgress(t *testing.T) {
+	requireImagesCDNCRDs(t)
+	cases := map[string]struct {
+		opts        Options
+		want443     []string
+		wantAgent   bool
+		wantWarning bool
+	}{
+		"no flags: 443 to any address, said, and the Pod Identity agent": {Options{}, []string{"any"}, true, true},
+		"--images-cidrs and IRSA: 443 to those CIDRs (S3 and STS), no agent": {
+			Options{ImagesCIDRs: []string{"10.0.60.0/24", "10.0.61.0/24"}, ImagesRoleARN: "arn:aws:iam::123456789012:role/storefront-shop-images"},
+			[]string{"10.0.60.0/24", "10.0.61.0/24"}, false, false},
+		"--images-cidrs and Pod Identity: 443 to those CIDRs and the agent": {
+			Options{ImagesCIDRs: []string{"10.0.60.0/24"}}, []string{"10.0.60.0/24"}, true, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ns := newNamespace(t)
+			startStandIns(t, ns, fake.Options{})
+			startOperator(t, ns, tc.opts)
+			g := NewWithT(t)
+			readyShop(t, ns, func(sf *shopv1alpha1.Storefront) {
+				sf.Spec.Images = &shopv1alpha1.ImagesSpec{Bucket: &shopv1alpha1.ImagesBucket{}}
+			})
+			shop := egressTo(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))
+			g.Expect(shop).To(HaveKeyWithValue(int32(443), tc.want443))
+			if tc.wantAgent {
+				g.Expect(shop).To(HaveKeyWithValue(int32(80), []string{"169.254.170.23/32", "fd00:ec2::23/128"}))
+			} else {
+				g.Expect(shop).NotTo(HaveKey(int32(80)))
+			}
+			g.Expect(egressTo(get(g, ns, "acme-migrate", &networkingv1.NetworkPolicy{}))).NotTo(Or(HaveKey(int32(443)), HaveKey(int32(80))),
+				"migrations touch no image")
+			const openNote = imagesEgressOpenNote
+			g.Eventually(func(g Gomega) {
+				msg := condition(getStorefront(g, ns), shopv1alpha1.ConditionImagesReady).Message
+				if tc.wantWarning {
+					g.Expect(msg).To(HaveSuffix(openNote))
+					g.Expect(warningReasons(g, ns)).To(ContainElement(eventReasonImagesEgressOpen))
+				} else {
+					g.Expect(msg).NotTo(ContainSubstring(openNote))
+				}
+			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+			if !tc.wantWarning {
+				g.Expect(warningReasons(g, ns)).NotTo(ContainElement(eventReasonImagesEgressOpen))
+			}
+
+			updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Images = nil })
+			g.Eventually(func(g Gomega) {
+				shop := egressTo(get(g, ns, "acme-shop", &networkingv1.NetworkPolicy{}))
+				g.Expect(shop).NotTo(Or(HaveKey(int32(443)), HaveKey(int32(80))), "no images, no S3")
+			}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+		})
+	}
+}
+
+// The images egress, rule by rule: only the shop's policy, only with a bucket.
+func TestImagesEgressRules(t *testing.T) {
+	tcp := corev1.ProtocolTCP
+	port := func(n int32) []networkingv1.NetworkPolicyPort {
+		return []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(n))}}
+	}
+	to := func(cidrs ...string) []networkingv1.NetworkPolicyPeer {
+		var out []networkingv1.NetworkPolicyPeer
+		for _, c := range cidrs {
+			out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+		}
+		return out
+	}
+	agent := networkingv1.NetworkPolicyEgressRule{Ports: port(80), To: to("169.254.170.23/32", "fd00:ec2::23/128")}
+	endpoints := []string{"10.0.60.0/24", "10.0.61.0/24"}
+	cases := map[string]struct {
+		images   bool
+		settings networkSettings
+		want     []networkingv1.NetworkPolicyEgressRule
+		wantOpen bool
+	}{
+		"no images: nothing":                       {false, networkSettings{ImagesCIDRs: endpoints, PodIdentity: true}, nil, false},
+		"IRSA without --images-cidrs: any address": {true, networkSettings{}, []networkingv1.NetworkPolicyEgressRule{{Ports: port(443)}}, true},
+		"IRSA with --images-cidrs":                 {true, networkSettings{ImagesCIDRs: endpoints}, []networkingv1.NetworkPolicyEgressRule{{Ports: port(443), To: to(endpoints...)}}, false},
+		"Pod Identity with --images-cidrs: and the agent": {true, networkSettings{ImagesCIDRs: endpoints, PodIdentity: true},
+			[]networkingv1.NetworkPolicyEgressRule{{Ports: port(443), To: to(endpoints...)}, agent}, false},
+	}
+	db := &storeEndpoint{Host: "db", Port: 5432}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			sf := storefrontNamed("acme")
+			if tc.images {
+				sf.Spec.Images = &shopv1alpha1.ImagesSpec{Bucket: &shopv1alpha1.ImagesBucket{}}
+			}
+			shop := desiredShopNetworkPolicy(sf, testScheme, tc.settings, db, nil)
+			g.Expect(shop.Spec.Egress).To(Equal(append(storeEgress(sf, tc.settings, db, nil), tc.want...)))
+			migrate := desiredMigrationNetworkPolicy(sf, testScheme, tc.settings, db, nil)
+			g.Expect(migrate.Spec.Egress).To(Equal(storeEgress(sf, tc.settings, db, nil)), "migrations touch no image")
+			g.Expect(openPolicyWarnings(sf, tc.settings, db, nil).images).To(Equal(tc.wantOpen))
+		})
+	}
+}
