@@ -804,7 +804,7 @@ func (r *StorefrontReconciler) runLoginJob(ctx context.Context, s *scope, step a
 		if step.Action == appLoginSetPassword && findAppPassword(secrets, step.Role, step.Version) == nil {
 			return false, "", nil // created in this reconcile, not in the cache yet: its event brings us back
 		}
-		if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
+		if _, err := r.applyObject(ctx, r.shopServiceAccount(sf)); err != nil {
 			return false, "", err
 		}
 		job, err := desiredLoginJob(sf, r.Scheme, image, step, s.migrateDatabase)
