@@ -47,7 +47,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, watchNamespaces                string
 		dbSubnets, dbSGs, cacheSubnets, cacheSGs, ingressCIDRs string
-		dbCIDRs, cacheCIDRs                                    string
+		dbCIDRs, cacheCIDRs, imagesCIDRs                       string
 		leaderElect                                            bool
 		opts                                                   controllers.Options
 	)
@@ -58,6 +58,7 @@ func main() {
 	flag.StringVar(&opts.AWSRegion, "aws-region", "", "AWS region written as the services.k8s.aws/region annotation on ACK objects.")
 	flag.StringVar(&opts.ClusterName, "cluster-name", "", "Name of this Kubernetes cluster, tagged as storefront.dev/cluster on every AWS resource created through ACK (cost allocation).")
 	flag.StringVar(&opts.ImagesRoleARN, "images-role-arn", "", "IAM role ARN put on the ServiceAccount of shops with spec.images.bucket (IRSA: eks.amazonaws.com/role-arn).")
+	flag.StringVar(&imagesCIDRs, "images-cidrs", "", "Comma-separated CIDRs at which shops with spec.images.bucket reach S3 and STS over HTTPS (VPC endpoints, or AWS's ranges of the region): their only egress on 443 (empty: any address).")
 	flag.StringVar(&dbSubnets, "db-subnet-ids", "", "Comma-separated default subnet IDs for Aurora DB subnet groups.")
 	flag.StringVar(&dbSGs, "db-security-group-ids", "", "Comma-separated default security group IDs for Aurora clusters.")
 	flag.StringVar(&cacheSubnets, "cache-subnet-ids", "", "Comma-separated default subnet IDs for ElastiCache Serverless.")
@@ -86,7 +87,8 @@ func main() {
 	opts.IngressCIDRs = splitList(ingressCIDRs)
 	opts.DBCIDRs = splitList(dbCIDRs)
 	opts.CacheCIDRs = splitList(cacheCIDRs)
-	for flagName, cidrs := range map[string][]string{"ingress-cidrs": opts.IngressCIDRs, "db-cidrs": opts.DBCIDRs, "cache-cidrs": opts.CacheCIDRs} {
+	opts.ImagesCIDRs = splitList(imagesCIDRs)
+	for flagName, cidrs := range map[string][]string{"ingress-cidrs": opts.IngressCIDRs, "db-cidrs": opts.DBCIDRs, "cache-cidrs": opts.CacheCIDRs, "images-cidrs": opts.ImagesCIDRs} {
 		for _, c := range cidrs {
 			// A NetworkPolicy with a bad ipBlock would be refused for every shop.
 			if _, _, err := net.ParseCIDR(c); err != nil {

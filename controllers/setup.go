@@ -87,6 +87,11 @@ type Options struct {
 	// put on the ServiceAccount of every shop with spec.images.bucket for IRSA; empty:
 	// no annotation (EKS Pod Identity associations, or another credentials path).
 	ImagesRoleARN string
+	// ImagesCIDRs are the address blocks at which shops with spec.images.bucket reach S3
+	// and STS over HTTPS (--images-cidrs: the VPC endpoints' subnets, or AWS's ranges of
+	// the region): their only egress on 443. Empty: 443 is open to any address for
+	// those shops (a Warning Event and ImagesReady say so).
+	ImagesCIDRs []string
 }
 
 // WatchLabel on a Secret that a Storefront references (an external database or cache

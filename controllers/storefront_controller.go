@@ -92,15 +92,19 @@ func (r *StorefrontReconciler) phases() []phase {
 		{"restore", r.reconcileRestore},
 		{"database", r.reconcileDatabase},
 		{"cache", r.reconcileCache},
+		// The policies come before the phases that create Jobs or pods, and need only the
+		// stores' endpoints (docs/architecture.md#network-isolation).
+		{"migration network", r.reconcileMigrationNetwork},
 		{"login", r.reconcileLogin},
 		{"connection", r.reconcileConnection},
+		{"shop network", r.reconcileShopNetwork},
 		{"migration", r.reconcileMigration},
 		{"snapshots", r.reconcileSnapshots},
 		{"images", r.reconcileImages},
 		{"cdn", r.reconcileCDN},
 		{"workload", r.reconcileWorkload},
 		{"cache removal", r.removeUnwantedCache},
-		{"network", r.reconcileNetwork},
+		{"network notes", r.noteOpenNetwork},
 		{"restore end", r.finishRestore},
 		{"login-rotation", r.finishLoginRotation},
 		{"passwords", r.finishPasswordRotation},
@@ -167,6 +171,8 @@ type scope struct {
 	// media is the images bucket and CDN, for the workload (storefront_images.go);
 	// nil without spec.images.bucket.
 	media *mediaState
+	// network says which NetworkPolicies are in place (storefront_network.go).
+	network networkState
 }
 
 // cacheConfigured reports whether spec.cache asks for a shared cache.

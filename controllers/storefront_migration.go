@@ -274,13 +274,15 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 		in.jobs = append(in.jobs, j)
 	}
 
-	if migrated != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart()) {
+	if migrated != image && (!s.storesReady() || s.configChecksum == "" || !s.migrationMayStart() || !s.network.jobsIsolated) {
 		reason, msg := shopv1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating"
 		switch {
 		case !s.migrationMayStart():
 			msg = "Waiting for ACK to apply the new master password before migrating"
 		case s.database != nil && !s.storesReady():
 			reason, msg = shopv1alpha1.ReasonWaitingForCache, "Waiting for the cache before migrating"
+		case s.database != nil && !s.network.jobsIsolated:
+			msg = "Waiting for NetworkPolicy " + objectName(sf, roleMigrate) + " before migrating"
 		case s.database != nil:
 			// The Secrets were just created and are not in the cache yet; their
 			// events bring us back.
@@ -379,7 +381,7 @@ func (r *StorefrontReconciler) reconcileMigration(ctx context.Context, s *scope)
 // not ours: then the Storefront says so and leaves it alone.
 func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope, image, retry string) error {
 	sf := s.sf
-	if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
+	if _, err := r.applyObject(ctx, r.shopServiceAccount(sf)); err != nil {
 		return err
 	}
 	login := s.migrateLogin()
@@ -398,6 +400,14 @@ func (r *StorefrontReconciler) createMigrationJob(ctx context.Context, s *scope,
 	withTraceContext(ctx, &job.Spec.Template.Spec)
 	log.FromContext(ctx).Info("Creating migration Job", "job", klog.KObj(job), "image", image)
 	return r.createOwned(ctx, "Job", job, &batchv1.Job{})
+}
+
+// shopServiceAccount is the ServiceAccount the shop's pods and its Jobs run as, images
+// role included: the Jobs and the workload apply the same object, so creating a Job
+// neither strips the role (a pod admitted meanwhile would get no IRSA credentials) nor
+// makes the workload phase write it back.
+func (r *StorefrontReconciler) shopServiceAccount(sf *shopv1alpha1.Storefront) *corev1.ServiceAccount {
+	return withImagesRole(desiredServiceAccount(sf, r.Scheme), sf, r.Options)
 }
 
 // podWaiting is why the pod of a running migration Job cannot start, as the kubelet says

@@ -388,3 +388,48 @@ func TestRestartedOperatorCreatesNoDuplicateJob(t *testing.T) {
 	g.Expect(second.counter.Count("create", "Job")).To(BeZero())
 	g.Expect(second.counter.Count("delete", "Job")).To(BeZero())
 }
+
+// The Jobs run as the shop's ServiceAccount, which carries --images-role-arn while the
+// shop has an images bucket: creating a Job applies it as the workload does, so the
+// role stays (a pod admitted meanwhile gets its IRSA credentials) and nothing is
+// written. On Aurora the first login's Job applies it first: once on the way to Ready.
+func TestJobsKeepTheImagesRole(t *testing.T) {
+	requireImagesCDNCRDs(t)
+	const role = "arn:aws:iam::123456789012:role/storefront-shop-images"
+	images := func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Images = &shopv1alpha1.ImagesSpec{Bucket: &shopv1alpha1.ImagesBucket{}}
+	}
+	opts := ackOptions
+	opts.ImagesRoleARN = role
+
+	t.Run("a migration Job", func(t *testing.T) {
+		ns := newNamespace(t)
+		standIns := startStandIns(t, ns, fake.Options{})
+		op := startOperator(t, ns, opts)
+		g := NewWithT(t)
+		readyShop(t, ns, images)
+		g.Expect(get(g, ns, "acme-shop", &corev1.ServiceAccount{}).Annotations).To(HaveKeyWithValue(annotationIRSARoleARN, role))
+		waitAtRest(t, op)
+
+		standIns.SetJobOutcome(imageV2, fake.JobRuns)
+		setImage(t, ns, imageV2)
+		g.Eventually(func(g Gomega) {
+			g.Expect(jobOf(g, ns, imageV2)).NotTo(BeNil())
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+		g.Consistently(func(g Gomega) {
+			g.Expect(get(g, ns, "acme-shop", &corev1.ServiceAccount{}).Annotations).To(HaveKeyWithValue(annotationIRSARoleARN, role))
+			g.Expect(op.counter.Count("apply", "ServiceAccount")).To(BeZero(), "%s", op.counter.MutationSummary())
+		}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	})
+
+	t.Run("the first login's Job on Aurora", func(t *testing.T) {
+		ns := newNamespace(t)
+		startStandIns(t, ns, fake.Options{})
+		op := startOperator(t, ns, opts)
+		g := NewWithT(t)
+		createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache(), images))
+		waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+		g.Expect(get(g, ns, "acme-shop", &corev1.ServiceAccount{}).Annotations).To(HaveKeyWithValue(annotationIRSARoleARN, role))
+		g.Expect(op.counter.Count("apply", "ServiceAccount")).To(Equal(1), "%s", op.counter.MutationSummary())
+	})
+}

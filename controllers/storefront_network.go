@@ -51,9 +51,20 @@ const (
 // Reasons of the Warning Events about NetworkPolicies that let more through than the
 // operator's flags could restrict.
 const (
-	eventReasonShopPortOpen   = "ShopPortOpenToCluster"
-	eventReasonStorePortsOpen = "StoreEgressOpenToAnyAddress"
+	eventReasonShopPortOpen     = "ShopPortOpenToCluster"
+	eventReasonStorePortsOpen   = "StoreEgressOpenToAnyAddress"
+	eventReasonImagesEgressOpen = "ImagesEgressOpenToAnyAddress"
 )
+
+// The shop's way to S3 and, for its credentials, to STS (IRSA) or to the EKS Pod
+// Identity agent, which listens on every node's link-local addresses
+// (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html).
+const (
+	httpsPort            int32 = 443
+	podIdentityAgentPort int32 = 80
+)
+
+var podIdentityAgentCIDRs = []string{"169.254.170.23/32", "fd00:ec2::23/128"}
 
 // networkSettings are the operator flags that shape the NetworkPolicies.
 type networkSettings struct {
@@ -64,6 +75,12 @@ type networkSettings struct {
 	// the only destinations of the Aurora and ElastiCache ports.
 	DBCIDRs    []string
 	CacheCIDRs []string
+	// ImagesCIDRs are where a shop with an images bucket reaches S3 and STS on 443 (VPC
+	// endpoints, or AWS's ranges): empty, any address.
+	ImagesCIDRs []string
+	// PodIdentity says the images credentials come from the EKS Pod Identity agent: the
+	// operator puts no IRSA role on the ServiceAccount (no --images-role-arn).
+	PodIdentity bool
 }
 
 // networkSettings gathers the flags from the operator's options.
@@ -74,6 +91,8 @@ func (r *StorefrontReconciler) networkSettings() networkSettings {
 		MetricsNamespace: r.Options.MetricsNamespace,
 		DBCIDRs:          r.Options.DBCIDRs,
 		CacheCIDRs:       r.Options.CacheCIDRs,
+		ImagesCIDRs:      r.Options.ImagesCIDRs,
+		PodIdentity:      r.Options.ImagesRoleARN == "",
 	}
 }
 
@@ -81,21 +100,73 @@ func (r *StorefrontReconciler) networkSettings() networkSettings {
 // is open to the whole cluster.
 const shopPortOpenNote = "The shop port is open to every pod and address in the cluster: the operator has neither --ingress-namespace nor --ingress-cidrs."
 
-// reconcileNetwork applies the shop's and the migration's NetworkPolicies
-// (docs/architecture.md#network-isolation), or deletes them when
-// spec.networkPolicy.enabled is false. Their egress needs the data stores' ports, so they
-// wait for the stores.
-func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
+// imagesEgressOpenNote is the sentence ImagesReady carries while the shop's pods may
+// reach any address on 443.
+const imagesEgressOpenNote = "The shop's pods may reach any address on port 443 (S3 and STS): the operator has no --images-cidrs."
+
+// networkState is what the network phases tell the later ones.
+type networkState struct {
+	// jobsIsolated says a Job may start: <name>-migrate, which selects the pods of every
+	// Job, is in place with this reconcile's egress, or the policies are off.
+	jobsIsolated bool
+	// shopPolicy says <name>-shop was applied (or found as wanted) in this reconcile.
+	shopPolicy bool
+}
+
+// jobsWaitForPolicyNote says why a login Job waits: the cache is the only store whose
+// endpoint can still be missing once the login phase runs.
+const jobsWaitForPolicyNote = "its Job waits for the migration pods' NetworkPolicy, whose egress needs the cache's endpoint"
+
+// networkPoliciesEnabled reports spec.networkPolicy.enabled (true unless false).
+func networkPoliciesEnabled(sf *shopv1alpha1.Storefront) bool {
+	return ptr.Deref(sf.Spec.NetworkPolicy.Enabled, true)
+}
+
+// reconcileMigrationNetwork applies <name>-migrate once the data stores' endpoints are
+// known, before the phases that create Jobs: the login Jobs run as the master user
+// before the shop has a database it may use, and a phase that fails later in a
+// reconcile must not leave its Jobs unrestricted (docs/architecture.md#network-isolation).
+// Until then no Job starts (s.network.jobsIsolated). With spec.networkPolicy.enabled
+// false it deletes both policies.
+func (r *StorefrontReconciler) reconcileMigrationNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
-	if !ptr.Deref(sf.Spec.NetworkPolicy.Enabled, true) {
+	if !networkPoliciesEnabled(sf) {
 		for _, role := range []string{roleShop, roleMigrate} {
 			if err := r.deleteOwned(ctx, sf, &networkingv1.NetworkPolicy{}, objectName(sf, role)); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
+		s.network.jobsIsolated = true
 		return ctrl.Result{}, nil
 	}
+	// Its egress needs every store's port: a policy without one would cut the Jobs (and,
+	// for a store that is only briefly not ready, running ones) off it.
 	if !s.storesReady() {
+		return ctrl.Result{}, nil
+	}
+	settings := r.networkSettings()
+	migrate := desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
+	withOTLPEgress(migrate, sf, r.Options.OTLP)
+	changed, err := r.applyObject(ctx, migrate)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.network.jobsIsolated = true
+	// Once per change of the policy, so that a shop at rest writes no Events. The shop's
+	// policy has the same store egress.
+	if open := openPolicyWarnings(sf, settings, s.database, s.cache); changed && r.Recorder != nil && len(open.stores) > 0 {
+		r.Recorder.Eventf(sf, migrate, corev1.EventTypeWarning, eventReasonStorePortsOpen, "Reconcile",
+			"NetworkPolicies %s and %s: egress open to any address on %s", objectName(sf, roleShop), migrate.Name, strings.Join(open.stores, "; "))
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileShopNetwork applies <name>-shop once the database the pods use is known (the
+// previous one during a switch, which the connection phase reads), before the workload
+// phase creates or rolls any pod.
+func (r *StorefrontReconciler) reconcileShopNetwork(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sf := s.sf
+	if !networkPoliciesEnabled(sf) || !s.storesReady() {
 		return ctrl.Result{}, nil
 	}
 	settings := r.networkSettings()
@@ -105,25 +176,34 @@ func (r *StorefrontReconciler) reconcileNetwork(ctx context.Context, s *scope) (
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	migrate := desiredMigrationNetworkPolicy(sf, r.Scheme, settings, s.database, s.cache)
-	withOTLPEgress(migrate, sf, r.Options.OTLP)
-	if _, err := r.applyObject(ctx, migrate); err != nil {
-		return ctrl.Result{}, err
+	s.network.shopPolicy = true
+	if !changed || r.Recorder == nil {
+		return ctrl.Result{}, nil
 	}
-	open := openPolicyWarnings(sf, settings, s.database, s.cache)
+	open := openPolicyWarnings(sf, settings, s.servedDatabase(), s.cache)
 	if open.shopPort {
-		appendConditionNote(sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+		r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonShopPortOpen, "Reconcile",
+			"NetworkPolicy %s: %s Set them (the load balancer's subnets for an ALB in IP mode) to restrict it.", shop.Name, shopPortOpenNote)
 	}
-	// Once per change of the policy, so that a shop at rest writes no Events.
-	if changed && r.Recorder != nil {
-		if open.shopPort {
-			r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonShopPortOpen, "Reconcile",
-				"NetworkPolicy %s: %s Set them (the load balancer's subnets for an ALB in IP mode) to restrict it.", shop.Name, shopPortOpenNote)
-		}
-		if len(open.stores) > 0 {
-			r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonStorePortsOpen, "Reconcile",
-				"NetworkPolicies %s and %s: egress open to any address on %s", shop.Name, objectName(sf, roleMigrate), strings.Join(open.stores, "; "))
-		}
+	if open.images {
+		r.Recorder.Eventf(sf, shop, corev1.EventTypeWarning, eventReasonImagesEgressOpen, "Reconcile",
+			"NetworkPolicy %s: %s Set it to the CIDRs of the S3 and STS VPC endpoints (or AWS's ranges for them) to restrict it.", shop.Name, imagesEgressOpenNote)
+	}
+	return ctrl.Result{}, nil
+}
+
+// noteOpenNetwork, after the phases that set Available and ImagesReady, adds to them
+// what the shop's policy leaves open that flags could restrict.
+func (r *StorefrontReconciler) noteOpenNetwork(_ context.Context, s *scope) (ctrl.Result, error) {
+	if !s.network.shopPolicy {
+		return ctrl.Result{}, nil
+	}
+	open := openPolicyWarnings(s.sf, r.networkSettings(), s.servedDatabase(), s.cache)
+	if open.shopPort {
+		appendConditionNote(s.sf, shopv1alpha1.ConditionAvailable, shopPortOpenNote)
+	}
+	if open.images {
+		appendConditionNote(s.sf, shopv1alpha1.ConditionImagesReady, imagesEgressOpenNote)
 	}
 	return ctrl.Result{}, nil
 }
@@ -134,6 +214,8 @@ type openPolicy struct {
 	shopPort bool
 	// stores: a sentence per data store port open to any address.
 	stores []string
+	// images: the shop's S3 and STS egress (443) admits any address.
+	images bool
 }
 
 func openPolicyWarnings(sf *shopv1alpha1.Storefront, settings networkSettings, db, cache *storeEndpoint) openPolicy {
@@ -144,6 +226,7 @@ func openPolicyWarnings(sf *shopv1alpha1.Storefront, settings networkSettings, d
 			o.stores = append(o.stores, fmt.Sprintf("port %d (%s)", st.port, st.why))
 		}
 	}
+	o.images = imagesWanted(sf) && len(settings.ImagesCIDRs) == 0
 	return o
 }
 
@@ -163,7 +246,7 @@ func appendConditionNote(sf *shopv1alpha1.Storefront, condType, note string) {
 
 // desiredShopNetworkPolicy denies all traffic of the shop's pods but: the HTTP port from
 // the ingress namespace and CIDRs (from anywhere when neither is set), the metrics port
-// from the metrics namespace, and the egress of storeEgress.
+// from the metrics namespace, and the egress of storeEgress and imagesEgress.
 func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, settings networkSettings, db, cache *storeEndpoint) *networkingv1.NetworkPolicy {
 	var from []networkingv1.NetworkPolicyPeer
 	if settings.IngressNamespace != "" {
@@ -184,14 +267,15 @@ func desiredShopNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Schem
 			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(sf, componentShop)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 			Ingress:     ingress,
-			Egress:      storeEgress(sf, settings, db, cache),
+			Egress:      append(storeEgress(sf, settings, db, cache), imagesEgress(sf, settings)...),
 		},
 	}
 	own(sf, np)
 	return np
 }
 
-// desiredMigrationNetworkPolicy gives migration pods the shop's egress and no ingress.
+// desiredMigrationNetworkPolicy gives migration pods the shop's egress to the data
+// stores and no ingress. `shop migrate` touches no image, so no S3 either.
 func desiredMigrationNetworkPolicy(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, settings networkSettings, db, cache *storeEndpoint) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
@@ -262,6 +346,20 @@ func storeEgress(sf *shopv1alpha1.Storefront, settings networkSettings, db, cach
 	}}
 	for _, d := range storeDestinations(sf, settings, db, cache) {
 		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(d.port), To: ipBlockPeers(d.cidrs)})
+	}
+	return rules
+}
+
+// imagesEgress lets a shop with an images bucket reach S3 and STS over HTTPS at
+// --images-cidrs (any address without it: S3's and STS's public addresses are many and
+// change), and, when EKS Pod Identity gives its credentials, the node's agent.
+func imagesEgress(sf *shopv1alpha1.Storefront, settings networkSettings) []networkingv1.NetworkPolicyEgressRule {
+	if !imagesWanted(sf) {
+		return nil
+	}
+	rules := []networkingv1.NetworkPolicyEgressRule{{Ports: tcpPorts(httpsPort), To: ipBlockPeers(settings.ImagesCIDRs)}}
+	if settings.PodIdentity {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(podIdentityAgentPort), To: ipBlockPeers(podIdentityAgentCIDRs)})
 	}
 	return rules
 }

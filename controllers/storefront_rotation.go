@@ -401,7 +401,8 @@ const (
 	// user, which only the migration Jobs read.
 	roleMigrateConnection = "migrate-connection"
 	// componentDBLogin labels the Jobs that set or withdraw an application role's login.
-	// Their pods are labelled as migration pods, whose NetworkPolicy they need.
+	// Their pods are labelled as migration pods, whose NetworkPolicy they need: none is
+	// created before it is in place (storefront_network.go).
 	componentDBLogin = "db-login"
 	// annotationAppRole names the role of an application password Secret.
 	annotationAppRole = "shop.storefront.dev/app-role"
@@ -700,6 +701,9 @@ func (r *StorefrontReconciler) advanceAppLogin(ctx context.Context, s *scope, st
 			}
 			if !done {
 				s.login.message, s.login.failure = step.Message, failure
+				if !s.network.jobsIsolated {
+					s.login.message += "; " + jobsWaitForPolicyNote
+				}
 				return nil
 			}
 		case appLoginSwitch:
@@ -792,10 +796,15 @@ func (r *StorefrontReconciler) runLoginJob(ctx context.Context, s *scope, step a
 		if s.migrateDatabase == nil {
 			return false, "", nil // ACK is applying a new master password
 		}
+		if !s.network.jobsIsolated {
+			// Its pods would run as the master user with no NetworkPolicy: it waits for
+			// <name>-migrate, which waits for the cache's endpoint (storefront_network.go).
+			return false, "", nil
+		}
 		if step.Action == appLoginSetPassword && findAppPassword(secrets, step.Role, step.Version) == nil {
 			return false, "", nil // created in this reconcile, not in the cache yet: its event brings us back
 		}
-		if _, err := r.applyObject(ctx, desiredServiceAccount(sf, r.Scheme)); err != nil {
+		if _, err := r.applyObject(ctx, r.shopServiceAccount(sf)); err != nil {
 			return false, "", err
 		}
 		job, err := desiredLoginJob(sf, r.Scheme, image, step, s.migrateDatabase)

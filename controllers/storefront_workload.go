@@ -140,7 +140,7 @@ func (r *StorefrontReconciler) reconcileWorkload(ctx context.Context, s *scope) 
 		// Keep what runs: without a valid connection the pods cannot be rolled.
 		return ctrl.Result{}, r.observeDeployment(ctx, s)
 	}
-	for _, obj := range []client.Object{withImagesRole(desiredServiceAccount(sf, r.Scheme), sf, r.Options), desiredService(sf, r.Scheme)} {
+	for _, obj := range []client.Object{r.shopServiceAccount(sf), desiredService(sf, r.Scheme)} {
 		if _, err := r.applyObject(ctx, obj); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -398,6 +398,7 @@ func TestChartOperatorFlags(t *testing.T) {
 				"--ingress-cidrs=10.0.48.0/24,10.0.49.0/24,10.0.50.0/24",
 				"--db-cidrs=10.0.52.0/24,10.0.53.0/24,10.0.54.0/24",
 				"--cache-cidrs=10.0.56.0/24,10.0.57.0/24,10.0.58.0/24",
+				"--images-cidrs=10.0.60.0/24,10.0.61.0/24,10.0.62.0/24",
 				"--metrics-namespace=monitoring",
 				"--max-concurrent-reconciles=8",
 				"--otlp-endpoint=http://otel-collector.observability:4318",
@@ -432,7 +433,7 @@ func TestChartOperatorFlags(t *testing.T) {
 		vals := loadChart(t).Values
 		for _, flagName := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect",
 			"watch-namespaces", "aws-region", "db-subnet-ids", "db-security-group-ids", "cache-subnet-ids",
-			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "db-cidrs", "cache-cidrs", "metrics-namespace",
+			"cache-security-group-ids", "ingress-namespace", "ingress-cidrs", "db-cidrs", "cache-cidrs", "images-cidrs", "metrics-namespace",
 			"max-concurrent-reconciles", "otlp-endpoint", "otlp-protocol", "otlp-sampling-ratio", "otlp-namespace", "zap-log-level"} {
 			if _, ok := vals[camelCase(flagName)]; !ok {
 				t.Errorf("values.yaml has no %s for --%s", camelCase(flagName), flagName)
