@@ -38,11 +38,16 @@ var ErrUnknownCategory = errors.New("unknown category")
 // apperr.ErrConflict; a missing product or category is apperr.ErrNotFound.
 type Store interface {
 	CreateProduct(ctx context.Context, in ProductInput, attrs []byte) (int64, error)
-	UpdateProduct(ctx context.Context, id int64, in ProductInput, attrs []byte) error
+	// UpdateProduct replaces product id's fields but the stock; it sets the stock to set
+	// unless set is nil, and changes nothing unless the stock is expected (nil: any);
+	// a stock that is not expected is a *StockChangedError.
+	UpdateProduct(ctx context.Context, id int64, in ProductInput, attrs []byte, set, expected *int) error
 	// DeleteProductIfClosed deletes product id unless pending or paid orders hold it,
 	// and returns how many do.
 	DeleteProductIfClosed(ctx context.Context, id int64) (openOrders int64, err error)
-	SetStock(ctx context.Context, id int64, stock int) error
+	// SetStock sets product id's stock unless it is not expected (nil: any), which is a
+	// *StockChangedError.
+	SetStock(ctx context.Context, id int64, stock int, expected *int) error
 	CreateCategory(ctx context.Context, in CategoryInput) (int64, error)
 	UpdateCategory(ctx context.Context, id int64, in CategoryInput) error
 	// DeleteCategoryIfEmpty deletes category id unless products are in it, and returns
@@ -65,16 +70,22 @@ func NewService(store Store, cat *catalog.Service, currency string, listener cat
 	return &Service{store: store, catalog: cat, currency: currency, listener: listener}
 }
 
-// ProductInput is a product as an admin writes it (POST and PUT replace all fields).
+// ProductInput is a product as an admin writes it: POST creates it, PUT replaces every
+// field but the stock, which an update changes only as UpdateProduct says.
 type ProductInput struct {
-	Slug        string         `json:"slug"`
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Price       money.Money    `json:"price"`
-	Category    string         `json:"category"`
-	Stock       int            `json:"stock"`
-	ImageURL    string         `json:"image_url"`
-	Attributes  map[string]any `json:"attributes"`
+	Slug        string      `json:"slug"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Price       money.Money `json:"price"`
+	Category    string      `json:"category"`
+	// Stock is the units for sale; omitted on create means 0, on update "keep it".
+	Stock *int `json:"stock"`
+	// ExpectedStock (updates only) is the stock the client read and showed: the update
+	// sets Stock only if the stock is still that, so that no copy read before an order
+	// can put the units sold back on sale.
+	ExpectedStock *int           `json:"expected_stock"`
+	ImageURL      string         `json:"image_url"`
+	Attributes    map[string]any `json:"attributes"`
 }
 
 // CategoryInput is a category as an admin writes it.
@@ -87,7 +98,26 @@ type CategoryInput struct {
 // StockInput is the body of the stock update.
 type StockInput struct {
 	Stock *int `json:"stock"`
+	// ExpectedStock, when set, is the stock the client showed: the stock is set only if
+	// it is still that (otherwise *StockChangedError). Without it the set is absolute,
+	// as after counting the shelves.
+	ExpectedStock *int `json:"expected_stock"`
 }
+
+// StockChangedError refuses a change made on a stale stock: the client expected the stock
+// to be Expected, and orders or another admin have made it Current since it was read.
+// Nothing was saved. It is an apperr.ErrConflict (409).
+type StockChangedError struct {
+	Expected, Current int
+}
+
+func (e *StockChangedError) Error() string {
+	return fmt.Sprintf("the stock is %d now, not %d as read: orders or another admin changed it since, and nothing was saved; "+
+		"send the stock you want with expected_stock %d, or leave out stock to keep it", e.Current, e.Expected, e.Current)
+}
+
+// Unwrap makes the error an apperr.ErrConflict.
+func (e *StockChangedError) Unwrap() error { return apperr.ErrConflict }
 
 // Validate checks a product for a shop selling in currency; failures are a 422 naming
 // each field. It returns the attributes as JSON.
@@ -107,9 +137,8 @@ func (in ProductInput) Validate(currency string) ([]byte, error) {
 	} else if !catalog.ValidSlug(in.Category) {
 		f.Add("category", "must be a category slug")
 	}
-	if in.Stock < 0 || in.Stock > MaxStock {
-		f.Add("stock", fmt.Sprintf("must be between 0 and %d", MaxStock))
-	}
+	checkStock(&f, "stock", in.Stock)
+	checkStock(&f, "expected_stock", in.ExpectedStock)
 	checkImageURL(&f, in.ImageURL)
 	attrs := []byte("{}")
 	if in.Attributes != nil {
@@ -138,6 +167,12 @@ func (in CategoryInput) Validate() error {
 	f.Text("name", in.Name, 1, MaxNameLength)
 	checkLongText(&f, "description", in.Description, MaxDescriptionLength)
 	return f.Unprocessable()
+}
+
+func checkStock(f *apperr.Fields, field string, n *int) {
+	if n != nil && (*n < 0 || *n > MaxStock) {
+		f.Add(field, fmt.Sprintf("must be between 0 and %d", MaxStock))
+	}
 }
 
 func checkSlug(f *apperr.Fields, slug string) {
@@ -176,6 +211,9 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (catalog.P
 	if err != nil {
 		return catalog.Product{}, err
 	}
+	if in.ExpectedStock != nil {
+		return catalog.Product{}, apperr.Unprocessable("expected_stock", "is only for updates: a new product has no stock to compare with")
+	}
 	id, err := s.store.CreateProduct(ctx, in, attrs)
 	if err != nil {
 		return catalog.Product{}, fmt.Errorf("creating product: %w", categoryError(err, in.Category))
@@ -183,13 +221,33 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (catalog.P
 	return s.changed(ctx, id)
 }
 
-// UpdateProduct replaces product id.
+// UpdateProduct replaces product id's fields. Orders take stock between a client's read
+// and its save, so the stock is never written from a copy:
+//   - stock omitted: the stock is kept;
+//   - stock with expected_stock: the same value keeps the stock (the client did not
+//     change it, whatever orders did since); another sets it, only if the stock is still
+//     expected_stock;
+//   - stock alone (a client that sends the product back as read): it is the stock the
+//     client read, and must still be the stock; it is kept.
+//
+// A stock that is not what the client read refuses the whole update with a
+// *StockChangedError (409) naming the current stock.
 func (s *Service) UpdateProduct(ctx context.Context, id int64, in ProductInput) (catalog.Product, error) {
 	attrs, err := in.Validate(s.currency)
 	if err != nil {
 		return catalog.Product{}, err
 	}
-	if err := s.store.UpdateProduct(ctx, id, in, attrs); err != nil {
+	var set, expected *int
+	switch {
+	case in.Stock == nil && in.ExpectedStock != nil:
+		return catalog.Product{}, apperr.Unprocessable("expected_stock", "is only sent with stock")
+	case in.Stock == nil:
+	case in.ExpectedStock == nil:
+		expected = in.Stock
+	case *in.Stock != *in.ExpectedStock:
+		set, expected = in.Stock, in.ExpectedStock
+	}
+	if err := s.store.UpdateProduct(ctx, id, in, attrs, set, expected); err != nil {
 		return catalog.Product{}, fmt.Errorf("updating product %d: %w", id, categoryError(err, in.Category))
 	}
 	return s.changed(ctx, id)
@@ -210,15 +268,19 @@ func (s *Service) DeleteProduct(ctx context.Context, id int64) error {
 	return nil
 }
 
-// SetStock sets product id's stock.
+// SetStock sets product id's stock; with in.ExpectedStock, only if the stock is still that.
+// Orders take stock only through the checkout's guarded decrement.
 func (s *Service) SetStock(ctx context.Context, id int64, in StockInput) (catalog.Product, error) {
 	if in.Stock == nil {
 		return catalog.Product{}, apperr.Unprocessable("stock", "is required")
 	}
-	if *in.Stock < 0 || *in.Stock > MaxStock {
-		return catalog.Product{}, apperr.Unprocessable("stock", fmt.Sprintf("must be between 0 and %d", MaxStock))
+	var f apperr.Fields
+	checkStock(&f, "stock", in.Stock)
+	checkStock(&f, "expected_stock", in.ExpectedStock)
+	if err := f.Unprocessable(); err != nil {
+		return catalog.Product{}, err
 	}
-	if err := s.store.SetStock(ctx, id, *in.Stock); err != nil {
+	if err := s.store.SetStock(ctx, id, *in.Stock, in.ExpectedStock); err != nil {
 		return catalog.Product{}, fmt.Errorf("setting the stock of product %d: %w", id, err)
 	}
 	return s.changed(ctx, id)

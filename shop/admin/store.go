@@ -22,9 +22,11 @@ type PGStore struct {
 func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 
 const (
-	categoryIDSQL     = `SELECT id FROM categories WHERE slug = $1`
-	insertProductSQL  = `INSERT INTO products (category_id, slug, name, description, price_minor, currency, stock, image_url, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
-	updateProductSQL  = `UPDATE products SET category_id = $2, slug = $3, name = $4, description = $5, price_minor = $6, currency = $7, stock = $8, image_url = $9, attributes = $10, updated_at = now() WHERE id = $1`
+	categoryIDSQL    = `SELECT id FROM categories WHERE slug = $1`
+	insertProductSQL = `INSERT INTO products (category_id, slug, name, description, price_minor, currency, stock, image_url, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
+	// The stock changes only when $8 is set; a NULL keeps the stock the checkout moves.
+	updateProductSQL  = `UPDATE products SET category_id = $2, slug = $3, name = $4, description = $5, price_minor = $6, currency = $7, stock = COALESCE($8::integer, stock), image_url = $9, attributes = $10, updated_at = now() WHERE id = $1`
+	lockStockSQL      = `SELECT stock FROM products WHERE id = $1 FOR UPDATE`
 	lockProductSQL    = `SELECT id FROM products WHERE id = $1 FOR UPDATE`
 	openOrdersSQL     = `SELECT count(DISTINCT o.id) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.product_id = $1 AND o.status IN ('pending', 'paid')`
 	deleteProductSQL  = `DELETE FROM products WHERE id = $1`
@@ -44,28 +46,46 @@ func (s *PGStore) CreateProduct(ctx context.Context, in ProductInput, attrs []by
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, insertProductSQL, catID, in.Slug, in.Name, in.Description, in.Price.Amount, in.Price.Currency, in.Stock, in.ImageURL, attrs).Scan(&id)
+		var stock int
+		if in.Stock != nil {
+			stock = *in.Stock
+		}
+		err = tx.QueryRow(ctx, insertProductSQL, catID, in.Slug, in.Name, in.Description, in.Price.Amount, in.Price.Currency, stock, in.ImageURL, attrs).Scan(&id)
 		return conflict(err, "a product with slug "+in.Slug+" already exists")
 	})
 	return id, err
 }
 
 // UpdateProduct implements Store.
-func (s *PGStore) UpdateProduct(ctx context.Context, id int64, in ProductInput, attrs []byte) error {
+func (s *PGStore) UpdateProduct(ctx context.Context, id int64, in ProductInput, attrs []byte, set, expected *int) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		catID, err := categoryID(ctx, tx, in.Category)
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, updateProductSQL, id, catID, in.Slug, in.Name, in.Description, in.Price.Amount, in.Price.Currency, in.Stock, in.ImageURL, attrs)
-		if err := conflict(err, "a product with slug "+in.Slug+" already exists"); err != nil {
+		if err := lockStock(ctx, tx, id, expected); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return apperr.ErrNotFound
-		}
-		return nil
+		_, err = tx.Exec(ctx, updateProductSQL, id, catID, in.Slug, in.Name, in.Description, in.Price.Amount, in.Price.Currency, set, in.ImageURL, attrs)
+		return conflict(err, "a product with slug "+in.Slug+" already exists")
 	})
+}
+
+// lockStock locks product id's row until tx ends, so that no checkout takes stock
+// between the check and the update, and refuses a stock that is not expected (nil: any)
+// with a *StockChangedError; a missing product is apperr.ErrNotFound.
+func lockStock(ctx context.Context, tx pgx.Tx, id int64, expected *int) error {
+	var current int
+	err := tx.QueryRow(ctx, lockStockSQL, id).Scan(&current)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return apperr.ErrNotFound
+	case err != nil:
+		return err
+	case expected != nil && current != *expected:
+		return &StockChangedError{Expected: *expected, Current: current}
+	}
+	return nil
 }
 
 // DeleteProductIfClosed implements Store.
@@ -90,15 +110,22 @@ func (s *PGStore) DeleteProductIfClosed(ctx context.Context, id int64) (int64, e
 }
 
 // SetStock implements Store.
-func (s *PGStore) SetStock(ctx context.Context, id int64, stock int) error {
-	tag, err := s.pool.Exec(ctx, setStockSQL, id, stock)
-	if err != nil {
+func (s *PGStore) SetStock(ctx context.Context, id int64, stock int, expected *int) error {
+	if expected == nil {
+		// An absolute set: one statement, as before the expected stock existed.
+		tag, err := s.pool.Exec(ctx, setStockSQL, id, stock)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = apperr.ErrNotFound
+		}
 		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return apperr.ErrNotFound
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockStock(ctx, tx, id, expected); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, setStockSQL, id, stock)
+		return err
+	})
 }
 
 // CreateCategory implements Store.

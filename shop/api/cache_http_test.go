@@ -202,7 +202,7 @@ func TestTwoReplicasShareTheCache(t *testing.T) {
 	id := productID(t, a, slug)
 	resp, body := call(t, a, "PUT", "/api/v1/admin/products/"+strconv.FormatInt(id, 10), admin, map[string]any{
 		"slug": slug, "name": "Kettlebell 16 kg", "description": "Cast iron.", "price": map[string]any{"amount": 4500, "currency": "EUR"},
-		"category": "fitness", "stock": 5, "image_url": "", "attributes": map[string]any{},
+		"category": "fitness", "image_url": "", "attributes": map[string]any{},
 	})
 	if resp.StatusCode != 200 {
 		t.Fatalf("admin edit: %d %s", resp.StatusCode, body)

@@ -96,8 +96,9 @@ func (p *Pages) adminProductList(c *gin.Context, status int, page *adminProducts
 	p.render(c, status, "admin_products", page)
 }
 
-// productFields are the fields of the product form.
-var productFields = []string{"slug", "name", "description", "price", "category", "stock", "image_url", "attributes"}
+// productFields are the fields of the product form; expected_stock is the edit form's
+// hidden copy of the stock it showed.
+var productFields = []string{"slug", "name", "description", "price", "category", "stock", "expected_stock", "image_url", "attributes"}
 
 // productNames maps the admin service's fields to the form's.
 var productNames = map[string]string{"price.amount": "price", "price.currency": "price"}
@@ -130,20 +131,11 @@ func (p *Pages) adminEditProduct(c *gin.Context) {
 		p.fail(c, err)
 		return
 	}
-	prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(id, 10))
+	f, err := p.productWithForm(c, id)
 	if err != nil {
 		p.fail(c, err)
 		return
 	}
-	attrs, err := json.MarshalIndent(prod.Attributes, "", "  ")
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
-	f := newForm()
-	f.Values = map[string]string{"slug": prod.Slug, "name": prod.Name, "description": prod.Description,
-		"price": prod.Price.Decimal(), "category": prod.Category.Slug, "stock": strconv.Itoa(prod.Stock),
-		"image_url": prod.ImageURL, "attributes": string(attrs)}
 	p.productFormWith(c, http.StatusOK, &productFormPage{Form: f, ID: id, Notice: imageNotices[c.Query("done")]})
 }
 
@@ -189,8 +181,9 @@ var imageNotices = map[string]string{
 	"image-deleted": "The image was removed.",
 }
 
-// productWithForm loads product id into the product form, for the image actions'
-// pages.
+// productWithForm loads product id into the product form. The stock shown goes with the
+// form as expected_stock: the save changes the stock only if it is still that, so that
+// a form opened before an order cannot put the units sold back on sale.
 func (p *Pages) productWithForm(c *gin.Context, id int64) (*form, error) {
 	prod, err := p.catalog.Product(c.Request.Context(), strconv.FormatInt(id, 10))
 	if err != nil {
@@ -203,7 +196,7 @@ func (p *Pages) productWithForm(c *gin.Context, id int64) (*form, error) {
 	f := newForm()
 	f.Values = map[string]string{"slug": prod.Slug, "name": prod.Name, "description": prod.Description,
 		"price": prod.Price.Decimal(), "category": prod.Category.Slug, "stock": strconv.Itoa(prod.Stock),
-		"image_url": prod.ImageURL, "attributes": string(attrs)}
+		"expected_stock": strconv.Itoa(prod.Stock), "image_url": prod.ImageURL, "attributes": string(attrs)}
 	return f, nil
 }
 
@@ -306,8 +299,9 @@ func (p *Pages) adminDeleteImage(c *gin.Context) {
 
 // productInput reads the product form into the admin service's input; what cannot even
 // be read (a price that is not an amount, attributes that are not a JSON object) is
-// reported on the form.
-func (p *Pages) productInput(c *gin.Context, f *form) admin.ProductInput {
+// reported on the form. An edit form's expected_stock goes with it; a form without one
+// (opened before it existed) has its stock taken as the stock it showed.
+func (p *Pages) productInput(c *gin.Context, f *form, edit bool) admin.ProductInput {
 	f.read(c, productFields)
 	in := admin.ProductInput{Slug: f.Values["slug"], Name: f.Values["name"], Description: f.Values["description"],
 		Category: f.Values["category"], ImageURL: f.Values["image_url"]}
@@ -317,9 +311,12 @@ func (p *Pages) productInput(c *gin.Context, f *form) admin.ProductInput {
 		f.Errors["price"] = "Enter a price such as " + money.New(1999, p.currency).Decimal() + "."
 	}
 	if n, err := strconv.Atoi(f.Values["stock"]); err == nil {
-		in.Stock = n
+		in.Stock = &n
 	} else {
 		f.Errors["stock"] = "Enter a whole number."
+	}
+	if n, err := strconv.Atoi(f.Values["expected_stock"]); err == nil && edit {
+		in.ExpectedStock = &n
 	}
 	if a := f.Values["attributes"]; a != "" {
 		if err := json.Unmarshal([]byte(a), &in.Attributes); err != nil {
@@ -331,7 +328,7 @@ func (p *Pages) productInput(c *gin.Context, f *form) admin.ProductInput {
 
 func (p *Pages) adminCreateProduct(c *gin.Context) {
 	f := newForm()
-	in := p.productInput(c, f)
+	in := p.productInput(c, f, false)
 	if f.Invalid() {
 		f.Error = "Please correct the fields marked below."
 		p.productForm(c, http.StatusUnprocessableEntity, 0, f)
@@ -351,7 +348,7 @@ func (p *Pages) adminUpdateProduct(c *gin.Context) {
 		return
 	}
 	f := newForm()
-	in := p.productInput(c, f)
+	in := p.productInput(c, f, true)
 	if f.Invalid() {
 		f.Error = "Please correct the fields marked below."
 		p.productForm(c, http.StatusUnprocessableEntity, id, f)
@@ -367,11 +364,26 @@ func (p *Pages) adminUpdateProduct(c *gin.Context) {
 // productFormError shows the product form again for a refused save; it reports whether
 // it handled err (any error).
 func (p *Pages) productFormError(c *gin.Context, err error, id int64, f *form) bool {
+	var changed *admin.StockChangedError
 	switch {
 	case err == nil:
 		return false
 	case f.fieldErrors(err, productNames):
 		p.productForm(c, http.StatusUnprocessableEntity, id, f)
+	case errors.As(err, &changed):
+		// The form comes back with the current stock as its expected stock: saving it
+		// again keeps the stock, or sets the number the admin typed, knowingly.
+		now := strconv.Itoa(changed.Current)
+		f.Values["expected_stock"] = now
+		f.Error = fmt.Sprintf("Nothing was saved: the stock changed from %d to %d while you were editing (orders, or another admin). Check the stock and save again.", changed.Expected, changed.Current)
+		if f.Values["stock"] == strconv.Itoa(changed.Expected) {
+			// The admin left the stock as shown: show the current one.
+			f.Values["stock"] = now
+			f.Errors["stock"] = fmt.Sprintf("It is %d now, as shown: saving keeps it.", changed.Current)
+		} else {
+			f.Errors["stock"] = fmt.Sprintf("It is %d now. Saving again sets it to %s.", changed.Current, f.Values["stock"])
+		}
+		p.productForm(c, http.StatusConflict, id, f)
 	case errors.Is(err, apperr.ErrConflict):
 		f.Error = "Please correct the fields marked below."
 		f.Errors["slug"] = "Another product already has this slug."
@@ -394,12 +406,21 @@ func (p *Pages) adminSetStock(c *gin.Context) {
 	}
 	typed := strings.TrimSpace(c.PostForm("stock"))
 	n, perr := strconv.Atoi(typed)
+	in := admin.StockInput{Stock: &n}
+	// The stock the row showed: the set is refused if orders moved it since. A form
+	// without it (a page opened before it existed) sets the stock as typed.
+	if e, err := strconv.Atoi(c.PostForm("expected_stock")); err == nil {
+		in.ExpectedStock = &e
+	}
 	if perr == nil {
-		_, err = p.admin.SetStock(c.Request.Context(), id, admin.StockInput{Stock: &n})
+		_, err = p.admin.SetStock(c.Request.Context(), id, in)
 	} else {
 		err = apperr.Unprocessable("stock", "must be a whole number")
 	}
-	var ve *apperr.ValidationError
+	var (
+		ve      *apperr.ValidationError
+		changed *admin.StockChangedError
+	)
 	switch {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, adminReturn(c, "/admin/products", "stock"))
@@ -407,6 +428,13 @@ func (p *Pages) adminSetStock(c *gin.Context) {
 		page := &adminProductsPage{Error: "The stock was not changed.",
 			StockErrors: map[int64]string{id: sentence(ve.Errors[0].Message)}, StockValues: map[int64]string{id: typed}}
 		p.adminProductList(c, http.StatusUnprocessableEntity, page)
+	case errors.As(err, &changed):
+		// The row shows the current stock as its expected stock again: saving once more
+		// sets the number typed, knowingly.
+		page := &adminProductsPage{
+			Error:       fmt.Sprintf("The stock was not changed: it went from %d to %d since the page was loaded (orders, or another admin). Check it and save again.", changed.Expected, changed.Current),
+			StockErrors: map[int64]string{id: fmt.Sprintf("It is %d now. Saving again sets it to %s.", changed.Current, typed)}, StockValues: map[int64]string{id: typed}}
+		p.adminProductList(c, http.StatusConflict, page)
 	default:
 		p.fail(c, err)
 	}

@@ -413,13 +413,18 @@ type ProductInput struct {
 	// Category The category's slug.
 	Category    string  `json:"category"`
 	Description *string `json:"description,omitempty"`
-	ImageUrl    *string `json:"image_url,omitempty"`
-	Name        string  `json:"name"`
-	Price       Money   `json:"price"`
+
+	// ExpectedStock Update only, with stock: the stock the client read. The stock is set only if it is still this (409 otherwise); equal to stock, it is kept.
+	ExpectedStock *int    `json:"expected_stock,omitempty"`
+	ImageUrl      *string `json:"image_url,omitempty"`
+	Name          string  `json:"name"`
+	Price         Money   `json:"price"`
 
 	// Slug Lower-case letters, digits and single dashes; not all digits.
-	Slug  string `json:"slug"`
-	Stock int    `json:"stock"`
+	Slug string `json:"slug"`
+
+	// Stock Units for sale. Create: omitted is 0. Update: omitted keeps the stock; see expected_stock.
+	Stock *int `json:"stock,omitempty"`
 }
 
 // ProductList defines model for ProductList.
@@ -482,7 +487,9 @@ type StatusStatus string
 
 // StockUpdate defines model for StockUpdate.
 type StockUpdate struct {
-	Stock int `json:"stock"`
+	// ExpectedStock The stock the client showed: the stock is set only if it is still this (409 otherwise). Omitted: the set is absolute.
+	ExpectedStock *int `json:"expected_stock,omitempty"`
+	Stock         int  `json:"stock"`
 }
 
 // TOTPCode defines model for TOTPCode.
@@ -870,14 +877,32 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/v1/admin/products/{id} (the `AdminDeleteProduct` operationId).
 	AdminDeleteProduct(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AdminUpdateProductWithBody Replace a product
+	// AdminUpdateProductWithBody Replace a product's fields (the stock only when the client proves it saw it)
+	//
+	// Replaces every field but the stock. Orders take stock between a client's read and
+	// its save, so the stock is never written from a copy: without `stock` it is kept;
+	// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+	// is still `expected_stock`, and the same value in both keeps it whatever orders did
+	// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+	// and keeps it. A stock that is not what the client read refuses the whole update
+	// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+	// on its own.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/admin/products/{id} (the `AdminUpdateProduct` operationId).
 	AdminUpdateProductWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AdminUpdateProduct Replace a product
+	// AdminUpdateProduct Replace a product's fields (the stock only when the client proves it saw it)
+	//
+	// Replaces every field but the stock. Orders take stock between a client's read and
+	// its save, so the stock is never written from a copy: without `stock` it is kept;
+	// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+	// is still `expected_stock`, and the same value in both keeps it whatever orders did
+	// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+	// and keeps it. A stock that is not what the client read refuses the whole update
+	// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+	// on its own.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -924,12 +949,20 @@ type ClientInterface interface {
 
 	// AdminSetStockWithBody Set a product's stock
 	//
+	// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+	// if the stock is still that: otherwise 409, whose detail names the current stock.
+	// Without it the set is absolute, as after counting the shelves.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /api/v1/admin/products/{id}/stock (the `AdminSetStock` operationId).
 	AdminSetStockWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminSetStock Set a product's stock
+	//
+	// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+	// if the stock is still that: otherwise 409, whose detail names the current stock.
+	// Without it the set is absolute, as after counting the shelves.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1391,7 +1424,16 @@ func (c *Client) AdminDeleteProduct(ctx context.Context, id ID, reqEditors ...Re
 	return c.Client.Do(req)
 }
 
-// AdminUpdateProductWithBody Replace a product
+// AdminUpdateProductWithBody Replace a product's fields (the stock only when the client proves it saw it)
+//
+// Replaces every field but the stock. Orders take stock between a client's read and
+// its save, so the stock is never written from a copy: without `stock` it is kept;
+// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+// is still `expected_stock`, and the same value in both keeps it whatever orders did
+// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+// and keeps it. A stock that is not what the client read refuses the whole update
+// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+// on its own.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1408,7 +1450,16 @@ func (c *Client) AdminUpdateProductWithBody(ctx context.Context, id ID, contentT
 	return c.Client.Do(req)
 }
 
-// AdminUpdateProduct Replace a product
+// AdminUpdateProduct Replace a product's fields (the stock only when the client proves it saw it)
+//
+// Replaces every field but the stock. Orders take stock between a client's read and
+// its save, so the stock is never written from a copy: without `stock` it is kept;
+// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+// is still `expected_stock`, and the same value in both keeps it whatever orders did
+// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+// and keeps it. A stock that is not what the client read refuses the whole update
+// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+// on its own.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1505,6 +1556,10 @@ func (c *Client) AdminMoveProductImage(ctx context.Context, id ID, imageId int64
 
 // AdminSetStockWithBody Set a product's stock
 //
+// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+// if the stock is still that: otherwise 409, whose detail names the current stock.
+// Without it the set is absolute, as after counting the shelves.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /api/v1/admin/products/{id}/stock (the `AdminSetStock` operationId).
@@ -1521,6 +1576,10 @@ func (c *Client) AdminSetStockWithBody(ctx context.Context, id ID, contentType s
 }
 
 // AdminSetStock Set a product's stock
+//
+// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+// if the stock is still that: otherwise 409, whose detail names the current stock.
+// Without it the set is absolute, as after counting the shelves.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3734,14 +3793,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/v1/admin/products/{id} (the `AdminDeleteProduct` operationId).
 	AdminDeleteProductWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*AdminDeleteProductResponse, error)
 
-	// AdminUpdateProductWithBodyWithResponse Replace a product
+	// AdminUpdateProductWithBodyWithResponse Replace a product's fields (the stock only when the client proves it saw it)
+	//
+	// Replaces every field but the stock. Orders take stock between a client's read and
+	// its save, so the stock is never written from a copy: without `stock` it is kept;
+	// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+	// is still `expected_stock`, and the same value in both keeps it whatever orders did
+	// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+	// and keeps it. A stock that is not what the client read refuses the whole update
+	// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+	// on its own.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/admin/products/{id} (the `AdminUpdateProduct` operationId).
 	AdminUpdateProductWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminUpdateProductResponse, error)
 
-	// AdminUpdateProductWithResponse Replace a product
+	// AdminUpdateProductWithResponse Replace a product's fields (the stock only when the client proves it saw it)
+	//
+	// Replaces every field but the stock. Orders take stock between a client's read and
+	// its save, so the stock is never written from a copy: without `stock` it is kept;
+	// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+	// is still `expected_stock`, and the same value in both keeps it whatever orders did
+	// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+	// and keeps it. A stock that is not what the client read refuses the whole update
+	// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+	// on its own.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3790,12 +3867,20 @@ type ClientWithResponsesInterface interface {
 
 	// AdminSetStockWithBodyWithResponse Set a product's stock
 	//
+	// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+	// if the stock is still that: otherwise 409, whose detail names the current stock.
+	// Without it the set is absolute, as after counting the shelves.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/v1/admin/products/{id}/stock (the `AdminSetStock` operationId).
 	AdminSetStockWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetStockResponse, error)
 
 	// AdminSetStockWithResponse Set a product's stock
+	//
+	// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+	// if the stock is still that: otherwise 409, whose detail names the current stock.
+	// Without it the set is absolute, as after counting the shelves.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4827,7 +4912,7 @@ type AdminUpdateProductResponse struct {
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *Problem
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -4864,7 +4949,7 @@ func (r AdminUpdateProductResponse) GetApplicationproblemJSON404() *NotFound {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r AdminUpdateProductResponse) GetApplicationproblemJSON409() *Conflict {
+func (r AdminUpdateProductResponse) GetApplicationproblemJSON409() *Problem {
 	return r.ApplicationproblemJSON409
 }
 
@@ -5207,6 +5292,8 @@ type AdminSetStockResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -5240,6 +5327,11 @@ func (r AdminSetStockResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r AdminSetStockResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AdminSetStockResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -7146,7 +7238,16 @@ func (c *ClientWithResponses) AdminDeleteProductWithResponse(ctx context.Context
 	return ParseAdminDeleteProductResponse(rsp)
 }
 
-// AdminUpdateProductWithBodyWithResponse Replace a product
+// AdminUpdateProductWithBodyWithResponse Replace a product's fields (the stock only when the client proves it saw it)
+//
+// Replaces every field but the stock. Orders take stock between a client's read and
+// its save, so the stock is never written from a copy: without `stock` it is kept;
+// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+// is still `expected_stock`, and the same value in both keeps it whatever orders did
+// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+// and keeps it. A stock that is not what the client read refuses the whole update
+// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+// on its own.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7159,7 +7260,16 @@ func (c *ClientWithResponses) AdminUpdateProductWithBodyWithResponse(ctx context
 	return ParseAdminUpdateProductResponse(rsp)
 }
 
-// AdminUpdateProductWithResponse Replace a product
+// AdminUpdateProductWithResponse Replace a product's fields (the stock only when the client proves it saw it)
+//
+// Replaces every field but the stock. Orders take stock between a client's read and
+// its save, so the stock is never written from a copy: without `stock` it is kept;
+// `stock` with `expected_stock` (the stock the client read) sets it only if the stock
+// is still `expected_stock`, and the same value in both keeps it whatever orders did
+// meanwhile; `stock` alone (the product sent back as read) must still be the stock,
+// and keeps it. A stock that is not what the client read refuses the whole update
+// with 409, whose detail names the current stock. `PATCH .../stock` sets the stock
+// on its own.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7238,6 +7348,10 @@ func (c *ClientWithResponses) AdminMoveProductImageWithResponse(ctx context.Cont
 
 // AdminSetStockWithBodyWithResponse Set a product's stock
 //
+// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+// if the stock is still that: otherwise 409, whose detail names the current stock.
+// Without it the set is absolute, as after counting the shelves.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /api/v1/admin/products/{id}/stock (the `AdminSetStock` operationId).
@@ -7250,6 +7364,10 @@ func (c *ClientWithResponses) AdminSetStockWithBodyWithResponse(ctx context.Cont
 }
 
 // AdminSetStockWithResponse Set a product's stock
+//
+// Sets the stock to `stock`. With `expected_stock` (the stock the client showed) only
+// if the stock is still that: otherwise 409, whose detail names the current stock.
+// Without it the set is absolute, as after counting the shelves.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8416,7 +8534,7 @@ func ParseAdminUpdateProductResponse(rsp *http.Response) (*AdminUpdateProductRes
 		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -8768,6 +8886,13 @@ func ParseAdminSetStockResponse(rsp *http.Response) (*AdminSetStockResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge

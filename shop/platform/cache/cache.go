@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,8 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/storefront-operator/storefront/shop/platform/apperr"
 )
 
 // Entry is a cached value: its encoded body with its entity tag and, when the caller
@@ -118,9 +121,18 @@ type Options struct {
 	// RetryAfter is how long Redis is skipped after it failed (default 1s), so a dead
 	// Redis costs one failed call per interval instead of one per request.
 	RetryAfter time.Duration
-	Observer   Observer
-	Logger     *slog.Logger
+	// LoadTimeout bounds a load (DefaultLoadTimeout when 0). A load is shared by every
+	// caller of its key and outlives the caller who started it, so no caller's context
+	// bounds it; past LoadTimeout it fails with apperr.ErrTimedOut (503, Retry-After).
+	LoadTimeout time.Duration
+	Observer    Observer
+	Logger      *slog.Logger
 }
+
+// DefaultLoadTimeout is LoadTimeout's default: the shoppers' statements end at
+// SHOPPER_STATEMENT_TIMEOUT (500ms by default) each, so this bounds what no statement
+// timeout does, such as waiting for a pool connection.
+const DefaultLoadTimeout = 5 * time.Second
 
 // Cache is safe for concurrent use.
 type Cache struct {
@@ -193,6 +205,9 @@ func New(opts Options) (*Cache, error) {
 	}
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
+	}
+	if opts.LoadTimeout <= 0 {
+		opts.LoadTimeout = DefaultLoadTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -377,6 +392,12 @@ func (c *Cache) publish(ctx context.Context) error {
 // across concurrent callers) and storing it in both levels when it is cacheable. decode
 // turns a body read from Redis into the entry's value (nil: no value). hit reports
 // whether the entry came from the cache.
+//
+// The load is shared: it runs under the first caller's context values but not its
+// cancellation, bounded by LoadTimeout, and each caller waits for it under its own
+// context. A caller whose context ends gets ctx.Err() at once, and the load goes on for
+// the others (and fills the cache): one client closing its connection must not fail the
+// shoppers waiting for the same key.
 func (c *Cache) Get(ctx context.Context, key string, decode func([]byte) (any, error), load func(context.Context) (Loaded, error)) (e Entry, hit bool, err error) {
 	v, ep := c.version.Load(), c.epoch.Load()
 	if le, ok := c.local.Get(key); ok && le.version == v && le.epoch == ep && time.Now().Before(le.expires) {
@@ -392,35 +413,62 @@ func (c *Cache) Get(ctx context.Context, key string, decode func([]byte) (any, e
 			return e, true, nil
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return Entry{}, false, err // the caller is gone: start nothing for it
+	}
 
 	// singleflight per key, version and epoch: concurrent misses share one load.
-	res, err, _ := c.group.Do(strconv.FormatInt(v, 10)+"|"+strconv.FormatInt(ep, 10)+"|"+key, func() (any, error) {
-		// A flight that ended just before this one began may have stored the entry.
-		if le, ok := c.local.Get(key); ok && le.version == v && le.epoch == ep && time.Now().Before(le.expires) {
-			return le.Entry, nil
-		}
-		l, err := load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		e := Entry{Body: l.Body, ETag: ETag(l.Body), Value: l.Value}
-		if !l.Cacheable {
-			return e, nil
-		}
-		c.storeLocal(key, e, v, ep)
-		if shared && c.redisUsable() && c.version.Load() == v && len(l.Body) <= c.opts.MaxEntryBytes {
-			rkey := c.redisKey(key, v)
-			if err := c.opts.Redis.Set(ctx, rkey, c.seal(rkey, key, l.Body, time.Now()), c.opts.RedisTTL).Err(); err != nil {
-				c.observe("redis", "error")
-				c.failed(ctx, "writing a cache entry", err)
-			}
-		}
-		return e, nil
+	flight := c.group.DoChan(strconv.FormatInt(v, 10)+"|"+strconv.FormatInt(ep, 10)+"|"+key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
+		defer cancel()
+		return c.load(lctx, key, v, ep, shared, load)
 	})
-	if err != nil {
-		return Entry{}, false, err
+	select {
+	case <-ctx.Done():
+		return Entry{}, false, ctx.Err()
+	case r := <-flight:
+		if r.Err != nil {
+			return Entry{}, false, r.Err
+		}
+		return r.Val.(Entry), false, nil
 	}
-	return res.(Entry), false, nil
+}
+
+// load is the shared load of key (version v, epoch ep) under ctx, which no caller
+// cancels; shared says whether the entry goes to Redis.
+func (c *Cache) load(ctx context.Context, key string, v, ep int64, shared bool, load func(context.Context) (Loaded, error)) (_ any, err error) {
+	// DoChan runs the load in a goroutine of its own, where a panic would end the
+	// process: it becomes an error of this load, an internal one (a 500 that is logged).
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cache: loading %q panicked: %v\n%s", key, r, debug.Stack())
+		}
+	}()
+	// A flight that ended just before this one began may have stored the entry.
+	if le, ok := c.local.Get(key); ok && le.version == v && le.epoch == ep && time.Now().Before(le.expires) {
+		return le.Entry, nil
+	}
+	l, err := load(ctx)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: loading %q took over %s: %w", apperr.ErrTimedOut, key, c.opts.LoadTimeout, err)
+		}
+		return nil, err
+	}
+	e := Entry{Body: l.Body, ETag: ETag(l.Body), Value: l.Value}
+	if !l.Cacheable {
+		return e, nil
+	}
+	// Redis first, then this replica: whoever finds the entry here finds it in Redis too.
+	if shared && c.redisUsable() && c.version.Load() == v && len(l.Body) <= c.opts.MaxEntryBytes {
+		rkey := c.redisKey(key, v)
+		if err := c.opts.Redis.Set(ctx, rkey, c.seal(rkey, key, l.Body, time.Now()), c.opts.RedisTTL).Err(); err != nil {
+			c.observe("redis", "error")
+			c.failed(ctx, "writing a cache entry", err)
+		}
+	}
+	c.storeLocal(key, e, v, ep)
+	return e, nil
 }
 
 // redisGet reads and opens key's entry of version v; ok is false on a miss, whatever
@@ -431,6 +479,9 @@ func (c *Cache) redisGet(ctx context.Context, key string, v int64, decode func([
 	switch {
 	case errors.Is(err, redis.Nil):
 		c.observe("redis", "miss")
+		return Entry{}, false
+	case err != nil && ctx.Err() != nil:
+		// The caller went away: no fault of Redis, which stays in use for the others.
 		return Entry{}, false
 	case err != nil:
 		c.observe("redis", "error")

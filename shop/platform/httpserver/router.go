@@ -5,6 +5,7 @@
 package httpserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -237,13 +238,24 @@ func bodyLimit(def int64, routes map[string]int64) gin.HandlerFunc {
 }
 
 // writeErrors is the one place where handler errors become HTTP responses: problem
-// details, or what the request's ErrorRenderer makes of them.
+// details, or what the request's ErrorRenderer makes of them; nothing for a client that
+// went away.
 func writeErrors(c *gin.Context) {
 	c.Next()
 	if len(c.Errors) == 0 || c.Writer.Written() {
 		return
 	}
 	err := c.Errors.Last().Err
+	if errors.Is(err, context.Canceled) && errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client closed the connection and the request's work gave up: no fault of
+		// the shop, and nobody to answer. The access log records 499 at info; a
+		// cancellation that is not the request's own stays an internal error below.
+		// Gin sends the status line after the handlers anyway (to a closed connection,
+		// harmlessly); sending it now makes the access log's bytes 0, not -1.
+		c.Status(problem.StatusClientClosedRequest)
+		c.Writer.WriteHeaderNow()
+		return
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		err = apperr.ErrTooLarge

@@ -15,6 +15,11 @@ import (
 // ContentType is the media type of problem details.
 const ContentType = "application/problem+json"
 
+// StatusClientClosedRequest is the status recorded (in the access log and the metrics)
+// for a request whose client went away before the answer: nginx's 499. Nothing is sent,
+// since nobody is there to read it.
+const StatusClientClosedRequest = 499
+
 // typeBase prefixes the problem type URIs; they identify the kind of problem and are
 // documented in the OpenAPI description.
 const typeBase = "https://storefront.dev/problems/"
