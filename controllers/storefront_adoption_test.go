@@ -247,7 +247,7 @@ func TestRetainedClusterStillDeletingIsNotAdopted(t *testing.T) {
 // stopped at the subnet group with advice that led to the replaced cluster.
 func TestRetainAfterRestoreThenRecreateAdoptsTheRestoredCluster(t *testing.T) {
 	ns := newNamespace(t)
-	standIns := startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	retain := func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain }
