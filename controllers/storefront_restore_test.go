@@ -569,9 +569,13 @@ func TestRotationKeepsTheRetainedClustersPassword(t *testing.T) {
 func TestHibernateAfterRestorePausesTheRestoredCluster(t *testing.T) {
 	ns := newNamespace(t)
 	startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
-	startOperator(t, ns, ackOptions)
+	op := startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	restoredShop(t, ns, func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" })
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	reconcileAtRest(g, op, ns)
+	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero(),
+		"mutating requests at rest after the restore: %s", op.counter.MutationSummary())
 	awsID := awsIdentifier(ns, "acme")
 	g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue())
 	restored := ackObject(g, ns, gvkDBCluster, awsID+"-r1")
