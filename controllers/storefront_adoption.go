@@ -47,6 +47,7 @@ const (
 	ackAnnotationAdoptionPolicy = "services.k8s.aws/adoption-policy"
 	ackAnnotationAdoptionFields = "services.k8s.aws/adoption-fields"
 	ackAdoptOrCreate            = "adopt-or-create"
+	ackAdopt                    = "adopt"
 )
 
 // adoptionIDFields are the identifier fields ACK populates from adoption-fields (each
@@ -74,7 +75,7 @@ func retainedCluster(passwords []dbPassword, id string) bool {
 }
 
 // withAdoption asks ACK to adopt the resource of u's identifier if AWS has it (and to
-// create it otherwise).
+// create it otherwise), the DB cluster excepted: it is adopted only (adoptionPolicy).
 func withAdoption(u *unstructured.Unstructured, id string) *unstructured.Unstructured {
 	field, ok := adoptionIDFields[u.GroupVersionKind()]
 	if !ok {
@@ -85,10 +86,28 @@ func withAdoption(u *unstructured.Unstructured, id string) *unstructured.Unstruc
 	if a == nil {
 		a = map[string]string{}
 	}
-	a[ackAnnotationAdoptionPolicy] = ackAdoptOrCreate
+	a[ackAnnotationAdoptionPolicy] = adoptionPolicy(u.GroupVersionKind())
 	a[ackAnnotationAdoptionFields] = string(fields)
 	u.SetAnnotations(a)
 	return u
+}
+
+// adoptionPolicy is adopt-or-create but for the DB cluster, which is adopted with
+// adopt: the runtime (reconciler.go Sync) then stores what DescribeDBClusters returned
+// into the object's spec (patchResourceMetadataAndSpec of desired against the read
+// resource), as a create stores CreateDBCluster's output. Under adopt-or-create it
+// stores nothing of the spec (setResourceManagedAndAdopted patches metadata only), and
+// the updates copy back only custom_update.go customUpdate's fields, without
+// EngineVersion or AutoMinorVersionUpgrade: sdkFind sets those from DescribeDBClusters
+// and delta.go compares them with a nil difference, so a spec without them differs at
+// every sync (ModifyDBCluster without a change, ACK.ResourceSynced False for good).
+// The cluster is known to exist when the annotations go on (adoptRetainedCluster); one
+// gone meanwhile is ACK's AdoptedResourceNotFound, not a new empty cluster.
+func adoptionPolicy(gvk schema.GroupVersionKind) string {
+	if gvk == gvkDBCluster {
+		return ackAdopt
+	}
+	return ackAdoptOrCreate
 }
 
 // notManaged reports whether ACK refused obj because AWS has a resource of its

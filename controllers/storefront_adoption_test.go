@@ -65,7 +65,8 @@ func deleteAndWait(t *testing.T, ns string) {
 
 // Issue 16, item 4: a Retain deletion records the surviving cluster on the kept password
 // Secret; the Storefront created again under the same name finds the record and only
-// then asks ACK to adopt (adopt-or-create with the identifier in adoption-fields): the
+// then asks ACK to adopt (adopt for the DBCluster, adopt-or-create for the subnet group and
+// instance, with the identifier in adoption-fields): the
 // same cluster, the same endpoint, no second cluster in AWS.
 func TestRetainThenRecreateAdopts(t *testing.T) {
 	ns := newNamespace(t)
@@ -87,7 +88,7 @@ func TestRetainThenRecreateAdopts(t *testing.T) {
 	sf = waitForPhase(t, ns, shopv1alpha1.PhaseReady)
 	g.Expect(sf.Status.Database.Endpoint).To(Equal(host), "the same cluster")
 	cl := ackObject(g, ns, gvkDBCluster, "acme-database")
-	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue(ackAnnotationAdoptionPolicy, "adopt-or-create"))
+	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue(ackAnnotationAdoptionPolicy, "adopt"))
 	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue(ackAnnotationAdoptionFields, `{"dbClusterIdentifier":"`+id+`"}`))
 	g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue("services.k8s.aws/adopted", "true"))
 	clusters := 0
@@ -97,6 +98,40 @@ func TestRetainThenRecreateAdopts(t *testing.T) {
 		}
 	}
 	g.Expect(clusters).To(Equal(1))
+}
+
+// A retained cluster adopted for a Storefront without a version of its own is synced:
+// ACK stores what DescribeDBClusters returned in the adopted object's spec (policy
+// adopt, runtime reconciler.go Sync), engineVersion included. Under adopt-or-create it
+// stored nothing, and the version DescribeDBClusters returns (sdkFind) against none in
+// the spec was a difference at every sync (delta.go): ModifyDBCluster each time, never
+// synced (custom_update.go customUpdate ends with Synced False).
+func TestRetainThenRecreateAdoptsWithoutAVersion(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 300 * time.Millisecond})
+	op := startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	unversioned := withAurora(func(a *shopv1alpha1.AuroraDatabase) {
+		a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain
+		a.EngineVersion = ""
+	})
+	createStorefront(t, newStorefront(ns, unversioned))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	deleteAndWait(t, ns)
+	createStorefront(t, newStorefront(ns, unversioned))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	synced := func(g Gomega) {
+		cl := ackObject(g, ns, gvkDBCluster, "acme-database")
+		g.Expect(cl.GetAnnotations()).To(HaveKeyWithValue("services.k8s.aws/adopted", "true"))
+		g.Expect(cl.Object["spec"]).To(HaveKeyWithValue("engineVersion", fake.DefaultAuroraPostgresVersion))
+		c, ok := ackConditionOf(cl, ackConditionSynced)
+		g.Expect(ok && c.Status == "True").To(BeTrue(), "ACK.ResourceSynced True")
+	}
+	g.Eventually(synced, eventually, poll).Should(Succeed())
+	g.Consistently(synced, quiet, poll).Should(Succeed())
+	reconcileAtRest(g, op, ns)
+	g.Consistently(op.counter.Mutations).WithTimeout(quiet).WithPolling(poll).Should(BeZero(),
+		"mutating requests at rest: %s", op.counter.MutationSummary())
 }
 
 // Issue 16, item 4: without the record (here the kept password Secret lost it), an
@@ -247,7 +282,7 @@ func TestRetainedClusterStillDeletingIsNotAdopted(t *testing.T) {
 // stopped at the subnet group with advice that led to the replaced cluster.
 func TestRetainAfterRestoreThenRecreateAdoptsTheRestoredCluster(t *testing.T) {
 	ns := newNamespace(t)
-	standIns := startStandIns(t, ns, fake.Options{})
+	standIns := startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
 	retain := func(a *shopv1alpha1.AuroraDatabase) { a.DeletionPolicy = shopv1alpha1.DeletionPolicyRetain }

@@ -483,10 +483,12 @@ func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, regio
 	// then every new cluster would fail at create. Left out, Aurora picks its default
 	// version for the region (RDS API reference, CreateDBCluster: EngineVersion is not
 	// required), and ACK writes the version AWS reports back into spec.engineVersion
-	// (rds-controller generator.yaml: DBCluster EngineVersion late_initialize). A field
-	// we do not apply is neither compared nor owned by us, so that value is never fought;
-	// a version the user gives is compared through adoptACKWriteBacks, which accepts a
-	// later minor of the same major.
+	// (rds-controller 1.11.1 sdk.go sdkCreate sets it from CreateDBCluster's output, and
+	// the runtime's createResource stores it; generator.yaml late-initialises only the
+	// DBCluster's NetworkType). A field we do not apply is neither compared nor owned by
+	// us, so that value is never fought; a version the user gives is compared through
+	// adoptACKWriteBacks, which accepts a later minor of the same major. A restore stores
+	// no version (storefront_restore.go withSnapshotEngineVersion gives it one).
 	if a.EngineVersion != "" {
 		spec["engineVersion"] = a.EngineVersion
 	}

@@ -170,7 +170,48 @@ func (r *StorefrontReconciler) onCurrentCluster(ctx context.Context, sf *shopv1a
 			}
 		}
 	}
-	return forCluster(sf, u, id, snapshot), nil
+	return r.withSnapshotEngineVersion(ctx, sf, forCluster(sf, u, id, snapshot), snapshot)
+}
+
+// withSnapshotEngineVersion gives a restored DBCluster that has no version of the
+// user's the version of the snapshot it comes from. ACK stores none of AWS's values for
+// a restored cluster (rds-controller 1.11.1 sdk.go sdkCreate returns hooks.go
+// restoreDbClusterFromSnapshot, which writes RestoreDBClusterFromSnapshot's output into
+// the desired resource itself, so the runtime's createResource patches no difference),
+// and its updates copy back a fixed list of fields without EngineVersion
+// (custom_update.go customUpdate). sdkFind sets spec.engineVersion from
+// DescribeDBClusters and delta.go compares it with a nil difference, so without a
+// version in the spec every sync calls ModifyDBCluster and leaves ACK.ResourceSynced
+// False: the restore would wait for ever. The snapshot's version is the restored
+// cluster's (RestoreDBClusterFromSnapshot gets it too), and delta.go's customPreCompare
+// takes a later minor of the same major as equal while autoMinorVersionUpgrade holds
+// (unset: true), so the value never asks RDS for a change. It is read from the status
+// of the snapshot's DBClusterSnapshot object (the snapshots the operator takes); once
+// applied, the live object keeps it. A snapshot without such an object leaves the
+// version out (README "What the ACK stand-in reproduces").
+func (r *StorefrontReconciler) withSnapshotEngineVersion(ctx context.Context, sf *shopv1alpha1.Storefront, u *unstructured.Unstructured, snapshot string) (*unstructured.Unstructured, error) {
+	spec, _ := u.Object["spec"].(map[string]any)
+	if u.GroupVersionKind() != gvkDBCluster || snapshot == "" || spec == nil || specField(u, "engineVersion") != "" {
+		return u, nil
+	}
+	live := newACKObject(gvkDBCluster)
+	switch err := r.objectReader().Get(ctx, client.ObjectKeyFromObject(u), live); {
+	case err == nil:
+		if v := specField(live, "engineVersion"); v != "" {
+			spec["engineVersion"] = v
+			return u, nil
+		}
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading DBCluster %s: %w", u.GetName(), err)
+	}
+	snap, err := r.snapshotObject(ctx, sf, snapshot)
+	if err != nil || snap == nil {
+		return u, err
+	}
+	if v, _, _ := unstructured.NestedString(snap.Object, "status", "engineVersion"); v != "" {
+		spec["engineVersion"] = v
+	}
+	return u, nil
 }
 
 // otherDBClusters are the DBCluster objects of this Storefront's name other than the
@@ -301,7 +342,9 @@ func (r *StorefrontReconciler) advanceRestore(ctx context.Context, s *scope) (ct
 	eff := effective(sf)
 	sgs := firstNonEmpty(sf.Spec.Database.Aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
 	desired := withProvisioningTag(sf, r.Options.ClusterName, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, newest))
-	desired = forCluster(sf, desired, rs.ClusterIdentifier, rs.SnapshotIdentifier)
+	if desired, err = r.withSnapshotEngineVersion(ctx, sf, forCluster(sf, desired, rs.ClusterIdentifier, rs.SnapshotIdentifier), rs.SnapshotIdentifier); err != nil {
+		return ctrl.Result{}, err
+	}
 	spec := desired.Object["spec"].(map[string]any)
 	// Until the switch the cluster may be deleted after a failure, so it is neither
 	// protected nor worth a final snapshot (the snapshot holds its data); the database

@@ -31,6 +31,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -80,20 +81,31 @@ func find(c *ackCall, kind, idField string, r *unstructured.Unstructured) (*unst
 
 // setFromAWS sets u's status (conditions kept) and the spec fields AWS returns.
 func setFromAWS(u *unstructured.Unstructured, res AWSResource) {
+	setStatusFromAWS(u, res)
+	spec := specOf(u)
+	for k, v := range res.Spec {
+		spec[k] = deepCopyValue(v)
+	}
+}
+
+// setStatusFromAWS sets u's status from AWS (conditions kept) and nothing of its spec.
+func setStatusFromAWS(u *unstructured.Unstructured, res AWSResource) {
 	conds := statusMap(u)["conditions"]
 	st := DescribedStatus(res)
 	if conds != nil {
 		st["conditions"] = conds
 	}
 	u.Object["status"] = st
+}
+
+// specOf is u's spec, created empty when missing.
+func specOf(u *unstructured.Unstructured) map[string]any {
 	spec, _ := u.Object["spec"].(map[string]any)
 	if spec == nil {
 		spec = map[string]any{}
 		u.Object["spec"] = spec
 	}
-	for k, v := range res.Spec {
-		spec[k] = deepCopyValue(v)
-	}
+	return spec
 }
 
 // compareSpecs is the generated delta over the spec: a field differs when one side
@@ -267,18 +279,23 @@ func (m dbClusterManager) sdkCreate(ctx context.Context, c *ackCall, desired *un
 	spec := desired.Object["spec"].(map[string]any)
 	if specString(desired, "snapshotIdentifier") != "" {
 		// sdk_create_pre_build_request: restoreDbClusterFromSnapshot, without the master
-		// password and before sdk_create_post_set_output (ack_snapshot.go).
+		// password and before sdk_create_post_set_output (ack_snapshot.go). Unlike the
+		// create below it works on desired itself, not on a copy:
+		// setResourceFromRestoreDBClusterFromSnapshotOutput(r, resp) writes the output
+		// into desired and hooks.go returns &resource{r.ko}. The created resource is
+		// the desired one, so the runtime's createResource (patchResourceMetadataAndSpec
+		// of desired against it) and lateInitializeResource find no difference: nothing
+		// AWS returned reaches the stored spec.
 		res, err := c.s.aws.Create(c.key(DBClusterGVK.Kind, desired, m.idField()), spec, "", withSpecTags(c.defaultTags(m.service()), spec))
 		if err != nil {
 			return nil, err
 		}
-		ko := desired.DeepCopy()
-		setFromAWS(ko, res)
-		setStatusDefaults(ko, c)
-		if statusOf(ko, "status") == RDSStatusCreating {
-			setCondition(ko, ConditionSynced, "False", nil, nil, c.s.now())
+		setFromAWS(desired, res)
+		setStatusDefaults(desired, c)
+		if statusOf(desired, "status") == RDSStatusCreating {
+			setCondition(desired, ConditionSynced, "False", nil, nil, c.s.now())
 		}
-		return ko, nil
+		return desired, nil
 	}
 	ref, _, _ := unstructured.NestedMap(desired.Object, "spec", "masterUserPassword")
 	password, err := c.secretValueFromReference(ctx, ref)
@@ -337,11 +354,40 @@ func (m dbClusterManager) sdkUpdate(ctx context.Context, c *ackCall, desired, la
 		return nil, err
 	}
 	ko := desired.DeepCopy()
-	setFromAWS(ko, res)
+	setStatusFromAWS(ko, res)
+	setModifyDBClusterOutput(ko, res)
 	setStatusDefaults(ko, c)
 	setAnnotation(ko, AnnotationLastAppliedSecret, LastAppliedSecretReference(ko))
 	setCondition(ko, ConditionSynced, "False", nil, nil, now)
 	return ko, nil
+}
+
+// modifyDBClusterOutputFields are the spec fields custom_update.go customUpdate sets
+// from the ModifyDBCluster output (nil when the output has none); every other field
+// of the returned resource is desired's. So a field desired leaves out that
+// DescribeDBClusters returns and delta.go compares (engineVersion, networkType,
+// autoMinorVersionUpgrade...) stays a difference after the update.
+var modifyDBClusterOutputFields = []string{"availabilityZones", "backtrackWindow", "backupRetentionPeriod",
+	"characterSetName", "copyTagsToSnapshot", "databaseInsightsMode", "dbClusterIdentifier", "databaseName",
+	"deletionProtection", "engine", "engineMode", "kmsKeyID", "masterUsername", "port", "enablePerformanceInsights",
+	"performanceInsightsKMSKeyID", "performanceInsightsRetentionPeriod", "preferredBackupWindow",
+	"preferredMaintenanceWindow", "replicationSourceIdentifier", "storageEncrypted"}
+
+// setModifyDBClusterOutput copies customUpdate's fields of the ModifyDBCluster output
+// into u's spec; allocatedStorage only for an engine other than Aurora (and then
+// never cleared).
+func setModifyDBClusterOutput(u *unstructured.Unstructured, res AWSResource) {
+	spec := specOf(u)
+	for _, f := range modifyDBClusterOutputFields {
+		if v, ok := res.Spec[f]; ok {
+			spec[f] = deepCopyValue(v)
+		} else {
+			delete(spec, f)
+		}
+	}
+	if v, ok := res.Spec["allocatedStorage"]; ok && !strings.HasPrefix(specString2(res.Spec, "engine"), "aurora") {
+		spec["allocatedStorage"] = deepCopyValue(v)
+	}
 }
 
 func (m dbClusterManager) sdkDelete(_ context.Context, c *ackCall, r *unstructured.Unstructured) (*unstructured.Unstructured, error) {
