@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,9 +27,19 @@ import (
 // command the shop needs and the string lacks fails them with NOPERM; a change here is a
 // change of what every shop's cache user may do.
 func TestCacheUserAccessString(t *testing.T) {
-	const want = "on ~shop:* &shop:* -@all +get +set +incr +publish +subscribe +ping +hello +command +cluster|slots"
+	const want = "on ~shop:* &shop:* -@all +get +getrange +set +incr +publish +subscribe +ping +hello +command +cluster|slots"
 	if CacheUserAccessString != want {
 		t.Errorf("CacheUserAccessString = %q\nwant                    %q", CacheUserAccessString, want)
+	}
+	// GET stays for shops of older images (and for a shop refused GETRANGE by an operator
+	// older than it), which the shop's own tests do not grant (test/testenv).
+	if CacheUserLegacyGrants != "+get" {
+		t.Errorf("CacheUserLegacyGrants = %q, want %q", CacheUserLegacyGrants, "+get")
+	}
+	for _, g := range strings.Fields(CacheUserLegacyGrants) {
+		if !slices.Contains(strings.Fields(CacheUserAccessString), g) {
+			t.Errorf("the legacy grant %q is not in the access string", g)
+		}
 	}
 	for name, tc := range map[string]struct{ token string }{
 		// ElastiCache refuses these in an access string (Clusters.RBAC.html: no

@@ -1,38 +1,74 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
 var (
 	accessOnce sync.Once
-	access     string
+	operator   string
+	legacy     string
 	accessErr  error
 )
 
-// ShopAccessString is controllers.CacheUserAccessString, the access string the operator
-// gives the shop's ElastiCache user, read from controllers/cache_access.go: the
+// OperatorAccessString is controllers.CacheUserAccessString, the access string the
+// operator gives the shop's ElastiCache user, read from controllers/cache_access.go: the
 // controllers' own tests use testenv, so testenv cannot import the package without an
-// import cycle, and a copy here could drift. The constant must stay one string literal.
-func ShopAccessString() (string, error) {
-	accessOnce.Do(func() {
-		access, accessErr = readAccessString(filepath.Join(RepoRoot(), "controllers", "cache_access.go"))
-	})
-	return access, accessErr
+// import cycle, and a copy here could drift. The constant must stay one string literal,
+// as must controllers.CacheUserLegacyGrants.
+func OperatorAccessString() (string, error) {
+	readAccess()
+	return operator, accessErr
 }
 
-func readAccessString(path string) (string, error) {
+// ShopAccessString is what this shop image needs of its user: OperatorAccessString
+// without the grants the operator keeps only for shops of older images
+// (controllers.CacheUserLegacyGrants: GET, which this image no longer sends). testenv's
+// servers give the shop's user exactly this, so a test of this image is refused any
+// command it sends outside it, and can check that it uses every grant.
+func ShopAccessString() (string, error) {
+	readAccess()
+	if accessErr != nil {
+		return "", accessErr
+	}
+	drop := strings.Fields(legacy)
+	rules := slices.DeleteFunc(strings.Fields(operator), func(r string) bool { return slices.Contains(drop, r) })
+	return strings.Join(rules, " "), nil
+}
+
+func readAccess() {
+	accessOnce.Do(func() {
+		path := filepath.Join(RepoRoot(), "controllers", "cache_access.go")
+		consts, err := readStringConsts(path, "CacheUserAccessString", "CacheUserLegacyGrants")
+		if err != nil {
+			accessErr = err
+			return
+		}
+		operator, legacy = consts[0], consts[1]
+		for _, g := range strings.Fields(legacy) {
+			if !slices.Contains(strings.Fields(operator), g) {
+				accessErr = fmt.Errorf("testenv: controllers.CacheUserLegacyGrants holds %q, which CacheUserAccessString does not grant", g)
+			}
+		}
+	})
+}
+
+// readStringConsts returns the values of the string constants names of the Go file path.
+func readStringConsts(path string, names ...string) ([]string, error) {
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
-		return "", fmt.Errorf("testenv: reading the shop's cache access string: %w", err)
+		return nil, fmt.Errorf("testenv: reading the shop's cache access string: %w", err)
 	}
+	out := make([]string, len(names))
+	found := make([]bool, len(names))
 	for _, d := range f.Decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok || gd.Tok != token.CONST {
@@ -41,16 +77,25 @@ func readAccessString(path string) (string, error) {
 		for _, spec := range gd.Specs {
 			vs := spec.(*ast.ValueSpec)
 			for i, name := range vs.Names {
-				if name.Name != "CacheUserAccessString" || i >= len(vs.Values) {
+				j := slices.Index(names, name.Name)
+				if j < 0 || i >= len(vs.Values) {
 					continue
 				}
 				lit, ok := vs.Values[i].(*ast.BasicLit)
 				if !ok || lit.Kind != token.STRING {
-					return "", errors.New("testenv: controllers.CacheUserAccessString must be one string literal")
+					return nil, fmt.Errorf("testenv: controllers.%s must be one string literal", name.Name)
 				}
-				return strconv.Unquote(lit.Value)
+				if out[j], err = strconv.Unquote(lit.Value); err != nil {
+					return nil, err
+				}
+				found[j] = true
 			}
 		}
 	}
-	return "", fmt.Errorf("testenv: no constant CacheUserAccessString in %s", path)
+	for j, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("testenv: no constant %s in %s", names[j], path)
+		}
+	}
+	return out, nil
 }

@@ -2,11 +2,12 @@
 // with a short TTL in front of Redis, shared by every replica (docs/architecture.md, "The
 // shop's cache").
 //
-// Every command is valid in Redis Cluster mode and touches one key: a read is one GET, a
-// write one SET. The keys spread over the slots: no hash tag, and an entry's key is
-// "<prefix>:e:<version>:<bucket>", where the bucket is a hash of the entry's key modulo
-// Options.Buckets. The buckets bound the number of keys a version can have whatever the
-// requests, like a direct-mapped cache: two keys of one bucket replace each other.
+// Every command is valid in Redis Cluster mode and touches one key: a read is one
+// GETRANGE, a write one SET. The keys spread over the slots: no hash tag, and an entry's
+// key is "<prefix>:e:<version>:<bucket>", where the bucket is a hash of the entry's key
+// modulo Options.Buckets. The buckets bound the number of keys a version can have
+// whatever the requests, like a direct-mapped cache: two keys of one bucket replace each
+// other.
 //
 // Invalidation moves a version number kept in Redis ("<prefix>:version"): Invalidate
 // increments it and publishes it on "<prefix>:invalidate"; every replica follows the
@@ -23,6 +24,21 @@
 // withhold entries, or make a newly started replica serve entries up to RedisTTL old by
 // rolling the version back; never a body the shop did not produce.
 //
+// Every read is bounded by the largest value the cache writes under that key (GETRANGE
+// key 0 <bound>): go-redis allocates the whole length a reply announces before reading
+// it, so a GET of a value planted by someone who can write to Redis allocated it in full,
+// in every replica, every PollInterval for the version key: memory, not entries, was then
+// what that someone could take. An entry longer than the bound is refused unread, like a
+// forged one; a version key longer than 20 bytes is unreadable, like one that holds no
+// integer. An absent key and an empty value read the same (GETRANGE answers both with
+// ""): a miss, and version 0.
+//
+// A shop of this image may run under an operator whose access string for the shop's user
+// lacks +getrange (controllers.CacheUserAccessString, which also keeps +get for shops of
+// older images). Redis then refuses GETRANGE (NOPERM); the cache logs it once at warn and
+// reads with GET for the rest of the process, unbounded as before, until the operator is
+// upgraded and the shop restarted.
+//
 // Redis is an optimisation, never a dependency: when it is absent or failing, the cache
 // is in-process only and every miss is loaded from the source (PostgreSQL).
 package cache
@@ -37,8 +53,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +104,7 @@ type Observer interface {
 // Client is what the cache needs of a Redis client: *Redis (OpenRedis) and go-redis's
 // clients implement it.
 type Client interface {
+	GetRange(ctx context.Context, key string, start, end int64) *redis.StringCmd
 	Get(ctx context.Context, key string) *redis.StringCmd
 	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
 	Incr(ctx context.Context, key string) *redis.IntCmd
@@ -142,6 +161,11 @@ type Cache struct {
 	versionKey string
 	channel    string
 	group      singleflight.Group
+	// entryMax is the longest value read from an entry's key: the longest entry the
+	// cache writes.
+	entryMax int
+	// getOnly says that Redis refused GETRANGE: reads are GETs (see read).
+	getOnly atomic.Bool
 
 	// version is the shared version this replica follows; versionKnown says it was read
 	// from Redis at least once (until then Redis is not used).
@@ -212,7 +236,8 @@ func New(opts Options) (*Cache, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Cache{opts: opts, versionKey: opts.Prefix + ":version", channel: opts.Prefix + ":invalidate"}
+	c := &Cache{opts: opts, versionKey: opts.Prefix + ":version", channel: opts.Prefix + ":invalidate",
+		entryMax: headerSize + maxKeyBytes + opts.MaxEntryBytes}
 	if opts.Redis != nil {
 		if opts.Secret == "" {
 			return nil, errors.New("cache: a secret is required to authenticate the shared entries")
@@ -311,11 +336,19 @@ func (c *Cache) refresh(ctx context.Context) {
 		}
 		return
 	}
-	v, err := c.opts.Redis.Get(ctx, c.versionKey).Int64()
+	raw, tooLong, err := c.read(ctx, c.versionKey, versionMaxBytes)
+	var v int64
 	switch {
-	case errors.Is(err, redis.Nil):
-		v = 0
 	case err != nil:
+	case tooLong:
+		// Not even read: a version is at most versionMaxBytes long.
+		err = fmt.Errorf("the version key %s holds more than %d bytes: not a version", c.versionKey, versionMaxBytes)
+	case len(raw) > 0:
+		if v, err = strconv.ParseInt(string(raw), 10, 64); err != nil {
+			err = fmt.Errorf("the version key %s holds %q: not a version", c.versionKey, raw)
+		}
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			c.failed(ctx, "reading the cache version", err)
 		}
@@ -460,7 +493,7 @@ func (c *Cache) load(ctx context.Context, key string, v, ep int64, shared bool, 
 		return e, nil
 	}
 	// Redis first, then this replica: whoever finds the entry here finds it in Redis too.
-	if shared && c.redisUsable() && c.version.Load() == v && len(l.Body) <= c.opts.MaxEntryBytes {
+	if shared && c.redisUsable() && c.version.Load() == v && len(l.Body) <= c.opts.MaxEntryBytes && len(key) <= maxKeyBytes {
 		rkey := c.redisKey(key, v)
 		if err := c.opts.Redis.Set(ctx, rkey, c.seal(rkey, key, l.Body, time.Now()), c.opts.RedisTTL).Err(); err != nil {
 			c.observe("redis", "error")
@@ -475,11 +508,8 @@ func (c *Cache) load(ctx context.Context, key string, v, ep int64, shared bool, 
 // the reason (absent, another key's, rejected, Redis failing).
 func (c *Cache) redisGet(ctx context.Context, key string, v int64, decode func([]byte) (any, error)) (Entry, bool) {
 	rkey := c.redisKey(key, v)
-	raw, err := c.opts.Redis.Get(ctx, rkey).Bytes()
+	raw, tooLong, err := c.read(ctx, rkey, c.entryMax)
 	switch {
-	case errors.Is(err, redis.Nil):
-		c.observe("redis", "miss")
-		return Entry{}, false
 	case err != nil && ctx.Err() != nil:
 		// The caller went away: no fault of Redis, which stays in use for the others.
 		return Entry{}, false
@@ -487,8 +517,17 @@ func (c *Cache) redisGet(ctx context.Context, key string, v int64, decode func([
 		c.observe("redis", "error")
 		c.failed(ctx, "reading a cache entry, serving from the database", err)
 		return Entry{}, false
+	case len(raw) == 0:
+		c.observe("redis", "miss")
+		return Entry{}, false
 	}
-	body, err := c.open(rkey, key, raw, time.Now())
+	var body []byte
+	if tooLong {
+		// Not even read: no entry the cache writes is that long.
+		err = fmt.Errorf("%w: longer than any entry (%d bytes)", errRejected, c.entryMax)
+	} else {
+		body, err = c.open(rkey, key, raw, time.Now())
+	}
 	if errors.Is(err, errOtherKey) {
 		c.observe("redis", "miss") // another key of the same bucket
 		return Entry{}, false
@@ -508,6 +547,42 @@ func (c *Cache) redisGet(ctx context.Context, key string, v int64, decode func([
 	return Entry{Body: body, ETag: ETag(body), Value: value}, true
 }
 
+// read returns the value of key, reading at most max+1 bytes of it: tooLong says that it
+// is longer than max (raw is then its first max+1 bytes). An absent key reads as empty.
+//
+// GETRANGE is a read of one key, valid in cluster mode, in Redis since 2.4, in Valkey,
+// and among the commands ElastiCache Serverless supports ("Supported and restricted
+// Valkey, Memcached, and Redis OSS commands", String commands:
+// https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/SupportedCommands.html).
+// Redis answers it with at most max+1 bytes whatever the value's length, so go-redis
+// allocates no more.
+//
+// A user refused GETRANGE (an operator that predates it in the access string) falls back
+// to GET, whose reply is as long as the value: logged once, at warn.
+func (c *Cache) read(ctx context.Context, key string, max int) (raw []byte, tooLong bool, err error) {
+	if !c.getOnly.Load() {
+		raw, err = c.opts.Redis.GetRange(ctx, key, 0, int64(max)).Bytes()
+		if !refusedGetrange(err) {
+			return raw, len(raw) > max, err
+		}
+		if c.getOnly.CompareAndSwap(false, true) {
+			c.opts.Logger.WarnContext(ctx, "Redis refuses GETRANGE to the shop's user, whose access string predates it: "+
+				"reading the cache with GET, unbounded, until the operator is upgraded and the shop restarted", "error", err)
+		}
+	}
+	raw, err = c.opts.Redis.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	return raw, len(raw) > max, err
+}
+
+// refusedGetrange says whether err is Redis refusing GETRANGE to the user (NOPERM naming
+// the command), not a key or a channel.
+func refusedGetrange(err error) bool {
+	return redis.IsPermissionError(err) && strings.Contains(strings.ToLower(err.Error()), "getrange")
+}
+
 // redisKey is where key's entry of version v lives: its bucket.
 func (c *Cache) redisKey(key string, v int64) string {
 	sum := sha256.Sum256([]byte(key))
@@ -520,6 +595,10 @@ func (c *Cache) redisKey(key string, v int64) string {
 const (
 	sealMagic  = "sc1"
 	headerSize = len(sealMagic) + 8 + sha256.Size + 2
+	// maxKeyBytes is the longest cache key an entry holds (its length takes 2 bytes).
+	maxKeyBytes = math.MaxUint16
+	// versionMaxBytes is the longest version: an int64 in decimal ("-9223372036854775808").
+	versionMaxBytes = 20
 	// clockSkew is how far apart the replicas' clocks may be.
 	clockSkew = 5 * time.Second
 )
