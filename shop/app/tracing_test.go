@@ -144,7 +144,7 @@ func TestRequestTrace(t *testing.T) {
 	var gets, sets int
 	for _, s := range redisCmds {
 		switch s.Name {
-		case "get":
+		case "getrange":
 			gets++
 		case "set":
 			sets++
