@@ -542,6 +542,12 @@ func (a *AWS) Create(key AWSKey, spec map[string]any, masterPassword string, tag
 		return AWSResource{}, call(NewAPIError("InternalFailure", "The request processing has failed because of an unknown error."), OpCreate, key.Kind)
 	}
 	r.Endpoint, r.provisioned = &ep, true
+	if r.busyStatus == RDSStatusCreating {
+		// AWS answers a create with the resource creating, and it is still creating when
+		// the call has returned (RDS takes minutes); a server started here may take
+		// longer than the delay, which would make it available at ACK's first read.
+		r.busyUntil = a.now().Add(a.delay)
+	}
 	if key.Kind == DBClusterGVK.Kind {
 		r.Spec["port"] = ep.Port
 	}

@@ -19,12 +19,14 @@ package localcluster_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storefront-operator/storefront/test/fake"
 )
@@ -92,7 +94,19 @@ func TestACKSnapshotIsARealCopyWithThePasswordsOfItsTime(t *testing.T) {
 	createStrict(t, ackObject(fake.DBClusterGVK, ns, "restored", map[string]string{fake.AnnotationDeletionPolicy: "delete"}, restored))
 	r := available(g, fake.DBClusterGVK, ns, "restored")
 	rhost, _, _ := unstructured.NestedString(r.Object, "status", "endpoint")
-	rport, _, _ := unstructured.NestedInt64(r.Object, "spec", "port")
+	// ACK stores nothing of the restore's answer in the spec (rds-controller hooks.go
+	// restoreDbClusterFromSnapshot fills the desired object itself); the port comes with
+	// the next update's copy-back (custom_update.go customUpdate).
+	var rport int64
+	g.Eventually(func() int64 {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(fake.DBClusterGVK)
+		if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "restored"}, u); err != nil {
+			return 0
+		}
+		rport, _, _ = unstructured.NestedInt64(u.Object, "spec", "port")
+		return rport
+	}, time.Minute, 50*time.Millisecond).ShouldNot(BeZero())
 	g.Expect(rport).NotTo(Equal(port), "the restore is a server of its own")
 
 	app, err := pgx.Connect(ctx, databaseURL(rhost, rport, "app_a", "then-password", "shop", "require"))
