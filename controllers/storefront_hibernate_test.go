@@ -193,6 +193,18 @@ func putToSleep(t *testing.T, ns string) {
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 }
 
+// asleepShop starts the stand-ins and an operator in a new namespace, and a shop of 2 to
+// 5 replicas there, Ready, then asleep.
+func asleepShop(t *testing.T) (string, *fake.StandIns, *operatorRun) {
+	t.Helper()
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	op := startOperator(t, ns, Options{})
+	readyShop(t, ns, withReplicas(2, 5))
+	putToSleep(t, ns)
+	return ns, standIns, op
+}
+
 // woken waits until the woken shop is Ready with status.hibernation gone, the
 // Deployment at want replicas at least, then checks that it rests: forced reconciles
 // write nothing.
@@ -211,12 +223,8 @@ func woken(t *testing.T, op *operatorRun, ns string, want int32) {
 // scales back to 1 before they start and which would never be available, leaving the
 // shop "Waking" (RollingOut, Ready=False) for ever though it serves.
 func TestWakeWithLowerReplicaBounds(t *testing.T) {
-	ns := newNamespace(t)
-	standIns := startStandIns(t, ns, fake.Options{})
-	op := startOperator(t, ns, Options{})
+	ns, standIns, op := asleepShop(t)
 	g := NewWithT(t)
-	readyShop(t, ns, withReplicas(2, 5))
-	putToSleep(t, ns)
 	g.Expect(getStorefront(g, ns).Status.Hibernation.MinReplicas).To(Equal(int32(2)))
 
 	// Pods start slower than the HPA acts: the Deployment controller reports nothing
@@ -274,12 +282,8 @@ func TestWakeWithoutHibernationStatus(t *testing.T) {
 // Warning Event, as any stuck rollout (docs/architecture.md, the condition table), not
 // "Waking" for ever.
 func TestWakeIntoAStuckRolloutIsDegraded(t *testing.T) {
-	ns := newNamespace(t)
-	standIns := startStandIns(t, ns, fake.Options{})
-	op := startOperator(t, ns, Options{})
+	ns, standIns, op := asleepShop(t)
 	g := NewWithT(t)
-	readyShop(t, ns, withReplicas(2, 5))
-	putToSleep(t, ns)
 	setImage(t, ns, imageV2)
 
 	// The scale from 0 and the new template reach the Deployment controller together.
@@ -335,12 +339,8 @@ func setDeploymentStatus(t *testing.T, ns string, since time.Time) {
 // progressDeadlineSeconds), then PodsUnavailable: Degraded, a Warning Event. The
 // Deployment controller reports no deadline for a scale.
 func TestWakeWhosePodsNeverBecomeAvailableIsDegraded(t *testing.T) {
-	ns := newNamespace(t)
-	standIns := startStandIns(t, ns, fake.Options{})
-	op := startOperator(t, ns, Options{})
+	ns, standIns, op := asleepShop(t)
 	g := NewWithT(t)
-	readyShop(t, ns, withReplicas(2, 5))
-	putToSleep(t, ns)
 
 	standIns.SetRolloutsHeld(true)
 	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) { sf.Spec.Hibernate = false })

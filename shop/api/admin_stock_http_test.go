@@ -19,14 +19,7 @@ func TestAStaleProductEditCannotUndoOrders(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{Demo: true})
 	_, admin := newAdmin(t, shop)
 	_, customer := newUser(t, shop)
-	body := productInput("last-five")
-	body["stock"] = 5
-	resp, b := call(t, shop, "POST", "/api/v1/admin/products", admin, body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("creating: %d %s", resp.StatusCode, b)
-	}
-	id := decode[catalog.Product](t, b).ID
-	path := fmt.Sprintf("/api/v1/admin/products/%d", id)
+	body, id, path := stockedProduct(t, shop, admin, "last-five", 5)
 
 	placeOrder(t, shop, customer, []map[string]any{item(id, 5)})
 	if got := stockOf(t, shop, id); got != 0 {
@@ -35,7 +28,7 @@ func TestAStaleProductEditCannotUndoOrders(t *testing.T) {
 
 	// The client's copy, as read before the order, with only the description changed.
 	body["description"] = "Now with a longer description."
-	resp, b = call(t, shop, "PUT", path, admin, body)
+	resp, b := call(t, shop, "PUT", path, admin, body)
 	if got := stockOf(t, shop, id); got != 0 {
 		t.Errorf("the edit (%d %s) put the stock back to %d: the 5 units sold are for sale again", resp.StatusCode, b, got)
 	}
@@ -52,14 +45,7 @@ func TestProductUpdatesAndTheStock(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{Demo: true})
 	_, admin := newAdmin(t, shop)
 	_, customer := newUser(t, shop)
-	body := productInput("stocked")
-	body["stock"] = 5
-	resp, b := call(t, shop, "POST", "/api/v1/admin/products", admin, body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("creating: %d %s", resp.StatusCode, b)
-	}
-	id := decode[catalog.Product](t, b).ID
-	path := fmt.Sprintf("/api/v1/admin/products/%d", id)
+	body, id, path := stockedProduct(t, shop, admin, "stocked", 5)
 	placeOrder(t, shop, customer, []map[string]any{item(id, 2)}) // 3 left
 	with := func(mutate func(m map[string]any)) map[string]any {
 		m := map[string]any{}
@@ -135,4 +121,18 @@ func TestProductUpdatesAndTheStock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stockedProduct creates the product slug with stock units through the admin API and
+// returns the body it sent, its id and its admin path.
+func stockedProduct(t *testing.T, shop *shoptest.Shop, admin string, slug string, stock int) (map[string]any, int64, string) {
+	t.Helper()
+	body := productInput(slug)
+	body["stock"] = stock
+	resp, b := call(t, shop, "POST", "/api/v1/admin/products", admin, body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creating: %d %s", resp.StatusCode, b)
+	}
+	id := decode[catalog.Product](t, b).ID
+	return body, id, fmt.Sprintf("/api/v1/admin/products/%d", id)
 }
