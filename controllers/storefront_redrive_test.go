@@ -234,7 +234,10 @@ func TestRetryProvisioningLeavesHealthyObjectsAlone(t *testing.T) {
 	want := "ServerlessCache acme-cache: ACK: api error InvalidParameterValue: The subnet does not belong to the VPC."
 	g.Eventually(func(g Gomega) {
 		sf := getStorefront(g, ns)
-		g.Expect(condition(sf, shopv1alpha1.ConditionDatabaseReady).Status).To(Equal(metav1.ConditionTrue))
+		for _, gvk := range []schema.GroupVersionKind{gvkDBCluster, gvkDBInstance} {
+			synced, _ := ackConditionOf(ackObject(g, ns, gvk, "acme-database"), ackConditionSynced)
+			g.Expect(synced.Status).To(Equal("True"), gvk.Kind+" synced")
+		}
 		c := condition(sf, shopv1alpha1.ConditionCacheReady)
 		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
 		g.Expect(c.Message).To(Equal(want))
