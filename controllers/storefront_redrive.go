@@ -39,9 +39,9 @@ import (
 // object (a subnet fixed in AWS, a Secret that appeared, a resource of the same
 // identifier AWS was still deleting) therefore never clears by itself. The operator
 // re-drives ACK by moving a tag on its ACK objects ACK holds Terminal: a spec change ACK
-// notices, which AWS also accepts (tags are synced by TagResource), and which changes
-// nothing else. A healthy object keeps its tag: the change would make ACK update it
-// (keepProvisioningTag).
+// notices, which AWS also accepts (ACK syncs tags with the service's tagging calls), and
+// which asks AWS for nothing else. A healthy object keeps its tag: the change would make
+// ACK update it (keepProvisioningTag).
 
 // provisioningTagKey is the tag that moves on the Terminal ACK objects at a re-drive.
 const provisioningTagKey = "shop.storefront.dev/provisioning-retry"
