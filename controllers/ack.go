@@ -325,12 +325,20 @@ func ackDeletionPolicy(sf *shopv1alpha1.Storefront, gvk schema.GroupVersionKind)
 
 // applyACK applies an ACK object, tolerating what ACK writes back, and returns it as
 // the cache has it (with the status ACK reported) or, when it is not cached yet, as
-// applied.
+// applied. The re-drive tag moves only on an object ACK holds Terminal
+// (keepProvisioningTag).
 func (r *StorefrontReconciler) applyACK(ctx context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	live := newACKObject(desired.GroupVersionKind())
+	switch err := r.objectReader().Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case err == nil:
+		keepProvisioningTag(desired, live)
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading %s %s: %w", desired.GetKind(), desired.GetName(), err)
+	}
 	if _, err := r.applyObjectAdopting(ctx, desired, adoptACKWriteBacks); err != nil {
 		return nil, err
 	}
-	live := newACKObject(desired.GroupVersionKind())
+	live = newACKObject(desired.GroupVersionKind())
 	if err := r.objectReader().Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
 		if apierrors.IsNotFound(err) {
 			return desired, nil

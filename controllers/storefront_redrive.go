@@ -38,10 +38,12 @@ import (
 // GenerationChangedPredicate; terminal errors are not requeued). A cause outside the
 // object (a subnet fixed in AWS, a Secret that appeared, a resource of the same
 // identifier AWS was still deleting) therefore never clears by itself. The operator
-// re-drives ACK by moving a tag on its ACK objects: a spec change ACK notices, which
-// AWS also accepts (tags are synced by TagResource), and which changes nothing else.
+// re-drives ACK by moving a tag on its ACK objects ACK holds Terminal: a spec change ACK
+// notices, which AWS also accepts (ACK syncs tags with the service's tagging calls), and
+// which asks AWS for nothing else. A healthy object keeps its tag: the change would make
+// ACK update it (keepProvisioningTag).
 
-// provisioningTagKey is the tag that moves on every re-drive.
+// provisioningTagKey is the tag that moves on the Terminal ACK objects at a re-drive.
 const provisioningTagKey = "shop.storefront.dev/provisioning-retry"
 
 // maxDeletionWindowRetry bounds the back-off of the automatic re-drives.
@@ -183,7 +185,8 @@ func (r *StorefrontReconciler) deletionWindowObject(ctx context.Context, sf *sho
 }
 
 // withProvisioningTag puts the cost allocation tags (costTags) on an ACK object's
-// spec.tags and, once there was a re-drive, the re-drive count.
+// spec.tags and, once there was a re-drive, the re-drive count. applyACK keeps the
+// count from moving on an object that does not need it (keepProvisioningTag).
 func withProvisioningTag(sf *shopv1alpha1.Storefront, clusterName string, u *unstructured.Unstructured) *unstructured.Unstructured {
 	spec, _ := u.Object["spec"].(map[string]any)
 	if spec == nil {
@@ -195,6 +198,49 @@ func withProvisioningTag(sf *shopv1alpha1.Storefront, clusterName string, u *uns
 	}
 	spec["tags"] = tags
 	return u
+}
+
+// keepProvisioningTag gives desired's re-drive tag the live object's value (or drops it
+// when the live object has none) unless ACK holds the live object Terminal. A moved tag
+// is a spec change to ACK, which then updates the resource: it syncs the tags and, on a
+// DBCluster, DBInstance or ServerlessCache, reports the resource not synced for a pass
+// or two (rds db_cluster/custom_update.go customUpdate, db_instance/sdk.go sdkUpdate:
+// Synced False; elasticache serverless_cache/hooks.go customUpdateServerlessCache: a
+// requeue while modifying), which the operator reads as not ready. Only a Terminal
+// object needs the change: ACK reconciles any other by itself. An object that goes
+// Terminal later, with a tag behind the count, is moved then, as the re-drive asked.
+func keepProvisioningTag(desired, live *unstructured.Unstructured) {
+	if c, ok := ackConditionOf(live, ackConditionTerminal); ok && c.Status == "True" {
+		return
+	}
+	tags, found, _ := unstructured.NestedSlice(desired.Object, "spec", "tags")
+	if !found {
+		return
+	}
+	liveValue, liveHas := tagValue(live, provisioningTagKey)
+	kept := make([]any, 0, len(tags))
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok && m["key"] == provisioningTagKey {
+			if !liveHas {
+				continue
+			}
+			m["value"] = liveValue
+		}
+		kept = append(kept, t)
+	}
+	_ = unstructured.SetNestedSlice(desired.Object, kept, "spec", "tags")
+}
+
+// tagValue is the value of the tag key in u's spec.tags.
+func tagValue(u *unstructured.Unstructured, key string) (string, bool) {
+	tags, _, _ := unstructured.NestedSlice(u.Object, "spec", "tags")
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok && m["key"] == key {
+			v, _ := m["value"].(string)
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // deletionWindowMessage explains a refusal inside the deletion window, with the next

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -46,6 +47,40 @@ func TestDeletionWindowBackoff(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if got := deletionWindowBackoff(tc.first, tc.n); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeepProvisioningTag(t *testing.T) {
+	obj := func(tag string, terminal string) *unstructured.Unstructured {
+		u := newACKObject(gvkDBCluster)
+		tags := []any{map[string]any{"key": tagKeyName, "value": "acme"}}
+		if tag != "" {
+			tags = append(tags, map[string]any{"key": provisioningTagKey, "value": tag})
+		}
+		u.Object["spec"] = map[string]any{"tags": tags}
+		if terminal != "" {
+			u.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": ackConditionTerminal, "status": terminal}}}
+		}
+		return u
+	}
+	cases := map[string]struct {
+		desired, live *unstructured.Unstructured
+		want          map[string]string
+	}{
+		"a Terminal object takes the new count":      {obj("2", ""), obj("1", "True"), map[string]string{tagKeyName: "acme", provisioningTagKey: "2"}},
+		"a Terminal object without the tag gets it":  {obj("1", ""), obj("", "True"), map[string]string{tagKeyName: "acme", provisioningTagKey: "1"}},
+		"a healthy object keeps its value":           {obj("2", ""), obj("1", ""), map[string]string{tagKeyName: "acme", provisioningTagKey: "1"}},
+		"a healthy object without the tag gets none": {obj("2", ""), obj("", ""), map[string]string{tagKeyName: "acme"}},
+		"Terminal False is healthy":                  {obj("2", ""), obj("1", "False"), map[string]string{tagKeyName: "acme", provisioningTagKey: "1"}},
+		"no re-drive yet: nothing to keep":           {obj("", ""), obj("", ""), map[string]string{tagKeyName: "acme"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			keepProvisioningTag(tc.desired, tc.live)
+			if got := tagsOf(tc.desired); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("tags %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -145,7 +180,9 @@ func TestRecreateInsideTheDeletionWindow(t *testing.T) {
 
 // Issue 16, item 3: the re-drive reaches every ACK object that can go Terminal, the
 // ElastiCache users and user group included: a user ElastiCache refused, the cause fixed
-// in AWS, is created once retry-provisioning moves the tag on it.
+// in AWS, is created once retry-provisioning moves the tag on it. The default user,
+// active before the re-drive, keeps its tags; the group and the cache, created after it,
+// carry the count.
 func TestRetryProvisioningReachesTheCacheUsers(t *testing.T) {
 	ns := newNamespace(t)
 	standIns := startStandIns(t, ns, fake.Options{})
@@ -173,7 +210,60 @@ func TestRetryProvisioningReachesTheCacheUsers(t *testing.T) {
 	for _, o := range []struct {
 		gvk  schema.GroupVersionKind
 		name string
-	}{{gvkCacheUser, "acme-cache-user-v1"}, {gvkCacheUser, "acme-cache-default"}, {gvkCacheUserGroup, "acme-cache"}, {gvkServerlessCache, "acme-cache"}} {
+	}{{gvkCacheUser, "acme-cache-user-v1"}, {gvkCacheUserGroup, "acme-cache"}, {gvkServerlessCache, "acme-cache"}} {
 		g.Expect(tagsOf(ackObject(g, ns, o.gvk, o.name))).To(HaveKeyWithValue(provisioningTagKey, "1"), o.gvk.Kind+" "+o.name)
 	}
+	g.Expect(tagsOf(ackObject(g, ns, gvkCacheUser, "acme-cache-default"))).NotTo(HaveKey(provisioningTagKey), "a healthy User is not re-driven")
+}
+
+// A re-drive moves the tag only on the ACK objects ACK holds Terminal. A moved tag is a
+// spec change that makes ACK update the resource (tags synced, a DBCluster Synced False
+// until its next read: rds db_cluster/custom_update.go customUpdate): a healthy
+// database must not be disturbed by a re-drive meant for a refused cache. Its spec.tags
+// and generation stay; the cache's tag moves and ACK creates it.
+func TestRetryProvisioningLeavesHealthyObjectsAlone(t *testing.T) {
+	ns := newNamespace(t)
+	standIns := startStandIns(t, ns, fake.Options{})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	id := awsIdentifier(ns, "acme")
+	standIns.AWS().Refuse(fake.ServerlessCacheGVK.Kind, fake.OpCreate, id,
+		fake.NewAPIError("InvalidParameterValue", "The subnet does not belong to the VPC."))
+	createStorefront(t, newStorefront(ns, withAurora(), withServerlessCache()))
+
+	want := "ServerlessCache acme-cache: ACK: api error InvalidParameterValue: The subnet does not belong to the VPC."
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		for _, gvk := range []schema.GroupVersionKind{gvkDBCluster, gvkDBInstance} {
+			synced, _ := ackConditionOf(ackObject(g, ns, gvk, "acme-database"), ackConditionSynced)
+			g.Expect(synced.Status).To(Equal("True"), gvk.Kind+" synced")
+		}
+		c := condition(sf, shopv1alpha1.ConditionCacheReady)
+		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+		g.Expect(c.Message).To(Equal(want))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	healthy := map[schema.GroupVersionKind]string{gvkDBSubnetGroup: "acme-database", gvkDBCluster: "acme-database", gvkDBInstance: "acme-database",
+		gvkCacheUser: "acme-cache-default", gvkCacheUserGroup: "acme-cache"}
+	before := map[schema.GroupVersionKind]*unstructured.Unstructured{}
+	for gvk, name := range healthy {
+		before[gvk] = ackObject(g, ns, gvk, name)
+	}
+
+	standIns.AWS().Allow(fake.ServerlessCacheGVK.Kind, fake.OpCreate, id)
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Annotations = map[string]string{shopv1alpha1.AnnotationRetryProvisioning: "after-the-subnet-fix"}
+	})
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	g.Expect(sf.Status.Provisioning.Redrives).To(Equal(int32(1)))
+	g.Expect(tagsOf(ackObject(g, ns, gvkServerlessCache, "acme-cache"))).To(HaveKeyWithValue(provisioningTagKey, "1"))
+	cache, ok := standIns.AWS().Get(fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: ackOptions.AWSRegion, Kind: fake.ServerlessCacheGVK.Kind, ID: id})
+	g.Expect(ok).To(BeTrue(), "ACK created the cache on the re-drive")
+	g.Expect(cache.Tags).To(HaveKeyWithValue(provisioningTagKey, "1"))
+	g.Consistently(func(g Gomega) {
+		for gvk, name := range healthy {
+			now := ackObject(g, ns, gvk, name)
+			g.Expect(tagsOf(now)).To(Equal(tagsOf(before[gvk])), gvk.Kind+" "+name+" spec.tags")
+			g.Expect(now.GetGeneration()).To(Equal(before[gvk].GetGeneration()), gvk.Kind+" "+name+" generation")
+		}
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 }

@@ -162,7 +162,7 @@ func (m userManager) sdkCreate(ctx context.Context, c *ackCall, desired *unstruc
 		}
 		passwords = append(passwords, p)
 	}
-	res, err := c.s.aws.CreateUser(c.key(CacheUserKind, desired, m.idField()), desired.Object["spec"].(map[string]any), passwords, c.defaultTags(m.service()))
+	res, err := c.s.aws.CreateUser(c.key(CacheUserKind, desired, m.idField()), desired.Object["spec"].(map[string]any), passwords, withSpecTags(c.defaultTags(m.service()), desired.Object["spec"].(map[string]any)))
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (m userGroupManager) sdkFind(_ context.Context, c *ackCall, r *unstructured
 }
 
 func (m userGroupManager) sdkCreate(_ context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	res, err := c.s.aws.Create(c.key(CacheUserGroupKind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", c.defaultTags(m.service()))
+	res, err := c.s.aws.Create(c.key(CacheUserGroupKind, desired, m.idField()), desired.Object["spec"].(map[string]any), "", withSpecTags(c.defaultTags(m.service()), desired.Object["spec"].(map[string]any)))
 	if err != nil {
 		return nil, err
 	}

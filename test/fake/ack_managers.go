@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -163,16 +164,57 @@ func jsonEqual(x, y any) bool {
 	return equality.Semantic.DeepEqual(nx, ny)
 }
 
-// changes are the desired values of the delta's fields, for a Modify call.
+// changes are the desired values of the delta's fields, for a Modify call. Tags are no
+// Modify field: syncTags sends them (AddTagsToResource, RemoveTagsFromResource).
 func changes(desired *unstructured.Unstructured, delta []string) map[string]any {
 	spec, _ := desired.Object["spec"].(map[string]any)
 	out := map[string]any{}
 	for _, f := range delta {
-		if v, ok := spec[f]; ok && f != "masterUserPassword" {
+		if v, ok := spec[f]; ok && f != "masterUserPassword" && f != "tags" {
 			out[f] = deepCopyValue(v)
 		}
 	}
 	return out
+}
+
+// withTagDelta is the delta with "tags" when desired's and latest's tags differ as
+// key → value maps: rds-controller's compareTags (db_subnet_group, db_cluster and
+// db_instance hooks.go: the lengths, then util.EqualTags) and elasticache-controller's
+// serverless_cache/delta.go newResourceDelta (convertToOrderedACKTags,
+// ackcompare.MapStringStringEqual). The runtime compares desired after EnsureTags with
+// the tags AWS lists, ACK's own on both sides; the stand-in leaves ACK's own out of both
+// (sdkFind's tagsFromAWS), which compares the same.
+func withTagDelta(delta []string, desired, latest *unstructured.Unstructured) []string {
+	a, _ := desired.Object["spec"].(map[string]any)
+	b, _ := latest.Object["spec"].(map[string]any)
+	if maps.Equal(specTags(a), specTags(b)) {
+		return delta
+	}
+	delta = append(delta, "tags")
+	sort.Strings(delta)
+	return delta
+}
+
+// setTagsFromAWS is sdkFind's getTags (ListTagsForResource into Spec.Tags), without
+// ACK's own tags (services.k8s.aws/...: FilterSystemTags keeps them out of the spec).
+func setTagsFromAWS(ko *unstructured.Unstructured, res AWSResource) {
+	var tags []any
+	for _, k := range sortedKeys(res.Tags) {
+		if !strings.HasPrefix(k, "services.k8s.aws/") {
+			tags = append(tags, map[string]any{"key": k, "value": res.Tags[k]})
+		}
+	}
+	spec := specOf(ko)
+	if tags != nil {
+		spec["tags"] = tags
+	} else {
+		delete(spec, "tags")
+	}
+}
+
+// syncTags is each kind's syncTags: AWS's tags become ACK's own and the desired ones.
+func syncTags(c *ackCall, service string, key AWSKey, desired *unstructured.Unstructured) error {
+	return c.s.aws.SetTags(key, withSpecTags(c.defaultTags(service), specOf(desired)))
 }
 
 // statusOf is the object's own status field.
@@ -190,12 +232,16 @@ func (dbSubnetGroupManager) terminalCodes() []string                  { return d
 func (dbSubnetGroupManager) lateInitFields() []string                 { return nil }
 func (dbSubnetGroupManager) isSynced(*unstructured.Unstructured) bool { return true }
 func (dbSubnetGroupManager) compare(desired, latest *unstructured.Unstructured) []string {
-	return compareSpecs(desired, latest)
+	return withTagDelta(compareSpecs(desired, latest), desired, latest)
 }
 
 func (m dbSubnetGroupManager) sdkFind(_ context.Context, c *ackCall, r *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ko, _, err := find(c, DBSubnetGroupGVK.Kind, m.idField(), r)
-	return ko, err
+	ko, res, err := find(c, DBSubnetGroupGVK.Kind, m.idField(), r)
+	if err != nil {
+		return nil, err
+	}
+	setTagsFromAWS(ko, res)
+	return ko, nil
 }
 
 func (m dbSubnetGroupManager) sdkCreate(_ context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
@@ -209,10 +255,18 @@ func (m dbSubnetGroupManager) sdkCreate(_ context.Context, c *ackCall, desired *
 	return ko, nil
 }
 
+// sdkUpdate: ModifyDBSubnetGroup, then syncTags when the tags differ (sdk.go sdkUpdate,
+// sdk_update_post_request hook); no hook sets Synced, so a tags change stays synced.
 func (m dbSubnetGroupManager) sdkUpdate(ctx context.Context, c *ackCall, desired, _ *unstructured.Unstructured, delta []string) (*unstructured.Unstructured, error) {
-	res, err := c.s.aws.Modify(ctx, c.key(DBSubnetGroupGVK.Kind, desired, m.idField()), changes(desired, delta), nil)
+	key := c.key(DBSubnetGroupGVK.Kind, desired, m.idField())
+	res, err := c.s.aws.Modify(ctx, key, changes(desired, delta), nil)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(delta, "tags") {
+		if err := syncTags(c, m.service(), key, desired); err != nil {
+			return nil, err
+		}
 	}
 	ko := desired.DeepCopy()
 	setFromAWS(ko, res)
@@ -253,7 +307,7 @@ func (dbClusterManager) compare(desired, latest *unstructured.Unstructured) []st
 			_ = unstructured.SetNestedField(desired.Object, b, "spec", "engineVersion")
 		}
 	}
-	delta := compareSpecs(desired, latest)
+	delta := withTagDelta(compareSpecs(desired, latest), desired, latest)
 	if desired.GetAnnotations()[AnnotationLastAppliedSecret] != LastAppliedSecretReference(desired) {
 		delta = append(delta, "masterUserPassword")
 	}
@@ -261,10 +315,11 @@ func (dbClusterManager) compare(desired, latest *unstructured.Unstructured) []st
 }
 
 func (m dbClusterManager) sdkFind(_ context.Context, c *ackCall, r *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ko, _, err := find(c, DBClusterGVK.Kind, m.idField(), r)
+	ko, res, err := find(c, DBClusterGVK.Kind, m.idField(), r)
 	if err != nil {
 		return nil, err
 	}
+	setTagsFromAWS(ko, res)
 	// sdk_read_many_post_set_output: Synced False unless the cluster is available
 	// ("Setting resource synced condition to false will trigger a requeue").
 	if statusOf(ko, "status") != RDSStatusAvailable {
@@ -323,7 +378,9 @@ func dbClusterWaitUntilCanModify(status string) error {
 
 var dbClusterWaitWhileDeleting = &requeueNeededAfter{requeueNeeded: requeueNeeded{errors.New("DB cluster in 'deleting' state, cannot be modified or deleted.")}, after: defaultRequeueAfter} //lint:ignore ST1005 rds-controller's text
 
-// sdkUpdate is customUpdate.
+// sdkUpdate is customUpdate. A tags change is synced and still followed by
+// ModifyDBCluster, whatever else changed: the shortcut that skips the call for a tags-only
+// delta is the else branch of the tags one, so it never runs for one.
 func (m dbClusterManager) sdkUpdate(ctx context.Context, c *ackCall, desired, latest *unstructured.Unstructured, delta []string) (*unstructured.Unstructured, error) {
 	now := c.s.now()
 	status := statusOf(latest, "status")
@@ -337,6 +394,11 @@ func (m dbClusterManager) sdkUpdate(ctx context.Context, c *ackCall, desired, la
 	case status != RDSStatusAvailable:
 		setCondition(desired, ConditionSynced, "False", strPtr("DB cluster is not available for modification in '"+status+"' status"), nil, now)
 		return desired, dbClusterWaitUntilCanModify(status)
+	}
+	if slices.Contains(delta, "tags") {
+		if err := syncTags(c, m.service(), c.key(DBClusterGVK.Kind, desired, m.idField()), desired); err != nil {
+			return nil, err
+		}
 	}
 	var password *string
 	if slices.Contains(delta, "masterUserPassword") {
@@ -430,15 +492,17 @@ func (dbInstanceManager) lateInitFields() []string {
 		"preferredMaintenanceWindow", "promotionTier", "publiclyAccessible", "storageEncrypted"}
 }
 
+// compare: customPreCompare calls compareTags.
 func (dbInstanceManager) compare(desired, latest *unstructured.Unstructured) []string {
-	return compareSpecs(desired, latest)
+	return withTagDelta(compareSpecs(desired, latest), desired, latest)
 }
 
 func (m dbInstanceManager) sdkFind(_ context.Context, c *ackCall, r *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ko, _, err := find(c, DBInstanceGVK.Kind, m.idField(), r)
+	ko, res, err := find(c, DBInstanceGVK.Kind, m.idField(), r)
 	if err != nil {
 		return nil, err
 	}
+	setTagsFromAWS(ko, res)
 	if statusOf(ko, "dbInstanceStatus") != RDSStatusAvailable {
 		setCondition(ko, ConditionSynced, "False", nil, nil, c.s.now())
 	}
@@ -489,6 +553,12 @@ func (m dbInstanceManager) sdkUpdate(ctx context.Context, c *ackCall, desired, l
 		setCondition(res, ConditionSynced, "False", strPtr("DB instance cannot be modifed while in '"+status+"' status"), nil, now)
 		return res, waitUntilCanModify
 	}
+	// sdk_update_pre_build_request: syncTags, then ModifyDBInstance whatever the delta.
+	if slices.Contains(delta, "tags") {
+		if err := syncTags(c, m.service(), c.key(DBInstanceGVK.Kind, desired, m.idField()), desired); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := c.s.aws.Modify(ctx, c.key(DBInstanceGVK.Kind, desired, m.idField()), changes(desired, delta), nil); err != nil {
 		return nil, err
 	}
@@ -524,12 +594,16 @@ func (serverlessCacheManager) isSynced(r *unstructured.Unstructured) bool {
 	return s == CacheStatusAvailable || s == "create_failed"
 }
 func (serverlessCacheManager) compare(desired, latest *unstructured.Unstructured) []string {
-	return compareSpecs(desired, latest)
+	return withTagDelta(compareSpecs(desired, latest), desired, latest)
 }
 
 func (m serverlessCacheManager) sdkFind(_ context.Context, c *ackCall, r *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ko, _, err := find(c, ServerlessCacheGVK.Kind, m.idField(), r)
-	return ko, err
+	ko, res, err := find(c, ServerlessCacheGVK.Kind, m.idField(), r)
+	if err != nil {
+		return nil, err
+	}
+	setTagsFromAWS(ko, res)
+	return ko, nil
 }
 
 func (m serverlessCacheManager) sdkCreate(_ context.Context, c *ackCall, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
@@ -578,7 +652,12 @@ func (m serverlessCacheManager) sdkUpdate(ctx context.Context, c *ackCall, desir
 			continue
 		}
 		if group[0] == "tags" {
-			break // the operator sets no tags; the stand-in does not sync them
+			// The tagging API leaves the cache available; the requeue below follows
+			// all the same.
+			if err := syncTags(c, m.service(), c.key(ServerlessCacheGVK.Kind, desired, m.idField()), desired); err != nil {
+				return ko, err
+			}
+			break
 		}
 		if _, err := c.s.aws.Modify(ctx, c.key(ServerlessCacheGVK.Kind, desired, m.idField()), changes(desired, group), nil); err != nil {
 			return nil, fmt.Errorf("cannot update serverless cache: %v", err)

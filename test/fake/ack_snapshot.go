@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -264,18 +263,7 @@ func (m dbClusterSnapshotManager) sdkFind(_ context.Context, c *ackCall, r *unst
 		return nil, err
 	}
 	// sdk_read_many_post_set_output: the tags are AWS's (getTags), without ACK's own.
-	var tags []any
-	for _, k := range sortedKeys(res.Tags) {
-		if !strings.HasPrefix(k, "services.k8s.aws/") {
-			tags = append(tags, map[string]any{"key": k, "value": res.Tags[k]})
-		}
-	}
-	spec := ko.Object["spec"].(map[string]any)
-	if tags != nil {
-		spec["tags"] = tags
-	} else {
-		delete(spec, "tags")
-	}
+	setTagsFromAWS(ko, res)
 	if statusOf(ko, "status") != SnapshotStatusAvailable {
 		setCondition(ko, ConditionSynced, "False", nil, nil, c.s.now())
 	}
