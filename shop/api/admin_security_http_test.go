@@ -166,7 +166,7 @@ func TestRFC6238TestVectors(t *testing.T) {
 func TestAdminTOTPEnrolVerifyReplay(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{})
 	admin, oldToken := newAdmin(t, shop)
-	other, err := shop.App.Auth.IssueSession(admin)
+	other, err := shop.App.Auth.IssueSession(context.Background(), admin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func (s testService) enrolledAdmin(t *testing.T) (auth.User, string, auth.Sessio
 func (s testService) principal(t *testing.T, u auth.User, token string) auth.Principal {
 	t.Helper()
 	if token == "" {
-		se, err := s.IssueSession(u)
+		se, err := s.IssueSession(context.Background(), u)
 		if err != nil {
 			t.Fatal(err)
 		}
