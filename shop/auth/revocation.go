@@ -83,9 +83,9 @@ const (
 	// One statement when the memory is stale: the token's jti and its account's generation.
 	isSessionRevokedSQL = `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)
     OR coalesce((SELECT session_generation FROM users WHERE id = $2), 0) > $3`
-	generationsSQL = `SELECT id, session_generation FROM users WHERE session_generation > 0`
-	deleteExpiredSQL    = `DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 hour'`
-	deleteThrottledSQL  = `DELETE FROM login_throttle WHERE window_end < now() - interval '1 hour'`
+	generationsSQL     = `SELECT id, session_generation FROM users WHERE session_generation > 0`
+	deleteExpiredSQL   = `DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 hour'`
+	deleteThrottledSQL = `DELETE FROM login_throttle WHERE window_end < now() - interval '1 hour'`
 )
 
 // NewRevocations returns the revocation list on pool. Call Start to follow it.
