@@ -84,7 +84,7 @@ func newAdmin(t *testing.T, shop *shoptest.Shop) (auth.User, string) {
 	u, _ := newUser(t, shop)
 	exec(t, shop.DatabaseURL, `UPDATE users SET role = 'admin' WHERE id = $1`, u.ID)
 	u.Role = auth.RoleAdmin
-	s, err := shop.App.Auth.IssueSession(u)
+	s, err := shop.App.Auth.IssueSession(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -451,7 +451,7 @@ func TestSessionServiceForThePages(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{})
 	ctx := context.Background()
 	u, _ := newUser(t, shop)
-	s, err := shop.App.Auth.IssueSession(u)
+	s, err := shop.App.Auth.IssueSession(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func buyers(t *testing.T, shop *shoptest.Shop, n int) []string {
 	}
 	tokens := make([]string, n)
 	for i, id := range ids {
-		s, err := shop.App.Auth.IssueSession(auth.User{ID: id, Role: auth.RoleCustomer})
+		s, err := shop.App.Auth.IssueSession(ctx, auth.User{ID: id, Role: auth.RoleCustomer})
 		if err != nil {
 			t.Fatal(err)
 		}

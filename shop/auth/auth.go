@@ -35,6 +35,9 @@ type Account struct {
 	// TOTPSecret is the enrolled second factor ("" for none); TOTPPendingSecret an
 	// enrolment not confirmed yet.
 	TOTPSecret, TOTPPendingSecret string
+	// SessionGeneration is what the account's new sessions carry; raising it revokes the
+	// ones issued before (Revocations).
+	SessionGeneration int64
 	// sealedPending is TOTPPendingSecret as stored (sealed).
 	sealedPending string
 }
@@ -128,16 +131,17 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (Account, error)
 	// UserByID returns the account with id; a missing one is apperr.ErrNotFound.
 	UserByID(ctx context.Context, id int64) (Account, error)
-	// SetPassword replaces the hash oldHash of account id with newHash and clears
-	// MustChangePassword; apperr.ErrConflict when the hash is no longer oldHash.
-	SetPassword(ctx context.Context, id int64, oldHash, newHash string) error
+	// SetPassword replaces the hash oldHash of account id with newHash, clears
+	// MustChangePassword and raises the session generation, which it returns;
+	// apperr.ErrConflict when the hash is no longer oldHash.
+	SetPassword(ctx context.Context, id int64, oldHash, newHash string) (int64, error)
 	// SetPendingTOTP keeps secret as the account's enrolment under way.
 	SetPendingTOTP(ctx context.Context, id int64, secret string) error
 	// EnableTOTP makes the pending secret (still pending) the second factor, with step
-	// used, replacing an enrolled one only when replace is set; apperr.ErrConflict when
-	// another enrolment replaced the pending secret, or a factor is enrolled and replace
-	// is not set.
-	EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) error
+	// used, replacing an enrolled one only when replace is set, and raises the session
+	// generation, which it returns; apperr.ErrConflict when another enrolment replaced
+	// the pending secret, or a factor is enrolled and replace is not set.
+	EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) (int64, error)
 	// UseTOTPStep records step as used when it is later than the last used one, and
 	// reports whether it was.
 	UseTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
@@ -255,7 +259,8 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	if u.ID, err = s.store.CreateUser(ctx, u.Email, u.Name, string(hash)); err != nil {
 		return Session{}, fmt.Errorf("creating the account: %w", err)
 	}
-	return s.IssueSession(u)
+	// A new account's generation is 0.
+	return s.issueSession(u, false, 0)
 }
 
 // LoginRequest is what login needs.
@@ -360,7 +365,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	if err := s.throttle.ResetLogin(ctx, email, req.Client); err != nil {
 		return Session{}, err
 	}
-	return s.issueSession(a.User, mfa)
+	// The generation read with the password: if a change raised it since, this session
+	// is refused like the others it revoked.
+	return s.issueSession(a.User, mfa, a.SessionGeneration)
 }
 
 // releaseLogin gives back the attempt Login counted, and returns answer (or the
@@ -405,13 +412,20 @@ func (s *Service) observe(reason string) {
 	}
 }
 
-// IssueSession signs a new token for u (login, register, and the pages after their own
-// sign-in flow).
-func (s *Service) IssueSession(u User) (Session, error) { return s.issueSession(u, false) }
+// IssueSession signs a new token for u, opened without a code, at the account's current
+// session generation (tools and tests that need a session without a login).
+func (s *Service) IssueSession(ctx context.Context, u User) (Session, error) {
+	a, err := s.store.UserByID(ctx, u.ID)
+	if err != nil {
+		return Session{}, fmt.Errorf("user %d: %w", u.ID, err)
+	}
+	return s.issueSession(u, false, a.SessionGeneration)
+}
 
-// issueSession is IssueSession, marking the session as opened with a TOTP code (mfa).
-func (s *Service) issueSession(u User, mfa bool) (Session, error) {
-	tok, p, err := s.tokens.issue(u.ID, u.Role, mfa)
+// issueSession signs a new token for u, marking the session as opened with a TOTP code
+// (mfa), at the account's session generation gen.
+func (s *Service) issueSession(u User, mfa bool, gen int64) (Session, error) {
+	tok, p, err := s.tokens.issue(u.ID, u.Role, mfa, gen)
 	if err != nil {
 		return Session{}, err
 	}
@@ -419,13 +433,15 @@ func (s *Service) issueSession(u User, mfa bool) (Session, error) {
 }
 
 // Verify checks a token (signature, algorithm, issuer, expiry) and that it was not
-// revoked, and returns its principal. Every refusal is apperr.ErrUnauthorized.
+// revoked, by a logout or by a change that revoked every session of the account before
+// it (Revocations.SessionRevoked), and returns its principal. Every refusal is
+// apperr.ErrUnauthorized.
 func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	p, err := s.tokens.Parse(token)
 	if err != nil {
 		return Principal{}, err
 	}
-	revoked, err := s.revoked.IsRevoked(ctx, p.TokenID)
+	revoked, err := s.revoked.SessionRevoked(ctx, p)
 	if err != nil {
 		return Principal{}, fmt.Errorf("checking token revocation: %w", err)
 	}

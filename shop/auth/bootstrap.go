@@ -4,8 +4,8 @@
 // bootstrap of `shop migrate` and `shop create-admin`.
 //
 // The JSON API sends the token as a bearer token; the pages keep the same token in an
-// HttpOnly cookie and use the same Service: IssueSession after their sign-in, Verify on
-// every request, Revoke at logout.
+// HttpOnly cookie and use the same Service: Login, Verify on every request, Revoke at
+// logout.
 package auth
 
 import (
@@ -82,10 +82,12 @@ const (
 	insertAdminSQL = `INSERT INTO users (email, name, password_hash, role, must_change_password) VALUES ($1, $2, $3, 'admin', true)
 ON CONFLICT (email) DO NOTHING`
 	// create-admin is also the way back in for an admin who lost the password or the
-	// phone: it sets the password and drops the second factor.
+	// phone: it sets the password, drops the second factor and revokes every session of
+	// the account (whoever has the lost phone or password may hold one).
 	upsertAdminSQL = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'admin')
 ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin',
-    must_change_password = false, totp_secret = NULL, totp_pending_secret = NULL
+    must_change_password = false, totp_secret = NULL, totp_pending_secret = NULL,
+    session_generation = users.session_generation + 1
 RETURNING (xmax = 0)`
 	bootstrapAdminHashSQL = `SELECT id, password_hash FROM users WHERE email = $1 AND role = 'admin' AND NOT must_change_password`
 	mustChangeSQL         = `UPDATE users SET must_change_password = true WHERE id = $1 AND password_hash = $2`
@@ -131,7 +133,8 @@ func EnsureAdmin(ctx context.Context, q Querier, email, password string) (bool, 
 }
 
 // CreateAdmin creates an admin with email and password, or makes the existing user with
-// that email an admin with this password (`shop create-admin`, run by hand). It reports
+// that email an admin with this password and no second factor (`shop create-admin`, run
+// by hand), revoking every session the existing user had on every replica. It reports
 // whether the user was new.
 func CreateAdmin(ctx context.Context, q Querier, email, password string) (bool, error) {
 	e, err := NormalizeEmail(email)

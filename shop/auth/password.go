@@ -33,8 +33,9 @@ type PasswordChangeRequest struct {
 var errBadChangeToken = fmt.Errorf("the password-change token is invalid, expired or used; sign in again with the current password: %w", apperr.ErrUnauthorized)
 
 // ChangePassword replaces the password of an account that must change it (the bootstrap
-// admin) and signs it in. The old password stops working at once; the token works once,
-// because it is bound to the old password's hash.
+// admin) and signs it in. The old password stops working at once, and so does every
+// session opened before (on every replica, Revocations); the token works once, because
+// it is bound to the old password's hash.
 func (s *Service) ChangePassword(ctx context.Context, req PasswordChangeRequest) (Session, error) {
 	if err := CheckPassword(req.NewPassword); err != nil {
 		return Session{}, unprocessable(err, "new_password")
@@ -79,13 +80,15 @@ func (s *Service) ChangePassword(ctx context.Context, req PasswordChangeRequest)
 	if err != nil {
 		return Session{}, fmt.Errorf("hashing the password: %w", err)
 	}
-	if err := s.store.SetPassword(ctx, a.ID, a.PasswordHash, string(hash)); err != nil {
+	gen, err := s.store.SetPassword(ctx, a.ID, a.PasswordHash, string(hash))
+	if err != nil {
 		if errors.Is(err, apperr.ErrConflict) {
 			return Session{}, errBadChangeToken
 		}
 		return Session{}, fmt.Errorf("changing the password: %w", err)
 	}
-	return s.issueSession(a.User, mfa)
+	s.revoked.raise(a.ID, gen)
+	return s.issueSession(a.User, mfa, gen)
 }
 
 // invalidField is a 422 naming field.

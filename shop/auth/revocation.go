@@ -14,21 +14,24 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Revocations records logged-out token ids until they expire, for every replica.
-// PostgreSQL is the source of truth, and nothing else is trusted (docs/architecture.md,
-// "The shop's cache": Redis plays no part).
+// Revocations records logged-out token ids until they expire, and each account's session
+// generation (raised when a second factor is enabled or replaced and when the password
+// changes: every session issued before is refused), for every replica. PostgreSQL is the
+// source of truth, and nothing else is trusted (docs/architecture.md, "The shop's cache":
+// Redis plays no part).
 //
-// Each replica keeps the live revocations in memory: loaded from PostgreSQL when its
-// listener starts, then followed through LISTEN/NOTIFY (a trigger on revoked_tokens
-// notifies every insert, migration 00003). A check is a map lookup while the set is
+// Each replica keeps the live revocations and the generations above 0 in memory: loaded
+// from PostgreSQL when its listener starts, then followed through LISTEN/NOTIFY (triggers
+// notify every insert into revoked_tokens, migration 00003, and every raise of
+// users.session_generation, migration 00008). A check is two map lookups while the set is
 // fresh: the listener proves its connection every HeartbeatInterval with a query on it,
 // after which every notification sent before the query has been read. When the last
 // proof is older than MaxStaleness (the listener lost its connection, PostgreSQL is
 // slow), checks ask PostgreSQL instead, and fail if it does not answer.
 //
-// Staleness: a token revoked on one replica is refused by every other replica as soon as
-// the notification arrives (milliseconds), and in every case at most MaxStaleness (1 s)
-// after the revocation committed.
+// Staleness: a token revoked on one replica (or a session of an account whose generation
+// was raised there) is refused by every other replica as soon as the notification arrives
+// (milliseconds), and in every case at most MaxStaleness (1 s) after the change committed.
 type Revocations struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
@@ -40,8 +43,12 @@ type Revocations struct {
 
 	mu      sync.RWMutex
 	revoked map[string]time.Time // jti → expiry
+	// generations: user id → session generation, for the accounts above 0. Never
+	// lowered, never pruned: few accounts ever raise it (admins, password changes).
+	generations map[int64]int64
 
-	// freshAsOf (unix nanos): every revocation committed before it is in revoked.
+	// freshAsOf (unix nanos): every revocation and generation committed before it is in
+	// memory.
 	freshAsOf atomic.Int64
 	warnedAt  atomic.Int64
 
@@ -56,8 +63,12 @@ type RevocationObserver interface {
 	RevocationChecked(source string)
 }
 
-// revocationChannel is the NOTIFY channel of migration 00003's trigger.
-const revocationChannel = "shop_revoked_tokens"
+// revocationChannel is the NOTIFY channel of migration 00003's trigger, generationChannel
+// migration 00008's.
+const (
+	revocationChannel = "shop_revoked_tokens"
+	generationChannel = "shop_session_generations"
+)
 
 // Defaults of Revocations.
 const (
@@ -69,8 +80,12 @@ const (
 	insertRevocationSQL = `INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING`
 	isRevokedSQL        = `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)`
 	liveSQL             = `SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > now() - interval '1 minute'`
-	deleteExpiredSQL    = `DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 hour'`
-	deleteThrottledSQL  = `DELETE FROM login_throttle WHERE window_end < now() - interval '1 hour'`
+	// One statement when the memory is stale: the token's jti and its account's generation.
+	isSessionRevokedSQL = `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)
+    OR coalesce((SELECT session_generation FROM users WHERE id = $2), 0) > $3`
+	generationsSQL     = `SELECT id, session_generation FROM users WHERE session_generation > 0`
+	deleteExpiredSQL   = `DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 hour'`
+	deleteThrottledSQL = `DELETE FROM login_throttle WHERE window_end < now() - interval '1 hour'`
 )
 
 // NewRevocations returns the revocation list on pool. Call Start to follow it.
@@ -78,7 +93,7 @@ func NewRevocations(pool *pgxpool.Pool, logger *slog.Logger) *Revocations {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Revocations{pool: pool, logger: logger, revoked: map[string]time.Time{},
+	return &Revocations{pool: pool, logger: logger, revoked: map[string]time.Time{}, generations: map[int64]int64{},
 		HeartbeatInterval: DefaultHeartbeatInterval, MaxStaleness: DefaultMaxStaleness}
 }
 
@@ -107,6 +122,39 @@ func (r *Revocations) IsRevoked(ctx context.Context, jti string) (bool, error) {
 		return false, err
 	}
 	return revoked, nil
+}
+
+// SessionRevoked reports whether p's token was revoked: its jti by a logout, or every
+// session of its account issued before the account's generation was raised (p.Generation
+// lower than the account's). From memory while the set is fresh, otherwise from
+// PostgreSQL. A revocation in memory holds even when stale: neither is ever undone.
+func (r *Revocations) SessionRevoked(ctx context.Context, p Principal) (bool, error) {
+	r.mu.RLock()
+	_, revoked := r.revoked[p.TokenID]
+	revoked = revoked || r.generations[p.UserID] > p.Generation
+	r.mu.RUnlock()
+	if revoked || r.Fresh() {
+		r.observe("memory")
+		return revoked, nil
+	}
+	r.observe("postgres")
+	if err := r.pool.QueryRow(ctx, isSessionRevokedSQL, p.TokenID, p.UserID, p.Generation).Scan(&revoked); err != nil {
+		return false, err
+	}
+	return revoked, nil
+}
+
+// raise records that the sessions of userID issued before generation gen are revoked.
+// The statement that raised it is the caller's (it is part of the change that revokes
+// them, enabling a factor or setting a password); this replica refuses them at once, the
+// others when the notification reaches them.
+func (r *Revocations) raise(userID, gen int64) {
+	r.mu.Lock()
+	// Notifications and the callers' own raises may arrive in any order: keep the highest.
+	if gen > r.generations[userID] {
+		r.generations[userID] = gen
+	}
+	r.mu.Unlock()
 }
 
 func (r *Revocations) observe(source string) {
@@ -165,8 +213,8 @@ func (r *Revocations) follow(ctx context.Context) {
 }
 
 // listen opens a connection of its own (the pool's settings, without its tracer: the
-// heartbeats are not the requests' statements), LISTENs, loads the live revocations,
-// then reads notifications and proves the connection every HeartbeatInterval, until an
+// heartbeats are not the requests' statements), LISTENs, loads the live revocations and
+// the generations, then reads notifications and proves the connection every HeartbeatInterval, until an
 // error.
 func (r *Revocations) listen(ctx context.Context) error {
 	cfg := r.pool.Config().ConnConfig.Copy()
@@ -176,8 +224,10 @@ func (r *Revocations) listen(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
-	if _, err := conn.Exec(ctx, "LISTEN "+revocationChannel); err != nil {
-		return err
+	for _, ch := range []string{revocationChannel, generationChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	rows, err := conn.Query(ctx, liveSQL)
@@ -195,12 +245,27 @@ func (r *Revocations) listen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rows, err = conn.Query(ctx, generationsSQL)
+	if err != nil {
+		return err
+	}
+	type generation struct{ user, gen int64 }
+	gens, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (generation, error) {
+		var g generation
+		return g, row.Scan(&g.user, &g.gen)
+	})
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	for _, v := range live {
 		r.revoked[v.jti] = v.expires
 	}
 	r.mu.Unlock()
-	// LISTEN was active before the load began: later revocations come as notifications.
+	for _, g := range gens {
+		r.raise(g.user, g.gen)
+	}
+	// LISTEN was active before the loads began: later changes come as notifications.
 	r.freshAsOf.Store(start.UnixNano())
 
 	lastProof := start
@@ -229,8 +294,20 @@ func (r *Revocations) listen(ctx context.Context) error {
 	}
 }
 
-// notified adds the revocation a notification carries: "<jti> <expiry unix seconds>".
+// notified adds the revocation a notification carries: "<jti> <expiry unix seconds>", or
+// on generationChannel "<user id> <generation>".
 func (r *Revocations) notified(ctx context.Context, n *pgconn.Notification) {
+	if n.Channel == generationChannel {
+		id, gen, ok := strings.Cut(n.Payload, " ")
+		user, err1 := strconv.ParseInt(id, 10, 64)
+		g, err2 := strconv.ParseInt(gen, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			r.warn(ctx, "Ignoring a malformed session generation notification", "payload", n.Payload)
+			return
+		}
+		r.raise(user, g)
+		return
+	}
 	jti, exp, ok := strings.Cut(n.Payload, " ")
 	secs, err := strconv.ParseInt(exp, 10, 64)
 	if !ok || err != nil || jti == "" {

@@ -108,11 +108,7 @@ func TestRevocationsFallBackToPostgreSQLWhenTheListenerDies(t *testing.T) {
 	admin := openPool(t, dbURL)
 
 	// Terminate b's listener, and revoke while it is gone: the notification is lost.
-	var killed int
-	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query = 'SELECT 1' OR query LIKE 'SELECT jti, expires_at FROM revoked_tokens%')`).Scan(&killed); err != nil || killed == 0 {
-		t.Fatalf("terminating the listeners: %d, %v", killed, err)
-	}
+	terminateListeners(t, admin)
 	if err := a.Revoke(ctx, "while-b-was-deaf", user, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +121,18 @@ func TestRevocationsFallBackToPostgreSQLWhenTheListenerDies(t *testing.T) {
 	waitFor(t, 5*time.Second, "b's listener is back", b.Fresh)
 	if !revoked(t, b, "while-b-was-deaf") {
 		t.Error("b forgot the revocation after reconnecting")
+	}
+}
+
+// terminateListeners terminates the backends of every replica's listener on the database
+// (its last statement is a heartbeat, or one of its LISTENs or loads).
+func terminateListeners(t *testing.T, admin *pgxpool.Pool) {
+	t.Helper()
+	var killed int
+	if err := admin.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query = 'SELECT 1'
+			OR query LIKE 'SELECT jti, expires_at FROM revoked_tokens%' OR query LIKE 'SELECT id, session_generation FROM users%')`).Scan(&killed); err != nil || killed == 0 {
+		t.Fatalf("terminating the listeners: %d, %v", killed, err)
 	}
 }
 

@@ -22,15 +22,18 @@ func NewPGStore(pool *pgxpool.Pool) *PGStore { return &PGStore{pool: pool} }
 
 const (
 	insertUserSQL  = `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'customer') RETURNING id`
-	accountCols    = `id, email, name, role, password_hash, must_change_password, coalesce(totp_secret, ''), coalesce(totp_pending_secret, '')`
+	accountCols    = `id, email, name, role, password_hash, must_change_password, coalesce(totp_secret, ''), coalesce(totp_pending_secret, ''), session_generation`
 	userByEmailSQL = `SELECT ` + accountCols + ` FROM users WHERE email = $1`
 	userByIDSQL    = `SELECT ` + accountCols + ` FROM users WHERE id = $1`
 	// The old hash in the WHERE makes a change token single-use and loses a race with a
-	// concurrent change.
-	setPasswordSQL    = `UPDATE users SET password_hash = $3, must_change_password = false WHERE id = $1 AND password_hash = $2`
+	// concurrent change. Raising the session generation in the same statement revokes
+	// the sessions opened before with the change, or not at all.
+	setPasswordSQL = `UPDATE users SET password_hash = $3, must_change_password = false, session_generation = session_generation + 1
+WHERE id = $1 AND password_hash = $2 RETURNING session_generation`
 	setPendingTOTPSQL = `UPDATE users SET totp_pending_secret = $2 WHERE id = $1`
-	enableTOTPSQL     = `UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $3
-WHERE id = $1 AND totp_pending_secret = $2 AND (totp_secret IS NULL OR $4)`
+	enableTOTPSQL     = `UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $3,
+    session_generation = session_generation + 1
+WHERE id = $1 AND totp_pending_secret = $2 AND (totp_secret IS NULL OR $4) RETURNING session_generation`
 	// One statement checks and records the step, so two requests with the same code
 	// cannot both pass.
 	totpSecretsSQL = `SELECT id, coalesce(totp_secret, ''), coalesce(totp_pending_secret, '') FROM users
@@ -64,7 +67,7 @@ func (s *PGStore) UserByID(ctx context.Context, id int64) (Account, error) {
 func (s *PGStore) account(ctx context.Context, sql string, arg any) (Account, error) {
 	var a Account
 	err := s.pool.QueryRow(ctx, sql, arg).Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash,
-		&a.MustChangePassword, &a.TOTPSecret, &a.TOTPPendingSecret)
+		&a.MustChangePassword, &a.TOTPSecret, &a.TOTPPendingSecret, &a.SessionGeneration)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Account{}, apperr.ErrNotFound
 	}
@@ -72,8 +75,8 @@ func (s *PGStore) account(ctx context.Context, sql string, arg any) (Account, er
 }
 
 // SetPassword implements Store.
-func (s *PGStore) SetPassword(ctx context.Context, id int64, oldHash, newHash string) error {
-	return s.exactlyOne(ctx, "the password was changed in the meantime", setPasswordSQL, id, oldHash, newHash)
+func (s *PGStore) SetPassword(ctx context.Context, id int64, oldHash, newHash string) (int64, error) {
+	return s.returningOne(ctx, "the password was changed in the meantime", setPasswordSQL, id, oldHash, newHash)
 }
 
 // SetPendingTOTP implements Store.
@@ -82,8 +85,8 @@ func (s *PGStore) SetPendingTOTP(ctx context.Context, id int64, secret string) e
 }
 
 // EnableTOTP implements Store.
-func (s *PGStore) EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) error {
-	return s.exactlyOne(ctx, "a newer enrolment replaced this one; enter a code for the secret shown last", enableTOTPSQL, id, pending, step, replace)
+func (s *PGStore) EnableTOTP(ctx context.Context, id int64, pending string, step int64, replace bool) (int64, error) {
+	return s.returningOne(ctx, "a newer enrolment replaced this one; enter a code for the secret shown last", enableTOTPSQL, id, pending, step, replace)
 }
 
 // UseTOTPStep implements Store.
@@ -105,6 +108,17 @@ func (s *PGStore) exactlyOne(ctx context.Context, msg, sql string, args ...any) 
 		return fmt.Errorf("%s: %w", msg, apperr.ErrConflict)
 	}
 	return nil
+}
+
+// returningOne runs an UPDATE … RETURNING of one integer that must change one row; none
+// is apperr.ErrConflict with msg.
+func (s *PGStore) returningOne(ctx context.Context, msg, sql string, args ...any) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, sql, args...).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("%s: %w", msg, apperr.ErrConflict)
+	}
+	return v, err
 }
 
 // TOTPSecrets implements Store.

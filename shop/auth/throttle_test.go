@@ -34,8 +34,9 @@ func (f *failures) LoginFailed(reason string) {
 // concurrent request of a test has its own connection (as many replicas would).
 type testService struct {
 	*auth.Service
-	pool     *pgxpool.Pool
-	observed *failures
+	pool        *pgxpool.Pool
+	observed    *failures
+	revocations *auth.Revocations
 }
 
 func newTestService(t *testing.T, o auth.Options) testService {
@@ -50,16 +51,27 @@ func newTestService(t *testing.T, o auth.Options) testService {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	o.Revocations = auth.NewRevocations(pool, nil)
+	return serviceOn(t, pool, o)
+}
+
+// serviceOn is the auth service on pool with o's revocation list (a new one, not
+// followed, when nil).
+func serviceOn(t *testing.T, pool *pgxpool.Pool, o auth.Options) testService {
+	t.Helper()
 	// No soft delay worth waiting for: the tests are about the hard limits.
 	limits := auth.ThrottleLimits{SoftDelay: time.Nanosecond, MaxSoftDelay: time.Nanosecond, RegisterPerClient: 1000, RegisterGlobal: 1000}
 	f := &failures{}
 	o.Secret, o.PasswordCost, o.Observer = "test-secret-test-secret-test-secret", bcrypt.MinCost, f
-	o.Throttle, o.Revocations = auth.NewThrottle(pool, limits), auth.NewRevocations(pool, nil)
+	o.Throttle = auth.NewThrottle(pool, limits)
+	if o.Revocations == nil {
+		o.Revocations = auth.NewRevocations(pool, nil)
+	}
 	s, err := auth.NewService(auth.NewPGStore(pool), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testService{Service: s, pool: pool, observed: f}
+	return testService{Service: s, pool: pool, observed: f, revocations: o.Revocations}
 }
 
 var userSeq atomic.Int64
@@ -207,7 +219,7 @@ func (s testService) enrolledAdmin(t *testing.T) (auth.User, string, auth.Sessio
 func (s testService) principal(t *testing.T, u auth.User, token string) auth.Principal {
 	t.Helper()
 	if token == "" {
-		se, err := s.IssueSession(u)
+		se, err := s.IssueSession(context.Background(), u)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,16 +36,22 @@ type Principal struct {
 	// MFA: the session was opened with a TOTP code (login with totp_code, or the
 	// confirmation of an enrolment).
 	MFA bool
+	// Generation is the account's session generation when the token was issued: once the
+	// account's is higher (a second factor enabled, a password changed), the token is
+	// refused (Revocations.SessionRevoked).
+	Generation int64
 }
 
 // IsAdmin reports whether the token was issued to an admin.
 func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
 
-// claims are the JWT claims: the registered ones (sub = user id, jti, iat, exp, iss) and
-// the role.
+// claims are the JWT claims: the registered ones (sub = user id, jti, iat, exp, iss), the
+// role, whether the session was opened with a code, and the account's session generation
+// (omitted when 0, as in tokens of releases before it).
 type claims struct {
 	Role string `json:"role"`
 	MFA  bool   `json:"mfa,omitempty"`
+	Gen  int64  `json:"gen,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -72,22 +78,26 @@ func NewTokens(secret string, ttl time.Duration, now func() time.Time) (*Tokens,
 	return &Tokens{secret: []byte(secret), ttl: ttl, now: now}, nil
 }
 
-// Issue returns a signed token for the user with a new random jti, and its expiry.
+// Issue returns a signed token for the user with a new random jti, and its expiry. The
+// token carries session generation 0: it is refused once the account's generation was
+// ever raised (Service.IssueSession reads it).
 func (t *Tokens) Issue(userID int64, role string) (string, Principal, error) {
-	return t.issue(userID, role, false)
+	return t.issue(userID, role, false, 0)
 }
 
-// issue is Issue, with the mfa claim when the session was opened with a TOTP code.
-func (t *Tokens) issue(userID int64, role string, mfa bool) (string, Principal, error) {
+// issue is Issue, with the mfa claim when the session was opened with a TOTP code, and
+// the account's session generation gen.
+func (t *Tokens) issue(userID int64, role string, mfa bool, gen int64) (string, Principal, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", Principal{}, fmt.Errorf("generating a token id: %w", err)
 	}
 	now := t.now().UTC().Truncate(time.Second)
-	p := Principal{UserID: userID, Role: role, TokenID: base64.RawURLEncoding.EncodeToString(id[:]), ExpiresAt: now.Add(t.ttl), MFA: mfa}
+	p := Principal{UserID: userID, Role: role, TokenID: base64.RawURLEncoding.EncodeToString(id[:]), ExpiresAt: now.Add(t.ttl), MFA: mfa, Generation: gen}
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		Role: role,
 		MFA:  mfa,
+		Gen:  gen,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
 			Subject:   strconv.FormatInt(userID, 10),
@@ -120,8 +130,8 @@ func (t *Tokens) Parse(raw string) (Principal, error) {
 		return Principal{}, fmt.Errorf("invalid token: %w", apperr.ErrUnauthorized)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
-	if err != nil || id <= 0 || c.ID == "" || len(c.ID) > 100 || (c.Role != RoleCustomer && c.Role != RoleAdmin) {
+	if err != nil || id <= 0 || c.ID == "" || len(c.ID) > 100 || (c.Role != RoleCustomer && c.Role != RoleAdmin) || c.Gen < 0 {
 		return Principal{}, fmt.Errorf("invalid token claims: %w", apperr.ErrUnauthorized)
 	}
-	return Principal{UserID: id, Role: c.Role, TokenID: c.ID, ExpiresAt: c.ExpiresAt.UTC(), MFA: c.MFA}, nil
+	return Principal{UserID: id, Role: c.Role, TokenID: c.ID, ExpiresAt: c.ExpiresAt.UTC(), MFA: c.MFA, Generation: c.Gen}, nil
 }

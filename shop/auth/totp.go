@@ -143,9 +143,11 @@ func (s *Service) PendingTOTP(ctx context.Context, p Principal) (*TOTPEnrolment,
 }
 
 // ConfirmTOTP makes the pending secret the admin p's second factor once code is one of
-// its codes, and returns a new session opened with it (MFA) in place of p's, which is
-// revoked: from now on login needs a code. A wrong code is a 422 on the code field.
-// Replacing a second factor takes a session opened with it, as BeginTOTP does.
+// its codes, and returns a new session opened with it (MFA). Every session of the
+// account opened before, p's included, is revoked on every replica: a session stolen
+// with the password, or with the factor being replaced, is what a new factor answers.
+// From now on login needs a code. A wrong code is a 422 on the code field. Replacing a
+// second factor takes a session opened with it, as BeginTOTP does.
 func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) (Session, error) {
 	a, err := s.adminAccount(ctx, p)
 	if err != nil {
@@ -163,15 +165,20 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) (Se
 	}
 	// replace: only a verified session may overwrite a factor, checked again in the
 	// UPDATE in case one was enabled since the read above.
-	if err := s.store.EnableTOTP(ctx, a.ID, a.sealedPending, step, p.MFA); err != nil {
+	// The same statement raises the account's session generation: the sessions opened
+	// before stop working with the change, and this replica refuses them at once.
+	gen, err := s.store.EnableTOTP(ctx, a.ID, a.sealedPending, step, p.MFA)
+	if err != nil {
 		return Session{}, fmt.Errorf("enabling the second factor: %w", err)
 	}
-	// The confirming session is replaced by the verified one: left alive, a copy of it
-	// (taken before the enrolment) would keep the account's customer pages and API.
+	s.revoked.raise(a.ID, gen)
+	// The generation revokes p's session too; its jti is revoked as well for the
+	// replicas of the previous release that still run during a rollout and know no
+	// generations.
 	if err := s.Revoke(ctx, p); err != nil {
 		return Session{}, err
 	}
-	return s.issueSession(a.User, true)
+	return s.issueSession(a.User, true, gen)
 }
 
 // TOTPStatus says whether the admin p has a second factor and whether the shop

@@ -21,7 +21,7 @@ func TestPreEnrolmentSessionCannotTakeOverAReEnrolment(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Role = auth.RoleAdmin
-	oldSession, err := s.IssueSession(u)
+	oldSession, err := s.IssueSession(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 
 // TestPreEnrolmentSessionCannotTakeOverAReEnrolment: an admin enrols a second factor,
 // then, signed in with it, starts replacing it. Sessions from before the enrolment (the
-// one that confirmed it, and another one, say a stolen cookie) neither see the new
-// secret on the confirmation's error page nor confirm it, and so never get a verified
-// session back.
+// one that confirmed it, and another one, say a stolen cookie) are signed out: they
+// neither see the new secret on the confirmation's error page nor confirm it, and so
+// never get a verified session back, nor keep the account pages.
 func TestPreEnrolmentSessionCannotTakeOverAReEnrolment(t *testing.T) {
 	shop := startShop(t)
 	const email = "reenrol-admin@example.com"
@@ -34,6 +34,14 @@ func TestPreEnrolmentSessionCannotTakeOverAReEnrolment(t *testing.T) {
 	expectStatus(t, r, http.StatusSeeOther)
 	if v.cookie(web.SessionCookie).Value == old {
 		t.Fatal("the confirmation kept the old session")
+	}
+	// The other browser is signed out: its cookie is dropped and the account page asks
+	// it to sign in.
+	if loc := o.get("/account").Header.Get("Location"); loc != "/login?next=%2Faccount" {
+		t.Errorf("the other session from before the enrolment on /account: Location %q, want the sign-in page", loc)
+	}
+	if c := o.cookie(web.SessionCookie); c != nil && c.Value != "" {
+		t.Error("the other session's cookie was kept")
 	}
 	// The verified session starts a re-enrolment.
 	p = v.post("/admin/totp", url.Values{"csrf_token": {csrf(t, v.get("/admin/totp"))}})

@@ -988,9 +988,10 @@ type ClientInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code. The calling session is revoked: the answer's
-	// session replaces it. Confirming a replacement of an enrolled factor needs a session
-	// opened with a code (403 otherwise), as starting one does.
+	// to sessions opened with a code. Every session of the account opened before, the
+	// calling one included, is revoked (401 on every replica within a second): the
+	// answer's session replaces them. Confirming a replacement of an enrolled factor
+	// needs a session opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1001,9 +1002,10 @@ type ClientInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code. The calling session is revoked: the answer's
-	// session replaces it. Confirming a replacement of an enrolled factor needs a session
-	// opened with a code (403 otherwise), as starting one does.
+	// to sessions opened with a code. Every session of the account opened before, the
+	// calling one included, is revoked (401 on every replica within a second): the
+	// answer's session replaces them. Confirming a replacement of an enrolled factor
+	// needs a session opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1071,9 +1073,10 @@ type ClientInterface interface {
 	// ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once. Each account
-	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-	// operations); then 429 with Retry-After.
+	// once) and the new password; the old password stops working at once, and so does
+	// every session of the account opened before (401 on every replica within a
+	// second). Each account has at most 5 attempts with a valid token per 15 minutes
+	// (each costs two bcrypt operations); then 429 with Retry-After.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1083,9 +1086,10 @@ type ClientInterface interface {
 	// ChangePassword Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once. Each account
-	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-	// operations); then 429 with Retry-After.
+	// once) and the new password; the old password stops working at once, and so does
+	// every session of the account opened before (401 on every replica within a
+	// second). Each account has at most 5 attempts with a valid token per 15 minutes
+	// (each costs two bcrypt operations); then 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1635,9 +1639,10 @@ func (c *Client) AdminBeginTOTP(ctx context.Context, reqEditors ...RequestEditor
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code. The calling session is revoked: the answer's
-// session replaces it. Confirming a replacement of an enrolled factor needs a session
-// opened with a code (403 otherwise), as starting one does.
+// to sessions opened with a code. Every session of the account opened before, the
+// calling one included, is revoked (401 on every replica within a second): the
+// answer's session replaces them. Confirming a replacement of an enrolled factor
+// needs a session opened with a code (403 otherwise), as starting one does.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1658,9 +1663,10 @@ func (c *Client) AdminConfirmTOTPWithBody(ctx context.Context, contentType strin
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code. The calling session is revoked: the answer's
-// session replaces it. Confirming a replacement of an enrolled factor needs a session
-// opened with a code (403 otherwise), as starting one does.
+// to sessions opened with a code. Every session of the account opened before, the
+// calling one included, is revoked (401 on every replica within a second): the
+// answer's session replaces them. Confirming a replacement of an enrolled factor
+// needs a session opened with a code (403 otherwise), as starting one does.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1778,9 +1784,10 @@ func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.R
 // ChangePasswordWithBody Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once. Each account
-// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-// operations); then 429 with Retry-After.
+// once) and the new password; the old password stops working at once, and so does
+// every session of the account opened before (401 on every replica within a
+// second). Each account has at most 5 attempts with a valid token per 15 minutes
+// (each costs two bcrypt operations); then 429 with Retry-After.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1800,9 +1807,10 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string,
 // ChangePassword Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once. Each account
-// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-// operations); then 429 with Retry-After.
+// once) and the new password; the old password stops working at once, and so does
+// every session of the account opened before (401 on every replica within a
+// second). Each account has at most 5 attempts with a valid token per 15 minutes
+// (each costs two bcrypt operations); then 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3910,9 +3918,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code. The calling session is revoked: the answer's
-	// session replaces it. Confirming a replacement of an enrolled factor needs a session
-	// opened with a code (403 otherwise), as starting one does.
+	// to sessions opened with a code. Every session of the account opened before, the
+	// calling one included, is revoked (401 on every replica within a second): the
+	// answer's session replaces them. Confirming a replacement of an enrolled factor
+	// needs a session opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3923,9 +3932,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// From then on login needs `totp_code`, and each code works once. Where the shop
 	// requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-	// to sessions opened with a code. The calling session is revoked: the answer's
-	// session replaces it. Confirming a replacement of an enrolled factor needs a session
-	// opened with a code (403 otherwise), as starting one does.
+	// to sessions opened with a code. Every session of the account opened before, the
+	// calling one included, is revoked (401 on every replica within a second): the
+	// answer's session replaces them. Confirming a replacement of an enrolled factor
+	// needs a session opened with a code (403 otherwise), as starting one does.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3997,9 +4007,10 @@ type ClientWithResponsesInterface interface {
 	// ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once. Each account
-	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-	// operations); then 429 with Retry-After.
+	// once) and the new password; the old password stops working at once, and so does
+	// every session of the account opened before (401 on every replica within a
+	// second). Each account has at most 5 attempts with a valid token per 15 minutes
+	// (each costs two bcrypt operations); then 429 with Retry-After.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4009,9 +4020,10 @@ type ClientWithResponsesInterface interface {
 	// ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
 	//
 	// Takes the change token of login's 403 password-change-required (valid 10 minutes,
-	// once) and the new password; the old password stops working at once. Each account
-	// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-	// operations); then 429 with Retry-After.
+	// once) and the new password; the old password stops working at once, and so does
+	// every session of the account opened before (401 on every replica within a
+	// second). Each account has at most 5 attempts with a valid token per 15 minutes
+	// (each costs two bcrypt operations); then 429 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7415,9 +7427,10 @@ func (c *ClientWithResponses) AdminBeginTOTPWithResponse(ctx context.Context, re
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code. The calling session is revoked: the answer's
-// session replaces it. Confirming a replacement of an enrolled factor needs a session
-// opened with a code (403 otherwise), as starting one does.
+// to sessions opened with a code. Every session of the account opened before, the
+// calling one included, is revoked (401 on every replica within a second): the
+// answer's session replaces them. Confirming a replacement of an enrolled factor
+// needs a session opened with a code (403 otherwise), as starting one does.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7434,9 +7447,10 @@ func (c *ClientWithResponses) AdminConfirmTOTPWithBodyWithResponse(ctx context.C
 //
 // From then on login needs `totp_code`, and each code works once. Where the shop
 // requires a second factor (spec.admin.requireTOTP), the admin API and pages open only
-// to sessions opened with a code. The calling session is revoked: the answer's
-// session replaces it. Confirming a replacement of an enrolled factor needs a session
-// opened with a code (403 otherwise), as starting one does.
+// to sessions opened with a code. Every session of the account opened before, the
+// calling one included, is revoked (401 on every replica within a second): the
+// answer's session replaces them. Confirming a replacement of an enrolled factor
+// needs a session opened with a code (403 otherwise), as starting one does.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7538,9 +7552,10 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 // ChangePasswordWithBodyWithResponse Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once. Each account
-// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-// operations); then 429 with Retry-After.
+// once) and the new password; the old password stops working at once, and so does
+// every session of the account opened before (401 on every replica within a
+// second). Each account has at most 5 attempts with a valid token per 15 minutes
+// (each costs two bcrypt operations); then 429 with Retry-After.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7556,9 +7571,10 @@ func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Con
 // ChangePasswordWithResponse Replace a password that must be changed (first sign-in), and sign in
 //
 // Takes the change token of login's 403 password-change-required (valid 10 minutes,
-// once) and the new password; the old password stops working at once. Each account
-// has at most 5 attempts with a valid token per 15 minutes (each costs two bcrypt
-// operations); then 429 with Retry-After.
+// once) and the new password; the old password stops working at once, and so does
+// every session of the account opened before (401 on every replica within a
+// second). Each account has at most 5 attempts with a valid token per 15 minutes
+// (each costs two bcrypt operations); then 429 with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
