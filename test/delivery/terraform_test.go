@@ -1279,21 +1279,19 @@ func TestTerraformShopImagesRolesReachOnlyTheirOwnBucket(t *testing.T) {
 			if !ok {
 				continue
 			}
-			v, diags := a.Expr.Value(ctx)
-			if diags.HasErrors() {
-				// module.eks.oidc_provider_arn is not known here: read the ServiceAccounts alone.
-				for _, item := range objectItems(t, a.Expr) {
-					sas, ok := objectItems(t, item)["namespace_service_accounts"]
-					if !ok {
-						continue
-					}
-					if v, diags = sas.Value(ctx); diags.HasErrors() {
-						t.Fatalf("module %s: namespace_service_accounts: %s", name, diags.Error())
-					}
-					for _, sa := range v.AsValueSlice() {
-						if strings.ContainsAny(sa.AsString(), "*?") {
-							t.Errorf("module %s trusts ServiceAccounts by pattern: %s", name, sa.AsString())
-						}
+			// Each provider's ServiceAccounts (the provider's ARN is not known here).
+			for _, item := range objectItems(t, a.Expr) {
+				sas, ok := objectItems(t, item)["namespace_service_accounts"]
+				if !ok {
+					continue
+				}
+				v, diags := sas.Value(ctx)
+				if diags.HasErrors() {
+					t.Fatalf("module %s: namespace_service_accounts: %s", name, diags.Error())
+				}
+				for _, sa := range v.AsValueSlice() {
+					if strings.ContainsAny(sa.AsString(), "*?") {
+						t.Errorf("module %s trusts ServiceAccounts by pattern: %s", name, sa.AsString())
 					}
 				}
 			}
