@@ -33,8 +33,8 @@ import (
 	"github.com/storefront-operator/storefront/test/localcluster"
 )
 
-// demoImagesRole is the made-up IAM role of the shop's images, as hack/eks's Terraform
-// would output it; the Pod Identity association names it.
+// demoImagesRole is the made-up IAM role of the shop's images (hack/eks creates one per
+// shop, output shop_images_role_arns); the Pod Identity association names it.
 const demoImagesRole = "arn:aws:iam::123456789012:role/storefront-shop-images"
 
 // withCDN writes the sample to dir with spec.images.bucket (Delete: the demo leaves

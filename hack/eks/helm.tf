@@ -11,7 +11,9 @@ locals {
       tag        = var.operator_image.tag
       digest     = one(data.aws_ecr_image.operator[*].image_digest)
     }
-    awsRegion             = var.region
+    awsRegion = var.region
+    # The storefront.dev/cluster cost allocation tag on every AWS resource created through ACK.
+    clusterName           = module.eks.cluster_name
     dbSubnetIds           = module.vpc.database_subnets
     dbSecurityGroupIds    = [aws_security_group.database.id]
     cacheSubnetIds        = module.vpc.elasticache_subnets
@@ -26,9 +28,10 @@ locals {
     cacheCidrs       = module.vpc.elasticache_subnets_cidr_blocks
     watchNamespaces  = var.watch_namespaces
     metricsNamespace = var.metrics_namespace
-    # The shops' role for their images buckets (images-cdn.tf), put on the
-    # ServiceAccount of every shop with spec.images.bucket.
-    extraArgs = ["--images-role-arn=${module.shop_images_irsa.iam_role_arn}"]
+    # No role on the shops' ServiceAccounts: one --images-role-arn would be every shop's,
+    # reaching every bucket. Each shop of var.images_shops gets its own role through an
+    # EKS Pod Identity association instead (images-cdn.tf).
+    imagesRoleArn = ""
   }
 }
 
@@ -94,10 +97,22 @@ resource "helm_release" "ack_elasticache" {
   })]
 }
 
+# The operator's namespace enforces the restricted Pod Security Standard, which the
+# chart's pods meet (docs/install-eks.md step 4b labels it so by hand).
+resource "kubernetes_namespace_v1" "operator" {
+  metadata {
+    name = "storefront-system"
+    labels = {
+      "pod-security.kubernetes.io/enforce" = "restricted"
+      "pod-security.kubernetes.io/warn"    = "restricted"
+      "pod-security.kubernetes.io/audit"   = "restricted"
+    }
+  }
+}
+
 resource "helm_release" "storefront_operator" {
-  name             = "storefront-operator"
-  namespace        = "storefront-system"
-  create_namespace = true
+  name      = "storefront-operator"
+  namespace = kubernetes_namespace_v1.operator.metadata[0].name
   # The chart of this checkout, so that the operator matches the code next to it.
   chart = "${path.module}/../../charts/storefront-operator"
 

@@ -2,9 +2,11 @@
 # cluster's OIDC provider. The Storefront operator itself has none: it never calls AWS.
 #
 # The ACK policies are least privilege for what the operator asks of ACK (docs/architecture.md#what-the-operator-creates):
-# Aurora DBSubnetGroup/DBCluster/DBInstance and ElastiCache ServerlessCache. The operator
-# names every AWS resource sf-<namespace>-<name>-<hash>, so writes are limited to names
-# starting with sf-; describing is not resource-scoped by AWS and stays on "*".
+# Aurora DBSubnetGroup/DBCluster/DBInstance/DBClusterSnapshot and ElastiCache
+# ServerlessCache/User/UserGroup, each action one the pinned controller calls for them
+# (test/delivery/terraform_test.go lists the calls, from the controllers' sources). The
+# operator names every AWS resource sf-<namespace>-<name>-<hash>, so writes are limited to
+# names starting with sf-; describing stays on "*".
 
 locals {
   arn_prefix = "arn:${data.aws_partition.current.partition}"
@@ -31,6 +33,11 @@ data "aws_iam_policy_document" "ack_rds" {
       "rds:ModifyDBInstance",
       "rds:DeleteDBInstance",
       "rds:CreateDBClusterSnapshot",
+      "rds:DeleteDBClusterSnapshot",
+      # spec.database.aurora.restoreFrom: AWS authorises the new cluster, the snapshot
+      # and the subnet group, all sf-* (the operator's snapshots are sf-*; another
+      # snapshot is refused).
+      "rds:RestoreDBClusterFromSnapshot",
       "rds:AddTagsToResource",
       "rds:RemoveTagsFromResource",
       "rds:ListTagsForResource",
@@ -39,16 +46,17 @@ data "aws_iam_policy_document" "ack_rds" {
       "${local.arn_prefix}:rds:${var.region}:${local.account}:subgrp:sf-*",
       "${local.arn_prefix}:rds:${var.region}:${local.account}:cluster:sf-*",
       "${local.arn_prefix}:rds:${var.region}:${local.account}:db:sf-*",
-      # The final snapshot taken under deletionPolicy Snapshot.
+      # The snapshots before migrations, on demand and the final one under
+      # deletionPolicy Snapshot; restores read them.
       "${local.arn_prefix}:rds:${var.region}:${local.account}:cluster-snapshot:sf-*",
     ]
   }
 
   statement {
-    # Creating a cluster or instance also authorizes against the default parameter and
-    # option groups it is created with.
+    # Creating (or restoring) a cluster or instance also authorizes against the default
+    # parameter and option groups it is created with.
     sid     = "UseDefaultParameterGroups"
-    actions = ["rds:CreateDBCluster", "rds:CreateDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
+    actions = ["rds:CreateDBCluster", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
     resources = [
       "${local.arn_prefix}:rds:${var.region}:${local.account}:cluster-pg:*",
       "${local.arn_prefix}:rds:${var.region}:${local.account}:pg:*",
@@ -73,9 +81,10 @@ data "aws_iam_policy_document" "ack_rds" {
   }
 
   statement {
-    # storageEncrypted: true uses the aws/rds key, through RDS only.
+    # storageEncrypted: true uses the aws/rds key, through RDS only; restoring an
+    # encrypted snapshot also decrypts with it.
     sid       = "EncryptThroughRDS"
-    actions   = ["kms:DescribeKey", "kms:CreateGrant"]
+    actions   = ["kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt"]
     resources = ["*"]
     condition {
       test     = "StringEquals"
@@ -98,27 +107,43 @@ data "aws_iam_policy_document" "ack_rds" {
 
 data "aws_iam_policy_document" "ack_elasticache" {
   statement {
+    # The cache's access control is a UserGroup of Users (the default user and the
+    # shop's), all sf-*. Creating or modifying the cache with its userGroupId is
+    # authorised on the user group too, and a user group on its users.
     sid = "ManageStorefrontCaches"
     actions = [
       "elasticache:CreateServerlessCache",
       "elasticache:ModifyServerlessCache",
       "elasticache:DeleteServerlessCache",
+      "elasticache:CreateUser",
+      "elasticache:ModifyUser",
+      "elasticache:DeleteUser",
+      "elasticache:CreateUserGroup",
+      "elasticache:ModifyUserGroup",
+      "elasticache:DeleteUserGroup",
       "elasticache:AddTagsToResource",
       "elasticache:RemoveTagsFromResource",
       "elasticache:ListTagsForResource",
     ]
-    resources = ["${local.arn_prefix}:elasticache:${var.region}:${local.account}:serverlesscache:sf-*"]
+    resources = [
+      "${local.arn_prefix}:elasticache:${var.region}:${local.account}:serverlesscache:sf-*",
+      "${local.arn_prefix}:elasticache:${var.region}:${local.account}:user:sf-*",
+      "${local.arn_prefix}:elasticache:${var.region}:${local.account}:usergroup:sf-*",
+    ]
   }
 
   statement {
     sid = "Describe"
     actions = [
       "elasticache:DescribeServerlessCaches",
+      "elasticache:DescribeUsers",
+      "elasticache:DescribeUserGroups",
       "ec2:DescribeAvailabilityZones",
       "ec2:DescribeSubnets",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeVpcs",
       "ec2:DescribeVpcEndpoints",
+      "ec2:DescribeTags",
     ]
     resources = ["*"]
   }
@@ -190,7 +215,7 @@ resource "aws_iam_policy" "ack_rds" {
 
 resource "aws_iam_policy" "ack_elasticache" {
   name        = "${var.cluster_name}-ack-elasticache-controller"
-  description = "ACK elasticache-controller: the ElastiCache Serverless caches of Storefront shops (sf-*)"
+  description = "ACK elasticache-controller: the ElastiCache Serverless caches, users and user groups of Storefront shops (sf-*)"
   policy      = data.aws_iam_policy_document.ack_elasticache.json
 }
 

@@ -1,33 +1,105 @@
-# Product images and the CDN (docs/architecture.md#images-and-the-cdn): the shops' role
-# for their images buckets, and the ACK controllers that create the buckets, the ACM
+# Product images and the CDN (docs/architecture.md#images-and-the-cdn): one role per shop
+# for its images bucket, and the ACK controllers that create the buckets, the ACM
 # certificates and the CloudFront distributions, each with a least-privilege policy.
 #
-# The operator names every images bucket sf-<namespace>-<name>-<hash>-<uid hash>, so
-# every statement is scoped to buckets whose names start with sf-.
+# The operator names every images bucket sf-<namespace>-<name>-<hash>-<uid hash>
+# (controllers/storefront_images.go imagesBucketName), so the controllers' statements are
+# scoped to buckets whose names start with sf-.
 
 locals {
   ack_s3_sa         = "ack-s3-controller"
   ack_cloudfront_sa = "ack-cloudfront-controller"
   ack_acm_sa        = "ack-acm-controller"
   images_buckets    = "${local.arn_prefix}:s3:::sf-*"
-  # The shops' ServiceAccounts are <storefront>-shop, in the watched namespaces (any
-  # namespace when none is named).
-  shop_service_accounts = length(var.watch_namespaces) > 0 ? [for n in var.watch_namespaces : "${n}:*-shop"] : ["*:*-shop"]
+
+  # Each shop of var.images_shops gets its own role, reaching only its own bucket. The
+  # bucket's name is the Storefront's AWS identifier (controllers/names.go awsIdentifier:
+  # sf-<namespace>-<name> lower-cased, every run of other characters than letters and
+  # digits one hyphen, cut to 40 characters, then "-" and 8 hex of
+  # sha256(<namespace>/<name>)), "-" and 8 hex of the Storefront's UID, which Terraform
+  # cannot know: "????????" matches exactly those 8 characters, so no other shop's bucket
+  # (whose identifier ends with another hash) matches.
+  images_shops = {
+    for s in var.images_shops : "${s.namespace}/${s.name}" => {
+      namespace       = s.namespace
+      service_account = "${s.name}-shop"
+      bucket = format("%s-%s-????????",
+        trimsuffix(substr(replace(lower("sf-${s.namespace}-${s.name}"), "/[^a-z0-9]+/", "-"), 0, 40), "-"),
+        substr(sha256("${s.namespace}/${s.name}"), 0, 8),
+      )
+    }
+  }
 }
 
-# The shops read and write their images, under images/, and nothing else: no bucket
-# configuration, no other prefix.
+# EKS Pod Identity: an association per shop names its ServiceAccount (<name>-shop) and its
+# role; the operator's imagesRoleArn stays empty (helm.tf), so it annotates no
+# ServiceAccount and lets the shop's pods reach the Pod Identity agent. The role trusts
+# only this cluster's Pod Identity, and only with the session tags of that one
+# ServiceAccount: no ServiceAccount of another namespace or name assumes it, whoever
+# creates it.
+data "aws_iam_policy_document" "shop_images_trust" {
+  for_each = local.images_shops
+
+  statement {
+    sid     = "PodIdentity"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["pods.eks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [module.eks.cluster_arn]
+    }
+  }
+
+  statement {
+    # Pod Identity tags every session with the pod's namespace and ServiceAccount.
+    sid     = "PodIdentitySessionTags"
+    actions = ["sts:TagSession"]
+    principals {
+      type        = "Service"
+      identifiers = ["pods.eks.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [module.eks.cluster_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-namespace"
+      values   = [each.value.namespace]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-service-account"
+      values   = [each.value.service_account]
+    }
+  }
+}
+
+# The shop reads and writes its images, under images/, and nothing else: no bucket
+# configuration, no other prefix, no other shop's bucket.
 data "aws_iam_policy_document" "shop_images" {
+  for_each = local.images_shops
+
   statement {
     sid       = "ReadWriteImages"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.images_buckets}/images/*"]
+    resources = ["${local.arn_prefix}:s3:::${each.value.bucket}/images/*"]
   }
 
   statement {
     sid       = "ListImages"
     actions   = ["s3:ListBucket"]
-    resources = [local.images_buckets]
+    resources = ["${local.arn_prefix}:s3:::${each.value.bucket}"]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
@@ -36,29 +108,31 @@ data "aws_iam_policy_document" "shop_images" {
   }
 }
 
-resource "aws_iam_policy" "shop_images" {
-  name        = "${var.cluster_name}-shop-images"
-  description = "Storefront shops: their product images in the sf-* buckets the operator creates"
-  policy      = data.aws_iam_policy_document.shop_images.json
+resource "aws_iam_role" "shop_images" {
+  for_each = local.images_shops
+
+  # IAM role names are at most 64 characters: the cluster name (32 at most), -shop- and
+  # the bucket's name hash, unique per Storefront.
+  name               = "${var.cluster_name}-shop-${substr(sha256(each.key), 0, 16)}"
+  description        = "Storefront shop ${each.key}: its product images (${each.value.bucket})"
+  assume_role_policy = data.aws_iam_policy_document.shop_images_trust[each.key].json
 }
 
-# IRSA for the shops: the operator puts this role on every shop ServiceAccount with
-# spec.images.bucket (--images-role-arn). StringLike lets one role serve every shop.
-module "shop_images_irsa" {
-  source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
-  version = "5.60.0"
+resource "aws_iam_role_policy" "shop_images" {
+  for_each = local.images_shops
 
-  role_name                  = "${var.cluster_name}-shop-images"
-  assume_role_condition_test = "StringLike"
-  role_policy_arns = {
-    shop_images = aws_iam_policy.shop_images.arn
-  }
-  oidc_providers = {
-    main = {
-      provider_arn               = module.eks.oidc_provider_arn
-      namespace_service_accounts = local.shop_service_accounts
-    }
-  }
+  name   = "images"
+  role   = aws_iam_role.shop_images[each.key].id
+  policy = data.aws_iam_policy_document.shop_images[each.key].json
+}
+
+resource "aws_eks_pod_identity_association" "shop_images" {
+  for_each = local.images_shops
+
+  cluster_name    = module.eks.cluster_name
+  namespace       = each.value.namespace
+  service_account = each.value.service_account
+  role_arn        = aws_iam_role.shop_images[each.key].arn
 }
 
 data "aws_iam_policy_document" "ack_s3" {
@@ -97,6 +171,10 @@ data "aws_iam_policy_document" "ack_s3" {
       "s3:GetMetricsConfiguration",
       "s3:GetIntelligentTieringConfiguration",
       "s3:GetBucketObjectLockConfiguration",
+      # s3-controller 1.10.0 reads every bucket's ABAC status, and creates the bucket with
+      # its tags (spec.tagging), which S3 authorises as s3:TagResource.
+      "s3:GetBucketABAC",
+      "s3:TagResource",
     ]
     resources = [local.images_buckets]
   }
@@ -297,7 +375,7 @@ resource "helm_release" "ack_acm" {
   })]
 }
 
-output "shop_images_role_arn" {
-  description = "IAM role of the shops' images (IRSA); the operator's --images-role-arn."
-  value       = module.shop_images_irsa.iam_role_arn
+output "shop_images_role_arns" {
+  description = "IAM role of each shop of images_shops (<namespace>/<name>), associated with its <name>-shop ServiceAccount through EKS Pod Identity."
+  value       = { for k, r in aws_iam_role.shop_images : k => r.arn }
 }

@@ -87,6 +87,9 @@ module "eks" {
     # community add-on (https://docs.aws.amazon.com/eks/latest/userguide/community-addons.html),
     # installed once the nodes exist.
     metrics-server = {}
+    # EKS Pod Identity: the shops' images roles (images-cdn.tf) reach their pods through
+    # the agent, one association per shop.
+    eks-pod-identity-agent = {}
     vpc-cni = {
       # Configured before the nodes join, so no pod ever runs without policy enforcement.
       before_compute = true

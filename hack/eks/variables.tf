@@ -119,6 +119,25 @@ variable "watch_namespaces" {
   }
 }
 
+variable "images_shops" {
+  description = "Storefronts (namespace and name) with spec.images.bucket: each gets an IAM role reaching only its own images bucket, associated with its <name>-shop ServiceAccount through EKS Pod Identity. A shop not listed has no credentials for its bucket."
+  type = list(object({
+    namespace = string
+    name      = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.images_shops : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", s.namespace)) && can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", s.name))])
+    error_message = "images_shops must list Kubernetes namespace names and Storefront names."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.images_shops : "${s.namespace}/${s.name}"])) == length(var.images_shops)
+    error_message = "images_shops lists a Storefront twice."
+  }
+}
+
 variable "metrics_namespace" {
   description = "Namespace of the Prometheus that may scrape the shops' metrics port (--metrics-namespace); empty: none."
   type        = string

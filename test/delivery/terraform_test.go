@@ -1,12 +1,18 @@
 package delivery
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -383,8 +389,12 @@ func TestTerraformBootstrapsWhatTheOperatorNeeds(t *testing.T) {
 		if v, _ := c.modules["lbc_irsa"].Body.Attributes["attach_load_balancer_controller_policy"].Expr.Value(nil); !v.True() {
 			t.Error("lbc_irsa must attach the load balancer controller policy")
 		}
-		if len(c.resourcesOfType("aws_iam_role")) > 0 {
-			t.Error("an extra IAM role: the operator itself must get none (it never calls AWS)")
+		// The only roles outside the IRSA modules are the shops' images roles
+		// (TestTerraformShopImagesRolesReachOnlyTheirOwnBucket).
+		for key := range c.resources {
+			if strings.HasPrefix(key, "aws_iam_role.") && key != "aws_iam_role.shop_images" {
+				t.Errorf("an extra IAM role %s: the operator itself must get none (it never calls AWS)", key)
+			}
 		}
 	})
 
@@ -697,4 +707,783 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	fileCache[path] = b
 	return b
+}
+
+// The IAM policies of hack/eks, evaluated: what an ACK controller, or a shop, may do.
+//
+// An example shop, shops/acme: its AWS identifier (controllers/names_test.go
+// TestAWSIdentifier) names every AWS resource of it.
+const (
+	exampleRegion    = "eu-west-1"
+	exampleAccount   = "123456789012"
+	exampleCluster   = "storefront"
+	exampleVPC       = "vpc-0a1b2c3d4e5f60001"
+	exampleAWSID     = "sf-shops-acme-7cbb1ef7"
+	exampleBucket    = exampleAWSID + "-0badf00d" // imagesBucketName: the AWS identifier and 8 hex of the UID
+	exampleClusterID = exampleAWSID               // the first DBCluster; a restore's is <id>-r<N>
+)
+
+// tfEval evaluates hack/eks's expressions with made-up values for what only an apply
+// knows (the account, the VPC, the cluster).
+type tfEval struct {
+	c    *tfConfig
+	vars map[string]cty.Value
+}
+
+func newTFEval(t *testing.T, c *tfConfig, vars map[string]cty.Value) *tfEval {
+	t.Helper()
+	all := map[string]cty.Value{}
+	for name, b := range c.variables {
+		if d, ok := b.Body.Attributes["default"]; ok {
+			if v, diags := d.Expr.Value(nil); !diags.HasErrors() {
+				all[name] = v
+			}
+		}
+	}
+	all["region"], all["cluster_name"] = cty.StringVal(exampleRegion), cty.StringVal(exampleCluster)
+	for k, v := range vars {
+		all[k] = v
+	}
+	return &tfEval{c: c, vars: all}
+}
+
+// terraformFunctions are the functions of Terraform's language that hack/eks's IAM
+// expressions use, with Terraform's semantics.
+func terraformFunctions() map[string]function.Function {
+	sha := function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "str", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			sum := sha256.Sum256([]byte(args[0].AsString()))
+			return cty.StringVal(hex.EncodeToString(sum[:])), nil
+		},
+	})
+	// Terraform's replace takes a regular expression between slashes.
+	replace := function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "str", Type: cty.String}, {Name: "substr", Type: cty.String}, {Name: "replace", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if s := args[1].AsString(); len(s) > 1 && strings.HasPrefix(s, "/") && strings.HasSuffix(s, "/") {
+				return stdlib.RegexReplace(args[0], cty.StringVal(s[1:len(s)-1]), args[2])
+			}
+			return stdlib.Replace(args[0], args[1], args[2])
+		},
+	})
+	return map[string]function.Function{
+		"lower": stdlib.LowerFunc, "substr": stdlib.SubstrFunc, "trimsuffix": stdlib.TrimSuffixFunc,
+		"format": stdlib.FormatFunc, "length": stdlib.LengthFunc, "merge": stdlib.MergeFunc,
+		"jsonencode": stdlib.JSONEncodeFunc, "sha256": sha, "replace": replace,
+	}
+}
+
+// ctx is the evaluation context: var, the data sources and module outputs an IAM
+// expression reads, and every local that evaluates from them.
+func (e *tfEval) ctx(each map[string]cty.Value) *hcl.EvalContext {
+	ctx := &hcl.EvalContext{Functions: terraformFunctions(), Variables: map[string]cty.Value{
+		"var": cty.ObjectVal(e.vars),
+		"data": cty.ObjectVal(map[string]cty.Value{
+			"aws_partition":       cty.ObjectVal(map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{"partition": cty.StringVal("aws")})}),
+			"aws_caller_identity": cty.ObjectVal(map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{"account_id": cty.StringVal(exampleAccount)})}),
+		}),
+		"module": cty.ObjectVal(map[string]cty.Value{
+			"vpc": cty.ObjectVal(map[string]cty.Value{"vpc_id": cty.StringVal(exampleVPC)}),
+			"eks": cty.ObjectVal(map[string]cty.Value{
+				"cluster_name": cty.StringVal(exampleCluster),
+				"cluster_arn":  cty.StringVal("arn:aws:eks:" + exampleRegion + ":" + exampleAccount + ":cluster/" + exampleCluster),
+			}),
+		}),
+	}}
+	if each != nil {
+		ctx.Variables["each"] = cty.ObjectVal(each)
+	}
+	// Locals may read locals: evaluate until no more evaluate.
+	locals := map[string]cty.Value{}
+	for progress := true; progress; {
+		progress = false
+		ctx.Variables["local"] = cty.ObjectVal(locals)
+		for name, a := range e.c.locals {
+			if _, done := locals[name]; done {
+				continue
+			}
+			if v, diags := a.Expr.Value(ctx); !diags.HasErrors() && v.IsWhollyKnown() {
+				locals[name] = v
+				progress = true
+			}
+		}
+	}
+	ctx.Variables["local"] = cty.ObjectVal(locals)
+	return ctx
+}
+
+// iamStatement is a statement of an aws_iam_policy_document, evaluated.
+type iamStatement struct {
+	sid                  string
+	actions, resources   []string
+	principals           []string // type:identifier
+	conditions           []iamCondition
+	denies, hasNotAction bool
+}
+
+type iamCondition struct {
+	test, variable string
+	values         []string
+}
+
+// policyStatements evaluates the statements of data.aws_iam_policy_document.<name>,
+// with each (for_each) when given.
+func (e *tfEval) policyStatements(t *testing.T, name string, each map[string]cty.Value) []iamStatement {
+	t.Helper()
+	b, ok := e.c.data["aws_iam_policy_document."+name]
+	if !ok {
+		t.Fatalf("no data aws_iam_policy_document.%s", name)
+	}
+	ctx := e.ctx(each)
+	strs := func(body *hclsyntax.Body, attr string) []string {
+		a, ok := body.Attributes[attr]
+		if !ok {
+			return nil
+		}
+		v, diags := a.Expr.Value(ctx)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %s.%s: %s", a.Expr.Range(), name, attr, diags.Error())
+		}
+		var out []string
+		for _, x := range v.AsValueSlice() {
+			out = append(out, x.AsString())
+		}
+		return out
+	}
+	var out []iamStatement
+	for _, sb := range b.Body.Blocks {
+		if sb.Type != "statement" {
+			continue
+		}
+		st := iamStatement{sid: literal(sb, "sid"), actions: strs(sb.Body, "actions"), resources: strs(sb.Body, "resources")}
+		st.denies = literal(sb, "effect") == "Deny"
+		_, st.hasNotAction = sb.Body.Attributes["not_actions"]
+		for _, inner := range sb.Body.Blocks {
+			switch inner.Type {
+			case "condition":
+				st.conditions = append(st.conditions, iamCondition{
+					test: literal(inner, "test"), variable: literal(inner, "variable"), values: strs(inner.Body, "values"),
+				})
+			case "principals":
+				for _, id := range strs(inner.Body, "identifiers") {
+					st.principals = append(st.principals, literal(inner, "type")+":"+id)
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// iamMatch reports whether value matches an IAM pattern (* any run, ? one character).
+func iamMatch(pattern, value string) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			re.WriteString(".*")
+		case '?':
+			re.WriteString(".")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re.WriteString("$")
+	return regexp.MustCompile(re.String()).MatchString(value)
+}
+
+// iamRequest is one authorisation AWS makes: an action on a resource, with the values of
+// the condition keys the request carries.
+type iamRequest struct {
+	action, resource string
+	context          map[string]string
+}
+
+// allows reports whether the statements allow the request (they hold no Deny: checked
+// by the callers). A condition whose key the request does not carry does not match.
+func allows(sts []iamStatement, req iamRequest) bool {
+	for _, st := range sts {
+		if st.denies {
+			continue
+		}
+		// A trust policy's statements name principals and no resource: the role itself.
+		actionOK, resourceOK := false, len(st.resources) == 0 && len(st.principals) > 0
+		for _, a := range st.actions {
+			actionOK = actionOK || iamMatch(strings.ToLower(a), strings.ToLower(req.action))
+		}
+		for _, r := range st.resources {
+			resourceOK = resourceOK || iamMatch(r, req.resource)
+		}
+		if !actionOK || !resourceOK {
+			continue
+		}
+		conditionsOK := true
+		for _, c := range st.conditions {
+			v, ok := req.context[c.variable]
+			matched := false
+			for _, want := range c.values {
+				switch c.test {
+				case "StringEquals", "ArnEquals":
+					matched = matched || (ok && v == want)
+				case "StringLike", "ArnLike":
+					matched = matched || (ok && iamMatch(want, v))
+				}
+			}
+			conditionsOK = conditionsOK && matched
+		}
+		if conditionsOK {
+			return true
+		}
+	}
+	return false
+}
+
+// operatorACKKinds returns the ACK kinds the operator creates, as group/Kind: every
+// schema.GroupVersionKind literal of a *.services.k8s.aws group in controllers/.
+func operatorACKKinds(t *testing.T) []string {
+	t.Helper()
+	paths, err := filepath.Glob(repoPath("controllers", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.CompositeLit)
+			if !ok {
+				return true
+			}
+			if sel, ok := lit.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "GroupVersionKind" {
+				return true
+			}
+			fields := map[string]string{}
+			for _, elt := range lit.Elts {
+				kv, ok := elt.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				key, _ := kv.Key.(*ast.Ident)
+				val, _ := kv.Value.(*ast.BasicLit)
+				if key != nil && val != nil && val.Kind == token.STRING {
+					fields[key.Name], _ = strconv.Unquote(val.Value)
+				}
+			}
+			if strings.HasSuffix(fields["Group"], ".services.k8s.aws") && fields["Kind"] != "" {
+				kinds[fields["Group"]+"/"+fields["Kind"]] = true
+			}
+			return true
+		})
+	}
+	if len(kinds) == 0 {
+		t.Fatal("found no ACK kind in controllers/")
+	}
+	return sortedKeys(kinds)
+}
+
+// ackCall is an action AWS authorises when the pinned ACK controller makes one of its
+// calls for an object of the operator, on the ARNs AWS checks it against (the Service
+// Authorization Reference's resource types for the action), with the request's
+// condition keys.
+type ackCall struct {
+	action    string
+	resources []string
+	context   map[string]string
+}
+
+func rdsARN(kind, id string) string {
+	return "arn:aws:rds:" + exampleRegion + ":" + exampleAccount + ":" + kind + ":" + id
+}
+
+func cacheARN(kind, id string) string {
+	return "arn:aws:elasticache:" + exampleRegion + ":" + exampleAccount + ":" + kind + ":" + id
+}
+
+func ec2ARN(res string) string {
+	return "arn:aws:ec2:" + exampleRegion + ":" + exampleAccount + ":" + res
+}
+
+// TestTerraformACKPoliciesAllowTheControllersCalls: every AWS call the pinned ACK
+// controllers make for the objects the operator creates is allowed by the controller's
+// policy in hack/eks. Without one, ACK reports the AccessDenied as ACK.Recoverable and the
+// shop never gets its database, cache or images.
+func TestTerraformACKPoliciesAllowTheControllersCalls(t *testing.T) {
+	var (
+		subgrp        = rdsARN("subgrp", exampleAWSID)
+		cluster       = rdsARN("cluster", exampleClusterID)
+		restored      = rdsARN("cluster", exampleClusterID+"-r1")
+		instance      = rdsARN("db", exampleAWSID)
+		snapshot      = rdsARN("cluster-snapshot", exampleAWSID+"-manual-f7aacef2-1")
+		finalSnapshot = rdsARN("cluster-snapshot", exampleAWSID+"-final-f7aacef2")
+		clusterPG     = rdsARN("cluster-pg", "default.aurora-postgresql16")
+		instancePG    = rdsARN("pg", "default.aurora-postgresql16")
+		optionGroup   = rdsARN("og", "default:aurora-postgresql-16")
+		rdsKey        = map[string]string{"kms:ViaService": "rds." + exampleRegion + ".amazonaws.com"}
+		kmsKey        = "arn:aws:kms:" + exampleRegion + ":" + exampleAccount + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+		cache       = cacheARN("serverlesscache", exampleAWSID)
+		userGroup   = cacheARN("usergroup", exampleAWSID)
+		defaultUser = cacheARN("user", exampleAWSID+"-default")
+		shopUser    = cacheARN("user", exampleAWSID+"-v1")
+		endpoint    = ec2ARN("vpc-endpoint/*")
+
+		bucket = "arn:aws:s3:::" + exampleBucket
+
+		distribution = "arn:aws:cloudfront::" + exampleAccount + ":distribution/E2QWRUHEXAMPLE"
+		oac          = "arn:aws:cloudfront::" + exampleAccount + ":origin-access-control/E1A2B3C4EXAMPLE"
+		cachePolicy  = "arn:aws:cloudfront::" + exampleAccount + ":cache-policy/4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+		certificate  = "arn:aws:acm:us-east-1:" + exampleAccount + ":certificate/12345678-1234-1234-1234-123456789012"
+	)
+	tags := func(arn string) []ackCall { // the controllers' tag sync; creates with tags need AddTagsToResource too
+		return []ackCall{{action: "rds:AddTagsToResource", resources: []string{arn}},
+			{action: "rds:RemoveTagsFromResource", resources: []string{arn}},
+			{action: "rds:ListTagsForResource", resources: []string{arn}}}
+	}
+	cacheTags := func(arn string) []ackCall {
+		return []ackCall{{action: "elasticache:AddTagsToResource", resources: []string{arn}},
+			{action: "elasticache:RemoveTagsFromResource", resources: []string{arn}},
+			{action: "elasticache:ListTagsForResource", resources: []string{arn}}}
+	}
+	join := func(lists ...[]ackCall) []ackCall {
+		var out []ackCall
+		for _, l := range lists {
+			out = append(out, l...)
+		}
+		return out
+	}
+	// For each kind: the controller's policy, the sources the calls come from (at the
+	// commits of /work/shared/ack-crds/SOURCES.md: rds-controller 8b3f5f27, 1.11.1;
+	// elasticache-controller a99ef759, 1.8.0; s3-controller 1051f76f, 1.10.0;
+	// cloudfront-controller 37fbad28, 1.7.1; acm-controller 6a2cf8b4, 1.3.4), and the calls
+	// for what the operator sets on it.
+	kinds := map[string]struct {
+		policy, source string
+		calls          []ackCall
+	}{
+		"rds.services.k8s.aws/DBSubnetGroup": {
+			policy: "ack_rds", source: "rds-controller pkg/resource/db_subnet_group/sdk.go, hooks.go (syncTags, getTags)",
+			calls: join([]ackCall{
+				{action: "rds:DescribeDBSubnetGroups", resources: []string{subgrp}},
+				{action: "rds:CreateDBSubnetGroup", resources: []string{subgrp}},
+				{action: "rds:ModifyDBSubnetGroup", resources: []string{subgrp}},
+				{action: "rds:DeleteDBSubnetGroup", resources: []string{subgrp}},
+				{action: "ec2:DescribeSubnets", resources: []string{"*"}},
+			}, tags(subgrp)),
+		},
+		"rds.services.k8s.aws/DBCluster": {
+			policy: "ack_rds", source: "rds-controller pkg/resource/db_cluster/sdk.go, custom_update.go, hooks.go (RestoreDBClusterFromSnapshot for spec.snapshotIdentifier, syncTags)",
+			calls: join([]ackCall{
+				{action: "rds:DescribeDBClusters", resources: []string{cluster}},
+				{action: "rds:CreateDBCluster", resources: []string{cluster, subgrp, clusterPG}},
+				// spec.database.aurora.restoreFrom: a new cluster from the shop's snapshot.
+				{action: "rds:RestoreDBClusterFromSnapshot", resources: []string{restored, snapshot, subgrp, clusterPG, optionGroup}},
+				{action: "rds:ModifyDBCluster", resources: []string{cluster, clusterPG}},
+				{action: "rds:DeleteDBCluster", resources: []string{cluster}},
+				// deletionPolicy Snapshot: DeleteDBCluster with a final snapshot.
+				{action: "rds:CreateDBClusterSnapshot", resources: []string{cluster, finalSnapshot}},
+				{action: "kms:CreateGrant", resources: []string{kmsKey}, context: rdsKey},
+				{action: "kms:DescribeKey", resources: []string{kmsKey}, context: rdsKey},
+				{action: "kms:Decrypt", resources: []string{kmsKey}, context: rdsKey},
+			}, tags(cluster), tags(restored)),
+		},
+		"rds.services.k8s.aws/DBInstance": {
+			policy: "ack_rds", source: "rds-controller pkg/resource/db_instance/sdk.go, hooks.go (syncTags)",
+			calls: join([]ackCall{
+				{action: "rds:DescribeDBInstances", resources: []string{instance}},
+				{action: "rds:CreateDBInstance", resources: []string{instance, cluster, instancePG, optionGroup}},
+				{action: "rds:ModifyDBInstance", resources: []string{instance}},
+				{action: "rds:DeleteDBInstance", resources: []string{instance}},
+			}, tags(instance)),
+		},
+		"rds.services.k8s.aws/DBClusterSnapshot": {
+			policy: "ack_rds", source: "rds-controller pkg/resource/db_cluster_snapshot/sdk.go, hooks.go (syncTags)",
+			calls: join([]ackCall{
+				// Adopting a snapshot that exists reads it first.
+				{action: "rds:DescribeDBClusterSnapshots", resources: []string{snapshot}},
+				{action: "rds:CreateDBClusterSnapshot", resources: []string{cluster, snapshot}},
+				// Retention and the Delete deletion policy (controllers/storefront_snapshot.go deleteSnapshot).
+				{action: "rds:DeleteDBClusterSnapshot", resources: []string{snapshot}},
+			}, tags(snapshot)),
+		},
+		"elasticache.services.k8s.aws/ServerlessCache": {
+			policy: "ack_elasticache", source: "elasticache-controller pkg/resource/serverless_cache/sdk.go, hooks.go (ModifyServerlessCache, syncTags: pkg/util/tags.go)",
+			calls: join([]ackCall{
+				{action: "elasticache:DescribeServerlessCaches", resources: []string{cache}},
+				// The cache's spec.userGroupID: AWS authorises the user group too.
+				{action: "elasticache:CreateServerlessCache", resources: []string{cache, userGroup}},
+				{action: "elasticache:ModifyServerlessCache", resources: []string{cache, userGroup}},
+				{action: "elasticache:DeleteServerlessCache", resources: []string{cache}},
+				// What ElastiCache does with the caller's rights: its VPC endpoints.
+				{action: "ec2:CreateVpcEndpoint", resources: []string{endpoint},
+					context: map[string]string{"ec2:VpceServiceName": "com.amazonaws.elasticache.serverless." + exampleRegion + ".vpce-svc-0123456789abcdef0"}},
+				{action: "ec2:CreateVpcEndpoint", resources: []string{ec2ARN("vpc/" + exampleVPC), ec2ARN("subnet/subnet-0a1b2c3d4e5f60011"), ec2ARN("security-group/sg-0a1b2c3d4e5f60002")}},
+				{action: "ec2:CreateTags", resources: []string{endpoint}, context: map[string]string{"ec2:CreateAction": "CreateVpcEndpoint"}},
+				{action: "ec2:DeleteVpcEndpoints", resources: []string{endpoint}, context: map[string]string{"aws:ResourceTag/AmazonElastiCacheManaged": "true"}},
+				{action: "ec2:DescribeVpcEndpoints", resources: []string{"*"}},
+				{action: "ec2:DescribeSubnets", resources: []string{"*"}},
+				{action: "ec2:DescribeSecurityGroups", resources: []string{"*"}},
+				{action: "ec2:DescribeVpcs", resources: []string{"*"}},
+				{action: "ec2:DescribeTags", resources: []string{"*"}},
+			}, cacheTags(cache)),
+		},
+		"elasticache.services.k8s.aws/User": {
+			policy: "ack_elasticache", source: "elasticache-controller pkg/resource/user/sdk.go (spec.tags go with CreateUser)",
+			calls: join([]ackCall{
+				{action: "elasticache:DescribeUsers", resources: []string{defaultUser}},
+				{action: "elasticache:CreateUser", resources: []string{defaultUser}},
+				{action: "elasticache:CreateUser", resources: []string{shopUser}},
+				{action: "elasticache:ModifyUser", resources: []string{shopUser}},
+				{action: "elasticache:DeleteUser", resources: []string{shopUser}},
+			}, cacheTags(defaultUser), cacheTags(shopUser)),
+		},
+		"elasticache.services.k8s.aws/UserGroup": {
+			policy: "ack_elasticache", source: "elasticache-controller pkg/resource/user_group/sdk.go (spec.tags go with CreateUserGroup)",
+			calls: join([]ackCall{
+				{action: "elasticache:DescribeUserGroups", resources: []string{userGroup}},
+				{action: "elasticache:CreateUserGroup", resources: []string{userGroup, defaultUser, shopUser}},
+				{action: "elasticache:ModifyUserGroup", resources: []string{userGroup, defaultUser, shopUser}},
+				{action: "elasticache:DeleteUserGroup", resources: []string{userGroup}},
+			}, cacheTags(userGroup)),
+		},
+		"s3.services.k8s.aws/Bucket": {
+			policy: "ack_s3", source: "s3-controller pkg/resource/bucket/sdk.go, hook.go (customFindBucket: ListBuckets; addPutFieldsToSpec: every Get; addCreateBucketTags; customUpdateBucket: the fields the operator sets)",
+			calls: func() []ackCall {
+				calls := []ackCall{{action: "s3:ListAllMyBuckets", resources: []string{"*"}}}
+				for _, a := range []string{
+					"CreateBucket", "TagResource", "DeleteBucket",
+					// addPutFieldsToSpec reads every field, on every read (IAM names: the
+					// Service Authorization Reference's for GetBucketAbac, GetBucketAccelerateConfiguration, ...).
+					"GetBucketABAC", "GetAccelerateConfiguration", "GetAnalyticsConfiguration", "GetBucketAcl", "GetBucketCORS",
+					"GetEncryptionConfiguration", "GetIntelligentTieringConfiguration", "GetInventoryConfiguration",
+					"GetLifecycleConfiguration", "GetBucketLogging", "GetMetricsConfiguration", "GetBucketNotification",
+					"GetBucketOwnershipControls", "GetBucketPolicy", "GetBucketPublicAccessBlock", "GetReplicationConfiguration",
+					"GetBucketRequestPayment", "GetBucketTagging", "GetBucketVersioning", "GetBucketWebsite",
+					"GetBucketObjectLockConfiguration",
+					// desiredBucket's fields, and the policy going when the CDN goes.
+					"PutEncryptionConfiguration", "PutBucketPublicAccessBlock", "PutBucketVersioning", "PutBucketOwnershipControls",
+					"PutLifecycleConfiguration", "PutBucketPolicy", "DeleteBucketPolicy", "PutBucketTagging",
+				} {
+					calls = append(calls, ackCall{action: "s3:" + a, resources: []string{bucket}})
+				}
+				return calls
+			}(),
+		},
+		"cloudfront.services.k8s.aws/Distribution": {
+			policy: "ack_cloudfront", source: "cloudfront-controller pkg/resource/distribution/sdk.go, hooks.go (syncTags: pkg/resource/tags/sync.go)",
+			calls: []ackCall{
+				{action: "cloudfront:CreateDistribution", resources: []string{distribution}},
+				{action: "cloudfront:GetDistribution", resources: []string{distribution}},
+				{action: "cloudfront:UpdateDistribution", resources: []string{distribution}},
+				{action: "cloudfront:DeleteDistribution", resources: []string{distribution}},
+				{action: "cloudfront:ListTagsForResource", resources: []string{distribution}},
+				{action: "cloudfront:TagResource", resources: []string{distribution}},
+				{action: "cloudfront:UntagResource", resources: []string{distribution}},
+			},
+		},
+		"cloudfront.services.k8s.aws/OriginAccessControl": {
+			policy: "ack_cloudfront", source: "cloudfront-controller pkg/resource/origin_access_control/sdk.go",
+			calls: []ackCall{
+				{action: "cloudfront:CreateOriginAccessControl", resources: []string{oac}},
+				{action: "cloudfront:GetOriginAccessControl", resources: []string{oac}},
+				{action: "cloudfront:UpdateOriginAccessControl", resources: []string{oac}},
+				{action: "cloudfront:DeleteOriginAccessControl", resources: []string{oac}},
+			},
+		},
+		"cloudfront.services.k8s.aws/CachePolicy": {
+			policy: "ack_cloudfront", source: "cloudfront-controller pkg/resource/cache_policy/sdk.go",
+			calls: []ackCall{
+				{action: "cloudfront:CreateCachePolicy", resources: []string{cachePolicy}},
+				{action: "cloudfront:GetCachePolicy", resources: []string{cachePolicy}},
+				{action: "cloudfront:UpdateCachePolicy", resources: []string{cachePolicy}},
+				{action: "cloudfront:DeleteCachePolicy", resources: []string{cachePolicy}},
+			},
+		},
+		"acm.services.k8s.aws/Certificate": {
+			policy: "ack_acm", source: "acm-controller pkg/resource/certificate/sdk.go, hooks.go (syncTags, listTags: pkg/tags/sync.go)",
+			calls: []ackCall{
+				{action: "acm:RequestCertificate", resources: []string{certificate}},
+				{action: "acm:DescribeCertificate", resources: []string{certificate}},
+				{action: "acm:UpdateCertificateOptions", resources: []string{certificate}},
+				{action: "acm:DeleteCertificate", resources: []string{certificate}},
+				{action: "acm:AddTagsToCertificate", resources: []string{certificate}},
+				{action: "acm:RemoveTagsFromCertificate", resources: []string{certificate}},
+				{action: "acm:ListTagsForCertificate", resources: []string{certificate}},
+			},
+		},
+	}
+
+	e := newTFEval(t, parseTerraform(t), nil)
+	policies := map[string][]iamStatement{}
+	for _, kind := range operatorACKKinds(t) {
+		k, ok := kinds[kind]
+		if !ok {
+			t.Errorf("the operator creates %s: list the calls its ACK controller makes for it, from the controller's sources", kind)
+			continue
+		}
+		if policies[k.policy] == nil {
+			policies[k.policy] = e.policyStatements(t, k.policy, nil)
+			for _, st := range policies[k.policy] {
+				if st.denies || st.hasNotAction {
+					t.Errorf("%s: statement %s: only Allow statements with actions are evaluated here", k.policy, st.sid)
+				}
+			}
+		}
+		for _, call := range k.calls {
+			for _, res := range call.resources {
+				if !allows(policies[k.policy], iamRequest{action: call.action, resource: res, context: call.context}) {
+					t.Errorf("%s (%s): policy %s does not allow %s on %s", kind, k.source, k.policy, call.action, res)
+				}
+			}
+		}
+	}
+}
+
+// TestTerraformShopImagesRolesReachOnlyTheirOwnBucket: each shop's credentials reach its
+// own images bucket and no other shop's, and only its own ServiceAccount gets them. One
+// role trusted by *:*-shop and allowed on sf-*/images/* let whoever may create a
+// ServiceAccount named x-shop anywhere overwrite every shop's images (stored XSS on the
+// shops' CDN domains).
+func TestTerraformShopImagesRolesReachOnlyTheirOwnBucket(t *testing.T) {
+	c := parseTerraform(t)
+	// The shops of var.images_shops and their AWS identifiers, as controllers/names_test.go
+	// TestAWSIdentifier pins them; the last is named to start like the first's identifier.
+	shops := []struct{ namespace, name, awsID string }{
+		{"shops", "acme", exampleAWSID},
+		{"team-a", "acme", "sf-team-a-acme-9201d5e7"},
+		{"team-b", "acme", "sf-team-b-acme-904efe3f"},
+		{"prod", "acme.eu", "sf-prod-acme-eu-a7eb4d02"},
+		{"shops", strings.Repeat("shop", 20), "sf-shops-shopshopshopshopshopshopshopsho-e180f6a5"},
+		{"team--a", "acme.shop", "sf-team-a-acme-shop-c937ef1b"},
+		{"shops", "acme-7cbb1ef7", ""},
+	}
+	var list []cty.Value
+	for _, s := range shops {
+		list = append(list, cty.ObjectVal(map[string]cty.Value{"namespace": cty.StringVal(s.namespace), "name": cty.StringVal(s.name)}))
+	}
+	e := newTFEval(t, c, map[string]cty.Value{"images_shops": cty.ListVal(list)})
+	t.Run("no ServiceAccount is trusted by pattern, and no role is put on every shop", func(t *testing.T) {
+		ctx := e.ctx(nil)
+		for _, name := range sortedKeys(c.modules) {
+			a, ok := c.modules[name].Body.Attributes["oidc_providers"]
+			if !ok {
+				continue
+			}
+			// Each provider's ServiceAccounts (the provider's ARN is not known here).
+			for _, item := range objectItems(t, a.Expr) {
+				sas, ok := objectItems(t, item)["namespace_service_accounts"]
+				if !ok {
+					continue
+				}
+				v, diags := sas.Value(ctx)
+				if diags.HasErrors() {
+					t.Fatalf("module %s: namespace_service_accounts: %s", name, diags.Error())
+				}
+				for _, sa := range v.AsValueSlice() {
+					if strings.ContainsAny(sa.AsString(), "*?") {
+						t.Errorf("module %s trusts ServiceAccounts by pattern: %s", name, sa.AsString())
+					}
+				}
+			}
+			if test := c.modules[name].Body.Attributes["assume_role_condition_test"]; test != nil {
+				t.Errorf("module %s sets assume_role_condition_test: its ServiceAccounts must be matched exactly", name)
+			}
+		}
+		values := objectItems(t, c.locals["operator_values"].Expr)
+		role, ok := values["imagesRoleArn"]
+		if !ok {
+			t.Fatal("operator_values has no imagesRoleArn")
+		}
+		if v, diags := role.Value(nil); diags.HasErrors() || v.AsString() != "" {
+			t.Errorf("operator_values.imagesRoleArn = %s: one role on every shop's ServiceAccount reaches every shop's bucket; leave it empty (Pod Identity)",
+				string(role.Range().SliceBytes(mustRead(t, role.Range().Filename))))
+		}
+	})
+
+	t.Run("each shop's role is associated with its ServiceAccount", func(t *testing.T) {
+		assoc, ok := c.resources["aws_eks_pod_identity_association.shop_images"]
+		if !ok {
+			t.Fatal("no aws_eks_pod_identity_association.shop_images")
+		}
+		for attr, ref := range map[string]string{"for_each": "local.images_shops", "namespace": "each.value.namespace",
+			"service_account": "each.value.service_account", "role_arn": "aws_iam_role.shop_images[each.key].arn"} {
+			rng := assoc.Body.Attributes[attr].Expr.Range()
+			if src := string(rng.SliceBytes(mustRead(t, rng.Filename))); src != ref {
+				t.Errorf("aws_eks_pod_identity_association.shop_images %s = %s, want %s", attr, src, ref)
+			}
+		}
+	})
+
+	imagesShops, ok := e.ctx(nil).Variables["local"].AsValueMap()["images_shops"]
+	if !ok {
+		t.Fatal("no local.images_shops evaluated from var.images_shops")
+	}
+	byKey := imagesShops.AsValueMap()
+	if len(byKey) != len(shops) {
+		t.Fatalf("local.images_shops has %d shops, want %d", len(byKey), len(shops))
+	}
+	// Each shop's bucket, as the operator names it: the identifier and 8 hex of the UID.
+	bucketOf := func(i int) string {
+		id := shops[i].awsID
+		if id == "" {
+			id = strings.TrimSuffix(byKey[shops[i].namespace+"/"+shops[i].name].GetAttr("bucket").AsString(), "-????????")
+		}
+		return id + "-1a2b3c4d"
+	}
+
+	for i, s := range shops {
+		key := s.namespace + "/" + s.name
+		each := map[string]cty.Value{"key": cty.StringVal(key), "value": byKey[key]}
+		if s.awsID != "" {
+			if got, want := byKey[key].GetAttr("bucket").AsString(), s.awsID+"-????????"; got != want {
+				t.Errorf("%s: bucket pattern %s, want %s (controllers/names.go awsIdentifier, then the UID's 8 hex)", key, got, want)
+			}
+		}
+
+		t.Run(key+" reaches its own images and nothing else", func(t *testing.T) {
+			sts := e.policyStatements(t, "shop_images", each)
+			for _, st := range sts {
+				if st.denies || st.hasNotAction {
+					t.Errorf("statement %s: only Allow statements with actions are evaluated here", st.sid)
+				}
+			}
+			own := "arn:aws:s3:::" + bucketOf(i)
+			for _, a := range []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} {
+				if !allows(sts, iamRequest{action: a, resource: own + "/images/p/1.jpg"}) {
+					t.Errorf("%s not allowed on its own bucket's images", a)
+				}
+				if allows(sts, iamRequest{action: a, resource: own + "/other/1.jpg"}) {
+					t.Errorf("%s allowed outside images/", a)
+				}
+			}
+			if !allows(sts, iamRequest{action: "s3:ListBucket", resource: own, context: map[string]string{"s3:prefix": "images/p/"}}) {
+				t.Error("listing its images is not allowed")
+			}
+			for _, a := range []string{"s3:PutBucketPolicy", "s3:DeleteBucket", "s3:PutObjectAcl"} {
+				if allows(sts, iamRequest{action: a, resource: own}) || allows(sts, iamRequest{action: a, resource: own + "/images/p/1.jpg"}) {
+					t.Errorf("%s allowed: the shop needs only its objects", a)
+				}
+			}
+			for j := range shops {
+				if j == i {
+					continue
+				}
+				other := "arn:aws:s3:::" + bucketOf(j)
+				for _, a := range []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} {
+					if allows(sts, iamRequest{action: a, resource: other + "/images/p/1.jpg"}) {
+						t.Errorf("%s allowed on %s, the bucket of %s/%s", a, bucketOf(j), shops[j].namespace, shops[j].name)
+					}
+				}
+				if allows(sts, iamRequest{action: "s3:ListBucket", resource: other, context: map[string]string{"s3:prefix": "images/"}}) {
+					t.Errorf("listing %s allowed", bucketOf(j))
+				}
+			}
+		})
+
+		t.Run(key+" is assumed by its own ServiceAccount only", func(t *testing.T) {
+			sts := e.policyStatements(t, "shop_images_trust", each)
+			sa := s.name + "-shop"
+			tagged := func(ns, sa string) map[string]string {
+				return map[string]string{
+					"aws:SourceAccount": exampleAccount, "aws:SourceArn": "arn:aws:eks:" + exampleRegion + ":" + exampleAccount + ":cluster/" + exampleCluster,
+					"aws:RequestTag/kubernetes-namespace": ns, "aws:RequestTag/kubernetes-service-account": sa,
+				}
+			}
+			for _, st := range sts {
+				if len(st.principals) != 1 || st.principals[0] != "Service:pods.eks.amazonaws.com" {
+					t.Errorf("statement %s trusts %v, want EKS Pod Identity (Service:pods.eks.amazonaws.com) only", st.sid, st.principals)
+				}
+				for _, cond := range st.conditions {
+					for _, v := range cond.values {
+						if strings.ContainsAny(v, "*?") {
+							t.Errorf("statement %s: condition %s %s has a wildcard value %q", st.sid, cond.test, cond.variable, v)
+						}
+					}
+				}
+			}
+			// Pod Identity assumes the role with the pod's namespace and ServiceAccount as
+			// session tags: sts:AssumeRole and sts:TagSession must both be allowed.
+			assumes := func(ctx map[string]string) bool {
+				return allows(sts, iamRequest{action: "sts:AssumeRole", resource: "*", context: ctx}) &&
+					allows(sts, iamRequest{action: "sts:TagSession", resource: "*", context: ctx})
+			}
+			if !assumes(tagged(s.namespace, sa)) {
+				t.Errorf("%s/%s cannot assume its role", s.namespace, sa)
+			}
+			for _, other := range [][2]string{{"attacker", sa}, {s.namespace, "x-shop"}, {s.namespace, "default"}} {
+				if assumes(tagged(other[0], other[1])) {
+					t.Errorf("%s/%s assumes the role of %s", other[0], other[1], key)
+				}
+			}
+			otherCluster := tagged(s.namespace, sa)
+			otherCluster["aws:SourceArn"] = "arn:aws:eks:" + exampleRegion + ":" + exampleAccount + ":cluster/another"
+			if assumes(otherCluster) {
+				t.Error("another cluster's Pod Identity assumes the role")
+			}
+		})
+	}
+}
+
+// TestTerraformInstallsTheOperatorAsTheChartExpects: the operator's values come as the
+// chart's values, never as extraArgs for a flag that has one; its namespace enforces the
+// restricted Pod Security Standard (docs/install-eks.md step 4b does it by hand); and
+// clusterName tags every AWS resource with the cluster.
+func TestTerraformInstallsTheOperatorAsTheChartExpects(t *testing.T) {
+	c := parseTerraform(t)
+	values := objectItems(t, c.locals["operator_values"].Expr)
+	if extra, ok := values["extraArgs"]; ok {
+		chartValues := loadChart(t).Values
+		src := string(extra.Range().SliceBytes(mustRead(t, extra.Range().Filename)))
+		for _, m := range regexp.MustCompile(`--([a-z0-9-]+)`).FindAllStringSubmatch(src, -1) {
+			if _, ok := chartValues[camelCase(m[1])]; ok {
+				t.Errorf("operator_values.extraArgs passes --%s: set the chart's %s", m[1], camelCase(m[1]))
+			}
+		}
+	}
+	if e, ok := values["clusterName"]; !ok {
+		t.Error("operator_values has no clusterName: the AWS resources get no storefront.dev/cluster tag")
+	} else if src := string(e.Range().SliceBytes(mustRead(t, e.Range().Filename))); src != "module.eks.cluster_name" {
+		t.Errorf("operator_values.clusterName = %s, want module.eks.cluster_name", src)
+	}
+
+	op := c.resources["helm_release.storefront_operator"]
+	if v, ok := op.Body.Attributes["create_namespace"]; ok {
+		if b, _ := v.Expr.Value(nil); b.True() {
+			t.Error("helm_release.storefront_operator creates its namespace: Helm gives it no Pod Security labels")
+		}
+	}
+	nsRef := string(op.Body.Attributes["namespace"].Expr.Range().SliceBytes(mustRead(t, op.Body.Attributes["namespace"].Expr.Range().Filename)))
+	ns, ok := c.resources["kubernetes_namespace_v1.operator"]
+	if !ok || nsRef != "kubernetes_namespace_v1.operator.metadata[0].name" {
+		t.Fatalf("helm_release.storefront_operator namespace = %s, want kubernetes_namespace_v1.operator.metadata[0].name", nsRef)
+	}
+	var meta *hclsyntax.Block
+	for _, b := range ns.Body.Blocks {
+		if b.Type == "metadata" {
+			meta = b
+		}
+	}
+	if meta == nil {
+		t.Fatal("kubernetes_namespace_v1.operator has no metadata")
+	}
+	if literal(meta, "name") != "storefront-system" {
+		t.Errorf("the operator's namespace is %q, want storefront-system (docs/install-eks.md)", literal(meta, "name"))
+	}
+	labels, diags := meta.Body.Attributes["labels"].Expr.Value(nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got := labels.AsValueMap()["pod-security.kubernetes.io/enforce"]; got.IsNull() || got.AsString() != "restricted" {
+		t.Errorf("the operator's namespace labels %v: want pod-security.kubernetes.io/enforce=restricted", labels.GoString())
+	}
 }
