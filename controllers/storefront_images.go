@@ -242,9 +242,10 @@ func cloudFrontReadPolicy(bucket, distributionARN string) string {
 }
 
 // withImagesRole annotates the shop's ServiceAccount with --images-role-arn while the
-// shop has an images bucket: IRSA then gives its pods credentials for the role that
-// hack/eks scopes to the shops' buckets. With EKS Pod Identity instead, the flag stays
-// empty and an association names the ServiceAccount (docs/architecture.md#images-and-the-cdn).
+// shop has an images bucket: IRSA then gives its pods credentials for that one role,
+// shared by every shop. hack/eks uses EKS Pod Identity instead: the flag stays empty and
+// an association gives each shop's ServiceAccount a role of its own that reaches only
+// its bucket (docs/architecture.md#images-and-the-cdn).
 func withImagesRole(sa *corev1.ServiceAccount, sf *shopv1alpha1.Storefront, opts Options) *corev1.ServiceAccount {
 	if !imagesWanted(sf) || opts.ImagesRoleARN == "" {
 		return sa
