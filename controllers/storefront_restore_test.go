@@ -283,7 +283,8 @@ func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 	startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	sf := readyShop(t, ns, withAurora())
+	// No version of the user's: the operator adopts the snapshot to learn its version.
+	sf := readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" }))
 	awsID := awsIdentifier(ns, "acme")
 	oldHost := databaseHost(g, ns)
 	oldDatabase := sf.Status.Migration.Database
@@ -375,7 +376,8 @@ func TestRestoreFromASnapshotWithoutObject(t *testing.T) {
 			s := startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
 			startOperator(t, ns, ackOptions)
 			g := NewWithT(t)
-			sf := readyShop(t, ns, withAurora())
+			// No version of the user's: the restored cluster's is the snapshot's.
+			sf := readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" }))
 			awsID := awsIdentifier(ns, "acme")
 			snapshot, version := tc.snapshot(t, s, ns)
 			snapshotKey := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: fake.DBClusterSnapshotGVK.Kind, ID: snapshot}
