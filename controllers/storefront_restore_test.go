@@ -377,14 +377,14 @@ func TestRestoreFromASnapshotWithoutObject(t *testing.T) {
 			startOperator(t, ns, ackOptions)
 			g := NewWithT(t)
 			// No version of the user's: the restored cluster's is the snapshot's.
-			sf := readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" }))
+			readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" }))
 			awsID := awsIdentifier(ns, "acme")
 			snapshot, version := tc.snapshot(t, s, ns)
 			snapshotKey := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: fake.DBClusterSnapshotGVK.Kind, ID: snapshot}
 			g.Eventually(func() string { r, _ := s.AWS().Get(snapshotKey); return r.Status }, eventually, poll).Should(Equal("available"))
 
 			restoreTo(t, ns, snapshot)
-			sf = waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+			sf := waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
 			g.Expect(sf.Status.Restore.SnapshotImage).To(BeEmpty(), "not a snapshot of the operator's")
 			g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID + "-r1"))
 			cluster := ackObject(g, ns, gvkDBCluster, awsID+"-r1")
