@@ -267,6 +267,9 @@ func (r *StorefrontReconciler) withSnapshotEngineVersion(ctx context.Context, sf
 // reports it, and that object: the operator's own DBClusterSnapshot of that name, else
 // restore seq's that adopts it (seq 0: none). nil when neither exists.
 func (r *StorefrontReconciler) snapshotEngineVersion(ctx context.Context, sf *shopv1alpha1.Storefront, id string, seq int64) (string, *unstructured.Unstructured, error) {
+	if !r.ackKindInstalled(gvkDBClusterSnapshot) {
+		return "", nil, nil
+	}
 	snap, err := r.snapshotObject(ctx, sf, id)
 	if err != nil {
 		return "", nil, err
@@ -290,6 +293,10 @@ func (r *StorefrontReconciler) snapshotEngineVersion(ctx context.Context, sf *sh
 func (r *StorefrontReconciler) adoptRestoreSource(ctx context.Context, s *scope) (string, error) {
 	sf := s.sf
 	rs := sf.Status.Restore
+	if !r.ackKindInstalled(gvkDBClusterSnapshot) {
+		return fmt.Sprintf("the engine version of snapshot %s, which ACK reports only through a DBClusterSnapshot: %s",
+			rs.SnapshotIdentifier, ackNotInstalledMessage(gvkDBClusterSnapshot)), nil
+	}
 	_, snap, err := r.snapshotEngineVersion(ctx, sf, rs.SnapshotIdentifier, rs.Sequence)
 	if err != nil {
 		return "", err
