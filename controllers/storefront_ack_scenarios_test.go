@@ -169,7 +169,7 @@ func TestAuroraAndServerlessCacheBecomeReady(t *testing.T) {
 			"databaseName":                     "shop", "masterUsername": "storefront",
 			"masterUserPassword": map[string]any{"namespace": ns, "name": "acme-db-password-v1", "key": "password"},
 			"dbSubnetGroupName":  id, "vpcSecurityGroupIDs": []string{"sg-0db1", "sg-0db2"}, "storageEncrypted": true,
-			"deletionProtection": true,
+			"deletionProtection": true, "autoMinorVersionUpgrade": true,
 		}, map[string]string{ackAnnotationRegion: "eu-central-1", ackAnnotationDeletionPolicy: "delete",
 			rdsAnnotationSkipFinalSnapshot: "false", rdsAnnotationFinalSnapshotID: id + "-final-" + shortHash(string(sf.UID))}},
 		"the DB instance": {gvkDBInstance, "acme-database", map[string]any{

@@ -475,6 +475,14 @@ func desiredDBCluster(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, regio
 		// cluster: not a deleted namespace, not a hand-deleted ACK object, not a changed
 		// deletion-policy annotation. The finalizer lifts it (storefront_delete.go).
 		"deletionProtection": keepsDatabase(sf),
+		// RDS's default, said: DescribeDBClusters returns it for Aurora clusters
+		// (rds-controller 1.11.1 sdk.go sdkFind copies it into the spec) and delta.go
+		// compares it with a nil difference, while a restore stores nothing of RDS's
+		// answer and customUpdate does not copy it back. Left out, a restored cluster
+		// would differ at every sync (ModifyDBCluster, ACK.ResourceSynced False for good).
+		// A created cluster stores CreateDBCluster's answer, true, all the same. It also
+		// lets customPreCompare take a later minor of the version as the desired one.
+		"autoMinorVersionUpgrade": true,
 	}
 	if len(securityGroups) > 0 {
 		spec["vpcSecurityGroupIDs"] = stringsToAny(securityGroups)

@@ -164,6 +164,9 @@ func TestDesiredAuroraObjects(t *testing.T) {
 	want := map[string]any{
 		"dbClusterIdentifier": id, "engine": "aurora-postgresql", "engineVersion": "16.6", "engineMode": "provisioned",
 		"databaseName": "shop", "masterUsername": "storefront", "dbSubnetGroupName": id, "storageEncrypted": true,
+		// RDS's default, said: DescribeDBClusters returns it, and a restored cluster
+		// stores nothing of RDS's answer (test/fake TestGoldenRestoreStoresNoSpecFromAWS).
+		"autoMinorVersionUpgrade": true,
 	}
 	for k, v := range want {
 		if spec[k] != v {

@@ -60,6 +60,7 @@ func (r *StorefrontReconciler) deletionSteps() []deletionStep {
 		{"cache", r.deleteServerlessCache},
 		{"cache users", r.deleteCacheUsers},
 		{"restore", r.settleRestore},
+		{"restore's snapshot objects", r.removeRestoreSources},
 		{"database instance", r.deleteDBInstance},
 		{"database cluster", r.deleteDBCluster},
 		{"DB subnet group", r.deleteDBSubnetGroup},

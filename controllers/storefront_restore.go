@@ -39,9 +39,14 @@ package controllers
 //     replaced cluster follows the deletion policy.
 // A failure (an unknown snapshot, a Terminal or failed new cluster, a failed migration)
 // is RestoreFailed: the shop stays on its cluster and the new cluster is deleted.
+// The restored DBCluster names the snapshot's engine version (withSnapshotEngineVersion);
+// a snapshot without a DBClusterSnapshot object of the operator's (a final snapshot of an
+// earlier cluster, one made in the console) is adopted by one for the restore
+// (adoptRestoreSource), removed, never the snapshot, when the restore ends.
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -64,7 +69,49 @@ import (
 const (
 	// restoreRecheck is how soon a restore in progress is looked at again.
 	restoreRecheck = 5 * time.Second
+	// componentRestoreSource labels the DBClusterSnapshot objects that adopt a restore's
+	// snapshot (adoptRestoreSource); the operator's own snapshots are componentSnapshot.
+	componentRestoreSource = "restore-source"
 )
+
+// restoreSourceName names the DBClusterSnapshot object that adopts the snapshot of
+// restore seq: <aws-id>-r<seq>-source. The operator's own snapshot objects are named by
+// their identifiers, <aws-id>-pre-… and <aws-id>-manual-…, which end in a number, and
+// awsIdentifier differs between Storefronts, so no other object of the operator's has
+// this name. At most 49+2+19+7 characters: a valid object name.
+func restoreSourceName(sf *shopv1alpha1.Storefront, seq int64) string {
+	return restoredClusterIdentifier(sf, seq) + "-source"
+}
+
+// desiredRestoreSource is the DBClusterSnapshot object that has ACK adopt DB cluster
+// snapshot id for restore seq: adoption policy adopt with the identifier as adoption
+// field (runtime reconciler.go Sync; rds-controller db_cluster_snapshot/resource.go
+// PopulateResourceFromAnnotation), so that ACK reads the snapshot with
+// DescribeDBClusterSnapshots and reports its engine version in status.engineVersion
+// (sdk.go sdkFind), and creates nothing: a snapshot RDS does not have is not taken anew.
+// ACK's retain policy: deleting the object never deletes the snapshot. Controlled by the
+// Storefront, whose deletion and the restore's end remove it. No tags: after the
+// adoption the spec's tags are the snapshot's own (sdkFind reads them), so ACK has none
+// of ours to put on someone's snapshot.
+func desiredRestoreSource(sf *shopv1alpha1.Storefront, region, id string, seq int64) *unstructured.Unstructured {
+	u := newACKObject(gvkDBClusterSnapshot)
+	u.SetName(restoreSourceName(sf, seq))
+	u.SetNamespace(sf.Namespace)
+	u.SetLabels(labels(sf, componentRestoreSource))
+	fields, _ := json.Marshal(map[string]string{"dbClusterSnapshotIdentifier": id})
+	a := map[string]string{
+		ackAnnotationDeletionPolicy: ackDeletionPolicyRetain,
+		ackAnnotationAdoptionPolicy: ackAdopt,
+		ackAnnotationAdoptionFields: string(fields),
+	}
+	if region != "" {
+		a[ackAnnotationRegion] = region
+	}
+	u.SetAnnotations(a)
+	own(sf, u)
+	u.Object["spec"] = map[string]any{"dbClusterSnapshotIdentifier": id}
+	return u
+}
 
 // restoredClusterIdentifier is <aws-id>-r<seq>: a valid DB cluster identifier (a letter
 // first, single hyphens, at most 63 characters: awsIdentifier is at most 49).
@@ -170,7 +217,11 @@ func (r *StorefrontReconciler) onCurrentCluster(ctx context.Context, sf *shopv1a
 			}
 		}
 	}
-	return r.withSnapshotEngineVersion(ctx, sf, forCluster(sf, u, id, snapshot), snapshot)
+	var seq int64
+	if rs := sf.Status.Restore; rs != nil && rs.ClusterIdentifier == id {
+		seq = rs.Sequence
+	}
+	return r.withSnapshotEngineVersion(ctx, sf, forCluster(sf, u, id, snapshot), snapshot, seq)
 }
 
 // withSnapshotEngineVersion gives a restored DBCluster that has no version of the
@@ -185,11 +236,12 @@ func (r *StorefrontReconciler) onCurrentCluster(ctx context.Context, sf *shopv1a
 // False: the restore would wait for ever. The snapshot's version is the restored
 // cluster's (RestoreDBClusterFromSnapshot gets it too), and delta.go's customPreCompare
 // takes a later minor of the same major as equal while autoMinorVersionUpgrade holds
-// (unset: true), so the value never asks RDS for a change. It is read from the status
-// of the snapshot's DBClusterSnapshot object (the snapshots the operator takes); once
-// applied, the live object keeps it. A snapshot without such an object leaves the
-// version out (README "What the ACK stand-in reproduces").
-func (r *StorefrontReconciler) withSnapshotEngineVersion(ctx context.Context, sf *shopv1alpha1.Storefront, u *unstructured.Unstructured, snapshot string) (*unstructured.Unstructured, error) {
+// (desiredDBCluster sets it true), so the value never asks RDS for a change. It is read
+// from the status of the snapshot's DBClusterSnapshot object: the operator's own for the
+// snapshots it takes, else the one that adopts the snapshot for restore seq
+// (adoptRestoreSource; seq 0: none); once applied, the live object keeps it. Until an
+// object reports it the version is left out.
+func (r *StorefrontReconciler) withSnapshotEngineVersion(ctx context.Context, sf *shopv1alpha1.Storefront, u *unstructured.Unstructured, snapshot string, seq int64) (*unstructured.Unstructured, error) {
 	spec, _ := u.Object["spec"].(map[string]any)
 	if u.GroupVersionKind() != gvkDBCluster || snapshot == "" || spec == nil || specField(u, "engineVersion") != "" {
 		return u, nil
@@ -204,14 +256,99 @@ func (r *StorefrontReconciler) withSnapshotEngineVersion(ctx context.Context, sf
 	case !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("reading DBCluster %s: %w", u.GetName(), err)
 	}
-	snap, err := r.snapshotObject(ctx, sf, snapshot)
-	if err != nil || snap == nil {
-		return u, err
-	}
-	if v, _, _ := unstructured.NestedString(snap.Object, "status", "engineVersion"); v != "" {
+	v, _, err := r.snapshotEngineVersion(ctx, sf, snapshot, seq)
+	if v != "" {
 		spec["engineVersion"] = v
 	}
-	return u, nil
+	return u, err
+}
+
+// snapshotEngineVersion is the engine version of DB cluster snapshot id as an ACK object
+// reports it, and that object: the operator's own DBClusterSnapshot of that name, else
+// restore seq's that adopts it (seq 0: none). nil when neither exists.
+func (r *StorefrontReconciler) snapshotEngineVersion(ctx context.Context, sf *shopv1alpha1.Storefront, id string, seq int64) (string, *unstructured.Unstructured, error) {
+	if !r.ackKindInstalled(gvkDBClusterSnapshot) {
+		return "", nil, nil
+	}
+	snap, err := r.snapshotObject(ctx, sf, id)
+	if err != nil {
+		return "", nil, err
+	}
+	if snap == nil && seq > 0 {
+		if snap, err = r.snapshotObject(ctx, sf, restoreSourceName(sf, seq)); err != nil {
+			return "", nil, err
+		}
+	}
+	if snap == nil {
+		return "", nil, nil
+	}
+	v, _, _ := unstructured.NestedString(snap.Object, "status", "engineVersion")
+	return v, snap, nil
+}
+
+// adoptRestoreSource makes sure an ACK object will report the engine version of the
+// running restore's snapshot: the operator's own DBClusterSnapshot of it, or else one
+// that adopts it (desiredRestoreSource), created here. It returns what the restore
+// waits for until the version is known.
+func (r *StorefrontReconciler) adoptRestoreSource(ctx context.Context, s *scope) (string, error) {
+	sf := s.sf
+	rs := sf.Status.Restore
+	if !r.ackKindInstalled(gvkDBClusterSnapshot) {
+		return fmt.Sprintf("the engine version of snapshot %s, which ACK reports only through a DBClusterSnapshot: %s",
+			rs.SnapshotIdentifier, ackNotInstalledMessage(gvkDBClusterSnapshot)), nil
+	}
+	_, snap, err := r.snapshotEngineVersion(ctx, sf, rs.SnapshotIdentifier, rs.Sequence)
+	if err != nil {
+		return "", err
+	}
+	name := restoreSourceName(sf, rs.Sequence)
+	if snap == nil {
+		log.FromContext(ctx).Info("Adopting the restore's DB cluster snapshot for its engine version", "snapshot", rs.SnapshotIdentifier, "dbClusterSnapshot", name)
+		obj := desiredRestoreSource(sf, effective(sf).Region, rs.SnapshotIdentifier, rs.Sequence)
+		if err := r.Create(ctx, obj, client.FieldOwner(fieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("creating DBClusterSnapshot %s: %w", name, err)
+		}
+		return fmt.Sprintf("ACK to adopt snapshot %s (DBClusterSnapshot %s) and report its engine version", rs.SnapshotIdentifier, name), nil
+	}
+	if snap.GetName() == name && !metav1.IsControlledBy(snap, sf) {
+		return fmt.Sprintf("DBClusterSnapshot %s, which is not this Storefront's, to be removed: the operator adopts snapshot %s under that name to read its engine version",
+			name, rs.SnapshotIdentifier), nil
+	}
+	what := fmt.Sprintf("DBClusterSnapshot %s to report the engine version of snapshot %s", snap.GetName(), rs.SnapshotIdentifier)
+	if snap.GetName() == name {
+		what = fmt.Sprintf("ACK to adopt snapshot %s (DBClusterSnapshot %s) and report its engine version", rs.SnapshotIdentifier, name)
+	}
+	if c, ok := ackConditionOf(snap, ackConditionTerminal); ok && c.Status == "True" {
+		what += " (ACK: " + c.text() + ")"
+	}
+	return what, nil
+}
+
+// removeRestoreSources deletes the DBClusterSnapshot objects that adopted restores'
+// snapshots, with ACK's retain policy (the snapshots stay in RDS), and reports whether
+// none is left.
+func (r *StorefrontReconciler) removeRestoreSources(ctx context.Context, s *scope) (bool, error) {
+	sf := s.sf
+	if !r.ackKindInstalled(gvkDBClusterSnapshot) {
+		return true, nil
+	}
+	objs, err := r.listACKObjects(ctx, sf, gvkDBClusterSnapshot, client.MatchingLabels(selectorLabels(sf, componentRestoreSource)))
+	if err != nil {
+		return false, err
+	}
+	done := true
+	for i := range objs {
+		if !metav1.IsControlledBy(&objs[i], sf) {
+			continue
+		}
+		gone, err := r.deleteACKObject(ctx, s, gvkDBClusterSnapshot, objs[i].GetName(),
+			map[string]string{ackAnnotationDeletionPolicy: ackDeletionPolicyRetain})
+		if err != nil {
+			return false, err
+		}
+		done = done && gone
+	}
+	return done, nil
 }
 
 // otherDBClusters are the DBCluster objects of this Storefront's name other than the
@@ -300,6 +437,12 @@ func (r *StorefrontReconciler) reconcileRestore(ctx context.Context, s *scope) (
 		if rs.CompletionTime == nil {
 			return r.removeRestoredCluster(ctx, s)
 		}
+	case shopv1alpha1.ReasonRestoreMigrating:
+		return ctrl.Result{}, nil
+	}
+	// The restore ended: the restored cluster's live object keeps its engine version.
+	if gone, err := r.removeRestoreSources(ctx, s); err != nil || !gone {
+		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
 	return ctrl.Result{}, nil
 }
@@ -342,8 +485,18 @@ func (r *StorefrontReconciler) advanceRestore(ctx context.Context, s *scope) (ct
 	eff := effective(sf)
 	sgs := firstNonEmpty(sf.Spec.Database.Aurora.SecurityGroupIDs, eff.DBSecurityGroupIDs)
 	desired := withProvisioningTag(sf, r.Options.ClusterName, desiredDBCluster(sf, r.Scheme, eff.Region, sgs, newest))
-	if desired, err = r.withSnapshotEngineVersion(ctx, sf, forCluster(sf, desired, rs.ClusterIdentifier, rs.SnapshotIdentifier), rs.SnapshotIdentifier); err != nil {
+	if desired, err = r.withSnapshotEngineVersion(ctx, sf, forCluster(sf, desired, rs.ClusterIdentifier, rs.SnapshotIdentifier), rs.SnapshotIdentifier, rs.Sequence); err != nil {
 		return ctrl.Result{}, err
+	}
+	// Without the version the cluster is created all the same (RestoreDBClusterFromSnapshot
+	// takes the snapshot's, and RDS's answer to it is the one clear word on a snapshot that
+	// does not exist: ACK reports nothing when an adoption finds nothing), and gets it
+	// before it can be synced: a restore takes minutes, an adoption one read.
+	awaiting := ""
+	if specField(desired, "engineVersion") == "" {
+		if awaiting, err = r.adoptRestoreSource(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	spec := desired.Object["spec"].(map[string]any)
 	// Until the switch the cluster may be deleted after a failure, so it is neither
@@ -361,11 +514,25 @@ func (r *StorefrontReconciler) advanceRestore(ctx context.Context, s *scope) (ct
 	host, _, _ := unstructured.NestedString(cluster.Object, pathDBClusterEndpoint...)
 	st := readACKState(cluster, pathStatus, host)
 	if cause := restoreFailure(cluster, st); cause != "" {
+		if strings.Contains(cause, "DBClusterSnapshotNotFoundFault") {
+			return r.failRestore(ctx, s, fmt.Sprintf("Snapshot %s does not exist in RDS%s, so DB cluster %s cannot be restored from it: %s",
+				rs.SnapshotIdentifier, inRegion(desired), rs.ClusterIdentifier, cause))
+		}
 		return r.failRestore(ctx, s, fmt.Sprintf("Restoring snapshot %s as DB cluster %s failed: %s", rs.SnapshotIdentifier, rs.ClusterIdentifier, cause))
 	}
+	also := ""
+	if awaiting != "" {
+		also = "; waiting for " + awaiting
+	}
 	if !st.Ready || st.Maintenance != "" {
-		return waitFor(shopv1alpha1.ReasonRestoring, fmt.Sprintf("Restoring snapshot %s as DB cluster %s: %s; the shop serves from %s meanwhile",
-			rs.SnapshotIdentifier, rs.ClusterIdentifier, st.Message, rs.ReplacedCluster))
+		return waitFor(shopv1alpha1.ReasonRestoring, fmt.Sprintf("Restoring snapshot %s as DB cluster %s: %s%s; the shop serves from %s meanwhile",
+			rs.SnapshotIdentifier, rs.ClusterIdentifier, st.Message, also, rs.ReplacedCluster))
+	}
+	if awaiting != "" {
+		// ACK syncs no restored cluster without a version (withSnapshotEngineVersion);
+		// should one be ready all the same, the restore waits for its version.
+		return waitFor(shopv1alpha1.ReasonRestoring, fmt.Sprintf("DB cluster %s is available; waiting for %s; the shop serves from %s meanwhile",
+			rs.ClusterIdentifier, awaiting, rs.ReplacedCluster))
 	}
 	instance := forCluster(sf, withProvisioningTag(sf, r.Options.ClusterName, desiredDBInstance(sf, r.Scheme, eff.Region)), rs.ClusterIdentifier, "")
 	if instance, err = r.applyACK(ctx, instance); err != nil {
@@ -392,6 +559,15 @@ func (r *StorefrontReconciler) advanceRestore(ctx context.Context, s *scope) (ct
 	log.FromContext(ctx).Info("Switching to the restored DB cluster", "cluster", rs.ClusterIdentifier, "snapshot", rs.SnapshotIdentifier)
 	s.setCondition(shopv1alpha1.ConditionDatabaseRestored, false, shopv1alpha1.ReasonRestoreMigrating, restoreMigratingMessage(sf))
 	return ctrl.Result{RequeueAfter: restoreRecheck}, nil
+}
+
+// inRegion is " in region <r>" for an ACK object with a region annotation, "" without
+// (ACK's own region).
+func inRegion(u *unstructured.Unstructured) string {
+	if r := u.GetAnnotations()[ackAnnotationRegion]; r != "" {
+		return " in region " + r
+	}
+	return ""
 }
 
 // restoreMigratingMessage explains RestoreMigrating: the served image's migration gate
@@ -442,6 +618,10 @@ func (r *StorefrontReconciler) removeRestoredCluster(ctx context.Context, s *sco
 	}
 	clusterGone, err := r.deleteACKObject(ctx, s, gvkDBCluster, name, skip)
 	if err != nil || !clusterGone {
+		return ctrl.Result{RequeueAfter: restoreRecheck}, err
+	}
+	sourcesGone, err := r.removeRestoreSources(ctx, s)
+	if err != nil || !sourcesGone {
 		return ctrl.Result{RequeueAfter: restoreRecheck}, err
 	}
 	now := metav1.Now()

@@ -48,6 +48,33 @@ func TestRestoredClusterIdentifier(t *testing.T) {
 	}
 }
 
+// The object that adopts a restore's snapshot: ACK's adopt policy on the identifier,
+// retain (deleting it never deletes the snapshot), controlled and labelled apart from
+// the operator's own snapshots (retention deletes those, in AWS too), no tags; its name
+// is none of the operator's snapshot objects'.
+func TestDesiredRestoreSource(t *testing.T) {
+	g := NewWithT(t)
+	sf := newStorefront("shops")
+	sf.UID = "0c7f5e2a-1111-2222-3333-444455556666"
+	u := desiredRestoreSource(sf, "eu-central-1", "console-Snap-1", 3)
+	g.Expect(u.GetName()).To(Equal(awsIdentifier("shops", "acme") + "-r3-source"))
+	g.Expect(u.GetAnnotations()).To(Equal(map[string]string{
+		"services.k8s.aws/adoption-policy": "adopt",
+		"services.k8s.aws/adoption-fields": `{"dbClusterSnapshotIdentifier":"console-Snap-1"}`,
+		"services.k8s.aws/deletion-policy": "retain",
+		"services.k8s.aws/region":          "eu-central-1",
+	}))
+	g.Expect(u.GetLabels()).To(HaveKeyWithValue(labelComponent, componentRestoreSource))
+	g.Expect(metav1.IsControlledBy(u, sf)).To(BeTrue())
+	g.Expect(u.Object["spec"]).To(Equal(map[string]any{"dbClusterSnapshotIdentifier": "console-Snap-1"}))
+	for _, own := range []string{snapshotIdentifier(sf, imageV1, 3), onDemandSnapshotIdentifier(sf, 3), clusterFinalSnapshotIdentifier(sf, restoredClusterIdentifier(sf, 3))} {
+		g.Expect(u.GetName()).NotTo(Equal(own))
+	}
+	long := newStorefront("a-very-long-namespace-name-for-the-shops-of-everyone")
+	long.Name = "acme--shop-with-a-name-that-goes-on-and-on-and-on"
+	g.Expect(len(restoreSourceName(long, 1<<62))).To(BeNumerically("<=", 253))
+}
+
 // restoreEvents are the Storefront's DatabaseRestored Events, in the order they were
 // emitted.
 func restoreEvents(g Gomega, ns string) []string {
@@ -256,7 +283,8 @@ func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 	startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
 	startOperator(t, ns, ackOptions)
 	g := NewWithT(t)
-	sf := readyShop(t, ns, withAurora())
+	// No version of the user's: the operator adopts the snapshot to learn its version.
+	sf := readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" }))
 	awsID := awsIdentifier(ns, "acme")
 	oldHost := databaseHost(g, ns)
 	oldDatabase := sf.Status.Migration.Database
@@ -266,11 +294,14 @@ func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 		sf = getStorefront(g, ns)
 		c := condition(sf, shopv1alpha1.ConditionDatabaseRestored)
 		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonRestoreFailed))
+		g.Expect(c.Message).To(HavePrefix("Snapshot no-such-snapshot does not exist in RDS in region eu-central-1, so DB cluster " + awsID + "-r1 cannot be restored from it: "))
 		g.Expect(c.Message).To(ContainSubstring("DBClusterSnapshotNotFoundFault"))
 		g.Expect(c.Message).To(ContainSubstring("The shop stays on DB cluster " + awsID + "; DB cluster " + awsID + "-r1 is deleted"))
 		g.Expect(sf.Status.Restore.CompletionTime).NotTo(BeNil(), "the new cluster object is gone")
 	}, eventually, poll).Should(Succeed())
 	g.Expect(absent(ns, awsID+"-r1", newACKObject(gvkDBCluster))).To(BeTrue())
+	g.Expect(absent(ns, restoreSourceName(sf, 1), newACKObject(gvkDBClusterSnapshot))).To(BeTrue(),
+		"the object that would have adopted the snapshot is removed with the failed restore")
 	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID))
 	g.Expect(sf.Status.Migration.Database).To(Equal(oldDatabase))
 	g.Expect(databaseHost(g, ns)).To(Equal(oldHost))
@@ -296,6 +327,90 @@ func TestFailedRestoreKeepsTheDatabase(t *testing.T) {
 	g.Expect(sf.Status.Restore.ClusterIdentifier).To(Equal(awsID + "-r2"))
 	g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID + "-r2"))
 	g.Expect(databaseHost(g, ns)).To(HavePrefix(awsID + "-r2"))
+}
+
+// A restore from a snapshot the operator took no DBClusterSnapshot object of (one made
+// in the console, the final snapshot of an earlier cluster): on real ACK a restored
+// cluster whose spec lacks the engine version is never synced (rds-controller 1.11.1
+// stores nothing of the restore's answer; test/fake TestGoldenRestoreStoresNoSpecFromAWS),
+// so the operator adopts the snapshot with a DBClusterSnapshot object of its own, gives
+// the restored cluster the version ACK reports, and removes that object, with ACK's
+// retain policy, once the restore ended: the snapshot stays in RDS.
+func TestRestoreFromASnapshotWithoutObject(t *testing.T) {
+	cases := []struct {
+		name string
+		// snapshot makes the snapshot in the stand-in's AWS only and returns it and its
+		// engine version.
+		snapshot func(t *testing.T, s *fake.StandIns, ns string) (string, string)
+	}{
+		{
+			name: "made in the console",
+			snapshot: func(t *testing.T, s *fake.StandIns, ns string) (string, string) {
+				key := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: fake.DBClusterSnapshotGVK.Kind, ID: "console-before-the-sale"}
+				if _, err := s.AWS().CreateSnapshot(context.Background(), key, map[string]any{"dbClusterIdentifier": awsIdentifier(ns, "acme")}, map[string]string{"team": "shop"}); err != nil {
+					t.Fatal(err)
+				}
+				return key.ID, fake.DefaultAuroraPostgresVersion
+			},
+		},
+		{
+			name: "the final snapshot of an earlier cluster",
+			snapshot: func(t *testing.T, s *fake.StandIns, ns string) (string, string) {
+				g := NewWithT(t)
+				cluster := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: fake.DBClusterGVK.Kind, ID: "earlier-acme"}
+				_, err := s.AWS().Create(cluster, map[string]any{"dbClusterIdentifier": cluster.ID, "engine": auroraEngine, "engineVersion": "15.10",
+					"masterUsername": dbMasterUsername, "databaseName": auroraDatabaseName}, "an-earlier-password", nil)
+				g.Expect(err).NotTo(HaveOccurred())
+				final := "earlier-acme-final"
+				g.Eventually(func() error {
+					return s.AWS().Delete(cluster, fake.DeleteParams{FinalSnapshotID: &final})
+				}, eventually, poll).Should(Succeed(), "deleted once available")
+				g.Eventually(func() bool { _, ok := s.AWS().Get(cluster); return ok }, eventually, poll).Should(BeFalse())
+				return final, "15.10"
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			s := startStandIns(t, ns, fake.Options{ACKDelay: restoreACKDelay})
+			startOperator(t, ns, ackOptions)
+			g := NewWithT(t)
+			// No version of the user's: the restored cluster's is the snapshot's.
+			readyShop(t, ns, withAurora(func(a *shopv1alpha1.AuroraDatabase) { a.EngineVersion = "" }))
+			awsID := awsIdentifier(ns, "acme")
+			snapshot, version := tc.snapshot(t, s, ns)
+			snapshotKey := fake.AWSKey{Account: fake.DefaultAWSAccount.ID, Region: "eu-central-1", Kind: fake.DBClusterSnapshotGVK.Kind, ID: snapshot}
+			g.Eventually(func() string { r, _ := s.AWS().Get(snapshotKey); return r.Status }, eventually, poll).Should(Equal("available"))
+
+			restoreTo(t, ns, snapshot)
+			sf := waitForRestore(t, ns, shopv1alpha1.ReasonRestored)
+			g.Expect(sf.Status.Restore.SnapshotImage).To(BeEmpty(), "not a snapshot of the operator's")
+			g.Expect(sf.Status.Database.ClusterIdentifier).To(Equal(awsID + "-r1"))
+			cluster := ackObject(g, ns, gvkDBCluster, awsID+"-r1")
+			g.Expect(specField(cluster, "snapshotIdentifier")).To(Equal(snapshot))
+			g.Expect(specField(cluster, "engineVersion")).To(Equal(version), "the snapshot's version, as ACK reported it")
+			auto, _, _ := unstructured.NestedBool(cluster.Object, "spec", "autoMinorVersionUpgrade")
+			g.Expect(auto).To(BeTrue())
+
+			source := restoreSourceName(sf, 1)
+			g.Eventually(func() bool { return absent(ns, source, newACKObject(gvkDBClusterSnapshot)) }, eventually, poll).Should(BeTrue(),
+				"the adopting object is removed once the restore ended")
+			var released []string
+			for _, d := range s.ACKDeletions() {
+				if d.Kind == fake.DBClusterSnapshotGVK.Kind {
+					released = append(released, d.Name+" "+d.Resource.ID+" "+d.Policy)
+				}
+			}
+			g.Expect(released).To(Equal([]string{source + " " + snapshot + " retain"}), "ACK adopted the snapshot and let go of it without deleting it")
+			res, ok := s.AWS().Get(snapshotKey)
+			g.Expect(ok).To(BeTrue(), "the snapshot is still in AWS")
+			g.Expect(res.Status).To(Equal("available"))
+			if snapshot == "console-before-the-sale" {
+				g.Expect(res.Tags).To(HaveKeyWithValue("team", "shop"))
+			}
+		})
+	}
 }
 
 // The replaced cluster follows the deletion policy: under Retain its ACK objects are

@@ -168,6 +168,41 @@ func (a *AWS) restoreRefusal(key AWSKey, snapshot string) (map[string]any, *APIE
 	return nil, NewAPIError("DBClusterSnapshotNotFoundFault", fmt.Sprintf("DBClusterSnapshot %s not found.", snapshot))
 }
 
+// finalSnapshot is the final snapshot at key (DeleteDBCluster's
+// FinalDBSnapshotIdentifier) as DescribeDBClusterSnapshots returns it: a manual snapshot
+// like one CreateDBClusterSnapshot took (RDS API reference, DescribeDBClusterSnapshots,
+// SnapshotType "manual"; DeleteDBCluster, FinalDBSnapshotIdentifier: "The DB cluster
+// snapshot identifier of the new DB cluster snapshot created when SkipFinalSnapshot is
+// disabled"), available, of the deleted cluster, without tags (the operator's clusters
+// do not copy tags to snapshots). So ACK can adopt it (rds-controller
+// db_cluster_snapshot/sdk.go sdkFind reads it with DescribeDBClusterSnapshots).
+func (a *AWS) finalSnapshot(key AWSKey) (AWSResource, bool) {
+	created, ok := a.snapshots[key]
+	if !ok || key.Kind != DBClusterSnapshotGVK.Kind {
+		return AWSResource{}, false
+	}
+	source := deepCopyMap(a.snapshotSources[key])
+	spec := map[string]any{"dbClusterSnapshotIdentifier": key.ID}
+	if id := specString2(source, "dbClusterIdentifier"); id != "" {
+		spec["dbClusterIdentifier"] = id
+	}
+	return AWSResource{Key: key, Status: SnapshotStatusAvailable, Spec: spec, Created: created.UTC().Truncate(time.Second), Source: source}, true
+}
+
+// deleteFinalSnapshot is DeleteDBClusterSnapshot of a final snapshot: gone at once (the
+// stand-in keeps nothing of a final snapshot but its time and source); false when key
+// is none.
+func (a *AWS) deleteFinalSnapshot(key AWSKey) bool {
+	if _, ok := a.finalSnapshot(key); !ok {
+		return false
+	}
+	delete(a.snapshots, key)
+	delete(a.snapshotSources, key)
+	now := a.now()
+	a.deletions = append(a.deletions, AWSDeletion{Key: key, Accepted: now, Gone: now})
+	return true
+}
+
 // restoredSpec is the restored cluster's settings: those of the call, and from the
 // snapshot what RestoreDBClusterFromSnapshot takes from it (engine, engine version,
 // master user, database name, port) when the call does not name them.

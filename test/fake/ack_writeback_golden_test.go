@@ -40,12 +40,13 @@ package fake_test
 //     StorageEncrypted (AllocatedStorage for non-Aurora engines), and always ends with
 //     SetSynced(False).
 //
-// sdk.go sdkFind sets EngineVersion from DescribeDBClusters, and delta.go
-// newResourceDelta reports a nil difference for it (customPreCompare normalises the
-// version only when both sides have one). A restored or adopted cluster whose spec has
-// no engineVersion therefore differs at every sync: ModifyDBCluster without a change,
-// ACK.ResourceSynced False for good. NetworkType, late-initialised (generator.yaml),
-// is stored at the sync after the first update.
+// sdk.go sdkFind sets EngineVersion and AutoMinorVersionUpgrade from DescribeDBClusters
+// (which returns AutoMinorVersionUpgrade for Aurora clusters: RDS API reference,
+// DBCluster), and delta.go newResourceDelta reports a nil difference for either
+// (customPreCompare normalises the version only when both sides have one). A restored or
+// adopted cluster whose spec lacks either therefore differs at every sync:
+// ModifyDBCluster without a change, ACK.ResourceSynced False for good. NetworkType,
+// late-initialised (generator.yaml), is stored at the sync after the first update.
 
 import (
 	"strings"
@@ -73,7 +74,7 @@ var writtenBack = map[string]any{
 }
 
 // checkWrittenBack checks the stored spec holds writtenBack (the KMS key by its
-// prefix) and no engineVersion.
+// prefix), and neither engineVersion nor autoMinorVersionUpgrade.
 func checkWrittenBack(t *testing.T, u *unstructured.Unstructured) {
 	t.Helper()
 	spec, _ := u.Object["spec"].(map[string]any)
@@ -89,9 +90,17 @@ func checkWrittenBack(t *testing.T, u *unstructured.Unstructured) {
 			t.Errorf("spec.%s %#v, want %#v", k, got, want)
 		}
 	}
-	if v, ok := spec["engineVersion"]; ok {
-		t.Errorf("spec.engineVersion %v: no path but sdkCreate's stores it", v)
+	for _, f := range []string{"engineVersion", "autoMinorVersionUpgrade"} {
+		if v, ok := spec[f]; ok {
+			t.Errorf("spec.%s %v: no path but sdkCreate's stores it", f, v)
+		}
 	}
+}
+
+// setAutoMinorVersionUpgrade gives the cluster's spec autoMinorVersionUpgrade: true,
+// RDS's default.
+func setAutoMinorVersionUpgrade(u *unstructured.Unstructured) {
+	_ = unstructured.SetNestedField(u.Object, true, "spec", "autoMinorVersionUpgrade")
 }
 
 // neverSynced checks for d that ACK.ResourceSynced is never True.
@@ -112,7 +121,8 @@ func withoutVersion(spec map[string]any) map[string]any {
 
 // Restore: nothing of RestoreDBClusterFromSnapshot's output is stored; the updates
 // store customUpdate's fields, late initialisation networkType, and the engine version
-// stays a difference, so the cluster is never synced; the version applied, it is.
+// and autoMinorVersionUpgrade stay differences, so the cluster is never synced; the
+// version applied, it still is not; autoMinorVersionUpgrade applied too, it is.
 // rds-controller@8b3f5f2 pkg/resource/db_cluster/sdk.go sdkCreate, hooks.go
 // restoreDbClusterFromSnapshot, sdk.go setResourceFromRestoreDBClusterFromSnapshotOutput,
 // custom_update.go customUpdate, delta.go newResourceDelta; runtime@95428e7
@@ -136,9 +146,14 @@ func TestGoldenRestoreStoresNoSpecFromAWS(t *testing.T) {
 	if v := awsField(g.s, fake.DBClusterGVK, testRegion, "golden-restored", "engineVersion"); v != "16.6" {
 		t.Fatalf("AWS engineVersion %v, want the snapshot's 16.6", v)
 	}
+	if v := awsField(g.s, fake.DBClusterGVK, testRegion, "golden-restored", "autoMinorVersionUpgrade"); v != true {
+		t.Fatalf("AWS autoMinorVersionUpgrade %v, want RDS's default true", v)
+	}
 	g.change(fake.DBClusterGVK, "golden-restored", func(u *unstructured.Unstructured) {
 		_ = unstructured.SetNestedField(u.Object, "16.6", "spec", "engineVersion")
 	})
+	g.neverSynced("golden-restored", 3*time.Second)
+	g.change(fake.DBClusterGVK, "golden-restored", setAutoMinorVersionUpgrade)
 	g.waitSynced(fake.DBClusterGVK, "golden-restored")
 }
 
@@ -166,8 +181,10 @@ func TestGoldenAdoptOrCreateStoresNoSpecFromAWS(t *testing.T) {
 	g.change(fake.DBClusterGVK, "adopter", func(u *unstructured.Unstructured) {
 		_ = unstructured.SetNestedField(u.Object, "16", "spec", "engineVersion")
 	})
+	g.neverSynced("adopter", 3*time.Second)
+	g.change(fake.DBClusterGVK, "adopter", setAutoMinorVersionUpgrade)
 	// delta.go customPreCompare: a desired version of the latest's major is the latest
-	// while autoMinorVersionUpgrade holds (unset: true); ModifyDBCluster gets no version.
+	// while autoMinorVersionUpgrade holds; ModifyDBCluster gets no version.
 	g.waitSynced(fake.DBClusterGVK, "adopter")
 	if v := awsField(g.s, fake.DBClusterGVK, testRegion, "golden-db", "engineVersion"); v != "16.6" {
 		t.Errorf("AWS engineVersion %v, want 16.6 unchanged", v)

@@ -273,7 +273,7 @@ func (a *AWS) Get(key AWSKey) (AWSResource, bool) {
 	key.ID = normalizeID(key.Kind, key.ID)
 	r := a.settle(key)
 	if r == nil {
-		return AWSResource{}, false
+		return a.finalSnapshot(key)
 	}
 	return r.copy(), true
 }
@@ -454,6 +454,9 @@ func (a *AWS) Describe(key AWSKey) (AWSResource, error) {
 	}
 	r := a.settle(key)
 	if r == nil {
+		if fs, ok := a.finalSnapshot(key); ok {
+			return fs, nil
+		}
 		return AWSResource{}, call(notFound(key), OpDescribe, key.Kind)
 	}
 	return r.copy(), nil
@@ -696,6 +699,9 @@ func (a *AWS) Delete(key AWSKey, p DeleteParams) error {
 	}
 	r := a.settle(key)
 	if r == nil {
+		if a.deleteFinalSnapshot(key) {
+			return nil
+		}
 		return call(notFound(key), OpDelete, key.Kind)
 	}
 	if e := a.deleteRefusal(r, p); e != nil {
@@ -834,14 +840,19 @@ func awsSpec(key AWSKey, spec map[string]any) map[string]any {
 const DefaultAuroraPostgresVersion = "16.6"
 
 // dbClusterDefaults are the settings RDS gives an Aurora cluster that were not
-// asked for: the default engine version, three availability zones of the region, backups kept a day,
-// copyTagsToSnapshot and deletionProtection false, the aws/rds KMS key (the
-// operator asks for storageEncrypted), networkType IPV4, port 5432, the backup and
-// maintenance windows. (storageType aurora, the default, DescribeDBClusters does not
+// asked for: the default engine version, automatic minor version upgrades (RDS API
+// reference, CreateDBCluster AutoMinorVersionUpgrade: "By default, minor engine upgrades
+// are applied automatically. Valid for Cluster Type: Aurora DB clusters and Multi-AZ DB
+// cluster"; DBCluster.AutoMinorVersionUpgrade, which DescribeDBClusters returns, "is for
+// Aurora DB clusters and Multi-AZ DB clusters"), three availability zones of the region,
+// backups kept a day, copyTagsToSnapshot and deletionProtection false, the aws/rds KMS
+// key (the operator asks for storageEncrypted), networkType IPV4, port 5432, the backup
+// and maintenance windows. (storageType aurora, the default, DescribeDBClusters does not
 // return: rds-controller's delta.go says so.)
 func dbClusterDefaults(key AWSKey, acct AWSAccount) map[string]any {
 	return map[string]any{
 		"engineVersion":              DefaultAuroraPostgresVersion,
+		"autoMinorVersionUpgrade":    true,
 		"availabilityZones":          []any{key.Region + "a", key.Region + "b", key.Region + "c"},
 		"backupRetentionPeriod":      int64(1),
 		"copyTagsToSnapshot":         false,
