@@ -98,6 +98,15 @@ func TestRetainThenRecreateAdopts(t *testing.T) {
 		}
 	}
 	g.Expect(clusters).To(Equal(1))
+
+	// A later deletion that keeps no cluster drops the record: left behind, it would
+	// have the next Storefront adopt whatever then holds the identifier.
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicySnapshot
+	})
+	deleteAndWait(t, ns)
+	kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+	g.Expect(kept.Annotations).NotTo(HaveKey(shopv1alpha1.AnnotationRetainedDBCluster))
 }
 
 // A retained cluster adopted for a Storefront without a version of its own is synced:
@@ -148,17 +157,29 @@ func TestRecreateWithoutTheRecordIsRefused(t *testing.T) {
 	deleteAndWait(t, ns)
 	annotateSecret(g, ns, "acme-db-password-v1", shopv1alpha1.AnnotationRetainedDBCluster, "")
 
-	createStorefront(t, newStorefront(ns, withRetain()))
-	g.Eventually(func(g Gomega) {
-		sf := getStorefront(g, ns)
-		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
-		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
-		g.Expect(c.Message).To(Equal("DBSubnetGroup acme-database: ACK: Resource already exists; AWS already has a resource " + id +
-			" that no Retain deletion of this Storefront left behind, so it is not adopted. To adopt it on purpose, put the cluster's master password in Secret acme-db-password-v1 key password and annotate that Secret " +
-			shopv1alpha1.AnnotationRetainedDBCluster + "=" + id))
-		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue(), "nothing after the refused subnet group")
+	refused := func() {
+		t.Helper()
+		createStorefront(t, newStorefront(ns, withRetain()))
+		g.Eventually(func(g Gomega) {
+			sf := getStorefront(g, ns)
+			c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+			g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+			g.Expect(c.Message).To(Equal("DBSubnetGroup acme-database: ACK: Resource already exists; AWS already has a resource " + id +
+				" that no Retain deletion of this Storefront left behind, so it is not adopted. To adopt it on purpose, put the cluster's master password in Secret acme-db-password-v1 key password and annotate that Secret " +
+				shopv1alpha1.AnnotationRetainedDBCluster + "=" + id))
+			g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+		g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue(), "nothing after the refused subnet group")
+	}
+	refused()
+
+	// The refused Storefront deleted under Retain never had that cluster: it records
+	// nothing, and created again it is refused again. Before, the deletion recorded the
+	// identifier, and the next Storefront adopted the other shop's cluster, reset its
+	// master password and migrated its data.
+	deleteAndWait(t, ns)
+	g.Expect(get(g, ns, "acme-db-password-v1", &corev1.Secret{}).Annotations).NotTo(HaveKey(shopv1alpha1.AnnotationRetainedDBCluster))
+	refused()
 
 	// Adopting on purpose: the annotation, then a re-drive (ACK reconciles a Terminal
 	// object only after a spec change).

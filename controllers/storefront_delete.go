@@ -162,7 +162,7 @@ func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (boo
 			objs = append(objs, namedObject{&corev1.Secret{}, p.secret.Name})
 		}
 	}
-	if sf.Spec.Database.Aurora != nil && auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
+	if sf.Spec.Database.Aurora != nil {
 		if err := r.recordRetainedCluster(ctx, sf, passwords); err != nil {
 			return false, err
 		}
