@@ -137,15 +137,29 @@ func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bo
 }
 
 // deleteSecrets deletes the generated Secrets and the ServiceAccount, last, since the
-// workload used them. The master password Secrets go only under the Delete policy;
-// under Retain and Snapshot they are released (no owner reference) and kept, so that
-// the kept database or snapshot can still be opened.
+// workload used them. The master password Secrets and <name>-app go only under the
+// Delete policy; under Retain and Snapshot they are released (no owner reference) and
+// kept, so that the kept database or snapshot can still be opened, and its sealed TOTP
+// secrets with it, by the Storefront created again.
 func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (bool, error) {
 	sf := s.sf
 	objs := []namedObject{
 		{&corev1.Secret{}, objectName(sf, roleConnection)},
-		{&corev1.Secret{}, objectName(sf, roleApp)},
 		{&corev1.ServiceAccount{}, objectName(sf, roleShop)},
+	}
+	app := &corev1.Secret{}
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, roleApp)}, app); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return false, fmt.Errorf("reading secret %s: %w", objectName(sf, roleApp), err)
+	default:
+		// Settled first for the same reason as the passwords below.
+		if err := r.ownUnlessKept(ctx, sf, app, keepsAppSecret(sf)); err != nil {
+			return false, err
+		}
+		if !keepsAppSecret(sf) {
+			objs = append(objs, namedObject{&corev1.Secret{}, app.Name})
+		}
 	}
 	passwords, err := r.listPasswords(ctx, sf)
 	if err != nil {

@@ -164,25 +164,31 @@ func auroraDeletionPolicy(sf *shopv1alpha1.Storefront) shopv1alpha1.DeletionPoli
 }
 
 // ownPasswordPerPolicy gives the password Secret the Storefront as controller under the
-// Delete policy, and takes that owner reference away under the others. It patches only
-// when the reference is not as the policy says.
+// Delete policy, and takes that owner reference away under the others.
 func (r *StorefrontReconciler) ownPasswordPerPolicy(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret) error {
+	return r.ownUnlessKept(ctx, sf, secret, keepsDatabase(sf))
+}
+
+// ownUnlessKept gives a Secret that a deletion may keep (the password versions,
+// <name>-app) the Storefront as controller unless keep, and takes that owner reference
+// away when keep, so that neither the finalizer nor the garbage collector deletes it.
+// It patches only when the reference is not as keep says.
+func (r *StorefrontReconciler) ownUnlessKept(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret, keep bool) error {
 	owned := metav1.IsControlledBy(secret, sf)
-	want := !keepsDatabase(sf)
-	if owned == want {
+	if owned == !keep {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(secret.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	if want {
+	if !keep {
 		if err := controllerutil.SetControllerReference(sf, secret, r.Scheme); err != nil {
 			return err
 		}
-		log.FromContext(ctx).Info("Owning password secret: the deletion policy deletes the database", "secret", klog.KObj(secret))
+		log.FromContext(ctx).Info("Owning secret: the deletion policy deletes the database", "secret", klog.KObj(secret))
 	} else {
 		if err := controllerutil.RemoveControllerReference(sf, secret, r.Scheme); err != nil {
 			return err
 		}
-		log.FromContext(ctx).Info("Releasing password secret: the deletion policy keeps the database", "secret", klog.KObj(secret))
+		log.FromContext(ctx).Info("Releasing secret: the deletion policy keeps the database", "secret", klog.KObj(secret))
 	}
 	if err := r.Patch(ctx, secret, patch, client.FieldOwner(fieldOwner)); err != nil {
 		return fmt.Errorf("patching the owner of secret %s: %w", secret.Name, err)
