@@ -24,7 +24,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -113,7 +112,7 @@ func (r *StorefrontReconciler) reconcileDelete(ctx context.Context, sf *shopv1al
 }
 
 // deleteWorkload deletes the Ingress, autoscaler, Deployment, Service, NetworkPolicies
-// and migration Jobs (with their pods).
+// and the migration and login Jobs (with their pods).
 func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bool, error) {
 	sf := s.sf
 	shop := objectName(sf, roleShop)
@@ -126,12 +125,12 @@ func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bo
 		{&networkingv1.NetworkPolicy{}, shop},
 		{&networkingv1.NetworkPolicy{}, objectName(sf, roleMigrate)},
 	}
-	jobs := &batchv1.JobList{}
-	if err := r.List(ctx, jobs, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
-		return false, fmt.Errorf("listing migration jobs: %w", err)
+	jobs, err := r.databaseJobs(ctx, sf)
+	if err != nil {
+		return false, err
 	}
-	for i := range jobs.Items {
-		objs = append(objs, namedObject{&jobs.Items[i], jobs.Items[i].Name})
+	for i := range jobs {
+		objs = append(objs, namedObject{&jobs[i], jobs[i].Name})
 	}
 	return r.deleteAll(ctx, sf, objs)
 }
