@@ -139,7 +139,8 @@ func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bo
 // workload used them. The master password Secrets and <name>-app go only under the
 // Delete policy; under Retain and Snapshot they are released (no owner reference) and
 // kept, so that the kept database or snapshot can still be opened, and its sealed TOTP
-// secrets with it, by the Storefront created again.
+// secrets with it, by the Storefront created again. Under Delete too, the password of a
+// cluster an earlier Retain kept stays (keptPasswords).
 func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (bool, error) {
 	sf := s.sf
 	objs := []namedObject{
@@ -164,14 +165,18 @@ func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (boo
 	if err != nil {
 		return false, err
 	}
+	others, err := r.keptPasswords(ctx, sf)
+	if err != nil {
+		return false, err
+	}
 	for _, p := range passwords {
 		// The policy may have changed while nothing reconciled (paused): settle the owner
 		// reference first, so that neither the finalizer nor the garbage collector
 		// deletes a password the policy keeps.
-		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret); err != nil {
+		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret, others); err != nil {
 			return false, err
 		}
-		if !keepsDatabase(sf) {
+		if !keepsDatabase(sf) && !others[p.secret.Name] {
 			objs = append(objs, namedObject{&corev1.Secret{}, p.secret.Name})
 		}
 	}

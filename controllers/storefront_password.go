@@ -141,8 +141,12 @@ func (r *StorefrontReconciler) reconcilePasswords(ctx context.Context, sf *shopv
 	if n := len(all); n > 0 {
 		newest = &all[n-1]
 	}
+	others, err := r.keptPasswords(ctx, sf)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, p := range all {
-		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret); err != nil {
+		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret, others); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -164,9 +168,21 @@ func auroraDeletionPolicy(sf *shopv1alpha1.Storefront) shopv1alpha1.DeletionPoli
 }
 
 // ownPasswordPerPolicy gives the password Secret the Storefront as controller under the
-// Delete policy, and takes that owner reference away under the others.
-func (r *StorefrontReconciler) ownPasswordPerPolicy(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret) error {
-	return r.ownUnlessKept(ctx, sf, secret, keepsDatabase(sf))
+// Delete policy, and takes that owner reference away under the others and from the
+// passwords of other clusters (keptPasswords).
+func (r *StorefrontReconciler) ownPasswordPerPolicy(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret, others map[string]bool) error {
+	return r.ownUnlessKept(ctx, sf, secret, keepsDatabase(sf) || others[secret.Name])
+}
+
+// keptPasswords are the password Secrets that even the Delete policy keeps: those of
+// the Storefront's other DBCluster objects (passwordsOfOtherClusters), such as the
+// cluster a restore replaced and Retain kept, which stays in AWS and opens only with the
+// password of its time. Nil when the policy keeps them all anyway.
+func (r *StorefrontReconciler) keptPasswords(ctx context.Context, sf *shopv1alpha1.Storefront) (map[string]bool, error) {
+	if keepsDatabase(sf) {
+		return nil, nil
+	}
+	return r.passwordsOfOtherClusters(ctx, sf)
 }
 
 // ownUnlessKept gives a Secret that a deletion may keep (the password versions,
