@@ -421,3 +421,36 @@ func TestRetainedRestore(t *testing.T) {
 		})
 	}
 }
+
+// servedCluster: only a cluster the Storefront had ready is recorded at a Retain
+// deletion; a restore abandoned after its switch leaves status.database on the restored
+// cluster while the shop's data stayed in the replaced one.
+func TestServedCluster(t *testing.T) {
+	const id, restored = "sf-shops-acme-12345678", "sf-shops-acme-12345678-r1"
+	migrated := &shopv1alpha1.MigrationStatus{Image: imageV1, Database: "cluster-ABC"}
+	abandoned := &shopv1alpha1.RestoreStatus{ClusterIdentifier: restored, ReplacedCluster: id, State: shopv1alpha1.ReasonRestoreFailed}
+	cases := map[string]struct {
+		database  *shopv1alpha1.EndpointStatus
+		migration *shopv1alpha1.MigrationStatus
+		restore   *shopv1alpha1.RestoreStatus
+		id        string
+		want      bool
+	}{
+		"never ready (ACK refused another's cluster)": {id: id},
+		"ready on it":      {database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: id}, migration: migrated, id: id, want: true},
+		"ready on another": {database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: restored}, id: id},
+		"a restore abandoned after its switch: the replaced cluster": {
+			database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: restored}, migration: migrated, restore: abandoned, id: id, want: true},
+		"a restore abandoned on a Storefront never migrated": {
+			database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: restored}, restore: abandoned, id: id},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			sf := storefrontNamed("acme")
+			sf.Status.Database, sf.Status.Migration, sf.Status.Restore = tc.database, tc.migration, tc.restore
+			if got := servedCluster(sf, tc.id); got != tc.want {
+				t.Errorf("servedCluster = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
