@@ -130,14 +130,27 @@ func adoptionAdvice(sf *shopv1alpha1.Storefront, id string, newest *dbPassword) 
 
 // recordRetainedCluster writes the retained cluster's identifier on the kept password
 // Secrets, at a Retain deletion, and for a restored cluster the snapshot it came from
-// (retainedRestore reads both).
+// (retainedRestore reads both). Only a cluster that served this Storefront is recorded:
+// one ACK refused because AWS already had another's cluster of that identifier ("Resource
+// already exists") would otherwise be adopted, and its master password reset, by the
+// Storefront created again. Any other deletion drops the record: its cluster is deleted
+// or snapshotted, and a record left behind would have the next Storefront adopt
+// whatever then holds the identifier.
 func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *shopv1alpha1.Storefront, passwords []dbPassword) error {
 	// After a restore the shop's data is in the restored cluster: the one a restore
 	// replaced (kept too under Retain) must never be adopted as if it were current.
 	id := currentClusterIdentifier(sf)
+	retain := auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain
+	if retain && !servedCluster(sf, id) {
+		// Not this Storefront's: a record an earlier Retain deletion wrote stays.
+		return nil
+	}
 	snapshot := ""
 	if rs := sf.Status.Restore; restoreSwitched(rs) && rs.ClusterIdentifier == id {
 		snapshot = rs.SnapshotIdentifier
+	}
+	if !retain {
+		id, snapshot = "", ""
 	}
 	for _, p := range passwords {
 		a := p.secret.Annotations
@@ -148,18 +161,43 @@ func (r *StorefrontReconciler) recordRetainedCluster(ctx context.Context, sf *sh
 		if p.secret.Annotations == nil {
 			p.secret.Annotations = map[string]string{}
 		}
-		p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBCluster] = id
-		if snapshot != "" {
-			p.secret.Annotations[shopv1alpha1.AnnotationRetainedDBClusterSnapshot] = snapshot
+		setOrDelete(p.secret.Annotations, shopv1alpha1.AnnotationRetainedDBCluster, id)
+		setOrDelete(p.secret.Annotations, shopv1alpha1.AnnotationRetainedDBClusterSnapshot, snapshot)
+		if retain {
+			log.FromContext(ctx).Info("Recording the retained DB cluster on the password Secret", "secret", p.secret.Name, "dbClusterIdentifier", id, "snapshot", snapshot)
 		} else {
-			delete(p.secret.Annotations, shopv1alpha1.AnnotationRetainedDBClusterSnapshot)
+			log.FromContext(ctx).Info("Dropping the record of a retained DB cluster: the deletion policy keeps none", "secret", p.secret.Name, "deletionPolicy", auroraDeletionPolicy(sf))
 		}
-		log.FromContext(ctx).Info("Recording the retained DB cluster on the password Secret", "secret", p.secret.Name, "dbClusterIdentifier", id, "snapshot", snapshot)
 		if err := r.Patch(ctx, p.secret, patch); err != nil {
 			return fmt.Errorf("recording the retained cluster on secret %s: %w", p.secret.Name, err)
 		}
 	}
 	return nil
+}
+
+// setOrDelete sets key to value in m, or deletes it when value is "".
+func setOrDelete(m map[string]string, key, value string) {
+	if value == "" {
+		delete(m, key)
+		return
+	}
+	m[key] = value
+}
+
+// servedCluster reports whether the DB cluster id served this Storefront: the database
+// phase found it ready (status.database names it). A restore abandoned by the deletion
+// after its switch (RestoreMigrating) left status.database on the restored cluster while
+// the pods, and the migrations status.migration records, stayed on the replaced one.
+func servedCluster(sf *shopv1alpha1.Storefront, id string) bool {
+	d := sf.Status.Database
+	if d == nil || id == "" {
+		return false
+	}
+	if d.ClusterIdentifier == id {
+		return true
+	}
+	rs := sf.Status.Restore
+	return rs != nil && rs.ReplacedCluster == id && d.ClusterIdentifier == rs.ClusterIdentifier && knewACluster(sf)
 }
 
 // adoptRetainedCluster says whether the DBCluster is applied with ACK's adoption

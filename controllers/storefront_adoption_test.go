@@ -98,6 +98,15 @@ func TestRetainThenRecreateAdopts(t *testing.T) {
 		}
 	}
 	g.Expect(clusters).To(Equal(1))
+
+	// A later deletion that keeps no cluster drops the record: left behind, it would
+	// have the next Storefront adopt whatever then holds the identifier.
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicySnapshot
+	})
+	deleteAndWait(t, ns)
+	kept := get(g, ns, "acme-db-password-v1", &corev1.Secret{})
+	g.Expect(kept.Annotations).NotTo(HaveKey(shopv1alpha1.AnnotationRetainedDBCluster))
 }
 
 // A retained cluster adopted for a Storefront without a version of its own is synced:
@@ -148,17 +157,29 @@ func TestRecreateWithoutTheRecordIsRefused(t *testing.T) {
 	deleteAndWait(t, ns)
 	annotateSecret(g, ns, "acme-db-password-v1", shopv1alpha1.AnnotationRetainedDBCluster, "")
 
-	createStorefront(t, newStorefront(ns, withRetain()))
-	g.Eventually(func(g Gomega) {
-		sf := getStorefront(g, ns)
-		c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
-		g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
-		g.Expect(c.Message).To(Equal("DBSubnetGroup acme-database: ACK: Resource already exists; AWS already has a resource " + id +
-			" that no Retain deletion of this Storefront left behind, so it is not adopted. To adopt it on purpose, put the cluster's master password in Secret acme-db-password-v1 key password and annotate that Secret " +
-			shopv1alpha1.AnnotationRetainedDBCluster + "=" + id))
-		g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
-	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue(), "nothing after the refused subnet group")
+	refused := func() {
+		t.Helper()
+		createStorefront(t, newStorefront(ns, withRetain()))
+		g.Eventually(func(g Gomega) {
+			sf := getStorefront(g, ns)
+			c := condition(sf, shopv1alpha1.ConditionDatabaseReady)
+			g.Expect(c.Reason).To(Equal(shopv1alpha1.ReasonProvisioningFailed))
+			g.Expect(c.Message).To(Equal("DBSubnetGroup acme-database: ACK: Resource already exists; AWS already has a resource " + id +
+				" that no Retain deletion of this Storefront left behind, so it is not adopted. To adopt it on purpose, put the cluster's master password in Secret acme-db-password-v1 key password and annotate that Secret " +
+				shopv1alpha1.AnnotationRetainedDBCluster + "=" + id))
+			g.Expect(sf.Status.Phase).To(Equal(shopv1alpha1.PhaseDegraded))
+		}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+		g.Expect(ackAbsent(ns, gvkDBCluster, "acme-database")).To(BeTrue(), "nothing after the refused subnet group")
+	}
+	refused()
+
+	// The refused Storefront deleted under Retain never had that cluster: it records
+	// nothing, and created again it is refused again. Before, the deletion recorded the
+	// identifier, and the next Storefront adopted the other shop's cluster, reset its
+	// master password and migrated its data.
+	deleteAndWait(t, ns)
+	g.Expect(get(g, ns, "acme-db-password-v1", &corev1.Secret{}).Annotations).NotTo(HaveKey(shopv1alpha1.AnnotationRetainedDBCluster))
+	refused()
 
 	// Adopting on purpose: the annotation, then a re-drive (ACK reconciles a Terminal
 	// object only after a spec change).
@@ -396,6 +417,39 @@ func TestRetainedRestore(t *testing.T) {
 			}
 			if rs.State != shopv1alpha1.ReasonRestored || rs.ReplacedCluster != "" || rs.CompletionTime == nil {
 				t.Errorf("got %+v, want a finished restore that replaced nothing", rs)
+			}
+		})
+	}
+}
+
+// servedCluster: only a cluster the Storefront had ready is recorded at a Retain
+// deletion; a restore abandoned after its switch leaves status.database on the restored
+// cluster while the shop's data stayed in the replaced one.
+func TestServedCluster(t *testing.T) {
+	const id, restored = "sf-shops-acme-12345678", "sf-shops-acme-12345678-r1"
+	migrated := &shopv1alpha1.MigrationStatus{Image: imageV1, Database: "cluster-ABC"}
+	abandoned := &shopv1alpha1.RestoreStatus{ClusterIdentifier: restored, ReplacedCluster: id, State: shopv1alpha1.ReasonRestoreFailed}
+	cases := map[string]struct {
+		database  *shopv1alpha1.EndpointStatus
+		migration *shopv1alpha1.MigrationStatus
+		restore   *shopv1alpha1.RestoreStatus
+		id        string
+		want      bool
+	}{
+		"never ready (ACK refused another's cluster)": {id: id},
+		"ready on it":      {database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: id}, migration: migrated, id: id, want: true},
+		"ready on another": {database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: restored}, id: id},
+		"a restore abandoned after its switch: the replaced cluster": {
+			database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: restored}, migration: migrated, restore: abandoned, id: id, want: true},
+		"a restore abandoned on a Storefront never migrated": {
+			database: &shopv1alpha1.EndpointStatus{ClusterIdentifier: restored}, restore: abandoned, id: id},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			sf := storefrontNamed("acme")
+			sf.Status.Database, sf.Status.Migration, sf.Status.Restore = tc.database, tc.migration, tc.restore
+			if got := servedCluster(sf, tc.id); got != tc.want {
+				t.Errorf("servedCluster = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -386,9 +386,9 @@ func (r *StorefrontReconciler) getReferencedSecret(ctx context.Context, key clie
 }
 
 // storefrontsReferencing maps a Secret to the Storefronts that read it, and a master
-// password Secret (which may have no owner reference) to its Storefront.
+// password Secret or <name>-app (which may have no owner reference) to its Storefront.
 func (r *StorefrontReconciler) storefrontsReferencing(ctx context.Context, secret client.Object) []reconcile.Request {
-	if l := secret.GetLabels(); l[labelManagedBy] == fieldOwner && l[labelComponent] == roleDBPassword && l[labelInstance] != "" {
+	if l := secret.GetLabels(); l[labelManagedBy] == fieldOwner && (l[labelComponent] == roleDBPassword || l[labelComponent] == roleApp) && l[labelInstance] != "" {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: secret.GetNamespace(), Name: l[labelInstance]}}}
 	}
 	var list shopv1alpha1.StorefrontList

@@ -87,12 +87,12 @@ func recordMigration(s *scope, image string) {
 // migration runs again before the Deployment moves.
 func (r *StorefrontReconciler) forgetLostDatabase(ctx context.Context, sf *shopv1alpha1.Storefront) error {
 	log.FromContext(ctx).Info("Creating the lost database again, empty", "lostDatabase", sf.Status.Migration.Database)
-	list := &batchv1.JobList{}
-	if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
-		return fmt.Errorf("listing migration jobs: %w", err)
+	jobs, err := r.databaseJobs(ctx, sf)
+	if err != nil {
+		return err
 	}
-	for i := range list.Items {
-		job := &list.Items[i]
+	for i := range jobs {
+		job := &jobs[i]
 		// The login Jobs too: the application roles were in the lost database.
 		if state, _ := migrationJobState(job); state == jobRunning || !metav1.IsControlledBy(job, sf) {
 			continue
@@ -109,6 +109,20 @@ func (r *StorefrontReconciler) forgetLostDatabase(ctx context.Context, sf *shopv
 		c.ActiveRole, c.RetiringRole, c.Roles = "", "", nil
 	}
 	return nil
+}
+
+// databaseJobs are the Storefront's Jobs that work on its database: the migration Jobs
+// and the login Jobs (storefront_rotation.go), which carry another component label.
+func (r *StorefrontReconciler) databaseJobs(ctx context.Context, sf *shopv1alpha1.Storefront) ([]batchv1.Job, error) {
+	var out []batchv1.Job
+	for _, component := range []string{componentMigration, componentDBLogin} {
+		list := &batchv1.JobList{}
+		if err := r.List(ctx, list, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, component))); err != nil {
+			return nil, fmt.Errorf("listing %s jobs: %w", component, err)
+		}
+		out = append(out, list.Items...)
+	}
+	return out, nil
 }
 
 // annotationDatabase on a migration Job records the database it migrates

@@ -23,8 +23,11 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shopv1alpha1 "github.com/storefront-operator/storefront/api/v1alpha1"
 	"github.com/storefront-operator/storefront/test/fake"
@@ -78,6 +81,17 @@ func TestLostClusterIsNotRecreatedEmpty(t *testing.T) {
 	g.Expect(resourceID).To(HavePrefix("cluster-"))
 	g.Expect(sf.Status.Migration).To(Equal(&shopv1alpha1.MigrationStatus{Image: imageV1, Database: resourceID}))
 	firstJob := migrationJobs(g, ns)[0].CreationTimestamp
+	loginJobs := func(g Gomega) map[string]types.UID {
+		list := &batchv1.JobList{}
+		g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{labelComponent: componentDBLogin})).To(Succeed())
+		out := map[string]types.UID{}
+		for _, j := range list.Items {
+			out[j.Name] = j.UID
+		}
+		return out
+	}
+	firstLogins := loginJobs(g)
+	g.Expect(firstLogins).NotTo(BeEmpty(), "the application role's login was set")
 
 	// Behind the operator's back: the cluster's and the instance's ACK objects (the
 	// cluster first: RDS refuses it while the instance is not deleting, and ACK retries;
@@ -112,6 +126,15 @@ func TestLostClusterIsNotRecreatedEmpty(t *testing.T) {
 		}
 	}
 	g.Expect(rerun).To(BeTrue(), "the served image's migration ran again on the new cluster")
+	// The login too: its completed Job (same name, within its TTL) set the role's
+	// password in the lost database. Before, it was taken as done on the new one.
+	var relogged bool
+	for name, uid := range loginJobs(g) {
+		if old, ok := firstLogins[name]; !ok || old != uid {
+			relogged = true
+		}
+	}
+	g.Expect(relogged).To(BeTrue(), "the login Job ran again on the new cluster")
 	g.Expect(sf.Status.Migration.Database).To(HavePrefix("cluster-"))
 	g.Expect(sf.Status.Migration.Database).NotTo(Equal(resourceID), "AWS gives the new cluster a new dbClusterResourceID")
 }

@@ -24,7 +24,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -114,7 +113,7 @@ func (r *StorefrontReconciler) reconcileDelete(ctx context.Context, sf *shopv1al
 }
 
 // deleteWorkload deletes the Ingress, autoscaler, Deployment, Service, NetworkPolicies
-// and migration Jobs (with their pods).
+// and the migration and login Jobs (with their pods).
 func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bool, error) {
 	sf := s.sf
 	shop := objectName(sf, roleShop)
@@ -127,28 +126,47 @@ func (r *StorefrontReconciler) deleteWorkload(ctx context.Context, s *scope) (bo
 		{&networkingv1.NetworkPolicy{}, shop},
 		{&networkingv1.NetworkPolicy{}, objectName(sf, roleMigrate)},
 	}
-	jobs := &batchv1.JobList{}
-	if err := r.List(ctx, jobs, client.InNamespace(sf.Namespace), client.MatchingLabels(selectorLabels(sf, componentMigration))); err != nil {
-		return false, fmt.Errorf("listing migration jobs: %w", err)
+	jobs, err := r.databaseJobs(ctx, sf)
+	if err != nil {
+		return false, err
 	}
-	for i := range jobs.Items {
-		objs = append(objs, namedObject{&jobs.Items[i], jobs.Items[i].Name})
+	for i := range jobs {
+		objs = append(objs, namedObject{&jobs[i], jobs[i].Name})
 	}
 	return r.deleteAll(ctx, sf, objs)
 }
 
 // deleteSecrets deletes the generated Secrets and the ServiceAccount, last, since the
-// workload used them. The master password Secrets go only under the Delete policy;
-// under Retain and Snapshot they are released (no owner reference) and kept, so that
-// the kept database or snapshot can still be opened.
+// workload used them. The master password Secrets and <name>-app go only under the
+// Delete policy; under Retain and Snapshot they are released (no owner reference) and
+// kept, so that the kept database or snapshot can still be opened, and its sealed TOTP
+// secrets with it, by the Storefront created again. Under Delete too, the password of a
+// cluster an earlier Retain kept stays (keptPasswords).
 func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (bool, error) {
 	sf := s.sf
 	objs := []namedObject{
 		{&corev1.Secret{}, objectName(sf, roleConnection)},
-		{&corev1.Secret{}, objectName(sf, roleApp)},
 		{&corev1.ServiceAccount{}, objectName(sf, roleShop)},
 	}
+	app := &corev1.Secret{}
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: sf.Namespace, Name: objectName(sf, roleApp)}, app); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return false, fmt.Errorf("reading secret %s: %w", objectName(sf, roleApp), err)
+	default:
+		// Settled first for the same reason as the passwords below.
+		if err := r.ownUnlessKept(ctx, sf, app, keepsAppSecret(sf)); err != nil {
+			return false, err
+		}
+		if !keepsAppSecret(sf) {
+			objs = append(objs, namedObject{&corev1.Secret{}, app.Name})
+		}
+	}
 	passwords, err := r.listPasswords(ctx, sf)
+	if err != nil {
+		return false, err
+	}
+	others, err := r.keptPasswords(ctx, sf)
 	if err != nil {
 		return false, err
 	}
@@ -156,14 +174,14 @@ func (r *StorefrontReconciler) deleteSecrets(ctx context.Context, s *scope) (boo
 		// The policy may have changed while nothing reconciled (paused): settle the owner
 		// reference first, so that neither the finalizer nor the garbage collector
 		// deletes a password the policy keeps.
-		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret); err != nil {
+		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret, others); err != nil {
 			return false, err
 		}
-		if !keepsDatabase(sf) {
+		if !keepsDatabase(sf) && !others[p.secret.Name] {
 			objs = append(objs, namedObject{&corev1.Secret{}, p.secret.Name})
 		}
 	}
-	if sf.Spec.Database.Aurora != nil && auroraDeletionPolicy(sf) == shopv1alpha1.DeletionPolicyRetain {
+	if sf.Spec.Database.Aurora != nil {
 		if err := r.recordRetainedCluster(ctx, sf, passwords); err != nil {
 			return false, err
 		}

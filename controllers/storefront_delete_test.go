@@ -20,6 +20,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -27,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -105,4 +107,41 @@ func TestDeletionWaitsForOtherControllers(t *testing.T) {
 	g.Eventually(func() bool {
 		return absent(ns, "acme", &shopv1alpha1.Storefront{}) && absent(ns, "acme-app", &corev1.Secret{})
 	}).WithTimeout(eventually).WithPolling(poll).Should(BeTrue())
+}
+
+// A Retain deletion keeps <name>-app as it keeps the password Secrets (released, no
+// owner reference), and the Storefront created again uses it: the adopted database holds
+// the admins' TOTP secrets sealed with its totp-key, and the shop does not start when
+// one opens with neither of its keys. Before, the finalizer deleted it under every
+// policy and the new Storefront generated other keys. Under Delete it goes.
+func TestRetainKeepsTheAppSecret(t *testing.T) {
+	ns := newNamespace(t)
+	startStandIns(t, ns, fake.Options{ACKDelay: 300 * time.Millisecond})
+	startOperator(t, ns, ackOptions)
+	g := NewWithT(t)
+	createStorefront(t, newStorefront(ns, withRetain()))
+	sf := waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	before := get(g, ns, "acme-app", &corev1.Secret{})
+	g.Expect(metav1.IsControlledBy(before, sf)).To(BeFalse(), "released from the start, as the password Secrets are")
+
+	deleteAndWait(t, ns)
+	kept := get(g, ns, "acme-app", &corev1.Secret{})
+	g.Expect(kept.OwnerReferences).To(BeEmpty())
+
+	createStorefront(t, newStorefront(ns, withRetain()))
+	waitForPhase(t, ns, shopv1alpha1.PhaseReady)
+	after := get(g, ns, "acme-app", &corev1.Secret{})
+	for _, k := range []string{keyTOTPKey, keyJWTSecret, keyAdminEmail, keyAdminPassword} {
+		g.Expect(string(after.Data[k])).To(Equal(string(before.Data[k])), k)
+	}
+
+	updateStorefront(t, ns, func(sf *shopv1alpha1.Storefront) {
+		sf.Spec.Database.Aurora.DeletionPolicy = shopv1alpha1.DeletionPolicyDelete
+	})
+	g.Eventually(func(g Gomega) {
+		sf := getStorefront(g, ns)
+		g.Expect(metav1.IsControlledBy(get(g, ns, "acme-app", &corev1.Secret{}), sf)).To(BeTrue(), "owned under Delete")
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
+	deleteAndWait(t, ns)
+	g.Expect(absent(ns, "acme-app", &corev1.Secret{})).To(BeTrue(), "deleted under Delete")
 }

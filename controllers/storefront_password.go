@@ -141,8 +141,12 @@ func (r *StorefrontReconciler) reconcilePasswords(ctx context.Context, sf *shopv
 	if n := len(all); n > 0 {
 		newest = &all[n-1]
 	}
+	others, err := r.keptPasswords(ctx, sf)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, p := range all {
-		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret); err != nil {
+		if err := r.ownPasswordPerPolicy(ctx, sf, p.secret, others); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -164,25 +168,43 @@ func auroraDeletionPolicy(sf *shopv1alpha1.Storefront) shopv1alpha1.DeletionPoli
 }
 
 // ownPasswordPerPolicy gives the password Secret the Storefront as controller under the
-// Delete policy, and takes that owner reference away under the others. It patches only
-// when the reference is not as the policy says.
-func (r *StorefrontReconciler) ownPasswordPerPolicy(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret) error {
+// Delete policy, and takes that owner reference away under the others and from the
+// passwords of other clusters (keptPasswords).
+func (r *StorefrontReconciler) ownPasswordPerPolicy(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret, others map[string]bool) error {
+	return r.ownUnlessKept(ctx, sf, secret, keepsDatabase(sf) || others[secret.Name])
+}
+
+// keptPasswords are the password Secrets that even the Delete policy keeps: those of
+// the Storefront's other DBCluster objects (passwordsOfOtherClusters), such as the
+// cluster a restore replaced and Retain kept, which stays in AWS and opens only with the
+// password of its time. Nil when the policy keeps them all anyway.
+func (r *StorefrontReconciler) keptPasswords(ctx context.Context, sf *shopv1alpha1.Storefront) (map[string]bool, error) {
+	if keepsDatabase(sf) {
+		return nil, nil
+	}
+	return r.passwordsOfOtherClusters(ctx, sf)
+}
+
+// ownUnlessKept gives a Secret that a deletion may keep (the password versions,
+// <name>-app) the Storefront as controller unless keep, and takes that owner reference
+// away when keep, so that neither the finalizer nor the garbage collector deletes it.
+// It patches only when the reference is not as keep says.
+func (r *StorefrontReconciler) ownUnlessKept(ctx context.Context, sf *shopv1alpha1.Storefront, secret *corev1.Secret, keep bool) error {
 	owned := metav1.IsControlledBy(secret, sf)
-	want := !keepsDatabase(sf)
-	if owned == want {
+	if owned == !keep {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(secret.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	if want {
+	if !keep {
 		if err := controllerutil.SetControllerReference(sf, secret, r.Scheme); err != nil {
 			return err
 		}
-		log.FromContext(ctx).Info("Owning password secret: the deletion policy deletes the database", "secret", klog.KObj(secret))
+		log.FromContext(ctx).Info("Owning secret: the deletion policy deletes the database", "secret", klog.KObj(secret))
 	} else {
 		if err := controllerutil.RemoveControllerReference(sf, secret, r.Scheme); err != nil {
 			return err
 		}
-		log.FromContext(ctx).Info("Releasing password secret: the deletion policy keeps the database", "secret", klog.KObj(secret))
+		log.FromContext(ctx).Info("Releasing secret: the deletion policy keeps the database", "secret", klog.KObj(secret))
 	}
 	if err := r.Patch(ctx, secret, patch, client.FieldOwner(fieldOwner)); err != nil {
 		return fmt.Errorf("patching the owner of secret %s: %w", secret.Name, err)

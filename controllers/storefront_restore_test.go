@@ -639,6 +639,10 @@ func TestDeletionKeepsTheSubnetGroupOfARetainedCluster(t *testing.T) {
 	g.Expect(awsHas(standIns, "DBSubnetGroup", awsID)).To(BeTrue(), "and the subnet group it is in")
 	g.Eventually(func() bool { return awsHas(standIns, "DBCluster", awsID+"-r1") }).WithTimeout(eventually).WithPolling(poll).Should(BeFalse())
 	g.Expect(ackAbsent(ns, gvkDBSubnetGroup, "acme-database")).To(BeTrue())
+	// The kept cluster opens only with the password of its time, which the restored
+	// cluster shared: Delete takes the restored cluster's passwords, not that one.
+	// Before, the finalizer owned and deleted every version.
+	g.Expect(absent(ns, "acme-db-password-v1", &corev1.Secret{})).To(BeFalse(), "the kept cluster's password")
 }
 
 // Retain, a restore (the replaced cluster kept, with the master password of its time,

@@ -60,6 +60,9 @@ const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 // reconcileSecrets makes sure <name>-app exists with its four keys. Its values are
 // generated once and never rewritten: a missing key is added, an existing one is kept.
+// Like the password Secrets, it is owned by the Storefront only while the deletion
+// policy deletes the database (keepsAppSecret): a kept one is found again by its name
+// when the Storefront is created again.
 func (r *StorefrontReconciler) reconcileSecrets(ctx context.Context, s *scope) (ctrl.Result, error) {
 	sf := s.sf
 	current := &corev1.Secret{}
@@ -75,6 +78,9 @@ func (r *StorefrontReconciler) reconcileSecrets(ctx context.Context, s *scope) (
 		return ctrl.Result{}, r.createOwned(ctx, "Secret", secret, &corev1.Secret{})
 	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("reading secret %s: %w", key.Name, err)
+	}
+	if err := r.ownUnlessKept(ctx, sf, current, keepsAppSecret(sf)); err != nil {
+		return ctrl.Result{}, err
 	}
 	if missingAppKeys(current.Data) {
 		secret, err := desiredAppSecret(sf, r.Scheme, current.Data)
@@ -129,8 +135,19 @@ func desiredAppSecret(sf *shopv1alpha1.Storefront, scheme *runtime.Scheme, exist
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
-	own(sf, secret)
+	if !keepsAppSecret(sf) {
+		own(sf, secret)
+	}
 	return secret, nil
+}
+
+// keepsAppSecret reports whether a deletion keeps <name>-app: whenever it keeps the
+// Aurora database or its final snapshot. That database holds the admins' TOTP secrets
+// sealed with totp-key, and the shop refuses to start when one opens with neither of
+// its keys (shop/auth/totpseal.go ResealTOTP): a new key would lock every pod out of
+// the adopted or restored database.
+func keepsAppSecret(sf *shopv1alpha1.Storefront) bool {
+	return sf.Spec.Database.Aurora != nil && keepsDatabase(sf)
 }
 
 // adminEmail is the first admin's login, admin-<8 random hex>@ the shop's host when it

@@ -68,6 +68,9 @@ func TestRetainThenRecreateAdoptsTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = conn.Close(ctx)
+	// The kept database's TOTP secrets are sealed with this key: the Storefront created
+	// again must use it, or serve refuses to start on that database.
+	totpKey := secretValue(t, ns, "keeper-app", "totp-key")
 
 	if err := cluster.Client.Delete(ctx, newKeeper()); err != nil {
 		t.Fatal(err)
@@ -82,6 +85,9 @@ func TestRetainThenRecreateAdoptsTheDatabase(t *testing.T) {
 	after := w.waitReady(t, sf.Spec.Image, readyTimeout).Status.Database
 	if *after != *before {
 		t.Errorf("status.database %+v after re-creating, want the retained %+v", *after, *before)
+	}
+	if got := secretValue(t, ns, "keeper-app", "totp-key"); got != totpKey {
+		t.Error("keeper-app's totp-key changed across the Retain deletion: the kept one was not used again")
 	}
 	clusters := ackObjects(t, ns, "rds.services.k8s.aws", "DBCluster")
 	if len(clusters) != 1 {
