@@ -106,8 +106,7 @@ func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1
 }
 
 // destructive is a command whose change loses something (data, or the shop's
-// availability): it asks before it patches, as kubectl cnpg and clusterctl do for
-// theirs, unless --yes.
+// availability): it asks before it patches, unless --yes.
 type destructive struct {
 	yes bool
 	// ask says what the change from before to after loses, or nil when there is nothing
