@@ -17,14 +17,20 @@ limitations under the License.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -53,8 +59,9 @@ func getStorefront(ctx context.Context, c client.Client, ns, name string) (*shop
 // change reads the Storefront, lets edit change it, and sends the difference as a
 // merge patch with the resourceVersion it read: a concurrent change (the operator's
 // status writes, mostly) is never overwritten; the command reads again and edit decides
-// again. edit may refuse with an error.
-func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1.Storefront) (string, error)) error {
+// again. edit may refuse with an error. A destructive change (d set) is confirmed once,
+// after edit accepted it and before the first patch.
+func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1.Storefront) (string, error), d *destructive) error {
 	c, _, ns, err := p.clients()
 	if err != nil {
 		return err
@@ -62,14 +69,24 @@ func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1
 	ctx := cmd.Context()
 	var sf *shopv1alpha1.Storefront
 	var done string
+	confirmed := false
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var err error
 		if sf, err = getStorefront(ctx, c, ns, name); err != nil {
 			return err
 		}
-		patch := client.MergeFromWithOptions(sf.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		before := sf.DeepCopy()
+		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 		if done, err = edit(sf); err != nil {
 			return err
+		}
+		if d != nil && !confirmed {
+			if q := d.ask(before, sf); q != nil {
+				if err := p.confirm(d.yes, q); err != nil {
+					return err
+				}
+				confirmed = true
+			}
 		}
 		if err := c.Patch(ctx, sf, patch); err != nil {
 			return fmt.Errorf("patching storefront %s/%s: %w", ns, name, err)
@@ -86,6 +103,63 @@ func (p *plugin) change(cmd *cobra.Command, name string, edit func(*shopv1alpha1
 	}
 	fmt.Fprintf(p.streams.Out, "storefront %s/%s: %s\n", ns, name, done)
 	return nil
+}
+
+// destructive is a command whose change loses something (data, or the shop's
+// availability): it asks before it patches, unless --yes.
+type destructive struct {
+	yes bool
+	// ask says what the change from before to after loses, or nil when there is nothing
+	// to ask (the change is none).
+	ask func(before, after *shopv1alpha1.Storefront) *question
+}
+
+// addYesFlag adds --yes/-y to a destructive command.
+func (d *destructive) addYesFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&d.yes, "yes", "y", false, "do it without asking for confirmation (required when stdin is not a terminal)")
+}
+
+// question is what a destructive command asks: what it does, what that loses, and
+// warnings printed even with --yes.
+type question struct {
+	action       string   // "restore storefront shops/acme from snapshot s1"
+	consequences []string // one line each
+	warnings     []string
+}
+
+// stdinIsTerminal says whether the command can ask on in; tests replace it.
+var stdinIsTerminal = func(in io.Reader) bool {
+	f, ok := in.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// confirm prints q's warnings, then, unless yes, asks on the terminal and returns an
+// error unless the answer is y or yes. Without a terminal it refuses rather than read
+// an answer from a pipe or a script: a destructive change there must say --yes.
+func (p *plugin) confirm(yes bool, q *question) error {
+	for _, w := range q.warnings {
+		fmt.Fprintln(p.streams.ErrOut, "Warning:", w)
+	}
+	if yes {
+		return nil
+	}
+	if !stdinIsTerminal(p.streams.In) {
+		return fmt.Errorf("%s needs confirmation, and stdin is not a terminal to ask on: run it again with --yes (-y) to go ahead without asking", q.action)
+	}
+	fmt.Fprintf(p.streams.ErrOut, "About to %s:\n", q.action)
+	for _, c := range q.consequences {
+		fmt.Fprintln(p.streams.ErrOut, "  -", c)
+	}
+	fmt.Fprint(p.streams.ErrOut, "Continue? [y/N]: ")
+	answer, err := bufio.NewReader(p.streams.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return fmt.Errorf("cancelled: did not %s", q.action)
 }
 
 // stamp is a new value for an annotation the operator acts on when it changes.
@@ -108,7 +182,7 @@ func (p *plugin) retryMigrationCommand() *cobra.Command {
 				setAnnotation(sf, shopv1alpha1.AnnotationRetryMigration, v)
 				return fmt.Sprintf("migration of %s will be retried (%s=%s)", sf.Status.FailedImage,
 					shopv1alpha1.AnnotationRetryMigration, v), nil
-			})
+			}, nil)
 		},
 	}
 }
@@ -146,7 +220,7 @@ operator rotates without a refused request.
 				v := stamp()
 				setAnnotation(sf, key, v)
 				return fmt.Sprintf("%s password rotation requested (%s=%s)", which, key, v), nil
-			})
+			}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&which, "which", which, "the password to rotate: db, master or cache")
@@ -158,18 +232,43 @@ func (p *plugin) hibernateCommand(hibernate bool) *cobra.Command {
 	if !hibernate {
 		use, short, done = "wake NAME", "Wake a sleeping shop (spec.hibernate: false)", "waking (spec.hibernate: false)"
 	}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
-				if sf.Spec.Hibernate == hibernate {
-					return "unchanged: spec.hibernate is already " + fmt.Sprint(hibernate), nil
-				}
-				sf.Spec.Hibernate = hibernate
-				return done, nil
-			})
+	}
+	// Waking loses nothing; putting the shop to sleep takes it offline.
+	var d *destructive
+	if hibernate {
+		cmd.Long = `Put the shop to sleep: sets spec.hibernate to true. The shop goes offline: its pods
+stop and the Ingress answers every path with the 503 "This shop is sleeping" page until
+the shop is woken (kubectl storefront wake NAME). Asks for confirmation on a terminal;
+--yes skips the question, and is required when stdin is not a terminal.`
+		d = &destructive{ask: hibernateQuestion}
+		d.addYesFlag(cmd)
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return p.change(cmd, args[0], func(sf *shopv1alpha1.Storefront) (string, error) {
+			if sf.Spec.Hibernate == hibernate {
+				return "unchanged: spec.hibernate is already " + fmt.Sprint(hibernate), nil
+			}
+			sf.Spec.Hibernate = hibernate
+			return done, nil
+		}, d)
+	}
+	return cmd
+}
+
+// hibernateQuestion is what hibernate asks before it takes a serving shop offline.
+func hibernateQuestion(before, after *shopv1alpha1.Storefront) *question {
+	if before.Spec.Hibernate || !after.Spec.Hibernate {
+		return nil
+	}
+	return &question{
+		action: fmt.Sprintf("hibernate storefront %s/%s", after.Namespace, after.Name),
+		consequences: []string{
+			"the shop goes offline: its pods stop, and every page answers 503 \"This shop is sleeping\"",
+			fmt.Sprintf("it stays offline until kubectl storefront wake %s", after.Name),
 		},
 	}
 }
@@ -191,22 +290,28 @@ Refused for an external database.`,
 				v := stamp()
 				setAnnotation(sf, shopv1alpha1.AnnotationSnapshot, v)
 				return fmt.Sprintf("snapshot requested (%s=%s); see status.snapshots", shopv1alpha1.AnnotationSnapshot, v), nil
-			})
+			}, nil)
 		},
 	}
 }
 
 func (p *plugin) restoreCommand() *cobra.Command {
-	return &cobra.Command{
+	d := &destructive{ask: restoreQuestion}
+	cmd := &cobra.Command{
 		Use:   "restore NAME SNAPSHOT",
 		Short: "Restore the Storefront's Aurora database from a DB cluster snapshot",
 		Long: `Restore the database from a DB cluster snapshot: sets
 spec.database.aurora.restoreFrom.snapshotIdentifier. The operator creates a new DB
 cluster from the snapshot, sets its master password, runs the migrations of spec.image
-on it and moves the shop to it (condition DatabaseRestored; status.restore). The
-replaced cluster follows deletionPolicy. status.snapshots lists the snapshots the
-operator took. Refused for an external database and while a restore runs, its
-clean-up included (the operator would only take the new value once it ended).`,
+on it and moves the shop to it (condition DatabaseRestored; status.restore): orders and
+other writes made since the snapshot are not in the database the shop then serves from.
+The replaced cluster follows deletionPolicy (Retain keeps it; Snapshot and Delete delete
+it after a final snapshot). status.snapshots lists the snapshots the operator took; a
+snapshot not listed there (a final snapshot of a replaced cluster or of an earlier
+Storefront of the same name, say) is warned about, not refused. Refused for an external
+database and while a restore runs, its clean-up included (the operator would only take
+the new value once it ended). Asks for confirmation on a terminal; --yes skips the
+question, and is required when stdin is not a terminal.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			snapshot := args[1]
@@ -223,9 +328,53 @@ clean-up included (the operator would only take the new value once it ended).`,
 				}
 				a.RestoreFrom = &shopv1alpha1.RestoreSource{SnapshotIdentifier: snapshot}
 				return fmt.Sprintf("restore from snapshot %s requested (spec.database.aurora.restoreFrom); see the condition DatabaseRestored", snapshot), nil
-			})
+			}, d)
 		},
 	}
+	d.addYesFlag(cmd)
+	return cmd
+}
+
+// restoreQuestion is what restore asks before it moves the shop to a database restored
+// from a snapshot, with a warning when the snapshot is not one status.snapshots lists
+// as available.
+func restoreQuestion(_, after *shopv1alpha1.Storefront) *question {
+	a := after.Spec.Database.Aurora
+	snapshot := a.RestoreFrom.SnapshotIdentifier
+	current := "the current DB cluster"
+	if db := after.Status.Database; db != nil && db.ClusterIdentifier != "" {
+		current = "the current DB cluster " + db.ClusterIdentifier
+	}
+	replaced := current + " is deleted after a final snapshot (deletionPolicy " + string(orSnapshot(a.DeletionPolicy)) + ")"
+	if a.DeletionPolicy == shopv1alpha1.DeletionPolicyRetain {
+		replaced = current + " is kept in AWS, no longer managed by the operator (deletionPolicy Retain)"
+	}
+	q := &question{
+		action: fmt.Sprintf("restore storefront %s/%s from snapshot %s", after.Namespace, after.Name, snapshot),
+		consequences: []string{
+			"the shop moves to a new DB cluster created from the snapshot: orders and other writes made since the snapshot was taken are not in it",
+			"once the shop has moved, " + replaced,
+		},
+	}
+	i := slices.IndexFunc(after.Status.Snapshots, func(s shopv1alpha1.SnapshotStatus) bool { return s.Identifier == snapshot })
+	switch {
+	case i < 0:
+		q.warnings = append(q.warnings, fmt.Sprintf("snapshot %s is not in status.snapshots of storefront %s (the operator's last pre-migration and on-demand snapshots): "+
+			"a final snapshot of a replaced cluster or of an earlier Storefront of the same name is not listed there; "+
+			"if RDS does not know it, the restore fails (DatabaseRestored=False, RestoreFailed) and the shop stays on its database", snapshot, after.Name))
+	case after.Status.Snapshots[i].State != "available":
+		q.warnings = append(q.warnings, fmt.Sprintf("snapshot %s is %s in status.snapshots, not available: RDS restores only an available snapshot",
+			snapshot, orPending(after.Status.Snapshots[i].State)))
+	}
+	return q
+}
+
+// orSnapshot is a deletionPolicy as the operator applies it: Snapshot when unset.
+func orSnapshot(p shopv1alpha1.DeletionPolicy) shopv1alpha1.DeletionPolicy {
+	if p == "" {
+		return shopv1alpha1.DeletionPolicySnapshot
+	}
+	return p
 }
 
 // restoreRunning refuses a new restore while the last one has not ended

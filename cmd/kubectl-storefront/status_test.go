@@ -161,7 +161,7 @@ func TestStatusThroughAShopsLife(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("has no failed migration to retry")))
 
 	// hibernate, then wake.
-	out, err = run(ns, "hibernate", "acme")
+	out, err = run(ns, "hibernate", "acme", "--yes")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("storefront " + ns + "/acme: hibernating (spec.hibernate: true)\n"))
 	waitForPhase(t, ns, shopv1alpha1.PhaseHibernated)
@@ -201,13 +201,13 @@ func TestRotatePassword(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("storefront " + ns + "/acme: snapshot requested (shop.storefront.dev/snapshot=2026-12-03T10:00:00Z); see status.snapshots\n"))
 	g.Expect(getShop(g, ns).Annotations).To(HaveKeyWithValue(shopv1alpha1.AnnotationSnapshot, times[0].Format(time.RFC3339Nano)))
-	out, err = run(ns, "restore", "acme", "s1")
+	out, err = run(ns, "restore", "acme", "s1", "--yes")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("storefront " + ns + "/acme: restore from snapshot s1 requested (spec.database.aurora.restoreFrom); see the condition DatabaseRestored\n"))
 	g.Expect(getShop(g, ns).Spec.Database.Aurora.RestoreFrom).To(Equal(&shopv1alpha1.RestoreSource{SnapshotIdentifier: "s1"}))
-	_, err = run(ns, "restore", "acme", "s1")
+	_, err = run(ns, "restore", "acme", "s1", "--yes")
 	g.Expect(err).To(MatchError(ContainSubstring("was already restored from snapshot s1")))
-	_, err = run(ns, "restore", "acme", "9lives")
+	_, err = run(ns, "restore", "acme", "9lives", "--yes")
 	g.Expect(err).To(MatchError(ContainSubstring("snapshotIdentifier must start with a letter")))
 	_, err = run(ns, "logs", "acme", "--migration")
 	g.Expect(err).To(MatchError(ContainSubstring("storefront acme has no migration Job")))
@@ -278,14 +278,14 @@ func TestStatusRestoring(t *testing.T) {
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	restored := getShop(g, ns).Status.Database.ClusterIdentifier + "-r1"
 	standIns.AWS().SetStatus("DBCluster", restored, "creating")
-	out, err := run(ns, "restore", "acme", snapshot)
+	out, err := run(ns, "restore", "acme", snapshot, "-y")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("restore from snapshot " + snapshot + " requested"))
 	// The plugin refuses once status.restore shows the operator took the request.
 	g.Eventually(func(g Gomega) {
 		g.Expect(getShop(g, ns).Status.Restore).NotTo(BeNil())
 	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
-	_, err = run(ns, "restore", "acme", "other")
+	_, err = run(ns, "restore", "acme", "other", "--yes")
 	g.Expect(err).To(MatchError(ContainSubstring("is restoring snapshot " + snapshot)))
 	expectStatus(t, ns, "status-restoring.txt")
 

@@ -121,11 +121,18 @@ func writeKubeconfig(raw []byte, dir string) (string, error) {
 // run runs `kubectl storefront args...` against envtest in namespace ns and returns
 // its standard output and error.
 func run(ns string, args ...string) (string, error) {
+	out, _, err := runWithInput(ns, "", args...)
+	return out, err
+}
+
+// runWithInput runs `kubectl storefront args...` with stdin as its standard input and
+// returns its standard output and error.
+func runWithInput(ns, stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	cmd := newRootCommand(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut})
+	cmd := newRootCommand(genericiooptions.IOStreams{In: bytes.NewBufferString(stdin), Out: &out, ErrOut: &errOut})
 	cmd.SetArgs(append([]string{"--kubeconfig", kubeconfig, "--context", "envtest", "-n", ns}, args...))
 	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	return out.String(), errOut.String(), err
 }
 
 // newNamespace creates the namespace of one test. Names are fixed, so that AWS

@@ -226,6 +226,21 @@ func setField(t *testing.T, v any, path ...string) func(*unstructured.Unstructur
 	}
 }
 
+// cdn returns a change that gives a Storefront a CDN with these aliases, enabled (with
+// the images bucket the API then requires) or not.
+func cdn(t *testing.T, enabled bool, aliases ...string) func(*unstructured.Unstructured) {
+	return func(u *unstructured.Unstructured) {
+		list := make([]any, len(aliases))
+		for i, a := range aliases {
+			list[i] = a
+		}
+		setField(t, map[string]any{"enabled": enabled, "aliases": list}, "spec", "cdn")(u)
+		if enabled {
+			setField(t, map[string]any{"bucket": map[string]any{}}, "spec", "images")(u)
+		}
+	}
+}
+
 // TestAdmissionPolicyOnTheAPIServer installs the policy the chart renders into a real
 // kube-apiserver (1.37 enforces ValidatingAdmissionPolicy) and checks what it refuses,
 // with which message, and that it never stands in the operator's way.
@@ -258,6 +273,15 @@ func TestAdmissionPolicyOnTheAPIServer(t *testing.T) {
 			unstructured.RemoveNestedField(u.Object, "spec", "ingress", "host")
 		},
 			"spec.ingress.host: required (an Ingress without a host answers for every host of its load balancer) (" +
+				fmt.Sprintf(params, "allowedDomains")},
+		{"a CDN alias outside the allowed domains", cdn(t, true, "www.acme.shops.example.com", "shop.acme.example"),
+			"spec.cdn.aliases: shop.acme.example is not within the allowed domains (" +
+				fmt.Sprintf(params, "allowedDomains") + "shops.example.com, " + team + ".teams.example.com)"},
+		{"a CDN alias that only ends like an allowed domain", cdn(t, true, "www.evilshops.example.com"),
+			"spec.cdn.aliases: www.evilshops.example.com is not within the allowed domains"},
+		{"CDN aliases in another team's domain, with the CDN off (switched on later, they would pass as already had)",
+			cdn(t, false, "acme.team-other.teams.example.com", "*.team-other.teams.example.com"),
+			"spec.cdn.aliases: acme.team-other.teams.example.com, *.team-other.teams.example.com are not within the allowed domains (" +
 				fmt.Sprintf(params, "allowedDomains")},
 		{"an annotation that joins another team's ALB",
 			setField(t, map[string]any{"alb.ingress.kubernetes.io/group.name": "team-b"}, "spec", "ingress", "annotations"),
@@ -292,6 +316,8 @@ func TestAdmissionPolicyOnTheAPIServer(t *testing.T) {
 		{"an allowed domain itself", setField(t, "shops.example.com", "spec", "ingress", "host")},
 		{"an image of the allowed repository by tag", setField(t, "mirror.example.com/shop:2.0.0", "spec", "image")},
 		{"an image of the allowed repository by digest", setField(t, "mirror.example.com/shop@sha256:"+strings.Repeat("ab", 32), "spec", "image")},
+		{"CDN aliases within the allowed domains, a wildcard of the team's own domain included",
+			cdn(t, true, "www.acme.shops.example.com", "*."+team+".teams.example.com")},
 		{"no Ingress at all", func(u *unstructured.Unstructured) { unstructured.RemoveNestedField(u.Object, "spec", "ingress") }},
 		{"no subnets or security groups: the operator's defaults", func(u *unstructured.Unstructured) {
 			for _, p := range [][]string{{"database", "aurora"}, {"cache", "serverless"}} {
@@ -401,7 +427,7 @@ func TestAdmissionPolicyOnTheAPIServer(t *testing.T) {
 	t.Run("tightening the parameters later never blocks the operator: the Storefront is deleted", func(t *testing.T) {
 		stop := runOperator(ctx, t, team)
 		defer stop()
-		sf := tenantStorefront(t, team, nil)
+		sf := tenantStorefront(t, team, cdn(t, false, "www.acme.shops.example.com"))
 		if err := c.Create(ctx, sf); err != nil {
 			t.Fatalf("creating under the loose parameters: %v", err)
 		}
@@ -454,6 +480,12 @@ func TestAdmissionPolicyOnTheAPIServer(t *testing.T) {
 			err := update(setField(t, "registry.example.com/storefront/shop:1.5.0", "spec", "image"))
 			if err == nil || !strings.Contains(err.Error(), "spec.image: registry.example.com/storefront/shop:1.5.0 is not from an allowed registry") {
 				t.Errorf("changing the image: %v", err)
+			}
+		})
+		t.Run("a CDN alias added next to one it had is refused, naming the new one only", func(t *testing.T) {
+			err := update(setField(t, []any{"www.acme.shops.example.com", "cdn.acme.shops.example.com"}, "spec", "cdn", "aliases"))
+			if err == nil || !strings.Contains(err.Error(), "spec.cdn.aliases: cdn.acme.shops.example.com is not within the allowed domains ("+fmt.Sprintf(params, "allowedDomains")+"other.example.com)") {
+				t.Errorf("adding an alias: %v", err)
 			}
 		})
 		t.Run("an annotation write passes", func(t *testing.T) {

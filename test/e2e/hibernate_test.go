@@ -65,7 +65,7 @@ func TestHibernateAndWake(t *testing.T) {
 		}
 	}
 
-	runPlugin(t, plugin, ns, "hibernate", "sleepy")
+	runPlugin(t, plugin, ns, "hibernate", "sleepy", "--yes")
 	waitFor(t, "the shop hibernated with no pod left", 2*time.Minute, func() (bool, string) {
 		cur := storefront(t, key)
 		pods := servingPods(t, ns, sf.Spec.Image)
