@@ -113,6 +113,15 @@ func (g *golden) neverSynced(name string, d time.Duration) {
 	}
 }
 
+// updateStatusWritten reports whether the status of the sync that applied the master
+// password has landed: the runtime patches metadata and spec (patchResourceMetadataAndSpec)
+// before the status (patchResourceStatus), so in between the object shows the update's
+// annotation with the Synced True of adopt-or-create's read (sdkFind's
+// sdk_read_many_post_set_output hook on an available cluster).
+func updateStatusWritten(u *unstructured.Unstructured) bool {
+	return !strings.HasPrefix(conditions(u)["ACK.ResourceSynced"], "True|")
+}
+
 // withoutVersion is clusterSpec as the operator applies it without a version of its own.
 func withoutVersion(spec map[string]any) map[string]any {
 	delete(spec, "engineVersion")
@@ -136,10 +145,10 @@ func TestGoldenRestoreStoresNoSpecFromAWS(t *testing.T) {
 	spec["snapshotIdentifier"] = "golden-snap"
 	g.create(fake.DBClusterGVK, "golden-restored", nil, spec)
 	var u *unstructured.Unstructured
-	waitFor(t, "the restored cluster's master password set and networkType late-initialised", func() bool {
+	waitFor(t, "the restored cluster's master password set, networkType late-initialised and the update's status written", func() bool {
 		u = g.get(fake.DBClusterGVK, "golden-restored")
 		_, li := u.Object["spec"].(map[string]any)["networkType"]
-		return u.GetAnnotations()[fake.AnnotationLastAppliedSecret] != "" && li
+		return u.GetAnnotations()[fake.AnnotationLastAppliedSecret] != "" && li && updateStatusWritten(u)
 	})
 	g.neverSynced("golden-restored", 3*time.Second)
 	checkWrittenBack(t, g.get(fake.DBClusterGVK, "golden-restored"))
@@ -171,10 +180,11 @@ func TestGoldenAdoptOrCreateStoresNoSpecFromAWS(t *testing.T) {
 		"services.k8s.aws/adoption-policy": "adopt-or-create", "services.k8s.aws/adoption-fields": `{"dbClusterIdentifier": "golden-db"}`,
 	}, withoutVersion(clusterSpec("golden-db", "golden-group", g.ns, "master", "")))
 	var u *unstructured.Unstructured
-	waitFor(t, "the adopted cluster's master password set and networkType late-initialised", func() bool {
+	waitFor(t, "the adopted cluster's master password set, networkType late-initialised and the update's status written", func() bool {
 		u = g.get(fake.DBClusterGVK, "adopter")
 		_, li := u.Object["spec"].(map[string]any)["networkType"]
-		return u.GetAnnotations()["services.k8s.aws/adopted"] == "true" && u.GetAnnotations()[fake.AnnotationLastAppliedSecret] != "" && li
+		return u.GetAnnotations()["services.k8s.aws/adopted"] == "true" && u.GetAnnotations()[fake.AnnotationLastAppliedSecret] != "" && li &&
+			updateStatusWritten(u)
 	})
 	g.neverSynced("adopter", 3*time.Second)
 	checkWrittenBack(t, g.get(fake.DBClusterGVK, "adopter"))
